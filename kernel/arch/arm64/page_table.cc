@@ -1,0 +1,219 @@
+#include "kernel/arch/arm64/page_table.h"
+
+namespace keel::arm64 {
+namespace {
+
+constexpr bool canonical_48(uint64_t va) {
+  uint64_t top = va >> 48;
+  return top == 0 || top == 0xffff;
+}
+
+}  // namespace
+
+Result<uint64_t> PageAllocator::alloc_page() {
+  if (end_ < next_ || end_ - next_ < kPageSize) return Status::kNoMemory;
+  uint64_t pa = next_;
+  next_ += kPageSize;
+  uint64_t* p = window_.table(pa);
+  for (unsigned i = 0; i < kEntriesPerTable; ++i) p[i] = 0;
+  return pa;
+}
+
+Pte leaf_template(const MapAttrs& attrs) {
+  Pte p = Pte{}.valid(1).af(1).ng(attrs.global ? 0 : 1);
+  switch (attrs.type) {
+    case MemType::kNormal:
+      p = p.attr_index(static_cast<uint64_t>(AttrIndex::kNormalWB)).sh(Shareability::kInner);
+      break;
+    case MemType::kNormalNonCacheable:
+      p = p.attr_index(static_cast<uint64_t>(AttrIndex::kNormalNC)).sh(Shareability::kInner);
+      break;
+    case MemType::kDevice:
+      // Device memory is always treated as outer shareable; SH is ignored.
+      p = p.attr_index(static_cast<uint64_t>(AttrIndex::kDeviceNGnRE)).sh(Shareability::kNon);
+      break;
+  }
+  if (attrs.user) {
+    p = p.ap(attrs.writable ? Ap::kRwRw : Ap::kRoRo);
+  } else {
+    p = p.ap(attrs.writable ? Ap::kRwNone : Ap::kRoNone);
+  }
+  // Device memory and user memory are never executable at EL1; user memory is
+  // executable at EL0 only if asked.
+  bool el1_exec = attrs.executable && !attrs.user && attrs.type != MemType::kDevice;
+  bool el0_exec = attrs.executable && attrs.user && attrs.type != MemType::kDevice;
+  return p.pxn(el1_exec ? 0 : 1).uxn(el0_exec ? 0 : 1);
+}
+
+Status PageTableBuilder::map(uint64_t va, uint64_t pa, uint64_t size, const MapAttrs& attrs, MapOptions opt) {
+  return map_raw(va, pa, size, leaf_template(attrs), opt);
+}
+
+Status PageTableBuilder::map_raw(uint64_t va, uint64_t pa, uint64_t size, Pte leaf, MapOptions opt) {
+  if (size == 0) return Status::kInvalidArgument;
+  if ((va | pa | size) & (kPageSize - 1)) return Status::kMisaligned;
+  if (!canonical_48(va)) return Status::kOutOfRange;
+  uint64_t last_va = va + (size - 1);
+  if (last_va < va || (last_va >> 48) != (va >> 48)) return Status::kOutOfRange;
+  if (pa >= (1ull << 48) || size > (1ull << 48) - pa) return Status::kOutOfRange;
+  size_t needed = 0;
+  Status s = walk_range(root_pa_, 0, va, pa, size, leaf, opt, /*dry_run=*/true, &needed);
+  if (s != Status::kOk) return s;
+  if (needed > alloc_->pages_left()) return Status::kNoMemory;
+  return walk_range(root_pa_, 0, va, pa, size, leaf, opt, /*dry_run=*/false, &needed);
+}
+
+// Visits [va, va+size) in the table at table_pa (level `level`). In a dry run
+// nothing is written or allocated; table_pa == 0 then stands for a table that
+// would be freshly allocated (all entries invalid), and *tables_needed counts
+// the allocations the real run will make.
+Status PageTableBuilder::walk_range(uint64_t table_pa, unsigned level, uint64_t va, uint64_t pa, uint64_t size,
+                                    Pte leaf, MapOptions opt, bool dry_run, size_t* tables_needed) {
+  uint64_t* table = table_pa != 0 ? window_.table(table_pa) : nullptr;
+  while (size > 0) {
+    unsigned idx = level_index(va, level);
+    uint64_t span = level_size(level);
+    uint64_t offset = va & (span - 1);
+    uint64_t chunk = span - offset < size ? span - offset : size;
+    Pte entry{table != nullptr ? table[idx] : 0};
+    bool block_ok = opt.allow_blocks && (level == 1 || level == 2) && offset == 0 && chunk == span &&
+                    (pa & (span - 1)) == 0;
+    if (level == 3 || block_ok) {
+      if (entry.valid()) return Status::kOverlap;
+      if (!dry_run) table[idx] = leaf.address(pa).valid(1).table_or_page(level == 3 ? 1 : 0).raw;
+    } else {
+      uint64_t next = 0;
+      if (entry.valid()) {
+        if (!entry.table_or_page()) return Status::kOverlap;  // a block already covers it
+        next = entry.address();
+      } else if (dry_run) {
+        ++*tables_needed;
+      } else {
+        Result<uint64_t> r = alloc_->alloc_page();
+        if (!r.ok()) return r.status();
+        next = r.value();
+        table[idx] = Pte::table(next).raw;
+      }
+      Status s = walk_range(next, level + 1, va, pa, chunk, leaf, opt, dry_run, tables_needed);
+      if (s != Status::kOk) return s;
+    }
+    va += chunk;
+    pa += chunk;
+    size -= chunk;
+  }
+  return Status::kOk;
+}
+
+Status PageTableBuilder::unmap_pages(uint64_t va, uint64_t size) {
+  if ((va | size) & (kPageSize - 1)) return Status::kMisaligned;
+  if (!canonical_48(va) || size == 0) return Status::kInvalidArgument;
+  size_t removed = 0;
+  for (uint64_t off = 0; off < size; off += kPageSize) {
+    uint64_t v = va + off;
+    uint64_t table_pa = root_pa_;
+    for (unsigned level = 0; level <= 3; ++level) {
+      uint64_t* table = window_.table(table_pa);
+      Pte e{table[level_index(v, level)]};
+      if (!e.valid()) break;
+      if (level == 3) {
+        table[level_index(v, level)] = 0;
+        ++removed;
+        break;
+      }
+      if (!e.table_or_page()) return Status::kUnsupported;  // block: would need splitting
+      table_pa = e.address();
+    }
+  }
+  return removed == 0 ? Status::kNotFound : Status::kOk;
+}
+
+Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va) {
+  Translation t;
+  uint64_t top = va >> 48;
+  const TcrEl1 tcr = regime.tcr;
+  uint64_t root;
+  if (top == 0) {
+    if (tcr.tg0() != Tg0::k4K || tcr.t0sz() != 64 - kVaBits) {
+      t.fault = WalkFault::kUnsupported;
+      return t;
+    }
+    if (tcr.epd0()) {
+      t.fault = WalkFault::kTranslation;
+      return t;
+    }
+    root = regime.ttbr0;
+  } else if (top == 0xffff) {
+    if (tcr.tg1() != Tg1::k4K || tcr.t1sz() != 64 - kVaBits) {
+      t.fault = WalkFault::kUnsupported;
+      return t;
+    }
+    if (tcr.epd1()) {
+      t.fault = WalkFault::kTranslation;
+      return t;
+    }
+    root = regime.ttbr1;
+  } else {
+    t.fault = WalkFault::kTranslation;  // outside both ranges: level 0 fault
+    return t;
+  }
+  unsigned pa_bits = pa_bits_from_encoding(tcr.ips());
+  uint64_t pa_limit = pa_bits >= 64 || pa_bits == 0 ? ~0ull : (1ull << pa_bits);
+  uint64_t table_pa = root & kOaMask;
+  bool pxn_table = false, uxn_table = false;
+  uint64_t ap_table = 0;
+  for (unsigned level = 0; level <= 3; ++level) {
+    t.level = level;
+    if (table_pa >= pa_limit) {
+      t.fault = WalkFault::kAddressSize;
+      return t;
+    }
+    Pte e{window.table(table_pa)[level_index(va, level)]};
+    if (!e.valid() || (level == 0 && !e.table_or_page()) || (level == 3 && !e.table_or_page())) {
+      t.fault = WalkFault::kTranslation;
+      return t;
+    }
+    if (level < 3 && e.table_or_page()) {
+      pxn_table |= e.pxn_table() != 0;
+      uxn_table |= e.uxn_table() != 0;
+      ap_table |= e.ap_table();
+      table_pa = e.address();
+      continue;
+    }
+    // Leaf: block (level 1, 2) or page (level 3).
+    uint64_t span = level_size(level);
+    uint64_t oa = (level == 3 ? e.address() : e.block_address(level)) | (va & (span - 1));
+    if (oa >= pa_limit) {
+      t.fault = WalkFault::kAddressSize;
+      return t;
+    }
+    if (!e.af()) {
+      t.fault = WalkFault::kAccessFlag;
+      return t;
+    }
+    t.pa = oa;
+    t.leaf = e;
+    uint64_t ap = static_cast<uint64_t>(e.ap());
+    t.el1_writable = (ap & 0b10) == 0 && (ap_table & 0b10) == 0;
+    t.el0_readable = (ap & 0b01) != 0 && (ap_table & 0b01) == 0;
+    t.el0_writable = t.el0_readable && t.el1_writable;
+    // Memory writable at EL0 is never executable at EL1 (D8.4.2).
+    t.pxn = e.pxn() != 0 || pxn_table || t.el0_writable;
+    t.uxn = e.uxn() != 0 || uxn_table;
+    return t;
+  }
+  t.fault = WalkFault::kTranslation;  // unreachable: level 3 always returns
+  return t;
+}
+
+const char* walk_fault_name(WalkFault f) {
+  switch (f) {
+    case WalkFault::kNone: return "none";
+    case WalkFault::kTranslation: return "translation fault";
+    case WalkFault::kAddressSize: return "address size fault";
+    case WalkFault::kAccessFlag: return "access flag fault";
+    case WalkFault::kUnsupported: return "unsupported TCR configuration";
+  }
+  return "unknown";
+}
+
+}  // namespace keel::arm64

@@ -1,0 +1,126 @@
+// page_table.h — building and walking stage 1 translation tables.
+//
+// Portable: no inline assembly, no knowledge of whether the MMU is on. The
+// caller says how a physical address becomes a usable pointer (PhysWindow)
+// and where table pages come from (PageAllocator), so the same code runs in
+// the physical boot stage (identity window), in the kernel (linear map) and
+// in host unit tests (host memory as "physical").
+//
+// Invariants the builder keeps:
+//  - a map() either succeeds completely or changes nothing (overlap and
+//    allocation are checked in a dry run first);
+//  - it never replaces a valid entry (no break-before-make is ever needed);
+//  - blocks are used only where the caller allows and VA, PA and size align.
+// The walker (translate) follows the tables as the hardware would, including
+// hierarchical table attributes, and reports the exact fault otherwise.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/arch/arm64/pte.h"
+#include "kernel/arch/arm64/regs.h"
+#include "kernel/lib/status.h"
+
+namespace keel::arm64 {
+
+// pointer = pa + offset. Identity (offset 0) with the MMU off.
+struct PhysWindow {
+  uintptr_t offset = 0;
+  uint64_t* table(uint64_t pa) const { return reinterpret_cast<uint64_t*>(pa + offset); }
+};
+
+// Bump allocator of zeroed 4 KiB pages from [base, end).
+class PageAllocator {
+ public:
+  PageAllocator(PhysWindow window, uint64_t base, uint64_t end) : window_(window), next_(base), end_(end) {}
+  Result<uint64_t> alloc_page();
+  uint64_t used_end() const { return next_; }
+  uint64_t pages_left() const { return (end_ - next_) / kPageSize; }
+
+ private:
+  PhysWindow window_;
+  uint64_t next_;
+  uint64_t end_;
+};
+
+enum class MemType : uint8_t { kNormal, kDevice, kNormalNonCacheable };
+
+struct MapAttrs {
+  MemType type = MemType::kNormal;
+  bool writable = false;
+  bool executable = false;  // at EL1 (user mappings are not made in boot tables)
+  bool user = false;        // EL0 accessible; user mappings are never EL1-executable
+  bool global = true;       // nG = 0
+};
+
+// The leaf descriptor bits (without address) that `attrs` stands for.
+Pte leaf_template(const MapAttrs& attrs);
+
+struct MapOptions {
+  bool allow_blocks = true;  // may use 1 GiB / 2 MiB block descriptors
+};
+
+class PageTableBuilder {
+ public:
+  PageTableBuilder(PhysWindow window, PageAllocator* alloc, uint64_t root_pa)
+      : window_(window), alloc_(alloc), root_pa_(root_pa) {}
+
+  // Maps [va, va+size) to [pa, pa+size). va, pa and size must be 4 KiB
+  // aligned, size > 0, va canonical, pa below 2^48. Fails with kOverlap if any
+  // part of the range is already mapped, kNoMemory if tables run out.
+  Status map(uint64_t va, uint64_t pa, uint64_t size, const MapAttrs& attrs, MapOptions opt = {});
+  // Same, with an explicit leaf template (used to inject faults in tests and
+  // in the boot fault-injection variants).
+  Status map_raw(uint64_t va, uint64_t pa, uint64_t size, Pte leaf, MapOptions opt = {});
+  // Removes page (level 3) mappings in [va, va+size). Fails with kUnsupported
+  // if a block covers part of the range, kNotFound if nothing was mapped.
+  Status unmap_pages(uint64_t va, uint64_t size);
+
+  uint64_t root() const { return root_pa_; }
+
+ private:
+  Status walk_range(uint64_t table_pa, unsigned level, uint64_t va, uint64_t pa, uint64_t size, Pte leaf,
+                    MapOptions opt, bool dry_run, size_t* tables_needed);
+
+  PhysWindow window_;
+  PageAllocator* alloc_;
+  uint64_t root_pa_;
+};
+
+// Why a translation fails (Arm ARM D8.2 / D8.16 fault kinds).
+enum class WalkFault : uint8_t {
+  kNone,
+  kTranslation,   // invalid descriptor at `level`
+  kAddressSize,   // an output or table address beyond TCR.IPS
+  kAccessFlag,    // leaf with AF == 0 (no hardware AF update in v8.0)
+  kUnsupported,   // TCR granule or size keel's walker does not model
+};
+
+// The registers that decide stage 1 translation.
+struct TranslationRegime {
+  uint64_t ttbr0 = 0;  // root PA (ASID bits ignored)
+  uint64_t ttbr1 = 0;
+  TcrEl1 tcr{};
+};
+
+struct Translation {
+  WalkFault fault = WalkFault::kNone;
+  unsigned level = 0;  // leaf level, or the level the fault occurred at
+  uint64_t pa = 0;     // output address for va
+  Pte leaf{};          // the leaf descriptor
+  // Effective permissions after hierarchical table controls.
+  bool pxn = false;
+  bool uxn = false;
+  bool el1_writable = false;
+  bool el0_readable = false;
+  bool el0_writable = false;
+  bool ok() const { return fault == WalkFault::kNone; }
+};
+
+// Translates va through the regime's tables. Table reads go through window.
+Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va);
+
+const char* walk_fault_name(WalkFault f);
+
+}  // namespace keel::arm64

@@ -1,0 +1,45 @@
+// sysreg.h — the AArch64 instructions behind the portable register types.
+// Target only. Every barrier is the caller's responsibility unless named.
+#pragma once
+
+#include <stdint.h>
+
+#define KEEL_READ_SYSREG(reg)                               \
+  ({                                                        \
+    uint64_t v_;                                            \
+    asm volatile("mrs %0, " #reg : "=r"(v_));               \
+    v_;                                                     \
+  })
+#define KEEL_WRITE_SYSREG(reg, v) asm volatile("msr " #reg ", %0" ::"r"(static_cast<uint64_t>(v)) : "memory")
+
+namespace keel::arm64 {
+
+inline void isb() { asm volatile("isb" ::: "memory"); }
+inline void dsb_sy() { asm volatile("dsb sy" ::: "memory"); }
+inline void dsb_ish() { asm volatile("dsb ish" ::: "memory"); }
+inline void dsb_ishst() { asm volatile("dsb ishst" ::: "memory"); }
+inline void wfe() { asm volatile("wfe"); }
+inline void wfi() { asm volatile("wfi"); }
+
+inline unsigned current_el() { return static_cast<unsigned>((KEEL_READ_SYSREG(CurrentEL) >> 2) & 3); }
+
+// Smallest data cache line (CTR_EL0.DminLine, log2 of words) in bytes.
+inline uint64_t dcache_line_size() { return 4ull << ((KEEL_READ_SYSREG(ctr_el0) >> 16) & 0xf); }
+
+// Invalidate [start, end) to the point of coherency (DC IVAC), then DSB SY.
+// Used on memory written with the MMU (and so the data cache) off, so that no
+// stale line can hide those writes once the caches are on. Arm ARM D7.5.9.
+inline void dcache_invalidate_poc(uint64_t start, uint64_t end) {
+  uint64_t line = dcache_line_size();
+  for (uint64_t a = start & ~(line - 1); a < end; a += line) asm volatile("dc ivac, %0" ::"r"(a) : "memory");
+  dsb_sy();
+}
+
+// Clean and invalidate [start, end) to the point of coherency (DC CIVAC).
+inline void dcache_clean_invalidate_poc(uint64_t start, uint64_t end) {
+  uint64_t line = dcache_line_size();
+  for (uint64_t a = start & ~(line - 1); a < end; a += line) asm volatile("dc civac, %0" ::"r"(a) : "memory");
+  dsb_sy();
+}
+
+}  // namespace keel::arm64
