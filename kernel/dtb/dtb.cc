@@ -1,0 +1,421 @@
+#include "kernel/dtb/dtb.h"
+
+namespace keel::dtb {
+namespace {
+
+constexpr uint32_t kBeginNode = 1;
+constexpr uint32_t kEndNode = 2;
+constexpr uint32_t kProp = 3;
+constexpr uint32_t kNop = 4;
+constexpr uint32_t kEnd = 9;
+
+// Big-endian reads; the caller has bounds-checked the 4 or 8 bytes.
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+bool str_eq(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) {
+    ++a;
+    ++b;
+  }
+  return *a == *b;
+}
+
+
+// A property value: `len` bytes at `data`, bounds already checked.
+struct Value {
+  const uint8_t* data = nullptr;
+  uint32_t len = 0;
+  bool present() const { return data != nullptr; }
+  // True if the value is a NUL-terminated string list containing s.
+  bool has_string(const char* s) const {
+    uint32_t i = 0;
+    while (i < len) {
+      const char* item = reinterpret_cast<const char*>(data + i);
+      uint32_t n = 0;
+      while (i + n < len && data[i + n] != 0) ++n;
+      if (i + n == len) return false;  // unterminated
+      if (str_eq(item, s)) return true;
+      i += n + 1;
+    }
+    return false;
+  }
+  // The value as a string if it is NUL-terminated, else "".
+  const char* str() const {
+    if (len == 0 || data[len - 1] != 0) return "";
+    return reinterpret_cast<const char*>(data);
+  }
+  bool u32(uint32_t* out) const {
+    if (len != 4) return false;
+    *out = be32(data);
+    return true;
+  }
+};
+
+// Reads `cells` 32-bit cells at *pos (bounds-checked against v) as one number.
+// More than two cells (PCI-style addresses) never describe what keel reads.
+bool read_cells(const Value& v, uint32_t* pos, uint32_t cells, uint64_t* out) {
+  if (cells > 2 || *pos > v.len || v.len - *pos < cells * 4) return false;
+  uint64_t x = 0;
+  for (uint32_t i = 0; i < cells; ++i) x = (x << 32) | be32(v.data + *pos + 4 * i);
+  *pos += cells * 4;
+  *out = x;
+  return true;
+}
+
+// Per-node state collected while its properties stream past.
+struct Node {
+  const char* name = "";
+  uint32_t address_cells = 2;  // this node's #address-cells (for its children)
+  uint32_t size_cells = 1;
+  Value reg, compatible, device_type, method, interrupts, status, stdout_path;
+  bool is_cpus = false;            // /cpus
+  bool is_reserved_memory = false; // /reserved-memory
+  bool is_chosen = false;
+};
+
+constexpr size_t kMaxUartCandidates = 4;
+constexpr size_t kPathMax = 128;
+
+struct UartCandidate {
+  char path[kPathMax];
+  UartInfo info;
+};
+
+struct Parser {
+  const uint8_t* base;
+  uint32_t struct_off, struct_size, strings_off, strings_size;
+  DtbInfo* out;
+  Node stack[kMaxDepth];
+  size_t depth = 0;  // number of open nodes
+  UartCandidate uarts[kMaxUartCandidates];
+  size_t uart_count = 0;
+  char stdout_path[kPathMax] = {};
+
+  Status fail(Status s, const char* why) {
+    out->error = why;
+    return s;
+  }
+
+  // Writes the path ("/a/b") of the node at stack[last] into buf; false if it
+  // does not fit.
+  bool path_of(size_t last, char* buf, size_t size) const {
+    size_t n = 0;
+    if (last == 0) {
+      if (size < 2) return false;
+      buf[0] = '/';
+      buf[1] = 0;
+      return true;
+    }
+    for (size_t d = 1; d <= last; ++d) {
+      if (n + 1 >= size) return false;
+      buf[n++] = '/';
+      for (const char* c = stack[d].name; *c != '\0'; ++c) {
+        if (n + 1 >= size) return false;
+        buf[n++] = *c;
+      }
+    }
+    buf[n] = 0;
+    return true;
+  }
+
+  Status add_range(Range* arr, size_t* count, size_t cap, uint64_t base, uint64_t size, const char* overflow) {
+    if (size == 0) return Status::kOk;
+    if (*count >= cap) return fail(Status::kUnsupported, overflow);
+    arr[(*count)++] = Range{base, size};
+    return Status::kOk;
+  }
+
+  // Interprets the node being closed; `parent` gives the cell sizes of reg.
+  Status finish_node(const Node& n, const Node& parent, size_t node_depth) {
+    if (n.status.present() && !str_eq(n.status.str(), "okay") && !str_eq(n.status.str(), "ok")) {
+      return Status::kOk;  // disabled devices are invisible
+    }
+    uint32_t ac = parent.address_cells, sc = parent.size_cells;
+    auto reg_entry = [&](uint32_t index, Range* r) -> bool {
+      uint32_t pos = index * (ac + sc) * 4;
+      return read_cells(n.reg, &pos, ac, &r->base) && read_cells(n.reg, &pos, sc, &r->size);
+    };
+    if (node_depth == 1 && (str_eq(n.device_type.str(), "memory"))) {
+      if (ac == 0 || (ac + sc) == 0 || n.reg.len % ((ac + sc) * 4) != 0) {
+        return fail(Status::kMalformed, "memory node reg is not a whole number of (address, size) pairs");
+      }
+      for (uint32_t i = 0; i < n.reg.len / ((ac + sc) * 4); ++i) {
+        Range r;
+        if (!reg_entry(i, &r)) return fail(Status::kMalformed, "memory node reg unreadable");
+        if (r.size != 0 && r.base + r.size < r.base) return fail(Status::kMalformed, "memory range wraps");
+        Status s = add_range(out->memory, &out->memory_count, kMaxMemoryRanges, r.base, r.size,
+                             "more memory ranges than keel supports");
+        if (s != Status::kOk) return s;
+      }
+      return Status::kOk;
+    }
+    if (node_depth == 2 && parent.is_cpus && str_eq(n.device_type.str(), "cpu")) {
+      uint64_t mpidr = 0;
+      uint32_t pos = 0;
+      if (!read_cells(n.reg, &pos, ac, &mpidr)) return fail(Status::kMalformed, "cpu node without a readable reg");
+      if (out->cpu_count < kMaxCpus) out->cpu_mpidr[out->cpu_count] = mpidr;
+      ++out->cpu_count;
+      return Status::kOk;
+    }
+    if (node_depth == 2 && parent.is_reserved_memory && n.reg.present()) {
+      Range r;
+      if (!reg_entry(0, &r)) return fail(Status::kMalformed, "reserved-memory child reg unreadable");
+      return add_range(out->reserved, &out->reserved_count, kMaxReservedRanges, r.base, r.size,
+                       "more reserved ranges than keel supports");
+    }
+    if (n.compatible.has_string("arm,psci-1.0") || n.compatible.has_string("arm,psci-0.2") ||
+        n.compatible.has_string("arm,psci")) {
+      const char* m = n.method.str();
+      if (str_eq(m, "hvc")) {
+        out->psci = PsciConduit::kHvc;
+      } else if (str_eq(m, "smc")) {
+        out->psci = PsciConduit::kSmc;
+      } else {
+        return fail(Status::kMalformed, "psci node method is neither \"hvc\" nor \"smc\"");
+      }
+      return Status::kOk;
+    }
+    bool v3 = n.compatible.has_string("arm,gic-v3");
+    bool v2 = n.compatible.has_string("arm,cortex-a15-gic") || n.compatible.has_string("arm,gic-400") ||
+              n.compatible.has_string("arm,cortex-a9-gic");
+    if ((v2 || v3) && out->gic.version == 0) {
+      if (!reg_entry(0, &out->gic.distributor) || !reg_entry(1, &out->gic.cpu_or_redist)) {
+        return fail(Status::kMalformed, "GIC node reg lacks distributor and CPU/redistributor regions");
+      }
+      out->gic.version = v3 ? 3 : 2;
+      return Status::kOk;
+    }
+    if (n.compatible.has_string("arm,pl011") && uart_count < kMaxUartCandidates) {
+      UartCandidate& c = uarts[uart_count];
+      if (!reg_entry(0, &c.info.mmio)) return fail(Status::kMalformed, "pl011 node reg unreadable");
+      uint64_t type = 0, num = 0;
+      uint32_t pos = 0;
+      if (read_cells(n.interrupts, &pos, 1, &type) && read_cells(n.interrupts, &pos, 1, &num)) {
+        c.info.intid = static_cast<uint32_t>(type == 0 ? 32 + num : 16 + num);
+      }
+      c.info.present = true;
+      if (!path_of(node_depth, c.path, sizeof c.path)) c.path[0] = 0;
+      ++uart_count;
+      return Status::kOk;
+    }
+    if (n.compatible.has_string("arm,armv8-timer") || n.compatible.has_string("arm,armv7-timer")) {
+      // interrupts: secure phys, non-secure phys, virtual, hypervisor (3 cells each).
+      uint64_t cells[12];
+      uint32_t pos = 0;
+      for (uint64_t& c : cells) {
+        if (!read_cells(n.interrupts, &pos, 1, &c)) return fail(Status::kMalformed, "timer interrupts too short");
+      }
+      out->timer.present = true;
+      out->timer.phys_ns_intid = static_cast<uint32_t>(16 + cells[4]);
+      out->timer.virt_intid = static_cast<uint32_t>(16 + cells[7]);
+      return Status::kOk;
+    }
+    if (n.is_chosen && n.stdout_path.present()) {
+      const char* p = n.stdout_path.str();
+      size_t i = 0;
+      for (; p[i] != '\0' && p[i] != ':' && i + 1 < kPathMax; ++i) stdout_path[i] = p[i];
+      stdout_path[i] = 0;
+    }
+    return Status::kOk;
+  }
+
+  Status run() {
+    uint32_t pos = struct_off;
+    const uint32_t end = struct_off + struct_size;
+    auto need = [&](uint32_t n) { return pos <= end && end - pos >= n; };
+    for (;;) {
+      if (!need(4)) return fail(Status::kTruncated, "structure block ends without FDT_END");
+      uint32_t token = be32(base + pos);
+      pos += 4;
+      switch (token) {
+        case kBeginNode: {
+          const char* name = reinterpret_cast<const char*>(base + pos);
+          uint32_t n = 0;
+          while (need(n + 1) && base[pos + n] != 0) ++n;
+          if (!need(n + 1)) return fail(Status::kMalformed, "node name not terminated");
+          pos += (n + 1 + 3) & ~3u;
+          if (depth == 0 && n != 0) return fail(Status::kMalformed, "root node has a name");
+          if (depth >= kMaxDepth) return fail(Status::kUnsupported, "nodes nested too deeply");
+          Node& node = stack[depth];
+          node = Node{};
+          node.name = name;
+          if (depth == 1) {
+            node.is_cpus = str_eq(name, "cpus");
+            node.is_reserved_memory = str_eq(name, "reserved-memory");
+            node.is_chosen = str_eq(name, "chosen");
+          }
+          ++depth;
+          break;
+        }
+        case kEndNode: {
+          if (depth == 0) return fail(Status::kMalformed, "FDT_END_NODE without a node");
+          --depth;
+          if (depth > 0) {
+            Status s = finish_node(stack[depth], stack[depth - 1], depth);
+            if (s != Status::kOk) return s;
+          }
+          break;
+        }
+        case kProp: {
+          if (depth == 0) return fail(Status::kMalformed, "property outside any node");
+          if (!need(8)) return fail(Status::kTruncated, "property header truncated");
+          uint32_t len = be32(base + pos);
+          uint32_t nameoff = be32(base + pos + 4);
+          pos += 8;
+          if (!need(len)) return fail(Status::kTruncated, "property value runs past the structure block");
+          if (nameoff >= strings_size) return fail(Status::kMalformed, "property name offset outside strings block");
+          const char* pname = reinterpret_cast<const char*>(base + strings_off + nameoff);
+          uint32_t k = 0;
+          while (nameoff + k < strings_size && pname[k] != 0) ++k;
+          if (nameoff + k >= strings_size) return fail(Status::kMalformed, "property name not terminated");
+          Value v{base + pos, len};
+          pos += (len + 3) & ~3u;
+          Node& node = stack[depth - 1];
+          uint32_t cells = 0;
+          if (str_eq(pname, "#address-cells")) {
+            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#address-cells is not a cell count");
+            node.address_cells = cells;
+          } else if (str_eq(pname, "#size-cells")) {
+            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
+            node.size_cells = cells;
+          } else if (str_eq(pname, "reg")) {
+            node.reg = v;
+          } else if (str_eq(pname, "compatible")) {
+            node.compatible = v;
+          } else if (str_eq(pname, "device_type")) {
+            node.device_type = v;
+          } else if (str_eq(pname, "method")) {
+            node.method = v;
+          } else if (str_eq(pname, "interrupts")) {
+            node.interrupts = v;
+          } else if (str_eq(pname, "status")) {
+            node.status = v;
+          } else if (str_eq(pname, "stdout-path")) {
+            node.stdout_path = v;
+          }
+          break;
+        }
+        case kNop:
+          break;
+        case kEnd:
+          if (depth != 0) return fail(Status::kMalformed, "FDT_END inside an open node");
+          return Status::kOk;
+        default:
+          return fail(Status::kMalformed, "unknown structure token");
+      }
+    }
+  }
+};
+
+struct Header {
+  uint32_t totalsize, off_dt_struct, off_dt_strings, off_mem_rsvmap, version, last_comp_version,
+      size_dt_strings, size_dt_struct;
+};
+
+Status read_header(const uint8_t* b, size_t max_size, Header* h, const char** why) {
+  if (max_size < 40) {
+    *why = "smaller than a DTB header";
+    return Status::kTruncated;
+  }
+  if (be32(b) != kMagic) {
+    *why = "bad magic (not a DTB)";
+    return Status::kMalformed;
+  }
+  h->totalsize = be32(b + 4);
+  h->off_dt_struct = be32(b + 8);
+  h->off_dt_strings = be32(b + 12);
+  h->off_mem_rsvmap = be32(b + 16);
+  h->version = be32(b + 20);
+  h->last_comp_version = be32(b + 24);
+  h->size_dt_strings = be32(b + 32);
+  h->size_dt_struct = be32(b + 36);
+  if (h->last_comp_version > 17 || h->version < 16) {
+    *why = "unsupported DTB version";
+    return Status::kUnsupported;
+  }
+  if (h->totalsize < 40 || h->totalsize > max_size || h->totalsize > kMaxDtbSize) {
+    *why = "totalsize larger than the memory it was given";
+    return Status::kTruncated;
+  }
+  auto inside = [&](uint32_t off, uint32_t size) { return off <= h->totalsize && h->totalsize - off >= size; };
+  if (!inside(h->off_dt_struct, h->size_dt_struct) || (h->off_dt_struct & 3) != 0) {
+    *why = "structure block outside the blob or misaligned";
+    return Status::kMalformed;
+  }
+  if (!inside(h->off_dt_strings, h->size_dt_strings)) {
+    *why = "strings block outside the blob";
+    return Status::kMalformed;
+  }
+  if (!inside(h->off_mem_rsvmap, 16) || (h->off_mem_rsvmap & 7) != 0) {
+    *why = "memory reservation block outside the blob or misaligned";
+    return Status::kMalformed;
+  }
+  return Status::kOk;
+}
+
+}  // namespace
+
+Result<uint32_t> header_total_size(const void* blob, size_t max_size) {
+  Header h;
+  const char* why = "";
+  Status s = read_header(static_cast<const uint8_t*>(blob), max_size, &h, &why);
+  if (s != Status::kOk) return s;
+  return h.totalsize;
+}
+
+Status parse_dtb(const void* blob, size_t max_size, DtbInfo* out) {
+  *out = DtbInfo{};
+  const auto* b = static_cast<const uint8_t*>(blob);
+  Header h;
+  Status s = read_header(b, max_size, &h, &out->error);
+  if (s != Status::kOk) return s;
+  out->total_size = h.totalsize;
+
+  // /memreserve/ entries: (address, size) pairs of 64-bit big-endian values,
+  // terminated by a (0, 0) pair that must lie inside the blob.
+  for (uint32_t off = h.off_mem_rsvmap;; off += 16) {
+    if (off > h.totalsize || h.totalsize - off < 16) {
+      out->error = "memory reservation block not terminated";
+      return Status::kTruncated;
+    }
+    uint64_t addr = (uint64_t{be32(b + off)} << 32) | be32(b + off + 4);
+    uint64_t size = (uint64_t{be32(b + off + 8)} << 32) | be32(b + off + 12);
+    if (addr == 0 && size == 0) break;
+    if (out->reserved_count >= kMaxReservedRanges) {
+      out->error = "more reserved ranges than keel supports";
+      return Status::kUnsupported;
+    }
+    out->reserved[out->reserved_count++] = Range{addr, size};
+  }
+
+  Parser p{b, h.off_dt_struct, h.size_dt_struct, h.off_dt_strings, h.size_dt_strings, out};
+  s = p.run();
+  if (s != Status::kOk) return s;
+  if (out->memory_count == 0) {
+    out->error = "no memory node";
+    return Status::kNotFound;
+  }
+  if (out->cpu_count == 0) {
+    out->error = "no cpu nodes under /cpus";
+    return Status::kNotFound;
+  }
+  // Console: the PL011 /chosen/stdout-path names, else the first one.
+  for (size_t i = 0; i < p.uart_count; ++i) {
+    if (p.stdout_path[0] != 0 && str_eq(p.uarts[i].path, p.stdout_path)) out->uart = p.uarts[i].info;
+  }
+  if (!out->uart.present && p.uart_count > 0) out->uart = p.uarts[0].info;
+  return Status::kOk;
+}
+
+const char* psci_conduit_name(PsciConduit c) {
+  switch (c) {
+    case PsciConduit::kNone: return "none";
+    case PsciConduit::kHvc: return "hvc";
+    case PsciConduit::kSmc: return "smc";
+  }
+  return "?";
+}
+
+}  // namespace keel::dtb

@@ -1,0 +1,86 @@
+// dtb.h — a bounds-checked flattened device tree (DTB) reader.
+//
+// Reads exactly what keel needs to boot: memory, reserved memory (both the
+// /memreserve/ block and /reserved-memory), CPUs, the PSCI conduit, the GIC,
+// the console UART (PL011, preferring /chosen/stdout-path) and the generic
+// timer's interrupts.
+//
+// Contract: parse_dtb never reads outside [blob, blob + max_size), never
+// recurses, and rejects any structural error with a Status and a short
+// reason (DtbInfo::error). It allocates nothing and touches no globals, so it
+// runs with the MMU off (the physical boot stage) and on the host.
+// Spec: Devicetree Specification v0.4, chapter 5 "Flattened Devicetree (DTB) Format".
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/lib/status.h"
+
+namespace keel::dtb {
+
+constexpr uint32_t kMagic = 0xd00dfeed;
+constexpr size_t kMaxMemoryRanges = 8;
+constexpr size_t kMaxReservedRanges = 16;
+constexpr size_t kMaxCpus = 64;
+constexpr size_t kMaxDepth = 16;
+constexpr size_t kMaxDtbSize = 2u << 20;  // larger than any board keel targets
+
+struct Range {
+  uint64_t base = 0;
+  uint64_t size = 0;
+};
+
+enum class PsciConduit : uint8_t { kNone, kHvc, kSmc };
+
+struct GicInfo {
+  unsigned version = 0;   // 2 or 3; 0 if no GIC was found
+  Range distributor;
+  Range cpu_or_redist;    // GICv2 CPU interface, or GICv3 redistributor region
+};
+
+struct UartInfo {
+  bool present = false;
+  Range mmio;
+  uint32_t intid = 0;     // GIC INTID (SPI n -> 32 + n)
+};
+
+struct TimerInfo {
+  bool present = false;
+  uint32_t phys_ns_intid = 0;  // EL1 physical timer PPI
+  uint32_t virt_intid = 0;     // EL1 virtual timer PPI
+};
+
+struct DtbInfo {
+  uint32_t total_size = 0;
+  Range memory[kMaxMemoryRanges];
+  size_t memory_count = 0;
+  Range reserved[kMaxReservedRanges];
+  size_t reserved_count = 0;
+  size_t cpu_count = 0;
+  uint64_t cpu_mpidr[kMaxCpus] = {};
+  PsciConduit psci = PsciConduit::kNone;
+  GicInfo gic;
+  UartInfo uart;
+  TimerInfo timer;
+  const char* error = "";  // why parsing failed (a static string)
+
+  uint64_t memory_bytes() const {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < memory_count; ++i) sum += memory[i].size;
+    return sum;
+  }
+};
+
+// Reads just the header: returns the blob's total size, or an error if the
+// magic, version or size fields are invalid. Lets a caller bound max_size
+// before calling parse_dtb.
+Result<uint32_t> header_total_size(const void* blob, size_t max_size);
+
+// Parses the DTB at blob, which the caller guarantees is readable for
+// max_size bytes (the header's totalsize must fit inside it).
+Status parse_dtb(const void* blob, size_t max_size, DtbInfo* out);
+
+const char* psci_conduit_name(PsciConduit c);
+
+}  // namespace keel::dtb
