@@ -390,7 +390,12 @@ Status parse_dtb(const void* blob, size_t max_size, DtbInfo* out) {
     out->reserved[out->reserved_count++] = Range{addr, size};
   }
 
-  Parser p{b, h.off_dt_struct, h.size_dt_struct, h.off_dt_strings, h.size_dt_strings, out};
+  Parser p{.base = b,
+           .struct_off = h.off_dt_struct,
+           .struct_size = h.size_dt_struct,
+           .strings_off = h.off_dt_strings,
+           .strings_size = h.size_dt_strings,
+           .out = out};
   s = p.run();
   if (s != Status::kOk) return s;
   if (out->memory_count == 0) {

@@ -3,6 +3,8 @@
 Every target file is compiled freestanding: no exceptions, no RTTI, no FP/SIMD
 registers in generated code (the kernel does not save them on exception entry),
 frame pointers kept (the panic backtrace walks them), strict warnings.
+All code is position-independent (-fPIE): the physical boot stage links it
+as a self-relocating PIE, the kernel links the same objects at a fixed VA.
 """
 
 load("@bazel_tools//tools/cpp:cc_toolchain_config_lib.bzl", "feature", "flag_group", "flag_set", "tool_path")
@@ -43,6 +45,8 @@ def _impl(ctx):
                     "-isystem",
                     "/usr/lib/llvm-16/lib/clang/16/include",
                     "-mgeneral-regs-only",
+                    "-fPIE",
+                    "-fvisibility=hidden",
                     "-mstrict-align",
                     "-fno-omit-frame-pointer",
                     "-mno-omit-leaf-frame-pointer",

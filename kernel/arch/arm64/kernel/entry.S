@@ -1,0 +1,26 @@
+// entry.S — the kernel's first instructions, at its high-half link address.
+//
+// Entered from the trampoline with the MMU on, DAIF masked:
+//   x0  BootInfo VA (linear map), preserved into kernel_main
+// SP still holds the physical stage's (now unmapped) physical stack pointer.
+//
+// Order matters: SP first, then VBAR. A fault between the two lands in the
+// physical stage's vectors (still valid: TTBR0 maps the trampoline page),
+// which turn the MMU off and report it. After VBAR, the kernel's vectors
+// always find a valid SP.
+
+  .section .text.entry, "ax"
+  .global kernel_entry
+kernel_entry:
+  adrp  x1, __kernel_stack_top
+  add   x1, x1, :lo12:__kernel_stack_top
+  mov   sp, x1
+  adrp  x1, kernel_vectors
+  add   x1, x1, :lo12:kernel_vectors
+  msr   vbar_el1, x1
+  isb                           // new VBAR in effect before any exception can be taken
+  mov   x29, xzr                // end of the frame-pointer chain
+  mov   x30, xzr
+  bl    kernel_main             // does not return
+1:wfe
+  b     1b

@@ -1,0 +1,137 @@
+// exception.cc — what the kernel does with an exception it did not expect:
+// a decoded KERNEL PANIC report. Reached from vectors.S.
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "kernel/arch/arm64/esr.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/core/console.h"
+#include "kernel/core/panic.h"
+#include "kernel/lib/fmt.h"
+
+extern "C" {
+extern char __kernel_stack_bottom[];
+extern char __kernel_stack_top[];
+extern char __emergency_stack_bottom[];
+extern char __emergency_stack_top[];
+}
+
+namespace keel::arm64 {
+namespace {
+
+// Saved by vectors.S. Offsets are the FRAME_* constants there.
+struct ExceptionFrame {
+  uint64_t x[31];
+  uint64_t sp;
+  uint64_t elr;
+  uint64_t spsr;
+  uint64_t esr;
+  uint64_t far;
+};
+static_assert(sizeof(ExceptionFrame) == 288, "FRAME_SIZE in vectors.S");
+static_assert(__builtin_offsetof(ExceptionFrame, sp) == 248, "FRAME_SP in vectors.S");
+static_assert(__builtin_offsetof(ExceptionFrame, elr) == 256, "FRAME_ELR in vectors.S");
+static_assert(__builtin_offsetof(ExceptionFrame, esr) == 272, "FRAME_ESR in vectors.S");
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+// Ordering: none needed; a second panic on this CPU (a fault while
+// panicking) only has to notice that it is not the first.
+int g_panic_depth = 0;
+
+bool on_stack(uint64_t fp, const char* lo, const char* hi) {
+  return fp >= reinterpret_cast<uint64_t>(lo) && fp + 16 <= reinterpret_cast<uint64_t>(hi);
+}
+
+// Walks AAPCS64 frame records {previous fp, lr} from fp. Return addresses
+// are printed minus 4: the call instruction, so file:line names the call.
+void print_backtrace(uint64_t pc, uint64_t fp) {
+  kprintf("  backtrace:\n");
+  if (pc != 0) kprintf("    #0 0x%016llx in kernel\n", ull(pc));
+  for (int depth = 1; depth < 32 && (fp & 15) == 0; ++depth) {
+    if (!on_stack(fp, __kernel_stack_bottom, __kernel_stack_top) &&
+        !on_stack(fp, __emergency_stack_bottom, __emergency_stack_top)) {
+      break;
+    }
+    const auto* rec = reinterpret_cast<const uint64_t*>(fp);
+    if (rec[1] == 0) break;
+    kprintf("    #%d 0x%016llx in kernel\n", depth, ull(rec[1] - 4));
+    if (rec[0] <= fp) break;  // frames grow upward as we unwind; anything else is corrupt
+    fp = rec[0];
+  }
+  kprintf("  end of backtrace\n");
+}
+
+const char* vector_name(uint64_t slot) {
+  switch (slot / 4) {
+    case 0: return "current EL with SP_EL0";
+    case 1: return "current EL with SP_ELx";
+    case 2: return "lower EL, AArch64";
+    default: return "lower EL, AArch32";
+  }
+}
+
+const char* vector_kind(uint64_t slot) {
+  switch (slot % 4) {
+    case 0: return "synchronous";
+    case 1: return "IRQ";
+    case 2: return "FIQ";
+    default: return "SError";
+  }
+}
+
+}  // namespace
+
+extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) {
+  if (++g_panic_depth > 1) {
+    kprintf("\nKERNEL PANIC: nested exception while panicking (ESR 0x%llx ELR 0x%llx FAR 0x%llx)\n", ull(f->esr),
+            ull(f->elr), ull(f->far));
+    halt_cpu();
+  }
+  char meaning[96];
+  if (slot % 4 == 0) {
+    describe_esr(f->esr, meaning, sizeof meaning);
+  } else {
+    snformat(meaning, sizeof meaning, "unexpected %s", vector_kind(slot));
+  }
+  uint32_t ec = esr_ec(f->esr);
+  kprintf("\nKERNEL PANIC: %s\n", meaning);
+  kprintf("  exception: %s from %s; EC 0x%02x (%s)\n", vector_kind(slot), vector_name(slot), ec,
+          exception_class_name(ec));
+  kprintf("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(f->esr),
+          ull(f->far), ull(f->elr), ull(f->spsr), ull(f->sp));
+  if (!on_stack(f->sp - 16, __kernel_stack_bottom, __kernel_stack_top)) {
+    kprintf("  note: SP was outside the kernel stack; this report ran on the emergency stack\n");
+  }
+  for (int i = 0; i < 31; i += 4) {
+    kprintf(" ");
+    for (int j = i; j < i + 4 && j < 31; ++j) kprintf(" x%-2d 0x%016llx", j, ull(f->x[j]));
+    kprintf("\n");
+  }
+  print_backtrace(f->elr, f->x[29]);
+  halt_cpu();
+}
+
+}  // namespace keel::arm64
+
+namespace keel {
+
+void halt_cpu() {
+  asm volatile("msr daifset, #0xf");
+  kprintf("keel: CPU halted.\n");
+  for (;;) arm64::wfe();
+}
+
+void panic(const char* fmt, ...) {
+  asm volatile("msr daifset, #0xf");
+  kprintf("\nKERNEL PANIC: ");
+  va_list ap;
+  va_start(ap, fmt);
+  kvprintf(fmt, ap);
+  va_end(ap);
+  kprintf("\n");
+  arm64::print_backtrace(0, reinterpret_cast<uint64_t>(__builtin_frame_address(0)));
+  halt_cpu();
+}
+
+}  // namespace keel

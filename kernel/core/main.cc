@@ -1,0 +1,99 @@
+// main.cc — the kernel's first C++ code, running in the high half.
+//
+// Contract on entry (kernel_entry): MMU on with the boot tables, SP on the
+// kernel stack, VBAR_EL1 = kernel_vectors, DAIF masked, `bi` a linear-map VA.
+// The kernel never runs at a physical address and never dereferences one.
+#include <stdint.h>
+
+#include "kernel/arch/arm64/kernel/psci.h"
+#include "kernel/arch/arm64/regs.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/boot_info.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/console.h"
+#include "kernel/core/panic.h"
+#include "kernel/dtb/dtb.h"
+
+namespace keel {
+namespace {
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+const char* cpu_name(uint64_t midr) {
+  uint64_t implementer = (midr >> 24) & 0xff, part = (midr >> 4) & 0xfff;
+  if (implementer == 0x41) {
+    switch (part) {
+      case 0xd03: return "cortex-a53";
+      case 0xd04: return "cortex-a35";
+      case 0xd05: return "cortex-a55";
+      case 0xd07: return "cortex-a57";
+      case 0xd08: return "cortex-a72";
+      case 0xd0b: return "cortex-a76";
+      case 0xd0c: return "neoverse-n1";
+      case 0xd40: return "neoverse-v1";
+      case 0xd49: return "neoverse-n2";
+      default: return "Arm core";
+    }
+  }
+  if (implementer == 0x00) return "QEMU max";
+  return "unknown core";
+}
+
+// TTBR0 held the trampoline's identity map; from now on it belongs to user
+// address spaces. Disable walks through it (EPD0) and drop any cached
+// translation from it. The table itself stays in the boot pool: secondary
+// CPUs pass through the same trampoline.
+void drop_identity_map() {
+  arm64::TcrEl1 tcr{KEEL_READ_SYSREG(tcr_el1)};
+  KEEL_WRITE_SYSREG(tcr_el1, tcr.epd0(1).raw);
+  arm64::isb();                            // TCR write in effect before the invalidation
+  asm volatile("tlbi vmalle1" ::: "memory");
+  arm64::dsb_ish();                        // TLBI complete (Arm ARM D8.13)
+  arm64::isb();
+}
+
+// The data abort the fault self-test image provokes; its name is what the
+// symbolized backtrace test looks for.
+__attribute__((noinline)) void selftest_data_abort() {
+  volatile uint64_t* p = reinterpret_cast<volatile uint64_t*>(0x0000'dead'0000'0000ull);
+  *p = 0x6b65656c;  // "keel"
+  kprintf("keel: self-test: the write to %p did not fault\n", const_cast<uint64_t*>(p));
+}
+
+}  // namespace
+
+extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
+  console_init(bi->console_va);
+  if (bi->magic != boot::kBootInfoMagic) panic("BootInfo at %p has a bad magic", bi);
+  drop_identity_map();
+
+  dtb::DtbInfo dt;
+  Status st = dtb::parse_dtb(reinterpret_cast<const void*>(bi->dtb_va), bi->dtb_size, &dt);
+  if (st != Status::kOk) panic("the DTB (VA 0x%llx) no longer parses: %s", ull(bi->dtb_va), dt.error);
+
+  uint64_t midr = KEEL_READ_SYSREG(midr_el1);
+  uint64_t pc;
+  asm volatile("adr %0, ." : "=r"(pc));
+  kprintf("keel: running in the high half at 0x%llx on %s (MIDR 0x%llx), EL%u (entered at EL%u): cpus=%zu mem=%lluMiB\n",
+          ull(pc), cpu_name(midr), ull(midr), arm64::current_el(), bi->entry_el, dt.cpu_count,
+          ull(dt.memory_bytes() >> 20));
+  kprintf("keel: kernel image at PA 0x%llx, TTBR1 0x%llx, TTBR0 walks disabled, console at VA 0x%llx\n",
+          ull(bi->kernel_pa), ull(bi->ttbr1), ull(bi->console_va));
+
+  switch (bi->selftest) {
+    case boot::Selftest::kDataAbort:
+      kprintf("keel: self-test: data abort on an unmapped address\n");
+      selftest_data_abort();
+      break;
+    case boot::Selftest::kPowerOff:
+      kprintf("keel: self-test: PSCI SYSTEM_OFF via %s\n", dtb::psci_conduit_name(dt.psci));
+      arm64::psci_call(dt.psci, arm64::kPsciSystemOff);
+      panic("PSCI SYSTEM_OFF returned");
+    case boot::Selftest::kNone:
+      break;
+  }
+  kprintf("keel: boot complete; no user space yet, this CPU now idles\n");
+  for (;;) arm64::wfi();
+}
+
+}  // namespace keel

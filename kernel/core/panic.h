@@ -1,0 +1,16 @@
+// panic.h — stopping the kernel with an explanation.
+//
+// Contract: prints one line starting "KERNEL PANIC:" and the reason, then a
+// backtrace of kernel code addresses ("#N 0x... in kernel") that
+// tools/symbolize (and the QEMU runner) turn into function names with
+// file:line, then halts this CPU with interrupts masked. Never returns.
+#pragma once
+
+namespace keel {
+
+[[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// Stops this CPU forever (wfe loop, DAIF masked) without a message.
+[[noreturn]] void halt_cpu();
+
+}  // namespace keel
