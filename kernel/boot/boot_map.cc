@@ -60,6 +60,14 @@ Status build_boot_map(const BootMapInput& in, arm64::PhysWindow window, arm64::P
     }
   }
 
+  if (in.inject == Inject::kUnmappedEntryNoPreflight) {
+    Status st = t1.unmap_pages(m.kernel_entry & ~(kPageSize - 1), kPageSize);
+    if (st != Status::kOk) {
+      *what = "injecting: unmapping the kernel entry page";
+      return st;
+    }
+  }
+
   // Linear map of all RAM. Ranges are trimmed inward to whole pages.
   for (size_t i = 0; i < in.dtb->memory_count; ++i) {
     uint64_t base = page_up(in.dtb->memory[i].base);
@@ -90,7 +98,7 @@ Status build_boot_map(const BootMapInput& in, arm64::PhysWindow window, arm64::P
   note_pa(console_page + kPageSize);
 
   // TTBR0: the trampoline page, identity mapped, executable at EL1.
-  if (in.inject != Inject::kNoTrampolineMap && in.inject != Inject::kSkipPreflight) {
+  if (in.inject != Inject::kNoTrampolineMap) {
     st = t0.map(in.trampoline_pa, in.trampoline_pa, kPageSize,
                 MapAttrs{.type = MemType::kNormal, .writable = false, .executable = true});
     if (st != Status::kOk) {

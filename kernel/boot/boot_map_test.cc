@@ -135,7 +135,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{Inject::kConsoleNormal, "console", "expected Device memory"},
         Case{Inject::kWrongMairIndex, "kernel.entry", "AttrIndx 4 -> MAIR 0x00 (Device-nGnRnE)"},
         Case{Inject::kNoKernelStack, "kernel.stack", "translation fault at level 3"},
-        Case{Inject::kBadTcrGranule, "tcr.granule", "TCR_EL1.TG1 = 0b0"}),
+        Case{Inject::kBadTcrGranule, "tcr.granule", "TCR_EL1.TG1 = 0b0"},
+        Case{Inject::kUnmappedEntryNoPreflight, "kernel.entry", "translation fault at level 3 (walking TTBR1)"}),
     [](const auto& i) { return std::string(inject_name(i.param.inject)); });
 
 TEST_F(BootMapTest, WritableExecutableSegmentIsRefused) {

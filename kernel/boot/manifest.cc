@@ -11,7 +11,7 @@ const char* inject_name(Inject i) {
     case Inject::kNoKernelStack: return "no_kernel_stack";
     case Inject::kBadTcrGranule: return "bad_tcr_granule";
     case Inject::kPhysFault: return "phys_fault";
-    case Inject::kSkipPreflight: return "skip_preflight";
+    case Inject::kUnmappedEntryNoPreflight: return "unmapped_entry_no_preflight";
   }
   return "unknown";
 }

@@ -46,7 +46,8 @@ enum class Inject : uint32_t {
   kNoKernelStack = 4,     // kernel stack left unmapped in TTBR1
   kBadTcrGranule = 5,     // TCR.TG1 written with TG0's 4 KiB encoding
   kPhysFault = 6,         // the physical stage takes a data abort before the switch
-  kSkipPreflight = 7,     // with kNoTrampolineMap: show the fault the switch then takes
+  kUnmappedEntryNoPreflight = 7,  // kernel entry page unmapped and preflight skipped: the
+                                  // switch then faults, and the trampoline-page vectors report it
 };
 
 // What the kernel does after its banner (self-test images).

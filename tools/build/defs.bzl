@@ -93,8 +93,7 @@ def _runner_script(ctx, image_info, extra_args):
         "exec %s \\" % runner.short_path,
         "  --image=%s \\" % image_info.image.short_path,
     ]
-    for name, f in sorted(image_info.elfs.items()):
-        lines.append("  --elf=%s=%s \\" % (name, f.short_path))
+    lines.append("  --elf=%s \\" % ",".join(["%s=%s" % (n, f.short_path) for n, f in sorted(image_info.elfs.items())]))
     for a in extra_args:
         lines.append("  '%s' \\" % a.replace("'", "'\\''"))
     lines.append('  "$@"')
@@ -105,12 +104,15 @@ def _runner_script(ctx, image_info, extra_args):
     return script, runfiles
 
 def _qemu_run_impl(ctx):
-    script, runfiles = _runner_script(ctx, ctx.attr.image[KeelImageInfo], ctx.attr.args_)
+    args = [ctx.expand_location(a, ctx.attr.data) for a in ctx.attr.args_]
+    script, runfiles = _runner_script(ctx, ctx.attr.image[KeelImageInfo], args)
+    runfiles = runfiles.merge(ctx.runfiles(files = ctx.files.data))
     return [DefaultInfo(executable = script, runfiles = runfiles)]
 
 _RUN_ATTRS = {
     "image": attr.label(providers = [KeelImageInfo], mandatory = True),
-    "args_": attr.string_list(doc = "runner arguments placed before the command line's"),
+    "args_": attr.string_list(doc = "runner arguments placed before the command line's; $(rootpath) expands"),
+    "data": attr.label_list(allow_files = True, doc = "files the arguments refer to"),
     "_runner": attr.label(default = "//tools/qemu_runner", executable = True, cfg = "target"),
 }
 

@@ -101,10 +101,11 @@ const char* vector_kind(uint64_t slot) {
   }
 }
 
-// A deliberate fault for the phys_fault image: a 64-bit load from an odd
-// address, which with the MMU off (Device memory) is an alignment fault.
+// A deliberate fault for the phys_fault image: a load from beyond any
+// implementable PA (bit 52), which with the MMU off is an address size fault
+// at level 0 (Arm ARM D8.2, "the VMSA with the MMU disabled").
 __attribute__((noinline)) uint64_t phys_selftest_fault(uint64_t base) {
-  return *reinterpret_cast<volatile uint64_t*>(base + 1);
+  return *reinterpret_cast<volatile uint64_t*>(base | (1ull << 52));
 }
 
 }  // namespace
@@ -137,7 +138,14 @@ extern "C" [[noreturn]] void phys_exception(PhysFrame* f, uint64_t slot) {
     say("\n");
   }
   say("  backtrace:\n");
-  say("    #0 0x%016llx in boot\n", ull(elr - base));
+  uint64_t end = reinterpret_cast<uint64_t>(__phys_end);
+  if (elr >= base && elr < end) {
+    say("    #0 0x%016llx in boot\n", ull(elr - base));
+  } else if (elr >= layout::kKernelVirtBase) {
+    say("    #0 0x%016llx in kernel\n", ull(elr));  // faulted at/after the jump to the high half
+  } else {
+    say("    #0 0x%016llx (outside the boot image and the kernel)\n", ull(elr));
+  }
   uint64_t fp = f->x[29];
   uint64_t lo = reinterpret_cast<uint64_t>(__phys_stack_bottom), hi = reinterpret_cast<uint64_t>(__phys_stack_top);
   for (int depth = 1; depth < 32 && fp >= lo && fp + 16 <= hi && (fp & 15) == 0; ++depth) {
@@ -168,7 +176,7 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   static dtb::DtbInfo dt;  // in .bss: too large for comfort on the stack
   if (!size.ok()) stop("the DTB at 0x%llx is unusable: %s", ull(dtb_pa), status_name(size.status()));
   Status st = dtb::parse_dtb(blob, size.value(), &dt);
-  if (st != Status::kOk) stop("the DTB at 0x%llx is malformed: %s: %s", ull(dtb_pa), status_name(st), dt.error);
+  if (st != Status::kOk) stop("the DTB at 0x%llx is unusable (%s): %s", ull(dtb_pa), status_name(st), dt.error);
   if (!dt.uart.present) stop("the DTB names no PL011 UART for a console");
   g_console = dev::Pl011(dt.uart.mmio.base);
 
@@ -249,7 +257,7 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   uint64_t bi_va = layout::phys_to_linear(bi_page.value());
 
   // 4. Preflight.
-  if (m->inject != Inject::kSkipPreflight) {
+  if (m->inject != Inject::kUnmappedEntryNoPreflight) {
     PreflightInput p{.regime = {.ttbr0 = map.ttbr0, .ttbr1 = map.ttbr1, .tcr = map.tcr},
                      .mair = map.mair,
                      .sctlr = map.sctlr,

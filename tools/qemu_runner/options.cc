@@ -1,0 +1,105 @@
+#include "tools/qemu_runner/options.h"
+
+#include <unistd.h>
+
+#include <cstdint>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace keel::tools {
+namespace {
+
+constexpr const char* kCpus[] = {"cortex-a53", "cortex-a57", "cortex-a72", "cortex-a76", "neoverse-n1", "max"};
+constexpr const char* kUboot = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+
+// "128M" / "2G" -> MiB; 0 if malformed.
+uint64_t mem_mib(const std::string& s) {
+  if (s.size() < 2) return 0;
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(s.substr(0, s.size() - 1), &n)) return 0;
+  switch (s.back()) {
+    case 'M': case 'm': return n;
+    case 'G': case 'g': return n * 1024;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std::string* error) {
+  bool cpu_ok = false;
+  for (const char* c : kCpus) cpu_ok |= o.cpu == c;
+  if (!cpu_ok) {
+    *error = absl::StrCat("--cpu ", o.cpu, " is not one of: ", absl::StrJoin(kCpus, ", "));
+    return false;
+  }
+  if (o.gic != 0 && o.gic != 2 && o.gic != 3) {
+    *error = absl::StrCat("--gic ", o.gic, ": must be 2 or 3");
+    return false;
+  }
+  int max_smp = o.gic == 3 ? 64 : 8;
+  if (o.smp < 1 || o.smp > max_smp) {
+    *error = absl::StrCat("--smp ", o.smp, ": must be 1..", max_smp, o.gic == 3 ? "" : " (GICv2; use --gic 3 for more)");
+    return false;
+  }
+  uint64_t mib = mem_mib(o.mem);
+  if (mib < 64 || mib > 16 * 1024) {
+    *error = absl::StrCat("--mem ", o.mem, ": give a size like 128M or 2G, between 64M and 16G");
+    return false;
+  }
+  if (o.image.empty()) {
+    *error = "--image is required";
+    return false;
+  }
+  if (access(o.image.c_str(), R_OK) != 0) {
+    *error = absl::StrCat("--image ", o.image, ": cannot read it");
+    return false;
+  }
+  uint64_t load = 0;
+  if (!o.load_addr.empty()) {
+    if (!o.uboot) {
+      *error = "--load_addr needs --uboot (QEMU's own loader picks the address)";
+      return false;
+    }
+    if (!absl::SimpleHexAtoi(o.load_addr, &load) || load % (2u << 20) != 0 || load < 0x40000000 ||
+        load + (8u << 20) > 0x40000000 + mib * (1u << 20)) {
+      *error = absl::StrCat("--load_addr ", o.load_addr, ": must be a 2 MiB-aligned PA inside RAM (0x40000000..)");
+      return false;
+    }
+  }
+  std::string machine = "virt";
+  if (o.el2) machine += ",virtualization=on";
+  if (o.gic != 0) machine += absl::StrCat(",gic-version=", o.gic);
+  *argv = {"qemu-system-aarch64", "-M", machine, "-cpu", o.cpu, "-smp", std::to_string(o.smp), "-m", o.mem};
+  if (o.interactive) {
+    argv->push_back("-nographic");
+  } else {
+    for (const char* a : {"-display", "none", "-serial", "stdio", "-monitor", "none"}) argv->push_back(a);
+  }
+  argv->push_back("-no-reboot");
+  if (o.uboot) {
+    argv->insert(argv->end(), {"-bios", kUboot});
+    if (o.load_addr.empty()) {
+      argv->insert(argv->end(), {"-kernel", o.image});
+    } else {
+      argv->insert(argv->end(),
+                   {"-device", absl::StrCat("loader,file=", o.image, ",addr=", o.load_addr, ",force-raw=on")});
+    }
+  } else {
+    argv->insert(argv->end(), {"-kernel", o.image});
+  }
+  if (!o.dtb.empty()) {
+    if (access(o.dtb.c_str(), R_OK) != 0) {
+      *error = absl::StrCat("--dtb ", o.dtb, ": cannot read it");
+      return false;
+    }
+    argv->insert(argv->end(), {"-dtb", o.dtb});
+  }
+  if (o.icount) argv->insert(argv->end(), {"-icount", "shift=0"});
+  if (!o.trace_file.empty()) argv->insert(argv->end(), {"-d", "int,mmu,guest_errors", "-D", o.trace_file});
+  return true;
+}
+
+}  // namespace keel::tools

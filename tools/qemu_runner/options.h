@@ -1,0 +1,44 @@
+// options.h — validating run options and turning them into a QEMU command line.
+// Separate from the runner so tests can check every option's handling.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace keel::tools {
+
+struct RunOptions {
+  std::string image;
+  std::string cpu = "cortex-a72";
+  int smp = 1;
+  std::string mem = "512M";
+  bool el2 = false;
+  int gic = 0;  // 0: QEMU's default (GICv2 on virt)
+  bool uboot = false;
+  std::string load_addr;  // with uboot: explicit booti at this PA
+  bool icount = false;
+  std::string trace_file;  // empty: no trace
+  std::string dtb;         // a DTB to hand the guest instead of QEMU's own
+  bool interactive = true;
+  bool uboot_manual() const { return uboot && !load_addr.empty(); }
+};
+
+inline constexpr char kOptionHelp[] =
+    "keel QEMU runner options:\n"
+    "  --smp N            CPUs, 1..8 with GICv2, 1..64 with --gic 3 (default 1)\n"
+    "  --cpu MODEL        cortex-a53 | cortex-a57 | cortex-a72 | cortex-a76 | neoverse-n1 | max\n"
+    "  --mem SIZE         RAM, e.g. 128M, 1G (64M..16G; default 512M)\n"
+    "  --el2              enter keel at EL2 (virtualization=on)\n"
+    "  --gic 2|3          interrupt controller version\n"
+    "  --uboot            boot through Debian's U-Boot (booti)\n"
+    "  --load_addr PA     with --uboot: load at this 2 MiB-aligned PA and booti it there\n"
+    "  --icount           deterministic execution (-icount shift=0)\n"
+    "  --trace            log exceptions and MMU faults to a file (path printed)\n"
+    "  --image FILE       the image to boot (default: //:image)\n"
+    "  --dtb FILE         hand the guest this DTB instead of QEMU's own\n"
+    "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n";
+
+// Validates o and writes QEMU's argv to *argv; false with *error otherwise.
+bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std::string* error);
+
+}  // namespace keel::tools

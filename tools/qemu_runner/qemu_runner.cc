@@ -1,0 +1,309 @@
+// qemu_runner — boots a keel image in QEMU, interactively or as a test.
+//
+// Interactive (no --expect): QEMU's console is your terminal (Ctrl-A X
+// quits); backtraces are symbolized as they scroll by.
+// Test (--expect given): QEMU runs headless; the run passes when every
+// --expect regex has matched a console line (or its symbolization), and fails
+// on a timeout (silence), on an early QEMU exit, or on a failure marker
+// (KERNEL PANIC:, PREFLIGHT FAILED, boot stopped) unless --expect_failure.
+//
+// Used by `bazel run //:qemu -- [options]` and by every QEMU test.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/qemu_runner/options.h"
+#include "tools/symbolize/symbolizer.h"
+
+ABSL_FLAG(std::string, image, "", "the image to boot (a keel_image output)");
+ABSL_FLAG(std::vector<std::string>, elf, {}, "MODULE=ELF pairs for symbolizing backtraces (comma-separated)");
+ABSL_FLAG(std::string, cpu, "cortex-a72", "CPU model");
+ABSL_FLAG(int, smp, 1, "number of CPUs");
+ABSL_FLAG(std::string, mem, "512M", "RAM size, e.g. 128M or 2G");
+ABSL_FLAG(bool, el2, false, "enter keel at EL2 (virtualization=on)");
+ABSL_FLAG(int, gic, 0, "GIC version, 2 or 3 (0: QEMU's default)");
+ABSL_FLAG(bool, uboot, false, "boot through Debian's U-Boot (booti)");
+ABSL_FLAG(std::string, load_addr, "",
+          "with --uboot: load the image at this PA and boot it with an explicit booti command");
+ABSL_FLAG(std::string, dtb, "", "hand the guest this DTB instead of QEMU's own");
+ABSL_FLAG(bool, icount, false, "deterministic instruction counting (-icount shift=0)");
+ABSL_FLAG(bool, trace, false, "log exceptions and MMU faults (-d int,mmu,guest_errors) to a file");
+// --expect may be given many times (absl flags keep only the last value, so
+// main() collects the occurrences before absl parses the rest).
+ABSL_FLAG(std::string, expect, "", "test mode: a regex that must match a console line; repeatable");
+ABSL_FLAG(bool, expect_failure, false, "test mode: failure markers are expected, not fatal");
+ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
+ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
+ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
+
+namespace keel::tools {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const char* const kFailureMarkers[] = {"KERNEL PANIC:", "PREFLIGHT FAILED", "boot stopped:"};
+
+struct Child {
+  pid_t pid = -1;
+  int out = -1;  // QEMU's stdout+stderr
+  int in = -1;   // QEMU's stdin, when piped
+};
+
+Child spawn(const std::vector<std::string>& argv, bool pipe_stdin) {
+  int out[2], in[2] = {-1, -1};
+  if (pipe(out) != 0 || (pipe_stdin && pipe(in) != 0)) {
+    perror("qemu_runner: pipe");
+    std::exit(2);
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(out[1], 2);
+    close(out[0]);
+    close(out[1]);
+    if (pipe_stdin) {
+      dup2(in[0], 0);
+      close(in[0]);
+      close(in[1]);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "qemu_runner: cannot run %s: %s\n", args[0], strerror(errno));
+    _exit(127);
+  }
+  close(out[1]);
+  if (pipe_stdin) close(in[0]);
+  return Child{pid, out[0], pipe_stdin ? in[1] : -1};
+}
+
+std::string trace_path() {
+  const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/keel-qemu-", getpid(), ".log");
+}
+
+std::vector<std::string> g_expects;
+
+// Removes every --expect=RE / --expect RE from argv into g_expects.
+std::vector<char*> take_expects(int argc, char** argv) {
+  std::vector<char*> rest;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (absl::StartsWith(a, "--expect=")) {
+      g_expects.push_back(a.substr(9));
+    } else if (a == "--expect" && i + 1 < argc) {
+      g_expects.push_back(argv[++i]);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  return rest;
+}
+
+int run(int argc, char** argv) {
+  RunOptions o;
+  o.image = absl::GetFlag(FLAGS_image);
+  o.cpu = absl::GetFlag(FLAGS_cpu);
+  o.smp = absl::GetFlag(FLAGS_smp);
+  o.mem = absl::GetFlag(FLAGS_mem);
+  o.el2 = absl::GetFlag(FLAGS_el2);
+  o.gic = absl::GetFlag(FLAGS_gic);
+  o.uboot = absl::GetFlag(FLAGS_uboot);
+  o.load_addr = absl::GetFlag(FLAGS_load_addr);
+  o.icount = absl::GetFlag(FLAGS_icount);
+  o.dtb = absl::GetFlag(FLAGS_dtb);
+  o.interactive = g_expects.empty();
+  if (absl::GetFlag(FLAGS_trace)) o.trace_file = trace_path();
+  if (argc > 1) {
+    std::cerr << "qemu_runner: unexpected argument '" << argv[1] << "'\n\n" << kOptionHelp;
+    return 2;
+  }
+  std::string error;
+  std::vector<std::string> cmd;
+  if (!build_qemu_command(o, &cmd, &error)) {
+    std::cerr << "qemu_runner: " << error << "\n\n" << kOptionHelp;
+    return 2;
+  }
+  std::map<std::string, std::string> modules;
+  if (!Symbolizer::parse_modules(absl::GetFlag(FLAGS_elf), &modules, &error)) {
+    std::cerr << "qemu_runner: " << error << "\n";
+    return 2;
+  }
+  Symbolizer sym(modules);
+  std::vector<std::regex> expects;
+  const std::vector<std::string>& expect_src = g_expects;
+  for (const std::string& e : expect_src) {
+    try {
+      expects.emplace_back(e);
+    } catch (const std::regex_error& err) {
+      std::cerr << "qemu_runner: bad --expect regex '" << e << "': " << err.what() << "\n";
+      return 2;
+    }
+  }
+  std::cerr << "qemu_runner: " << absl::StrJoin(cmd, " ") << "\n";
+  if (!o.trace_file.empty()) std::cerr << "qemu_runner: QEMU trace log: " << o.trace_file << "\n";
+  if (absl::GetFlag(FLAGS_dry_run)) return 0;
+  if (o.interactive && !o.uboot_manual()) std::cerr << "qemu_runner: Ctrl-A X quits QEMU\n";
+
+  signal(SIGPIPE, SIG_IGN);
+  Child child = spawn(cmd, !o.interactive || o.uboot_manual());
+  std::vector<bool> matched(expects.size(), false);
+  size_t unmatched = expects.size();
+  std::string line, last_line;
+  size_t flushed = 0;  // bytes of `line` already echoed
+  std::optional<Clock::time_point> failure_at;  // when a failure marker appeared
+  std::string failure_line;
+  bool sent_boot = false;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(absl::GetFlag(FLAGS_timeout));
+  bool qemu_exited = false;
+  int qemu_status = 0;
+
+  auto consider = [&](const std::string& text) {
+    for (size_t i = 0; i < expects.size(); ++i) {
+      if (!matched[i] && std::regex_search(text, expects[i])) {
+        matched[i] = true;
+        --unmatched;
+      }
+    }
+  };
+  auto finish_line = [&](std::string l) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    last_line = l;
+    consider(l);
+    if (auto e = parse_backtrace_line(l)) {
+      std::string d = "        -> " + sym.describe(*e);
+      std::cout << d << (o.interactive ? "\r\n" : "\n") << std::flush;
+      consider(d);
+    }
+    for (const char* m : kFailureMarkers) {
+      if (absl::StrContains(l, m) && !failure_at) {
+        failure_at = Clock::now();
+        failure_line = l;
+      }
+    }
+  };
+
+  for (;;) {
+    if (!o.interactive) {
+      bool failure_fatal = failure_at && !absl::GetFlag(FLAGS_expect_failure);
+      // A failure marker: collect its report for a moment, then stop.
+      if (failure_fatal && Clock::now() - *failure_at > std::chrono::milliseconds(1500)) break;
+      if (unmatched == 0 && !absl::GetFlag(FLAGS_expect_exit) && !failure_fatal) {
+        // Give a backtrace being printed a moment to finish.
+        if (!failure_at || Clock::now() - *failure_at > std::chrono::milliseconds(500)) break;
+      }
+      if (Clock::now() > deadline) break;
+    }
+    pollfd fds[2] = {{child.out, POLLIN, 0}, {o.uboot_manual() && o.interactive ? 0 : -1, POLLIN, 0}};
+    int r = poll(fds, 2, 100);
+    if (r < 0 && errno != EINTR) break;
+    if (fds[1].revents & POLLIN) {
+      char buf[256];
+      ssize_t n = read(0, buf, sizeof buf);
+      if (n > 0 && child.in >= 0) (void)!write(child.in, buf, static_cast<size_t>(n));
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP)) {
+      char buf[4096];
+      ssize_t n = read(child.out, buf, sizeof buf);
+      if (n <= 0) {
+        waitpid(child.pid, &qemu_status, 0);
+        qemu_exited = true;
+        break;
+      }
+      // Echo as it arrives (interactive use needs partial lines), and put each
+      // backtrace line's symbolization right under it.
+      for (ssize_t i = 0; i < n; ++i) {
+        if (buf[i] != '\n') {
+          line.push_back(buf[i]);
+          continue;
+        }
+        std::cout << line.substr(flushed) << '\n';
+        flushed = 0;
+        finish_line(line);
+        line.clear();
+      }
+      std::cout << line.substr(flushed) << std::flush;
+      flushed = line.size();
+      // U-Boot: interrupt autoboot, then boot the image at --load_addr.
+      if (o.uboot_manual() && !sent_boot && absl::StrContains(line, "Hit any key to stop autoboot")) {
+        std::string keys = "\n";
+        (void)!write(child.in, keys.data(), keys.size());
+        usleep(300 * 1000);
+        // U-Boot swallows a couple of characters after the key: lead with spaces.
+        std::string booti = absl::StrCat("   booti ", o.load_addr, " - ${fdtcontroladdr}\n");
+        (void)!write(child.in, booti.data(), booti.size());
+        sent_boot = true;
+      }
+    }
+  }
+  if (!line.empty()) {
+    std::cout << line.substr(flushed) << '\n';
+    finish_line(line);
+  }
+  if (!qemu_exited) {
+    kill(child.pid, SIGTERM);
+    waitpid(child.pid, &qemu_status, 0);
+  }
+  if (o.interactive) return 0;
+
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::cout << "\n";
+  bool failure_fatal = failure_at && !absl::GetFlag(FLAGS_expect_failure);
+  if (failure_fatal) {
+    std::cout << "qemu_runner: FAIL: failure reported by the guest: " << failure_line << "\n";
+    return 1;
+  }
+  if (unmatched != 0) {
+    std::vector<std::string> missing;
+    for (size_t i = 0; i < expects.size(); ++i) {
+      if (!matched[i]) missing.push_back("'" + expect_src[i] + "'");
+    }
+    if (qemu_exited) {
+      std::cout << absl::StrFormat("qemu_runner: FAIL: QEMU exited (status %d) after %.1fs before printing %s\n",
+                                   qemu_status, secs, absl::StrJoin(missing, ", "));
+    } else {
+      std::cout << absl::StrFormat("qemu_runner: FAIL: timed out after %.1fs (silent or hung) waiting for %s; "
+                                   "last line: '%s'\n",
+                                   secs, absl::StrJoin(missing, ", "), last_line);
+    }
+    return 1;
+  }
+  if (absl::GetFlag(FLAGS_expect_exit) && !qemu_exited) {
+    std::cout << absl::StrFormat("qemu_runner: FAIL: QEMU did not exit within %.1fs\n", secs);
+    return 1;
+  }
+  std::cout << absl::StrFormat("qemu_runner: PASS: %zu expectation(s) met in %.2fs\n", expects.size(), secs);
+  return 0;
+}
+
+}  // namespace
+}  // namespace keel::tools
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(keel::tools::kOptionHelp);
+  std::vector<char*> args = keel::tools::take_expects(argc, argv);
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  return keel::tools::run(static_cast<int>(rest.size()), rest.data());
+}
