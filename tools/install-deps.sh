@@ -1,0 +1,41 @@
+#!/bin/bash
+# install-deps.sh — installs the Debian 12 packages keel's build, boot and
+# tests use, and only those that are missing. Idempotent; quiet when
+# everything is present. Needs root (or sudo) only when it installs.
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap        # Bazel 4.2.3 (offline; see .bazelrc)
+  bazel-platforms        # @platforms, as a local repository
+  clang-16 lld-16 llvm-16  # cross and host compilers, ld.lld, llvm-objcopy/symbolizer
+  libabsl-dev            # Abseil for host tools
+  libgtest-dev libgmock-dev  # GoogleTest for host unit tests
+  qemu-system-arm        # qemu-system-aarch64
+  u-boot-qemu            # a real bootloader for booti tests
+  device-tree-compiler   # dtc: DTB test fixtures
+  gdb-multiarch          # debugging the kernel through QEMU's gdbstub
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "keel: installing missing Debian packages: ${missing[*]}" >&2
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  if command -v sudo >/dev/null; then
+    SUDO=(sudo)
+  else
+    echo "keel: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "keel: packages installed" >&2
