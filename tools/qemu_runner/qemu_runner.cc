@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,8 +76,12 @@ Child spawn(const std::vector<std::string>& argv, bool pipe_stdin) {
     perror("qemu_runner: pipe");
     std::exit(2);
   }
+  pid_t parent = getpid();
   pid_t pid = fork();
   if (pid == 0) {
+    // QEMU must not outlive the runner (a test timeout, Ctrl-C on bazel run).
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
     dup2(out[1], 1);
     dup2(out[1], 2);
     close(out[0]);
