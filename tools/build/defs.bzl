@@ -132,7 +132,7 @@ qemu_test = rule(
 
 def _aarch64_files_impl(ctx):
     files = depset(transitive = [d[DefaultInfo].files for d in ctx.attr.srcs])
-    return [DefaultInfo(files = files)]
+    return [DefaultInfo(files = files, runfiles = ctx.runfiles(transitive_files = files))]
 
 aarch64_files = rule(
     implementation = _aarch64_files_impl,

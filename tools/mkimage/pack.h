@@ -1,0 +1,18 @@
+// pack.h — building a keel boot image from the two ELF files (the logic of
+// tools/mkimage, separate so tests can feed it good and bad inputs).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kernel/boot/manifest.h"
+
+namespace keel::tools {
+
+// Returns the image bytes, or an error naming what is wrong with an input.
+absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot_elf,
+                                                const std::vector<uint8_t>& kernel_elf, boot::Inject inject,
+                                                boot::Selftest selftest);
+
+}  // namespace keel::tools

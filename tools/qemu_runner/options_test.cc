@@ -1,0 +1,119 @@
+#include "tools/qemu_runner/options.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/str_join.h"
+#include "tools/symbolize/symbolizer.h"
+
+namespace keel::tools {
+namespace {
+
+RunOptions Base() {
+  RunOptions o;
+  o.image = "/proc/self/exe";  // any readable file
+  o.interactive = false;
+  return o;
+}
+
+std::string Cmd(const RunOptions& o) {
+  std::vector<std::string> argv;
+  std::string error;
+  EXPECT_TRUE(build_qemu_command(o, &argv, &error)) << error;
+  return absl::StrJoin(argv, " ");
+}
+
+std::string Error(const RunOptions& o) {
+  std::vector<std::string> argv;
+  std::string error;
+  EXPECT_FALSE(build_qemu_command(o, &argv, &error));
+  return error;
+}
+
+TEST(RunnerOptions, Defaults) {
+  EXPECT_EQ(Cmd(Base()),
+            "qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 1 -m 512M -display none -serial stdio -monitor none "
+            "-no-reboot -kernel /proc/self/exe");
+}
+
+TEST(RunnerOptions, EachOptionReachesQemu) {
+  RunOptions o = Base();
+  o.el2 = true;
+  o.gic = 3;
+  o.smp = 16;
+  o.cpu = "max";
+  o.mem = "2G";
+  o.icount = true;
+  o.trace_file = "/tmp/t.log";
+  std::string c = Cmd(o);
+  EXPECT_NE(c.find("-M virt,virtualization=on,gic-version=3"), std::string::npos) << c;
+  EXPECT_NE(c.find("-cpu max -smp 16 -m 2G"), std::string::npos) << c;
+  EXPECT_NE(c.find("-icount shift=0"), std::string::npos) << c;
+  EXPECT_NE(c.find("-d int,mmu,guest_errors -D /tmp/t.log"), std::string::npos) << c;
+  o = Base();
+  o.interactive = true;
+  EXPECT_NE(Cmd(o).find("-nographic"), std::string::npos);
+  o = Base();
+  o.uboot = true;
+  EXPECT_NE(Cmd(o).find("-bios /usr/lib/u-boot/qemu_arm64/u-boot.bin -kernel /proc/self/exe"), std::string::npos);
+  o.load_addr = "0x48000000";
+  EXPECT_NE(Cmd(o).find("-device loader,file=/proc/self/exe,addr=0x48000000,force-raw=on"), std::string::npos);
+}
+
+TEST(RunnerOptions, BadValuesSayWhatIsValid) {
+  RunOptions o = Base();
+  o.cpu = "cortex-m3";
+  EXPECT_NE(Error(o).find("is not one of: cortex-a53"), std::string::npos);
+  o = Base();
+  o.smp = 9;
+  EXPECT_NE(Error(o).find("must be 1..8 (GICv2; use --gic 3 for more)"), std::string::npos);
+  o.smp = 0;
+  EXPECT_FALSE(Error(o).empty());
+  o = Base();
+  o.gic = 4;
+  EXPECT_NE(Error(o).find("must be 2 or 3"), std::string::npos);
+  o = Base();
+  for (const char* m : {"12", "abcM", "32M", "64G", "1T", ""}) {
+    o.mem = m;
+    EXPECT_NE(Error(o).find("--mem"), std::string::npos) << m;
+  }
+  o = Base();
+  o.image = "/nonexistent/image.bin";
+  EXPECT_NE(Error(o).find("cannot read it"), std::string::npos);
+  o = Base();
+  o.load_addr = "0x48000000";
+  EXPECT_NE(Error(o).find("needs --uboot"), std::string::npos);
+  o.uboot = true;
+  o.load_addr = "0x48001000";
+  EXPECT_NE(Error(o).find("2 MiB-aligned"), std::string::npos);
+  o.load_addr = "0x10000000";  // below RAM
+  EXPECT_FALSE(Error(o).empty());
+}
+
+TEST(Symbolizer, ParsesBacktraceLinesOnly) {
+  auto e = parse_backtrace_line("    #3 0xffffffff80001234 in kernel");
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->index, 3);
+  EXPECT_EQ(e->address, 0xffffffff80001234u);
+  EXPECT_EQ(e->module, "kernel");
+  EXPECT_TRUE(parse_backtrace_line("#0 0x160 in boot\r").has_value());  // serial line endings
+  EXPECT_FALSE(parse_backtrace_line("keel: running in the high half at 0xffffffff80001534").has_value());
+  EXPECT_FALSE(parse_backtrace_line("    #0 0xzz in kernel").has_value());
+}
+
+TEST(Symbolizer, ModuleSpecs) {
+  std::map<std::string, std::string> m;
+  std::string err;
+  EXPECT_TRUE(Symbolizer::parse_modules({"kernel=/proc/self/exe"}, &m, &err)) << err;
+  EXPECT_EQ(m["kernel"], "/proc/self/exe");
+  EXPECT_FALSE(Symbolizer::parse_modules({"kernel"}, &m, &err));
+  EXPECT_NE(err.find("NAME=PATH"), std::string::npos);
+  EXPECT_FALSE(Symbolizer::parse_modules({"kernel=/nonexistent"}, &m, &err));
+  Symbolizer s(m);
+  EXPECT_EQ(s.describe({0, 0x1000, "user"}), "(no ELF given for module 'user')");
+}
+
+}  // namespace
+}  // namespace keel::tools
