@@ -96,11 +96,17 @@ def _runner_script(ctx, image_info, extra_args):
     lines.append("  --elf=%s \\" % ",".join(["%s=%s" % (n, f.short_path) for n, f in sorted(image_info.elfs.items())]))
     for a in extra_args:
         lines.append("  '%s' \\" % a.replace("'", "'\\''"))
+    if ctx.attr.debugger:
+        lines.append("  --gdb --gdb_script=%s --esr_tool=%s \\" % (
+            ctx.file._gdb_script.short_path,
+            ctx.executable._esr_tool.short_path,
+        ))
     lines.append('  "$@"')
     script = ctx.actions.declare_file(ctx.label.name + ".sh")
     ctx.actions.write(script, "\n".join(lines) + "\n", is_executable = True)
-    files = [image_info.image] + image_info.elfs.values()
+    files = [image_info.image] + image_info.elfs.values() + [ctx.file._gdb_script]
     runfiles = ctx.runfiles(files = files).merge(ctx.attr._runner[DefaultInfo].default_runfiles)
+    runfiles = runfiles.merge(ctx.attr._esr_tool[DefaultInfo].default_runfiles)
     return script, runfiles
 
 def _qemu_run_impl(ctx):
@@ -113,7 +119,10 @@ _RUN_ATTRS = {
     "image": attr.label(providers = [KeelImageInfo], mandatory = True),
     "args_": attr.string_list(doc = "runner arguments placed before the command line's; $(rootpath) expands"),
     "data": attr.label_list(allow_files = True, doc = "files the arguments refer to"),
+    "debugger": attr.bool(doc = "start halted under gdb-multiarch (bazel run //:debug)"),
     "_runner": attr.label(default = "//tools/qemu_runner", executable = True, cfg = "target"),
+    "_esr_tool": attr.label(default = "//tools/esr_decode", executable = True, cfg = "target"),
+    "_gdb_script": attr.label(default = "//tools/gdb:keel.py", allow_single_file = True),
 }
 
 qemu_run = rule(

@@ -28,6 +28,12 @@ uint64_t mem_mib(const std::string& s) {
 
 }  // namespace
 
+uint64_t boot_load_base(const RunOptions& o) {
+  uint64_t load = 0;
+  if (o.uboot && absl::SimpleHexAtoi(o.load_addr, &load)) return load;
+  return o.uboot ? 0x4040'0000 : 0x4020'0000;
+}
+
 bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std::string* error) {
   bool cpu_ok = false;
   for (const char* c : kCpus) cpu_ok |= o.cpu == c;
@@ -73,7 +79,11 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   if (o.el2) machine += ",virtualization=on";
   if (o.gic != 0) machine += absl::StrCat(",gic-version=", o.gic);
   *argv = {"qemu-system-aarch64", "-M", machine, "-cpu", o.cpu, "-smp", std::to_string(o.smp), "-m", o.mem};
-  if (o.interactive) {
+  if (o.gdb_port != 0) {
+    for (const char* a : {"-display", "none", "-monitor", "none"}) argv->push_back(a);
+    argv->insert(argv->end(), {"-serial", "file:" + o.serial_file, "-S", "-gdb",
+                               absl::StrCat("tcp:127.0.0.1:", o.gdb_port)});
+  } else if (o.interactive) {
     argv->push_back("-nographic");
   } else {
     for (const char* a : {"-display", "none", "-serial", "stdio", "-monitor", "none"}) argv->push_back(a);

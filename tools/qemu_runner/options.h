@@ -20,6 +20,8 @@ struct RunOptions {
   std::string trace_file;  // empty: no trace
   std::string dtb;         // a DTB to hand the guest instead of QEMU's own
   bool interactive = true;
+  int gdb_port = 0;         // nonzero: start halted with a gdbstub on 127.0.0.1:port
+  std::string serial_file;  // nonempty: console to this file (debug mode)
   bool uboot_manual() const { return uboot && !load_addr.empty(); }
 };
 
@@ -34,9 +36,14 @@ inline constexpr char kOptionHelp[] =
     "  --load_addr PA     with --uboot: load at this 2 MiB-aligned PA and booti it there\n"
     "  --icount           deterministic execution (-icount shift=0)\n"
     "  --trace            log exceptions and MMU faults to a file (path printed)\n"
-    "  --image FILE       the image to boot (default: //:image)\n"
+    "  --image FILE       the image to boot (default: //:image; relative paths are from the workspace)\n"
     "  --dtb FILE         hand the guest this DTB instead of QEMU's own\n"
     "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n";
+
+// Where the loader puts the image (the boot ELF's load base, for gdb): QEMU's
+// -kernel places an arm64 Image 2 MiB into RAM; U-Boot's fw_cfg autoboot
+// 4 MiB in; --load_addr is used as given.
+uint64_t boot_load_base(const RunOptions& o);
 
 // Validates o and writes QEMU's argv to *argv; false with *error otherwise.
 bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std::string* error);

@@ -8,13 +8,17 @@
 // (KERNEL PANIC:, PREFLIGHT FAILED, boot stopped) unless --expect_failure.
 //
 // Used by `bazel run //:qemu -- [options]` and by every QEMU test.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -27,6 +31,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -56,6 +61,9 @@ ABSL_FLAG(bool, expect_failure, false, "test mode: failure markers are expected,
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
+ABSL_FLAG(bool, gdb, false, "start QEMU halted and attach gdb-multiarch with keel's symbols and commands");
+ABSL_FLAG(std::string, gdb_script, "", "keel's gdb commands (tools/gdb/keel.py), for --gdb");
+ABSL_FLAG(std::string, esr_tool, "", "the ESR decoder (tools/esr_decode), for --gdb");
 
 namespace keel::tools {
 namespace {
@@ -126,9 +134,134 @@ std::vector<char*> take_expects(int argc, char** argv) {
   return rest;
 }
 
+std::string absolute(const std::string& path) {
+  char buf[PATH_MAX];
+  return realpath(path.c_str(), buf) != nullptr ? std::string(buf) : path;
+}
+
+// A path the user typed is relative to where they ran `bazel run`.
+std::string user_path(const std::string& path) {
+  if (path.empty() || path[0] == '/' || access(path.c_str(), R_OK) == 0) return path;
+  const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
+  return wd != nullptr ? absl::StrCat(wd, "/", path) : path;
+}
+
+int free_local_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) close(fd);
+    return 0;
+  }
+  int port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+bool wait_for_port(int port, int ms) {
+  for (int waited = 0; waited < ms; waited += 50) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    if (ok) return true;
+    usleep(50 * 1000);
+  }
+  return false;
+}
+
+// --gdb: QEMU halted at the reset vector with its gdbstub on a free local
+// port, console to a file; gdb-multiarch attached with the kernel's symbols
+// at their link addresses, the boot stage's at its load address, sources from
+// the workspace, and keel's commands (tools/gdb/keel.py).
+int run_debugger(RunOptions o, const std::map<std::string, std::string>& modules) {
+  o.gdb_port = free_local_port();
+  if (o.gdb_port == 0) {
+    std::cerr << "qemu_runner: no free local TCP port for the gdbstub\n";
+    return 1;
+  }
+  o.serial_file = absl::StrCat("/tmp/keel-console-", getpid(), ".log");
+  std::vector<std::string> cmd;
+  std::string error;
+  if (!build_qemu_command(o, &cmd, &error)) {
+    std::cerr << "qemu_runner: " << error << "\n\n" << kOptionHelp;
+    return 2;
+  }
+  const char* ws_env = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  std::string ws = ws_env != nullptr ? ws_env : absolute(".");
+  std::string script = absl::StrCat("/tmp/keel-gdb-", getpid(), ".gdb");
+  FILE* f = std::fopen(script.c_str(), "w");
+  if (f == nullptr) {
+    std::cerr << "qemu_runner: cannot write " << script << "\n";
+    return 1;
+  }
+  std::fprintf(f, "set pagination off\nset confirm off\ndirectory %s\n", ws.c_str());
+  if (auto k = modules.find("kernel"); k != modules.end()) std::fprintf(f, "file %s\n", absolute(k->second).c_str());
+  if (auto b = modules.find("boot"); b != modules.end()) {
+    std::fprintf(f, "add-symbol-file %s -o 0x%llx\n", absolute(b->second).c_str(),
+                 static_cast<unsigned long long>(boot_load_base(o)));
+  }
+  std::string py = absl::GetFlag(FLAGS_gdb_script), esr = absl::GetFlag(FLAGS_esr_tool);
+  if (!py.empty()) {
+    std::fprintf(f, "source %s\n", absolute(py).c_str());
+    if (!esr.empty()) std::fprintf(f, "python ESR_TOOL = \"%s\"\n", absolute(esr).c_str());
+  }
+  std::fprintf(f, "target remote 127.0.0.1:%d\n", o.gdb_port);
+  std::fprintf(f, "echo \\nkeel: QEMU is halted at its first instruction. Console output: %s\\n\n",
+               o.serial_file.c_str());
+  std::fprintf(f, "echo keel: commands: keel-state, keel-esr [VALUE], keel-walk VA. Try: break kernel_main, continue\\n\n");
+  std::fclose(f);
+
+  std::cerr << "qemu_runner: " << absl::StrJoin(cmd, " ") << "\n";
+  if (absl::GetFlag(FLAGS_dry_run)) return 0;
+  Child qemu = spawn(cmd, false);
+  if (!wait_for_port(o.gdb_port, 5000)) {
+    std::cerr << "qemu_runner: QEMU's gdbstub did not come up on port " << o.gdb_port << "\n";
+    kill(qemu.pid, SIGTERM);
+    return 1;
+  }
+  pid_t gdb = fork();
+  if (gdb == 0) {
+    if (chdir(ws.c_str()) != 0) _exit(127);
+    execlp("gdb-multiarch", "gdb-multiarch", "-q", "-x", script.c_str(), static_cast<char*>(nullptr));
+    std::perror("qemu_runner: gdb-multiarch");
+    _exit(127);
+  }
+  signal(SIGINT, SIG_IGN);  // Ctrl-C belongs to gdb (it interrupts the guest)
+  int status = 0;
+  waitpid(gdb, &status, 0);
+  kill(qemu.pid, SIGTERM);
+  waitpid(qemu.pid, nullptr, 0);
+  std::cerr << "qemu_runner: console output was saved in " << o.serial_file << "\n";
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+// Unknown options get our own message and the list of valid ones.
+bool check_known_flags(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") break;
+    if (!absl::StartsWith(a, "--")) continue;
+    std::string name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
+    if (absl::StartsWith(name, "no") && absl::FindCommandLineFlag(name.substr(2)) != nullptr) continue;
+    if (absl::FindCommandLineFlag(name) == nullptr) {
+      std::cerr << "qemu_runner: unknown option --" << name << "\n\n" << kOptionHelp;
+      return false;
+    }
+  }
+  return true;
+}
+
 int run(int argc, char** argv) {
   RunOptions o;
-  o.image = absl::GetFlag(FLAGS_image);
+  o.image = user_path(absl::GetFlag(FLAGS_image));
   o.cpu = absl::GetFlag(FLAGS_cpu);
   o.smp = absl::GetFlag(FLAGS_smp);
   o.mem = absl::GetFlag(FLAGS_mem);
@@ -137,7 +270,7 @@ int run(int argc, char** argv) {
   o.uboot = absl::GetFlag(FLAGS_uboot);
   o.load_addr = absl::GetFlag(FLAGS_load_addr);
   o.icount = absl::GetFlag(FLAGS_icount);
-  o.dtb = absl::GetFlag(FLAGS_dtb);
+  o.dtb = user_path(absl::GetFlag(FLAGS_dtb));
   o.interactive = g_expects.empty();
   if (absl::GetFlag(FLAGS_trace)) o.trace_file = trace_path();
   if (argc > 1) {
@@ -155,6 +288,16 @@ int run(int argc, char** argv) {
     std::cerr << "qemu_runner: " << error << "\n";
     return 2;
   }
+  // An image named on the command line brings its own ELF files (mkimage's
+  // siblings: NAME.bin -> NAME.kernel.elf, NAME.boot.elf).
+  if (absl::EndsWith(o.image, ".bin")) {
+    std::string stem = o.image.substr(0, o.image.size() - 4);
+    for (const char* m : {"kernel", "boot"}) {
+      std::string elf = absl::StrCat(stem, ".", m, ".elf");
+      if (access(elf.c_str(), R_OK) == 0) modules[m] = elf;
+    }
+  }
+  if (absl::GetFlag(FLAGS_gdb)) return run_debugger(o, modules);
   Symbolizer sym(modules);
   std::vector<std::regex> expects;
   const std::vector<std::string>& expect_src = g_expects;
@@ -309,6 +452,7 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(keel::tools::kOptionHelp);
   std::vector<char*> args = keel::tools::take_expects(argc, argv);
+  if (!keel::tools::check_known_flags(static_cast<int>(args.size()), args.data())) return 2;
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   return keel::tools::run(static_cast<int>(rest.size()), rest.data());
 }
