@@ -16,23 +16,23 @@ constexpr uint64_t kBootInfoMagic = 0x4f464e49544f4f42ull;  // "BOOTINFO"
 
 struct BootInfo {
   uint64_t magic;
-  uint64_t dtb_va;            // the DTB, through the linear map
+  uint64_t dtb_va;  // the DTB, through the linear map
   uint64_t dtb_pa;
   uint64_t dtb_size;
-  uint64_t image_pa;          // where the whole image was loaded
+  uint64_t image_pa;  // where the whole image was loaded
   uint64_t image_size;
-  uint64_t kernel_pa;         // PA of kernel_vbase
-  uint64_t pool_pa;           // boot page-table pool [pool_pa, pool_end_pa)
+  uint64_t kernel_pa;  // PA of kernel_vbase
+  uint64_t pool_pa;    // boot page-table pool [pool_pa, pool_end_pa)
   uint64_t pool_end_pa;
-  uint64_t ttbr0;             // boot identity map root (kept for secondary CPUs)
-  uint64_t ttbr1;             // kernel tables root
-  uint64_t tcr;               // values the trampoline programmed
+  uint64_t ttbr0;  // boot identity map root (kept for secondary CPUs)
+  uint64_t ttbr1;  // kernel tables root
+  uint64_t tcr;    // values the trampoline programmed
   uint64_t mair;
   uint64_t sctlr;
-  uint64_t trampoline_pa;     // the identity-mapped page
-  uint64_t console_va;        // PL011 registers in the device window
+  uint64_t trampoline_pa;  // the identity-mapped page
+  uint64_t console_va;     // PL011 registers in the device window
   uint64_t console_pa;
-  uint32_t entry_el;          // exception level keel was entered at (1 or 2)
+  uint32_t entry_el;  // exception level keel was entered at (1 or 2)
   Inject inject;
   Selftest selftest;
   uint32_t reserved;

@@ -4,9 +4,9 @@
 
 namespace keel::boot {
 
+using arm64::kPageSize;
 using arm64::MapAttrs;
 using arm64::MemType;
-using arm64::kPageSize;
 
 namespace {
 
@@ -15,8 +15,8 @@ constexpr uint64_t page_up(uint64_t x) { return (x + kPageSize - 1) & ~(kPageSiz
 
 }  // namespace
 
-Status build_boot_map(const BootMapInput& in, arm64::PhysWindow window, arm64::PageAllocator* alloc,
-                      BootMap* out, const char** what) {
+Status build_boot_map(const BootMapInput& in, arm64::PhysWindow window, arm64::PageAllocator* alloc, BootMap* out,
+                      const char** what) {
   *out = BootMap{};
   const ImageManifest& m = *in.manifest;
   auto root0 = alloc->alloc_page();

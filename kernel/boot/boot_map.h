@@ -25,10 +25,10 @@ namespace keel::boot {
 struct BootMapInput {
   const dtb::DtbInfo* dtb = nullptr;
   const ImageManifest* manifest = nullptr;
-  uint64_t kernel_pa = 0;        // PA of manifest->kernel_vbase, page aligned
-  uint64_t trampoline_pa = 0;    // the trampoline page, page aligned
-  uint64_t console_pa = 0;       // UART registers (any alignment)
-  uint64_t pa_range_enc = 5;     // ID_AA64MMFR0_EL1.PARange
+  uint64_t kernel_pa = 0;      // PA of manifest->kernel_vbase, page aligned
+  uint64_t trampoline_pa = 0;  // the trampoline page, page aligned
+  uint64_t console_pa = 0;     // UART registers (any alignment)
+  uint64_t pa_range_enc = 5;   // ID_AA64MMFR0_EL1.PARange
   Inject inject = Inject::kNone;
 };
 
@@ -49,7 +49,7 @@ constexpr arm64::SctlrEl1 kKernelSctlr =
 
 // Builds both table trees from `alloc`. On failure returns the Status and
 // sets *what to the step that failed (a static string).
-Status build_boot_map(const BootMapInput& in, arm64::PhysWindow window, arm64::PageAllocator* alloc,
-                      BootMap* out, const char** what);
+Status build_boot_map(const BootMapInput& in, arm64::PhysWindow window, arm64::PageAllocator* alloc, BootMap* out,
+                      const char** what);
 
 }  // namespace keel::boot

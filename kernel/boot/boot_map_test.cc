@@ -1,6 +1,8 @@
 // Builds the real boot tables on host memory from a QEMU DTB and a manifest
 // shaped like the real kernel's, then checks that preflight passes, and that
 // each fault-injection variant is caught by the named check.
+#include "kernel/boot/boot_map.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "kernel/boot/boot_map.h"
 #include "kernel/boot/layout.h"
 #include "kernel/boot/preflight.h"
 
@@ -60,8 +61,13 @@ class BootMapTest : public ::testing::Test {
     Booted b;
     arm64::PageAllocator alloc(arm64::PhysWindow{}, reinterpret_cast<uint64_t>(pool_),
                                reinterpret_cast<uint64_t>(pool_) + kPoolPages * kPageSize);
-    BootMapInput in{.dtb = &dtb_, .manifest = &manifest_, .kernel_pa = kKernelPa, .trampoline_pa = kTrampolinePa,
-                    .console_pa = dtb_.uart.mmio.base, .pa_range_enc = 5, .inject = inject};
+    BootMapInput in{.dtb = &dtb_,
+                    .manifest = &manifest_,
+                    .kernel_pa = kKernelPa,
+                    .trampoline_pa = kTrampolinePa,
+                    .console_pa = dtb_.uart.mmio.base,
+                    .pa_range_enc = 5,
+                    .inject = inject};
     b.status = build_boot_map(in, arm64::PhysWindow{}, &alloc, &b.map, &b.what);
     if (b.status != Status::kOk) return b;
     uint64_t bootinfo_pa = 0x4000'8000;
@@ -128,16 +134,17 @@ TEST_P(InjectTest, PreflightNamesTheFault) {
   EXPECT_NE(std::string(b.report.failures[0].detail).find(c.detail_part), std::string::npos) << FirstFailure(b);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Faults, InjectTest,
-    ::testing::Values(
-        Case{Inject::kNoTrampolineMap, "trampoline.identity", "translation fault at level 0 (walking TTBR0)"},
-        Case{Inject::kConsoleNormal, "console", "expected Device memory"},
-        Case{Inject::kWrongMairIndex, "kernel.entry", "AttrIndx 4 -> MAIR 0x00 (Device-nGnRnE)"},
-        Case{Inject::kNoKernelStack, "kernel.stack", "translation fault at level 3"},
-        Case{Inject::kBadTcrGranule, "tcr.granule", "TCR_EL1.TG1 = 0b0"},
-        Case{Inject::kUnmappedEntryNoPreflight, "kernel.entry", "translation fault at level 3 (walking TTBR1)"}),
-    [](const auto& i) { return std::string(inject_name(i.param.inject)); });
+INSTANTIATE_TEST_SUITE_P(Faults, InjectTest,
+                         ::testing::Values(Case{Inject::kNoTrampolineMap, "trampoline.identity",
+                                                "translation fault at level 0 (walking TTBR0)"},
+                                           Case{Inject::kConsoleNormal, "console", "expected Device memory"},
+                                           Case{Inject::kWrongMairIndex, "kernel.entry",
+                                                "AttrIndx 4 -> MAIR 0x00 (Device-nGnRnE)"},
+                                           Case{Inject::kNoKernelStack, "kernel.stack", "translation fault at level 3"},
+                                           Case{Inject::kBadTcrGranule, "tcr.granule", "TCR_EL1.TG1 = 0b0"},
+                                           Case{Inject::kUnmappedEntryNoPreflight, "kernel.entry",
+                                                "translation fault at level 3 (walking TTBR1)"}),
+                         [](const auto& i) { return std::string(inject_name(i.param.inject)); });
 
 TEST_F(BootMapTest, WritableExecutableSegmentIsRefused) {
   manifest_.segments[0].flags = kSegR | kSegW | kSegX;

@@ -40,12 +40,12 @@ struct ManifestSegment {
 // that tests prove preflight reports each one by name instead of hanging.
 enum class Inject : uint32_t {
   kNone = 0,
-  kNoTrampolineMap = 1,   // TTBR0 lacks the trampoline's identity map
-  kConsoleNormal = 2,     // console UART mapped as Normal memory
-  kWrongMairIndex = 3,    // kernel text descriptors use an AttrIndx MAIR marks Device
-  kNoKernelStack = 4,     // kernel stack left unmapped in TTBR1
-  kBadTcrGranule = 5,     // TCR.TG1 written with TG0's 4 KiB encoding
-  kPhysFault = 6,         // the physical stage takes a data abort before the switch
+  kNoTrampolineMap = 1,           // TTBR0 lacks the trampoline's identity map
+  kConsoleNormal = 2,             // console UART mapped as Normal memory
+  kWrongMairIndex = 3,            // kernel text descriptors use an AttrIndx MAIR marks Device
+  kNoKernelStack = 4,             // kernel stack left unmapped in TTBR1
+  kBadTcrGranule = 5,             // TCR.TG1 written with TG0's 4 KiB encoding
+  kPhysFault = 6,                 // the physical stage takes a data abort before the switch
   kUnmappedEntryNoPreflight = 7,  // kernel entry page unmapped and preflight skipped: the
                                   // switch then faults, and the trampoline-page vectors report it
 };
@@ -53,8 +53,8 @@ enum class Inject : uint32_t {
 // What the kernel does after its banner (self-test images).
 enum class Selftest : uint32_t {
   kNone = 0,
-  kDataAbort = 1,   // dereference an unmapped address: a decoded panic
-  kPowerOff = 2,    // PSCI SYSTEM_OFF after the banner
+  kDataAbort = 1,  // dereference an unmapped address: a decoded panic
+  kPowerOff = 2,   // PSCI SYSTEM_OFF after the banner
 };
 
 struct ImageManifest {

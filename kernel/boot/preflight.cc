@@ -90,8 +90,8 @@ class Checker {
       case Want::kDevice: ok = t.pxn && t.el1_writable; break;
     }
     if (!ok) {
-      fail("%s VA 0x%llx: rights are %s%s (PXN=%d), expected %s", what, ull(va), "R",
-           t.el1_writable ? "W" : "", t.pxn ? 0 : 1, want_name(want));
+      fail("%s VA 0x%llx: rights are %s%s (PXN=%d), expected %s", what, ull(va), "R", t.el1_writable ? "W" : "",
+           t.pxn ? 0 : 1, want_name(want));
     }
   }
 
@@ -113,7 +113,8 @@ void run_preflight(const PreflightInput& in, arm64::PhysWindow window, Preflight
   auto ull = Checker::ull;
 
   c.begin("tcr.granule");
-  if (tcr.tg0() != arm64::Tg0::k4K) c.fail("TCR_EL1.TG0 = 0b%llx, 4 KiB is 0b00", ull(static_cast<uint64_t>(tcr.tg0())));
+  if (tcr.tg0() != arm64::Tg0::k4K)
+    c.fail("TCR_EL1.TG0 = 0b%llx, 4 KiB is 0b00", ull(static_cast<uint64_t>(tcr.tg0())));
   if (tcr.tg1() != arm64::Tg1::k4K)
     c.fail("TCR_EL1.TG1 = 0b%llx, 4 KiB is 0b10 (TG1's encoding differs from TG0's)",
            ull(static_cast<uint64_t>(tcr.tg1())));
@@ -170,7 +171,8 @@ void run_preflight(const PreflightInput& in, arm64::PhysWindow window, Preflight
   for (uint32_t i = 0; i < m.segment_count && !c.failed(); ++i) {
     const ManifestSegment& seg = m.segments[i];
     Want w = (seg.flags & kSegX) ? Want::kExec : (seg.flags & kSegW) ? Want::kReadWrite : Want::kReadOnly;
-    if ((seg.flags & kSegX) && (seg.flags & kSegW)) c.fail("segment %u at 0x%llx is writable and executable", i, ull(seg.vaddr));
+    if ((seg.flags & kSegX) && (seg.flags & kSegW))
+      c.fail("segment %u at 0x%llx is writable and executable", i, ull(seg.vaddr));
     for (uint64_t va = seg.vaddr; va < seg.vaddr + seg.mem_size && !c.failed(); va += kPageSize)
       c.expect_mapping("kernel page", va, kpa(va), w);
   }

@@ -54,8 +54,8 @@ struct PreflightFailure {
 };
 
 struct PreflightReport {
-  size_t checks = 0;    // checks run
-  size_t failed = 0;    // checks failed (may exceed kMaxReportedFailures)
+  size_t checks = 0;  // checks run
+  size_t failed = 0;  // checks failed (may exceed kMaxReportedFailures)
   PreflightFailure failures[kMaxReportedFailures];
   bool ok() const { return failed == 0; }
 };

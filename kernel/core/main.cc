@@ -46,9 +46,9 @@ const char* cpu_name(uint64_t midr) {
 void drop_identity_map() {
   arm64::TcrEl1 tcr{KEEL_READ_SYSREG(tcr_el1)};
   KEEL_WRITE_SYSREG(tcr_el1, tcr.epd0(1).raw);
-  arm64::isb();                            // TCR write in effect before the invalidation
+  arm64::isb();  // TCR write in effect before the invalidation
   asm volatile("tlbi vmalle1" ::: "memory");
-  arm64::dsb_ish();                        // TLBI complete (Arm ARM D8.13)
+  arm64::dsb_ish();  // TLBI complete (Arm ARM D8.13)
   arm64::isb();
 }
 
@@ -74,9 +74,10 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   uint64_t midr = KEEL_READ_SYSREG(midr_el1);
   uint64_t pc;
   asm volatile("adr %0, ." : "=r"(pc));
-  kprintf("keel: running in the high half at 0x%llx on %s (MIDR 0x%llx), EL%u (entered at EL%u): cpus=%zu mem=%lluMiB\n",
-          ull(pc), cpu_name(midr), ull(midr), arm64::current_el(), bi->entry_el, dt.cpu_count,
-          ull(dt.memory_bytes() >> 20));
+  kprintf(
+      "keel: running in the high half at 0x%llx on %s (MIDR 0x%llx), EL%u (entered at EL%u): cpus=%zu mem=%lluMiB\n",
+      ull(pc), cpu_name(midr), ull(midr), arm64::current_el(), bi->entry_el, dt.cpu_count,
+      ull(dt.memory_bytes() >> 20));
   kprintf("keel: kernel image at PA 0x%llx, TTBR1 0x%llx, TTBR0 walks disabled, console at VA 0x%llx\n",
           ull(bi->kernel_pa), ull(bi->ttbr1), ull(bi->console_va));
 
@@ -89,8 +90,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
       kprintf("keel: self-test: PSCI SYSTEM_OFF via %s\n", dtb::psci_conduit_name(dt.psci));
       arm64::psci_call(dt.psci, arm64::kPsciSystemOff);
       panic("PSCI SYSTEM_OFF returned");
-    case boot::Selftest::kNone:
-      break;
+    case boot::Selftest::kNone: break;
   }
   kprintf("keel: boot complete; no user space yet, this CPU now idles\n");
   for (;;) arm64::wfi();

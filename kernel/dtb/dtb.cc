@@ -22,7 +22,6 @@ bool str_eq(const char* a, const char* b) {
   return *a == *b;
 }
 
-
 // A property value: `len` bytes at `data`, bounds already checked.
 struct Value {
   const uint8_t* data = nullptr;
@@ -70,8 +69,8 @@ struct Node {
   uint32_t address_cells = 2;  // this node's #address-cells (for its children)
   uint32_t size_cells = 1;
   Value reg, compatible, device_type, method, interrupts, status, stdout_path;
-  bool is_cpus = false;            // /cpus
-  bool is_reserved_memory = false; // /reserved-memory
+  bool is_cpus = false;             // /cpus
+  bool is_reserved_memory = false;  // /reserved-memory
   bool is_chosen = false;
 };
 
@@ -297,21 +296,19 @@ struct Parser {
           }
           break;
         }
-        case kNop:
-          break;
+        case kNop: break;
         case kEnd:
           if (depth != 0) return fail(Status::kMalformed, "FDT_END inside an open node");
           return Status::kOk;
-        default:
-          return fail(Status::kMalformed, "unknown structure token");
+        default: return fail(Status::kMalformed, "unknown structure token");
       }
     }
   }
 };
 
 struct Header {
-  uint32_t totalsize, off_dt_struct, off_dt_strings, off_mem_rsvmap, version, last_comp_version,
-      size_dt_strings, size_dt_struct;
+  uint32_t totalsize, off_dt_struct, off_dt_strings, off_mem_rsvmap, version, last_comp_version, size_dt_strings,
+      size_dt_struct;
 };
 
 Status read_header(const uint8_t* b, size_t max_size, Header* h, const char** why) {

@@ -34,15 +34,15 @@ struct Range {
 enum class PsciConduit : uint8_t { kNone, kHvc, kSmc };
 
 struct GicInfo {
-  unsigned version = 0;   // 2 or 3; 0 if no GIC was found
+  unsigned version = 0;  // 2 or 3; 0 if no GIC was found
   Range distributor;
-  Range cpu_or_redist;    // GICv2 CPU interface, or GICv3 redistributor region
+  Range cpu_or_redist;  // GICv2 CPU interface, or GICv3 redistributor region
 };
 
 struct UartInfo {
   bool present = false;
   Range mmio;
-  uint32_t intid = 0;     // GIC INTID (SPI n -> 32 + n)
+  uint32_t intid = 0;  // GIC INTID (SPI n -> 32 + n)
 };
 
 struct TimerInfo {

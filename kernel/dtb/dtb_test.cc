@@ -52,14 +52,13 @@ TEST_P(QemuDtb, ParsesWhatQemuConfigured) {
   EXPECT_EQ(header_total_size(blob.data(), blob.size()).value(), info.total_size);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Configs, QemuDtb,
-    ::testing::Values(Expect{"a53_smp1_128m", 1, 128ull << 20, 2, PsciConduit::kHvc},
-                      Expect{"a72_smp4_1g", 4, 1ull << 30, 2, PsciConduit::kHvc},
-                      Expect{"max_smp8_4g_gicv3", 8, 4ull << 30, 3, PsciConduit::kHvc},
-                      Expect{"a57_smp2_512m_el2", 2, 512ull << 20, 2, PsciConduit::kSmc},
-                      Expect{"a53_smp8_2g_gicv2", 8, 2ull << 30, 2, PsciConduit::kHvc}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Configs, QemuDtb,
+                         ::testing::Values(Expect{"a53_smp1_128m", 1, 128ull << 20, 2, PsciConduit::kHvc},
+                                           Expect{"a72_smp4_1g", 4, 1ull << 30, 2, PsciConduit::kHvc},
+                                           Expect{"max_smp8_4g_gicv3", 8, 4ull << 30, 3, PsciConduit::kHvc},
+                                           Expect{"a57_smp2_512m_el2", 2, 512ull << 20, 2, PsciConduit::kSmc},
+                                           Expect{"a53_smp8_2g_gicv2", 8, 2ull << 30, 2, PsciConduit::kHvc}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // ---- malformed input -------------------------------------------------------
 
@@ -137,9 +136,16 @@ TEST(DtbMalformed, StructureErrors) {
 TEST(DtbMalformed, DeepNestingIsRefusedNotRecursed) {
   // Hand-built DTB: 40 nested nodes.
   std::vector<uint8_t> s;
-  auto tok = [&](uint32_t v) { s.resize(s.size() + 4); Put32(s, s.size() - 4, v); };
-  tok(1); tok(0);  // root, empty name padded
-  for (int i = 0; i < 40; ++i) { tok(1); tok(0x61000000); }  // "a"
+  auto tok = [&](uint32_t v) {
+    s.resize(s.size() + 4);
+    Put32(s, s.size() - 4, v);
+  };
+  tok(1);
+  tok(0);  // root, empty name padded
+  for (int i = 0; i < 40; ++i) {
+    tok(1);
+    tok(0x61000000);
+  }  // "a"
   for (int i = 0; i < 41; ++i) tok(2);
   tok(9);
   std::vector<uint8_t> b(40 + 16, 0);

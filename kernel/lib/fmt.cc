@@ -113,9 +113,7 @@ void vformat(Sink sink, const char* fmt, va_list ap) {
         n = 2 + to_digits(buf + 2, reinterpret_cast<uintptr_t>(va_arg(ap, void*)), 16, false);
         emit_padded(sink, buf, n, width, left, pad);
         break;
-      case '%':
-        sink.put(sink.ctx, "%", 1);
-        break;
+      case '%': sink.put(sink.ctx, "%", 1); break;
       default:
         // Unknown conversion: print the spec literally; consume no argument.
         if (*fmt == '\0') {

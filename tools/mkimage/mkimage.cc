@@ -54,8 +54,7 @@ absl::StatusOr<E> parse_enum(const std::string& s, const char* (*name)(E), int c
     if (s == name(e)) return e;
     names.push_back(name(e));
   }
-  return absl::InvalidArgumentError(
-      absl::StrFormat("--%s=%s is not one of: %s", flag, s, absl::StrJoin(names, ", ")));
+  return absl::InvalidArgumentError(absl::StrFormat("--%s=%s is not one of: %s", flag, s, absl::StrJoin(names, ", ")));
 }
 
 absl::Status run() {

@@ -53,7 +53,8 @@ absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot
   }
   uint32_t magic;
   std::memcpy(&magic, image.data() + boot::kImageHeaderMagicOffset, 4);
-  if (magic != boot::kImageHeaderMagic) return absl::InvalidArgumentError("the boot ELF does not start with an arm64 Image header");
+  if (magic != boot::kImageHeaderMagic)
+    return absl::InvalidArgumentError("the boot ELF does not start with an arm64 Image header");
 
   // Kernel: segments at their VA offsets after the manifest page.
   ImageManifest m{};
@@ -68,21 +69,23 @@ absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot
   for (size_t i = 0; i < kern->segment_count(); ++i) {
     elf::Segment s = kern->segment(i);
     if (s.type != elf::kPtLoad || s.mem_size == 0) continue;
-    if (s.vaddr % kPage != 0) return absl::InvalidArgumentError(absl::StrFormat("kernel segment at 0x%x is not page aligned", s.vaddr));
+    if (s.vaddr % kPage != 0)
+      return absl::InvalidArgumentError(absl::StrFormat("kernel segment at 0x%x is not page aligned", s.vaddr));
     if ((s.flags & elf::kPfW) && (s.flags & elf::kPfX)) {
       return absl::InvalidArgumentError(absl::StrFormat("kernel segment at 0x%x is writable and executable", s.vaddr));
     }
     if (s.vaddr < layout::kKernelVirtBase || s.vaddr + s.mem_size > layout::kKernelVirtLimit) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "kernel segment at 0x%x lies outside the kernel image window [0x%x, 0x%x) (layout.h)", s.vaddr,
-          layout::kKernelVirtBase, layout::kKernelVirtLimit));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("kernel segment at 0x%x lies outside the kernel image window [0x%x, 0x%x) (layout.h)",
+                          s.vaddr, layout::kKernelVirtBase, layout::kKernelVirtLimit));
     }
     segs.push_back(s);
     m.kernel_vbase = std::min(m.kernel_vbase, s.vaddr);
     vend = std::max(vend, page_up(s.vaddr + s.mem_size));
   }
   if (segs.empty() || segs.size() > boot::kMaxKernelSegments) {
-    return absl::InvalidArgumentError(absl::StrFormat("the kernel has %d loadable segments (1..%d allowed)", segs.size(), boot::kMaxKernelSegments));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the kernel has %d loadable segments (1..%d allowed)", segs.size(), boot::kMaxKernelSegments));
   }
   if (m.kernel_vbase != layout::kKernelVirtBase) {
     return absl::InvalidArgumentError(absl::StrFormat("the kernel is linked at 0x%x, layout::kKernelVirtBase is 0x%x",
@@ -101,15 +104,16 @@ absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot
   }
   m.image_size = m.kernel_offset + m.kernel_span;
   m.kernel_entry = kern->entry();
-  for (auto [field, name] : {std::pair{&m.kernel_vectors, "kernel_vectors"},
-                             std::pair{&m.kernel_stack_bottom, "__kernel_stack_bottom"},
-                             std::pair{&m.kernel_stack_top, "__kernel_stack_top"}}) {
+  for (auto [field, name] :
+       {std::pair{&m.kernel_vectors, "kernel_vectors"}, std::pair{&m.kernel_stack_bottom, "__kernel_stack_bottom"},
+        std::pair{&m.kernel_stack_top, "__kernel_stack_top"}}) {
     auto v = symbol(*kern, name, "the kernel ELF");
     if (!v.ok()) return v.status();
     *field = *v;
   }
   if (m.kernel_vectors % 2048 != 0) return absl::InvalidArgumentError("kernel_vectors is not 2 KiB aligned");
-  if (m.kernel_entry < m.kernel_vbase || m.kernel_entry >= vend) return absl::InvalidArgumentError("the kernel entry point is outside its image");
+  if (m.kernel_entry < m.kernel_vbase || m.kernel_entry >= vend)
+    return absl::InvalidArgumentError("the kernel entry point is outside its image");
 
   std::memcpy(image.data() + *phys_end, &m, sizeof m);
   std::memcpy(image.data() + boot::kImageHeaderImageSizeOffset, &m.image_size, 8);

@@ -20,8 +20,10 @@ uint64_t mem_mib(const std::string& s) {
   uint64_t n = 0;
   if (!absl::SimpleAtoi(s.substr(0, s.size() - 1), &n)) return 0;
   switch (s.back()) {
-    case 'M': case 'm': return n;
-    case 'G': case 'g': return n * 1024;
+    case 'M':
+    case 'm': return n;
+    case 'G':
+    case 'g': return n * 1024;
     default: return 0;
   }
 }
@@ -47,7 +49,8 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   }
   int max_smp = o.gic == 3 ? 64 : 8;
   if (o.smp < 1 || o.smp > max_smp) {
-    *error = absl::StrCat("--smp ", o.smp, ": must be 1..", max_smp, o.gic == 3 ? "" : " (GICv2; use --gic 3 for more)");
+    *error =
+        absl::StrCat("--smp ", o.smp, ": must be 1..", max_smp, o.gic == 3 ? "" : " (GICv2; use --gic 3 for more)");
     return false;
   }
   uint64_t mib = mem_mib(o.mem);
@@ -81,8 +84,8 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   *argv = {"qemu-system-aarch64", "-M", machine, "-cpu", o.cpu, "-smp", std::to_string(o.smp), "-m", o.mem};
   if (o.gdb_port != 0) {
     for (const char* a : {"-display", "none", "-monitor", "none"}) argv->push_back(a);
-    argv->insert(argv->end(), {"-serial", "file:" + o.serial_file, "-S", "-gdb",
-                               absl::StrCat("tcp:127.0.0.1:", o.gdb_port)});
+    argv->insert(argv->end(),
+                 {"-serial", "file:" + o.serial_file, "-S", "-gdb", absl::StrCat("tcp:127.0.0.1:", o.gdb_port)});
   } else if (o.interactive) {
     argv->push_back("-nographic");
   } else {

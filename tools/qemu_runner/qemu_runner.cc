@@ -11,15 +11,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <climits>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -216,7 +216,8 @@ int run_debugger(RunOptions o, const std::map<std::string, std::string>& modules
   std::fprintf(f, "target remote 127.0.0.1:%d\n", o.gdb_port);
   std::fprintf(f, "echo \\nkeel: QEMU is halted at its first instruction. Console output: %s\\n\n",
                o.serial_file.c_str());
-  std::fprintf(f, "echo keel: commands: keel-state, keel-esr [VALUE], keel-walk VA. Try: break kernel_main, continue\\n\n");
+  std::fprintf(
+      f, "echo keel: commands: keel-state, keel-esr [VALUE], keel-walk VA. Try: break kernel_main, continue\\n\n");
   std::fclose(f);
 
   std::cerr << "qemu_runner: " << absl::StrJoin(cmd, " ") << "\n";
@@ -319,7 +320,7 @@ int run(int argc, char** argv) {
   std::vector<bool> matched(expects.size(), false);
   size_t unmatched = expects.size();
   std::string line, last_line;
-  size_t flushed = 0;  // bytes of `line` already echoed
+  size_t flushed = 0;                           // bytes of `line` already echoed
   std::optional<Clock::time_point> failure_at;  // when a failure marker appeared
   std::string failure_line;
   bool sent_boot = false;
@@ -432,9 +433,10 @@ int run(int argc, char** argv) {
       std::cout << absl::StrFormat("qemu_runner: FAIL: QEMU exited (status %d) after %.1fs before printing %s\n",
                                    qemu_status, secs, absl::StrJoin(missing, ", "));
     } else {
-      std::cout << absl::StrFormat("qemu_runner: FAIL: timed out after %.1fs (silent or hung) waiting for %s; "
-                                   "last line: '%s'\n",
-                                   secs, absl::StrJoin(missing, ", "), last_line);
+      std::cout << absl::StrFormat(
+          "qemu_runner: FAIL: timed out after %.1fs (silent or hung) waiting for %s; "
+          "last line: '%s'\n",
+          secs, absl::StrJoin(missing, ", "), last_line);
     }
     return 1;
   }

@@ -1,10 +1,10 @@
 // The runner binary's command-line handling, as a user meets it.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <array>
 #include <cstdio>
 #include <string>
-#include <sys/wait.h>
 
 namespace {
 

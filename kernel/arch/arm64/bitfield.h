@@ -21,17 +21,17 @@ constexpr uint64_t set_bits(uint64_t v, unsigned hi, unsigned lo, uint64_t field
 
 }  // namespace keel::arm64
 
-#define KEEL_FIELD(name, hi, lo)                                              \
+#define KEEL_FIELD(name, hi, lo)                                               \
   constexpr uint64_t name() const { return ::keel::arm64::bits(raw, hi, lo); } \
-  constexpr auto name(uint64_t v) const {                                     \
-    auto c = *this;                                                           \
-    c.raw = ::keel::arm64::set_bits(raw, hi, lo, v);                          \
-    return c;                                                                 \
+  constexpr auto name(uint64_t v) const {                                      \
+    auto c = *this;                                                            \
+    c.raw = ::keel::arm64::set_bits(raw, hi, lo, v);                           \
+    return c;                                                                  \
   }
-#define KEEL_FIELD_T(name, T, hi, lo)                                                         \
-  constexpr T name() const { return static_cast<T>(::keel::arm64::bits(raw, hi, lo)); }       \
-  constexpr auto name(T v) const {                                                            \
-    auto c = *this;                                                                           \
-    c.raw = ::keel::arm64::set_bits(raw, hi, lo, static_cast<uint64_t>(v));                   \
-    return c;                                                                                 \
+#define KEEL_FIELD_T(name, T, hi, lo)                                                   \
+  constexpr T name() const { return static_cast<T>(::keel::arm64::bits(raw, hi, lo)); } \
+  constexpr auto name(T v) const {                                                      \
+    auto c = *this;                                                                     \
+    c.raw = ::keel::arm64::set_bits(raw, hi, lo, static_cast<uint64_t>(v));             \
+    return c;                                                                           \
   }

@@ -44,9 +44,15 @@ const char* fault_status_name(uint32_t fsc) {
   switch (fsc) {
     case 0x10: return "synchronous external abort";
     case 0x11: return "synchronous tag check fault";
-    case 0x14: case 0x15: case 0x16: case 0x17: return "synchronous external abort on table walk";
+    case 0x14:
+    case 0x15:
+    case 0x16:
+    case 0x17: return "synchronous external abort on table walk";
     case 0x18: return "synchronous parity/ECC error";
-    case 0x1c: case 0x1d: case 0x1e: case 0x1f: return "parity/ECC error on table walk";
+    case 0x1c:
+    case 0x1d:
+    case 0x1e:
+    case 0x1f: return "parity/ECC error on table walk";
     case 0x21: return "alignment fault";
     case 0x30: return "TLB conflict abort";
     case 0x31: return "unsupported atomic hardware update";
@@ -67,7 +73,9 @@ size_t describe_esr(uint64_t esr, char* buf, size_t size) {
   bool data = ec == ec::kDataAbortLower || ec == ec::kDataAbortSame;
   if (inst || data) {
     uint32_t fsc = iss & 0x3f;
-    const char* what = inst ? "instruction fetch" : ((iss & (1u << 8)) ? "cache maintenance" : ((iss & (1u << 6)) ? "data write" : "data read"));
+    const char* what =
+        inst ? "instruction fetch"
+             : ((iss & (1u << 8)) ? "cache maintenance" : ((iss & (1u << 6)) ? "data write" : "data read"));
     int level = fault_status_level(fsc);
     if (level >= 0) return snformat(buf, size, "%s, level %d, on %s", fault_status_name(fsc), level, what);
     return snformat(buf, size, "%s, on %s", fault_status_name(fsc), what);

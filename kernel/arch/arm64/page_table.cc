@@ -76,8 +76,8 @@ Status PageTableBuilder::walk_range(uint64_t table_pa, unsigned level, uint64_t 
     uint64_t offset = va & (span - 1);
     uint64_t chunk = span - offset < size ? span - offset : size;
     Pte entry{table != nullptr ? table[idx] : 0};
-    bool block_ok = opt.allow_blocks && (level == 1 || level == 2) && offset == 0 && chunk == span &&
-                    (pa & (span - 1)) == 0;
+    bool block_ok =
+        opt.allow_blocks && (level == 1 || level == 2) && offset == 0 && chunk == span && (pa & (span - 1)) == 0;
     if (level == 3 || block_ok) {
       if (entry.valid()) return Status::kOverlap;
       if (!dry_run) table[idx] = leaf.address(pa).valid(1).table_or_page(level == 3 ? 1 : 0).raw;

@@ -91,10 +91,10 @@ class PageTableBuilder {
 // Why a translation fails (Arm ARM D8.2 / D8.16 fault kinds).
 enum class WalkFault : uint8_t {
   kNone,
-  kTranslation,   // invalid descriptor at `level`
-  kAddressSize,   // an output or table address beyond TCR.IPS
-  kAccessFlag,    // leaf with AF == 0 (no hardware AF update in v8.0)
-  kUnsupported,   // TCR granule or size keel's walker does not model
+  kTranslation,  // invalid descriptor at `level`
+  kAddressSize,  // an output or table address beyond TCR.IPS
+  kAccessFlag,   // leaf with AF == 0 (no hardware AF update in v8.0)
+  kUnsupported,  // TCR granule or size keel's walker does not model
 };
 
 // The registers that decide stage 1 translation.

@@ -118,7 +118,7 @@ TEST_F(Fixture, BadArguments) {
   MapAttrs data{};
   EXPECT_EQ(b.map(0x1001, 0x1000, kPageSize, data), Status::kMisaligned);
   EXPECT_EQ(b.map(0x1000, 0x1000, 0, data), Status::kInvalidArgument);
-  EXPECT_EQ(b.map(0x0001'0000'0000'0000ull, 0, kPageSize, data), Status::kOutOfRange);   // non-canonical
+  EXPECT_EQ(b.map(0x0001'0000'0000'0000ull, 0, kPageSize, data), Status::kOutOfRange);      // non-canonical
   EXPECT_EQ(b.map(0x0000'ffff'ffff'f000ull, 0, 2 * kPageSize, data), Status::kOutOfRange);  // crosses the hole
   EXPECT_EQ(b.map(0x1000, 1ull << 48, kPageSize, data), Status::kOutOfRange);
   EXPECT_EQ(b.map(0xffff'ffff'ffff'f000ull, 0x1000, 2 * kPageSize, data), Status::kOutOfRange);  // wraps
@@ -175,7 +175,10 @@ TEST(PageTable, RandomLayoutsWalkerAgreesWithBuilder) {
     PageAllocator alloc{PhysWindow{}, arena.base(), arena.end()};
     uint64_t root = alloc.alloc_page().value();
     PageTableBuilder b{PhysWindow{}, &alloc, root};
-    struct M { uint64_t va, pa, size; MapAttrs a; };
+    struct M {
+      uint64_t va, pa, size;
+      MapAttrs a;
+    };
     std::vector<M> done;
     for (int i = 0; i < 40; ++i) {
       uint64_t va = (rng() % (1ull << 24)) << 12;  // within 64 GiB
@@ -183,7 +186,8 @@ TEST(PageTable, RandomLayoutsWalkerAgreesWithBuilder) {
       uint64_t pages = 1 + rng() % 1200;
       uint64_t pa = ((rng() % (1ull << 20)) << 12) & ~((rng() & 1) ? ((2ull << 20) - 1) : 0);
       if (rng() & 1) va &= ~((2ull << 20) - 1);
-      MapAttrs a{.type = (rng() & 1) ? MemType::kNormal : MemType::kDevice, .writable = (rng() & 1) != 0,
+      MapAttrs a{.type = (rng() & 1) ? MemType::kNormal : MemType::kDevice,
+                 .writable = (rng() & 1) != 0,
                  .executable = (rng() & 1) != 0};
       Status s = b.map(va, pa, pages * kPageSize, a);
       bool overlaps = false;

@@ -54,9 +54,7 @@ struct Pte {
 
   // Output address (pages and tables) / block output address at `level`.
   constexpr uint64_t address() const { return raw & kOaMask; }
-  constexpr uint64_t block_address(unsigned level) const {
-    return raw & kOaMask & ~(level_size(level) - 1);
-  }
+  constexpr uint64_t block_address(unsigned level) const { return raw & kOaMask & ~(level_size(level) - 1); }
   constexpr Pte address(uint64_t pa) const { return Pte{(raw & ~kOaMask) | (pa & kOaMask)}; }
 
   static constexpr Pte table(uint64_t next_pa) { return Pte{}.valid(1).table_or_page(1).address(next_pa); }

@@ -65,25 +65,25 @@ constexpr unsigned pa_bits_from_encoding(uint64_t enc) {
 // SCTLR_EL1, System Control Register (EL1). Arm ARM D19.2.
 struct SctlrEl1 {
   uint64_t raw = 0;
-  KEEL_FIELD(m, 0, 0)      // stage 1 MMU enable
-  KEEL_FIELD(a, 1, 1)      // alignment fault checking
-  KEEL_FIELD(c, 2, 2)      // data cacheability
-  KEEL_FIELD(sa, 3, 3)     // SP alignment check, EL1
-  KEEL_FIELD(sa0, 4, 4)    // SP alignment check, EL0
-  KEEL_FIELD(i, 12, 12)    // instruction cacheability
-  KEEL_FIELD(dze, 14, 14)  // EL0 may use DC ZVA
-  KEEL_FIELD(uct, 15, 15)  // EL0 may read CTR_EL0
-  KEEL_FIELD(ntwi, 16, 16) // WFI at EL0 not trapped
-  KEEL_FIELD(ntwe, 18, 18) // WFE at EL0 not trapped
-  KEEL_FIELD(wxn, 19, 19)  // writable implies execute-never
-  KEEL_FIELD(e0e, 24, 24)  // EL0 big-endian
-  KEEL_FIELD(ee, 25, 25)   // EL1 big-endian (also the table walk endianness)
-  KEEL_FIELD(uci, 26, 26)  // EL0 cache maintenance allowed
+  KEEL_FIELD(m, 0, 0)       // stage 1 MMU enable
+  KEEL_FIELD(a, 1, 1)       // alignment fault checking
+  KEEL_FIELD(c, 2, 2)       // data cacheability
+  KEEL_FIELD(sa, 3, 3)      // SP alignment check, EL1
+  KEEL_FIELD(sa0, 4, 4)     // SP alignment check, EL0
+  KEEL_FIELD(i, 12, 12)     // instruction cacheability
+  KEEL_FIELD(dze, 14, 14)   // EL0 may use DC ZVA
+  KEEL_FIELD(uct, 15, 15)   // EL0 may read CTR_EL0
+  KEEL_FIELD(ntwi, 16, 16)  // WFI at EL0 not trapped
+  KEEL_FIELD(ntwe, 18, 18)  // WFE at EL0 not trapped
+  KEEL_FIELD(wxn, 19, 19)   // writable implies execute-never
+  KEEL_FIELD(e0e, 24, 24)   // EL0 big-endian
+  KEEL_FIELD(ee, 25, 25)    // EL1 big-endian (also the table walk endianness)
+  KEEL_FIELD(uci, 26, 26)   // EL0 cache maintenance allowed
 
   // Bits that are RES1 in Armv8.0 (EOS, TSCXT, EIS, SPAN, nTLSMD, LSMAOE):
   // later extensions give them meanings whose value 1 is the v8.0 behaviour.
-  static constexpr uint64_t kRes1 = (1ull << 11) | (1ull << 20) | (1ull << 22) | (1ull << 23) |
-                                    (1ull << 28) | (1ull << 29);
+  static constexpr uint64_t kRes1 =
+      (1ull << 11) | (1ull << 20) | (1ull << 22) | (1ull << 23) | (1ull << 28) | (1ull << 29);
 };
 
 // HCR_EL2, Hypervisor Configuration Register. Arm ARM D19.2. keel only sets
@@ -118,9 +118,7 @@ struct Spsr {
 struct MairEl1 {
   uint64_t raw = 0;
   constexpr uint8_t attr(unsigned idx) const { return static_cast<uint8_t>(raw >> (8 * idx)); }
-  constexpr MairEl1 attr(unsigned idx, uint8_t v) const {
-    return MairEl1{set_bits(raw, 8 * idx + 7, 8 * idx, v)};
-  }
+  constexpr MairEl1 attr(unsigned idx, uint8_t v) const { return MairEl1{set_bits(raw, 8 * idx + 7, 8 * idx, v)}; }
 };
 
 // MAIR attribute encodings keel uses.

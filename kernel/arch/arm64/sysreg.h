@@ -4,11 +4,11 @@
 
 #include <stdint.h>
 
-#define KEEL_READ_SYSREG(reg)                               \
-  ({                                                        \
-    uint64_t v_;                                            \
-    asm volatile("mrs %0, " #reg : "=r"(v_));               \
-    v_;                                                     \
+#define KEEL_READ_SYSREG(reg)                 \
+  ({                                          \
+    uint64_t v_;                              \
+    asm volatile("mrs %0, " #reg : "=r"(v_)); \
+    v_;                                       \
   })
 #define KEEL_WRITE_SYSREG(reg, v) asm volatile("msr " #reg ", %0" ::"r"(static_cast<uint64_t>(v)) : "memory")
 

@@ -60,8 +60,13 @@ Result<File> File::open(const uint8_t* data, size_t size) {
 
 Segment File::segment(size_t i) const {
   const uint8_t* p = data_ + phoff_ + i * kPhdrSize;
-  return Segment{static_cast<uint32_t>(rd(p, 4)), static_cast<uint32_t>(rd(p + 4, 4)), rd(p + 8, 8), rd(p + 16, 8),
-                 rd(p + 32, 8), rd(p + 40, 8), rd(p + 48, 8)};
+  return Segment{static_cast<uint32_t>(rd(p, 4)),
+                 static_cast<uint32_t>(rd(p + 4, 4)),
+                 rd(p + 8, 8),
+                 rd(p + 16, 8),
+                 rd(p + 32, 8),
+                 rd(p + 40, 8),
+                 rd(p + 48, 8)};
 }
 
 Result<uint64_t> File::symbol(const char* name) const {

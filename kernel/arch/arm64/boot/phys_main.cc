@@ -129,8 +129,8 @@ extern "C" [[noreturn]] void phys_exception(PhysFrame* f, uint64_t slot) {
   say("\nKERNEL PANIC: %s (physical boot stage, EL%llu)\n", meaning, ull(el));
   say("  exception: %s, %s; EC 0x%02x %s\n", vector_kind(slot), vector_name(slot), arm64::esr_ec(esr),
       arm64::exception_class_name(arm64::esr_ec(esr)));
-  say("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(esr), ull(far),
-      ull(elr), ull(spsr), ull(f->sp));
+  say("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(esr), ull(far), ull(elr),
+      ull(spsr), ull(f->sp));
   say("  image base 0x%llx; code addresses below are offsets into the boot ELF\n", ull(base));
   for (int i = 0; i < 31; i += 4) {
     say(" ");
@@ -167,9 +167,10 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
 
   // 1. DTB and console.
   if (dtb_pa == 0 || (dtb_pa & 7) != 0) {
-    stop("no DTB: x0 was 0x%llx at entry. Boot the raw image (bazel build //:image gives image.bin), not the ELF: "
-         "QEMU passes a DTB only to an Image.",
-         ull(dtb_pa));
+    stop(
+        "no DTB: x0 was 0x%llx at entry. Boot the raw image (bazel build //:image gives image.bin), not the ELF: "
+        "QEMU passes a DTB only to an Image.",
+        ull(dtb_pa));
   }
   const void* blob = reinterpret_cast<const void*>(dtb_pa);
   Result<uint32_t> size = dtb::header_total_size(blob, dtb::kMaxDtbSize);
@@ -180,10 +181,10 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   if (!dt.uart.present) stop("the DTB names no PL011 UART for a console");
   g_console = dev::Pl011(dt.uart.mmio.base);
 
-  say("\nkeel: physical stage at 0x%llx, entered at EL%llu; DTB at 0x%llx (%u bytes)\n", ull(image_base),
-      ull(entry_el), ull(dtb_pa), dt.total_size);
-  say("keel: DTB: %zu CPUs, %llu MiB RAM in %zu range(s), GICv%u, PSCI via %s, console PL011 at 0x%llx\n",
-      dt.cpu_count, ull(dt.memory_bytes() >> 20), dt.memory_count, dt.gic.version, dtb::psci_conduit_name(dt.psci),
+  say("\nkeel: physical stage at 0x%llx, entered at EL%llu; DTB at 0x%llx (%u bytes)\n", ull(image_base), ull(entry_el),
+      ull(dtb_pa), dt.total_size);
+  say("keel: DTB: %zu CPUs, %llu MiB RAM in %zu range(s), GICv%u, PSCI via %s, console PL011 at 0x%llx\n", dt.cpu_count,
+      ull(dt.memory_bytes() >> 20), dt.memory_count, dt.gic.version, dtb::psci_conduit_name(dt.psci),
       ull(dt.uart.mmio.base));
   if (g_bad_relocation_info != 0) {
     stop("the boot ELF has a relocation other than R_AARCH64_RELATIVE (info 0x%llx)", ull(g_bad_relocation_info));

@@ -98,8 +98,8 @@ extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) 
   kprintf("\nKERNEL PANIC: %s\n", meaning);
   kprintf("  exception: %s from %s; EC 0x%02x (%s)\n", vector_kind(slot), vector_name(slot), ec,
           exception_class_name(ec));
-  kprintf("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(f->esr),
-          ull(f->far), ull(f->elr), ull(f->spsr), ull(f->sp));
+  kprintf("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(f->esr), ull(f->far),
+          ull(f->elr), ull(f->spsr), ull(f->sp));
   if (!on_stack(f->sp - 16, __kernel_stack_bottom, __kernel_stack_top)) {
     kprintf("  note: SP was outside the kernel stack; this report ran on the emergency stack\n");
   }

@@ -14,8 +14,7 @@ int64_t psci_call(dtb::PsciConduit conduit, uint64_t fn, uint64_t a1, uint64_t a
     case dtb::PsciConduit::kSmc:
       asm volatile("smc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3) : : "memory");
       return static_cast<int64_t>(x0);
-    case dtb::PsciConduit::kNone:
-      break;
+    case dtb::PsciConduit::kNone: break;
   }
   return -1;
 }
