@@ -14,6 +14,8 @@ PACKAGES=(
   u-boot-qemu            # a real bootloader for booti tests
   device-tree-compiler   # dtc: DTB test fixtures
   gdb-multiarch          # debugging the kernel through QEMU's gdbstub
+  clang-format-16 clang-tidy-16  # format and lint checks (./keel lint)
+  clangd-16              # editor support from compile_commands.json
 )
 
 missing=()

@@ -113,16 +113,19 @@ void run_preflight(const PreflightInput& in, arm64::PhysWindow window, Preflight
   auto ull = Checker::ull;
 
   c.begin("tcr.granule");
-  if (tcr.tg0() != arm64::Tg0::k4K)
+  if (tcr.tg0() != arm64::Tg0::k4K) {
     c.fail("TCR_EL1.TG0 = 0b%llx, 4 KiB is 0b00", ull(static_cast<uint64_t>(tcr.tg0())));
-  if (tcr.tg1() != arm64::Tg1::k4K)
+  }
+  if (tcr.tg1() != arm64::Tg1::k4K) {
     c.fail("TCR_EL1.TG1 = 0b%llx, 4 KiB is 0b10 (TG1's encoding differs from TG0's)",
            ull(static_cast<uint64_t>(tcr.tg1())));
+  }
 
   c.begin("tcr.size");
-  if (tcr.t0sz() != 16 || tcr.t1sz() != 16 || tcr.epd0() || tcr.epd1())
+  if (tcr.t0sz() != 16 || tcr.t1sz() != 16 || tcr.epd0() || tcr.epd1()) {
     c.fail("T0SZ=%llu T1SZ=%llu EPD0=%llu EPD1=%llu, expected 16/16/0/0", ull(tcr.t0sz()), ull(tcr.t1sz()),
            ull(tcr.epd0()), ull(tcr.epd1()));
+  }
 
   c.begin("tcr.walk");
   if (tcr.irgn0() != arm64::WalkCache::kWbWa || tcr.orgn0() != arm64::WalkCache::kWbWa ||
@@ -141,13 +144,15 @@ void run_preflight(const PreflightInput& in, arm64::PhysWindow window, Preflight
   }
 
   c.begin("mair");
-  if (in.mair.raw != arm64::kKeelMair.raw)
+  if (in.mair.raw != arm64::kKeelMair.raw) {
     c.fail("MAIR_EL1 = 0x%llx, keel's layout is 0x%llx", ull(in.mair.raw), ull(arm64::kKeelMair.raw));
+  }
 
   c.begin("sctlr");
   const arm64::SctlrEl1 s = in.sctlr;
-  if (!s.m() || !s.c() || !s.i() || (s.raw & arm64::SctlrEl1::kRes1) != arm64::SctlrEl1::kRes1 || s.ee() || s.wxn())
+  if (!s.m() || !s.c() || !s.i() || (s.raw & arm64::SctlrEl1::kRes1) != arm64::SctlrEl1::kRes1 || s.ee() || s.wxn()) {
     c.fail("SCTLR_EL1 = 0x%llx: needs M, C, I and the RES1 bits set, EE and WXN clear", ull(s.raw));
+  }
 
   c.begin("trampoline.identity");
   c.expect_mapping("trampoline", in.trampoline_pa, in.trampoline_pa, Want::kExec);
@@ -164,17 +169,20 @@ void run_preflight(const PreflightInput& in, arm64::PhysWindow window, Preflight
 
   c.begin("kernel.stack");
   if (m.kernel_stack_top <= m.kernel_stack_bottom) c.fail("empty kernel stack");
-  for (uint64_t va = m.kernel_stack_bottom; va < m.kernel_stack_top && !c.failed(); va += kPageSize)
+  for (uint64_t va = m.kernel_stack_bottom; va < m.kernel_stack_top && !c.failed(); va += kPageSize) {
     c.expect_mapping("kernel stack", va, kpa(va), Want::kReadWrite);
+  }
 
   c.begin("kernel.sections");
   for (uint32_t i = 0; i < m.segment_count && !c.failed(); ++i) {
     const ManifestSegment& seg = m.segments[i];
     Want w = (seg.flags & kSegX) ? Want::kExec : (seg.flags & kSegW) ? Want::kReadWrite : Want::kReadOnly;
-    if ((seg.flags & kSegX) && (seg.flags & kSegW))
+    if ((seg.flags & kSegX) && (seg.flags & kSegW)) {
       c.fail("segment %u at 0x%llx is writable and executable", i, ull(seg.vaddr));
-    for (uint64_t va = seg.vaddr; va < seg.vaddr + seg.mem_size && !c.failed(); va += kPageSize)
+    }
+    for (uint64_t va = seg.vaddr; va < seg.vaddr + seg.mem_size && !c.failed(); va += kPageSize) {
       c.expect_mapping("kernel page", va, kpa(va), w);
+    }
   }
 
   c.begin("console");

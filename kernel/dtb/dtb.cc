@@ -57,7 +57,7 @@ struct Value {
 bool read_cells(const Value& v, uint32_t* pos, uint32_t cells, uint64_t* out) {
   if (cells > 2 || *pos > v.len || v.len - *pos < cells * 4) return false;
   uint64_t x = 0;
-  for (uint32_t i = 0; i < cells; ++i) x = (x << 32) | be32(v.data + *pos + 4 * i);
+  for (uint32_t i = 0; i < cells; ++i) x = (x << 32) | be32(v.data + *pos + size_t{4} * i);
   *pos += cells * 4;
   *out = x;
   return true;

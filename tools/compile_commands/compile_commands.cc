@@ -120,7 +120,10 @@ int main() {
     if (line == "actions {") {
       args.clear();
     } else if (absl::StartsWith(line, "arguments: \"") && absl::EndsWith(line, "\"")) {
-      args.push_back(unescape(line.substr(12, line.size() - 13)));
+      std::string a = unescape(line.substr(12, line.size() - 13));
+      // Bazel's reproducibility defines (__DATE__ etc.) only make tools warn.
+      if (absl::StartsWith(a, "-D__DATE__") || absl::StartsWith(a, "-D__TIME")) continue;
+      args.push_back(a);
     } else if (line == "}") {
       flush();
       args.clear();

@@ -11,8 +11,8 @@
 namespace keel::tools {
 
 // Returns the image bytes, or an error naming what is wrong with an input.
-absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot_elf,
-                                                const std::vector<uint8_t>& kernel_elf, boot::Inject inject,
+absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot_bytes,
+                                                const std::vector<uint8_t>& kernel_bytes, boot::Inject inject,
                                                 boot::Selftest selftest);
 
 }  // namespace keel::tools

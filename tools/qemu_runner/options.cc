@@ -54,7 +54,7 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
     return false;
   }
   uint64_t mib = mem_mib(o.mem);
-  if (mib < 64 || mib > 16 * 1024) {
+  if (mib < 64 || mib > uint64_t{16} * 1024) {
     *error = absl::StrCat("--mem ", o.mem, ": give a size like 128M or 2G, between 64M and 16G");
     return false;
   }

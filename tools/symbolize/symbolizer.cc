@@ -27,6 +27,7 @@ std::optional<std::string> run_capture(const std::vector<std::string>& argv) {
     close(fds[0]);
     close(fds[1]);
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(args[0], args.data());
