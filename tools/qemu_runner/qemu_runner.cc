@@ -100,6 +100,7 @@ Child spawn(const std::vector<std::string>& argv, bool pipe_stdin) {
       close(in[1]);
     }
     std::vector<char*> args;
+    args.reserve(argv.size() + 1);
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execvp(args[0], args.data());
