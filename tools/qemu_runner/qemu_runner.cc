@@ -38,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "tools/common/exec.h"
 #include "tools/qemu_runner/options.h"
 #include "tools/symbolize/symbolizer.h"
 
@@ -99,13 +100,7 @@ Child spawn(const std::vector<std::string>& argv, bool pipe_stdin) {
       close(in[0]);
       close(in[1]);
     }
-    std::vector<char*> args;
-    args.reserve(argv.size() + 1);
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "qemu_runner: cannot run %s: %s\n", args[0], strerror(errno));
-    _exit(127);
+    exec_or_exit(argv);
   }
   close(out[1]);
   if (pipe_stdin) close(in[0]);

@@ -66,6 +66,24 @@ int fault_status_level(uint32_t fsc) {
   return -1;
 }
 
+const char* vector_origin(uint64_t slot) {
+  switch ((slot / 4) & 3) {
+    case 0: return "current EL with SP_EL0";
+    case 1: return "current EL with SP_ELx";
+    case 2: return "lower EL, AArch64";
+    default: return "lower EL, AArch32";
+  }
+}
+
+const char* vector_kind(uint64_t slot) {
+  switch (slot % 4) {
+    case 0: return "synchronous";
+    case 1: return "IRQ";
+    case 2: return "FIQ";
+    default: return "SError";
+  }
+}
+
 size_t describe_esr(uint64_t esr, char* buf, size_t size) {
   uint32_t ec = esr_ec(esr);
   uint32_t iss = static_cast<uint32_t>(esr & 0x1ffffff);

@@ -33,6 +33,12 @@ const char* fault_status_name(uint32_t fsc);
 // The level a fault status code refers to, or -1 if none.
 int fault_status_level(uint32_t fsc);
 
+// The vector table slot (0..15, VBAR offset / 0x80) an exception came
+// through: where from ("current EL with SP_ELx", ...) and what kind
+// ("synchronous", "IRQ", "FIQ", "SError"). Arm ARM D1.10.2 "Exception vectors".
+const char* vector_origin(uint64_t slot);
+const char* vector_kind(uint64_t slot);
+
 // Writes a one-line meaning of the exception into buf, e.g.
 // "translation fault, level 2, on instruction fetch". Returns its length.
 size_t describe_esr(uint64_t esr, char* buf, size_t size);

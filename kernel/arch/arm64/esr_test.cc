@@ -37,5 +37,13 @@ TEST(Esr, OtherClasses) {
   EXPECT_STREQ(fault_status_name(0x08), "reserved fault status");
 }
 
+TEST(Esr, VectorSlots) {
+  EXPECT_STREQ(vector_origin(4), "current EL with SP_ELx");
+  EXPECT_STREQ(vector_kind(4), "synchronous");
+  EXPECT_STREQ(vector_origin(9), "lower EL, AArch64");
+  EXPECT_STREQ(vector_kind(9), "IRQ");
+  EXPECT_STREQ(vector_kind(15), "SError");
+}
+
 }  // namespace
 }  // namespace keel::arm64

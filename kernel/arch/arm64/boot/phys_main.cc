@@ -84,23 +84,6 @@ unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); 
   halt();
 }
 
-const char* vector_name(uint64_t slot) {
-  switch (slot / 4) {
-    case 0: return "current EL with SP_EL0";
-    case 1: return "current EL with SP_ELx";
-    case 2: return "lower EL, AArch64";
-    default: return "lower EL, AArch32";
-  }
-}
-const char* vector_kind(uint64_t slot) {
-  switch (slot % 4) {
-    case 0: return "synchronous";
-    case 1: return "IRQ";
-    case 2: return "FIQ";
-    default: return "SError";
-  }
-}
-
 // A deliberate fault for the phys_fault image: a load from beyond any
 // implementable PA (bit 52), which with the MMU off is an address size fault
 // at level 0 (Arm ARM D8.2, "the VMSA with the MMU disabled").
@@ -124,10 +107,10 @@ extern "C" [[noreturn]] void phys_exception(PhysFrame* f, uint64_t slot) {
   if (sync) {
     arm64::describe_esr(esr, meaning, sizeof meaning);
   } else {
-    snformat(meaning, sizeof meaning, "unexpected %s interrupt", vector_kind(slot));
+    snformat(meaning, sizeof meaning, "unexpected %s interrupt", arm64::vector_kind(slot));
   }
   say("\nKERNEL PANIC: %s (physical boot stage, EL%llu)\n", meaning, ull(el));
-  say("  exception: %s, %s; EC 0x%02x %s\n", vector_kind(slot), vector_name(slot), arm64::esr_ec(esr),
+  say("  exception: %s, %s; EC 0x%02x %s\n", arm64::vector_kind(slot), arm64::vector_origin(slot), arm64::esr_ec(esr),
       arm64::exception_class_name(arm64::esr_ec(esr)));
   say("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(esr), ull(far), ull(elr),
       ull(spsr), ull(f->sp));

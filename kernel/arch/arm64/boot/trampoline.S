@@ -13,6 +13,8 @@
 //   TPIDR_EL1, TPIDRRO_EL0, TPIDR_EL0  scratch copies of x0, x1, x2
 //   x1  vector slot (0..15), passed to phys_exception
 
+#include "kernel/arch/arm64/asm_macros.h"
+
 #define PHYS_FRAME_SIZE 256   // static_assert'ed against PhysFrame in phys_main.cc
 
   .section .trampoline.vectors, "ax"
@@ -50,20 +52,7 @@ phys_exception_common:
   str   x0, [sp, #8]
   mrs   x0, tpidr_el0
   str   x0, [sp, #16]
-  stp   x3, x4, [sp, #24]
-  stp   x5, x6, [sp, #40]
-  stp   x7, x8, [sp, #56]
-  stp   x9, x10, [sp, #72]
-  stp   x11, x12, [sp, #88]
-  stp   x13, x14, [sp, #104]
-  stp   x15, x16, [sp, #120]
-  stp   x17, x18, [sp, #136]
-  stp   x19, x20, [sp, #152]
-  stp   x21, x22, [sp, #168]
-  stp   x23, x24, [sp, #184]
-  stp   x25, x26, [sp, #200]
-  stp   x27, x28, [sp, #216]
-  stp   x29, x30, [sp, #232]
+  SAVE_X3_TO_X30 sp
   mov   x0, sp
   bl    phys_exception          // prints the decoded report; does not return
 1:wfe

@@ -62,24 +62,6 @@ void print_backtrace(uint64_t pc, uint64_t fp) {
   kprintf("  end of backtrace\n");
 }
 
-const char* vector_name(uint64_t slot) {
-  switch (slot / 4) {
-    case 0: return "current EL with SP_EL0";
-    case 1: return "current EL with SP_ELx";
-    case 2: return "lower EL, AArch64";
-    default: return "lower EL, AArch32";
-  }
-}
-
-const char* vector_kind(uint64_t slot) {
-  switch (slot % 4) {
-    case 0: return "synchronous";
-    case 1: return "IRQ";
-    case 2: return "FIQ";
-    default: return "SError";
-  }
-}
-
 }  // namespace
 
 extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) {
@@ -92,11 +74,11 @@ extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) 
   if (slot % 4 == 0) {
     describe_esr(f->esr, meaning, sizeof meaning);
   } else {
-    snformat(meaning, sizeof meaning, "unexpected %s", vector_kind(slot));
+    snformat(meaning, sizeof meaning, "unexpected %s", arm64::vector_kind(slot));
   }
   uint32_t ec = esr_ec(f->esr);
   kprintf("\nKERNEL PANIC: %s\n", meaning);
-  kprintf("  exception: %s from %s; EC 0x%02x (%s)\n", vector_kind(slot), vector_name(slot), ec,
+  kprintf("  exception: %s from %s; EC 0x%02x (%s)\n", arm64::vector_kind(slot), arm64::vector_origin(slot), ec,
           exception_class_name(ec));
   kprintf("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(f->esr), ull(f->far),
           ull(f->elr), ull(f->spsr), ull(f->sp));

@@ -12,6 +12,8 @@
 // a corrupt SP), the frame goes on the emergency stack instead, so the
 // report still gets out rather than faulting forever.
 
+#include "kernel/arch/arm64/asm_macros.h"
+
 #define FRAME_SIZE 288   // static_assert'ed against ExceptionFrame in exception.cc
 #define FRAME_SP   248
 #define FRAME_ELR  256
@@ -54,20 +56,7 @@ kernel_exception_common:
   str   x1, [sp, #8]
   mrs   x1, tpidr_el0
   str   x1, [sp, #16]
-  stp   x3, x4, [sp, #24]
-  stp   x5, x6, [sp, #40]
-  stp   x7, x8, [sp, #56]
-  stp   x9, x10, [sp, #72]
-  stp   x11, x12, [sp, #88]
-  stp   x13, x14, [sp, #104]
-  stp   x15, x16, [sp, #120]
-  stp   x17, x18, [sp, #136]
-  stp   x19, x20, [sp, #152]
-  stp   x21, x22, [sp, #168]
-  stp   x23, x24, [sp, #184]
-  stp   x25, x26, [sp, #200]
-  stp   x27, x28, [sp, #216]
-  stp   x29, x30, [sp, #232]
+  SAVE_X3_TO_X30 sp
   mrs   x1, elr_el1
   mrs   x2, spsr_el1
   stp   x1, x2, [sp, #FRAME_ELR]
