@@ -11,15 +11,19 @@ namespace keel {
 
 enum class [[nodiscard]] Status : uint32_t {
   kOk = 0,
-  kInvalidArgument,  // a parameter is outside its documented domain
-  kOutOfRange,       // an offset or address lies outside the object
-  kMisaligned,       // an address or size violates a required alignment
-  kOverlap,          // a mapping collides with an existing one
-  kNoMemory,         // an allocator is exhausted
-  kNotFound,         // the requested item does not exist
-  kMalformed,        // input data (DTB, ELF, image) is structurally invalid
-  kTruncated,        // input data ends before a structure it declares
-  kUnsupported,      // valid, but keel does not handle it
+  kInvalidArgument,     // a parameter is outside its documented domain
+  kOutOfRange,          // an offset or address lies outside the object
+  kMisaligned,          // an address or size violates a required alignment
+  kOverlap,             // a mapping collides with an existing one
+  kNoMemory,            // an allocator is exhausted
+  kNotFound,            // the requested item does not exist
+  kMalformed,           // input data (DTB, ELF, image) is structurally invalid
+  kTruncated,           // input data ends before a structure it declares
+  kUnsupported,         // valid, but keel does not handle it
+  kInvalidCapability,   // empty slot, or a capability of the wrong type
+  kSlotOccupied,        // a destination slot is not empty
+  kInsufficientRights,  // the capability lacks a right the operation needs
+  kRevokeFirst,         // the capability must have no derived children first
 };
 
 constexpr const char* status_name(Status s) {
@@ -34,6 +38,10 @@ constexpr const char* status_name(Status s) {
     case Status::kMalformed: return "malformed";
     case Status::kTruncated: return "truncated";
     case Status::kUnsupported: return "unsupported";
+    case Status::kInvalidCapability: return "invalid capability";
+    case Status::kSlotOccupied: return "slot occupied";
+    case Status::kInsufficientRights: return "insufficient rights";
+    case Status::kRevokeFirst: return "revoke first";
   }
   return "unknown status";
 }

@@ -1,0 +1,99 @@
+// capability.h — capabilities, CNode slots and the derivation tree.
+//
+// Authority in keel is a Capability in a Slot of some CNode. Every slot is
+// also a node of the derivation tree (the "MDB"), kept as one doubly linked
+// list in preorder with a depth per node:
+//
+//   Untyped(d0) -> Endpoint(d1) -> Endpoint minted, badge 7 (d2) -> Frame(d1) -> ...
+//
+// The descendants of a node are exactly the nodes that follow it with a
+// greater depth, so revoke() is "delete successors while deeper". Caps to
+// the same object are contiguous (a derived cap goes right after its source),
+// so a cap is the *final* one for its object iff neither list neighbour names
+// the same object; deleting the final cap destroys the object.
+//
+// Portable and host-tested (capability_test.cc): objects are addressed by
+// physical address and reached through a PhysWindow, so tests use host memory.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/abi.h"
+#include "kernel/lib/status.h"
+
+namespace keel::object {
+
+using abi::ObjectType;
+
+constexpr uint8_t kFlagDevice = 1;  // untyped/frame backed by MMIO: never becomes a kernel object
+
+struct Capability {
+  ObjectType type = ObjectType::kNull;
+  uint8_t rights = 0;     // abi::Rights bits
+  uint8_t size_bits = 0;  // untyped: log2 bytes; CNode: log2 slots; frames: 12 or 21
+  uint8_t flags = 0;      // kFlagDevice
+  uint32_t reserved = 0;
+  uint64_t object = 0;     // physical address of the object
+  uint64_t badge = 0;      // endpoint/notification badge (0 = unbadged)
+  uint64_t watermark = 0;  // untyped only: bytes handed out from the start
+
+  bool is_null() const { return type == ObjectType::kNull; }
+};
+
+struct Slot {
+  Capability cap;
+  Slot* mdb_prev = nullptr;
+  Slot* mdb_next = nullptr;
+  uint64_t depth = 0;
+  uint64_t reserved = 0;  // keeps a slot 64 bytes (CNodes are powers of two)
+
+  bool empty() const { return cap.is_null(); }
+};
+static_assert(sizeof(Slot) == 64, "CNodes are sized as 64-byte slots");
+constexpr unsigned kSlotBits = 6;
+
+// What happens to object memory when objects are made and destroyed. The
+// kernel zeroes memory and constructs objects; on destroy it wakes waiters,
+// unmaps frames and so on. Tests record the calls.
+struct ObjectHooks {
+  void (*init)(void* ctx, ObjectType type, uint64_t pa, unsigned size_bits) = nullptr;
+  void (*destroy)(void* ctx, const Capability& final_cap) = nullptr;
+  void* ctx = nullptr;
+};
+
+// log2 of the bytes one object of `type` occupies (size_bits is the
+// untyped or CNode size argument); 0 if the type cannot be made by retype.
+unsigned object_size_bits(ObjectType type, unsigned size_bits);
+
+// Installs an original capability (boot: untyped memory, IRQ control) with
+// no parent. dst must be empty.
+Status insert_original(Slot* dst, const Capability& cap);
+
+// Copies src into the empty dst as its child, with rights reduced to
+// `rights` (never more than src has) and, when `badge` != 0, the badge set
+// (endpoints and notifications only, and only on an unbadged source).
+// Untyped capabilities are not copied: their watermark lives in one place.
+Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge);
+
+// Moves src's capability and derivation-tree position into the empty dst.
+Status move(Slot* src, Slot* dst);
+
+// Empties slot s. If its capability was the final one for its object, the
+// object is destroyed (hooks.destroy). Children stay, re-parented upward.
+Status remove(Slot* s, const ObjectHooks& hooks);
+
+// Removes every capability derived from s, destroying objects whose final
+// capability goes. Revoking an untyped resets its watermark: its memory is
+// free again.
+Status revoke(Slot* s, const ObjectHooks& hooks);
+
+// True if s has derived children.
+bool has_children(const Slot* s);
+
+// Makes `count` objects of `type` from the untyped in ut and puts their
+// capabilities (children of ut, all rights) into dests[0..count).
+Status retype(Slot* ut, ObjectType type, unsigned size_bits, Slot* const* dests, size_t count,
+              const ObjectHooks& hooks);
+
+}  // namespace keel::object

@@ -1,0 +1,219 @@
+#include "kernel/object/capability.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+#include <vector>
+
+namespace keel::object {
+namespace {
+
+using abi::ObjectType;
+
+struct Recorder {
+  std::vector<std::pair<ObjectType, uint64_t>> made;
+  std::vector<Capability> destroyed;
+  ObjectHooks hooks() {
+    return ObjectHooks{
+        .init =
+            [](void* c, ObjectType t, uint64_t pa, unsigned) {
+              static_cast<Recorder*>(c)->made.push_back({t, pa});
+            },
+        .destroy = [](void* c, const Capability& cap) { static_cast<Recorder*>(c)->destroyed.push_back(cap); },
+        .ctx = this};
+  }
+};
+
+constexpr uint64_t kRam = 0x4000'0000;
+
+class CapTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
+    ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
+  }
+  Status Retype(ObjectType t, unsigned bits, std::vector<int> idx, int from = 0) {
+    std::vector<Slot*> d;
+    for (int i : idx) d.push_back(&s[i]);
+    return retype(&s[from], t, bits, d.data(), d.size(), rec.hooks());
+  }
+  Slot s[64];
+  Recorder rec;
+};
+
+TEST_F(CapTest, RetypePlacesAlignedObjectsAndAdvancesTheWatermark) {
+  ASSERT_EQ(Retype(ObjectType::kEndpoint, 0, {1, 2}), Status::kOk);
+  EXPECT_EQ(s[1].cap.object, kRam);
+  EXPECT_EQ(s[2].cap.object, kRam + 64);
+  ASSERT_EQ(Retype(ObjectType::kFrame4K, 0, {3}), Status::kOk);
+  EXPECT_EQ(s[3].cap.object, kRam + 4096) << "aligned to the object's size";
+  EXPECT_EQ(s[0].cap.watermark, 8192u);
+  ASSERT_EQ(Retype(ObjectType::kCNode, 4, {4}), Status::kOk);  // 16 slots = 1 KiB
+  EXPECT_EQ(s[4].cap.size_bits, 4u);
+  EXPECT_EQ(rec.made.size(), 4u);
+  EXPECT_TRUE(has_children(&s[0]));
+  EXPECT_EQ(s[1].depth, 1u);
+}
+
+TEST_F(CapTest, RetypeErrors) {
+  EXPECT_EQ(Retype(ObjectType::kFrame2M, 0, {1}), Status::kNoMemory) << "2 MiB does not fit in 1 MiB";
+  EXPECT_EQ(Retype(ObjectType::kFrame4K, 0, {1, 1}), Status::kInvalidArgument) << "the same destination twice";
+  EXPECT_EQ(Retype(ObjectType::kIrqControl, 0, {1}), Status::kInvalidArgument);
+  EXPECT_EQ(Retype(ObjectType::kCNode, 0, {1}), Status::kInvalidArgument);
+  EXPECT_EQ(Retype(ObjectType::kUntyped, 8, {1}), Status::kInvalidArgument) << "untyped below 4 KiB";
+  EXPECT_EQ(Retype(ObjectType::kEndpoint, 0, {0}), Status::kInvalidArgument) << "into its own slot";
+  EXPECT_EQ(Retype(ObjectType::kEndpoint, 0, {5}, /*from=*/6), Status::kInvalidCapability) << "empty source";
+  ASSERT_EQ(Retype(ObjectType::kEndpoint, 0, {1}), Status::kOk);
+  EXPECT_EQ(Retype(ObjectType::kEndpoint, 0, {1}), Status::kSlotOccupied);
+  EXPECT_EQ(Retype(ObjectType::kEndpoint, 0, {2}, /*from=*/1), Status::kInvalidCapability) << "not an untyped";
+  // Fill the region exactly, then one more fails without side effects.
+  Slot big[256];
+  std::vector<Slot*> d;
+  for (Slot& x : big) d.push_back(&x);
+  ASSERT_EQ(retype(&s[0], ObjectType::kFrame4K, 0, d.data(), 255, rec.hooks()), Status::kOk);
+  uint64_t wm = s[0].cap.watermark;
+  EXPECT_EQ(wm, 1u << 20);
+  EXPECT_EQ(retype(&s[0], ObjectType::kEndpoint, 0, &d[255], 1, rec.hooks()), Status::kNoMemory);
+  EXPECT_EQ(s[0].cap.watermark, wm);
+  EXPECT_TRUE(big[255].empty());
+}
+
+TEST_F(CapTest, DeviceUntypedOnlyMakesFramesAndUntyped) {
+  Capability dev{.type = ObjectType::kUntyped,
+                 .rights = abi::kRightsAll,
+                 .size_bits = 16,
+                 .flags = kFlagDevice,
+                 .object = 0x0900'0000};
+  ASSERT_EQ(insert_original(&s[40], dev), Status::kOk);
+  EXPECT_EQ(Retype(ObjectType::kThread, 0, {41}, 40), Status::kInvalidArgument);
+  EXPECT_EQ(Retype(ObjectType::kCNode, 2, {41}, 40), Status::kInvalidArgument);
+  ASSERT_EQ(Retype(ObjectType::kFrame4K, 0, {41}, 40), Status::kOk);
+  EXPECT_EQ(s[41].cap.flags, kFlagDevice);
+  EXPECT_TRUE(rec.made.empty()) << "device memory is never zeroed or constructed";
+}
+
+TEST_F(CapTest, MintReducesRightsAndBadgesOnce) {
+  ASSERT_EQ(Retype(ObjectType::kEndpoint, 0, {1}), Status::kOk);
+  ASSERT_EQ(derive(&s[1], &s[2], abi::kRightWrite, 42), Status::kOk);
+  EXPECT_EQ(s[2].cap.badge, 42u);
+  EXPECT_EQ(s[2].cap.rights, abi::kRightWrite);
+  EXPECT_EQ(s[2].depth, 2u);
+  EXPECT_EQ(derive(&s[2], &s[3], abi::kRightWrite, 7), Status::kInvalidArgument) << "no rebadging";
+  EXPECT_EQ(derive(&s[2], &s[3], abi::kRightWrite | abi::kRightRead, 0), Status::kInsufficientRights);
+  ASSERT_EQ(derive(&s[2], &s[3], abi::kRightWrite, 0), Status::kOk);
+  EXPECT_EQ(s[3].cap.badge, 42u) << "a copy keeps the badge";
+  EXPECT_EQ(derive(&s[1], &s[3], abi::kRightWrite, 0), Status::kSlotOccupied);
+  EXPECT_EQ(derive(&s[0], &s[4], abi::kRightsAll, 0), Status::kInvalidCapability) << "untyped is not copied";
+  ASSERT_EQ(Retype(ObjectType::kFrame4K, 0, {5}), Status::kOk);
+  EXPECT_EQ(derive(&s[5], &s[6], abi::kRightRead, 9), Status::kInvalidArgument) << "frames carry no badge";
+}
+
+TEST_F(CapTest, DeleteDestroysOnlyWithTheFinalCapability) {
+  ASSERT_EQ(Retype(ObjectType::kEndpoint, 0, {1}), Status::kOk);
+  ASSERT_EQ(derive(&s[1], &s[2], abi::kRightsAll, 0), Status::kOk);
+  ASSERT_EQ(remove(&s[1], rec.hooks()), Status::kOk);
+  EXPECT_TRUE(rec.destroyed.empty()) << "a copy still names the endpoint";
+  EXPECT_TRUE(s[1].empty());
+  ASSERT_EQ(remove(&s[2], rec.hooks()), Status::kOk);
+  ASSERT_EQ(rec.destroyed.size(), 1u);
+  EXPECT_EQ(rec.destroyed[0].type, ObjectType::kEndpoint);
+  EXPECT_EQ(remove(&s[2], rec.hooks()), Status::kInvalidCapability);
+}
+
+TEST_F(CapTest, MoveKeepsTheTreePosition) {
+  ASSERT_EQ(Retype(ObjectType::kNotification, 0, {1}), Status::kOk);
+  ASSERT_EQ(derive(&s[1], &s[2], abi::kRightsAll, 5), Status::kOk);
+  ASSERT_EQ(move(&s[2], &s[9]), Status::kOk);
+  EXPECT_TRUE(s[2].empty());
+  EXPECT_EQ(s[9].cap.badge, 5u);
+  EXPECT_EQ(s[1].mdb_next, &s[9]);
+  EXPECT_EQ(move(&s[2], &s[10]), Status::kInvalidCapability);
+  ASSERT_EQ(derive(&s[1], &s[3], abi::kRightsAll, 0), Status::kOk);
+  EXPECT_EQ(move(&s[3], &s[9]), Status::kSlotOccupied);
+  ASSERT_EQ(revoke(&s[1], rec.hooks()), Status::kOk);
+  EXPECT_TRUE(s[9].empty()) << "the moved child is still revoked through its parent";
+}
+
+TEST_F(CapTest, RevokingUntypedDestroysEverythingAndFreesTheMemory) {
+  ASSERT_EQ(Retype(ObjectType::kEndpoint, 0, {1, 2}), Status::kOk);
+  ASSERT_EQ(Retype(ObjectType::kThread, 0, {3}), Status::kOk);
+  ASSERT_EQ(Retype(ObjectType::kUntyped, 14, {4}), Status::kOk);
+  ASSERT_EQ(Retype(ObjectType::kFrame4K, 0, {5}, /*from=*/4), Status::kOk);
+  ASSERT_EQ(derive(&s[1], &s[6], abi::kRightWrite, 3), Status::kOk);
+  ASSERT_EQ(derive(&s[6], &s[7], abi::kRightWrite, 0), Status::kOk);
+  ASSERT_EQ(revoke(&s[0], rec.hooks()), Status::kOk);
+  for (int i = 1; i <= 7; ++i) EXPECT_TRUE(s[i].empty()) << i;
+  std::set<ObjectType> kinds;
+  for (auto& c : rec.destroyed) kinds.insert(c.type);
+  EXPECT_EQ(rec.destroyed.size(), 4u) << "2 endpoints, a thread, a frame: once each";
+  EXPECT_TRUE(kinds.count(ObjectType::kThread));
+  EXPECT_TRUE(kinds.count(ObjectType::kFrame4K));
+  EXPECT_EQ(s[0].cap.watermark, 0u);
+  EXPECT_FALSE(has_children(&s[0]));
+  // The memory can be handed out again from the start.
+  ASSERT_EQ(Retype(ObjectType::kFrame4K, 0, {1}), Status::kOk);
+  EXPECT_EQ(s[1].cap.object, kRam);
+}
+
+TEST_F(CapTest, RevokeOfAMintedCapOnlyTakesItsSubtree) {
+  ASSERT_EQ(Retype(ObjectType::kEndpoint, 0, {1}), Status::kOk);
+  ASSERT_EQ(derive(&s[1], &s[2], abi::kRightWrite, 1), Status::kOk);
+  ASSERT_EQ(derive(&s[1], &s[3], abi::kRightWrite, 2), Status::kOk);
+  ASSERT_EQ(derive(&s[2], &s[4], abi::kRightWrite, 0), Status::kOk);
+  ASSERT_EQ(revoke(&s[2], rec.hooks()), Status::kOk);
+  EXPECT_FALSE(s[2].empty());
+  EXPECT_TRUE(s[4].empty());
+  EXPECT_FALSE(s[3].empty()) << "a sibling is not a descendant";
+  EXPECT_TRUE(rec.destroyed.empty());
+}
+
+// Random operation sequences keep the tree well-formed: the list links are
+// consistent, and revoke(untyped) always empties every derived slot.
+TEST(CapRandom, TreeStaysConsistent) {
+  std::mt19937 rng(99);
+  for (int round = 0; round < 50; ++round) {
+    Slot s[48];
+    Recorder rec;
+    ASSERT_EQ(insert_original(
+                  &s[0],
+                  Capability{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 22, .object = kRam}),
+              Status::kOk);
+    for (int op = 0; op < 300; ++op) {
+      Slot* a = &s[rng() % 48];
+      Slot* b = &s[1 + rng() % 47];
+      switch (rng() % 5) {
+        case 0: {
+          Slot* d = b;
+          (void)retype(&s[0], rng() % 2 ? ObjectType::kEndpoint : ObjectType::kFrame4K, 0, &d, 1, rec.hooks());
+          break;
+        }
+        case 1: (void)derive(a, b, abi::kRightWrite, rng() % 3); break;
+        case 2:
+          if (a != &s[0]) (void)move(a, b);
+          break;
+        case 3:
+          if (a != &s[0]) (void)remove(a, rec.hooks());
+          break;
+        case 4:
+          if (a != &s[0]) (void)revoke(a, rec.hooks());
+          break;
+      }
+      for (Slot& x : s) {
+        if (x.mdb_next != nullptr) ASSERT_EQ(x.mdb_next->mdb_prev, &x);
+        if (x.mdb_prev != nullptr) ASSERT_EQ(x.mdb_prev->mdb_next, &x);
+        if (x.empty()) ASSERT_TRUE(x.mdb_next == nullptr && x.mdb_prev == nullptr);
+      }
+    }
+    ASSERT_EQ(revoke(&s[0], rec.hooks()), Status::kOk);
+    for (int i = 1; i < 48; ++i) ASSERT_TRUE(s[i].empty()) << "round " << round << " slot " << i;
+    // Every object made was destroyed exactly once... frames and endpoints alike.
+    std::multiset<uint64_t> made, gone;
+    for (auto& m : rec.made) made.insert(m.second);
+    for (auto& d : rec.destroyed) gone.insert(d.object);
+    EXPECT_EQ(made, gone) << "round " << round;
+  }
+}
+
+}  // namespace
+}  // namespace keel::object

@@ -1,0 +1,90 @@
+// abi.h — keel's system-call ABI: the one definition kernel and user space share.
+//
+// Status: the error codes and object types are in use (kernel/object, host
+// tests); the syscall numbers and register conventions below are the
+// contract the EL0 entry path implements next (docs/objects.md).
+//
+// Register use (SVC #0):  x8 = syscall number; x0..x5 = arguments;
+// on return x0 = Error (0 = ok), x1..x5 = results. Short IPC messages travel
+// in x2..x5 (message registers), longer ones in the IPC buffer page.
+#pragma once
+
+#include <stdint.h>
+
+namespace keel::abi {
+
+// Errors returned in x0. Stable numbers: user space switches on them.
+enum class Error : uint64_t {
+  kOk = 0,
+  kInvalidCapability = 1,   // slot empty, or the capability is of the wrong type
+  kInvalidSlot = 2,         // slot index outside the CNode
+  kSlotOccupied = 3,        // destination slot is not empty
+  kInsufficientRights = 4,  // the capability lacks a right the operation needs
+  kInvalidArgument = 5,     // a value outside its documented domain
+  kNotEnoughMemory = 6,     // the untyped region has no room for the objects
+  kRevokeFirst = 7,         // the operation needs the capability to have no children
+  kInvalidAddress = 8,      // a user pointer is unmapped, misaligned or in kernel space
+  kUnknownSyscall = 9,
+  kObjectDestroyed = 10,  // the object went away while the caller waited on it
+  kWouldBlock = 11,       // a non-blocking operation found no partner
+};
+
+// Kernel object types, as named in capabilities and retype requests.
+enum class ObjectType : uint8_t {
+  kNull = 0,
+  kUntyped = 1,
+  kCNode = 2,
+  kThread = 3,
+  kEndpoint = 4,
+  kNotification = 5,
+  kAddressSpace = 6,
+  kPageTable = 7,
+  kFrame4K = 8,
+  kFrame2M = 9,
+  kIrqControl = 10,
+  kIrqHandler = 11,
+  kReply = 12,
+  kCount,
+};
+
+// Capability rights (a subset may be minted; never a superset).
+enum Rights : uint8_t {
+  kRightRead = 1 << 0,   // receive / map readable
+  kRightWrite = 1 << 1,  // send / map writable
+  kRightGrant = 1 << 2,  // transfer capabilities along with a message
+  kRightsAll = kRightRead | kRightWrite | kRightGrant,
+};
+
+// Syscall numbers (x8).
+enum class Syscall : uint64_t {
+  kCall = 1,
+  kSend = 2,
+  kNBSend = 3,
+  kRecv = 4,
+  kReplyRecv = 5,
+  kSignal = 6,
+  kWait = 7,
+  kPoll = 8,
+  kYield = 9,
+  kInvoke = 10,  // object method on a capability: x0 = slot, x1 = method, x2.. = arguments
+};
+
+constexpr const char* error_name(Error e) {
+  switch (e) {
+    case Error::kOk: return "ok";
+    case Error::kInvalidCapability: return "invalid capability";
+    case Error::kInvalidSlot: return "invalid slot";
+    case Error::kSlotOccupied: return "slot occupied";
+    case Error::kInsufficientRights: return "insufficient rights";
+    case Error::kInvalidArgument: return "invalid argument";
+    case Error::kNotEnoughMemory: return "not enough memory";
+    case Error::kRevokeFirst: return "revoke first";
+    case Error::kInvalidAddress: return "invalid address";
+    case Error::kUnknownSyscall: return "unknown syscall";
+    case Error::kObjectDestroyed: return "object destroyed";
+    case Error::kWouldBlock: return "would block";
+  }
+  return "unknown error";
+}
+
+}  // namespace keel::abi
