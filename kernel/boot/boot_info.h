@@ -32,7 +32,9 @@ struct BootInfo {
   uint64_t trampoline_pa;  // the identity-mapped page
   uint64_t console_va;     // PL011 registers in the device window
   uint64_t console_pa;
-  uint32_t entry_el;  // exception level keel was entered at (1 or 2)
+  uint32_t module_count;
+  ManifestModule modules[kMaxModules];  // `offset` holds the module's PA here
+  uint32_t entry_el;                    // exception level keel was entered at (1 or 2)
   Inject inject;
   Selftest selftest;
   uint32_t reserved;

@@ -10,6 +10,9 @@
 //                                      | kernel segments, laid out as    |
 //                                      | in VA from kernel_vbase; bss is |
 //                                      | not stored (zeroed at boot)     |
+//   align_up(kernel end, 4 KiB)        +---------------------------------+
+//                                      | boot modules (init, ...), each  |
+//                                      | page aligned                    |
 //   image_size                         +---------------------------------+
 //
 // The physical stage finds the manifest at its own end (linker symbol
@@ -23,6 +26,8 @@ namespace keel::boot {
 constexpr uint64_t kManifestMagic = 0x54534e4d4c45454bull;  // "KEELMNST" little-endian
 constexpr uint32_t kManifestVersion = 1;
 constexpr uint32_t kMaxKernelSegments = 8;
+constexpr uint32_t kMaxModules = 8;
+constexpr uint32_t kModuleNameSize = 24;
 
 // Segment flags, as ELF p_flags.
 constexpr uint32_t kSegX = 1, kSegW = 2, kSegR = 4;
@@ -57,6 +62,14 @@ enum class Selftest : uint32_t {
   kPowerOff = 2,   // PSCI SYSTEM_OFF after the banner
 };
 
+// A boot module (a user program's ELF file, e.g. init), stored page aligned
+// after the kernel's memory image.
+struct ManifestModule {
+  char name[kModuleNameSize];  // NUL-terminated
+  uint64_t offset;             // from the image start, page aligned
+  uint64_t size;               // bytes
+};
+
 struct ImageManifest {
   uint64_t magic;
   uint32_t version;
@@ -72,6 +85,9 @@ struct ImageManifest {
   Inject inject;
   Selftest selftest;
   ManifestSegment segments[kMaxKernelSegments];
+  uint32_t module_count;
+  uint32_t reserved;
+  ManifestModule modules[kMaxModules];
 };
 
 static_assert(sizeof(ImageManifest) <= 4096, "the manifest occupies one page");

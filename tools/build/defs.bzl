@@ -39,6 +39,9 @@ def _single(files, what):
 def _keel_image_impl(ctx):
     boot = _single(ctx.attr.boot[0][DefaultInfo].files, "boot")
     kernel = _single(ctx.attr.kernel[0][DefaultInfo].files, "kernel")
+    modules = []  # (name, ELF file), in attribute order
+    for target, name in ctx.attr.modules.items():
+        modules.append((name, _single(target[DefaultInfo].files, name)))
     out = ctx.actions.declare_file(ctx.label.name + ".bin")
     args = ctx.actions.args()
     args.add("--boot", boot)
@@ -48,10 +51,12 @@ def _keel_image_impl(ctx):
         args.add("--inject", ctx.attr.inject)
     if ctx.attr.selftest:
         args.add("--selftest", ctx.attr.selftest)
+    if modules:
+        args.add("--module", ",".join(["%s=%s" % (n, f.path) for n, f in modules]))
     ctx.actions.run(
         executable = ctx.executable._mkimage,
         arguments = [args],
-        inputs = [boot, kernel],
+        inputs = [boot, kernel] + [f for _, f in modules],
         outputs = [out],
         mnemonic = "KeelImage",
         progress_message = "Packing boot image %s" % out.short_path,
@@ -62,12 +67,17 @@ def _keel_image_impl(ctx):
     kernel_elf = ctx.actions.declare_file(ctx.label.name + ".kernel.elf")
     ctx.actions.symlink(output = boot_elf, target_file = boot)
     ctx.actions.symlink(output = kernel_elf, target_file = kernel)
+    elfs = {"boot": boot_elf, "kernel": kernel_elf}
+    for name, f in modules:
+        link = ctx.actions.declare_file("%s.%s.elf" % (ctx.label.name, name))
+        ctx.actions.symlink(output = link, target_file = f)
+        elfs[name] = link
     return [
         DefaultInfo(
-            files = depset([out, boot_elf, kernel_elf]),
-            runfiles = ctx.runfiles(files = [out, boot_elf, kernel_elf]),
+            files = depset([out] + elfs.values()),
+            runfiles = ctx.runfiles(files = [out] + elfs.values()),
         ),
-        KeelImageInfo(image = out, elfs = {"boot": boot_elf, "kernel": kernel_elf}),
+        KeelImageInfo(image = out, elfs = elfs),
     ]
 
 keel_image = rule(
@@ -76,7 +86,11 @@ keel_image = rule(
     attrs = dict(_ALLOWLIST, **{
         "boot": attr.label(cfg = _to_aarch64, mandatory = True),
         "kernel": attr.label(cfg = _to_aarch64, mandatory = True),
-        "inject": attr.string(doc = "fault to inject at boot (see kernel/boot_manifest.h)"),
+        "inject": attr.string(doc = "fault to inject at boot (see kernel/boot/manifest.h)"),
+        "modules": attr.label_keyed_string_dict(
+            cfg = _to_aarch64,
+            doc = "user programs packed as boot modules: target -> name (the first is init)",
+        ),
         "selftest": attr.string(doc = "self-test the kernel runs after its banner"),
         "_mkimage": attr.label(default = "//tools/mkimage", executable = True, cfg = "exec"),
     }),

@@ -33,7 +33,7 @@ absl::StatusOr<uint64_t> symbol(const elf::File& f, const char* name, const std:
 
 absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot_bytes,
                                                 const std::vector<uint8_t>& kernel_bytes, boot::Inject inject,
-                                                boot::Selftest selftest) {
+                                                boot::Selftest selftest, const std::vector<Module>& modules) {
   auto bootf = open_elf(boot_bytes, "the boot ELF");
   if (!bootf.ok()) return bootf.status();
   auto kern = open_elf(kernel_bytes, "the kernel ELF");
@@ -114,6 +114,29 @@ absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot
   if (m.kernel_vectors % 2048 != 0) return absl::InvalidArgumentError("kernel_vectors is not 2 KiB aligned");
   if (m.kernel_entry < m.kernel_vbase || m.kernel_entry >= vend)
     return absl::InvalidArgumentError("the kernel entry point is outside its image");
+
+  // Boot modules: after the kernel's memory image (its bss included), page aligned.
+  if (modules.size() > boot::kMaxModules) {
+    return absl::InvalidArgumentError(absl::StrFormat("%d modules; at most %d", modules.size(), boot::kMaxModules));
+  }
+  uint64_t next = page_up(m.image_size);
+  for (const Module& mod : modules) {
+    if (mod.name.empty() || mod.name.size() >= boot::kModuleNameSize) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("module name '", mod.name, "' must be 1..", boot::kModuleNameSize - 1, " characters"));
+    }
+    Result<elf::File> f = elf::File::open(mod.bytes.data(), mod.bytes.size());
+    if (!f.ok()) return absl::InvalidArgumentError(absl::StrCat("module ", mod.name, ": ", elf::last_error()));
+    boot::ManifestModule& mm = m.modules[m.module_count++];
+    std::memcpy(mm.name, mod.name.data(), mod.name.size());
+    mm.offset = next;
+    mm.size = mod.bytes.size();
+    image.resize(next + mod.bytes.size(), 0);
+    std::memcpy(image.data() + next, mod.bytes.data(), mod.bytes.size());
+    file_end = next + mod.bytes.size();
+    next = page_up(file_end);
+  }
+  if (!modules.empty()) m.image_size = page_up(file_end);
 
   std::memcpy(image.data() + *phys_end, &m, sizeof m);
   std::memcpy(image.data() + boot::kImageHeaderImageSizeOffset, &m.image_size, 8);

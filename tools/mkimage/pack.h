@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -10,9 +11,15 @@
 
 namespace keel::tools {
 
+// A boot module: a user program's ELF file and the name the kernel knows it by.
+struct Module {
+  std::string name;
+  std::vector<uint8_t> bytes;
+};
+
 // Returns the image bytes, or an error naming what is wrong with an input.
 absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot_bytes,
                                                 const std::vector<uint8_t>& kernel_bytes, boot::Inject inject,
-                                                boot::Selftest selftest);
+                                                boot::Selftest selftest, const std::vector<Module>& modules = {});
 
 }  // namespace keel::tools

@@ -88,3 +88,19 @@ constexpr const char* error_name(Error e) {
 }
 
 }  // namespace keel::abi
+
+namespace keel::abi {
+
+// Debug console syscall (x8 = kDebugWrite): x0 = user buffer, x1 = length
+// (at most kDebugWriteMax). Until the UART server exists this is how user
+// programs print; afterwards it stays for tests and panics.
+constexpr uint64_t kSyscallDebugWrite = 100;
+constexpr uint64_t kDebugWriteMax = 4096;
+
+// The address-space layout the kernel gives init.
+constexpr uint64_t kUserStackTop = 0x0000'7fff'ffff'0000ull;  // initial SP, 16-byte aligned
+constexpr uint64_t kUserStackSize = 64 * 1024;
+constexpr uint64_t kIpcBufferVa = 0x0000'7fff'ffff'e000ull;  // one page, the thread's IPC buffer
+constexpr uint64_t kUserLimit = 0x0000'8000'0000'0000ull;    // first address user space may not use
+
+}  // namespace keel::abi

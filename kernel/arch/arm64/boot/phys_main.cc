@@ -235,6 +235,12 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   bi->trampoline_pa = in.trampoline_pa;
   bi->console_va = map.console_va;
   bi->console_pa = dt.uart.mmio.base;
+  bi->module_count = m->module_count <= kMaxModules ? m->module_count : 0;
+  for (uint32_t i = 0; i < bi->module_count; ++i) {
+    bi->modules[i] = m->modules[i];
+    bi->modules[i].offset = image_base + m->modules[i].offset;  // now a PA
+    bi->modules[i].name[kModuleNameSize - 1] = '\0';
+  }
   bi->entry_el = static_cast<uint32_t>(entry_el);
   bi->inject = m->inject;
   bi->selftest = m->selftest;

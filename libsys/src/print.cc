@@ -1,0 +1,40 @@
+#include <stdarg.h>
+
+#include "keel/sys.h"
+#include "kernel/lib/fmt.h"
+
+namespace keel::sys {
+namespace {
+
+// Buffers output so that a line goes out in one debug_write.
+struct LineBuf {
+  char buf[256];
+  size_t len = 0;
+  void flush() {
+    if (len > 0) (void)debug_write(buf, len);
+    len = 0;
+  }
+};
+
+void put(void* ctx, const char* s, size_t n) {
+  auto* b = static_cast<LineBuf*>(ctx);
+  for (size_t i = 0; i < n; ++i) {
+    if (b->len == sizeof b->buf) b->flush();
+    b->buf[b->len++] = s[i];
+  }
+}
+
+}  // namespace
+
+void print(const char* fmt, ...) {
+  LineBuf b;
+  va_list ap;
+  va_start(ap, fmt);
+  vformat(Sink{put, &b}, fmt, ap);
+  va_end(ap);
+  b.flush();
+}
+
+}  // namespace keel::sys
+
+extern "C" void libsys_after_main(int rc) { keel::sys::print("user: main returned %d\n", rc); }
