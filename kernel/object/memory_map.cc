@@ -1,0 +1,54 @@
+#include "kernel/object/memory_map.h"
+
+namespace keel::object {
+namespace {
+
+constexpr unsigned kMaxBits = 47;
+
+// Emits the aligned power-of-two blocks of [base, end).
+size_t emit_blocks(uint64_t base, uint64_t end, unsigned min_bits, UntypedBlock* out, size_t cap, size_t n) {
+  uint64_t min = 1ull << min_bits;
+  base = (base + min - 1) & ~(min - 1);
+  end &= ~(min - 1);
+  while (base < end) {
+    unsigned bits = min_bits;
+    while (bits < kMaxBits && (base & ((2ull << bits) - 1)) == 0 && end - base >= (2ull << bits)) ++bits;
+    if (n < cap) out[n] = UntypedBlock{base, bits};
+    ++n;
+    base += 1ull << bits;
+  }
+  return n;
+}
+
+}  // namespace
+
+size_t carve_untyped(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count,
+                     unsigned min_bits, UntypedBlock* out, size_t cap) {
+  size_t n = 0;
+  for (size_t r = 0; r < ram_count; ++r) {
+    uint64_t cursor = ram[r].base;
+    const uint64_t ram_end = ram[r].base + ram[r].size;
+    while (cursor < ram_end) {
+      // The reserved region that starts lowest at or before the next free
+      // byte decides where the current free run ends.
+      uint64_t run_end = ram_end;
+      bool skipped = false;
+      for (size_t i = 0; i < reserved_count; ++i) {
+        uint64_t rb = reserved[i].base, re = reserved[i].base + reserved[i].size;
+        if (reserved[i].size == 0 || re <= cursor || rb >= ram_end) continue;
+        if (rb <= cursor) {  // cursor is inside a reservation: jump past it
+          cursor = re;
+          skipped = true;
+          break;
+        }
+        if (rb < run_end) run_end = rb;
+      }
+      if (skipped) continue;
+      n = emit_blocks(cursor, run_end, min_bits, out, cap, n);
+      cursor = run_end;
+    }
+  }
+  return n;
+}
+
+}  // namespace keel::object

@@ -1,0 +1,30 @@
+// memory_map.h — turning the DTB's RAM into untyped memory regions.
+//
+// free = RAM - reserved (the loaded image with its tables and modules, the
+// DTB, /memreserve/ and /reserved-memory entries), then cut into naturally
+// aligned power-of-two blocks (the shape an Untyped capability describes),
+// largest first within each free range. Portable and host-tested.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace keel::object {
+
+struct Region {
+  uint64_t base = 0;
+  uint64_t size = 0;
+};
+
+struct UntypedBlock {
+  uint64_t base = 0;
+  unsigned size_bits = 0;
+};
+
+// Writes up to `cap` blocks into out; returns how many blocks the memory
+// needs in total (if more than cap, the rest is not described). Blocks are
+// at least 2^min_bits bytes; smaller leftovers are dropped.
+size_t carve_untyped(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count,
+                     unsigned min_bits, UntypedBlock* out, size_t cap);
+
+}  // namespace keel::object
