@@ -14,6 +14,8 @@ void put(void*, const char* s, size_t n) { g_uart.write(s, n); }
 
 void console_init(uint64_t uart_va) { g_uart = dev::Pl011(uart_va); }
 
+void console_write(const char* s, size_t n) { g_uart.write(s, n); }
+
 void kvprintf(const char* fmt, va_list ap) { vformat(Sink{put, nullptr}, fmt, ap); }
 
 void kprintf(const char* fmt, ...) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 
 namespace keel {
@@ -13,5 +14,6 @@ namespace keel {
 void console_init(uint64_t uart_va);
 void kprintf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void kvprintf(const char* fmt, va_list ap);
+void console_write(const char* s, size_t n);
 
 }  // namespace keel

@@ -5,12 +5,14 @@
 // The kernel never runs at a physical address and never dereferences one.
 #include <stdint.h>
 
+#include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/arch/arm64/kernel/psci.h"
 #include "kernel/arch/arm64/regs.h"
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
+#include "kernel/core/init_task.h"
 #include "kernel/core/panic.h"
 #include "kernel/dtb/dtb.h"
 
@@ -92,8 +94,14 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
       panic("PSCI SYSTEM_OFF returned");
     case boot::Selftest::kNone: break;
   }
-  kprintf("keel: boot complete; no user space yet, this CPU now idles\n");
-  for (;;) arm64::wfi();
+  Thread* init = create_init(*bi, dt);
+  // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
+  KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);
+  KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
+  arm64::isb();  // new TTBR0/TCR in effect before the first user access
+  set_current_thread(init);
+  kprintf("keel: entering init at EL0\n");
+  arm64::enter_user(&init->frame);
 }
 
 }  // namespace keel

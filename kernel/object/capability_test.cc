@@ -35,6 +35,7 @@ class CapTest : public ::testing::Test {
   }
   Status Retype(ObjectType t, unsigned bits, std::vector<int> idx, int from = 0) {
     std::vector<Slot*> d;
+    d.reserve(idx.size());
     for (int i : idx) d.push_back(&s[i]);
     return retype(&s[from], t, bits, d.data(), d.size(), rec.hooks());
   }

@@ -62,6 +62,7 @@ TEST(MemoryMap, RandomLayoutsCoverExactlyTheFreePages) {
   for (int round = 0; round < 200; ++round) {
     Region ram{(rng() % 64) << 12, (1 + rng() % 4096) << 12};
     std::vector<Region> res;
+    res.reserve(5);
     for (int i = 0; i < 5; ++i) res.push_back({ram.base + ((rng() % 4096) << 12), (rng() % 64) << 12});
     auto b = Carve({ram}, res);
     std::vector<bool> covered(4096 + 64 + 1, false);

@@ -1,8 +1,8 @@
 // crt0.S — user program entry. The kernel enters _start at EL0 with
 //   SP  = abi::kUserStackTop (16-byte aligned)
 //   x0  = an argument (init: its boot-info word), passed to main
-// main's return value is printed and the thread then yields forever (there
-// is no exit syscall yet; the kernel-core work adds thread teardown).
+// main's return value is printed; the thread then parks in WFI (allowed at
+// EL0: SCTLR_EL1.nTWI = 1) until thread teardown exists.
   .text
   .global _start
 _start:
@@ -10,6 +10,5 @@ _start:
   mov   x30, xzr
   bl    main
   bl    libsys_after_main
-1:mov   x8, #9                  // abi::Syscall::kYield
-  svc   #0
+1:wfi
   b     1b

@@ -22,4 +22,25 @@
   stp   x27, x28, [\base, #216]
   stp   x29, x30, [\base, #232]
 .endm
+    
+// LOAD_X0_TO_X30 base: the inverse, x0..x30 from [base + 8*n]; x0/x1 last
+// but base itself must not be one of them.
+.macro LOAD_X0_TO_X30 base
+  ldp   x2, x3, [\base, #16]
+  ldp   x4, x5, [\base, #32]
+  ldp   x6, x7, [\base, #48]
+  ldp   x8, x9, [\base, #64]
+  ldp   x10, x11, [\base, #80]
+  ldp   x12, x13, [\base, #96]
+  ldp   x14, x15, [\base, #112]
+  ldp   x16, x17, [\base, #128]
+  ldp   x18, x19, [\base, #144]
+  ldp   x20, x21, [\base, #160]
+  ldp   x22, x23, [\base, #176]
+  ldp   x24, x25, [\base, #192]
+  ldp   x26, x27, [\base, #208]
+  ldp   x28, x29, [\base, #224]
+  ldr   x30, [\base, #240]
+  ldp   x0, x1, [\base, #0]
+.endm
     // clang-format on

@@ -104,3 +104,18 @@ constexpr uint64_t kIpcBufferVa = 0x0000'7fff'ffff'e000ull;  // one page, the th
 constexpr uint64_t kUserLimit = 0x0000'8000'0000'0000ull;    // first address user space may not use
 
 }  // namespace keel::abi
+
+namespace keel::abi {
+
+// Slots of init's root CNode (2^kInitCNodeBits slots) that the kernel fills.
+constexpr unsigned kInitCNodeBits = 9;
+namespace init_slot {
+constexpr uint64_t kCNode = 1;           // the root CNode itself
+constexpr uint64_t kThread = 2;          // init's thread
+constexpr uint64_t kAddressSpace = 3;    // init's address space (root table)
+constexpr uint64_t kFirstPageTable = 8;  // page tables of init's address space ...
+constexpr uint64_t kFirstFrame = 32;     // frames: init's image, stack, IPC buffer ...
+constexpr uint64_t kFirstUntyped = 128;  // untyped memory, the largest region first, ... to the end
+}  // namespace init_slot
+
+}  // namespace keel::abi

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "kernel/arch/arm64/esr.h"
+#include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/core/console.h"
 #include "kernel/core/panic.h"
@@ -18,20 +19,6 @@ extern char __emergency_stack_top[];
 
 namespace keel::arm64 {
 namespace {
-
-// Saved by vectors.S. Offsets are the FRAME_* constants there.
-struct ExceptionFrame {
-  uint64_t x[31];
-  uint64_t sp;
-  uint64_t elr;
-  uint64_t spsr;
-  uint64_t esr;
-  uint64_t far;
-};
-static_assert(sizeof(ExceptionFrame) == 288, "FRAME_SIZE in vectors.S");
-static_assert(__builtin_offsetof(ExceptionFrame, sp) == 248, "FRAME_SP in vectors.S");
-static_assert(__builtin_offsetof(ExceptionFrame, elr) == 256, "FRAME_ELR in vectors.S");
-static_assert(__builtin_offsetof(ExceptionFrame, esr) == 272, "FRAME_ESR in vectors.S");
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 

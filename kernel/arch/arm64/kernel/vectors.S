@@ -1,6 +1,7 @@
 // vectors.S — the kernel's exception vectors (VBAR_EL1), valid from
-// kernel_entry on. For now every exception is unexpected: the common path
+// kernel_entry on. Exceptions taken at EL1 are unexpected: the common path
 // saves a full ExceptionFrame and calls kernel_exception, which panics.
+// Exceptions from EL0 (syscalls, user faults) go to user_exception.
 //
 // Registers:
 //   TPIDRRO_EL0, SP_EL0, TPIDR_EL0  scratch copies of x0, x1, x2 while the
@@ -14,7 +15,7 @@
 
 #include "kernel/arch/arm64/asm_macros.h"
 
-#define FRAME_SIZE 288   // static_assert'ed against ExceptionFrame in exception.cc
+#define FRAME_SIZE 288   // static_assert'ed against ExceptionFrame in frame.h
 #define FRAME_SP   248
 #define FRAME_ELR  256
 #define FRAME_SPSR 264
@@ -25,12 +26,57 @@
   .balign 2048
   .global kernel_vectors
 kernel_vectors:
-  .irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
+  // Slots 0-7: taken at EL1 (the kernel itself): always unexpected.
+  .irp slot, 0,1,2,3,4,5,6,7
   .balign 128
   msr   tpidrro_el0, x0
   mov   x0, #\slot
   b     kernel_exception_common
   .endr
+  // Slots 8-15: taken from EL0. SP is SP_EL1 = the top of the kernel stack
+  // (the kernel stack is empty whenever a user thread runs).
+  .irp slot, 8,9,10,11,12,13,14,15
+  .balign 128
+  sub   sp, sp, #FRAME_SIZE
+  stp   x0, x1, [sp, #0]
+  mov   x0, #\slot
+  b     user_exception_common
+  .endr
+
+// Saves the user context as an ExceptionFrame on the kernel stack and calls
+// user_exception(frame, slot), which may rewrite the frame (syscall results,
+// or another thread's context) before it is restored.
+user_exception_common:
+  str   x2, [sp, #16]
+  SAVE_X3_TO_X30 sp
+  mrs   x1, sp_el0
+  str   x1, [sp, #FRAME_SP]
+  mrs   x1, elr_el1
+  mrs   x2, spsr_el1
+  stp   x1, x2, [sp, #FRAME_ELR]
+  mrs   x1, esr_el1
+  mrs   x2, far_el1
+  stp   x1, x2, [sp, #FRAME_ESR]
+  mov   x1, x0                  // slot
+  mov   x0, sp                  // frame
+  mov   x29, xzr                // kernel backtraces end here
+  bl    user_exception
+  mov   x0, sp
+  // fall through
+
+// void return_to_user(ExceptionFrame* frame): frame is the top frame of the
+// kernel stack; restores it and returns to EL0.
+  .global return_to_user
+return_to_user:
+  mov   sp, x0
+  ldp   x1, x2, [sp, #FRAME_ELR]
+  msr   elr_el1, x1
+  msr   spsr_el1, x2
+  ldr   x1, [sp, #FRAME_SP]
+  msr   sp_el0, x1
+  LOAD_X0_TO_X30 sp
+  add   sp, sp, #FRAME_SIZE     // the kernel stack is empty again
+  eret
 
 kernel_exception_common:
   msr   sp_el0, x1
@@ -68,3 +114,21 @@ kernel_exception_common:
   bl    kernel_exception        // panics; does not return
 3:wfe
   b     3b
+
+// void enter_user(const ExceptionFrame* frame): copies the frame to the top
+// of the kernel stack (where user entries expect the stack to be empty) and
+// returns to EL0 through it. Uses registers only: the copy overwrites the
+// caller's (never resumed) stack frames.
+  .global enter_user
+enter_user:
+  adrp  x1, __kernel_stack_top
+  add   x1, x1, :lo12:__kernel_stack_top
+  sub   x1, x1, #FRAME_SIZE
+  mov   x2, #0
+1:ldr   x3, [x0, x2]
+  str   x3, [x1, x2]
+  add   x2, x2, #8
+  cmp   x2, #FRAME_SIZE
+  b.lo  1b
+  mov   x0, x1
+  b     return_to_user

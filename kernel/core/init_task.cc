@@ -1,0 +1,174 @@
+#include "kernel/core/init_task.h"
+
+#include "keel/abi.h"
+#include "kernel/arch/arm64/page_table.h"
+#include "kernel/arch/arm64/regs.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/console.h"
+#include "kernel/core/panic.h"
+#include "kernel/lib/elf/elf.h"
+#include "kernel/object/capability.h"
+#include "kernel/object/memory_map.h"
+
+namespace keel {
+namespace {
+
+using abi::ObjectType;
+using object::Capability;
+using object::Slot;
+namespace slot = abi::init_slot;
+
+constexpr uint64_t kPage = arm64::kPageSize;
+constexpr size_t kMaxBlocks = 64;
+constexpr size_t kInitPageTables = 16;
+constexpr uint32_t kInitAsid = 1;
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+template <typename T>
+T* linear(uint64_t pa) {
+  return reinterpret_cast<T*>(layout::phys_to_linear(pa));
+}
+
+// Retype's object constructor: zero the memory (through the linear map).
+void zero_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
+  unsigned bits = object::object_size_bits(type, size_bits);
+  auto* p = linear<uint64_t>(pa);
+  for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
+}
+const object::ObjectHooks kHooks{.init = zero_object, .destroy = nullptr, .ctx = nullptr};
+
+// Slots that hold capabilities before init's CNode exists (kernel bss).
+Slot g_boot_untyped;
+Slot g_boot_cnode;
+
+void check(Status s, const char* what) {
+  if (s != Status::kOk) panic("creating init: %s: %s", what, status_name(s));
+}
+
+Slot* retype_one(Slot* ut, ObjectType type, unsigned bits, Slot* dst, const char* what) {
+  check(object::retype(ut, type, bits, &dst, 1, kHooks), what);
+  return dst;
+}
+
+}  // namespace
+
+Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
+  // 1. Free RAM as untyped blocks.
+  object::Region ram[dtb::kMaxMemoryRanges];
+  for (size_t i = 0; i < dt.memory_count; ++i) ram[i] = {dt.memory[i].base, dt.memory[i].size};
+  object::Region reserved[dtb::kMaxReservedRanges + 2];
+  size_t nres = 0;
+  reserved[nres++] = {bi.image_pa, bi.image_size};  // boot stage, tables, kernel, modules
+  reserved[nres++] = {bi.dtb_pa, bi.dtb_size};
+  for (size_t i = 0; i < dt.reserved_count; ++i) reserved[nres++] = {dt.reserved[i].base, dt.reserved[i].size};
+  object::UntypedBlock blocks[kMaxBlocks];
+  size_t nblocks = object::carve_untyped(ram, dt.memory_count, reserved, nres, 12, blocks, kMaxBlocks);
+  if (nblocks == 0) panic("creating init: no free memory");
+  if (nblocks > kMaxBlocks) nblocks = kMaxBlocks;  // the rest stays unused (reported below)
+  size_t largest = 0;
+  uint64_t free_bytes = 0;
+  for (size_t i = 0; i < nblocks; ++i) {
+    free_bytes += 1ull << blocks[i].size_bits;
+    if (blocks[i].size_bits > blocks[largest].size_bits) largest = i;
+  }
+
+  // 2. init's root CNode, from the largest block; then every block goes in.
+  check(
+      object::insert_original(&g_boot_untyped, Capability{.type = ObjectType::kUntyped,
+                                                          .rights = abi::kRightsAll,
+                                                          .size_bits = static_cast<uint8_t>(blocks[largest].size_bits),
+                                                          .object = blocks[largest].base}),
+      "the first untyped");
+  retype_one(&g_boot_untyped, ObjectType::kCNode, abi::kInitCNodeBits, &g_boot_cnode, "root CNode");
+  Slot* cnode = linear<Slot>(g_boot_cnode.cap.object);
+  const uint64_t nslots = 1ull << abi::kInitCNodeBits;
+  check(object::move(&g_boot_cnode, &cnode[slot::kCNode]), "placing the root CNode");
+  check(object::move(&g_boot_untyped, &cnode[slot::kFirstUntyped]), "placing the first untyped");
+  uint64_t next_ut = slot::kFirstUntyped + 1;
+  for (size_t i = 0; i < nblocks && next_ut < nslots; ++i) {
+    if (i == largest) continue;
+    check(object::insert_original(&cnode[next_ut++], Capability{.type = ObjectType::kUntyped,
+                                                                .rights = abi::kRightsAll,
+                                                                .size_bits = static_cast<uint8_t>(blocks[i].size_bits),
+                                                                .object = blocks[i].base}),
+          "an untyped");
+  }
+  Slot* ut = &cnode[slot::kFirstUntyped];
+
+  // 3. Thread, address space, page tables (contiguous: one bump allocator).
+  Slot* th = retype_one(ut, ObjectType::kThread, 0, &cnode[slot::kThread], "thread");
+  Slot* as = retype_one(ut, ObjectType::kAddressSpace, 0, &cnode[slot::kAddressSpace], "address space");
+  Slot* pts[kInitPageTables];
+  for (size_t i = 0; i < kInitPageTables; ++i) pts[i] = &cnode[slot::kFirstPageTable + i];
+  check(object::retype(ut, ObjectType::kPageTable, 0, pts, kInitPageTables, kHooks), "page tables");
+  arm64::PhysWindow window{layout::kLinearMapBase};
+  arm64::PageAllocator tables(window, pts[0]->cap.object, pts[0]->cap.object + kInitPageTables * kPage);
+  arm64::PageTableBuilder vspace(window, &tables, as->cap.object);
+  uint64_t next_frame = slot::kFirstFrame;
+  auto map_frame = [&](uint64_t va, bool writable, bool executable) -> uint64_t {
+    if (next_frame >= slot::kFirstUntyped)
+      panic("creating init: more than %d frames", int(slot::kFirstUntyped - slot::kFirstFrame));
+    Slot* f = retype_one(ut, ObjectType::kFrame4K, 0, &cnode[next_frame++], "a frame");
+    check(vspace.map(va, f->cap.object, kPage,
+                     arm64::MapAttrs{.type = arm64::MemType::kNormal,
+                                     .writable = writable,
+                                     .executable = executable,
+                                     .user = true,
+                                     .global = false},
+                     {.allow_blocks = false}),
+          "mapping a frame");
+    return f->cap.object;
+  };
+
+  // 4. The init ELF, segment by segment, copied into fresh frames.
+  const boot::ManifestModule* mod = nullptr;
+  for (uint32_t i = 0; i < bi.module_count; ++i) {
+    const char* n = bi.modules[i].name;
+    if (n[0] == 'i' && n[1] == 'n' && n[2] == 'i' && n[3] == 't' && n[4] == '\0') mod = &bi.modules[i];
+  }
+  if (mod == nullptr) panic("the image has no boot module named init");
+  const auto* bytes = linear<const uint8_t>(mod->offset);
+  Result<elf::File> elf = elf::File::open(bytes, mod->size);
+  if (!elf.ok()) panic("init is not a usable ELF: %s", elf::last_error());
+  for (size_t i = 0; i < elf.value().segment_count(); ++i) {
+    elf::Segment s = elf.value().segment(i);
+    if (s.type != elf::kPtLoad || s.mem_size == 0) continue;
+    if (s.vaddr >= abi::kUserLimit || s.mem_size > abi::kUserLimit - s.vaddr || (s.vaddr & (kPage - 1)) != 0) {
+      panic("init's segment at 0x%llx is not a page-aligned user range", ull(s.vaddr));
+    }
+    const uint8_t* data = elf.value().segment_data(s);
+    for (uint64_t off = 0; off < s.mem_size; off += kPage) {
+      uint64_t pa = map_frame(s.vaddr + off, (s.flags & elf::kPfW) != 0, (s.flags & elf::kPfX) != 0);
+      auto* dst = linear<uint8_t>(pa);
+      for (uint64_t b = 0; b < kPage && off + b < s.file_size; ++b) dst[b] = data[off + b];
+    }
+  }
+  for (uint64_t va = abi::kUserStackTop - abi::kUserStackSize; va < abi::kUserStackTop; va += kPage) {
+    map_frame(va, true, false);
+  }
+  map_frame(abi::kIpcBufferVa, true, false);
+  // The walker must see complete tables before the first user access
+  // (Arm ARM D8.2.6: table writes need a DSB before a walk can use them).
+  arm64::dsb_ishst();
+
+  // 5. The thread, entering init's _start at EL0 with IRQs masked (there is
+  // no interrupt handling yet) and SErrors unmasked.
+  auto* t = linear<Thread>(th->cap.object);
+  t->frame.elr = elf.value().entry();
+  t->frame.sp = abi::kUserStackTop;
+  t->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).i(1).f(1).raw;
+  t->as_root = as->cap.object;
+  t->asid = kInitAsid;
+  t->ttbr0 = as->cap.object | (uint64_t{kInitAsid} << 48);
+  t->state = ThreadState::kRunnable;
+  const char name[] = "init";
+  for (size_t i = 0; i < sizeof name; ++i) t->name[i] = name[i];
+  kprintf("keel: init: %zu untyped blocks (%llu MiB free), %llu frames, %llu page tables; entry 0x%llx\n", nblocks,
+          ull(free_bytes >> 20), ull(next_frame - slot::kFirstFrame),
+          ull((tables.used_end() - pts[0]->cap.object) / kPage), ull(t->frame.elr));
+  return t;
+}
+
+}  // namespace keel

@@ -1,0 +1,22 @@
+// uaccess.h — the only way the kernel reads user memory.
+//
+// The kernel never dereferences a user pointer. copy_from_user walks the
+// thread's own tables (arm64::translate, the same walker preflight uses),
+// requires every byte to be mapped EL0-readable below abi::kUserLimit, and
+// copies through the kernel's linear map. Anything else is kInvalidAddress.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/core/thread.h"
+#include "kernel/lib/status.h"
+
+namespace keel {
+
+// Copies len bytes from user address uva of thread t into dst.
+// Errors: Status::kOutOfRange (kernel address, overflow), kNotFound (unmapped
+// or not readable at EL0).
+Status copy_from_user(const Thread& t, uint64_t uva, size_t len, void* dst);
+
+}  // namespace keel
