@@ -33,7 +33,7 @@ class CapTest : public ::testing::Test {
     Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
     ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
   }
-  Status Retype(ObjectType t, unsigned bits, std::vector<int> idx, int from = 0) {
+  Status Retype(ObjectType t, unsigned bits, const std::vector<int>& idx, int from = 0) {
     std::vector<Slot*> d;
     d.reserve(idx.size());
     for (int i : idx) d.push_back(&s[i]);
