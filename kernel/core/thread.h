@@ -1,29 +1,62 @@
-// thread.h — the Thread kernel object (a TCB), made by retyping untyped memory.
+// thread.h — the Thread (TCB) and Endpoint kernel objects.
 //
-// Contract: a Thread occupies one 1 KiB object (object_size_bits(kThread)).
-// While the thread is not running, `frame` holds its complete integer user
-// context; FP/SIMD state is not touched by the kernel (built with
-// -mgeneral-regs-only) and stays live in the registers while only one
-// thread exists — the scheduler work switches it eagerly with the thread.
+// Both are made by retyping untyped memory (object_size_bits: Thread 1 KiB,
+// Endpoint 64 bytes) and are plain data: the scheduler and IPC code
+// (scheduler.h, ipc.h) are portable and host-tested on them.
+//
+// Contract: while a thread is not on the CPU, `frame` holds its complete
+// integer user context. A thread is in at most one queue at a time — the run
+// queue (state kRunnable, not current) or one endpoint's queue (kBlockedSend
+// / kBlockedRecv) — linked through q_next/q_prev. FP/SIMD is trapped at EL0
+// for now (CPACR_EL1.FPEN = 0; user programs are built integer-only); eager
+// FP switching arrives with preemption.
 #pragma once
 
 #include <stdint.h>
 
 #include "kernel/arch/arm64/kernel/frame.h"
+#include "kernel/object/capability.h"
 
 namespace keel {
 
-enum class ThreadState : uint32_t { kInactive, kRunnable, kStopped };
+enum class ThreadState : uint32_t {
+  kInactive,      // made, not started (or suspended)
+  kRunnable,      // current, or in the run queue
+  kBlockedSend,   // in an endpoint queue with a message
+  kBlockedRecv,   // in an endpoint queue, waiting for a message
+  kBlockedReply,  // after Call: waiting for its reply
+  kStopped,       // faulted; never runs again
+};
+
+struct Endpoint;
 
 struct Thread {
   arm64::ExceptionFrame frame;  // user context while not on the CPU
   uint64_t ttbr0;               // address-space root | ASID << 48
-  uint64_t as_root;             // PA of the address space's root table
+  uint64_t as_root;             // PA of the address space's root table (0: none)
+  object::Capability cspace;    // the thread's root CNode
   ThreadState state;
   uint32_t asid;
+  uint32_t priority;       // 0..abi::kMaxPriority, higher runs first
+  uint32_t blocked_call;   // in an endpoint queue: sent with Call
+  uint64_t blocked_badge;  // in an endpoint queue: the badge it sent with
+  Endpoint* blocked_on;    // the endpoint whose queue holds it
+  Thread* q_next;
+  Thread* q_prev;
+  Thread* reply_to;  // receiver: the caller its next reply goes to
+  Thread* replier;   // caller in kBlockedReply: who holds its reply
   char name[24];
 };
 static_assert(sizeof(Thread) <= 1024, "a Thread fits its 1 KiB object");
+
+enum class EndpointState : uint32_t { kIdle, kSenders, kReceivers };
+
+struct Endpoint {
+  Thread* head;
+  Thread* tail;
+  EndpointState state;
+};
+static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
 
 // The thread the boot CPU runs (nullptr in the idle loop).
 Thread* current_thread();

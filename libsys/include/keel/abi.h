@@ -119,3 +119,36 @@ constexpr uint64_t kFirstUntyped = 128;  // untyped memory, the largest region f
 }  // namespace init_slot
 
 }  // namespace keel::abi
+
+namespace keel::abi {
+
+// IPC register layout.
+//   Send/NBSend/Call in:  x0 = endpoint slot, x1 = MessageInfo, x2..x5 = MR0..MR3
+//   Recv in:              x0 = endpoint slot
+//   ReplyRecv in:         x0 = endpoint slot to receive on, x1 = reply MessageInfo, x2..x5 = reply MRs
+//   Recv/Call/ReplyRecv out: x0 = Error, x1 = MessageInfo, x2..x5 = MRs, x6 = sender's badge
+// MessageInfo: bits [2:0] = number of message registers used (0..4), bits [63:12] = label.
+constexpr uint64_t kMaxMessageRegisters = 4;
+constexpr uint64_t message_info(uint64_t label, uint64_t length) { return (label << 12) | (length & 7); }
+constexpr uint64_t info_length(uint64_t info) { return info & 7; }
+constexpr uint64_t info_label(uint64_t info) { return info >> 12; }
+
+// Object invocations (Syscall::kInvoke): x0 = capability slot, x1 = method, x2.. = arguments.
+enum class Method : uint64_t {
+  // CNode (x0 = the CNode; slots are indices into it)
+  kCNodeCopy = 1,    // x2 = dest slot, x3 = source slot, x4 = rights
+  kCNodeMint = 2,    // x2 = dest slot, x3 = source slot, x4 = rights, x5 = badge
+  kCNodeMove = 3,    // x2 = dest slot, x3 = source slot
+  kCNodeDelete = 4,  // x2 = slot
+  kCNodeRevoke = 5,  // x2 = slot
+  // Untyped (x0 = the untyped)
+  kUntypedRetype = 16,  // x2 = ObjectType, x3 = size bits, x4 = first dest slot (in the caller's CNode), x5 = count
+  // Thread (x0 = the thread)
+  kThreadConfigure = 32,  // x2 = CNode slot (its cspace), x3 = AddressSpace slot, x4 = priority
+  kThreadStart = 33,      // x2 = PC, x3 = SP, x4 = x0 argument
+  kThreadSuspend = 34,
+};
+
+constexpr unsigned kMaxPriority = 255;
+
+}  // namespace keel::abi

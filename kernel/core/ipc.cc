@@ -1,0 +1,139 @@
+#include "kernel/core/ipc.h"
+
+#include "keel/abi.h"
+
+namespace keel {
+namespace {
+
+void ep_append(Endpoint* ep, Thread* t) {
+  t->q_next = nullptr;
+  t->q_prev = ep->tail;
+  if (ep->tail != nullptr) {
+    ep->tail->q_next = t;
+  } else {
+    ep->head = t;
+  }
+  ep->tail = t;
+  t->blocked_on = ep;
+}
+
+void ep_unlink(Endpoint* ep, Thread* t) {
+  if (t->q_prev != nullptr) {
+    t->q_prev->q_next = t->q_next;
+  } else {
+    ep->head = t->q_next;
+  }
+  if (t->q_next != nullptr) {
+    t->q_next->q_prev = t->q_prev;
+  } else {
+    ep->tail = t->q_prev;
+  }
+  t->q_next = t->q_prev = nullptr;
+  t->blocked_on = nullptr;
+  if (ep->head == nullptr) ep->state = EndpointState::kIdle;
+}
+
+Thread* ep_pop(Endpoint* ep) {
+  Thread* t = ep->head;
+  if (t != nullptr) ep_unlink(ep, t);
+  return t;
+}
+
+// Copies the message (info + used MRs) and sets the receiver's results.
+void transfer(const Thread* from, Thread* to, uint64_t badge) {
+  uint64_t info = from->frame.x[1];
+  uint64_t len = abi::info_length(info);
+  if (len > abi::kMaxMessageRegisters) len = abi::kMaxMessageRegisters;
+  to->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+  to->frame.x[1] = abi::message_info(abi::info_label(info), len);
+  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) to->frame.x[2 + i] = i < len ? from->frame.x[2 + i] : 0;
+  to->frame.x[6] = badge;
+}
+
+void wake(Scheduler& s, Thread* t) {
+  t->state = ThreadState::kRunnable;
+  s.enqueue(t);
+}
+
+void await_reply(Thread* caller, Thread* receiver) {
+  caller->state = ThreadState::kBlockedReply;
+  caller->replier = receiver;
+  receiver->reply_to = caller;
+}
+
+}  // namespace
+
+void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool blocking, bool call) {
+  if (ep->state == EndpointState::kReceivers) {
+    Thread* r = ep_pop(ep);
+    transfer(sender, r, badge);
+    wake(s, r);
+    sender->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+    if (call) await_reply(sender, r);
+    return;
+  }
+  if (!blocking) {
+    sender->frame.x[0] = static_cast<uint64_t>(abi::Error::kWouldBlock);
+    return;
+  }
+  sender->state = ThreadState::kBlockedSend;
+  sender->blocked_badge = badge;
+  sender->blocked_call = call ? 1 : 0;
+  ep_append(ep, sender);
+  ep->state = EndpointState::kSenders;
+}
+
+void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver) {
+  if (ep->state == EndpointState::kSenders) {
+    Thread* snd = ep_pop(ep);
+    transfer(snd, receiver, snd->blocked_badge);
+    snd->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+    if (snd->blocked_call != 0) {
+      await_reply(snd, receiver);
+    } else {
+      wake(s, snd);
+    }
+    return;
+  }
+  receiver->state = ThreadState::kBlockedRecv;
+  ep_append(ep, receiver);
+  ep->state = EndpointState::kReceivers;
+}
+
+void ipc_reply(Scheduler& s, Thread* replier) {
+  Thread* caller = replier->reply_to;
+  replier->reply_to = nullptr;
+  if (caller == nullptr || caller->state != ThreadState::kBlockedReply || caller->replier != replier) return;
+  caller->replier = nullptr;
+  transfer(replier, caller, 0);
+  wake(s, caller);
+}
+
+void thread_detach(Scheduler& s, Thread* t) {
+  s.remove(t);
+  if (t->blocked_on != nullptr) ep_unlink(t->blocked_on, t);
+  if (t->replier != nullptr) {
+    if (t->replier->reply_to == t) t->replier->reply_to = nullptr;
+    t->replier = nullptr;
+  }
+  if (t->reply_to != nullptr) {
+    // Its caller would wait forever for a reply that cannot come.
+    Thread* caller = t->reply_to;
+    t->reply_to = nullptr;
+    if (caller->state == ThreadState::kBlockedReply && caller->replier == t) {
+      caller->replier = nullptr;
+      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
+      wake(s, caller);
+    }
+  }
+  t->state = ThreadState::kInactive;
+}
+
+void endpoint_destroy(Scheduler& s, Endpoint* ep) {
+  while (Thread* t = ep_pop(ep)) {
+    t->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
+    wake(s, t);
+  }
+}
+
+}  // namespace keel

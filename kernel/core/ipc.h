@@ -1,0 +1,36 @@
+// ipc.h — synchronous rendezvous on endpoints (portable, host-tested).
+//
+// Messages travel in the threads' saved frames (abi.h IPC register layout):
+// MessageInfo in x1, MR0..MR3 in x2..x5; the receiver gets x0 = kOk and the
+// sender's badge in x6. Nothing is copied through memory.
+//
+//   send:  a receiver waits -> deliver, wake it; Call makes the sender wait
+//          for the reply (kBlockedReply) and gives the receiver reply_to.
+//          Otherwise block in the endpoint queue (or kWouldBlock if
+//          non-blocking).
+//   recv:  a sender waits -> take its message (and its reply if it called);
+//          otherwise block in the endpoint queue.
+//   reply: deliver to reply_to if that thread still waits for it.
+//
+// Woken threads go to the run queue; the caller decides whom to run next.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel/core/scheduler.h"
+#include "kernel/core/thread.h"
+
+namespace keel {
+
+void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool blocking, bool call);
+void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver);
+void ipc_reply(Scheduler& s, Thread* replier);
+
+// Takes t out of whatever it waits in (run queue, endpoint queue, a pending
+// reply), leaving it kInactive. Used by suspend and by thread destruction.
+void thread_detach(Scheduler& s, Thread* t);
+
+// Wakes every thread queued on ep with abi::Error::kObjectDestroyed.
+void endpoint_destroy(Scheduler& s, Endpoint* ep);
+
+}  // namespace keel
