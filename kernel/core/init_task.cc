@@ -6,6 +6,7 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
+#include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
 #include "kernel/lib/elf/elf.h"
 #include "kernel/object/capability.h"
@@ -22,7 +23,6 @@ namespace slot = abi::init_slot;
 constexpr uint64_t kPage = arm64::kPageSize;
 constexpr size_t kMaxBlocks = 64;
 constexpr size_t kInitPageTables = 16;
-constexpr uint32_t kInitAsid = 1;
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -30,14 +30,6 @@ template <typename T>
 T* linear(uint64_t pa) {
   return reinterpret_cast<T*>(layout::phys_to_linear(pa));
 }
-
-// Retype's object constructor: zero the memory (through the linear map).
-void zero_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
-  unsigned bits = object::object_size_bits(type, size_bits);
-  auto* p = linear<uint64_t>(pa);
-  for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
-}
-const object::ObjectHooks kHooks{.init = zero_object, .destroy = nullptr, .ctx = nullptr};
 
 // Slots that hold capabilities before init's CNode exists (kernel bss).
 Slot g_boot_untyped;
@@ -48,7 +40,7 @@ void check(Status s, const char* what) {
 }
 
 Slot* retype_one(Slot* ut, ObjectType type, unsigned bits, Slot* dst, const char* what) {
-  check(object::retype(ut, type, bits, &dst, 1, kHooks), what);
+  check(object::retype(ut, type, bits, &dst, 1, object_hooks()), what);
   return dst;
 }
 
@@ -102,7 +94,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   Slot* as = retype_one(ut, ObjectType::kAddressSpace, 0, &cnode[slot::kAddressSpace], "address space");
   Slot* pts[kInitPageTables];
   for (size_t i = 0; i < kInitPageTables; ++i) pts[i] = &cnode[slot::kFirstPageTable + i];
-  check(object::retype(ut, ObjectType::kPageTable, 0, pts, kInitPageTables, kHooks), "page tables");
+  check(object::retype(ut, ObjectType::kPageTable, 0, pts, kInitPageTables, object_hooks()), "page tables");
   arm64::PhysWindow window{layout::kLinearMapBase};
   arm64::PageAllocator tables(window, pts[0]->cap.object, pts[0]->cap.object + kInitPageTables * kPage);
   arm64::PageTableBuilder vspace(window, &tables, as->cap.object);
@@ -160,8 +152,10 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   t->frame.sp = abi::kUserStackTop;
   t->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).i(1).f(1).raw;
   t->as_root = as->cap.object;
-  t->asid = kInitAsid;
-  t->ttbr0 = as->cap.object | (uint64_t{kInitAsid} << 48);
+  check(asid_for(as->cap.object, &t->asid), "an ASID");
+  t->ttbr0 = as->cap.object | (uint64_t{t->asid} << 48);
+  t->cspace = cnode[slot::kCNode].cap;
+  t->priority = abi::kMaxPriority;
   t->state = ThreadState::kRunnable;
   const char name[] = "init";
   for (size_t i = 0; i < sizeof name; ++i) t->name[i] = name[i];

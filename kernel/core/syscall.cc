@@ -1,31 +1,42 @@
 // syscall.cc — everything that enters the kernel from EL0.
 //
-// Syscalls are decoded here; every argument is checked before use, and the
-// result goes back in x0 as an abi::Error. Any other exception from EL0 is a
-// user fault: with no fault endpoints yet, the thread is stopped, the fault
-// is reported decoded (with a user backtrace the runner symbolizes), and the
-// kernel carries on.
+// On entry the user frame is saved into the current Thread; syscalls and
+// invocations work on Thread frames (results in x0 as an abi::Error, every
+// argument checked); then the scheduler picks who runs and that thread's
+// frame goes back on the kernel stack for the eret. Any other exception from
+// EL0 is a user fault: with no fault endpoints yet, the thread is stopped,
+// the fault reported decoded (with a user backtrace the runner symbolizes),
+// and the kernel carries on with the other threads.
 #include <stdint.h>
 
 #include "keel/abi.h"
 #include "kernel/arch/arm64/esr.h"
 #include "kernel/arch/arm64/kernel/frame.h"
+#include "kernel/arch/arm64/regs.h"
 #include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
 #include "kernel/core/abi_map.h"
 #include "kernel/core/console.h"
+#include "kernel/core/ipc.h"
+#include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
+#include "kernel/core/scheduler.h"
 #include "kernel/core/thread.h"
 #include "kernel/core/uaccess.h"
 
 namespace keel {
 namespace {
 
+using abi::Error;
+using abi::ObjectType;
+using object::Slot;
+
 Thread* g_current = nullptr;
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
-abi::Error sys_debug_write(const Thread& t, uint64_t uva, uint64_t len) {
-  if (len > abi::kDebugWriteMax) return abi::Error::kInvalidArgument;
+Error sys_debug_write(const Thread& t, uint64_t uva, uint64_t len) {
+  if (len > abi::kDebugWriteMax) return Error::kInvalidArgument;
   char buf[256];
   while (len > 0) {
     size_t chunk = len < sizeof buf ? len : sizeof buf;
@@ -35,18 +46,156 @@ abi::Error sys_debug_write(const Thread& t, uint64_t uva, uint64_t len) {
     uva += chunk;
     len -= chunk;
   }
-  return abi::Error::kOk;
+  return Error::kOk;
 }
 
-void handle_syscall(Thread* t, arm64::ExceptionFrame* f) {
-  uint64_t number = f->x[8];
-  abi::Error e = abi::Error::kUnknownSyscall;
-  if (number == abi::kSyscallDebugWrite) {
-    e = sys_debug_write(*t, f->x[0], f->x[1]);
-  } else if (number == static_cast<uint64_t>(abi::Syscall::kYield)) {
-    e = abi::Error::kOk;  // the only thread: yielding returns at once
+// The capability in slot `index` of t's root CNode, if it has `type` and
+// `rights`. Slots are flat indices into the root CNode (no multi-level
+// addressing yet).
+Status lookup(const Thread& t, uint64_t index, ObjectType type, uint8_t rights, Slot** out) {
+  Status s = cnode_slot(t.cspace, index, out);
+  if (s != Status::kOk) return s;
+  if ((*out)->cap.type != type) return Status::kInvalidCapability;
+  if (((*out)->cap.rights & rights) != rights) return Status::kInsufficientRights;
+  return Status::kOk;
+}
+
+Status invoke_cnode(Thread* t, Slot* cn, uint64_t method) {
+  auto& x = t->frame.x;
+  Slot* dst = nullptr;
+  Slot* src = nullptr;
+  switch (static_cast<abi::Method>(method)) {
+    case abi::Method::kCNodeCopy:
+    case abi::Method::kCNodeMint:
+    case abi::Method::kCNodeMove: {
+      Status s = cnode_slot(cn->cap, x[2], &dst);
+      if (s == Status::kOk) s = cnode_slot(cn->cap, x[3], &src);
+      if (s != Status::kOk) return s;
+      if (static_cast<abi::Method>(method) == abi::Method::kCNodeMove) return object::move(src, dst);
+      if (x[4] > 0xff) return Status::kInvalidArgument;
+      uint64_t badge = static_cast<abi::Method>(method) == abi::Method::kCNodeMint ? x[5] : 0;
+      return object::derive(src, dst, static_cast<uint8_t>(x[4]), badge);
+    }
+    case abi::Method::kCNodeDelete:
+    case abi::Method::kCNodeRevoke: {
+      Status s = cnode_slot(cn->cap, x[2], &dst);
+      if (s != Status::kOk) return s;
+      return static_cast<abi::Method>(method) == abi::Method::kCNodeDelete ? object::remove(dst, object_hooks())
+                                                                           : object::revoke(dst, object_hooks());
+    }
+    default: return Status::kInvalidArgument;
   }
-  f->x[0] = static_cast<uint64_t>(e);
+}
+
+Status invoke_untyped(Thread* t, Slot* ut) {
+  auto& x = t->frame.x;
+  constexpr uint64_t kMaxCount = 64;
+  if (x[2] == 0 || x[2] >= static_cast<uint64_t>(ObjectType::kCount) || x[3] > 63 || x[5] == 0 || x[5] > kMaxCount) {
+    return Status::kInvalidArgument;
+  }
+  Slot* dests[kMaxCount];
+  for (uint64_t i = 0; i < x[5]; ++i) {
+    if (x[4] + i < x[4]) return Status::kInvalidSlot;
+    Status s = cnode_slot(t->cspace, x[4] + i, &dests[i]);
+    if (s != Status::kOk) return s;
+  }
+  return object::retype(ut, static_cast<ObjectType>(x[2]), static_cast<unsigned>(x[3]), dests, x[5], object_hooks());
+}
+
+Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) {
+  auto& x = t->frame.x;
+  Thread* th = thread_object(th_slot->cap);
+  switch (static_cast<abi::Method>(method)) {
+    case abi::Method::kThreadConfigure: {
+      if (th->state != ThreadState::kInactive) return Status::kInvalidArgument;
+      Slot* cn = nullptr;
+      Slot* as = nullptr;
+      Status s = lookup(*t, x[2], ObjectType::kCNode, 0, &cn);
+      if (s == Status::kOk) s = lookup(*t, x[3], ObjectType::kAddressSpace, 0, &as);
+      if (s != Status::kOk) return s;
+      if (x[4] > t->priority) return Status::kInvalidArgument;  // no priority above the caller's
+      uint32_t asid = 0;
+      s = asid_for(as->cap.object, &asid);
+      if (s != Status::kOk) return s;
+      th->cspace = cn->cap;
+      th->as_root = as->cap.object;
+      th->asid = asid;
+      th->ttbr0 = as->cap.object | (uint64_t{asid} << 48);
+      th->priority = static_cast<uint32_t>(x[4]);
+      return Status::kOk;
+    }
+    case abi::Method::kThreadStart: {
+      if (th->state != ThreadState::kInactive || th->as_root == 0 || th->cspace.is_null()) {
+        return Status::kInvalidArgument;
+      }
+      if (x[2] >= abi::kUserLimit || x[3] > abi::kUserLimit || (x[3] & 15) != 0 || (x[2] & 3) != 0) {
+        return Status::kInvalidArgument;
+      }
+      th->frame = arm64::ExceptionFrame{};
+      th->frame.elr = x[2];
+      th->frame.sp = x[3];
+      th->frame.x[0] = x[4];
+      th->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).i(1).f(1).raw;
+      th->state = ThreadState::kRunnable;
+      scheduler().enqueue(th);
+      return Status::kOk;
+    }
+    case abi::Method::kThreadSuspend: thread_detach(scheduler(), th); return Status::kOk;
+    default: return Status::kInvalidArgument;
+  }
+}
+
+Status invoke(Thread* t) {
+  Slot* s = nullptr;
+  Status st = cnode_slot(t->cspace, t->frame.x[0], &s);
+  if (st != Status::kOk) return st;
+  uint64_t method = t->frame.x[1];
+  switch (s->cap.type) {
+    case ObjectType::kCNode: return invoke_cnode(t, s, method);
+    case ObjectType::kUntyped:
+      if (method != static_cast<uint64_t>(abi::Method::kUntypedRetype)) return Status::kInvalidArgument;
+      return invoke_untyped(t, s);
+    case ObjectType::kThread:
+      if ((s->cap.rights & abi::kRightWrite) == 0) return Status::kInsufficientRights;
+      return invoke_thread(t, s, method);
+    default: return Status::kInvalidCapability;
+  }
+}
+
+// Runs the syscall in t's saved frame. Returns true if t yields the CPU.
+bool dispatch(Thread* t) {
+  auto& x = t->frame.x;
+  uint64_t number = x[8];
+  Status st = Status::kOk;
+  Slot* ep = nullptr;
+  switch (number) {
+    case abi::kSyscallDebugWrite: x[0] = static_cast<uint64_t>(sys_debug_write(*t, x[0], x[1])); return false;
+    case static_cast<uint64_t>(abi::Syscall::kYield): x[0] = 0; return true;
+    case static_cast<uint64_t>(abi::Syscall::kSend):
+    case static_cast<uint64_t>(abi::Syscall::kNBSend):
+    case static_cast<uint64_t>(abi::Syscall::kCall):
+      st = lookup(*t, x[0], ObjectType::kEndpoint, abi::kRightWrite, &ep);
+      if (st == Status::kOk) {
+        ipc_send(scheduler(), endpoint_object(ep->cap), t, ep->cap.badge,
+                 number != static_cast<uint64_t>(abi::Syscall::kNBSend),
+                 number == static_cast<uint64_t>(abi::Syscall::kCall));
+        return false;
+      }
+      break;
+    case static_cast<uint64_t>(abi::Syscall::kRecv):
+    case static_cast<uint64_t>(abi::Syscall::kReplyRecv):
+      st = lookup(*t, x[0], ObjectType::kEndpoint, abi::kRightRead, &ep);
+      if (st == Status::kOk) {
+        if (number == static_cast<uint64_t>(abi::Syscall::kReplyRecv)) ipc_reply(scheduler(), t);
+        ipc_recv(scheduler(), endpoint_object(ep->cap), t);
+        return false;
+      }
+      break;
+    case static_cast<uint64_t>(abi::Syscall::kInvoke): st = invoke(t); break;
+    default: x[0] = static_cast<uint64_t>(Error::kUnknownSyscall); return false;
+  }
+  x[0] = static_cast<uint64_t>(to_abi(st));
+  return false;
 }
 
 [[noreturn]] void idle() {
@@ -87,18 +236,35 @@ Thread* current_thread() { return g_current; }
 void set_current_thread(Thread* t) { g_current = t; }
 
 // Called by vectors.S for every exception from EL0, with the user's frame on
-// the kernel stack. Returning resumes the (possibly rewritten) frame.
+// the kernel stack. Returning resumes whatever frame is there then.
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   Thread* t = g_current;
   if (t == nullptr) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
+  t->frame = *f;
+  bool yield = false;
   if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
-    handle_syscall(t, f);
-    return;
+    yield = dispatch(t);
+  } else {
+    report_user_fault(*t, *f, slot);
+    thread_detach(scheduler(), t);
+    t->state = ThreadState::kStopped;
   }
-  report_user_fault(*t, *f, slot);
-  t->state = ThreadState::kStopped;
-  g_current = nullptr;
-  idle();
+  // Keep running t unless it blocked, yielded, or a higher-priority thread woke.
+  Thread* next = t;
+  if (t->state != ThreadState::kRunnable || yield || scheduler().highest() > static_cast<int>(t->priority)) {
+    if (t->state == ThreadState::kRunnable) scheduler().enqueue(t);
+    next = scheduler().pick();
+  }
+  if (next == nullptr) {
+    g_current = nullptr;
+    idle();
+  }
+  if (next->ttbr0 != t->ttbr0) {
+    KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
+    arm64::isb();  // the new address space is in effect before the eret
+  }
+  g_current = next;
+  *f = next->frame;
 }
 
 }  // namespace keel

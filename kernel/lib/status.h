@@ -24,6 +24,7 @@ enum class [[nodiscard]] Status : uint32_t {
   kSlotOccupied,        // a destination slot is not empty
   kInsufficientRights,  // the capability lacks a right the operation needs
   kRevokeFirst,         // the capability must have no derived children first
+  kInvalidSlot,         // a slot index outside its CNode
 };
 
 constexpr const char* status_name(Status s) {
@@ -42,6 +43,7 @@ constexpr const char* status_name(Status s) {
     case Status::kSlotOccupied: return "slot occupied";
     case Status::kInsufficientRights: return "insufficient rights";
     case Status::kRevokeFirst: return "revoke first";
+    case Status::kInvalidSlot: return "invalid slot";
   }
   return "unknown status";
 }

@@ -58,6 +58,7 @@ ABSL_FLAG(bool, trace, false, "log exceptions and MMU faults (-d int,mmu,guest_e
 // --expect may be given many times (absl flags keep only the last value, so
 // main() collects the occurrences before absl parses the rest).
 ABSL_FLAG(std::string, expect, "", "test mode: a regex that must match a console line; repeatable");
+ABSL_FLAG(std::string, fail_on, "", "test mode: a regex that fails the run when a line matches; repeatable");
 ABSL_FLAG(bool, expect_failure, false, "test mode: failure markers are expected, not fatal");
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
@@ -113,19 +114,25 @@ std::string trace_path() {
 }
 
 std::vector<std::string> g_expects;
+std::vector<std::string> g_fail_on;
 
-// Removes every --expect=RE / --expect RE from argv into g_expects.
+// Removes every --expect / --fail_on (=RE or RE as the next word) from argv.
 std::vector<char*> take_expects(int argc, char** argv) {
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
-    if (absl::StartsWith(a, "--expect=")) {
-      g_expects.push_back(a.substr(9));
-    } else if (a == "--expect" && i + 1 < argc) {
-      g_expects.push_back(argv[++i]);
-    } else {
-      rest.push_back(argv[i]);
+    bool taken = false;
+    for (auto [flag, list] :
+         {std::pair{std::string("--expect"), &g_expects}, std::pair{std::string("--fail_on"), &g_fail_on}}) {
+      if (absl::StartsWith(a, flag + "=")) {
+        list->push_back(a.substr(flag.size() + 1));
+        taken = true;
+      } else if (a == flag && i + 1 < argc) {
+        list->push_back(argv[++i]);
+        taken = true;
+      }
     }
+    if (!taken) rest.push_back(argv[i]);
   }
   return rest;
 }
@@ -306,6 +313,15 @@ int run(int argc, char** argv) {
       return 2;
     }
   }
+  std::vector<std::regex> fail_on;
+  for (const std::string& e : g_fail_on) {
+    try {
+      fail_on.emplace_back(e);
+    } catch (const std::regex_error& err) {
+      std::cerr << "qemu_runner: bad --fail_on regex '" << e << "': " << err.what() << "\n";
+      return 2;
+    }
+  }
   std::cerr << "qemu_runner: " << absl::StrJoin(cmd, " ") << "\n";
   if (!o.trace_file.empty()) std::cerr << "qemu_runner: QEMU trace log: " << o.trace_file << "\n";
   if (absl::GetFlag(FLAGS_dry_run)) return 0;
@@ -342,11 +358,12 @@ int run(int argc, char** argv) {
       std::cout << d << (o.interactive ? "\r\n" : "\n") << std::flush;
       consider(d);
     }
-    for (const char* m : kFailureMarkers) {
-      if (absl::StrContains(l, m) && !failure_at) {
-        failure_at = Clock::now();
-        failure_line = l;
-      }
+    bool failure = false;
+    for (const char* m : kFailureMarkers) failure |= absl::StrContains(l, m);
+    for (const std::regex& re : fail_on) failure |= std::regex_search(l, re);
+    if (failure && !failure_at) {
+      failure_at = Clock::now();
+      failure_line = l;
     }
   };
 

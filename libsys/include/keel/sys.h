@@ -14,7 +14,7 @@ namespace keel::sys {
 
 struct SyscallResult {
   abi::Error error;
-  uint64_t r1, r2, r3, r4, r5;
+  uint64_t r1, r2, r3, r4, r5, r6;
 };
 
 // One SVC with the ABI's register assignment; every stub goes through it.
@@ -26,10 +26,111 @@ inline SyscallResult syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, 
   register uint64_t x3 asm("x3") = a3;
   register uint64_t x4 asm("x4") = a4;
   register uint64_t x5 asm("x5") = a5;
+  register uint64_t x6 asm("x6") = 0;
   register uint64_t x8 asm("x8") = number;
-  asm volatile("svc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5) : "r"(x8) : "memory");
-  return SyscallResult{static_cast<abi::Error>(x0), x1, x2, x3, x4, x5};
+  asm volatile("svc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6) : "r"(x8) : "memory");
+  return SyscallResult{static_cast<abi::Error>(x0), x1, x2, x3, x4, x5, x6};
 }
+
+inline uint64_t sysno(abi::Syscall s) { return static_cast<uint64_t>(s); }
+inline uint64_t method(abi::Method m) { return static_cast<uint64_t>(m); }
+
+// ---- IPC ----------------------------------------------------------------
+
+struct Message {
+  uint64_t label = 0;
+  uint64_t length = 0;  // message registers used, 0..abi::kMaxMessageRegisters
+  uint64_t mr[abi::kMaxMessageRegisters] = {};
+  uint64_t badge = 0;  // on receipt: the sender's badge
+};
+
+inline Message to_message(const SyscallResult& r) {
+  return Message{abi::info_label(r.r1), abi::info_length(r.r1), {r.r2, r.r3, r.r4, r.r5}, r.r6};
+}
+
+inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m) {
+  return syscall(sysno(s), slot, abi::message_info(m.label, m.length), m.mr[0], m.mr[1], m.mr[2], m.mr[3]);
+}
+
+// An endpoint capability in the caller's CNode.
+class Endpoint {
+ public:
+  explicit constexpr Endpoint(uint64_t slot) : slot_(slot) {}
+  uint64_t slot() const { return slot_; }
+  abi::Error send(const Message& m) const { return ipc(abi::Syscall::kSend, slot_, m).error; }
+  abi::Error nb_send(const Message& m) const { return ipc(abi::Syscall::kNBSend, slot_, m).error; }
+  // Sends m and waits for the reply, which replaces m.
+  abi::Error call(Message& m) const {
+    SyscallResult r = ipc(abi::Syscall::kCall, slot_, m);
+    if (r.error == abi::Error::kOk) m = to_message(r);
+    return r.error;
+  }
+  abi::Error recv(Message& out) const {
+    SyscallResult r = syscall(sysno(abi::Syscall::kRecv), slot_);
+    if (r.error == abi::Error::kOk) out = to_message(r);
+    return r.error;
+  }
+  // Replies to the last caller with `reply`, then waits for the next message.
+  abi::Error reply_recv(const Message& reply, Message& out) const {
+    SyscallResult r = ipc(abi::Syscall::kReplyRecv, slot_, reply);
+    if (r.error == abi::Error::kOk) out = to_message(r);
+    return r.error;
+  }
+
+ private:
+  uint64_t slot_;
+};
+
+// ---- object invocations --------------------------------------------------
+
+inline abi::Error invoke(uint64_t slot, abi::Method m, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+                         uint64_t a5 = 0) {
+  return syscall(sysno(abi::Syscall::kInvoke), slot, method(m), a2, a3, a4, a5).error;
+}
+
+class CNode {
+ public:
+  explicit constexpr CNode(uint64_t slot) : slot_(slot) {}
+  abi::Error copy(uint64_t dst, uint64_t src, uint8_t rights) const {
+    return invoke(slot_, abi::Method::kCNodeCopy, dst, src, rights);
+  }
+  abi::Error mint(uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge) const {
+    return invoke(slot_, abi::Method::kCNodeMint, dst, src, rights, badge);
+  }
+  abi::Error move(uint64_t dst, uint64_t src) const { return invoke(slot_, abi::Method::kCNodeMove, dst, src); }
+  abi::Error remove(uint64_t slot) const { return invoke(slot_, abi::Method::kCNodeDelete, slot); }
+  abi::Error revoke(uint64_t slot) const { return invoke(slot_, abi::Method::kCNodeRevoke, slot); }
+
+ private:
+  uint64_t slot_;
+};
+
+class Untyped {
+ public:
+  explicit constexpr Untyped(uint64_t slot) : slot_(slot) {}
+  // Makes `count` objects into the caller's CNode slots [dest, dest+count).
+  abi::Error retype(abi::ObjectType type, unsigned size_bits, uint64_t dest, uint64_t count = 1) const {
+    return invoke(slot_, abi::Method::kUntypedRetype, static_cast<uint64_t>(type), size_bits, dest, count);
+  }
+
+ private:
+  uint64_t slot_;
+};
+
+class ThreadCap {
+ public:
+  explicit constexpr ThreadCap(uint64_t slot) : slot_(slot) {}
+  abi::Error configure(uint64_t cnode, uint64_t address_space, unsigned priority) const {
+    return invoke(slot_, abi::Method::kThreadConfigure, cnode, address_space, priority);
+  }
+  abi::Error start(uint64_t pc, uint64_t sp, uint64_t arg) const {
+    return invoke(slot_, abi::Method::kThreadStart, pc, sp, arg);
+  }
+  abi::Error suspend() const { return invoke(slot_, abi::Method::kThreadSuspend); }
+
+ private:
+  uint64_t slot_;
+};
 
 inline abi::Error debug_write(const char* s, size_t n) {
   return syscall(abi::kSyscallDebugWrite, reinterpret_cast<uint64_t>(s), n).error;

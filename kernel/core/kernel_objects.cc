@@ -1,0 +1,92 @@
+#include "kernel/core/kernel_objects.h"
+
+#include "keel/abi.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/ipc.h"
+
+namespace keel {
+namespace {
+
+using abi::ObjectType;
+
+// Ordering: none needed; one CPU, interrupts masked in the kernel.
+Scheduler g_scheduler;
+uint64_t g_asid_root[256];  // ASID -> root table PA (0: free)
+
+template <typename T>
+T* linear(uint64_t pa) {
+  return reinterpret_cast<T*>(layout::phys_to_linear(pa));
+}
+
+void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
+  unsigned bits = object::object_size_bits(type, size_bits);
+  auto* p = linear<uint64_t>(pa);
+  for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
+}
+
+void destroy_object(void*, const object::Capability& cap);
+const object::ObjectHooks kHooks{.init = init_object, .destroy = destroy_object, .ctx = nullptr};
+
+void destroy_object(void*, const object::Capability& cap) {
+  switch (cap.type) {
+    case ObjectType::kEndpoint: endpoint_destroy(g_scheduler, linear<Endpoint>(cap.object)); break;
+    case ObjectType::kThread: {
+      Thread* t = linear<Thread>(cap.object);
+      thread_detach(g_scheduler, t);
+      t->state = ThreadState::kStopped;
+      break;
+    }
+    case ObjectType::kCNode: {
+      auto* slots = linear<object::Slot>(cap.object);
+      for (uint64_t i = 0; i < (1ull << cap.size_bits); ++i) {
+        if (!slots[i].empty()) (void)object::remove(&slots[i], kHooks);
+      }
+      break;
+    }
+    case ObjectType::kAddressSpace:
+      for (uint32_t a = 1; a < 256; ++a) {
+        if (g_asid_root[a] != cap.object) continue;
+        g_asid_root[a] = 0;
+        // Drop the ASID's translations before it can be reused (Arm ARM
+        // D8.13: TLBI ASIDE1IS, then DSB for completion).
+        asm volatile("tlbi aside1is, %0" ::"r"(uint64_t{a} << 48) : "memory");
+        arm64::dsb_ish();
+        arm64::isb();
+      }
+      break;
+    default: break;  // frames, page tables, untyped: memory only
+  }
+}
+
+}  // namespace
+
+Scheduler& scheduler() { return g_scheduler; }
+const object::ObjectHooks& object_hooks() { return kHooks; }
+
+Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out) {
+  if (cnode.type != ObjectType::kCNode) return Status::kInvalidCapability;
+  if (index >= (1ull << cnode.size_bits)) return Status::kInvalidSlot;
+  *out = linear<object::Slot>(cnode.object) + index;
+  return Status::kOk;
+}
+
+Thread* thread_object(const object::Capability& cap) { return linear<Thread>(cap.object); }
+Endpoint* endpoint_object(const object::Capability& cap) { return linear<Endpoint>(cap.object); }
+
+Status asid_for(uint64_t root_pa, uint32_t* asid) {
+  uint32_t free = 0;
+  for (uint32_t a = 1; a < 256; ++a) {
+    if (g_asid_root[a] == root_pa) {
+      *asid = a;
+      return Status::kOk;
+    }
+    if (free == 0 && g_asid_root[a] == 0) free = a;
+  }
+  if (free == 0) return Status::kNoMemory;
+  g_asid_root[free] = root_pa;
+  *asid = free;
+  return Status::kOk;
+}
+
+}  // namespace keel

@@ -1,0 +1,33 @@
+// kernel_objects.h — the kernel's side of kernel objects: where they live
+// (the linear map), what making and destroying one does, the run queue, and
+// ASIDs. Target only (it reaches memory through the linear map).
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel/core/scheduler.h"
+#include "kernel/core/thread.h"
+#include "kernel/object/capability.h"
+
+namespace keel {
+
+Scheduler& scheduler();
+
+// Retype zeroes new objects; destroying one cleans up after it: an endpoint
+// wakes its waiters with kObjectDestroyed, a thread leaves every queue, a
+// CNode deletes the capabilities it holds, an address space frees its ASID
+// (and its TLB entries).
+const object::ObjectHooks& object_hooks();
+
+// Slot `index` of the CNode `cnode` names. kInvalidCapability if cnode is
+// not a CNode, kInvalidSlot if index is outside it.
+Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out);
+
+Thread* thread_object(const object::Capability& cap);
+Endpoint* endpoint_object(const object::Capability& cap);
+
+// The ASID of the address space whose root table is at root_pa, assigned on
+// first use (1..255; 0 is never used). kNoMemory when all are taken.
+Status asid_for(uint64_t root_pa, uint32_t* asid);
+
+}  // namespace keel

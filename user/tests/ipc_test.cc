@@ -1,0 +1,201 @@
+// ipc_test — runs as init in a test image and exercises the kernel through
+// its ABI: IPC ping-pong, badges, non-blocking send, revoke while blocked, and
+// the error path of every syscall it can reach. Prints one line per test,
+// "TEST <name>: PASS" or "TEST <name>: FAIL: <why>", then "TESTS DONE".
+#include "keel/sys.h"
+
+using keel::abi::Error;
+using keel::abi::ObjectType;
+namespace sys = keel::sys;
+namespace slot = keel::abi::init_slot;
+
+namespace {
+
+// Slots this test uses in init's CNode (see abi.h init_slot for the rest).
+constexpr uint64_t kScratchUntyped = 100;  // 1 MiB carved from the first untyped
+constexpr uint64_t kEp = 101;
+constexpr uint64_t kEpBadge7 = 102;
+constexpr uint64_t kEpBadge9 = 103;
+constexpr uint64_t kEpIdle = 104;
+constexpr uint64_t kServer = 105;
+constexpr uint64_t kSmallUntyped = 106;  // holds the endpoint revoked under a waiter
+constexpr uint64_t kDoomedEp = 107;
+constexpr uint64_t kWaiter = 108;
+constexpr uint64_t kWriteOnly = 109;
+constexpr uint64_t kSpare = 110;
+
+const sys::CNode cnode(slot::kCNode);
+
+alignas(16) char server_stack[8192];
+alignas(16) char waiter_stack[8192];
+volatile uint64_t waiter_result = ~0ull;
+
+int failures = 0;
+
+void report(const char* name, bool ok, const char* why = "") {
+  if (ok) {
+    sys::print("TEST %s: PASS\n", name);
+  } else {
+    ++failures;
+    sys::print("TEST %s: FAIL: %s\n", name, why);
+  }
+}
+
+// Echo server: replies with (mr0 + 1, the badge it saw).
+[[noreturn]] void server_main(uint64_t ep_slot) {
+  sys::Endpoint ep(ep_slot);
+  sys::Message m;
+  Error e = ep.recv(m);
+  for (;;) {
+    if (e != Error::kOk) {
+      sys::print("server: recv failed: %s\n", keel::abi::error_name(e));
+      for (;;) sys::yield();
+    }
+    sys::Message reply{.label = 0, .length = 2, .mr = {m.mr[0] + 1, m.badge}};
+    e = ep.reply_recv(reply, m);
+  }
+}
+
+// Blocks in Recv on an endpoint that the test then destroys.
+[[noreturn]] void waiter_main(uint64_t ep_slot) {
+  sys::Message m;
+  waiter_result = static_cast<uint64_t>(sys::Endpoint(ep_slot).recv(m));
+  for (;;) sys::yield();
+}
+
+uint64_t stack_top(char* stack, uint64_t size) { return reinterpret_cast<uint64_t>(stack) + size; }
+
+bool start_thread(uint64_t thread_slot, void (*entry)(uint64_t), char* stack, uint64_t size, uint64_t arg,
+                  unsigned prio) {
+  sys::ThreadCap th(thread_slot);
+  return sys::Untyped(kScratchUntyped).retype(ObjectType::kThread, 0, thread_slot) == Error::kOk &&
+         th.configure(slot::kCNode, slot::kAddressSpace, prio) == Error::kOk &&
+         th.start(reinterpret_cast<uint64_t>(entry), stack_top(stack, size), arg) == Error::kOk;
+}
+
+void test_ping_pong() {
+  sys::Endpoint ep(kEp);
+  constexpr int kRounds = 2000;
+  for (int i = 0; i < kRounds; ++i) {
+    sys::Message m{.label = 1, .length = 1, .mr = {static_cast<uint64_t>(i)}};
+    Error e = ep.call(m);
+    if (e != Error::kOk || m.mr[0] != static_cast<uint64_t>(i) + 1 || m.length != 2) {
+      sys::print("  round %d: error %s, mr0 %llu\n", i, keel::abi::error_name(e), (unsigned long long)m.mr[0]);
+      report("ping_pong", false, "wrong reply");
+      return;
+    }
+  }
+  report("ping_pong", true);
+}
+
+void test_badges() {
+  bool ok = cnode.mint(kEpBadge7, kEp, keel::abi::kRightWrite, 7) == Error::kOk &&
+            cnode.mint(kEpBadge9, kEp, keel::abi::kRightWrite, 9) == Error::kOk;
+  sys::Message a{.length = 1, .mr = {100}}, b{.length = 1, .mr = {200}}, c{.length = 1, .mr = {300}};
+  ok = ok && sys::Endpoint(kEpBadge7).call(a) == Error::kOk && sys::Endpoint(kEpBadge9).call(b) == Error::kOk &&
+       sys::Endpoint(kEp).call(c) == Error::kOk;
+  ok = ok && a.mr[1] == 7 && b.mr[1] == 9 && c.mr[1] == 0 && a.mr[0] == 101 && b.mr[0] == 201;
+  // A badge is never changed by minting again.
+  ok = ok && cnode.mint(kSpare, kEpBadge7, keel::abi::kRightWrite, 8) == Error::kInvalidArgument;
+  report("badges", ok, "badge not delivered as minted");
+}
+
+void test_nb_send() {
+  sys::Message m{.length = 0};
+  report("nb_send_without_receiver", sys::Endpoint(kEpIdle).nb_send(m) == Error::kWouldBlock, "expected would block");
+}
+
+void test_revoke_while_blocked() {
+  bool ok = sys::Untyped(kScratchUntyped).retype(ObjectType::kUntyped, 14, kSmallUntyped) == Error::kOk &&
+            sys::Untyped(kSmallUntyped).retype(ObjectType::kEndpoint, 0, kDoomedEp) == Error::kOk &&
+            start_thread(kWaiter, waiter_main, waiter_stack, sizeof waiter_stack, kDoomedEp,
+                         keel::abi::kMaxPriority);  // init's own priority: yield hands it the CPU
+  if (!ok) {
+    report("revoke_while_blocked", false, "setup failed");
+    return;
+  }
+  sys::yield();  // the waiter runs and blocks in Recv
+  Error e = cnode.revoke(kSmallUntyped);
+  sys::yield();  // the waiter wakes with kObjectDestroyed and records it
+  ok = e == Error::kOk && waiter_result == static_cast<uint64_t>(Error::kObjectDestroyed);
+  // The endpoint's slot is empty now: using it is an invalid capability.
+  sys::Message m;
+  ok = ok && sys::Endpoint(kDoomedEp).nb_send(m) == Error::kInvalidCapability;
+  report("revoke_while_blocked", ok, "waiter not woken with object destroyed");
+}
+
+// Every syscall's error path with bad arguments.
+void test_errors() {
+  struct Case {
+    const char* what;
+    Error got;
+    Error want;
+  };
+  sys::Message m;
+  (void)cnode.copy(kWriteOnly, kEp, keel::abi::kRightWrite);
+  const Case cases[] = {
+      {"send on an empty slot", sys::Endpoint(kSpare + 1).send(m), Error::kInvalidCapability},
+      {"send on a slot beyond the CNode", sys::Endpoint(1u << 20).send(m), Error::kInvalidSlot},
+      {"call on a thread capability", sys::Endpoint(slot::kThread).call(m), Error::kInvalidCapability},
+      {"recv without the read right", sys::Endpoint(kWriteOnly).recv(m), Error::kInsufficientRights},
+      {"copy with more rights than the source", cnode.copy(kSpare + 2, kWriteOnly, keel::abi::kRightsAll),
+       Error::kInsufficientRights},
+      {"copy into an occupied slot", cnode.copy(kEp, kEpIdle, keel::abi::kRightRead), Error::kSlotOccupied},
+      {"copy an untyped", cnode.copy(kSpare + 2, kScratchUntyped, keel::abi::kRightRead), Error::kInvalidCapability},
+      {"move from an empty slot", cnode.move(kSpare + 3, kSpare + 4), Error::kInvalidCapability},
+      {"delete an empty slot", cnode.remove(kSpare + 4), Error::kInvalidCapability},
+      {"revoke beyond the CNode", cnode.revoke(1u << 20), Error::kInvalidSlot},
+      {"retype an invalid type", sys::Untyped(kScratchUntyped).retype(static_cast<ObjectType>(77), 0, kSpare + 5),
+       Error::kInvalidArgument},
+      {"retype into an occupied slot", sys::Untyped(kScratchUntyped).retype(ObjectType::kEndpoint, 0, kEp),
+       Error::kSlotOccupied},
+      {"retype more than the untyped holds", sys::Untyped(kScratchUntyped).retype(ObjectType::kFrame2M, 0, kSpare + 5),
+       Error::kNotEnoughMemory},
+      {"retype from a non-untyped", sys::Untyped(kEp).retype(ObjectType::kEndpoint, 0, kSpare + 5),
+       Error::kInvalidCapability},
+      {"retype with destinations beyond the CNode",
+       sys::Untyped(kScratchUntyped).retype(ObjectType::kEndpoint, 0, (1u << 9) - 1, 2), Error::kInvalidSlot},
+      {"invoke an unknown CNode method", sys::invoke(slot::kCNode, static_cast<keel::abi::Method>(999)),
+       Error::kInvalidArgument},
+      {"invoke an endpoint", sys::invoke(kEp, keel::abi::Method::kCNodeCopy), Error::kInvalidCapability},
+      {"start a thread at a kernel address",
+       sys::ThreadCap(kServer).start(0xffffffff80000000ull, stack_top(server_stack, sizeof server_stack), 0),
+       Error::kInvalidArgument},
+      {"configure a running thread", sys::ThreadCap(kServer).configure(slot::kCNode, slot::kAddressSpace, 1),
+       Error::kInvalidArgument},
+      {"configure with an endpoint as CNode", sys::ThreadCap(kServer).configure(kEp, slot::kAddressSpace, 1),
+       Error::kInvalidArgument},
+      {"debug_write too long", sys::debug_write("x", keel::abi::kDebugWriteMax + 1), Error::kInvalidArgument},
+      {"debug_write from a kernel address", sys::debug_write(reinterpret_cast<const char*>(0xffff000040000000ull), 8),
+       Error::kInvalidAddress},
+      {"unknown syscall", sys::syscall(4242).error, Error::kUnknownSyscall},
+  };
+  bool ok = true;
+  for (const Case& c : cases) {
+    if (c.got != c.want) {
+      ok = false;
+      sys::print("  %s: got %s, want %s\n", c.what, keel::abi::error_name(c.got), keel::abi::error_name(c.want));
+    }
+  }
+  report("error_paths", ok, "an error code differs (see above)");
+}
+
+}  // namespace
+
+int main() {
+  sys::print("ipc_test: starting\n");
+  bool ok = sys::Untyped(slot::kFirstUntyped).retype(ObjectType::kUntyped, 20, kScratchUntyped) == Error::kOk &&
+            sys::Untyped(kScratchUntyped).retype(ObjectType::kEndpoint, 0, kEp) == Error::kOk &&
+            sys::Untyped(kScratchUntyped).retype(ObjectType::kEndpoint, 0, kEpIdle) == Error::kOk &&
+            start_thread(kServer, server_main, server_stack, sizeof server_stack, kEp, 100);
+  report("setup", ok, "could not create the server");
+  if (ok) {
+    test_ping_pong();
+    test_badges();
+    test_nb_send();
+    test_revoke_while_blocked();
+    test_errors();
+  }
+  sys::print("TESTS DONE: %d failed\n", failures);
+  return failures;
+}
