@@ -14,6 +14,7 @@ constexpr abi::Error to_abi(Status s) {
     case Status::kInsufficientRights: return abi::Error::kInsufficientRights;
     case Status::kRevokeFirst: return abi::Error::kRevokeFirst;
     case Status::kInvalidSlot: return abi::Error::kInvalidSlot;
+    case Status::kMissingTable: return abi::Error::kNoPageTable;
     case Status::kNoMemory: return abi::Error::kNotEnoughMemory;
     case Status::kOutOfRange:
     case Status::kNotFound:

@@ -111,6 +111,8 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
                                      .global = false},
                      {.allow_blocks = false}),
           "mapping a frame");
+    f->cap.badge = va | (3u << 1) | 1;  // recorded: deleting the capability unmaps it
+    f->cap.watermark = as->cap.object;
     return f->cap.object;
   };
 

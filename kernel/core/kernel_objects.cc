@@ -1,6 +1,7 @@
 #include "kernel/core/kernel_objects.h"
 
 #include "keel/abi.h"
+#include "kernel/arch/arm64/page_table.h"
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/ipc.h"
@@ -26,7 +27,38 @@ void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
 }
 
 void destroy_object(void*, const object::Capability& cap);
-const object::ObjectHooks kHooks{.init = init_object, .destroy = destroy_object, .ctx = nullptr};
+void removed_cap(void*, const object::Capability& cap);
+const object::ObjectHooks kHooks{
+    .init = init_object, .destroy = destroy_object, .removed = removed_cap, .ctx = nullptr};
+
+uint32_t asid_of(uint64_t root_pa) {
+  for (uint32_t a = 1; a < 256; ++a) {
+    if (g_asid_root[a] == root_pa) return a;
+  }
+  return 0;
+}
+
+// A mapped frame or page table whose capability goes is unmapped first, so
+// no address space keeps memory its owner no longer holds (and revoke really
+// frees it). Arm ARM D8.13: TLBI by VA+ASID (or by ASID for a table), then
+// DSB for completion, ISB before returning to user code.
+void removed_cap(void*, const object::Capability& cap) {
+  bool frame = cap.type == ObjectType::kFrame4K || cap.type == ObjectType::kFrame2M;
+  if ((!frame && cap.type != ObjectType::kPageTable) || (cap.badge & 1) == 0) return;
+  uint64_t va = cap.badge & ~0xfffull;
+  unsigned level = static_cast<unsigned>((cap.badge >> 1) & 3);
+  uint32_t asid = asid_of(cap.watermark);
+  if (asid == 0) return;  // the address space is gone (and its ASID with it)
+  (void)arm64::clear_entry(arm64::PhysWindow{layout::kLinearMapBase}, cap.watermark, va, frame ? level : level - 1);
+  arm64::dsb_ishst();
+  if (frame) {
+    asm volatile("tlbi vae1is, %0" ::"r"((va >> 12) | (uint64_t{asid} << 48)) : "memory");
+  } else {
+    asm volatile("tlbi aside1is, %0" ::"r"(uint64_t{asid} << 48) : "memory");
+  }
+  arm64::dsb_ish();
+  arm64::isb();
+}
 
 void destroy_object(void*, const object::Capability& cap) {
   switch (cap.type) {

@@ -62,6 +62,22 @@ __attribute__((noinline)) void selftest_data_abort() {
   kprintf("keel: self-test: the write to %p did not fault\n", const_cast<uint64_t*>(p));
 }
 
+// The PMU for benchmarks: the cycle counter and event counter 0 counting
+// INST_RETIRED (event 0x08) at EL0 and EL1, readable from EL0
+// (PMUSERENR_EL0.EN|CR|ER). Exposing counters to user space is a timing side
+// channel keel accepts for now: it is a measurement kernel as much as a
+// product. Skipped when the CPU has no PMU (ID_AA64DFR0_EL1.PMUVer == 0).
+void enable_pmu() {
+  uint64_t pmuver = (KEEL_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf;
+  if (pmuver == 0 || pmuver == 0xf) return;
+  KEEL_WRITE_SYSREG(pmevtyper0_el0, 0x08);
+  KEEL_WRITE_SYSREG(pmccfiltr_el0, 0);
+  KEEL_WRITE_SYSREG(pmcntenset_el0, (1ull << 31) | 1);
+  KEEL_WRITE_SYSREG(pmcr_el0, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));  // E, P, C, LC
+  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 0) | (1u << 2) | (1u << 3));         // EN, CR, ER
+  arm64::isb();
+}
+
 }  // namespace
 
 extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
@@ -94,6 +110,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
       panic("PSCI SYSTEM_OFF returned");
     case boot::Selftest::kNone: break;
   }
+  enable_pmu();
   Thread* init = create_init(*bi, dt);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
   KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);

@@ -12,6 +12,7 @@
 #include "keel/abi.h"
 #include "kernel/arch/arm64/esr.h"
 #include "kernel/arch/arm64/kernel/frame.h"
+#include "kernel/arch/arm64/page_table.h"
 #include "kernel/arch/arm64/regs.h"
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
@@ -145,6 +146,49 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) {
   }
 }
 
+// Maps a page table or frame capability into an address space, recording
+// the mapping in the capability (capability.h) so deleting it unmaps.
+Status invoke_map(Thread* t, Slot* s, uint64_t method) {
+  auto& x = t->frame.x;
+  bool frame = s->cap.type == ObjectType::kFrame4K || s->cap.type == ObjectType::kFrame2M;
+  if (method != static_cast<uint64_t>(frame ? abi::Method::kFrameMap : abi::Method::kPageTableMap)) {
+    return Status::kInvalidArgument;
+  }
+  if ((s->cap.badge & 1) != 0) return Status::kSlotOccupied;  // this capability already maps it
+  Slot* as = nullptr;
+  Status st = lookup(*t, x[2], ObjectType::kAddressSpace, 0, &as);
+  if (st != Status::kOk) return st;
+  uint64_t va = x[3];
+  if (va >= abi::kUserLimit) return Status::kOutOfRange;
+  arm64::PhysWindow window{layout::kLinearMapBase};
+  unsigned level;
+  if (frame) {
+    level = s->cap.type == ObjectType::kFrame4K ? 3 : 2;
+    if ((va & (arm64::level_size(level) - 1)) != 0 || x[4] > 3) return Status::kInvalidArgument;
+    bool write = (x[4] & abi::kMapWrite) != 0, exec = (x[4] & abi::kMapExecute) != 0;
+    if ((s->cap.rights & abi::kRightRead) == 0 || (write && (s->cap.rights & abi::kRightWrite) == 0)) {
+      return Status::kInsufficientRights;
+    }
+    arm64::Pte leaf =
+        arm64::leaf_template(
+            arm64::MapAttrs{
+                .type = arm64::MemType::kNormal, .writable = write, .executable = exec, .user = true, .global = false})
+            .address(s->cap.object);
+    st = arm64::install_leaf(window, as->cap.object, va, level, leaf);
+  } else {
+    level = static_cast<unsigned>(x[4]);
+    if (level < 1 || level > 3) return Status::kInvalidArgument;
+    va &= ~(arm64::level_size(level - 1) - 1);
+    st = arm64::install_table(window, as->cap.object, va, level, s->cap.object);
+  }
+  if (st == Status::kNotFound) return Status::kMissingTable;
+  if (st != Status::kOk) return st == Status::kOverlap ? Status::kSlotOccupied : st;
+  arm64::dsb_ishst();  // the entry is visible to table walks before user code runs
+  s->cap.badge = va | (uint64_t{level} << 1) | 1;
+  s->cap.watermark = as->cap.object;
+  return Status::kOk;
+}
+
 Status invoke(Thread* t) {
   Slot* s = nullptr;
   Status st = cnode_slot(t->cspace, t->frame.x[0], &s);
@@ -158,6 +202,9 @@ Status invoke(Thread* t) {
     case ObjectType::kThread:
       if ((s->cap.rights & abi::kRightWrite) == 0) return Status::kInsufficientRights;
       return invoke_thread(t, s, method);
+    case ObjectType::kPageTable:
+    case ObjectType::kFrame4K:
+    case ObjectType::kFrame2M: return invoke_map(t, s, method);
     default: return Status::kInvalidCapability;
   }
 }

@@ -25,6 +25,7 @@ enum class [[nodiscard]] Status : uint32_t {
   kInsufficientRights,  // the capability lacks a right the operation needs
   kRevokeFirst,         // the capability must have no derived children first
   kInvalidSlot,         // a slot index outside its CNode
+  kMissingTable,        // a mapping needs an intermediate table that is absent
 };
 
 constexpr const char* status_name(Status s) {
@@ -44,6 +45,7 @@ constexpr const char* status_name(Status s) {
     case Status::kInsufficientRights: return "insufficient rights";
     case Status::kRevokeFirst: return "revoke first";
     case Status::kInvalidSlot: return "invalid slot";
+    case Status::kMissingTable: return "missing table";
   }
   return "unknown status";
 }

@@ -1,19 +1,38 @@
 // string.cc — the mem* functions the compiler may call in freestanding code.
 //
-// Byte loops on purpose: they must work with the MMU off, where every data
-// access is Device memory and an unaligned or exclusive access faults.
-// Target-only (the host has its own libc).
+// Aligned 8-byte words when destination, source and length allow, bytes
+// otherwise: both work with the MMU off, where every data access is Device
+// memory and an unaligned access faults. Accesses go through volatile
+// pointers so the compiler cannot turn these loops back into calls to
+// themselves. Target-only (the host has its own libc).
 #include <stddef.h>
+#include <stdint.h>
 
 extern "C" {
 
+static bool words_ok(const void* a, const void* b, size_t n) {
+  return ((reinterpret_cast<uintptr_t>(a) | reinterpret_cast<uintptr_t>(b) | n) & 7) == 0;
+}
+
 void* memset(void* dst, int c, size_t n) {
+  if (words_ok(dst, dst, n)) {
+    uint64_t v = static_cast<unsigned char>(c) * 0x0101010101010101ull;
+    auto* d = static_cast<volatile uint64_t*>(dst);
+    for (size_t i = 0; i < n / 8; ++i) d[i] = v;
+    return dst;
+  }
   auto* d = static_cast<volatile unsigned char*>(dst);
   for (size_t i = 0; i < n; ++i) d[i] = static_cast<unsigned char>(c);
   return dst;
 }
 
 void* memcpy(void* dst, const void* src, size_t n) {
+  if (words_ok(dst, src, n)) {
+    auto* d = static_cast<volatile uint64_t*>(dst);
+    const auto* s = static_cast<const volatile uint64_t*>(src);
+    for (size_t i = 0; i < n / 8; ++i) d[i] = s[i];
+    return dst;
+  }
   auto* d = static_cast<volatile unsigned char*>(dst);
   const auto* s = static_cast<const unsigned char*>(src);
   for (size_t i = 0; i < n; ++i) d[i] = s[i];

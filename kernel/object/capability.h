@@ -35,8 +35,10 @@ struct Capability {
   uint8_t flags = 0;      // kFlagDevice
   uint32_t reserved = 0;
   uint64_t object = 0;     // physical address of the object
-  uint64_t badge = 0;      // endpoint/notification badge (0 = unbadged)
-  uint64_t watermark = 0;  // untyped only: bytes handed out from the start
+  uint64_t badge = 0;      // endpoint/notification badge (0 = unbadged); frame/page
+                           // table: mapped VA | level << 1 | 1, 0 if unmapped
+  uint64_t watermark = 0;  // untyped: bytes handed out from the start; frame/page
+                           // table: the root PA of the address space it is mapped in
 
   bool is_null() const { return type == ObjectType::kNull; }
 };
@@ -59,6 +61,9 @@ constexpr unsigned kSlotBits = 6;
 struct ObjectHooks {
   void (*init)(void* ctx, ObjectType type, uint64_t pa, unsigned size_bits) = nullptr;
   void (*destroy)(void* ctx, const Capability& final_cap) = nullptr;
+  // Called for every capability removed (before destroy, if that follows):
+  // the kernel undoes what this one capability did, e.g. a frame's mapping.
+  void (*removed)(void* ctx, const Capability& cap) = nullptr;
   void* ctx = nullptr;
 };
 

@@ -127,6 +127,55 @@ Status PageTableBuilder::unmap_pages(uint64_t va, uint64_t size) {
   return removed == 0 ? Status::kNotFound : Status::kOk;
 }
 
+namespace {
+
+// The table holding level `level`'s entry for va, or nullptr if a table
+// above it is missing.
+uint64_t* table_at(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level) {
+  uint64_t table_pa = root_pa;
+  for (unsigned l = 0; l < level; ++l) {
+    Pte e{window.table(table_pa)[level_index(va, l)]};
+    if (!e.valid() || !e.table_or_page()) return nullptr;
+    table_pa = e.address();
+  }
+  return window.table(table_pa);
+}
+
+}  // namespace
+
+Status install_table(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level, uint64_t table_pa) {
+  if (level < 1 || level > 3 || !canonical_48(va) || (table_pa & (kPageSize - 1)) != 0) {
+    return Status::kInvalidArgument;
+  }
+  uint64_t* t = table_at(window, root_pa, va, level - 1);
+  if (t == nullptr) return Status::kNotFound;
+  uint64_t& e = t[level_index(va, level - 1)];
+  if (Pte{e}.valid()) return Status::kOverlap;
+  e = Pte::table(table_pa).raw;
+  return Status::kOk;
+}
+
+Status install_leaf(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level, Pte leaf) {
+  if (level < 1 || level > 3 || !canonical_48(va) || (va & (level_size(level) - 1)) != 0) {
+    return Status::kInvalidArgument;
+  }
+  uint64_t* t = table_at(window, root_pa, va, level);
+  if (t == nullptr) return Status::kNotFound;
+  uint64_t& e = t[level_index(va, level)];
+  if (Pte{e}.valid()) return Status::kOverlap;
+  e = leaf.valid(1).table_or_page(level == 3 ? 1 : 0).raw;
+  return Status::kOk;
+}
+
+uint64_t clear_entry(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level) {
+  if (level > 3) return 0;
+  uint64_t* t = table_at(window, root_pa, va, level);
+  if (t == nullptr) return 0;
+  uint64_t old = t[level_index(va, level)];
+  t[level_index(va, level)] = 0;
+  return old;
+}
+
 Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va) {
   Translation t;
   uint64_t top = va >> 48;

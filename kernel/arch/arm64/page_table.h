@@ -88,6 +88,21 @@ class PageTableBuilder {
   uint64_t root_pa_;
 };
 
+// Installing single entries in live tables whose intermediate tables the
+// caller provides (user address spaces: the kernel allocates nothing).
+//
+// install_table: makes the table at table_pa the level-`level` table (1..3)
+// covering va: walks from root through existing table entries down to level
+// `level - 1`, whose entry for va must be empty. kNotFound if a table above
+// is missing, kOverlap if the entry is in use.
+Status install_table(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level, uint64_t table_pa);
+// install_leaf: writes leaf (a page at level 3, a block at 1 or 2) for va;
+// tables down to `level` must exist and the entry must be empty.
+Status install_leaf(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level, Pte leaf);
+// clear_entry: empties the level-`level` entry for va and returns what it
+// held (0 if the path is missing). The caller does the TLB maintenance.
+uint64_t clear_entry(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level);
+
 // Why a translation fails (Arm ARM D8.2 / D8.16 fault kinds).
 enum class WalkFault : uint8_t {
   kNone,

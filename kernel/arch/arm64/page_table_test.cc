@@ -167,6 +167,29 @@ TEST_F(Fixture, WalkerHonoursTcrAndDescriptorRules) {
   EXPECT_EQ(T(0x2000).fault, WalkFault::kAccessFlag);
 }
 
+TEST_F(Fixture, InstallTablesAndLeavesOneByOne) {
+  // The caller supplies every table: L1, L2, L3 for one user page.
+  uint64_t l1 = alloc.alloc_page().value(), l2 = alloc.alloc_page().value(), l3 = alloc.alloc_page().value();
+  uint64_t va = 0x40'0000;
+  Pte leaf = leaf_template(MapAttrs{.writable = true, .user = true, .global = false}).address(0x8000'0000);
+  EXPECT_EQ(install_leaf({}, root, va, 3, leaf), Status::kNotFound) << "no tables yet";
+  EXPECT_EQ(install_table({}, root, va, 2, l2), Status::kNotFound) << "L1 missing";
+  ASSERT_EQ(install_table({}, root, va, 1, l1), Status::kOk);
+  EXPECT_EQ(install_table({}, root, va, 1, l2), Status::kOverlap);
+  ASSERT_EQ(install_table({}, root, va, 2, l2), Status::kOk);
+  ASSERT_EQ(install_table({}, root, va, 3, l3), Status::kOk);
+  ASSERT_EQ(install_leaf({}, root, va, 3, leaf), Status::kOk);
+  EXPECT_EQ(install_leaf({}, root, va, 3, leaf), Status::kOverlap);
+  EXPECT_EQ(install_leaf({}, root, va + 1, 3, leaf), Status::kInvalidArgument) << "unaligned";
+  Translation t = T(va + 5);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t.pa, 0x8000'0005u);
+  EXPECT_TRUE(t.el0_writable);
+  EXPECT_NE(clear_entry({}, root, va, 3), 0u);
+  EXPECT_FALSE(T(va).ok());
+  EXPECT_EQ(clear_entry({}, root, 0x7000'0000'0000, 3), 0u) << "missing path: nothing to clear";
+}
+
 // The walker agrees with the builder on every mapping of a random layout.
 TEST(PageTable, RandomLayoutsWalkerAgreesWithBuilder) {
   std::mt19937_64 rng(12345);

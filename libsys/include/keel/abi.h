@@ -27,6 +27,7 @@ enum class Error : uint64_t {
   kUnknownSyscall = 9,
   kObjectDestroyed = 10,  // the object went away while the caller waited on it
   kWouldBlock = 11,       // a non-blocking operation found no partner
+  kNoPageTable = 12,      // mapping needs a page table that is not there yet
 };
 
 // Kernel object types, as named in capabilities and retype requests.
@@ -83,6 +84,7 @@ constexpr const char* error_name(Error e) {
     case Error::kUnknownSyscall: return "unknown syscall";
     case Error::kObjectDestroyed: return "object destroyed";
     case Error::kWouldBlock: return "would block";
+    case Error::kNoPageTable: return "no page table";
   }
   return "unknown error";
 }
@@ -147,7 +149,15 @@ enum class Method : uint64_t {
   kThreadConfigure = 32,  // x2 = CNode slot (its cspace), x3 = AddressSpace slot, x4 = priority
   kThreadStart = 33,      // x2 = PC, x3 = SP, x4 = x0 argument
   kThreadSuspend = 34,
+  // PageTable (x0 = the table): x2 = AddressSpace slot, x3 = VA, x4 = level 1..3
+  kPageTableMap = 48,
+  // Frame (x0 = the frame): x2 = AddressSpace slot, x3 = VA, x4 = MapFlags
+  kFrameMap = 49,
 };
+
+// Frame mapping flags (readable is implied; writing needs the write right
+// on the frame capability).
+enum MapFlags : uint64_t { kMapWrite = 1, kMapExecute = 2 };
 
 constexpr unsigned kMaxPriority = 255;
 

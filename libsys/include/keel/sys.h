@@ -132,6 +132,30 @@ class ThreadCap {
   uint64_t slot_;
 };
 
+class PageTableCap {
+ public:
+  explicit constexpr PageTableCap(uint64_t slot) : slot_(slot) {}
+  // Installs this table as the level-`level` table (1..3) covering va.
+  abi::Error map(uint64_t address_space, uint64_t va, unsigned level) const {
+    return invoke(slot_, abi::Method::kPageTableMap, address_space, va, level);
+  }
+
+ private:
+  uint64_t slot_;
+};
+
+class FrameCap {
+ public:
+  explicit constexpr FrameCap(uint64_t slot) : slot_(slot) {}
+  // Maps the frame at va (user-readable; flags: abi::kMapWrite, abi::kMapExecute).
+  abi::Error map(uint64_t address_space, uint64_t va, uint64_t flags) const {
+    return invoke(slot_, abi::Method::kFrameMap, address_space, va, flags);
+  }
+
+ private:
+  uint64_t slot_;
+};
+
 inline abi::Error debug_write(const char* s, size_t n) {
   return syscall(abi::kSyscallDebugWrite, reinterpret_cast<uint64_t>(s), n).error;
 }
