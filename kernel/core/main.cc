@@ -118,7 +118,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   arm64::isb();  // new TTBR0/TCR in effect before the first user access
   set_current_thread(init);
   kprintf("keel: entering init at EL0\n");
-  arm64::enter_user(&init->frame);
+  arm64::enter_user();
 }
 
 }  // namespace keel

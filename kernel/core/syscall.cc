@@ -33,6 +33,7 @@ using abi::ObjectType;
 using object::Slot;
 
 Thread* g_current = nullptr;
+arm64::PerCpu g_percpu{};  // TPIDR_EL1 points here (set_current_thread)
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -280,14 +281,18 @@ void report_user_fault(const Thread& t, const arm64::ExceptionFrame& f, uint64_t
 }  // namespace
 
 Thread* current_thread() { return g_current; }
-void set_current_thread(Thread* t) { g_current = t; }
+void set_current_thread(Thread* t) {
+  g_current = t;
+  g_percpu.user_frame = t != nullptr ? &t->frame : nullptr;
+  KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(&g_percpu));
+}
 
-// Called by vectors.S for every exception from EL0, with the user's frame on
-// the kernel stack. Returning resumes whatever frame is there then.
+// Called by vectors.S for every exception from EL0; the user context is
+// already saved in the current thread's frame (f). Returning resumes the
+// frame PerCpu::user_frame names then.
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   Thread* t = g_current;
-  if (t == nullptr) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
-  t->frame = *f;
+  if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
   bool yield = false;
   if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
     yield = dispatch(t);
@@ -311,7 +316,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
     arm64::isb();  // the new address space is in effect before the eret
   }
   g_current = next;
-  *f = next->frame;
+  g_percpu.user_frame = &next->frame;
 }
 
 }  // namespace keel

@@ -22,11 +22,18 @@ static_assert(__builtin_offsetof(ExceptionFrame, sp) == 248, "FRAME_SP in vector
 static_assert(__builtin_offsetof(ExceptionFrame, elr) == 256, "FRAME_ELR in vectors.S");
 static_assert(__builtin_offsetof(ExceptionFrame, esr) == 272, "FRAME_ESR in vectors.S");
 
-// Restores the frame at `frame` (which must be the top frame of the kernel
-// stack) and erets to EL0. vectors.S.
-extern "C" [[noreturn]] void return_to_user(ExceptionFrame* frame);
+// Per-CPU data, reached through TPIDR_EL1. vectors.S reads user_frame (the
+// first word) on every entry from and return to EL0.
+struct PerCpu {
+  ExceptionFrame* user_frame;  // the frame of the thread this CPU runs at EL0
+};
+static_assert(__builtin_offsetof(PerCpu, user_frame) == 0, "vectors.S loads [TPIDR_EL1]");
 
-// Copies *frame to the top of the kernel stack and returns to EL0 with it.
-extern "C" [[noreturn]] void enter_user(const ExceptionFrame* frame);
+// Restores PerCpu::user_frame and erets to EL0 (vectors.S). The kernel
+// stack must be empty of anything still needed: it is reset by the eret.
+extern "C" [[noreturn]] void return_to_user_current();
+
+// The first return to EL0: resets the kernel stack, then as above.
+extern "C" [[noreturn]] void enter_user();
 
 }  // namespace keel::arm64

@@ -4,10 +4,13 @@
 // Exceptions from EL0 (syscalls, user faults) go to user_exception.
 //
 // Registers:
-//   TPIDRRO_EL0, SP_EL0, TPIDR_EL0  scratch copies of x0, x1, x2 while the
-//       stack is chosen (no user thread exists yet; the user-space issue
-//       reworks this entry path and must stop borrowing them)
-//   x0  vector slot (0..15) on the way to the common path
+//   TPIDRRO_EL0, SP_EL0, TPIDR_EL0  (EL1 exceptions only) scratch copies of
+//       x0, x1, x2 while the stack is chosen: a kernel exception is fatal, so
+//       the user values they held no longer matter
+//   x0  vector slot (0..7) on the way to the kernel's common path
+//   TPIDR_EL1  this CPU's PerCpu; its first word is the frame of the thread
+//       running at EL0 (user entries save into it, returns restore from it)
+//   x1  vector slot (8..15) on the way to the user common path
 //
 // If SP is not inside the kernel stack with room for a frame (overflow, or
 // a corrupt SP), the frame goes on the emergency stack instead, so the
@@ -33,49 +36,50 @@ kernel_vectors:
   mov   x0, #\slot
   b     kernel_exception_common
   .endr
-  // Slots 8-15: taken from EL0. SP is SP_EL1 = the top of the kernel stack
-  // (the kernel stack is empty whenever a user thread runs).
+  // Slots 8-15: taken from EL0. SP is SP_EL1 = the top of the (empty)
+  // kernel stack, used here only to park x0/x1 for a moment.
   .irp slot, 8,9,10,11,12,13,14,15
   .balign 128
-  sub   sp, sp, #FRAME_SIZE
-  stp   x0, x1, [sp, #0]
-  mov   x0, #\slot
+  stp   x0, x1, [sp, #-16]!
+  mov   x1, #\slot
   b     user_exception_common
   .endr
 
-// Saves the user context as an ExceptionFrame on the kernel stack and calls
-// user_exception(frame, slot), which may rewrite the frame (syscall results,
-// or another thread's context) before it is restored.
+// Saves the user context straight into the current thread's frame (the
+// pointer at [TPIDR_EL1], PerCpu::user_frame) and calls
+// user_exception(frame, slot). That may switch threads by changing
+// PerCpu::user_frame; whatever frame it names on return is restored.
 user_exception_common:
-  str   x2, [sp, #16]
-  SAVE_X3_TO_X30 sp
-  mrs   x1, sp_el0
-  str   x1, [sp, #FRAME_SP]
-  mrs   x1, elr_el1
-  mrs   x2, spsr_el1
-  stp   x1, x2, [sp, #FRAME_ELR]
-  mrs   x1, esr_el1
-  mrs   x2, far_el1
-  stp   x1, x2, [sp, #FRAME_ESR]
-  mov   x1, x0                  // slot
-  mov   x0, sp                  // frame
+  mrs   x0, tpidr_el1
+  ldr   x0, [x0]                // PerCpu::user_frame
+  str   x2, [x0, #16]
+  SAVE_X3_TO_X30 x0
+  ldp   x2, x3, [sp], #16       // the user's x0, x1
+  stp   x2, x3, [x0, #0]
+  mrs   x2, sp_el0
+  str   x2, [x0, #FRAME_SP]
+  mrs   x2, elr_el1
+  mrs   x3, spsr_el1
+  stp   x2, x3, [x0, #FRAME_ELR]
+  mrs   x2, esr_el1
+  mrs   x3, far_el1
+  stp   x2, x3, [x0, #FRAME_ESR]
   mov   x29, xzr                // kernel backtraces end here
-  bl    user_exception
-  mov   x0, sp
+  bl    user_exception          // (frame, slot)
   // fall through
 
-// void return_to_user(ExceptionFrame* frame): frame is the top frame of the
-// kernel stack; restores it and returns to EL0.
-  .global return_to_user
-return_to_user:
-  mov   sp, x0
-  ldp   x1, x2, [sp, #FRAME_ELR]
+// Restores the frame PerCpu::user_frame names and returns to EL0. The
+// kernel stack is empty again (SP_EL1 at its top).
+  .global return_to_user_current
+return_to_user_current:
+  mrs   x0, tpidr_el1
+  ldr   x0, [x0]
+  ldp   x1, x2, [x0, #FRAME_ELR]
   msr   elr_el1, x1
   msr   spsr_el1, x2
-  ldr   x1, [sp, #FRAME_SP]
+  ldr   x1, [x0, #FRAME_SP]
   msr   sp_el0, x1
-  LOAD_X0_TO_X30 sp
-  add   sp, sp, #FRAME_SIZE     // the kernel stack is empty again
+  LOAD_X0_TO_X30 x0
   eret
 
 kernel_exception_common:
@@ -115,20 +119,12 @@ kernel_exception_common:
 3:wfe
   b     3b
 
-// void enter_user(const ExceptionFrame* frame): copies the frame to the top
-// of the kernel stack (where user entries expect the stack to be empty) and
-// returns to EL0 through it. Uses registers only: the copy overwrites the
-// caller's (never resumed) stack frames.
+// void enter_user(): the first return to EL0. Resets SP to the top of the
+// kernel stack (nothing on it is needed again), then restores
+// PerCpu::user_frame.
   .global enter_user
 enter_user:
-  adrp  x1, __kernel_stack_top
-  add   x1, x1, :lo12:__kernel_stack_top
-  sub   x1, x1, #FRAME_SIZE
-  mov   x2, #0
-1:ldr   x3, [x0, x2]
-  str   x3, [x1, x2]
-  add   x2, x2, #8
-  cmp   x2, #FRAME_SIZE
-  b.lo  1b
-  mov   x0, x1
-  b     return_to_user
+  adrp  x0, __kernel_stack_top
+  add   x0, x0, :lo12:__kernel_stack_top
+  mov   sp, x0
+  b     return_to_user_current
