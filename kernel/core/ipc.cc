@@ -109,6 +109,32 @@ void ipc_reply(Scheduler& s, Thread* replier) {
   wake(s, caller);
 }
 
+Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge) {
+  if (ep->state != EndpointState::kReceivers) return nullptr;
+  Thread* r = ep->head;
+  if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
+  ep_pop(ep);
+  transfer(caller, r, badge);
+  caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+  await_reply(caller, r);
+  r->state = ThreadState::kRunnable;
+  return r;
+}
+
+Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
+  Thread* c = t->reply_to;
+  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t) return nullptr;
+  if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority)) return nullptr;
+  t->reply_to = nullptr;
+  c->replier = nullptr;
+  transfer(t, c, 0);
+  c->state = ThreadState::kRunnable;
+  t->state = ThreadState::kBlockedRecv;
+  ep_append(ep, t);
+  ep->state = EndpointState::kReceivers;
+  return c;
+}
+
 void thread_detach(Scheduler& s, Thread* t) {
   s.remove(t);
   if (t->blocked_on != nullptr) ep_unlink(t->blocked_on, t);

@@ -26,6 +26,17 @@ void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool b
 void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver);
 void ipc_reply(Scheduler& s, Thread* replier);
 
+// Fastpaths (DESIGN.md: they only check and fall back). Each returns the
+// thread to run next, having done exactly what the slow path (the calls
+// above followed by Scheduler::pick) would do, or nullptr — having changed
+// nothing — when any condition for the fast case does not hold:
+//   Call:      a receiver waits on ep and nothing queued outranks it;
+//   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
+//              nothing queued outranks the caller.
+// ipc_test.cc checks the equivalence on generated states.
+Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge);
+Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t);
+
 // Takes t out of whatever it waits in (run queue, endpoint queue, a pending
 // reply), leaving it kInactive. Used by suspend and by thread destruction.
 void thread_detach(Scheduler& s, Thread* t);

@@ -246,6 +246,30 @@ bool dispatch(Thread* t) {
   return false;
 }
 
+void switch_to(const Thread* from, Thread* next) {
+  if (next->ttbr0 != from->ttbr0) {
+    KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
+    arm64::isb();  // the new address space is in effect before the eret
+  }
+  g_current = next;
+  g_percpu.user_frame = &next->frame;
+}
+
+// Call and ReplyRecv on the common path: checks only, then ipc.h's fastpath
+// functions, which decline (nullptr) whenever anything is unusual; the slow
+// path then handles the syscall from the start.
+Thread* fastpath(Thread* t) {
+  uint64_t n = t->frame.x[8];
+  bool call = n == static_cast<uint64_t>(abi::Syscall::kCall);
+  if (!call && n != static_cast<uint64_t>(abi::Syscall::kReplyRecv)) return nullptr;
+  Slot* ep = nullptr;
+  if (lookup(*t, t->frame.x[0], ObjectType::kEndpoint, call ? abi::kRightWrite : abi::kRightRead, &ep) != Status::kOk) {
+    return nullptr;
+  }
+  return call ? ipc_fastpath_call(scheduler(), endpoint_object(ep->cap), t, ep->cap.badge)
+              : ipc_fastpath_reply_recv(scheduler(), endpoint_object(ep->cap), t);
+}
+
 [[noreturn]] void idle() {
   kprintf("keel: no runnable thread; the CPU idles (the kernel is still up)\n");
   for (;;) arm64::wfi();
@@ -293,6 +317,13 @@ void set_current_thread(Thread* t) {
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   Thread* t = g_current;
   if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
+  if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
+    Thread* next = fastpath(t);
+    if (next != nullptr) {
+      switch_to(t, next);
+      return;
+    }
+  }
   bool yield = false;
   if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
     yield = dispatch(t);
@@ -311,12 +342,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
     g_current = nullptr;
     idle();
   }
-  if (next->ttbr0 != t->ttbr0) {
-    KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
-    arm64::isb();  // the new address space is in effect before the eret
-  }
-  g_current = next;
-  g_percpu.user_frame = &next->frame;
+  switch_to(t, next);
 }
 
 }  // namespace keel
