@@ -156,7 +156,8 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   t->as_root = as->cap.object;
   check(asid_for(as->cap.object, &t->asid), "an ASID");
   t->ttbr0 = as->cap.object | (uint64_t{t->asid} << 48);
-  t->cspace = cnode[slot::kCNode].cap;
+  check(object::derive(&cnode[slot::kCNode], &t->cspace_slot, abi::kRightsAll, 0), "init's CNode reference");
+  check(object::derive(as, &t->vspace_slot, abi::kRightsAll, 0), "init's address space reference");
   t->priority = abi::kMaxPriority;
   t->state = ThreadState::kRunnable;
   const char name[] = "init";

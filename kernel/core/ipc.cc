@@ -40,13 +40,16 @@ Thread* ep_pop(Endpoint* ep) {
 }
 
 // Copies the message (info + used MRs) and sets the receiver's results.
+// A faulting sender's message is its fault record, not its registers.
 void transfer(const Thread* from, Thread* to, uint64_t badge) {
-  uint64_t info = from->frame.x[1];
+  bool fault = from->fault_pending != 0;
+  uint64_t info = fault ? abi::message_info(from->fault_label, 4) : from->frame.x[1];
+  const uint64_t* mrs = fault ? from->fault_mr : &from->frame.x[2];
   uint64_t len = abi::info_length(info);
   if (len > abi::kMaxMessageRegisters) len = abi::kMaxMessageRegisters;
   to->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
   to->frame.x[1] = abi::message_info(abi::info_label(info), len);
-  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) to->frame.x[2 + i] = i < len ? from->frame.x[2 + i] : 0;
+  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) to->frame.x[2 + i] = i < len ? mrs[i] : 0;
   to->frame.x[6] = badge;
 }
 
@@ -105,8 +108,26 @@ void ipc_reply(Scheduler& s, Thread* replier) {
   replier->reply_to = nullptr;
   if (caller == nullptr || caller->state != ThreadState::kBlockedReply || caller->replier != replier) return;
   caller->replier = nullptr;
-  transfer(replier, caller, 0);
+  if (caller->fault_pending != 0) {
+    // Resuming a faulted thread: its registers stay as they were (it retries
+    // the instruction), except an unknown syscall's result.
+    if (caller->fault_label == abi::kFaultUnknownSyscall) {
+      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kUnknownSyscall);
+    }
+    caller->fault_pending = 0;
+  } else {
+    transfer(replier, caller, 0);
+  }
   wake(s, caller);
+}
+
+void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint64_t kind, const uint64_t mr[4]) {
+  t->fault_pending = 1;
+  t->fault_label = kind;
+  for (int i = 0; i < 4; ++i) t->fault_mr[i] = mr[i];
+  uint64_t saved_x0 = t->frame.x[0];
+  ipc_send(s, ep, t, badge, /*blocking=*/true, /*call=*/true);
+  t->frame.x[0] = saved_x0;  // a fault leaves the thread's registers untouched
 }
 
 Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge) {
@@ -123,7 +144,9 @@ Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t b
 
 Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
   Thread* c = t->reply_to;
-  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t) return nullptr;
+  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0) {
+    return nullptr;
+  }
   if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority)) return nullptr;
   t->reply_to = nullptr;
   c->replier = nullptr;

@@ -26,6 +26,10 @@ void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool b
 void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver);
 void ipc_reply(Scheduler& s, Thread* replier);
 
+// Sends thread t's fault (abi::FaultKind, MR0..3 = ESR, FAR, PC, SP) to ep as
+// a Call; its registers are left as they were so a reply can resume it.
+void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint64_t kind, const uint64_t mr[4]);
+
 // Fastpaths (DESIGN.md: they only check and fall back). Each returns the
 // thread to run next, having done exactly what the slow path (the calls
 // above followed by Scheduler::pick) would do, or nullptr — having changed

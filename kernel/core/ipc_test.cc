@@ -164,6 +164,35 @@ TEST_F(IpcTest, DetachingABlockedSenderLeavesTheQueueConsistent) {
   EXPECT_EQ(ep.state, EndpointState::kIdle);
 }
 
+TEST_F(IpcTest, FaultIsAMessageAndTheReplyResumesWithRegistersIntact) {
+  for (int r = 0; r < 7; ++r) client.frame.x[r] = 1000 + r;
+  const uint64_t mr[4] = {0x92000046, 0x1000'0000, 0x400040, 0x7fff'0000};
+  ipc_recv(s, &ep, &server);
+  ipc_send_fault(s, &ep, &client, /*badge=*/5, abi::kFaultMemory, mr);
+  EXPECT_EQ(client.state, ThreadState::kBlockedReply);
+  EXPECT_EQ(abi::info_label(server.frame.x[1]), abi::kFaultMemory);
+  EXPECT_EQ(abi::info_length(server.frame.x[1]), 4u);
+  EXPECT_EQ(server.frame.x[2], mr[0]);
+  EXPECT_EQ(server.frame.x[3], mr[1]);
+  EXPECT_EQ(server.frame.x[6], 5u);
+  for (int r = 0; r < 7; ++r) EXPECT_EQ(client.frame.x[r], 1000u + r) << "a fault changes no register";
+  Message(server, 0, {42});
+  EXPECT_EQ(ipc_fastpath_reply_recv(s, &ep, &server), nullptr) << "a faulted caller takes the slow path";
+  ipc_reply(s, &server);
+  EXPECT_EQ(client.state, ThreadState::kRunnable);
+  for (int r = 0; r < 7; ++r) EXPECT_EQ(client.frame.x[r], 1000u + r) << "the reply does not overwrite them";
+  EXPECT_EQ(client.fault_pending, 0u);
+}
+
+TEST_F(IpcTest, UnknownSyscallFaultResumesWithAnError) {
+  const uint64_t mr[4] = {0x56000000, 0, 0x400100, 0};
+  ipc_send_fault(s, &ep, &client, 0, abi::kFaultUnknownSyscall, mr);  // queued: nobody receives yet
+  ipc_recv(s, &ep, &server);
+  EXPECT_EQ(abi::info_label(server.frame.x[1]), abi::kFaultUnknownSyscall);
+  ipc_reply(s, &server);
+  EXPECT_EQ(client.frame.x[0], static_cast<uint64_t>(Error::kUnknownSyscall));
+}
+
 // ---- fastpath == slow path ------------------------------------------------
 
 // A small world built deterministically from a seed, so two copies start

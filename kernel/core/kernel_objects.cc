@@ -67,6 +67,9 @@ void destroy_object(void*, const object::Capability& cap) {
       Thread* t = linear<Thread>(cap.object);
       thread_detach(g_scheduler, t);
       t->state = ThreadState::kStopped;
+      // The capabilities the thread held go with it.
+      if (!t->cspace_slot.empty()) (void)object::remove(&t->cspace_slot, kHooks);
+      if (!t->vspace_slot.empty()) (void)object::remove(&t->vspace_slot, kHooks);
       break;
     }
     case ObjectType::kCNode: {

@@ -55,7 +55,7 @@ Error sys_debug_write(const Thread& t, uint64_t uva, uint64_t len) {
 // `rights`. Slots are flat indices into the root CNode (no multi-level
 // addressing yet).
 Status lookup(const Thread& t, uint64_t index, ObjectType type, uint8_t rights, Slot** out) {
-  Status s = cnode_slot(t.cspace, index, out);
+  Status s = cnode_slot(t.cspace(), index, out);
   if (s != Status::kOk) return s;
   if ((*out)->cap.type != type) return Status::kInvalidCapability;
   if (((*out)->cap.rights & rights) != rights) return Status::kInsufficientRights;
@@ -98,7 +98,7 @@ Status invoke_untyped(Thread* t, Slot* ut) {
   Slot* dests[kMaxCount];
   for (uint64_t i = 0; i < x[5]; ++i) {
     if (x[4] + i < x[4]) return Status::kInvalidSlot;
-    Status s = cnode_slot(t->cspace, x[4] + i, &dests[i]);
+    Status s = cnode_slot(t->cspace(), x[4] + i, &dests[i]);
     if (s != Status::kOk) return s;
   }
   return object::retype(ut, static_cast<ObjectType>(x[2]), static_cast<unsigned>(x[3]), dests, x[5], object_hooks());
@@ -119,15 +119,20 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) {
       uint32_t asid = 0;
       s = asid_for(as->cap.object, &asid);
       if (s != Status::kOk) return s;
-      th->cspace = cn->cap;
+      if (!th->cspace_slot.empty()) (void)object::remove(&th->cspace_slot, object_hooks());
+      if (!th->vspace_slot.empty()) (void)object::remove(&th->vspace_slot, object_hooks());
+      s = object::derive(cn, &th->cspace_slot, cn->cap.rights, 0);
+      if (s == Status::kOk) s = object::derive(as, &th->vspace_slot, as->cap.rights, 0);
+      if (s != Status::kOk) return s;
       th->as_root = as->cap.object;
       th->asid = asid;
       th->ttbr0 = as->cap.object | (uint64_t{asid} << 48);
       th->priority = static_cast<uint32_t>(x[4]);
+      th->fault_ep_index = x[5];  // looked up in its own CNode when it faults
       return Status::kOk;
     }
     case abi::Method::kThreadStart: {
-      if (th->state != ThreadState::kInactive || th->as_root == 0 || th->cspace.is_null()) {
+      if (th->state != ThreadState::kInactive || th->vspace_slot.empty() || th->cspace_slot.empty()) {
         return Status::kInvalidArgument;
       }
       if (x[2] >= abi::kUserLimit || x[3] > abi::kUserLimit || (x[3] & 15) != 0 || (x[2] & 3) != 0) {
@@ -192,7 +197,7 @@ Status invoke_map(Thread* t, Slot* s, uint64_t method) {
 
 Status invoke(Thread* t) {
   Slot* s = nullptr;
-  Status st = cnode_slot(t->cspace, t->frame.x[0], &s);
+  Status st = cnode_slot(t->cspace(), t->frame.x[0], &s);
   if (st != Status::kOk) return st;
   uint64_t method = t->frame.x[1];
   switch (s->cap.type) {
@@ -208,6 +213,20 @@ Status invoke(Thread* t) {
     case ObjectType::kFrame2M: return invoke_map(t, s, method);
     default: return Status::kInvalidCapability;
   }
+}
+
+// Sends t's fault to its fault endpoint: the slot named at ThreadConfigure,
+// looked up in t's own CNode now (so a deleted endpoint is simply absent).
+// Returns false if there is no usable endpoint; the caller then stops t.
+bool deliver_fault(Thread* t, uint64_t kind) {
+  Slot* ep = nullptr;
+  if (t->fault_ep_index == 0 ||
+      lookup(*t, t->fault_ep_index, ObjectType::kEndpoint, abi::kRightWrite, &ep) != Status::kOk) {
+    return false;
+  }
+  const uint64_t mr[4] = {t->frame.esr, t->frame.far, t->frame.elr, t->frame.sp};
+  ipc_send_fault(scheduler(), endpoint_object(ep->cap), t, ep->cap.badge, kind, mr);
+  return true;
 }
 
 // Runs the syscall in t's saved frame. Returns true if t yields the CPU.
@@ -240,7 +259,9 @@ bool dispatch(Thread* t) {
       }
       break;
     case static_cast<uint64_t>(abi::Syscall::kInvoke): st = invoke(t); break;
-    default: x[0] = static_cast<uint64_t>(Error::kUnknownSyscall); return false;
+    default:
+      if (!deliver_fault(t, abi::kFaultUnknownSyscall)) x[0] = static_cast<uint64_t>(Error::kUnknownSyscall);
+      return false;
   }
   x[0] = static_cast<uint64_t>(to_abi(st));
   return false;
@@ -328,7 +349,16 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
     yield = dispatch(t);
   } else {
-    report_user_fault(*t, *f, slot);
+    uint32_t ec = arm64::esr_ec(f->esr);
+    bool memory = ec == arm64::ec::kDataAbortLower || ec == arm64::ec::kInstAbortLower;
+    if (slot % 4 != 0 || !deliver_fault(t, memory ? abi::kFaultMemory : abi::kFaultException)) {
+      report_user_fault(*t, *f, slot);
+      thread_detach(scheduler(), t);
+      t->state = ThreadState::kStopped;
+    }
+  }
+  // A thread whose address space capability was deleted can never run again.
+  if (t->state == ThreadState::kRunnable && t->vspace_slot.empty()) {
     thread_detach(scheduler(), t);
     t->state = ThreadState::kStopped;
   }
@@ -336,6 +366,10 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   Thread* next = t;
   if (t->state != ThreadState::kRunnable || yield || scheduler().highest() > static_cast<int>(t->priority)) {
     if (t->state == ThreadState::kRunnable) scheduler().enqueue(t);
+    next = scheduler().pick();
+  }
+  while (next != nullptr && next->vspace_slot.empty()) {  // its address space went while it waited
+    next->state = ThreadState::kStopped;
     next = scheduler().pick();
   }
   if (next == nullptr) {

@@ -33,8 +33,13 @@ struct Endpoint;
 struct Thread {
   arm64::ExceptionFrame frame;  // user context while not on the CPU
   uint64_t ttbr0;               // address-space root | ASID << 48
-  uint64_t as_root;             // PA of the address space's root table (0: none)
-  object::Capability cspace;    // the thread's root CNode
+  uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot)
+  // Its root CNode and address space, as capabilities held by the thread
+  // itself: they sit in the derivation tree like any other, so deleting or
+  // revoking the objects removes them too, and an object never goes away
+  // while a thread still uses it through these.
+  object::Slot cspace_slot;
+  object::Slot vspace_slot;
   ThreadState state;
   uint32_t asid;
   uint32_t priority;       // 0..abi::kMaxPriority, higher runs first
@@ -43,9 +48,15 @@ struct Thread {
   Endpoint* blocked_on;    // the endpoint whose queue holds it
   Thread* q_next;
   Thread* q_prev;
-  Thread* reply_to;  // receiver: the caller its next reply goes to
-  Thread* replier;   // caller in kBlockedReply: who holds its reply
+  Thread* reply_to;         // receiver: the caller its next reply goes to
+  Thread* replier;          // caller in kBlockedReply: who holds its reply
+  uint64_t fault_ep_index;  // slot in its CNode of its fault endpoint (0: faults stop it)
+  uint64_t fault_pending;   // nonzero while a fault message is outstanding
+  uint64_t fault_label;     // abi::FaultKind
+  uint64_t fault_mr[4];     // ESR, FAR, PC, SP at the fault
   char name[24];
+
+  const object::Capability& cspace() const { return cspace_slot.cap; }
 };
 static_assert(sizeof(Thread) <= 1024, "a Thread fits its 1 KiB object");
 

@@ -22,13 +22,22 @@ constexpr uint64_t kSmallUntyped = 106;  // holds the endpoint revoked under a w
 constexpr uint64_t kDoomedEp = 107;
 constexpr uint64_t kWaiter = 108;
 constexpr uint64_t kWriteOnly = 109;
-constexpr uint64_t kSpare = 110;
+constexpr uint64_t kFaultEp = 111;        // init receives its test threads' faults here
+constexpr uint64_t kFaultEpBadged = 112;  // the same, badge 5: names the faulter
+constexpr uint64_t kFaulter = 113;
+constexpr uint64_t kFixTable = 114;  // the L3 table init maps to fix the fault
+constexpr uint64_t kFixFrame = 115;
+constexpr uint64_t kSpare = 120;
+constexpr uint64_t kFaultVa = 0x1000'0000;  // unmapped in init's address space
 
 const sys::CNode cnode(slot::kCNode);
 
 alignas(16) char server_stack[8192];
 alignas(16) char waiter_stack[8192];
 volatile uint64_t waiter_result = ~0ull;
+alignas(16) char faulter_stack[8192];
+volatile uint64_t faulter_syscall_result = ~0ull;
+volatile uint64_t faulter_done = 0;
 
 int failures = 0;
 
@@ -63,13 +72,24 @@ void report(const char* name, bool ok, const char* why = "") {
   for (;;) sys::yield();
 }
 
+// Writes to an unmapped page (a memory fault), then makes an unknown
+// syscall (a fault too, since it has a fault endpoint).
+[[noreturn]] void faulter_main(uint64_t) {
+  *reinterpret_cast<volatile uint64_t*>(kFaultVa) = 0x6b65656c;
+  faulter_syscall_result = static_cast<uint64_t>(sys::syscall(4242).error);
+  faulter_done = 1;
+  // Tell init, through the fault endpoint itself (a plain message, label 99).
+  (void)sys::Endpoint(kFaultEpBadged).send(sys::Message{.label = 99, .length = 1, .mr = {faulter_syscall_result}});
+  for (;;) sys::yield();
+}
+
 uint64_t stack_top(char* stack, uint64_t size) { return reinterpret_cast<uint64_t>(stack) + size; }
 
 bool start_thread(uint64_t thread_slot, void (*entry)(uint64_t), char* stack, uint64_t size, uint64_t arg,
-                  unsigned prio) {
+                  unsigned prio, uint64_t fault_ep = 0) {
   sys::ThreadCap th(thread_slot);
   return sys::Untyped(kScratchUntyped).retype(ObjectType::kThread, 0, thread_slot) == Error::kOk &&
-         th.configure(slot::kCNode, slot::kAddressSpace, prio) == Error::kOk &&
+         th.configure(slot::kCNode, slot::kAddressSpace, prio, fault_ep) == Error::kOk &&
          th.start(reinterpret_cast<uint64_t>(entry), stack_top(stack, size), arg) == Error::kOk;
 }
 
@@ -122,6 +142,40 @@ void test_revoke_while_blocked() {
   sys::Message m;
   ok = ok && sys::Endpoint(kDoomedEp).nb_send(m) == Error::kInvalidCapability;
   report("revoke_while_blocked", ok, "waiter not woken with object destroyed");
+}
+
+// A memory fault and an unknown syscall reach the fault endpoint as
+// messages; init fixes the first by mapping a page, and both replies resume
+// the thread.
+void test_fault_delivery() {
+  sys::Untyped ut(kScratchUntyped);
+  bool ok = ut.retype(ObjectType::kEndpoint, 0, kFaultEp) == Error::kOk &&
+            cnode.mint(kFaultEpBadged, kFaultEp, keel::abi::kRightWrite, 5) == Error::kOk &&
+            start_thread(kFaulter, faulter_main, faulter_stack, sizeof faulter_stack, 0, keel::abi::kMaxPriority,
+                         kFaultEpBadged);
+  sys::Endpoint fault_ep(kFaultEp);
+  sys::Message m;
+  ok = ok && fault_ep.recv(m) == Error::kOk;  // init blocks; the faulter runs and faults
+  bool memory_fault_ok = ok && m.label == keel::abi::kFaultMemory && m.badge == 5 && m.mr[1] == kFaultVa &&
+                         ((m.mr[0] >> 26) & 0x3f) == 0x24 && m.length == 4;
+  if (!memory_fault_ok) {
+    sys::print("  fault message: label %llu badge %llu ESR 0x%llx FAR 0x%llx\n", (unsigned long long)m.label,
+               (unsigned long long)m.badge, (unsigned long long)m.mr[0], (unsigned long long)m.mr[1]);
+  }
+  // Fix it: an L3 table and a frame at the faulting address (init's L1/L2
+  // tables already cover it), then reply to resume the faulter.
+  ok = memory_fault_ok && ut.retype(ObjectType::kPageTable, 0, kFixTable) == Error::kOk &&
+       sys::PageTableCap(kFixTable).map(slot::kAddressSpace, kFaultVa, 3) == Error::kOk &&
+       ut.retype(ObjectType::kFrame4K, 0, kFixFrame) == Error::kOk &&
+       sys::FrameCap(kFixFrame).map(slot::kAddressSpace, kFaultVa, keel::abi::kMapWrite) == Error::kOk;
+  sys::Message empty;
+  ok = ok && fault_ep.reply_recv(empty, m) == Error::kOk;  // resumes it; it retries, then faults again
+  bool syscall_fault_ok = ok && m.label == keel::abi::kFaultUnknownSyscall && m.badge == 5;
+  // Reply to resume it; it then reports through a plain message.
+  ok = syscall_fault_ok && fault_ep.reply_recv(empty, m) == Error::kOk && m.label == 99 &&
+       m.mr[0] == static_cast<uint64_t>(Error::kUnknownSyscall) && faulter_done == 1 &&
+       *reinterpret_cast<volatile uint64_t*>(kFaultVa) == 0x6b65656c;
+  report("fault_delivery", ok, "fault message wrong or thread not resumed");
 }
 
 // Every syscall's error path with bad arguments.
@@ -194,6 +248,7 @@ int main() {
     test_badges();
     test_nb_send();
     test_revoke_while_blocked();
+    test_fault_delivery();
     test_errors();
   }
   sys::print("TESTS DONE: %d failed\n", failures);

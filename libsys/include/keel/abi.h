@@ -146,7 +146,8 @@ enum class Method : uint64_t {
   // Untyped (x0 = the untyped)
   kUntypedRetype = 16,  // x2 = ObjectType, x3 = size bits, x4 = first dest slot (in the caller's CNode), x5 = count
   // Thread (x0 = the thread)
-  kThreadConfigure = 32,  // x2 = CNode slot (its cspace), x3 = AddressSpace slot, x4 = priority
+  kThreadConfigure = 32,  // x2 = CNode slot (its cspace), x3 = AddressSpace slot, x4 = priority,
+                          // x5 = fault endpoint slot (0: none)
   kThreadStart = 33,      // x2 = PC, x3 = SP, x4 = x0 argument
   kThreadSuspend = 34,
   // PageTable (x0 = the table): x2 = AddressSpace slot, x3 = VA, x4 = level 1..3
@@ -160,5 +161,14 @@ enum class Method : uint64_t {
 enum MapFlags : uint64_t { kMapWrite = 1, kMapExecute = 2 };
 
 constexpr unsigned kMaxPriority = 255;
+
+// Faults delivered to a thread's fault endpoint (ThreadConfigure x5) arrive
+// as a message: label = FaultKind, MR0 = ESR, MR1 = FAR, MR2 = PC, MR3 = SP,
+// badge = the fault endpoint capability's badge. The faulting thread waits
+// like a caller; the handler's reply resumes it (at the faulting instruction
+// for kFaultMemory/kFaultException, after the SVC with x0 = kUnknownSyscall
+// for kFaultUnknownSyscall). Without a fault endpoint a fault stops the
+// thread and is reported on the console.
+enum FaultKind : uint64_t { kFaultMemory = 1, kFaultUnknownSyscall = 2, kFaultException = 3 };
 
 }  // namespace keel::abi

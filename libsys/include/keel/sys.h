@@ -120,8 +120,9 @@ class Untyped {
 class ThreadCap {
  public:
   explicit constexpr ThreadCap(uint64_t slot) : slot_(slot) {}
-  abi::Error configure(uint64_t cnode, uint64_t address_space, unsigned priority) const {
-    return invoke(slot_, abi::Method::kThreadConfigure, cnode, address_space, priority);
+  // fault_endpoint: a slot in the thread's CNode; 0 = faults stop the thread.
+  abi::Error configure(uint64_t cnode, uint64_t address_space, unsigned priority, uint64_t fault_endpoint = 0) const {
+    return invoke(slot_, abi::Method::kThreadConfigure, cnode, address_space, priority, fault_endpoint);
   }
   abi::Error start(uint64_t pc, uint64_t sp, uint64_t arg) const {
     return invoke(slot_, abi::Method::kThreadStart, pc, sp, arg);
