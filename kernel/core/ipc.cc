@@ -158,9 +158,68 @@ Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
   return c;
 }
 
+namespace {
+
+void ntfn_unlink(Notification* n, Thread* t) {
+  if (t->q_prev != nullptr) {
+    t->q_prev->q_next = t->q_next;
+  } else {
+    n->head = t->q_next;
+  }
+  if (t->q_next != nullptr) {
+    t->q_next->q_prev = t->q_prev;
+  } else {
+    n->tail = t->q_prev;
+  }
+  t->q_next = t->q_prev = nullptr;
+  t->waiting_on = nullptr;
+}
+
+}  // namespace
+
+void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge) {
+  n->word |= badge != 0 ? badge : 1;
+  if (Thread* w = n->head) {
+    ntfn_unlink(n, w);
+    w->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+    w->frame.x[1] = n->word;
+    n->word = 0;
+    wake(s, w);
+  }
+}
+
+void ntfn_wait(Scheduler& s, Notification* n, Thread* t, bool blocking) {
+  (void)s;
+  if (n->word != 0 || !blocking) {
+    t->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+    t->frame.x[1] = n->word;
+    n->word = 0;
+    return;
+  }
+  t->state = ThreadState::kBlockedWait;
+  t->q_next = nullptr;
+  t->q_prev = n->tail;
+  if (n->tail != nullptr) {
+    n->tail->q_next = t;
+  } else {
+    n->head = t;
+  }
+  n->tail = t;
+  t->waiting_on = n;
+}
+
+void ntfn_destroy(Scheduler& s, Notification* n) {
+  while (Thread* t = n->head) {
+    ntfn_unlink(n, t);
+    t->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
+    wake(s, t);
+  }
+}
+
 void thread_detach(Scheduler& s, Thread* t) {
   s.remove(t);
   if (t->blocked_on != nullptr) ep_unlink(t->blocked_on, t);
+  if (t->waiting_on != nullptr) ntfn_unlink(t->waiting_on, t);
   if (t->replier != nullptr) {
     if (t->replier->reply_to == t) t->replier->reply_to = nullptr;
     t->replier = nullptr;

@@ -41,6 +41,14 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
 Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge);
 Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t);
 
+// Notifications: Signal ORs the badge (1 if unbadged) into the word and
+// wakes one waiter with the word (clearing it); Wait returns the word if it
+// is nonzero (clearing it) or blocks; Poll returns the word without blocking.
+// Results: x0 = kOk, x1 = the word.
+void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge);
+void ntfn_wait(Scheduler& s, Notification* n, Thread* t, bool blocking);
+void ntfn_destroy(Scheduler& s, Notification* n);
+
 // Takes t out of whatever it waits in (run queue, endpoint queue, a pending
 // reply), leaving it kInactive. Used by suspend and by thread destruction.
 void thread_detach(Scheduler& s, Thread* t);

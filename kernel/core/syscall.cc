@@ -258,6 +258,22 @@ bool dispatch(Thread* t) {
         return false;
       }
       break;
+    case static_cast<uint64_t>(abi::Syscall::kSignal):
+      st = lookup(*t, x[0], ObjectType::kNotification, abi::kRightWrite, &ep);
+      if (st == Status::kOk) {
+        ntfn_signal(scheduler(), notification_object(ep->cap), ep->cap.badge);
+        x[0] = 0;
+        return false;
+      }
+      break;
+    case static_cast<uint64_t>(abi::Syscall::kWait):
+    case static_cast<uint64_t>(abi::Syscall::kPoll):
+      st = lookup(*t, x[0], ObjectType::kNotification, abi::kRightRead, &ep);
+      if (st == Status::kOk) {
+        ntfn_wait(scheduler(), notification_object(ep->cap), t, number == static_cast<uint64_t>(abi::Syscall::kWait));
+        return false;
+      }
+      break;
     case static_cast<uint64_t>(abi::Syscall::kInvoke): st = invoke(t); break;
     default:
       if (!deliver_fault(t, abi::kFaultUnknownSyscall)) x[0] = static_cast<uint64_t>(Error::kUnknownSyscall);

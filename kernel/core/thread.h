@@ -25,10 +25,12 @@ enum class ThreadState : uint32_t {
   kBlockedSend,   // in an endpoint queue with a message
   kBlockedRecv,   // in an endpoint queue, waiting for a message
   kBlockedReply,  // after Call: waiting for its reply
+  kBlockedWait,   // waiting on a notification
   kStopped,       // faulted; never runs again
 };
 
 struct Endpoint;
+struct Notification;
 
 struct Thread {
   arm64::ExceptionFrame frame;  // user context while not on the CPU
@@ -42,10 +44,11 @@ struct Thread {
   object::Slot vspace_slot;
   ThreadState state;
   uint32_t asid;
-  uint32_t priority;       // 0..abi::kMaxPriority, higher runs first
-  uint32_t blocked_call;   // in an endpoint queue: sent with Call
-  uint64_t blocked_badge;  // in an endpoint queue: the badge it sent with
-  Endpoint* blocked_on;    // the endpoint whose queue holds it
+  uint32_t priority;         // 0..abi::kMaxPriority, higher runs first
+  uint32_t blocked_call;     // in an endpoint queue: sent with Call
+  uint64_t blocked_badge;    // in an endpoint queue: the badge it sent with
+  Endpoint* blocked_on;      // the endpoint whose queue holds it
+  Notification* waiting_on;  // the notification it waits on
   Thread* q_next;
   Thread* q_prev;
   Thread* reply_to;         // receiver: the caller its next reply goes to
@@ -68,6 +71,14 @@ struct Endpoint {
   EndpointState state;
 };
 static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
+
+// A notification: a word of pending signal bits and the threads waiting.
+struct Notification {
+  uint64_t word;
+  Thread* head;
+  Thread* tail;
+};
+static_assert(sizeof(Notification) <= 64, "a Notification fits its 64-byte object");
 
 // The thread the boot CPU runs (nullptr in the idle loop).
 Thread* current_thread();

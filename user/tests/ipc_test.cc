@@ -27,7 +27,13 @@ constexpr uint64_t kFaultEpBadged = 112;  // the same, badge 5: names the faulte
 constexpr uint64_t kFaulter = 113;
 constexpr uint64_t kFixTable = 114;  // the L3 table init maps to fix the fault
 constexpr uint64_t kFixFrame = 115;
-constexpr uint64_t kSpare = 120;
+constexpr uint64_t kNtfn = 116;
+constexpr uint64_t kNtfnBadge2 = 117;
+constexpr uint64_t kLow = 118;
+constexpr uint64_t kHigh = 119;
+constexpr uint64_t kPrioEp = 121;
+constexpr uint64_t kDoneNtfn = 122;
+constexpr uint64_t kSpare = 90;             // 90..95: scratch slots for the error cases (below the untyped at 128)
 constexpr uint64_t kFaultVa = 0x1000'0000;  // unmapped in init's address space
 
 const sys::CNode cnode(slot::kCNode);
@@ -80,6 +86,35 @@ void report(const char* name, bool ok, const char* why = "") {
   faulter_done = 1;
   // Tell init, through the fault endpoint itself (a plain message, label 99).
   (void)sys::Endpoint(kFaultEpBadged).send(sys::Message{.label = 99, .length = 1, .mr = {faulter_syscall_result}});
+  for (;;) sys::yield();
+}
+
+alignas(16) char low_stack[8192];
+alignas(16) char high_stack[8192];
+volatile uint64_t order_log[4];
+volatile uint64_t order_len = 0;
+
+void log_step(uint64_t step) {
+  uint64_t n = order_len;
+  order_log[n] = step;
+  order_len = n + 1;
+}
+
+// Priority 200: waits for a message; when low's Send wakes it, it must run
+// before low continues.
+[[noreturn]] void high_main(uint64_t) {
+  sys::Message m;
+  (void)sys::Endpoint(kPrioEp).recv(m);
+  log_step(1);
+  (void)sys::Notification(kDoneNtfn).signal();
+  for (;;) (void)sys::Endpoint(kPrioEp).recv(m);
+}
+
+// Priority 100: sends to high, then logs.
+[[noreturn]] void low_main(uint64_t) {
+  (void)sys::Endpoint(kPrioEp).send(sys::Message{.length = 0});
+  log_step(2);
+  (void)sys::Notification(kDoneNtfn).signal();
   for (;;) sys::yield();
 }
 
@@ -141,6 +176,9 @@ void test_revoke_while_blocked() {
   // The endpoint's slot is empty now: using it is an invalid capability.
   sys::Message m;
   ok = ok && sys::Endpoint(kDoomedEp).nb_send(m) == Error::kInvalidCapability;
+  // Its job is done; at init's priority its yield loop would starve the
+  // lower-priority threads of later tests.
+  ok = ok && sys::ThreadCap(kWaiter).suspend() == Error::kOk;
   report("revoke_while_blocked", ok, "waiter not woken with object destroyed");
 }
 
@@ -175,7 +213,35 @@ void test_fault_delivery() {
   ok = syscall_fault_ok && fault_ep.reply_recv(empty, m) == Error::kOk && m.label == 99 &&
        m.mr[0] == static_cast<uint64_t>(Error::kUnknownSyscall) && faulter_done == 1 &&
        *reinterpret_cast<volatile uint64_t*>(kFaultVa) == 0x6b65656c;
+  ok = ok && sys::ThreadCap(kFaulter).suspend() == Error::kOk;
   report("fault_delivery", ok, "fault message wrong or thread not resumed");
+}
+
+void test_notifications() {
+  sys::Untyped ut(kScratchUntyped);
+  sys::Notification n(kNtfn);
+  uint64_t word = 99;
+  bool ok = ut.retype(ObjectType::kNotification, 0, kNtfn) == Error::kOk &&
+            cnode.mint(kNtfnBadge2, kNtfn, keel::abi::kRightWrite, 2) == Error::kOk && n.poll(&word) == Error::kOk &&
+            word == 0 && sys::Notification(kNtfnBadge2).signal() == Error::kOk && n.signal() == Error::kOk &&
+            n.wait(&word) == Error::kOk && word == 3 &&
+            sys::Notification(kNtfnBadge2).wait(&word) == Error::kInsufficientRights;
+  report("notifications", ok, "signal/wait/poll words wrong");
+}
+
+// A Send that wakes a higher-priority thread hands it the CPU at once.
+void test_priority_preemption() {
+  sys::Untyped ut(kScratchUntyped);
+  bool ok = ut.retype(ObjectType::kEndpoint, 0, kPrioEp) == Error::kOk &&
+            ut.retype(ObjectType::kNotification, 0, kDoneNtfn) == Error::kOk &&
+            start_thread(kHigh, high_main, high_stack, sizeof high_stack, 0, 200) &&
+            start_thread(kLow, low_main, low_stack, sizeof low_stack, 0, 100);
+  uint64_t word = 0;
+  while (ok && order_len < 2) {  // init (255) waits; high (200) and low (100) run meanwhile
+    ok = sys::Notification(kDoneNtfn).wait(&word) == Error::kOk;
+  }
+  ok = ok && order_len == 2 && order_log[0] == 1 && order_log[1] == 2;
+  report("priority_preemption", ok, "the woken higher-priority thread did not run first");
 }
 
 // Every syscall's error path with bad arguments.
@@ -249,6 +315,8 @@ int main() {
     test_nb_send();
     test_revoke_while_blocked();
     test_fault_delivery();
+    test_notifications();
+    test_priority_preemption();
     test_errors();
   }
   sys::print("TESTS DONE: %d failed\n", failures);

@@ -133,6 +133,27 @@ class ThreadCap {
   uint64_t slot_;
 };
 
+// A notification capability: Signal ORs its badge (1 if unbadged) into the
+// word; Wait/Poll return the word and clear it.
+class Notification {
+ public:
+  explicit constexpr Notification(uint64_t slot) : slot_(slot) {}
+  abi::Error signal() const { return syscall(sysno(abi::Syscall::kSignal), slot_).error; }
+  abi::Error wait(uint64_t* word) const {
+    SyscallResult r = syscall(sysno(abi::Syscall::kWait), slot_);
+    *word = r.r1;
+    return r.error;
+  }
+  abi::Error poll(uint64_t* word) const {
+    SyscallResult r = syscall(sysno(abi::Syscall::kPoll), slot_);
+    *word = r.r1;
+    return r.error;
+  }
+
+ private:
+  uint64_t slot_;
+};
+
 class PageTableCap {
  public:
   explicit constexpr PageTableCap(uint64_t slot) : slot_(slot) {}
