@@ -21,12 +21,14 @@ struct BootInfo {
   uint64_t dtb_size;
   uint64_t image_pa;  // where the whole image was loaded
   uint64_t image_size;
-  uint64_t kernel_pa;  // PA of kernel_vbase
-  uint64_t pool_pa;    // boot page-table pool [pool_pa, pool_end_pa)
-  uint64_t pool_end_pa;
-  uint64_t ttbr0;  // boot identity map root (kept for secondary CPUs)
-  uint64_t ttbr1;  // kernel tables root
-  uint64_t tcr;    // values the trampoline programmed
+  uint64_t kernel_pa;      // PA of kernel_vbase
+  uint64_t pool_pa;        // boot page-table pool [pool_pa, pool_end_pa)
+  uint64_t pool_end_pa;    // first unused pool page
+  uint64_t pool_limit_pa;  // end of the pool: [pool_end_pa, pool_limit_pa) is free for the
+                           // kernel's own boot-time mappings (device registers)
+  uint64_t ttbr0;          // boot identity map root (kept for secondary CPUs)
+  uint64_t ttbr1;          // kernel tables root
+  uint64_t tcr;            // values the trampoline programmed
   uint64_t mair;
   uint64_t sctlr;
   uint64_t trampoline_pa;  // the identity-mapped page

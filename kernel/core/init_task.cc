@@ -147,12 +147,12 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   // (Arm ARM D8.2.6: table writes need a DSB before a walk can use them).
   arm64::dsb_ishst();
 
-  // 5. The thread, entering init's _start at EL0 with IRQs masked (there is
-  // no interrupt handling yet) and SErrors unmasked.
+  // 5. The thread, entering init's _start at EL0 with IRQs (the tick) and
+  // SErrors unmasked.
   auto* t = linear<Thread>(th->cap.object);
   t->frame.elr = elf.value().entry();
   t->frame.sp = abi::kUserStackTop;
-  t->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).i(1).f(1).raw;
+  t->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).f(1).raw;  // IRQs on: the tick preempts
   t->as_root = as->cap.object;
   check(asid_for(as->cap.object, &t->asid), "an ASID");
   t->ttbr0 = as->cap.object | (uint64_t{t->asid} << 48);

@@ -14,6 +14,7 @@
 #include "kernel/core/console.h"
 #include "kernel/core/init_task.h"
 #include "kernel/core/panic.h"
+#include "kernel/core/timer.h"
 #include "kernel/dtb/dtb.h"
 
 namespace keel {
@@ -112,6 +113,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   }
   enable_pmu();
   Thread* init = create_init(*bi, dt);
+  (void)timer_init(*bi, dt);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
   KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);
   KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);

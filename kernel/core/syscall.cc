@@ -23,6 +23,7 @@
 #include "kernel/core/panic.h"
 #include "kernel/core/scheduler.h"
 #include "kernel/core/thread.h"
+#include "kernel/core/timer.h"
 #include "kernel/core/uaccess.h"
 
 namespace keel {
@@ -142,7 +143,7 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) {
       th->frame.elr = x[2];
       th->frame.sp = x[3];
       th->frame.x[0] = x[4];
-      th->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).i(1).f(1).raw;
+      th->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).f(1).raw;  // IRQs on: the tick preempts
       th->state = ThreadState::kRunnable;
       scheduler().enqueue(th);
       return Status::kOk;
@@ -308,6 +309,7 @@ Thread* fastpath(Thread* t) {
 }
 
 [[noreturn]] void idle() {
+  timer_stop();
   kprintf("keel: no runnable thread; the CPU idles (the kernel is still up)\n");
   for (;;) arm64::wfi();
 }
@@ -362,7 +364,9 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
     }
   }
   bool yield = false;
-  if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
+  if (slot == 9) {  // IRQ from EL0: the tick ends the time slice
+    yield = timer_handle_irq();
+  } else if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
     yield = dispatch(t);
   } else {
     uint32_t ec = arm64::esr_ec(f->esr);

@@ -227,6 +227,7 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   bi->kernel_pa = kernel_pa;
   bi->pool_pa = reinterpret_cast<uint64_t>(__pool_start);
   bi->pool_end_pa = pool.used_end();
+  bi->pool_limit_pa = reinterpret_cast<uint64_t>(__pool_end);
   bi->ttbr0 = map.ttbr0;
   bi->ttbr1 = map.ttbr1;
   bi->tcr = map.tcr.raw;

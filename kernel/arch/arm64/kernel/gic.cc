@@ -1,0 +1,74 @@
+#include "kernel/arch/arm64/kernel/gic.h"
+
+#include "kernel/arch/arm64/sysreg.h"
+
+namespace keel::arm64 {
+namespace {
+
+GicRegs g_gic;
+
+constexpr uint64_t kGicdCtlr = 0x000;
+constexpr uint64_t kGicdIgroupr = 0x080;
+constexpr uint64_t kGicdIsenabler = 0x100;
+constexpr uint64_t kGicdIpriorityr = 0x400;
+constexpr uint64_t kGiccCtlr = 0x000;
+constexpr uint64_t kGiccPmr = 0x004;
+constexpr uint64_t kGiccIar = 0x00c;
+constexpr uint64_t kGiccEoir = 0x010;
+constexpr uint64_t kGicrWaker = 0x0014;
+constexpr uint64_t kGicrSgiBase = 0x10000;  // SGI/PPI frame of a redistributor
+constexpr uint8_t kPriority = 0x80;
+
+volatile uint32_t& reg32(uint64_t va) { return *reinterpret_cast<volatile uint32_t*>(va); }
+volatile uint8_t& reg8(uint64_t va) { return *reinterpret_cast<volatile uint8_t*>(va); }
+
+}  // namespace
+
+void gic_init(const GicRegs& regs) {
+  g_gic = regs;
+  if (regs.version == 2) {
+    reg32(regs.distributor + kGicdCtlr) = 1;  // EnableGrp0
+    reg32(regs.cpu + kGiccPmr) = 0xff;        // let every priority through
+    reg32(regs.cpu + kGiccCtlr) = 1;
+    return;
+  }
+  // GICv3: affinity routing, non-secure Group 1.
+  reg32(regs.distributor + kGicdCtlr) = (1u << 4) | (1u << 1);  // ARE_NS | EnableGrp1NS
+  // Wake this CPU's redistributor: clear ProcessorSleep, wait for ChildrenAsleep to clear.
+  reg32(regs.cpu + kGicrWaker) = reg32(regs.cpu + kGicrWaker) & ~(1u << 1);
+  while ((reg32(regs.cpu + kGicrWaker) & (1u << 2)) != 0) {
+  }
+  KEEL_WRITE_SYSREG(S3_0_C12_C12_5, KEEL_READ_SYSREG(S3_0_C12_C12_5) | 1);  // ICC_SRE_EL1.SRE
+  isb();
+  KEEL_WRITE_SYSREG(S3_0_C4_C6_0, 0xff);  // ICC_PMR_EL1
+  KEEL_WRITE_SYSREG(S3_0_C12_C12_7, 1);   // ICC_IGRPEN1_EL1
+  isb();
+}
+
+void gic_enable_ppi(uint32_t intid) {
+  uint64_t base = g_gic.version == 2 ? g_gic.distributor : g_gic.cpu + kGicrSgiBase;
+  reg8(base + kGicdIpriorityr + intid) = kPriority;
+  // GICv3: non-secure Group 1. GICv2 (no security extensions on QEMU virt):
+  // Group 0, which GICC signals as IRQ while GICC_CTLR.FIQEn is 0.
+  if (g_gic.version == 3) reg32(base + kGicdIgroupr) = reg32(base + kGicdIgroupr) | (1u << intid);
+  reg32(base + kGicdIsenabler) = 1u << intid;
+  dsb_sy();
+}
+
+uint32_t gic_ack() {
+  if (g_gic.version == 2) return reg32(g_gic.cpu + kGiccIar) & 0x3ff;
+  uint64_t v = KEEL_READ_SYSREG(S3_0_C12_C12_0);  // ICC_IAR1_EL1
+  dsb_sy();
+  return static_cast<uint32_t>(v & 0xffffff);
+}
+
+void gic_eoi(uint32_t intid) {
+  if (g_gic.version == 2) {
+    reg32(g_gic.cpu + kGiccEoir) = intid;
+    return;
+  }
+  KEEL_WRITE_SYSREG(S3_0_C12_C12_1, intid);  // ICC_EOIR1_EL1
+  isb();
+}
+
+}  // namespace keel::arm64

@@ -1,0 +1,82 @@
+#include "kernel/core/timer.h"
+
+#include "kernel/arch/arm64/kernel/gic.h"
+#include "kernel/arch/arm64/page_table.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/console.h"
+
+namespace keel {
+namespace {
+
+uint32_t g_timer_intid = 0;
+uint64_t g_ticks_per_slice = 0;
+
+void rearm() {
+  KEEL_WRITE_SYSREG(cntp_tval_el0, g_ticks_per_slice);
+  KEEL_WRITE_SYSREG(cntp_ctl_el0, 1);  // ENABLE, IMASK = 0
+  arm64::isb();
+}
+
+// Maps [pa, pa + size) into the device window after the console page and
+// returns its VA (0 on failure). Tables come from the rest of the boot pool.
+uint64_t map_device(const boot::BootInfo& bi, uint64_t pa, uint64_t size) {
+  static uint64_t next_va = layout::kDeviceWindowBase + 0x10'0000;  // after the console
+  static arm64::PageAllocator pool(arm64::PhysWindow{layout::kLinearMapBase}, bi.pool_end_pa, bi.pool_limit_pa);
+  uint64_t base = pa & ~(arm64::kPageSize - 1);
+  uint64_t len = (pa + size - base + arm64::kPageSize - 1) & ~(arm64::kPageSize - 1);
+  uint64_t va = next_va;
+  arm64::PageTableBuilder ttbr1(arm64::PhysWindow{layout::kLinearMapBase}, &pool, bi.ttbr1);
+  if (ttbr1.map(va, base, len, arm64::MapAttrs{.type = arm64::MemType::kDevice, .writable = true},
+                {.allow_blocks = false}) != Status::kOk) {
+    return 0;
+  }
+  // New entries replace invalid ones, which no TLB holds: a DSB makes them
+  // visible to the walker, the ISB to the instructions that follow.
+  arm64::dsb_ishst();
+  arm64::isb();
+  next_va += (len + 0xf'ffff) & ~0xf'ffffull;  // keep regions 1 MiB apart
+  return va + (pa - base);
+}
+
+}  // namespace
+
+bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
+  if ((dt.gic.version != 2 && dt.gic.version != 3) || !dt.timer.present) {
+    kprintf("keel: no usable GIC/timer in the DTB: scheduling stays cooperative\n");
+    return false;
+  }
+  arm64::GicRegs regs{.version = dt.gic.version};
+  regs.distributor = map_device(bi, dt.gic.distributor.base, 0x10000);
+  // GICv2: the CPU interface (8 KiB); GICv3: the boot CPU's redistributor
+  // (RD and SGI frames, 128 KiB; the first in the region).
+  regs.cpu = map_device(bi, dt.gic.cpu_or_redist.base, dt.gic.version == 2 ? 0x2000 : 0x20000);
+  if (regs.distributor == 0 || regs.cpu == 0) {
+    kprintf("keel: cannot map the GIC: scheduling stays cooperative\n");
+    return false;
+  }
+  arm64::gic_init(regs);
+  g_timer_intid = dt.timer.phys_ns_intid;
+  arm64::gic_enable_ppi(g_timer_intid);
+  g_ticks_per_slice = KEEL_READ_SYSREG(cntfrq_el0) * kSliceMs / 1000;
+  rearm();
+  kprintf("keel: GICv%u, timer INTID %u, %llu ms time slices\n", dt.gic.version, g_timer_intid,
+          static_cast<unsigned long long>(kSliceMs));
+  return true;
+}
+
+bool timer_handle_irq() {
+  uint32_t intid = arm64::gic_ack();
+  if (intid == arm64::kSpuriousIntid) return false;
+  bool tick = intid == g_timer_intid;
+  if (tick) rearm();
+  arm64::gic_eoi(intid);
+  return tick;
+}
+
+void timer_stop() {
+  KEEL_WRITE_SYSREG(cntp_ctl_el0, 2);  // IMASK, disabled
+  arm64::isb();
+}
+
+}  // namespace keel

@@ -1,0 +1,50 @@
+// preempt — runs as init: two threads at the same priority spin without
+// ever entering the kernel. Only timer preemption lets both make progress;
+// when each has seen the other advance, one signals init.
+#include "keel/sys.h"
+
+using keel::abi::Error;
+using keel::abi::ObjectType;
+namespace sys = keel::sys;
+namespace slot = keel::abi::init_slot;
+
+namespace {
+
+constexpr uint64_t kUt = 100, kNtfn = 101, kSpinA = 102, kSpinB = 103;
+constexpr uint64_t kRounds = 3;  // each spinner must see the other move this many times
+
+alignas(16) char stack_a[8192];
+alignas(16) char stack_b[8192];
+volatile uint64_t progress[2];
+
+[[noreturn]] void spin(uint64_t me) {
+  uint64_t other = 1 - me, last_seen = progress[other], seen_moves = 0;
+  for (;;) {
+    progress[me] = progress[me] + 1;
+    if (progress[other] != last_seen) {
+      last_seen = progress[other];
+      if (++seen_moves == kRounds) (void)sys::Notification(kNtfn).signal();
+    }
+  }
+}
+
+bool start(uint64_t th_slot, char* stack, uint64_t arg) {
+  sys::ThreadCap th(th_slot);
+  return sys::Untyped(kUt).retype(ObjectType::kThread, 0, th_slot) == Error::kOk &&
+         th.configure(slot::kCNode, slot::kAddressSpace, 100) == Error::kOk &&
+         th.start(reinterpret_cast<uint64_t>(spin), reinterpret_cast<uint64_t>(stack) + 8192, arg) == Error::kOk;
+}
+
+}  // namespace
+
+int main() {
+  bool ok = sys::Untyped(slot::kFirstUntyped).retype(ObjectType::kUntyped, 16, kUt) == Error::kOk &&
+            sys::Untyped(kUt).retype(ObjectType::kNotification, 0, kNtfn) == Error::kOk && start(kSpinA, stack_a, 0) &&
+            start(kSpinB, stack_b, 1);
+  uint64_t word = 0;
+  ok = ok && sys::Notification(kNtfn).wait(&word) == Error::kOk;  // only preemption can get us here
+  ok = ok && sys::ThreadCap(kSpinA).suspend() == Error::kOk && sys::ThreadCap(kSpinB).suspend() == Error::kOk;
+  sys::print("TEST time_slicing: %s (spinners at %llu and %llu)\n", ok ? "PASS" : "FAIL",
+             static_cast<unsigned long long>(progress[0]), static_cast<unsigned long long>(progress[1]));
+  return ok ? 0 : 1;
+}
