@@ -364,10 +364,10 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
     }
   }
   bool yield = false;
-  if (slot == 9) {  // IRQ from EL0: the tick ends the time slice
-    yield = timer_handle_irq();
-  } else if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
+  if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
     yield = dispatch(t);
+  } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice
+    yield = timer_handle_irq();
   } else {
     uint32_t ec = arm64::esr_ec(f->esr);
     bool memory = ec == arm64::ec::kDataAbortLower || ec == arm64::ec::kInstAbortLower;
