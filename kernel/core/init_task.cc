@@ -159,6 +159,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   check(object::derive(&cnode[slot::kCNode], &t->cspace_slot, abi::kRightsAll, 0), "init's CNode reference");
   check(object::derive(as, &t->vspace_slot, abi::kRightsAll, 0), "init's address space reference");
   t->priority = abi::kMaxPriority;
+  t->ipc_buffer = abi::kIpcBufferVa;
   t->state = ThreadState::kRunnable;
   const char name[] = "init";
   for (size_t i = 0; i < sizeof name; ++i) t->name[i] = name[i];

@@ -40,15 +40,19 @@ Thread* ep_pop(Endpoint* ep) {
 }
 
 // Copies the message (info + used MRs) and sets the receiver's results.
+CapTransferFn g_cap_transfer = nullptr;
+
 // A faulting sender's message is its fault record, not its registers.
-void transfer(const Thread* from, Thread* to, uint64_t badge) {
+void transfer(Thread* from, Thread* to, uint64_t badge) {
   bool fault = from->fault_pending != 0;
   uint64_t info = fault ? abi::message_info(from->fault_label, 4) : from->frame.x[1];
   const uint64_t* mrs = fault ? from->fault_mr : &from->frame.x[2];
   uint64_t len = abi::info_length(info);
   if (len > abi::kMaxMessageRegisters) len = abi::kMaxMessageRegisters;
+  uint64_t caps = 0;
+  if (!fault && abi::info_caps(info) != 0 && g_cap_transfer != nullptr && g_cap_transfer(from, to)) caps = 1;
   to->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
-  to->frame.x[1] = abi::message_info(abi::info_label(info), len);
+  to->frame.x[1] = abi::message_info(abi::info_label(info), len, caps);
   for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) to->frame.x[2 + i] = i < len ? mrs[i] : 0;
   to->frame.x[6] = badge;
 }
@@ -65,6 +69,8 @@ void await_reply(Thread* caller, Thread* receiver) {
 }
 
 }  // namespace
+
+void ipc_set_cap_transfer(CapTransferFn fn) { g_cap_transfer = fn; }
 
 void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool blocking, bool call) {
   if (ep->state == EndpointState::kReceivers) {
@@ -131,7 +137,7 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
 }
 
 Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge) {
-  if (ep->state != EndpointState::kReceivers) return nullptr;
+  if (ep->state != EndpointState::kReceivers || abi::info_caps(caller->frame.x[1]) != 0) return nullptr;
   Thread* r = ep->head;
   if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
   ep_pop(ep);
@@ -147,7 +153,10 @@ Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
   if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0) {
     return nullptr;
   }
-  if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority)) return nullptr;
+  if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority) ||
+      abi::info_caps(t->frame.x[1]) != 0) {
+    return nullptr;
+  }
   t->reply_to = nullptr;
   c->replier = nullptr;
   transfer(t, c, 0);

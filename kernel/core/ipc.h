@@ -22,6 +22,12 @@
 
 namespace keel {
 
+// Moves the capability a message carries (abi.h MessageInfo bit 3) from
+// `from` to `to`; returns whether it arrived. The kernel installs the real
+// one (it reads IPC buffers through checked copies); tests install fakes.
+using CapTransferFn = bool (*)(Thread* from, Thread* to);
+void ipc_set_cap_transfer(CapTransferFn fn);
+
 void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool blocking, bool call);
 void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver);
 void ipc_reply(Scheduler& s, Thread* replier);

@@ -221,6 +221,35 @@ TEST(Notification, SignalWaitPollAndBadgesCombine) {
   EXPECT_EQ(n.head, nullptr) << "a detached waiter leaves the queue";
 }
 
+int g_transfers = 0;
+bool g_transfer_ok = true;
+bool FakeTransfer(Thread*, Thread*) {
+  ++g_transfers;
+  return g_transfer_ok;
+}
+
+TEST_F(IpcTest, CapabilityTravelsOnlyWhenAskedAndWhenTheHookSucceeds) {
+  ipc_set_cap_transfer(FakeTransfer);
+  g_transfers = 0;
+  client.frame.x[1] = abi::message_info(3, 1, /*caps=*/1);
+  ipc_recv(s, &ep, &server);
+  EXPECT_EQ(ipc_fastpath_call(s, &ep, &client, 0), nullptr) << "capability transfer takes the slow path";
+  ipc_send(s, &ep, &client, 0, true, false);
+  EXPECT_EQ(g_transfers, 1);
+  EXPECT_EQ(abi::info_caps(server.frame.x[1]), 1u);
+  g_transfer_ok = false;  // e.g. the receive slot was occupied
+  ipc_recv(s, &ep, &server);
+  ipc_send(s, &ep, &client, 0, true, false);
+  EXPECT_EQ(abi::info_caps(server.frame.x[1]), 0u) << "the message arrives without the capability";
+  EXPECT_EQ(server.frame.x[0], static_cast<uint64_t>(Error::kOk));
+  client.frame.x[1] = abi::message_info(3, 1, 0);
+  ipc_recv(s, &ep, &server);
+  ipc_send(s, &ep, &client, 0, true, false);
+  EXPECT_EQ(g_transfers, 2) << "no capability asked for, none moved";
+  ipc_set_cap_transfer(nullptr);
+  g_transfer_ok = true;
+}
+
 // ---- fastpath == slow path ------------------------------------------------
 
 // A small world built deterministically from a seed, so two copies start

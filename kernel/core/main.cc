@@ -13,6 +13,7 @@
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/init_task.h"
+#include "kernel/core/ipc.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/timer.h"
 #include "kernel/dtb/dtb.h"
@@ -112,6 +113,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
     case boot::Selftest::kNone: break;
   }
   enable_pmu();
+  ipc_set_cap_transfer(transfer_capability);
   Thread* init = create_init(*bi, dt);
   (void)timer_init(*bi, dt);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.

@@ -148,6 +148,10 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) {
       scheduler().enqueue(th);
       return Status::kOk;
     }
+    case abi::Method::kThreadSetIpcBuffer:
+      if (x[2] == 0 || x[2] >= abi::kUserLimit || (x[2] & (arm64::kPageSize - 1)) != 0) return Status::kInvalidArgument;
+      th->ipc_buffer = x[2];
+      return Status::kOk;
     case abi::Method::kThreadSuspend: thread_detach(scheduler(), th); return Status::kOk;
     default: return Status::kInvalidArgument;
   }
@@ -243,6 +247,9 @@ bool dispatch(Thread* t) {
     case static_cast<uint64_t>(abi::Syscall::kNBSend):
     case static_cast<uint64_t>(abi::Syscall::kCall):
       st = lookup(*t, x[0], ObjectType::kEndpoint, abi::kRightWrite, &ep);
+      if (st == Status::kOk && abi::info_caps(x[1]) != 0 && (ep->cap.rights & abi::kRightGrant) == 0) {
+        st = Status::kInsufficientRights;  // sending a capability needs the grant right
+      }
       if (st == Status::kOk) {
         ipc_send(scheduler(), endpoint_object(ep->cap), t, ep->cap.badge,
                  number != static_cast<uint64_t>(abi::Syscall::kNBSend),
@@ -342,6 +349,25 @@ void report_user_fault(const Thread& t, const arm64::ExceptionFrame& f, uint64_t
 }
 
 }  // namespace
+
+// The kernel's capability transfer for ipc.cc: reads both IPC buffers with
+// checked copies and derives the sender's capability into the receiver's
+// empty receive slot. Any problem means the message arrives without it.
+bool transfer_capability(Thread* from, Thread* to) {
+  abi::IpcBuffer fb{}, tb{};
+  if (from->ipc_buffer == 0 || to->ipc_buffer == 0 ||
+      copy_from_user(*from, from->ipc_buffer, sizeof fb, &fb) != Status::kOk ||
+      copy_from_user(*to, to->ipc_buffer, sizeof tb, &tb) != Status::kOk || tb.receive_slot == 0) {
+    return false;
+  }
+  Slot* src = nullptr;
+  Slot* dst = nullptr;
+  if (cnode_slot(from->cspace(), fb.send_cap, &src) != Status::kOk || src->empty() ||
+      cnode_slot(to->cspace(), tb.receive_slot, &dst) != Status::kOk || !dst->empty()) {
+    return false;
+  }
+  return object::derive(src, dst, src->cap.rights, 0) == Status::kOk;
+}
 
 Thread* current_thread() { return g_current; }
 void set_current_thread(Thread* t) {

@@ -54,6 +54,7 @@ struct Thread {
   Thread* reply_to;         // receiver: the caller its next reply goes to
   Thread* replier;          // caller in kBlockedReply: who holds its reply
   uint64_t fault_ep_index;  // slot in its CNode of its fault endpoint (0: faults stop it)
+  uint64_t ipc_buffer;      // VA of its IPC buffer page (0: none)
   uint64_t fault_pending;   // nonzero while a fault message is outstanding
   uint64_t fault_label;     // abi::FaultKind
   uint64_t fault_mr[4];     // ESR, FAR, PC, SP at the fault
@@ -79,6 +80,9 @@ struct Notification {
   Thread* tail;
 };
 static_assert(sizeof(Notification) <= 64, "a Notification fits its 64-byte object");
+
+// The kernel's ipc.h CapTransferFn (syscall.cc).
+bool transfer_capability(Thread* from, Thread* to);
 
 // The thread the boot CPU runs (nullptr in the idle loop).
 Thread* current_thread();

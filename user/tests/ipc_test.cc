@@ -33,6 +33,11 @@ constexpr uint64_t kLow = 118;
 constexpr uint64_t kHigh = 119;
 constexpr uint64_t kPrioEp = 121;
 constexpr uint64_t kDoneNtfn = 122;
+constexpr uint64_t kXferEp = 123;    // grant right: carries a capability
+constexpr uint64_t kXferNtfn = 124;  // the capability that travels
+constexpr uint64_t kCapReceiver = 125;
+constexpr uint64_t kGotCap = 126;  // where the receiver's capability lands
+constexpr uint64_t kXferEpNoGrant = 127;
 constexpr uint64_t kSpare = 90;             // 90..95: scratch slots for the error cases (below the untyped at 128)
 constexpr uint64_t kFaultVa = 0x1000'0000;  // unmapped in init's address space
 
@@ -116,6 +121,18 @@ void log_step(uint64_t step) {
   log_step(2);
   (void)sys::Notification(kDoneNtfn).signal();
   for (;;) sys::yield();
+}
+
+alignas(4096) keel::abi::IpcBuffer receiver_ipc_buffer;
+alignas(16) char receiver_stack[8192];
+
+// Receives a capability and proves it holds it: signals through it.
+[[noreturn]] void cap_receiver_main(uint64_t) {
+  receiver_ipc_buffer.receive_slot = kGotCap;
+  sys::Message m;
+  Error e = sys::Endpoint(kXferEp).recv(m);
+  if (e == Error::kOk && m.caps == 1) (void)sys::Notification(kGotCap).signal();
+  for (;;) (void)sys::Endpoint(kXferEp).recv(m);
 }
 
 uint64_t stack_top(char* stack, uint64_t size) { return reinterpret_cast<uint64_t>(stack) + size; }
@@ -244,6 +261,30 @@ void test_priority_preemption() {
   report("priority_preemption", ok, "the woken higher-priority thread did not run first");
 }
 
+// A capability sent with a message (grant right) arrives in the receiver's
+// receive slot and works there.
+void test_cap_transfer() {
+  sys::Untyped ut(kScratchUntyped);
+  bool ok = ut.retype(ObjectType::kEndpoint, 0, kXferEp) == Error::kOk &&
+            ut.retype(ObjectType::kNotification, 0, kXferNtfn) == Error::kOk &&
+            cnode.copy(kXferEpNoGrant, kXferEp, keel::abi::kRightWrite) == Error::kOk &&
+            ut.retype(ObjectType::kThread, 0, kCapReceiver) == Error::kOk;
+  sys::ThreadCap rx(kCapReceiver);
+  ok = ok && rx.configure(slot::kCNode, slot::kAddressSpace, keel::abi::kMaxPriority) == Error::kOk &&
+       rx.set_ipc_buffer(reinterpret_cast<uint64_t>(&receiver_ipc_buffer)) == Error::kOk &&
+       rx.set_ipc_buffer(0x123) == Error::kInvalidArgument &&
+       rx.start(reinterpret_cast<uint64_t>(cap_receiver_main), stack_top(receiver_stack, sizeof receiver_stack), 0) ==
+           Error::kOk;
+  sys::yield();  // the receiver sets its receive slot and waits
+  sys::init_ipc_buffer()->send_cap = kXferNtfn;
+  ok = ok && sys::Endpoint(kXferEpNoGrant).send(sys::Message{.length = 0, .caps = 1}) == Error::kInsufficientRights;
+  ok = ok && sys::Endpoint(kXferEp).send(sys::Message{.length = 0, .caps = 1}) == Error::kOk;
+  uint64_t word = 0;
+  ok = ok && sys::Notification(kXferNtfn).wait(&word) == Error::kOk && word == 1;  // signalled via the copy
+  ok = ok && rx.suspend() == Error::kOk;
+  report("cap_transfer", ok, "the capability did not arrive or does not work");
+}
+
 // Every syscall's error path with bad arguments.
 void test_errors() {
   struct Case {
@@ -316,6 +357,7 @@ int main() {
     test_revoke_while_blocked();
     test_fault_delivery();
     test_notifications();
+    test_cap_transfer();
     test_priority_preemption();
     test_errors();
   }

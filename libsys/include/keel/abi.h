@@ -131,9 +131,23 @@ namespace keel::abi {
 //   Recv/Call/ReplyRecv out: x0 = Error, x1 = MessageInfo, x2..x5 = MRs, x6 = sender's badge
 // MessageInfo: bits [2:0] = number of message registers used (0..4), bits [63:12] = label.
 constexpr uint64_t kMaxMessageRegisters = 4;
-constexpr uint64_t message_info(uint64_t label, uint64_t length) { return (label << 12) | (length & 7); }
+// MessageInfo bit 3: one capability travels with the message (sender: the
+// slot named in its IPC buffer's send_cap; needs the grant right on the
+// endpoint capability). The receiver's info has bit 3 set only if the
+// capability arrived in its IPC buffer's receive_slot.
+constexpr uint64_t message_info(uint64_t label, uint64_t length, uint64_t caps = 0) {
+  return (label << 12) | ((caps & 1) << 3) | (length & 7);
+}
 constexpr uint64_t info_length(uint64_t info) { return info & 7; }
+constexpr uint64_t info_caps(uint64_t info) { return (info >> 3) & 1; }
 constexpr uint64_t info_label(uint64_t info) { return info >> 12; }
+
+// The IPC buffer: one page per thread (ThreadSetIpcBuffer; init's is at
+// kIpcBufferVa). The kernel reads it with checked copies, never trusting it.
+struct IpcBuffer {
+  uint64_t send_cap;      // slot (in the sender's CNode) of the capability to send
+  uint64_t receive_slot;  // slot (in the receiver's CNode) for a received capability; 0 refuses
+};
 
 // Object invocations (Syscall::kInvoke): x0 = capability slot, x1 = method, x2.. = arguments.
 enum class Method : uint64_t {
@@ -150,6 +164,7 @@ enum class Method : uint64_t {
                           // x5 = fault endpoint slot (0: none)
   kThreadStart = 33,      // x2 = PC, x3 = SP, x4 = x0 argument
   kThreadSuspend = 34,
+  kThreadSetIpcBuffer = 35,  // x2 = VA of its IPC buffer (page aligned, user space)
   // PageTable (x0 = the table): x2 = AddressSpace slot, x3 = VA, x4 = level 1..3
   kPageTableMap = 48,
   // Frame (x0 = the frame): x2 = AddressSpace slot, x3 = VA, x4 = MapFlags

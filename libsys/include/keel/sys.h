@@ -42,15 +42,19 @@ struct Message {
   uint64_t length = 0;  // message registers used, 0..abi::kMaxMessageRegisters
   uint64_t mr[abi::kMaxMessageRegisters] = {};
   uint64_t badge = 0;  // on receipt: the sender's badge
+  uint64_t caps = 0;   // 1: a capability travels (IPC buffer send_cap / receive_slot)
 };
 
 inline Message to_message(const SyscallResult& r) {
-  return Message{abi::info_label(r.r1), abi::info_length(r.r1), {r.r2, r.r3, r.r4, r.r5}, r.r6};
+  return Message{abi::info_label(r.r1), abi::info_length(r.r1), {r.r2, r.r3, r.r4, r.r5}, r.r6, abi::info_caps(r.r1)};
 }
 
 inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m) {
-  return syscall(sysno(s), slot, abi::message_info(m.label, m.length), m.mr[0], m.mr[1], m.mr[2], m.mr[3]);
+  return syscall(sysno(s), slot, abi::message_info(m.label, m.length, m.caps), m.mr[0], m.mr[1], m.mr[2], m.mr[3]);
 }
+
+// init's IPC buffer (other threads' are wherever ThreadSetIpcBuffer put them).
+inline abi::IpcBuffer* init_ipc_buffer() { return reinterpret_cast<abi::IpcBuffer*>(abi::kIpcBufferVa); }
 
 // An endpoint capability in the caller's CNode.
 class Endpoint {
@@ -128,6 +132,7 @@ class ThreadCap {
     return invoke(slot_, abi::Method::kThreadStart, pc, sp, arg);
   }
   abi::Error suspend() const { return invoke(slot_, abi::Method::kThreadSuspend); }
+  abi::Error set_ipc_buffer(uint64_t va) const { return invoke(slot_, abi::Method::kThreadSetIpcBuffer, va); }
 
  private:
   uint64_t slot_;
