@@ -67,6 +67,7 @@ void destroy_object(void*, const object::Capability& cap) {
     case ObjectType::kThread: {
       Thread* t = linear<Thread>(cap.object);
       thread_detach(g_scheduler, t);
+      fp_forget(t);
       t->state = ThreadState::kStopped;
       // The capabilities the thread held go with it.
       if (!t->cspace_slot.empty()) (void)object::remove(&t->cspace_slot, kHooks);

@@ -120,6 +120,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);
   KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
   arm64::isb();  // new TTBR0/TCR in effect before the first user access
+  fp_init();     // EL0 FP/SIMD traps until a thread first uses it (lazy switching)
   set_current_thread(init);
   kprintf("keel: entering init at EL0\n");
   arm64::enter_user();

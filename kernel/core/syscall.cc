@@ -291,7 +291,30 @@ bool dispatch(Thread* t) {
   return false;
 }
 
-void switch_to(const Thread* from, Thread* next) {
+// Lazy FP/SIMD switching: the registers hold g_fp_owner's state. Any other
+// thread runs with EL0 FP access trapped (CPACR_EL1.FPEN = 0b01); its first
+// FP instruction traps (EC 0x07), the owner's state is saved, its own loaded,
+// and it retries. IPC between threads that do not use FP never pays for it.
+Thread* g_fp_owner = nullptr;
+uint64_t g_cpacr = 0;
+
+void set_fp_access(bool el0) {
+  uint64_t v = (el0 ? 3ull : 1ull) << 20;
+  if (v == g_cpacr) return;
+  KEEL_WRITE_SYSREG(cpacr_el1, v);  // in effect from the eret (context synchronizing)
+  g_cpacr = v;
+}
+
+void fp_claim(Thread* t) {
+  set_fp_access(true);
+  arm64::isb();  // before the kernel itself touches the registers
+  if (g_fp_owner != nullptr) arm64::fpsimd_save(&g_fp_owner->fp);
+  arm64::fpsimd_restore(&t->fp);
+  g_fp_owner = t;
+}
+
+void switch_to(Thread* from, Thread* next) {
+  set_fp_access(next == g_fp_owner);
   if (next->ttbr0 != from->ttbr0) {
     KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
     arm64::isb();  // the new address space is in effect before the eret
@@ -369,6 +392,17 @@ bool transfer_capability(Thread* from, Thread* to) {
   return object::derive(src, dst, src->cap.rights, 0) == Status::kOk;
 }
 
+void fp_forget(const Thread* t) {
+  if (g_fp_owner == t) g_fp_owner = nullptr;
+}
+
+void fp_init() {
+  g_fp_owner = nullptr;
+  g_cpacr = ~0ull;
+  set_fp_access(false);
+  arm64::isb();
+}
+
 Thread* current_thread() { return g_current; }
 void set_current_thread(Thread* t) {
   g_current = t;
@@ -388,6 +422,10 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
       switch_to(t, next);
       return;
     }
+  }
+  if (slot == 8 && arm64::esr_ec(f->esr) == 0x07) {  // trapped FP/SIMD access: load its state, retry
+    fp_claim(t);
+    return;
   }
   bool yield = false;
   if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {

@@ -1,11 +1,13 @@
 // thread.h — the Thread (TCB) and Endpoint kernel objects.
 //
-// Both are made by retyping untyped memory (object_size_bits: Thread 1 KiB,
+// Both are made by retyping untyped memory (object_size_bits: Thread 2 KiB,
 // Endpoint 64 bytes) and are plain data: the scheduler and IPC code
 // (scheduler.h, ipc.h) are portable and host-tested on them.
 //
 // Contract: while a thread is not on the CPU, `frame` holds its complete
-// integer user context. A thread is in at most one queue at a time — the run
+// integer user context; its FP/SIMD registers are switched lazily: saved
+// only when another thread first uses FP (syscall.cc fp_claim).
+// A thread is in at most one queue at a time — the run
 // queue (state kRunnable, not current) or one endpoint's queue (kBlockedSend
 // / kBlockedRecv) — linked through q_next/q_prev. FP/SIMD is trapped at EL0
 // for now (CPACR_EL1.FPEN = 0; user programs are built integer-only); eager
@@ -33,7 +35,8 @@ struct Endpoint;
 struct Notification;
 
 struct Thread {
-  arm64::ExceptionFrame frame;  // user context while not on the CPU
+  arm64::ExceptionFrame frame;  // user integer context (saved on every entry)
+  arm64::FpState fp;            // user FP/SIMD context (saved when switched out)
   uint64_t ttbr0;               // address-space root | ASID << 48
   uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot)
   // Its root CNode and address space, as capabilities held by the thread
@@ -62,7 +65,7 @@ struct Thread {
 
   const object::Capability& cspace() const { return cspace_slot.cap; }
 };
-static_assert(sizeof(Thread) <= 1024, "a Thread fits its 1 KiB object");
+static_assert(sizeof(Thread) <= 2048, "a Thread fits its 2 KiB object");
 
 enum class EndpointState : uint32_t { kIdle, kSenders, kReceivers };
 
@@ -80,6 +83,11 @@ struct Notification {
   Thread* tail;
 };
 static_assert(sizeof(Notification) <= 64, "a Notification fits its 64-byte object");
+
+// Lazy FP/SIMD switching (syscall.cc): fp_init traps EL0 FP use until a
+// thread first uses it; fp_forget drops a destroyed thread's ownership.
+void fp_init();
+void fp_forget(const Thread* t);
 
 // The kernel's ipc.h CapTransferFn (syscall.cc).
 bool transfer_capability(Thread* from, Thread* to);

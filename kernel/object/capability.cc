@@ -36,7 +36,7 @@ unsigned object_size_bits(ObjectType type, unsigned size_bits) {
   switch (type) {
     case ObjectType::kUntyped: return size_bits >= 12 && size_bits <= 47 ? size_bits : 0;
     case ObjectType::kCNode: return size_bits >= 1 && size_bits <= 16 ? size_bits + kSlotBits : 0;
-    case ObjectType::kThread: return 10;
+    case ObjectType::kThread: return 11;
     case ObjectType::kEndpoint:
     case ObjectType::kNotification:
     case ObjectType::kReply: return 6;

@@ -10,7 +10,7 @@ namespace slot = keel::abi::init_slot;
 
 namespace {
 
-constexpr uint64_t kUt = 100, kNtfn = 101, kSpinA = 102, kSpinB = 103;
+constexpr uint64_t kUt = 100, kNtfn = 101, kSpinA = 102, kSpinB = 103, kFpA = 104, kFpB = 105;
 constexpr uint64_t kRounds = 3;  // each spinner must see the other move this many times
 
 alignas(16) char stack_a[8192];
@@ -28,23 +28,47 @@ volatile uint64_t progress[2];
   }
 }
 
-bool start(uint64_t th_slot, char* stack, uint64_t arg) {
+// Puts its own value in d0 and d31, then yields to the other FP thread many
+// times, checking after each switch that its values are still there.
+volatile uint64_t fp_result[2];
+
+[[noreturn]] void fp_thread(uint64_t me) {
+  const uint64_t mine = 0x1111'1111'1111'1111ull * (me + 1);
+  asm volatile(".arch_extension fp\n fmov d0, %0\n fmov d31, %0" ::"r"(mine));
+  uint64_t result = 1;
+  for (int i = 0; i < 200 && result == 1; ++i) {
+    (void)sys::yield();
+    uint64_t a, b;
+    asm volatile(".arch_extension fp\n fmov %0, d0\n fmov %1, d31" : "=r"(a), "=r"(b));
+    if (a != mine || b != mine) result = 2;
+  }
+  fp_result[me] = result;
+  (void)sys::Notification(kNtfn).signal();
+  for (;;) (void)sys::yield();
+}
+
+bool start(uint64_t th_slot, void (*entry)(uint64_t), char* stack, uint64_t arg) {
   sys::ThreadCap th(th_slot);
   return sys::Untyped(kUt).retype(ObjectType::kThread, 0, th_slot) == Error::kOk &&
          th.configure(slot::kCNode, slot::kAddressSpace, 100) == Error::kOk &&
-         th.start(reinterpret_cast<uint64_t>(spin), reinterpret_cast<uint64_t>(stack) + 8192, arg) == Error::kOk;
+         th.start(reinterpret_cast<uint64_t>(entry), reinterpret_cast<uint64_t>(stack) + 8192, arg) == Error::kOk;
 }
 
 }  // namespace
 
 int main() {
   bool ok = sys::Untyped(slot::kFirstUntyped).retype(ObjectType::kUntyped, 16, kUt) == Error::kOk &&
-            sys::Untyped(kUt).retype(ObjectType::kNotification, 0, kNtfn) == Error::kOk && start(kSpinA, stack_a, 0) &&
-            start(kSpinB, stack_b, 1);
+            sys::Untyped(kUt).retype(ObjectType::kNotification, 0, kNtfn) == Error::kOk &&
+            start(kSpinA, spin, stack_a, 0) && start(kSpinB, spin, stack_b, 1);
   uint64_t word = 0;
   ok = ok && sys::Notification(kNtfn).wait(&word) == Error::kOk;  // only preemption can get us here
   ok = ok && sys::ThreadCap(kSpinA).suspend() == Error::kOk && sys::ThreadCap(kSpinB).suspend() == Error::kOk;
   sys::print("TEST time_slicing: %s (spinners at %llu and %llu)\n", ok ? "PASS" : "FAIL",
              static_cast<unsigned long long>(progress[0]), static_cast<unsigned long long>(progress[1]));
-  return ok ? 0 : 1;
+  // FP/SIMD registers survive thread switches (reusing the spinners' stacks).
+  bool fp_ok = start(kFpA, fp_thread, stack_a, 0) && start(kFpB, fp_thread, stack_b, 1);
+  while (fp_ok && (fp_result[0] == 0 || fp_result[1] == 0)) fp_ok = sys::Notification(kNtfn).wait(&word) == Error::kOk;
+  fp_ok = fp_ok && fp_result[0] == 1 && fp_result[1] == 1;
+  sys::print("TEST fpsimd_switch: %s\n", fp_ok ? "PASS" : "FAIL");
+  return ok && fp_ok ? 0 : 1;
 }

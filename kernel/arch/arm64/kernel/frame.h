@@ -22,6 +22,17 @@ static_assert(__builtin_offsetof(ExceptionFrame, sp) == 248, "FRAME_SP in vector
 static_assert(__builtin_offsetof(ExceptionFrame, elr) == 256, "FRAME_ELR in vectors.S");
 static_assert(__builtin_offsetof(ExceptionFrame, esr) == 272, "FRAME_ESR in vectors.S");
 
+// A thread's FP/SIMD registers (fpsimd.S): q0..q31, FPSR, FPCR.
+struct FpState {
+  uint64_t q[64];
+  uint64_t fpsr;
+  uint64_t fpcr;
+};
+static_assert(sizeof(FpState) == 528 && __builtin_offsetof(FpState, fpsr) == 512, "fpsimd.S layout");
+
+extern "C" void fpsimd_save(FpState* s);
+extern "C" void fpsimd_restore(const FpState* s);
+
 // Per-CPU data, reached through TPIDR_EL1. vectors.S reads user_frame (the
 // first word) on every entry from and return to EL0.
 struct PerCpu {
