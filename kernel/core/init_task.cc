@@ -143,15 +143,39 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     map_frame(va, true, false);
   }
   map_frame(abi::kIpcBufferVa, true, false);
+
+  // 5. The boot-info page (read-only for init) and the boot modules, mapped
+  // read-only from the image so init can load programs from them.
+  auto* info = linear<abi::InitBootInfo>(map_frame(abi::kInitBootInfoVa, false, false));
+  info->magic = abi::kInitBootInfoMagic;
+  info->cpu_count = dt.cpu_count;
+  info->memory_bytes = dt.memory_bytes();
+  for (uint64_t s = slot::kFirstUntyped; s < next_ut && info->untyped_count < 64; ++s) {
+    info->untyped[info->untyped_count++] = abi::BootUntyped{s, cnode[s].cap.object, cnode[s].cap.size_bits};
+  }
+  uint64_t module_va = abi::kBootModulesVa;
+  for (uint32_t i = 0; i < bi.module_count && i < 8; ++i) {
+    uint64_t pa = bi.modules[i].offset, size = (bi.modules[i].size + kPage - 1) & ~(kPage - 1);
+    check(
+        vspace.map(module_va, pa, size, arm64::MapAttrs{.type = arm64::MemType::kNormal, .user = true, .global = false},
+                   {.allow_blocks = false}),
+        "mapping a boot module");
+    abi::BootModule& m = info->modules[info->module_count++];
+    for (size_t c = 0; c + 1 < sizeof m.name && bi.modules[i].name[c] != '\0'; ++c) m.name[c] = bi.modules[i].name[c];
+    m.va = module_va;
+    m.size = bi.modules[i].size;
+    module_va += (size + (2ull << 20) - 1) & ~((2ull << 20) - 1);  // 2 MiB apart
+  }
   // The walker must see complete tables before the first user access
   // (Arm ARM D8.2.6: table writes need a DSB before a walk can use them).
   arm64::dsb_ishst();
 
-  // 5. The thread, entering init's _start at EL0 with IRQs (the tick) and
+  // 6. The thread, entering init's _start at EL0 with IRQs (the tick) and
   // SErrors unmasked.
   auto* t = linear<Thread>(th->cap.object);
   t->frame.elr = elf.value().entry();
   t->frame.sp = abi::kUserStackTop;
+  t->frame.x[0] = abi::kInitBootInfoVa;
   t->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).f(1).raw;  // IRQs on: the tick preempts
   t->as_root = as->cap.object;
   check(asid_for(as->cap.object, &t->asid), "an ASID");

@@ -243,6 +243,10 @@ bool dispatch(Thread* t) {
   switch (number) {
     case abi::kSyscallDebugWrite: x[0] = static_cast<uint64_t>(sys_debug_write(*t, x[0], x[1])); return false;
     case static_cast<uint64_t>(abi::Syscall::kYield): x[0] = 0; return true;
+    case static_cast<uint64_t>(abi::Syscall::kExit):
+      thread_detach(scheduler(), t);
+      t->state = ThreadState::kStopped;
+      return false;
     case static_cast<uint64_t>(abi::Syscall::kSend):
     case static_cast<uint64_t>(abi::Syscall::kNBSend):
     case static_cast<uint64_t>(abi::Syscall::kCall):

@@ -1,8 +1,7 @@
 // crt0.S — user program entry. The kernel enters _start at EL0 with
 //   SP  = abi::kUserStackTop (16-byte aligned)
 //   x0  = an argument (init: its boot-info word), passed to main
-// main's return value is printed; the thread then parks in WFI (allowed at
-// EL0: SCTLR_EL1.nTWI = 1) until thread teardown exists.
+// main's return value is printed, then the thread exits (Syscall::kExit).
   .text
   .global _start
 _start:
@@ -10,5 +9,6 @@ _start:
   mov   x30, xzr
   bl    main
   bl    libsys_after_main
-1:wfi
-  b     1b
+1:mov   x8, #11                 // abi::Syscall::kExit
+  svc   #0
+  b     1b                      // not reached

@@ -67,7 +67,9 @@ enum class Syscall : uint64_t {
   kWait = 7,
   kPoll = 8,
   kYield = 9,
-  kInvoke = 10,  // object method on a capability: x0 = slot, x1 = method, x2.. = arguments
+  kInvoke = 10,
+  kExit = 11,  // the calling thread stops for good (crt0 calls it when main returns)  // object method on a capability:
+               // x0 = slot, x1 = method, x2.. = arguments
 };
 
 constexpr const char* error_name(Error e) {
@@ -185,5 +187,38 @@ constexpr unsigned kMaxPriority = 255;
 // for kFaultUnknownSyscall). Without a fault endpoint a fault stops the
 // thread and is reported on the console.
 enum FaultKind : uint64_t { kFaultMemory = 1, kFaultUnknownSyscall = 2, kFaultException = 3 };
+
+}  // namespace keel::abi
+
+namespace keel::abi {
+
+// What init finds at kInitBootInfoVa (x0 of its _start): the untyped memory
+// in its CNode and the boot modules, mapped read-only at `va`.
+constexpr uint64_t kInitBootInfoVa = 0x0000'7fff'ffff'd000ull;  // between the stack top and the IPC buffer
+constexpr uint64_t kBootModulesVa = 0x0000'1000'0000'0000ull;
+constexpr uint64_t kInitBootInfoMagic = 0x4f464e49544f4f42ull;  // "BOOTINFO"
+
+struct BootUntyped {
+  uint64_t slot;       // in init's CNode
+  uint64_t base;       // physical address
+  uint64_t size_bits;  // 2^size_bits bytes
+};
+
+struct BootModule {
+  char name[24];
+  uint64_t va;  // where init sees its bytes (read-only)
+  uint64_t size;
+};
+
+struct InitBootInfo {
+  uint64_t magic;
+  uint64_t cpu_count;
+  uint64_t memory_bytes;
+  uint64_t untyped_count;
+  BootUntyped untyped[64];
+  uint64_t module_count;
+  BootModule modules[8];
+};
+static_assert(sizeof(InitBootInfo) <= 4096, "one page");
 
 }  // namespace keel::abi

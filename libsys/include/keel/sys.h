@@ -53,6 +53,11 @@ inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m) {
   return syscall(sysno(s), slot, abi::message_info(m.label, m.length, m.caps), m.mr[0], m.mr[1], m.mr[2], m.mr[3]);
 }
 
+// What the kernel tells init (only init has this page).
+inline const abi::InitBootInfo* init_boot_info() {
+  return reinterpret_cast<const abi::InitBootInfo*>(abi::kInitBootInfoVa);
+}
+
 // init's IPC buffer (other threads' are wherever ThreadSetIpcBuffer put them).
 inline abi::IpcBuffer* init_ipc_buffer() { return reinterpret_cast<abi::IpcBuffer*>(abi::kIpcBufferVa); }
 

@@ -1,0 +1,35 @@
+// loader.h — loading an ELF program into a fresh address space, from user
+// space, with nothing but capabilities (the kernel allocates nothing).
+//
+// Every frame and page table comes from `untyped`; their capabilities go to
+// consecutive slots of `cnode` from `next_slot` on (the loader advances it).
+// Segment bytes are copied through a scratch page in the caller's own
+// address space at `scratch_va` (unmapped again afterwards).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/abi.h"
+
+namespace keel::sys {
+
+struct LoadContext {
+  uint64_t cnode;       // the caller's CNode slot
+  uint64_t untyped;     // untyped to retype frames and tables from
+  uint64_t caller_as;   // the caller's address space slot
+  uint64_t scratch_va;  // a page-aligned VA in the caller's space it may map temporarily
+  uint64_t next_slot;   // first free slot for new capabilities (advanced)
+  uint64_t slot_limit;  // one past the last slot the loader may use
+};
+
+struct LoadedProgram {
+  uint64_t entry = 0;
+  uint64_t stack_top = 0;  // a 16 KiB stack below abi::kUserStackTop
+};
+
+// Loads the ELF at elf[0..size) into the address space in slot `as` (which
+// may be fresh: tables are created as needed). Returns the first error.
+abi::Error load_program(LoadContext& ctx, const uint8_t* elf, size_t size, uint64_t as, LoadedProgram* out);
+
+}  // namespace keel::sys

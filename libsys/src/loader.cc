@@ -1,0 +1,86 @@
+#include "keel/loader.h"
+
+#include "keel/sys.h"
+#include "kernel/lib/elf/elf.h"
+
+namespace keel::sys {
+namespace {
+
+using abi::Error;
+using abi::ObjectType;
+
+constexpr uint64_t kPage = 4096;
+constexpr uint64_t kStackPages = 4;
+
+Error take_slot(LoadContext& ctx, uint64_t* slot) {
+  if (ctx.next_slot >= ctx.slot_limit) return Error::kNotEnoughMemory;
+  *slot = ctx.next_slot++;
+  return Error::kOk;
+}
+
+// Maps frame `frame` at va in `as`, creating the page tables it needs.
+Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags) {
+  Error e = FrameCap(frame).map(as, va, flags);
+  for (unsigned level = 1; e == Error::kNoPageTable && level <= 3; ++level) {
+    uint64_t table = 0;
+    if ((e = take_slot(ctx, &table)) != Error::kOk) return e;
+    if ((e = Untyped(ctx.untyped).retype(ObjectType::kPageTable, 0, table)) != Error::kOk) return e;
+    e = PageTableCap(table).map(as, va, level);
+    if (e == Error::kSlotOccupied) {  // that level exists already: give the table back
+      (void)CNode(ctx.cnode).remove(table);
+      e = Error::kOk;
+    }
+    if (e != Error::kOk) return e;
+    e = FrameCap(frame).map(as, va, flags);
+  }
+  return e;
+}
+
+// A fresh zeroed frame, filled from src[0..len), mapped at va in `as`.
+Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, size_t len, uint64_t flags) {
+  uint64_t frame = 0, scratch = 0;
+  Error e = take_slot(ctx, &frame);
+  if (e == Error::kOk) e = take_slot(ctx, &scratch);
+  if (e == Error::kOk) e = Untyped(ctx.untyped).retype(ObjectType::kFrame4K, 0, frame);
+  if (e != Error::kOk) return e;
+  if (len > 0) {
+    // Write it through a second capability mapped in our own space; deleting
+    // that capability unmaps it again.
+    if ((e = CNode(ctx.cnode).copy(scratch, frame, abi::kRightRead | abi::kRightWrite)) != Error::kOk) return e;
+    if ((e = map_with_tables(ctx, scratch, ctx.caller_as, ctx.scratch_va, abi::kMapWrite)) != Error::kOk) return e;
+    auto* dst = reinterpret_cast<volatile uint8_t*>(ctx.scratch_va);
+    for (size_t i = 0; i < len; ++i) dst[i] = src[i];
+    if ((e = CNode(ctx.cnode).remove(scratch)) != Error::kOk) return e;
+  }
+  return map_with_tables(ctx, frame, as, va, flags);
+}
+
+}  // namespace
+
+Error load_program(LoadContext& ctx, const uint8_t* elf_bytes, size_t size, uint64_t as, LoadedProgram* out) {
+  Result<elf::File> f = elf::File::open(elf_bytes, size);
+  if (!f.ok()) return Error::kInvalidArgument;
+  for (size_t i = 0; i < f.value().segment_count(); ++i) {
+    elf::Segment s = f.value().segment(i);
+    if (s.type != elf::kPtLoad || s.mem_size == 0) continue;
+    if ((s.vaddr & (kPage - 1)) != 0 || s.vaddr >= abi::kUserLimit || s.mem_size > abi::kUserLimit - s.vaddr) {
+      return Error::kInvalidArgument;
+    }
+    uint64_t flags = ((s.flags & elf::kPfW) ? abi::kMapWrite : 0) | ((s.flags & elf::kPfX) ? abi::kMapExecute : 0);
+    const uint8_t* data = f.value().segment_data(s);
+    for (uint64_t off = 0; off < s.mem_size; off += kPage) {
+      size_t len = off < s.file_size ? (s.file_size - off < kPage ? s.file_size - off : kPage) : 0;
+      Error e = load_page(ctx, as, s.vaddr + off, data + off, len, flags);
+      if (e != Error::kOk) return e;
+    }
+  }
+  for (uint64_t p = 1; p <= kStackPages; ++p) {
+    Error e = load_page(ctx, as, abi::kUserStackTop - p * kPage, nullptr, 0, abi::kMapWrite);
+    if (e != Error::kOk) return e;
+  }
+  out->entry = f.value().entry();
+  out->stack_top = abi::kUserStackTop;
+  return Error::kOk;
+}
+
+}  // namespace keel::sys
