@@ -87,6 +87,20 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
                                                                 .object = blocks[i].base}),
           "an untyped");
   }
+  // The console UART's registers as device untyped (the UART server's, once
+  // it exists; the kernel keeps using them for its own lines until then).
+  uint64_t uart_page = dt.uart.mmio.base & ~(kPage - 1);
+  if (next_ut < nslots) {
+    check(object::insert_original(&cnode[next_ut++], Capability{.type = ObjectType::kUntyped,
+                                                                .rights = abi::kRightsAll,
+                                                                .size_bits = 12,
+                                                                .flags = object::kFlagDevice,
+                                                                .object = uart_page}),
+          "the UART's device untyped");
+  }
+  check(object::insert_original(&cnode[slot::kIrqControl],
+                                Capability{.type = ObjectType::kIrqControl, .rights = abi::kRightsAll}),
+        "IRQ control");
   Slot* ut = &cnode[slot::kFirstUntyped];
 
   // 3. Thread, address space, page tables (contiguous: one bump allocator).
@@ -150,8 +164,11 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   info->magic = abi::kInitBootInfoMagic;
   info->cpu_count = dt.cpu_count;
   info->memory_bytes = dt.memory_bytes();
+  info->uart_base = dt.uart.mmio.base;
+  info->uart_intid = dt.uart.intid;
   for (uint64_t s = slot::kFirstUntyped; s < next_ut && info->untyped_count < 64; ++s) {
-    info->untyped[info->untyped_count++] = abi::BootUntyped{s, cnode[s].cap.object, cnode[s].cap.size_bits};
+    info->untyped[info->untyped_count++] = abi::BootUntyped{s, cnode[s].cap.object, cnode[s].cap.size_bits,
+                                                            (cnode[s].cap.flags & object::kFlagDevice) != 0 ? 1u : 0u};
   }
   uint64_t module_va = abi::kBootModulesVa;
   for (uint32_t i = 0; i < bi.module_count && i < 8; ++i) {

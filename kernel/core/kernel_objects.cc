@@ -5,6 +5,7 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/timer.h"
 
 namespace keel {
 namespace {
@@ -92,6 +93,7 @@ void destroy_object(void*, const object::Capability& cap) {
         arm64::isb();
       }
       break;
+    case ObjectType::kIrqHandler: irq_release(static_cast<uint32_t>(cap.object)); break;
     default: break;  // frames, page tables, untyped: memory only
   }
 }

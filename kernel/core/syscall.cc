@@ -180,10 +180,13 @@ Status invoke_map(Thread* t, Slot* s, uint64_t method) {
     if ((s->cap.rights & abi::kRightRead) == 0 || (write && (s->cap.rights & abi::kRightWrite) == 0)) {
       return Status::kInsufficientRights;
     }
+    bool device = (s->cap.flags & object::kFlagDevice) != 0;  // MMIO: Device-nGnRE, never executable
     arm64::Pte leaf =
-        arm64::leaf_template(
-            arm64::MapAttrs{
-                .type = arm64::MemType::kNormal, .writable = write, .executable = exec, .user = true, .global = false})
+        arm64::leaf_template(arm64::MapAttrs{.type = device ? arm64::MemType::kDevice : arm64::MemType::kNormal,
+                                             .writable = write,
+                                             .executable = exec && !device,
+                                             .user = true,
+                                             .global = false})
             .address(s->cap.object);
     st = arm64::install_leaf(window, as->cap.object, va, level, leaf);
   } else {
@@ -198,6 +201,33 @@ Status invoke_map(Thread* t, Slot* s, uint64_t method) {
   s->cap.badge = va | (uint64_t{level} << 1) | 1;
   s->cap.watermark = as->cap.object;
   return Status::kOk;
+}
+
+Status invoke_irq(Thread* t, Slot* s, uint64_t method) {
+  auto& x = t->frame.x;
+  if (s->cap.type == ObjectType::kIrqControl) {
+    if (method != static_cast<uint64_t>(abi::Method::kIrqControlGet)) return Status::kInvalidArgument;
+    Slot* dst = nullptr;
+    Status st = cnode_slot(t->cspace(), x[3], &dst);
+    if (st != Status::kOk) return st;
+    if (!dst->empty()) return Status::kSlotOccupied;
+    if (x[2] > 0xffff) return Status::kInvalidArgument;
+    st = irq_claim(static_cast<uint32_t>(x[2]));
+    if (st != Status::kOk) return st;
+    return object::insert_child(
+        s, dst, object::Capability{.type = ObjectType::kIrqHandler, .rights = abi::kRightsAll, .object = x[2]});
+  }
+  uint32_t intid = static_cast<uint32_t>(s->cap.object);
+  switch (static_cast<abi::Method>(method)) {
+    case abi::Method::kIrqHandlerSetNotification: {
+      Slot* n = nullptr;
+      Status st = lookup(*t, x[2], ObjectType::kNotification, abi::kRightWrite, &n);
+      if (st != Status::kOk) return st;
+      return irq_bind(intid, n->cap.object, n->cap.badge);
+    }
+    case abi::Method::kIrqHandlerAck: return irq_ack(intid);
+    default: return Status::kInvalidArgument;
+  }
 }
 
 Status invoke(Thread* t) {
@@ -216,6 +246,8 @@ Status invoke(Thread* t) {
     case ObjectType::kPageTable:
     case ObjectType::kFrame4K:
     case ObjectType::kFrame2M: return invoke_map(t, s, method);
+    case ObjectType::kIrqControl:
+    case ObjectType::kIrqHandler: return invoke_irq(t, s, method);
     default: return Status::kInvalidCapability;
   }
 }
@@ -342,10 +374,22 @@ Thread* fastpath(Thread* t) {
               : ipc_fastpath_reply_recv(scheduler(), endpoint_object(ep->cap), t);
 }
 
-[[noreturn]] void idle() {
+// Nothing runnable: wait for an interrupt (with IRQs masked, WFI still
+// wakes on a pending one, which is then taken from the GIC here) that makes
+// a thread runnable, and run it.
+[[noreturn]] void idle(Thread* last) {
   timer_stop();
   kprintf("keel: no runnable thread; the CPU idles (the kernel is still up)\n");
-  for (;;) arm64::wfi();
+  for (;;) {
+    arm64::wfi();
+    while (irq_dispatch() != IrqResult::kNone) {
+    }
+    if (Thread* next = scheduler().pick()) {
+      timer_restart();
+      switch_to(last, next);
+      arm64::enter_user();
+    }
+  }
 }
 
 // The user fault report: decoded like a kernel panic, but it stops only the
@@ -434,8 +478,8 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   bool yield = false;
   if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
     yield = dispatch(t);
-  } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice
-    yield = timer_handle_irq();
+  } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice; devices signal
+    for (IrqResult r = irq_dispatch(); r != IrqResult::kNone; r = irq_dispatch()) yield |= r == IrqResult::kTick;
   } else {
     uint32_t ec = arm64::esr_ec(f->esr);
     bool memory = ec == arm64::ec::kDataAbortLower || ec == arm64::ec::kInstAbortLower;
@@ -462,7 +506,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   }
   if (next == nullptr) {
     g_current = nullptr;
-    idle();
+    idle(t);
   }
   switch_to(t, next);
 }

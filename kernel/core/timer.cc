@@ -5,11 +5,14 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
+#include "kernel/core/ipc.h"
+#include "kernel/core/kernel_objects.h"
 
 namespace keel {
 namespace {
 
 uint32_t g_timer_intid = 0;
+bool g_gic_up = false;  // the GIC is mapped and initialized
 uint64_t g_ticks_per_slice = 0;
 
 void rearm() {
@@ -59,19 +62,74 @@ bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   g_timer_intid = dt.timer.phys_ns_intid;
   arm64::gic_enable_ppi(g_timer_intid);
   g_ticks_per_slice = KEEL_READ_SYSREG(cntfrq_el0) * kSliceMs / 1000;
+  g_gic_up = true;
   rearm();
   kprintf("keel: GICv%u, timer INTID %u, %llu ms time slices\n", dt.gic.version, g_timer_intid,
           static_cast<unsigned long long>(kSliceMs));
   return true;
 }
 
-bool timer_handle_irq() {
+namespace {
+
+constexpr uint32_t kFirstSpi = 32, kMaxIntid = 1020;
+struct IrqBinding {
+  bool claimed;
+  uint64_t ntfn_pa;  // 0: not bound yet
+  uint64_t badge;
+};
+IrqBinding g_irq[kMaxIntid];
+
+}  // namespace
+
+IrqResult irq_dispatch() {
+  if (!g_gic_up) return IrqResult::kNone;
   uint32_t intid = arm64::gic_ack();
-  if (intid == arm64::kSpuriousIntid) return false;
-  bool tick = intid == g_timer_intid;
-  if (tick) rearm();
+  if (intid >= kMaxIntid) return IrqResult::kNone;  // spurious: nothing pending
+  IrqResult r = IrqResult::kDevice;
+  if (intid == g_timer_intid) {
+    rearm();
+    r = IrqResult::kTick;
+  } else if (g_irq[intid].ntfn_pa != 0) {
+    // Level-triggered devices keep asserting until served: mask until Ack.
+    arm64::gic_disable_spi(intid);
+    ntfn_signal(scheduler(), reinterpret_cast<Notification*>(layout::phys_to_linear(g_irq[intid].ntfn_pa)),
+                g_irq[intid].badge);
+  } else {
+    arm64::gic_disable_spi(intid);  // nobody handles it
+  }
   arm64::gic_eoi(intid);
-  return tick;
+  return r;
+}
+
+Status irq_claim(uint32_t intid) {
+  if (!g_gic_up || intid < kFirstSpi || intid >= kMaxIntid) return Status::kInvalidArgument;
+  if (g_irq[intid].claimed) return Status::kSlotOccupied;
+  g_irq[intid] = IrqBinding{true, 0, 0};
+  return Status::kOk;
+}
+
+Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge) {
+  if (intid >= kMaxIntid || !g_irq[intid].claimed) return Status::kInvalidCapability;
+  g_irq[intid].ntfn_pa = ntfn_pa;
+  g_irq[intid].badge = badge;
+  arm64::gic_enable_spi(intid);
+  return Status::kOk;
+}
+
+Status irq_ack(uint32_t intid) {
+  if (intid >= kMaxIntid || g_irq[intid].ntfn_pa == 0) return Status::kInvalidArgument;
+  arm64::gic_enable_spi(intid);
+  return Status::kOk;
+}
+
+void irq_release(uint32_t intid) {
+  if (intid >= kMaxIntid) return;
+  if (g_gic_up) arm64::gic_disable_spi(intid);
+  g_irq[intid] = IrqBinding{};
+}
+
+void timer_restart() {
+  if (g_gic_up) rearm();
 }
 
 void timer_stop() {

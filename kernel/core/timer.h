@@ -10,6 +10,7 @@
 
 #include "kernel/boot/boot_info.h"
 #include "kernel/dtb/dtb.h"
+#include "kernel/lib/status.h"
 
 namespace keel {
 
@@ -19,10 +20,19 @@ constexpr uint64_t kSliceMs = 10;
 // scheduling stays cooperative) if the DTB names no usable GIC or timer.
 bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt);
 
-// Handles one IRQ taken from EL0; returns true if the time slice ended.
-bool timer_handle_irq();
+// Takes one pending interrupt from the GIC: the tick, or a device interrupt
+// bound to a notification (signalled, and masked until its handler acks).
+enum class IrqResult { kNone, kTick, kDevice };
+IrqResult irq_dispatch();
 
-// Stops the tick (the idle loop has nothing to slice).
+// Stops / restarts the tick (the idle loop has nothing to slice).
 void timer_stop();
+void timer_restart();
+
+// Device interrupts (SPIs) for IrqControl/IrqHandler capabilities.
+Status irq_claim(uint32_t intid);                                   // kSlotOccupied if taken
+Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge);  // and unmask it
+Status irq_ack(uint32_t intid);                                     // unmask after handling
+void irq_release(uint32_t intid);                                   // the handler is gone
 
 }  // namespace keel

@@ -78,6 +78,15 @@ Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge) {
   return Status::kOk;
 }
 
+Status insert_child(Slot* parent, Slot* dst, const Capability& cap) {
+  if (parent->empty()) return Status::kInvalidCapability;
+  if (!dst->empty()) return Status::kSlotOccupied;
+  dst->cap = cap;
+  dst->depth = parent->depth + 1;
+  link_after(parent, dst);
+  return Status::kOk;
+}
+
 Status move(Slot* src, Slot* dst) {
   if (src->empty()) return Status::kInvalidCapability;
   if (src == dst) return Status::kOk;

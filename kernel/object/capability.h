@@ -81,6 +81,10 @@ Status insert_original(Slot* dst, const Capability& cap);
 // Untyped capabilities are not copied: their watermark lives in one place.
 Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge);
 
+// Puts `cap` into the empty dst as a child of parent (an object the parent
+// hands out, e.g. an IrqHandler from IrqControl).
+Status insert_child(Slot* parent, Slot* dst, const Capability& cap);
+
 // Moves src's capability and derivation-tree position into the empty dst.
 Status move(Slot* src, Slot* dst);
 

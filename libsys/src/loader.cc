@@ -18,24 +18,6 @@ Error take_slot(LoadContext& ctx, uint64_t* slot) {
   return Error::kOk;
 }
 
-// Maps frame `frame` at va in `as`, creating the page tables it needs.
-Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags) {
-  Error e = FrameCap(frame).map(as, va, flags);
-  for (unsigned level = 1; e == Error::kNoPageTable && level <= 3; ++level) {
-    uint64_t table = 0;
-    if ((e = take_slot(ctx, &table)) != Error::kOk) return e;
-    if ((e = Untyped(ctx.untyped).retype(ObjectType::kPageTable, 0, table)) != Error::kOk) return e;
-    e = PageTableCap(table).map(as, va, level);
-    if (e == Error::kSlotOccupied) {  // that level exists already: give the table back
-      (void)CNode(ctx.cnode).remove(table);
-      e = Error::kOk;
-    }
-    if (e != Error::kOk) return e;
-    e = FrameCap(frame).map(as, va, flags);
-  }
-  return e;
-}
-
 // A fresh zeroed frame, filled from src[0..len), mapped at va in `as`.
 Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, size_t len, uint64_t flags) {
   uint64_t frame = 0, scratch = 0;
@@ -46,16 +28,36 @@ Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, 
   if (len > 0) {
     // Write it through a second capability mapped in our own space; deleting
     // that capability unmaps it again.
-    if ((e = CNode(ctx.cnode).copy(scratch, frame, abi::kRightRead | abi::kRightWrite)) != Error::kOk) return e;
-    if ((e = map_with_tables(ctx, scratch, ctx.caller_as, ctx.scratch_va, abi::kMapWrite)) != Error::kOk) return e;
+    e = CNode(ctx.cnode).copy(scratch, frame, abi::kRightRead | abi::kRightWrite);
+    if (e == Error::kOk) e = map_with_tables(ctx, scratch, ctx.caller_as, ctx.scratch_va, abi::kMapWrite);
+    if (e != Error::kOk) return e;
     auto* dst = reinterpret_cast<volatile uint8_t*>(ctx.scratch_va);
     for (size_t i = 0; i < len; ++i) dst[i] = src[i];
-    if ((e = CNode(ctx.cnode).remove(scratch)) != Error::kOk) return e;
+    e = CNode(ctx.cnode).remove(scratch);
+    if (e != Error::kOk) return e;
   }
   return map_with_tables(ctx, frame, as, va, flags);
 }
 
 }  // namespace
+
+Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags) {
+  Error e = FrameCap(frame).map(as, va, flags);
+  for (unsigned level = 1; e == Error::kNoPageTable && level <= 3; ++level) {
+    uint64_t table = 0;
+    e = take_slot(ctx, &table);
+    if (e == Error::kOk) e = Untyped(ctx.untyped).retype(ObjectType::kPageTable, 0, table);
+    if (e != Error::kOk) return e;
+    e = PageTableCap(table).map(as, va, level);
+    if (e == Error::kSlotOccupied) {  // that level exists already: give the table back
+      (void)CNode(ctx.cnode).remove(table);
+      e = Error::kOk;
+    }
+    if (e != Error::kOk) return e;
+    e = FrameCap(frame).map(as, va, flags);
+  }
+  return e;
+}
 
 Error load_program(LoadContext& ctx, const uint8_t* elf_bytes, size_t size, uint64_t as, LoadedProgram* out) {
   Result<elf::File> f = elf::File::open(elf_bytes, size);

@@ -38,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "tools/common/exec.h"
 #include "tools/qemu_runner/options.h"
 #include "tools/symbolize/symbolizer.h"
@@ -63,6 +64,8 @@ ABSL_FLAG(bool, expect_failure, false, "test mode: failure markers are expected,
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
+ABSL_FLAG(std::vector<std::string>, input_on, {},
+          "test mode: SUBSTRING|TEXT — when a console line contains SUBSTRING, type TEXT (\\n for Enter)");
 ABSL_FLAG(bool, gdb, false, "start QEMU halted and attach gdb-multiarch with keel's symbols and commands");
 ABSL_FLAG(std::string, gdb_script, "", "keel's gdb commands (tools/gdb/keel.py), for --gdb");
 ABSL_FLAG(std::string, esr_tool, "", "the ESR decoder (tools/esr_decode), for --gdb");
@@ -336,6 +339,17 @@ int run(int argc, char** argv) {
   std::optional<Clock::time_point> failure_at;  // when a failure marker appeared
   std::string failure_line;
   bool sent_boot = false;
+  std::vector<std::pair<std::string, std::string>> inputs;
+  for (const std::string& spec : absl::GetFlag(FLAGS_input_on)) {
+    size_t bar = spec.find('|');
+    if (bar == std::string::npos) {
+      std::cerr << "qemu_runner: --input_on takes SUBSTRING|TEXT, got '" << spec << "'\n";
+      return 2;
+    }
+    inputs.emplace_back(spec.substr(0, bar), absl::StrReplaceAll(spec.substr(bar + 1), {{"\\n", "\n"}}));
+  }
+  std::vector<bool> inputs_sent(inputs.size(), false);
+  std::string line_for_input;
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::seconds(absl::GetFlag(FLAGS_timeout));
   bool qemu_exited = false;
@@ -396,6 +410,7 @@ int run(int argc, char** argv) {
       }
       // Echo as it arrives (interactive use needs partial lines), and put each
       // backtrace line's symbolization right under it.
+      line_for_input.append(buf, static_cast<size_t>(n));
       for (ssize_t i = 0; i < n; ++i) {
         if (buf[i] != '\n') {
           line.push_back(buf[i]);
@@ -408,6 +423,15 @@ int run(int argc, char** argv) {
       }
       std::cout << line.substr(flushed) << std::flush;
       flushed = line.size();
+      // Typed input for tests (once per rule).
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        if (!inputs_sent[k] && child.in >= 0 && absl::StrContains(line_for_input, inputs[k].first)) {
+          (void)!write(child.in, inputs[k].second.data(), inputs[k].second.size());
+          inputs_sent[k] = true;
+        }
+      }
+      // Keep the unfinished line: QEMU may deliver it a character at a time.
+      if (size_t nl = line_for_input.rfind('\n'); nl != std::string::npos) line_for_input.erase(0, nl + 1);
       // U-Boot: interrupt autoboot, then boot the image at --load_addr.
       if (o.uboot_manual() && !sent_boot && absl::StrContains(line, "Hit any key to stop autoboot")) {
         std::string keys = "\n";

@@ -117,6 +117,7 @@ namespace init_slot {
 constexpr uint64_t kCNode = 1;           // the root CNode itself
 constexpr uint64_t kThread = 2;          // init's thread
 constexpr uint64_t kAddressSpace = 3;    // init's address space (root table)
+constexpr uint64_t kIrqControl = 4;      // authority over every device interrupt
 constexpr uint64_t kFirstPageTable = 8;  // page tables of init's address space ...
 constexpr uint64_t kFirstFrame = 32;     // frames: init's image, stack, IPC buffer ...
 constexpr uint64_t kFirstUntyped = 128;  // untyped memory, the largest region first, ... to the end
@@ -171,6 +172,12 @@ enum class Method : uint64_t {
   kPageTableMap = 48,
   // Frame (x0 = the frame): x2 = AddressSpace slot, x3 = VA, x4 = MapFlags
   kFrameMap = 49,
+  // IrqControl (x0): x2 = INTID (an SPI, 32..1019), x3 = dest slot for the IrqHandler
+  kIrqControlGet = 64,
+  // IrqHandler (x0): x2 = notification slot signalled (with its badge) when the
+  // interrupt fires; the interrupt stays masked until Ack
+  kIrqHandlerSetNotification = 65,
+  kIrqHandlerAck = 66,
 };
 
 // Frame mapping flags (readable is implied; writing needs the write right
@@ -202,6 +209,7 @@ struct BootUntyped {
   uint64_t slot;       // in init's CNode
   uint64_t base;       // physical address
   uint64_t size_bits;  // 2^size_bits bytes
+  uint64_t device;     // 1: MMIO (only frames and smaller untyped; frames map as Device memory)
 };
 
 struct BootModule {
@@ -214,6 +222,8 @@ struct InitBootInfo {
   uint64_t magic;
   uint64_t cpu_count;
   uint64_t memory_bytes;
+  uint64_t uart_base;   // the console PL011's registers (a device untyped covers them)
+  uint64_t uart_intid;  // its interrupt
   uint64_t untyped_count;
   BootUntyped untyped[64];
   uint64_t module_count;

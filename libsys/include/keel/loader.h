@@ -28,6 +28,10 @@ struct LoadedProgram {
   uint64_t stack_top = 0;  // a 16 KiB stack below abi::kUserStackTop
 };
 
+// Maps frame capability `frame` at va in address space `as` (flags:
+// abi::MapFlags), retyping and installing the page tables it needs from ctx.
+abi::Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags);
+
 // Loads the ELF at elf[0..size) into the address space in slot `as` (which
 // may be fresh: tables are created as needed). Returns the first error.
 abi::Error load_program(LoadContext& ctx, const uint8_t* elf, size_t size, uint64_t as, LoadedProgram* out);

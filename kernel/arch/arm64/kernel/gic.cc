@@ -10,7 +10,10 @@ GicRegs g_gic;
 constexpr uint64_t kGicdCtlr = 0x000;
 constexpr uint64_t kGicdIgroupr = 0x080;
 constexpr uint64_t kGicdIsenabler = 0x100;
+constexpr uint64_t kGicdIcenabler = 0x180;
 constexpr uint64_t kGicdIpriorityr = 0x400;
+constexpr uint64_t kGicdItargetsr = 0x800;
+constexpr uint64_t kGicdIrouter = 0x6000;
 constexpr uint64_t kGiccCtlr = 0x000;
 constexpr uint64_t kGiccPmr = 0x004;
 constexpr uint64_t kGiccIar = 0x00c;
@@ -52,6 +55,24 @@ void gic_enable_ppi(uint32_t intid) {
   // Group 0, which GICC signals as IRQ while GICC_CTLR.FIQEn is 0.
   if (g_gic.version == 3) reg32(base + kGicdIgroupr) = reg32(base + kGicdIgroupr) | (1u << intid);
   reg32(base + kGicdIsenabler) = 1u << intid;
+  dsb_sy();
+}
+
+void gic_enable_spi(uint32_t intid) {
+  const uint64_t d = g_gic.distributor, word = 4 * uint64_t{intid / 32}, bit = 1u << (intid % 32);
+  reg8(d + kGicdIpriorityr + intid) = kPriority;
+  if (g_gic.version == 2) {
+    reg8(d + kGicdItargetsr + intid) = 1;  // CPU interface 0
+  } else {
+    reg32(d + kGicdIgroupr + word) = reg32(d + kGicdIgroupr + word) | static_cast<uint32_t>(bit);
+    *reinterpret_cast<volatile uint64_t*>(d + kGicdIrouter + 8 * uint64_t{intid}) = 0;  // affinity 0.0.0.0
+  }
+  reg32(d + kGicdIsenabler + word) = static_cast<uint32_t>(bit);
+  dsb_sy();
+}
+
+void gic_disable_spi(uint32_t intid) {
+  reg32(g_gic.distributor + kGicdIcenabler + 4 * uint64_t{intid / 32}) = 1u << (intid % 32);
   dsb_sy();
 }
 

@@ -22,6 +22,9 @@ constexpr uint32_t kSpuriousIntid = 1023;
 void gic_init(const GicRegs& regs);
 // Enables a private (PPI) interrupt on this CPU.
 void gic_enable_ppi(uint32_t intid);
+// Shared peripheral interrupts (INTID 32..1019), routed to the boot CPU.
+void gic_enable_spi(uint32_t intid);
+void gic_disable_spi(uint32_t intid);
 // Acknowledges the highest pending interrupt; kSpuriousIntid if none.
 uint32_t gic_ack();
 void gic_eoi(uint32_t intid);
