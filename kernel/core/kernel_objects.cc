@@ -14,7 +14,8 @@ using abi::ObjectType;
 
 // Ordering: none needed; one CPU, interrupts masked in the kernel.
 Scheduler g_scheduler;
-uint64_t g_asid_root[256];  // ASID -> root table PA (0: free)
+uint64_t g_asid_root[256];   // ASID -> root table PA (0: free)
+uint64_t g_dead_cnodes = 0;  // destroyed CNodes still holding capabilities: PA | size bits
 
 template <typename T>
 T* linear(uint64_t pa) {
@@ -76,10 +77,12 @@ void destroy_object(void*, const object::Capability& cap) {
       break;
     }
     case ObjectType::kCNode: {
+      // Emptying it here could destroy further CNodes, recursing as deep as
+      // user space nested them: queue it instead (linked through slot 0's
+      // spare word) and let drain_dead_cnodes empty it iteratively.
       auto* slots = linear<object::Slot>(cap.object);
-      for (uint64_t i = 0; i < (1ull << cap.size_bits); ++i) {
-        if (!slots[i].empty()) (void)object::remove(&slots[i], kHooks);
-      }
+      slots[0].reserved = g_dead_cnodes;
+      g_dead_cnodes = cap.object | cap.size_bits;  // CNodes are >= 128-byte aligned
       break;
     }
     case ObjectType::kAddressSpace:
@@ -99,6 +102,19 @@ void destroy_object(void*, const object::Capability& cap) {
 }
 
 }  // namespace
+
+void drain_dead_cnodes() {
+  while (g_dead_cnodes != 0) {
+    uint64_t pa = g_dead_cnodes & ~0x7full;
+    unsigned bits = static_cast<unsigned>(g_dead_cnodes & 0x7f);
+    auto* slots = linear<object::Slot>(pa);
+    g_dead_cnodes = slots[0].reserved;
+    slots[0].reserved = 0;
+    for (uint64_t i = 0; i < (1ull << bits); ++i) {
+      if (!slots[i].empty()) (void)object::remove(&slots[i], kHooks);  // may queue more CNodes
+    }
+  }
+}
 
 Scheduler& scheduler() { return g_scheduler; }
 const object::ObjectHooks& object_hooks() { return kHooks; }

@@ -13,6 +13,10 @@ namespace keel {
 
 Scheduler& scheduler();
 
+// Empties the CNodes destroyed since the last call (iteratively: a chain of
+// nested CNodes costs no kernel stack). Called after every syscall.
+void drain_dead_cnodes();
+
 // Retype zeroes new objects; destroying one cleans up after it: an endpoint
 // wakes its waiters with kObjectDestroyed, a thread leaves every queue, a
 // CNode deletes the capabilities it holds, an address space frees its ASID

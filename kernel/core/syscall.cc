@@ -478,6 +478,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   bool yield = false;
   if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
     yield = dispatch(t);
+    drain_dead_cnodes();
   } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice; devices signal
     for (IrqResult r = irq_dispatch(); r != IrqResult::kNone; r = irq_dispatch()) yield |= r == IrqResult::kTick;
   } else {
