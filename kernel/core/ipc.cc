@@ -6,35 +6,18 @@ namespace keel {
 namespace {
 
 void ep_append(Endpoint* ep, Thread* t) {
-  t->q_next = nullptr;
-  t->q_prev = ep->tail;
-  if (ep->tail != nullptr) {
-    ep->tail->q_next = t;
-  } else {
-    ep->head = t;
-  }
-  ep->tail = t;
+  ep->waiters.append(t);
   t->blocked_on = ep;
 }
 
 void ep_unlink(Endpoint* ep, Thread* t) {
-  if (t->q_prev != nullptr) {
-    t->q_prev->q_next = t->q_next;
-  } else {
-    ep->head = t->q_next;
-  }
-  if (t->q_next != nullptr) {
-    t->q_next->q_prev = t->q_prev;
-  } else {
-    ep->tail = t->q_prev;
-  }
-  t->q_next = t->q_prev = nullptr;
+  ep->waiters.unlink(t);
   t->blocked_on = nullptr;
-  if (ep->head == nullptr) ep->state = EndpointState::kIdle;
+  if (ep->waiters.empty()) ep->state = EndpointState::kIdle;
 }
 
 Thread* ep_pop(Endpoint* ep) {
-  Thread* t = ep->head;
+  Thread* t = ep->waiters.head;
   if (t != nullptr) ep_unlink(ep, t);
   return t;
 }
@@ -138,7 +121,7 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
 
 Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge) {
   if (ep->state != EndpointState::kReceivers || abi::info_caps(caller->frame.x[1]) != 0) return nullptr;
-  Thread* r = ep->head;
+  Thread* r = ep->waiters.head;
   if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
   ep_pop(ep);
   transfer(caller, r, badge);
@@ -170,17 +153,7 @@ Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
 namespace {
 
 void ntfn_unlink(Notification* n, Thread* t) {
-  if (t->q_prev != nullptr) {
-    t->q_prev->q_next = t->q_next;
-  } else {
-    n->head = t->q_next;
-  }
-  if (t->q_next != nullptr) {
-    t->q_next->q_prev = t->q_prev;
-  } else {
-    n->tail = t->q_prev;
-  }
-  t->q_next = t->q_prev = nullptr;
+  n->waiters.unlink(t);
   t->waiting_on = nullptr;
 }
 
@@ -188,7 +161,7 @@ void ntfn_unlink(Notification* n, Thread* t) {
 
 void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge) {
   n->word |= badge != 0 ? badge : 1;
-  if (Thread* w = n->head) {
+  if (Thread* w = n->waiters.head) {
     ntfn_unlink(n, w);
     w->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
     w->frame.x[1] = n->word;
@@ -206,19 +179,12 @@ void ntfn_wait(Scheduler& s, Notification* n, Thread* t, bool blocking) {
     return;
   }
   t->state = ThreadState::kBlockedWait;
-  t->q_next = nullptr;
-  t->q_prev = n->tail;
-  if (n->tail != nullptr) {
-    n->tail->q_next = t;
-  } else {
-    n->head = t;
-  }
-  n->tail = t;
+  n->waiters.append(t);
   t->waiting_on = n;
 }
 
 void ntfn_destroy(Scheduler& s, Notification* n) {
-  while (Thread* t = n->head) {
+  while (Thread* t = n->waiters.head) {
     ntfn_unlink(n, t);
     t->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
     wake(s, t);

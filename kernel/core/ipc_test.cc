@@ -139,7 +139,7 @@ TEST_F(IpcTest, DestroyingAnEndpointWakesEveryWaiter) {
     EXPECT_EQ(t->frame.x[0], static_cast<uint64_t>(Error::kObjectDestroyed));
     EXPECT_EQ(t->blocked_on, nullptr);
   }
-  EXPECT_EQ(ep.head, nullptr);
+  EXPECT_EQ(ep.waiters.head, nullptr);
 }
 
 TEST_F(IpcTest, DetachingAServerReleasesItsCaller) {
@@ -158,7 +158,7 @@ TEST_F(IpcTest, DetachingABlockedSenderLeavesTheQueueConsistent) {
   ipc_send(s, &ep, &client, 1, true, false);
   ipc_send(s, &ep, &c2, 2, true, false);
   thread_detach(s, &client);
-  EXPECT_EQ(ep.head, &c2);
+  EXPECT_EQ(ep.waiters.head, &c2);
   ipc_recv(s, &ep, &server);
   EXPECT_EQ(server.frame.x[6], 2u);
   EXPECT_EQ(ep.state, EndpointState::kIdle);
@@ -218,7 +218,7 @@ TEST(Notification, SignalWaitPollAndBadgesCombine) {
   Thread c = Make(1);
   ntfn_wait(s, &n, &c, true);
   thread_detach(s, &c);
-  EXPECT_EQ(n.head, nullptr) << "a detached waiter leaves the queue";
+  EXPECT_EQ(n.waiters.head, nullptr) << "a detached waiter leaves the queue";
 }
 
 int g_transfers = 0;
@@ -310,7 +310,7 @@ void ExpectSame(const World& a, const World& b, Thread* next_a, Thread* next_b) 
     EXPECT_EQ(x.blocked_on != nullptr, y.blocked_on != nullptr) << i;
   }
   EXPECT_EQ(a.ep.state, b.ep.state);
-  EXPECT_EQ(a.index(a.ep.head), b.index(b.ep.head));
+  EXPECT_EQ(a.index(a.ep.waiters.head), b.index(b.ep.waiters.head));
   EXPECT_EQ(a.s.highest(), b.s.highest());
 }
 

@@ -1,23 +1,20 @@
 #include "kernel/core/scheduler.h"
 
 namespace keel {
+namespace {
+
+unsigned level_of(const Thread* t) { return t->priority < Scheduler::kLevels ? t->priority : Scheduler::kLevels - 1; }
+
+}  // namespace
 
 void Scheduler::enqueue(Thread* t) {
-  unsigned p = t->priority < kLevels ? t->priority : kLevels - 1;
-  t->q_next = nullptr;
-  t->q_prev = tail_[p];
-  if (tail_[p] != nullptr) {
-    tail_[p]->q_next = t;
-  } else {
-    head_[p] = t;
-  }
-  tail_[p] = t;
+  unsigned p = level_of(t);
+  level_[p].append(t);
   bitmap_[p / 64] |= 1ull << (p % 64);
 }
 
 bool Scheduler::contains(const Thread* t) const {
-  unsigned p = t->priority < kLevels ? t->priority : kLevels - 1;
-  for (const Thread* x = head_[p]; x != nullptr; x = x->q_next) {
+  for (const Thread* x = level_[level_of(t)].head; x != nullptr; x = x->q_next) {
     if (x == t) return true;
   }
   return false;
@@ -25,19 +22,9 @@ bool Scheduler::contains(const Thread* t) const {
 
 void Scheduler::remove(Thread* t) {
   if (!contains(t)) return;
-  unsigned p = t->priority < kLevels ? t->priority : kLevels - 1;
-  if (t->q_prev != nullptr) {
-    t->q_prev->q_next = t->q_next;
-  } else {
-    head_[p] = t->q_next;
-  }
-  if (t->q_next != nullptr) {
-    t->q_next->q_prev = t->q_prev;
-  } else {
-    tail_[p] = t->q_prev;
-  }
-  t->q_next = t->q_prev = nullptr;
-  if (head_[p] == nullptr) bitmap_[p / 64] &= ~(1ull << (p % 64));
+  unsigned p = level_of(t);
+  level_[p].unlink(t);
+  if (level_[p].empty()) bitmap_[p / 64] &= ~(1ull << (p % 64));
 }
 
 int Scheduler::highest() const {
@@ -50,7 +37,7 @@ int Scheduler::highest() const {
 Thread* Scheduler::pick() {
   int p = highest();
   if (p < 0) return nullptr;
-  Thread* t = head_[p];
+  Thread* t = level_[p].head;
   remove(t);
   return t;
 }

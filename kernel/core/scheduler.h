@@ -29,8 +29,7 @@ class Scheduler {
   int highest() const;
 
  private:
-  Thread* head_[kLevels] = {};
-  Thread* tail_[kLevels] = {};
+  ThreadQueue level_[kLevels] = {};
   uint64_t bitmap_[kLevels / 64] = {};
 };
 

@@ -67,11 +67,44 @@ struct Thread {
 };
 static_assert(sizeof(Thread) <= 2048, "a Thread fits its 2 KiB object");
 
+// A FIFO of threads linked through Thread::q_next/q_prev: the run queue's
+// levels, an endpoint's waiters, a notification's waiters. A thread is in at
+// most one queue at a time.
+struct ThreadQueue {
+  Thread* head;
+  Thread* tail;
+
+  bool empty() const { return head == nullptr; }
+  void append(Thread* t) {
+    t->q_next = nullptr;
+    t->q_prev = tail;
+    if (tail != nullptr) {
+      tail->q_next = t;
+    } else {
+      head = t;
+    }
+    tail = t;
+  }
+  // t must be in this queue.
+  void unlink(Thread* t) {
+    if (t->q_prev != nullptr) {
+      t->q_prev->q_next = t->q_next;
+    } else {
+      head = t->q_next;
+    }
+    if (t->q_next != nullptr) {
+      t->q_next->q_prev = t->q_prev;
+    } else {
+      tail = t->q_prev;
+    }
+    t->q_next = t->q_prev = nullptr;
+  }
+};
+
 enum class EndpointState : uint32_t { kIdle, kSenders, kReceivers };
 
 struct Endpoint {
-  Thread* head;
-  Thread* tail;
+  ThreadQueue waiters;
   EndpointState state;
 };
 static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
@@ -79,8 +112,7 @@ static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
 // A notification: a word of pending signal bits and the threads waiting.
 struct Notification {
   uint64_t word;
-  Thread* head;
-  Thread* tail;
+  ThreadQueue waiters;
 };
 static_assert(sizeof(Notification) <= 64, "a Notification fits its 64-byte object");
 
