@@ -351,6 +351,11 @@ void fp_claim(Thread* t) {
 
 void switch_to(Thread* from, Thread* next) {
   set_fp_access(next == g_fp_owner);
+  if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
+    from->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+    KEEL_WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
+    KEEL_WRITE_SYSREG(tpidrro_el0, next->tpidrro_el0);
+  }
   if (next->ttbr0 != from->ttbr0) {
     KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
     arm64::isb();  // the new address space is in effect before the eret

@@ -37,6 +37,8 @@ struct Notification;
 struct Thread {
   arm64::ExceptionFrame frame;  // user integer context (saved on every entry)
   arm64::FpState fp;            // user FP/SIMD context (saved when switched out)
+  uint64_t tpidr_el0;           // user thread pointer (TPIDR_EL0), switched with the thread
+  uint64_t tpidrro_el0;         // read-only thread pointer (TPIDRRO_EL0)
   uint64_t ttbr0;               // address-space root | ASID << 48
   uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot)
   // Its root CNode and address space, as capabilities held by the thread

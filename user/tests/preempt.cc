@@ -28,19 +28,19 @@ volatile uint64_t progress[2];
   }
 }
 
-// Puts its own value in d0 and d31, then yields to the other FP thread many
+// Puts its own value in d0, d31 and TPIDR_EL0, then yields to the other FP thread many
 // times, checking after each switch that its values are still there.
 volatile uint64_t fp_result[2];
 
 [[noreturn]] void fp_thread(uint64_t me) {
   const uint64_t mine = 0x1111'1111'1111'1111ull * (me + 1);
-  asm volatile(".arch_extension fp\n fmov d0, %0\n fmov d31, %0" ::"r"(mine));
+  asm volatile(".arch_extension fp\n fmov d0, %0\n fmov d31, %0\n msr tpidr_el0, %0" ::"r"(mine));
   uint64_t result = 1;
   for (int i = 0; i < 200 && result == 1; ++i) {
     (void)sys::yield();
-    uint64_t a, b;
-    asm volatile(".arch_extension fp\n fmov %0, d0\n fmov %1, d31" : "=r"(a), "=r"(b));
-    if (a != mine || b != mine) result = 2;
+    uint64_t a, b, tp;
+    asm volatile(".arch_extension fp\n fmov %0, d0\n fmov %1, d31\n mrs %2, tpidr_el0" : "=r"(a), "=r"(b), "=r"(tp));
+    if (a != mine || b != mine || tp != mine) result = 2;
   }
   fp_result[me] = result;
   (void)sys::Notification(kNtfn).signal();
@@ -69,6 +69,6 @@ int main() {
   bool fp_ok = start(kFpA, fp_thread, stack_a, 0) && start(kFpB, fp_thread, stack_b, 1);
   while (fp_ok && (fp_result[0] == 0 || fp_result[1] == 0)) fp_ok = sys::Notification(kNtfn).wait(&word) == Error::kOk;
   fp_ok = fp_ok && fp_result[0] == 1 && fp_result[1] == 1;
-  sys::print("TEST fpsimd_switch: %s\n", fp_ok ? "PASS" : "FAIL");
+  sys::print("TEST fpsimd_switch: %s (FP/SIMD and TPIDR_EL0 survive switches)\n", fp_ok ? "PASS" : "FAIL");
   return ok && fp_ok ? 0 : 1;
 }
