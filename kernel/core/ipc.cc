@@ -24,6 +24,7 @@ Thread* ep_pop(Endpoint* ep) {
 
 // Copies the message (info + used MRs) and sets the receiver's results.
 CapTransferFn g_cap_transfer = nullptr;
+WordTransferFn g_word_transfer = nullptr;
 
 // A faulting sender's message is its fault record, not its registers.
 void transfer(Thread* from, Thread* to, uint64_t badge) {
@@ -31,7 +32,10 @@ void transfer(Thread* from, Thread* to, uint64_t badge) {
   uint64_t info = fault ? abi::message_info(from->fault_label, 4) : from->frame.x[1];
   const uint64_t* mrs = fault ? from->fault_mr : &from->frame.x[2];
   uint64_t len = abi::info_length(info);
-  if (len > abi::kMaxMessageRegisters) len = abi::kMaxMessageRegisters;
+  if (len > abi::kMaxMessageWords) len = abi::kMaxMessageWords;
+  if (len > abi::kMaxMessageRegisters && (fault || g_word_transfer == nullptr || !g_word_transfer(from, to, len))) {
+    len = abi::kMaxMessageRegisters;
+  }
   uint64_t caps = 0;
   if (!fault && abi::info_caps(info) != 0 && g_cap_transfer != nullptr && g_cap_transfer(from, to)) caps = 1;
   to->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
@@ -54,6 +58,7 @@ void await_reply(Thread* caller, Thread* receiver) {
 }  // namespace
 
 void ipc_set_cap_transfer(CapTransferFn fn) { g_cap_transfer = fn; }
+void ipc_set_word_transfer(WordTransferFn fn) { g_word_transfer = fn; }
 
 void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool blocking, bool call) {
   if (ep->state == EndpointState::kReceivers) {
@@ -120,7 +125,11 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
 }
 
 Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge) {
-  if (ep->state != EndpointState::kReceivers || abi::info_caps(caller->frame.x[1]) != 0) return nullptr;
+  uint64_t info = caller->frame.x[1];
+  if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
+      abi::info_length(info) > abi::kMaxMessageRegisters) {
+    return nullptr;
+  }
   Thread* r = ep->waiters.head;
   if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
   ep_pop(ep);
@@ -137,7 +146,7 @@ Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
     return nullptr;
   }
   if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority) ||
-      abi::info_caps(t->frame.x[1]) != 0) {
+      abi::info_caps(t->frame.x[1]) != 0 || abi::info_length(t->frame.x[1]) > abi::kMaxMessageRegisters) {
     return nullptr;
   }
   t->reply_to = nullptr;

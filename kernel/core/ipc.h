@@ -27,6 +27,10 @@ namespace keel {
 // one (it reads IPC buffers through checked copies); tests install fakes.
 using CapTransferFn = bool (*)(Thread* from, Thread* to);
 void ipc_set_cap_transfer(CapTransferFn fn);
+// Copies message words [4, length) from `from`'s IPC buffer to `to`'s;
+// returns whether they arrived (else the receiver gets the first four only).
+using WordTransferFn = bool (*)(Thread* from, Thread* to, uint64_t length);
+void ipc_set_word_transfer(WordTransferFn fn);
 
 void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool blocking, bool call);
 void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver);

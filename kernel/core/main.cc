@@ -114,6 +114,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   }
   enable_pmu();
   ipc_set_cap_transfer(transfer_capability);
+  ipc_set_word_transfer(transfer_words);
   Thread* init = create_init(*bi, dt);
   (void)timer_init(*bi, dt);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.

@@ -456,6 +456,16 @@ void fp_init() {
   arm64::isb();
 }
 
+// The kernel's word transfer for ipc.cc: message words 4.. from the
+// sender's IPC buffer to the receiver's, both through checked copies.
+bool transfer_words(Thread* from, Thread* to, uint64_t length) {
+  uint64_t words[abi::kMaxMessageWords];
+  uint64_t n = length - abi::kMaxMessageRegisters, offset = abi::kIpcBufferMrOffset + 8 * abi::kMaxMessageRegisters;
+  return from->ipc_buffer != 0 && to->ipc_buffer != 0 &&
+         copy_from_user(*from, from->ipc_buffer + offset, 8 * n, words) == Status::kOk &&
+         copy_to_user(*to, to->ipc_buffer + offset, 8 * n, words) == Status::kOk;
+}
+
 Thread* current_thread() { return g_current; }
 void set_current_thread(Thread* t) {
   g_current = t;

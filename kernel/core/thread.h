@@ -125,6 +125,8 @@ void fp_forget(const Thread* t);
 
 // The kernel's ipc.h CapTransferFn (syscall.cc).
 bool transfer_capability(Thread* from, Thread* to);
+// The kernel's ipc.h WordTransferFn (syscall.cc).
+bool transfer_words(Thread* from, Thread* to, uint64_t length);
 
 // The thread the boot CPU runs (nullptr in the idle loop).
 Thread* current_thread();

@@ -7,24 +7,43 @@
 
 namespace keel {
 
-Status copy_from_user(const Thread& t, uint64_t uva, size_t len, void* dst) {
+namespace {
+
+// Walks t's tables for [uva, uva+len) page by page and copies between the
+// user range and kernel memory through the linear map.
+Status copy_user(const Thread& t, uint64_t uva, size_t len, uint8_t* kbuf, bool to_user) {
   if (uva >= abi::kUserLimit || len > abi::kUserLimit - uva) return Status::kOutOfRange;
   arm64::TranslationRegime regime{
       .ttbr0 = t.as_root, .ttbr1 = 0, .tcr = arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0)};
   arm64::PhysWindow linear{layout::kLinearMapBase};
-  auto* out = static_cast<uint8_t*>(dst);
   while (len > 0) {
     arm64::Translation tr = arm64::translate(regime, linear, uva);
-    if (!tr.ok() || !tr.el0_readable) return Status::kNotFound;
+    if (!tr.ok() || !(to_user ? tr.el0_writable : tr.el0_readable)) return Status::kNotFound;
     size_t chunk = arm64::kPageSize - (uva & (arm64::kPageSize - 1));
     if (chunk > len) chunk = len;
-    const auto* src = reinterpret_cast<const uint8_t*>(layout::phys_to_linear(tr.pa));
-    for (size_t i = 0; i < chunk; ++i) out[i] = src[i];
-    out += chunk;
+    auto* user = reinterpret_cast<uint8_t*>(layout::phys_to_linear(tr.pa));
+    for (size_t i = 0; i < chunk; ++i) {
+      if (to_user) {
+        user[i] = kbuf[i];
+      } else {
+        kbuf[i] = user[i];
+      }
+    }
+    kbuf += chunk;
     uva += chunk;
     len -= chunk;
   }
   return Status::kOk;
+}
+
+}  // namespace
+
+Status copy_from_user(const Thread& t, uint64_t uva, size_t len, void* dst) {
+  return copy_user(t, uva, len, static_cast<uint8_t*>(dst), false);
+}
+
+Status copy_to_user(const Thread& t, uint64_t uva, size_t len, const void* src) {
+  return copy_user(t, uva, len, const_cast<uint8_t*>(static_cast<const uint8_t*>(src)), true);
 }
 
 }  // namespace keel

@@ -19,4 +19,8 @@ namespace keel {
 // or not readable at EL0).
 Status copy_from_user(const Thread& t, uint64_t uva, size_t len, void* dst);
 
+// Copies len bytes from src to user address uva of thread t, which must be
+// mapped EL0-writable. Same errors.
+Status copy_to_user(const Thread& t, uint64_t uva, size_t len, const void* src);
+
 }  // namespace keel

@@ -128,6 +128,7 @@ alignas(16) char receiver_stack[8192];
 
 // Receives a capability and proves it holds it: signals through it.
 [[noreturn]] void cap_receiver_main(uint64_t) {
+  sys::set_ipc_buffer_pointer(&receiver_ipc_buffer);
   receiver_ipc_buffer.receive_slot = kGotCap;
   sys::Message m;
   Error e = sys::Endpoint(kXferEp).recv(m);
@@ -276,13 +277,50 @@ void test_cap_transfer() {
        rx.start(reinterpret_cast<uint64_t>(cap_receiver_main), stack_top(receiver_stack, sizeof receiver_stack), 0) ==
            Error::kOk;
   sys::yield();  // the receiver sets its receive slot and waits
-  sys::init_ipc_buffer()->send_cap = kXferNtfn;
+  sys::ipc_buffer()->send_cap = kXferNtfn;
   ok = ok && sys::Endpoint(kXferEpNoGrant).send(sys::Message{.length = 0, .caps = 1}) == Error::kInsufficientRights;
   ok = ok && sys::Endpoint(kXferEp).send(sys::Message{.length = 0, .caps = 1}) == Error::kOk;
   uint64_t word = 0;
   ok = ok && sys::Notification(kXferNtfn).wait(&word) == Error::kOk && word == 1;  // signalled via the copy
   ok = ok && rx.suspend() == Error::kOk;
   report("cap_transfer", ok, "the capability did not arrive or does not work");
+}
+
+// A 20-word message: 4 words in registers, 16 through the IPC buffers.
+alignas(4096) keel::abi::IpcBuffer long_echo_buffer;
+alignas(16) char long_echo_stack[8192];
+
+[[noreturn]] void long_echo_main(uint64_t ep_slot) {
+  sys::set_ipc_buffer_pointer(&long_echo_buffer);
+  sys::Endpoint ep(ep_slot);
+  sys::Message m;
+  Error e = ep.recv(m);
+  for (;;) {
+    for (uint64_t i = 0; i < m.length; ++i) m.mr[i] += 1;  // echo, each word plus one
+    if (e != Error::kOk) m.length = 0;
+    e = ep.reply_recv(m, m);
+  }
+}
+
+void test_long_message() {
+  constexpr uint64_t kLongEp = 96, kLongEcho = 97;
+  sys::ThreadCap th(kLongEcho);
+  bool ok = sys::Untyped(kScratchUntyped).retype(ObjectType::kEndpoint, 0, kLongEp) == Error::kOk &&
+            sys::Untyped(kScratchUntyped).retype(ObjectType::kThread, 0, kLongEcho) == Error::kOk &&
+            th.configure(slot::kCNode, slot::kAddressSpace, keel::abi::kMaxPriority) == Error::kOk &&
+            th.set_ipc_buffer(reinterpret_cast<uint64_t>(&long_echo_buffer)) == Error::kOk &&
+            th.start(reinterpret_cast<uint64_t>(long_echo_main), stack_top(long_echo_stack, sizeof long_echo_stack),
+                     kLongEp) == Error::kOk;
+  sys::yield();  // the echo thread waits
+  sys::Message m{.label = 5, .length = 20};
+  for (uint64_t i = 0; i < 20; ++i) m.mr[i] = 1000 + i * 3;
+  ok = ok && sys::Endpoint(kLongEp).call(m) == Error::kOk && m.length == 20;
+  for (uint64_t i = 0; ok && i < 20; ++i) ok = m.mr[i] == 1000 + i * 3 + 1;
+  // Too long is clipped to the maximum, never more.
+  sys::Message big{.length = 63};
+  ok = ok && sys::Endpoint(kLongEp).call(big) == Error::kOk && big.length == keel::abi::kMaxMessageWords;
+  ok = ok && th.suspend() == Error::kOk;
+  report("long_message", ok, "words 4.. did not travel through the IPC buffers");
 }
 
 // Every syscall's error path with bad arguments.
@@ -358,6 +396,7 @@ int main() {
     test_fault_delivery();
     test_notifications();
     test_cap_transfer();
+    test_long_message();
     test_priority_preemption();
     test_errors();
   }

@@ -132,25 +132,31 @@ namespace keel::abi {
 //   Recv in:              x0 = endpoint slot
 //   ReplyRecv in:         x0 = endpoint slot to receive on, x1 = reply MessageInfo, x2..x5 = reply MRs
 //   Recv/Call/ReplyRecv out: x0 = Error, x1 = MessageInfo, x2..x5 = MRs, x6 = sender's badge
-// MessageInfo: bits [2:0] = number of message registers used (0..4), bits [63:12] = label.
+// MessageInfo: bits [9:4] = message words (MRs) used, 0..kMaxMessageWords;
+// bit 3 = a capability travels; bits [63:12] = label. MR0..MR3 travel in
+// x2..x5, MR4 and up in the IPC buffers (sender's mr[4..] to receiver's
+// mr[4..]); if the kernel cannot use both buffers, the receiver's length
+// says only the register part arrived.
 constexpr uint64_t kMaxMessageRegisters = 4;
-// MessageInfo bit 3: one capability travels with the message (sender: the
-// slot named in its IPC buffer's send_cap; needs the grant right on the
-// endpoint capability). The receiver's info has bit 3 set only if the
-// capability arrived in its IPC buffer's receive_slot.
+constexpr uint64_t kMaxMessageWords = 32;
+// Bit 3, one capability: the sender's IPC buffer names it in send_cap (and
+// the endpoint capability needs the grant right); it arrives in the
+// receiver's receive_slot, and the receiver's bit 3 says whether it did.
 constexpr uint64_t message_info(uint64_t label, uint64_t length, uint64_t caps = 0) {
-  return (label << 12) | ((caps & 1) << 3) | (length & 7);
+  return (label << 12) | ((length & 0x3f) << 4) | ((caps & 1) << 3);
 }
-constexpr uint64_t info_length(uint64_t info) { return info & 7; }
+constexpr uint64_t info_length(uint64_t info) { return (info >> 4) & 0x3f; }
 constexpr uint64_t info_caps(uint64_t info) { return (info >> 3) & 1; }
 constexpr uint64_t info_label(uint64_t info) { return info >> 12; }
 
 // The IPC buffer: one page per thread (ThreadSetIpcBuffer; init's is at
-// kIpcBufferVa). The kernel reads it with checked copies, never trusting it.
+// kIpcBufferVa). The kernel reads and writes it with checked copies only.
 struct IpcBuffer {
-  uint64_t send_cap;      // slot (in the sender's CNode) of the capability to send
-  uint64_t receive_slot;  // slot (in the receiver's CNode) for a received capability; 0 refuses
+  uint64_t send_cap;              // slot (in the sender's CNode) of the capability to send
+  uint64_t receive_slot;          // slot (in the receiver's CNode) for a received capability; 0 refuses
+  uint64_t mr[kMaxMessageWords];  // message words; [0..3] unused (they travel in registers)
 };
+constexpr uint64_t kIpcBufferMrOffset = 16;  // offsetof(IpcBuffer, mr)
 
 // Object invocations (Syscall::kInvoke): x0 = capability slot, x1 = method, x2.. = arguments.
 enum class Method : uint64_t {

@@ -39,27 +39,53 @@ inline uint64_t method(abi::Method m) { return static_cast<uint64_t>(m); }
 
 struct Message {
   uint64_t label = 0;
-  uint64_t length = 0;  // message registers used, 0..abi::kMaxMessageRegisters
-  uint64_t mr[abi::kMaxMessageRegisters] = {};
+  uint64_t length = 0;  // message words used, 0..abi::kMaxMessageWords (4 travel in registers)
+  uint64_t mr[abi::kMaxMessageWords] = {};
   uint64_t badge = 0;  // on receipt: the sender's badge
   uint64_t caps = 0;   // 1: a capability travels (IPC buffer send_cap / receive_slot)
 };
 
-inline Message to_message(const SyscallResult& r) {
-  return Message{abi::info_label(r.r1), abi::info_length(r.r1), {r.r2, r.r3, r.r4, r.r5}, r.r6, abi::info_caps(r.r1)};
+// This thread's IPC buffer: libsys keeps the pointer in TPIDR_EL0 (the
+// kernel switches it with the thread); 0 means init's, at kIpcBufferVa. A
+// thread with another buffer calls set_ipc_buffer_pointer first (and its
+// creator ThreadSetIpcBuffer, so the kernel knows it too).
+inline abi::IpcBuffer* ipc_buffer() {
+  uint64_t tp;
+  asm volatile("mrs %0, tpidr_el0" : "=r"(tp));
+  return reinterpret_cast<abi::IpcBuffer*>(tp != 0 ? tp : abi::kIpcBufferVa);
+}
+inline void set_ipc_buffer_pointer(abi::IpcBuffer* b) {
+  asm volatile("msr tpidr_el0, %0" ::"r"(reinterpret_cast<uint64_t>(b)) : "memory");
+}
+
+// Fills m in place from a receive's results (no temporary: a Message is 36
+// words, and IPC is on every server's hot path).
+inline void take_message(const SyscallResult& r, Message& m) {
+  m.label = abi::info_label(r.r1);
+  m.length = abi::info_length(r.r1) < abi::kMaxMessageWords ? abi::info_length(r.r1) : abi::kMaxMessageWords;
+  m.mr[0] = r.r2;
+  m.mr[1] = r.r3;
+  m.mr[2] = r.r4;
+  m.mr[3] = r.r5;
+  m.badge = r.r6;
+  m.caps = abi::info_caps(r.r1);
+  if (m.length > abi::kMaxMessageRegisters) {
+    const abi::IpcBuffer* b = ipc_buffer();
+    for (uint64_t i = abi::kMaxMessageRegisters; i < m.length; ++i) m.mr[i] = b->mr[i];
+  }
 }
 
 inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m) {
-  return syscall(sysno(s), slot, abi::message_info(m.label, m.length, m.caps), m.mr[0], m.mr[1], m.mr[2], m.mr[3]);
+  uint64_t len = m.length < abi::kMaxMessageWords ? m.length : abi::kMaxMessageWords;
+  abi::IpcBuffer* b = ipc_buffer();
+  for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
+  return syscall(sysno(s), slot, abi::message_info(m.label, len, m.caps), m.mr[0], m.mr[1], m.mr[2], m.mr[3]);
 }
 
 // What the kernel tells init (only init has this page).
 inline const abi::InitBootInfo* init_boot_info() {
   return reinterpret_cast<const abi::InitBootInfo*>(abi::kInitBootInfoVa);
 }
-
-// init's IPC buffer (other threads' are wherever ThreadSetIpcBuffer put them).
-inline abi::IpcBuffer* init_ipc_buffer() { return reinterpret_cast<abi::IpcBuffer*>(abi::kIpcBufferVa); }
 
 // An endpoint capability in the caller's CNode.
 class Endpoint {
@@ -71,18 +97,18 @@ class Endpoint {
   // Sends m and waits for the reply, which replaces m.
   abi::Error call(Message& m) const {
     SyscallResult r = ipc(abi::Syscall::kCall, slot_, m);
-    if (r.error == abi::Error::kOk) m = to_message(r);
+    if (r.error == abi::Error::kOk) take_message(r, m);
     return r.error;
   }
   abi::Error recv(Message& out) const {
     SyscallResult r = syscall(sysno(abi::Syscall::kRecv), slot_);
-    if (r.error == abi::Error::kOk) out = to_message(r);
+    if (r.error == abi::Error::kOk) take_message(r, out);
     return r.error;
   }
   // Replies to the last caller with `reply`, then waits for the next message.
   abi::Error reply_recv(const Message& reply, Message& out) const {
     SyscallResult r = ipc(abi::Syscall::kReplyRecv, slot_, reply);
-    if (r.error == abi::Error::kOk) out = to_message(r);
+    if (r.error == abi::Error::kOk) take_message(r, out);
     return r.error;
   }
 
