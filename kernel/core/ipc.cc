@@ -51,8 +51,38 @@ void wake(Scheduler& s, Thread* t) {
 
 void await_reply(Thread* caller, Thread* receiver) {
   caller->state = ThreadState::kBlockedReply;
+  if (Reply* r = receiver->recv_reply) {
+    receiver->recv_reply = nullptr;
+    r->receiver = nullptr;
+    r->caller = caller;
+    caller->reply_object = r;
+    return;
+  }
   caller->replier = receiver;
   receiver->reply_to = caller;
+}
+
+// Delivers replier's message (or, for a faulted caller, just resumes it).
+void resume_caller(Scheduler& s, Thread* replier, Thread* caller) {
+  if (caller->fault_pending != 0) {
+    // Resuming a faulted thread: its registers stay as they were (it retries
+    // the instruction), except an unknown syscall's result.
+    if (caller->fault_label == abi::kFaultUnknownSyscall) {
+      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kUnknownSyscall);
+    }
+    caller->fault_pending = 0;
+  } else {
+    transfer(replier, caller, 0);
+  }
+  wake(s, caller);
+}
+
+// A receiver leaving its receive (woken, detached) lets go of its Reply.
+void drop_recv_reply(Thread* t) {
+  if (t->recv_reply != nullptr) {
+    t->recv_reply->receiver = nullptr;
+    t->recv_reply = nullptr;
+  }
 }
 
 }  // namespace
@@ -66,7 +96,11 @@ void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool b
     transfer(sender, r, badge);
     wake(s, r);
     sender->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
-    if (call) await_reply(sender, r);
+    if (call) {
+      await_reply(sender, r);
+    } else {
+      drop_recv_reply(r);  // nothing to reply to
+    }
     return;
   }
   if (!blocking) {
@@ -80,7 +114,12 @@ void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool b
   ep->state = EndpointState::kSenders;
 }
 
-void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver) {
+void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver, Reply* reply) {
+  drop_recv_reply(receiver);
+  if (reply != nullptr) {
+    receiver->recv_reply = reply;
+    reply->receiver = receiver;
+  }
   if (ep->state == EndpointState::kSenders) {
     Thread* snd = ep_pop(ep);
     transfer(snd, receiver, snd->blocked_badge);
@@ -88,6 +127,7 @@ void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver) {
     if (snd->blocked_call != 0) {
       await_reply(snd, receiver);
     } else {
+      drop_recv_reply(receiver);  // nothing to reply to
       wake(s, snd);
     }
     return;
@@ -102,17 +142,29 @@ void ipc_reply(Scheduler& s, Thread* replier) {
   replier->reply_to = nullptr;
   if (caller == nullptr || caller->state != ThreadState::kBlockedReply || caller->replier != replier) return;
   caller->replier = nullptr;
-  if (caller->fault_pending != 0) {
-    // Resuming a faulted thread: its registers stay as they were (it retries
-    // the instruction), except an unknown syscall's result.
-    if (caller->fault_label == abi::kFaultUnknownSyscall) {
-      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kUnknownSyscall);
-    }
-    caller->fault_pending = 0;
-  } else {
-    transfer(replier, caller, 0);
+  resume_caller(s, replier, caller);
+}
+
+bool ipc_reply_object(Scheduler& s, Reply* reply, Thread* replier) {
+  Thread* caller = reply->caller;
+  if (caller == nullptr) return false;
+  reply->caller = nullptr;
+  caller->reply_object = nullptr;
+  resume_caller(s, replier, caller);
+  return true;
+}
+
+void reply_destroy(Scheduler& s, Reply* reply) {
+  if (Thread* r = reply->receiver) {
+    r->recv_reply = nullptr;
+    reply->receiver = nullptr;
   }
-  wake(s, caller);
+  if (Thread* c = reply->caller) {
+    reply->caller = nullptr;
+    c->reply_object = nullptr;
+    c->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
+    wake(s, c);
+  }
 }
 
 void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint64_t kind, const uint64_t mr[4]) {
@@ -131,6 +183,7 @@ Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t b
     return nullptr;
   }
   Thread* r = ep->waiters.head;
+  if (r->recv_reply != nullptr) return nullptr;
   if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
   ep_pop(ep);
   transfer(caller, r, badge);
@@ -141,6 +194,7 @@ Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t b
 }
 
 Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
+  if (t->recv_reply != nullptr) return nullptr;
   Thread* c = t->reply_to;
   if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0) {
     return nullptr;
@@ -204,9 +258,14 @@ void thread_detach(Scheduler& s, Thread* t) {
   s.remove(t);
   if (t->blocked_on != nullptr) ep_unlink(t->blocked_on, t);
   if (t->waiting_on != nullptr) ntfn_unlink(t->waiting_on, t);
+  drop_recv_reply(t);
   if (t->replier != nullptr) {
     if (t->replier->reply_to == t) t->replier->reply_to = nullptr;
     t->replier = nullptr;
+  }
+  if (t->reply_object != nullptr) {  // a caller going away empties its Reply
+    t->reply_object->caller = nullptr;
+    t->reply_object = nullptr;
   }
   if (t->reply_to != nullptr) {
     // Its caller would wait forever for a reply that cannot come.
@@ -223,6 +282,7 @@ void thread_detach(Scheduler& s, Thread* t) {
 
 void endpoint_destroy(Scheduler& s, Endpoint* ep) {
   while (Thread* t = ep_pop(ep)) {
+    drop_recv_reply(t);
     t->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
     wake(s, t);
   }

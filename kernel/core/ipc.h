@@ -33,8 +33,15 @@ using WordTransferFn = bool (*)(Thread* from, Thread* to, uint64_t length);
 void ipc_set_word_transfer(WordTransferFn fn);
 
 void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool blocking, bool call);
-void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver);
+// With `reply` set, the reply right for a caller received goes into that
+// Reply object instead of the receiver's implicit slot. The caller must have
+// checked the object is empty (reply->caller and reply->receiver null).
+void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver, Reply* reply = nullptr);
 void ipc_reply(Scheduler& s, Thread* replier);
+// Answers the caller held in `reply` with replier's message; false if empty.
+bool ipc_reply_object(Scheduler& s, Reply* reply, Thread* replier);
+// A destroyed Reply releases its caller with kObjectDestroyed.
+void reply_destroy(Scheduler& s, Reply* reply);
 
 // Sends thread t's fault (abi::FaultKind, MR0..3 = ESR, FAR, PC, SP) to ep as
 // a Call; its registers are left as they were so a reply can resume it.

@@ -250,6 +250,49 @@ TEST_F(IpcTest, CapabilityTravelsOnlyWhenAskedAndWhenTheHookSucceeds) {
   g_transfer_ok = true;
 }
 
+TEST_F(IpcTest, ReplyObjectsLetAServerAnswerCallersInAnyOrder) {
+  Reply r1{}, r2{};
+  Thread c2 = Make(10);
+  Message(client, 0, {1});
+  Message(c2, 0, {2});
+  ipc_send(s, &ep, &client, 0, true, /*call=*/true);
+  ipc_send(s, &ep, &c2, 0, true, /*call=*/true);
+  ipc_recv(s, &ep, &server, &r1);  // takes client's call; its reply right goes into r1
+  EXPECT_EQ(r1.caller, &client);
+  EXPECT_EQ(server.reply_to, nullptr) << "not the implicit slot";
+  ipc_recv(s, &ep, &server, &r2);
+  EXPECT_EQ(r2.caller, &c2);
+  // Answer the second caller first.
+  Message(server, 0, {200});
+  ASSERT_TRUE(ipc_reply_object(s, &r2, &server));
+  EXPECT_EQ(c2.state, ThreadState::kRunnable);
+  EXPECT_EQ(c2.frame.x[2], 200u);
+  EXPECT_EQ(client.state, ThreadState::kBlockedReply);
+  Message(server, 0, {100});
+  ASSERT_TRUE(ipc_reply_object(s, &r1, &server));
+  EXPECT_EQ(client.frame.x[2], 100u);
+  EXPECT_FALSE(ipc_reply_object(s, &r1, &server)) << "a Reply answers once";
+}
+
+TEST_F(IpcTest, DestroyingAReplyReleasesItsCallerAndItsReceiver) {
+  Reply r{};
+  ipc_send(s, &ep, &client, 0, true, true);
+  ipc_recv(s, &ep, &server, &r);
+  reply_destroy(s, &r);
+  EXPECT_EQ(client.state, ThreadState::kRunnable);
+  EXPECT_EQ(client.frame.x[0], static_cast<uint64_t>(Error::kObjectDestroyed));
+  EXPECT_EQ(client.reply_object, nullptr);
+  Thread srv2 = Make(10);
+  Reply r2{};
+  Endpoint ep2{};
+  ipc_recv(s, &ep2, &srv2, &r2);  // blocked, r2 designated
+  reply_destroy(s, &r2);
+  EXPECT_EQ(srv2.recv_reply, nullptr) << "no dangling designation";
+  Thread c3 = Make(10);
+  ipc_send(s, &ep2, &c3, 0, true, true);
+  EXPECT_EQ(srv2.reply_to, &c3) << "with its Reply gone, the receive falls back to the implicit reply";
+}
+
 // ---- fastpath == slow path ------------------------------------------------
 
 // A small world built deterministically from a seed, so two copies start

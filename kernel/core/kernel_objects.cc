@@ -66,6 +66,7 @@ void destroy_object(void*, const object::Capability& cap) {
   switch (cap.type) {
     case ObjectType::kEndpoint: endpoint_destroy(g_scheduler, linear<Endpoint>(cap.object)); break;
     case ObjectType::kNotification: ntfn_destroy(g_scheduler, linear<Notification>(cap.object)); break;
+    case ObjectType::kReply: reply_destroy(g_scheduler, linear<Reply>(cap.object)); break;
     case ObjectType::kThread: {
       Thread* t = linear<Thread>(cap.object);
       thread_detach(g_scheduler, t);
@@ -129,6 +130,7 @@ Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot*
 Thread* thread_object(const object::Capability& cap) { return linear<Thread>(cap.object); }
 Endpoint* endpoint_object(const object::Capability& cap) { return linear<Endpoint>(cap.object); }
 Notification* notification_object(const object::Capability& cap) { return linear<Notification>(cap.object); }
+Reply* reply_object(const object::Capability& cap) { return linear<Reply>(cap.object); }
 
 Status asid_for(uint64_t root_pa, uint32_t* asid) {
   uint32_t free = 0;

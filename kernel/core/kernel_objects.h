@@ -30,6 +30,7 @@ Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot*
 Thread* thread_object(const object::Capability& cap);
 Endpoint* endpoint_object(const object::Capability& cap);
 Notification* notification_object(const object::Capability& cap);
+Reply* reply_object(const object::Capability& cap);
 
 // The ASID of the address space whose root table is at root_pa, assigned on
 // first use (1..255; 0 is never used). kNoMemory when all are taken.

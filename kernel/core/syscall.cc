@@ -294,14 +294,42 @@ bool dispatch(Thread* t) {
       }
       break;
     case static_cast<uint64_t>(abi::Syscall::kRecv):
-    case static_cast<uint64_t>(abi::Syscall::kReplyRecv):
+    case static_cast<uint64_t>(abi::Syscall::kReplyRecv): {
       st = lookup(*t, x[0], ObjectType::kEndpoint, abi::kRightRead, &ep);
+      Reply* reply = nullptr;
+      if (st == Status::kOk && x[6] != 0) {
+        Slot* rs = nullptr;
+        st = lookup(*t, x[6], ObjectType::kReply, abi::kRightWrite, &rs);
+        if (st == Status::kOk) reply = reply_object(rs->cap);
+        // A Reply designated by another waiting receiver is in use.
+        if (st == Status::kOk && reply->receiver != nullptr && reply->receiver != t) st = Status::kSlotOccupied;
+      }
       if (st == Status::kOk) {
-        if (number == static_cast<uint64_t>(abi::Syscall::kReplyRecv)) ipc_reply(scheduler(), t);
-        ipc_recv(scheduler(), endpoint_object(ep->cap), t);
+        bool reply_recv = number == static_cast<uint64_t>(abi::Syscall::kReplyRecv);
+        if (reply_recv && reply != nullptr) {
+          (void)ipc_reply_object(scheduler(), reply, t);
+        } else if (reply_recv) {
+          ipc_reply(scheduler(), t);
+        }
+        if (reply != nullptr && reply->caller != nullptr) {
+          st = Status::kSlotOccupied;  // it still holds an unanswered caller
+          break;
+        }
+        ipc_recv(scheduler(), endpoint_object(ep->cap), t, reply);
         return false;
       }
       break;
+    }
+    case static_cast<uint64_t>(abi::Syscall::kReply): {
+      Slot* rs = nullptr;
+      st = lookup(*t, x[0], ObjectType::kReply, abi::kRightWrite, &rs);
+      if (st == Status::kOk && !ipc_reply_object(scheduler(), reply_object(rs->cap), t)) st = Status::kInvalidArgument;
+      if (st == Status::kOk) {
+        x[0] = 0;
+        return false;
+      }
+      break;
+    }
     case static_cast<uint64_t>(abi::Syscall::kSignal):
       st = lookup(*t, x[0], ObjectType::kNotification, abi::kRightWrite, &ep);
       if (st == Status::kOk) {
@@ -370,7 +398,7 @@ void switch_to(Thread* from, Thread* next) {
 Thread* fastpath(Thread* t) {
   uint64_t n = t->frame.x[8];
   bool call = n == static_cast<uint64_t>(abi::Syscall::kCall);
-  if (!call && n != static_cast<uint64_t>(abi::Syscall::kReplyRecv)) return nullptr;
+  if (!call && (n != static_cast<uint64_t>(abi::Syscall::kReplyRecv) || t->frame.x[6] != 0)) return nullptr;
   Slot* ep = nullptr;
   if (lookup(*t, t->frame.x[0], ObjectType::kEndpoint, call ? abi::kRightWrite : abi::kRightRead, &ep) != Status::kOk) {
     return nullptr;

@@ -33,6 +33,7 @@ enum class ThreadState : uint32_t {
 
 struct Endpoint;
 struct Notification;
+struct Reply;
 
 struct Thread {
   arm64::ExceptionFrame frame;  // user integer context (saved on every entry)
@@ -57,7 +58,9 @@ struct Thread {
   Thread* q_next;
   Thread* q_prev;
   Thread* reply_to;         // receiver: the caller its next reply goes to
-  Thread* replier;          // caller in kBlockedReply: who holds its reply
+  Thread* replier;          // caller in kBlockedReply: who holds its reply (implicitly)
+  Reply* reply_object;      // caller in kBlockedReply: the Reply object holding its reply
+  Reply* recv_reply;        // receiver: where its next caller's reply right goes (null: implicit)
   uint64_t fault_ep_index;  // slot in its CNode of its fault endpoint (0: faults stop it)
   uint64_t ipc_buffer;      // VA of its IPC buffer page (0: none)
   uint64_t fault_pending;   // nonzero while a fault message is outstanding
@@ -110,6 +113,14 @@ struct Endpoint {
   EndpointState state;
 };
 static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
+
+// A Reply object: holds the right to answer one caller, so a server can keep
+// several replies outstanding and answer them in any order.
+struct Reply {
+  Thread* caller;    // waiting for this reply (null: empty)
+  Thread* receiver;  // a thread blocked in Recv that designated this object
+};
+static_assert(sizeof(Reply) <= 64, "a Reply fits its 64-byte object");
 
 // A notification: a word of pending signal bits and the threads waiting.
 struct Notification {

@@ -323,6 +323,59 @@ void test_long_message() {
   report("long_message", ok, "words 4.. did not travel through the IPC buffers");
 }
 
+// Reply objects: a server takes two calls, keeps both reply rights, and
+// answers the second caller first.
+constexpr uint64_t kReplyEp = 80, kReplyServer = 81, kR1 = 82, kR2 = 83, kClientA = 84, kClientB = 85, kReplyDone = 86;
+alignas(16) char reply_server_stack[8192];
+alignas(16) char client_a_stack[8192];
+alignas(16) char client_b_stack[8192];
+volatile uint64_t client_result[2];
+volatile uint64_t answer_order[2];
+volatile uint64_t answers = 0;
+
+[[noreturn]] void reply_server_main(uint64_t) {
+  sys::Endpoint ep(kReplyEp);
+  sys::Message first, second;
+  Error e1 = ep.recv(first, kR1);
+  Error e2 = ep.recv(second, kR2);
+  if (e1 == Error::kOk && e2 == Error::kOk) {
+    (void)sys::reply(kR2, sys::Message{.length = 1, .mr = {second.mr[0] * 10}});
+    (void)sys::reply(kR1, sys::Message{.length = 1, .mr = {first.mr[0] * 10}});
+  }
+  sys::Message m;
+  for (;;) (void)ep.recv(m);
+}
+
+[[noreturn]] void reply_client_main(uint64_t which) {
+  sys::Message m{.length = 1, .mr = {which + 1}};
+  Error e = sys::Endpoint(kReplyEp).call(m);
+  client_result[which] = e == Error::kOk ? m.mr[0] : 0;
+  uint64_t n = answers;
+  answer_order[n] = which;
+  answers = n + 1;
+  (void)sys::Notification(kReplyDone).signal();
+  for (;;) (void)sys::yield();
+}
+
+void test_reply_objects() {
+  sys::Untyped ut(kScratchUntyped);
+  bool ok = ut.retype(ObjectType::kEndpoint, 0, kReplyEp) == Error::kOk &&
+            ut.retype(ObjectType::kReply, 0, kR1, 2) == Error::kOk &&
+            ut.retype(ObjectType::kNotification, 0, kReplyDone) == Error::kOk &&
+            start_thread(kReplyServer, reply_server_main, reply_server_stack, sizeof reply_server_stack, 0,
+                         keel::abi::kMaxPriority) &&
+            start_thread(kClientA, reply_client_main, client_a_stack, sizeof client_a_stack, 0, 200) &&
+            start_thread(kClientB, reply_client_main, client_b_stack, sizeof client_b_stack, 1, 200);
+  uint64_t word;
+  while (ok && answers < 2) ok = sys::Notification(kReplyDone).wait(&word) == Error::kOk;
+  ok = ok && client_result[0] == 10 && client_result[1] == 20 && answer_order[0] == 1 && answer_order[1] == 0;
+  // An empty Reply has nobody to answer.
+  ok = ok && sys::reply(kR1, sys::Message{}) == Error::kInvalidArgument;
+  const uint64_t threads[] = {kReplyServer, kClientA, kClientB};
+  for (uint64_t th : threads) ok = ok && sys::ThreadCap(th).suspend() == Error::kOk;
+  report("reply_objects", ok, "replies did not reach the right callers in the server's order");
+}
+
 // Every syscall's error path with bad arguments.
 void test_errors() {
   struct Case {
@@ -397,6 +450,7 @@ int main() {
     test_notifications();
     test_cap_transfer();
     test_long_message();
+    test_reply_objects();
     test_priority_preemption();
     test_errors();
   }

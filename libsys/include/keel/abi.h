@@ -68,8 +68,9 @@ enum class Syscall : uint64_t {
   kPoll = 8,
   kYield = 9,
   kInvoke = 10,
-  kExit = 11,  // the calling thread stops for good (crt0 calls it when main returns)  // object method on a capability:
-               // x0 = slot, x1 = method, x2.. = arguments
+  kExit = 11,   // the calling thread stops for good (crt0 calls it when main returns)
+  kReply = 12,  // x0 = Reply object slot, x1 = info, x2..x5 = MRs: answer the caller it holds  // object method on a
+                // capability: x0 = slot, x1 = method, x2.. = arguments
 };
 
 constexpr const char* error_name(Error e) {
@@ -132,6 +133,9 @@ namespace keel::abi {
 //   Recv in:              x0 = endpoint slot
 //   ReplyRecv in:         x0 = endpoint slot to receive on, x1 = reply MessageInfo, x2..x5 = reply MRs
 //   Recv/Call/ReplyRecv out: x0 = Error, x1 = MessageInfo, x2..x5 = MRs, x6 = sender's badge
+//   Recv/ReplyRecv in x6: a Reply object slot (0: the receiver's implicit
+//   reply). With one, ReplyRecv answers the caller that object holds, and the
+//   next caller's reply right goes into it; Reply answers it later.
 // MessageInfo: bits [9:4] = message words (MRs) used, 0..kMaxMessageWords;
 // bit 3 = a capability travels; bits [63:12] = label. MR0..MR3 travel in
 // x2..x5, MR4 and up in the IPC buffers (sender's mr[4..] to receiver's

@@ -19,14 +19,14 @@ struct SyscallResult {
 
 // One SVC with the ABI's register assignment; every stub goes through it.
 inline SyscallResult syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
-                             uint64_t a4 = 0, uint64_t a5 = 0) {
+                             uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0) {
   register uint64_t x0 asm("x0") = a0;
   register uint64_t x1 asm("x1") = a1;
   register uint64_t x2 asm("x2") = a2;
   register uint64_t x3 asm("x3") = a3;
   register uint64_t x4 asm("x4") = a4;
   register uint64_t x5 asm("x5") = a5;
-  register uint64_t x6 asm("x6") = 0;
+  register uint64_t x6 asm("x6") = a6;
   register uint64_t x8 asm("x8") = number;
   asm volatile("svc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6) : "r"(x8) : "memory");
   return SyscallResult{static_cast<abi::Error>(x0), x1, x2, x3, x4, x5, x6};
@@ -75,11 +75,12 @@ inline void take_message(const SyscallResult& r, Message& m) {
   }
 }
 
-inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m) {
+inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m, uint64_t reply_slot = 0) {
   uint64_t len = m.length < abi::kMaxMessageWords ? m.length : abi::kMaxMessageWords;
   abi::IpcBuffer* b = ipc_buffer();
   for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
-  return syscall(sysno(s), slot, abi::message_info(m.label, len, m.caps), m.mr[0], m.mr[1], m.mr[2], m.mr[3]);
+  return syscall(sysno(s), slot, abi::message_info(m.label, len, m.caps), m.mr[0], m.mr[1], m.mr[2], m.mr[3],
+                 reply_slot);
 }
 
 // What the kernel tells init (only init has this page).
@@ -100,14 +101,15 @@ class Endpoint {
     if (r.error == abi::Error::kOk) take_message(r, m);
     return r.error;
   }
-  abi::Error recv(Message& out) const {
-    SyscallResult r = syscall(sysno(abi::Syscall::kRecv), slot_);
+  // reply_slot: a Reply object that takes the caller's reply right (0: implicit).
+  abi::Error recv(Message& out, uint64_t reply_slot = 0) const {
+    SyscallResult r = syscall(sysno(abi::Syscall::kRecv), slot_, 0, 0, 0, 0, 0, reply_slot);
     if (r.error == abi::Error::kOk) take_message(r, out);
     return r.error;
   }
   // Replies to the last caller with `reply`, then waits for the next message.
-  abi::Error reply_recv(const Message& reply, Message& out) const {
-    SyscallResult r = ipc(abi::Syscall::kReplyRecv, slot_, reply);
+  abi::Error reply_recv(const Message& reply, Message& out, uint64_t reply_slot = 0) const {
+    SyscallResult r = ipc(abi::Syscall::kReplyRecv, slot_, reply, reply_slot);
     if (r.error == abi::Error::kOk) take_message(r, out);
     return r.error;
   }
@@ -115,6 +117,11 @@ class Endpoint {
  private:
   uint64_t slot_;
 };
+
+// Answers the caller held in a Reply object (see Endpoint::recv).
+inline abi::Error reply(uint64_t reply_slot, const Message& m) {
+  return ipc(abi::Syscall::kReply, reply_slot, m).error;
+}
 
 // ---- object invocations --------------------------------------------------
 
