@@ -87,16 +87,40 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
                                                                 .object = blocks[i].base}),
           "an untyped");
   }
-  // The console UART's registers as device untyped (the UART server's, once
-  // it exists; the kernel keeps using them for its own lines until then).
-  uint64_t uart_page = dt.uart.mmio.base & ~(kPage - 1);
-  if (next_ut < nslots) {
-    check(object::insert_original(&cnode[next_ut++], Capability{.type = ObjectType::kUntyped,
-                                                                .rights = abi::kRightsAll,
-                                                                .size_bits = 12,
-                                                                .flags = object::kFlagDevice,
-                                                                .object = uart_page}),
-          "the UART's device untyped");
+  // Device MMIO as device untyped: every device range the DTB names, page
+  // rounded and merged, except the GIC (the kernel's). The console UART is
+  // among them: the UART server's, once it exists (the kernel keeps writing
+  // its own lines there until then).
+  object::Region mmio[dtb::kMaxDeviceRanges];
+  size_t nmmio = 0;
+  for (size_t i = 0; i < dt.device_count && i < dtb::kMaxDeviceRanges; ++i) {
+    uint64_t b = dt.devices[i].base & ~(kPage - 1);
+    uint64_t e = (dt.devices[i].base + dt.devices[i].size + kPage - 1) & ~(kPage - 1);
+    mmio[nmmio++] = {b, e - b};
+  }
+  object::Region kernel_mmio[2] = {{dt.gic.distributor.base & ~(kPage - 1), 0x10000},
+                                   {dt.gic.cpu_or_redist.base & ~(kPage - 1), dt.gic.cpu_or_redist.size}};
+  object::UntypedBlock dev_blocks[kMaxBlocks];
+  uint64_t dev_bytes = 0;
+  size_t ndev = object::carve_untyped(mmio, nmmio, kernel_mmio, 2, 12, dev_blocks, kMaxBlocks);
+  if (ndev > kMaxBlocks) ndev = kMaxBlocks;
+  for (size_t i = 0; i < ndev && next_ut < nslots; ++i) {
+    // Overlapping device ranges (several devices in one page) would give the
+    // same block twice: skip a block another one already covers.
+    bool dup = false;
+    for (size_t j = 0; j < i; ++j) {
+      dup |= dev_blocks[j].base <= dev_blocks[i].base &&
+             dev_blocks[i].base < dev_blocks[j].base + (1ull << dev_blocks[j].size_bits);
+    }
+    if (dup) continue;
+    check(object::insert_original(&cnode[next_ut++],
+                                  Capability{.type = ObjectType::kUntyped,
+                                             .rights = abi::kRightsAll,
+                                             .size_bits = static_cast<uint8_t>(dev_blocks[i].size_bits),
+                                             .flags = object::kFlagDevice,
+                                             .object = dev_blocks[i].base}),
+          "a device untyped");
+    dev_bytes += 1ull << dev_blocks[i].size_bits;
   }
   check(object::insert_original(&cnode[slot::kIrqControl],
                                 Capability{.type = ObjectType::kIrqControl, .rights = abi::kRightsAll}),
@@ -204,9 +228,11 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   t->state = ThreadState::kRunnable;
   const char name[] = "init";
   for (size_t i = 0; i < sizeof name; ++i) t->name[i] = name[i];
-  kprintf("keel: init: %zu untyped blocks (%llu MiB free), %llu frames, %llu page tables; entry 0x%llx\n", nblocks,
-          ull(free_bytes >> 20), ull(next_frame - slot::kFirstFrame),
-          ull((tables.used_end() - pts[0]->cap.object) / kPage), ull(t->frame.elr));
+  kprintf(
+      "keel: init: %zu untyped blocks (%llu MiB free), %llu KiB of device MMIO, %llu frames, %llu page tables; "
+      "entry 0x%llx\n",
+      nblocks, ull(free_bytes >> 20), ull(dev_bytes >> 10), ull(next_frame - slot::kFirstFrame),
+      ull((tables.used_end() - pts[0]->cap.object) / kPage), ull(t->frame.elr));
   return t;
 }
 

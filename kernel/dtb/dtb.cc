@@ -176,6 +176,14 @@ struct Parser {
       }
       return Status::kOk;
     }
+    if (n.compatible.present() && n.reg.present() && !parent.is_cpus && !parent.is_reserved_memory && ac <= 2 &&
+        sc >= 1 && sc <= 2) {
+      Range r;
+      if (reg_entry(0, &r) && r.size != 0 && r.base + r.size > r.base) {
+        if (out->device_count < kMaxDeviceRanges) out->devices[out->device_count] = r;
+        ++out->device_count;
+      }
+    }
     bool v3 = n.compatible.has_string("arm,gic-v3");
     bool v2 = n.compatible.has_string("arm,cortex-a15-gic") || n.compatible.has_string("arm,gic-400") ||
               n.compatible.has_string("arm,cortex-a9-gic");

@@ -25,6 +25,7 @@ constexpr size_t kMaxReservedRanges = 16;
 constexpr size_t kMaxCpus = 64;
 constexpr size_t kMaxDepth = 16;
 constexpr size_t kMaxDtbSize = 2u << 20;  // larger than any board keel targets
+constexpr size_t kMaxDeviceRanges = 64;
 
 struct Range {
   uint64_t base = 0;
@@ -63,6 +64,11 @@ struct DtbInfo {
   GicInfo gic;
   UartInfo uart;
   TimerInfo timer;
+  // MMIO: the first reg range of every enabled device node (a node with a
+  // compatible and a reg, outside /memory, /cpus and /reserved-memory), the
+  // GIC included. At most kMaxDeviceRanges; device_count counts them all.
+  Range devices[kMaxDeviceRanges];
+  size_t device_count = 0;
   const char* error = "";  // why parsing failed (a static string)
 
   uint64_t memory_bytes() const {

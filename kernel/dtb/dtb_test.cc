@@ -50,6 +50,15 @@ TEST_P(QemuDtb, ParsesWhatQemuConfigured) {
   EXPECT_EQ(info.timer.virt_intid, 27u);
   for (size_t i = 0; i < e.cpus; ++i) EXPECT_EQ(info.cpu_mpidr[i], i) << "cpu " << i;
   EXPECT_EQ(header_total_size(blob.data(), blob.size()).value(), info.total_size);
+  // Device MMIO includes the UART and the GIC distributor; never RAM.
+  bool uart = false, gicd = false;
+  for (size_t i = 0; i < info.device_count && i < kMaxDeviceRanges; ++i) {
+    uart |= info.devices[i].base == 0x0900'0000;
+    gicd |= info.devices[i].base == 0x0800'0000;
+    EXPECT_FALSE(info.devices[i].base >= 0x4000'0000 && info.devices[i].base < 0x4000'0000 + e.mem)
+        << std::hex << info.devices[i].base;
+  }
+  EXPECT_TRUE(uart && gicd);
 }
 
 INSTANTIATE_TEST_SUITE_P(Configs, QemuDtb,

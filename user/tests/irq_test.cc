@@ -26,8 +26,10 @@ int main() {
   const keel::abi::InitBootInfo* info = sys::init_boot_info();
   uint64_t device_ut = 0;
   for (uint64_t i = 0; i < info->untyped_count; ++i) {
-    if (info->untyped[i].device != 0 && info->untyped[i].base == (info->uart_base & ~0xfffull)) {
-      device_ut = info->untyped[i].slot;
+    const keel::abi::BootUntyped& u = info->untyped[i];
+    if (u.device != 0 && u.base <= info->uart_base && info->uart_base < u.base + (1ull << u.size_bits) &&
+        u.size_bits == 12) {
+      device_ut = u.slot;  // the UART's own page
     }
   }
   sys::LoadContext ctx{.cnode = slot::kCNode,
