@@ -162,3 +162,15 @@ aarch64_files = rule(
     attrs = dict(_ALLOWLIST, **{"srcs": attr.label_list(cfg = _to_aarch64)}),
     doc = "Builds its srcs for aarch64 bare metal and forwards their files.",
 )
+
+def keel_user_image(name, init, modules = {}, **kwargs):
+    """A system image whose init is the user program `init` (plus other boot modules)."""
+    all_modules = {init: "init"}
+    all_modules.update(modules)
+    keel_image(
+        name = name,
+        boot = "//kernel/arch/arm64/boot",
+        kernel = "//kernel",
+        modules = all_modules,
+        **kwargs
+    )
