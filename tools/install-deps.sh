@@ -16,6 +16,7 @@ PACKAGES=(
   gdb-multiarch          # debugging the kernel through QEMU's gdbstub
   clang-format-16 clang-tidy-16  # format and lint checks (./keel lint)
   clangd-16              # editor support from compile_commands.json
+  git                    # ./keel lint lists the tracked files
 )
 
 missing=()
