@@ -91,7 +91,10 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   } else {
     for (const char* a : {"-display", "none", "-serial", "stdio", "-monitor", "none"}) argv->push_back(a);
   }
-  argv->push_back("-no-reboot");
+  // No network card: keel has no use for one, and QEMU would otherwise need
+  // its boot ROM (efi-virtio.rom, from a package installed only as a
+  // recommendation).
+  argv->insert(argv->end(), {"-no-reboot", "-nic", "none"});
   if (o.uboot) {
     argv->insert(argv->end(), {"-bios", kUboot});
     if (o.load_addr.empty()) {

@@ -35,7 +35,7 @@ std::string Error(const RunOptions& o) {
 TEST(RunnerOptions, Defaults) {
   EXPECT_EQ(Cmd(Base()),
             "qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 1 -m 512M -display none -serial stdio -monitor none "
-            "-no-reboot -kernel /proc/self/exe");
+            "-no-reboot -nic none -kernel /proc/self/exe");
 }
 
 TEST(RunnerOptions, EachOptionReachesQemu) {
