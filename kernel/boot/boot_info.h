@@ -31,8 +31,9 @@ struct BootInfo {
   uint64_t tcr;            // values the trampoline programmed
   uint64_t mair;
   uint64_t sctlr;
-  uint64_t trampoline_pa;  // the identity-mapped page
-  uint64_t console_va;     // PL011 registers in the device window
+  uint64_t trampoline_pa;       // the identity-mapped page
+  uint64_t secondary_entry_pa;  // PSCI CPU_ON entry point for the other CPUs (head.S)
+  uint64_t console_va;          // PL011 registers in the device window
   uint64_t console_pa;
   uint32_t module_count;
   ManifestModule modules[kMaxModules];  // `offset` holds the module's PA here

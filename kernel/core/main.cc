@@ -15,6 +15,7 @@
 #include "kernel/core/init_task.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/panic.h"
+#include "kernel/core/smp.h"
 #include "kernel/core/timer.h"
 #include "kernel/dtb/dtb.h"
 
@@ -116,6 +117,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   ipc_set_cap_transfer(transfer_capability);
   ipc_set_word_transfer(transfer_words);
   Thread* init = create_init(*bi, dt);
+  (void)start_secondaries(*bi, dt);
   (void)timer_init(*bi, dt);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
   KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);

@@ -86,3 +86,41 @@ el1_entry:
   bl    phys_main               // does not return
 5:wfe
   b     5b
+
+// Secondary CPUs: the PSCI CPU_ON entry point, MMU off, at EL2 or EL1.
+// They take the same path as the boot CPU through the same trampoline,
+// with the tables and register values the boot CPU already checked.
+//
+// Registers:
+//   x0   on entry: PA of this CPU's SecondaryBoot record (kernel/core/smp.h),
+//        cleaned to the point of coherency by the boot CPU
+//   x19  the record's PA
+//   x20  exception level entered at
+  .global secondary_entry
+secondary_entry:
+  msr   daifset, #0xf
+  mov   x19, x0
+  ldr   x1, [x19, #56]          // a small physical stack (SecondaryBoot::phys_sp)
+  mov   sp, x1
+  mrs   x20, CurrentEL
+  ubfx  x20, x20, #2, #2
+  adrp  x0, phys_vectors        // faults are reported from here on, as on the boot CPU
+  add   x0, x0, :lo12:phys_vectors
+  msr   vbar_el1, x0
+  cmp   x20, #2
+  b.ne  secondary_el1
+  msr   vbar_el2, x0
+  isb
+  bl    el2_setup
+  adr   x0, secondary_el1
+  msr   elr_el2, x0
+  eret
+secondary_el1:
+  isb                           // VBAR_EL1 in effect
+  ldr   x1, [x19, #56]
+  mov   sp, x1                  // SP_EL1
+  ldp   x0, x1, [x19, #0]       // TTBR0, TTBR1
+  ldp   x2, x3, [x19, #16]      // MAIR, TCR
+  ldp   x4, x5, [x19, #32]      // SCTLR, kernel entry VA
+  ldr   x6, [x19, #48]          // argument: the record's VA
+  b     mmu_switch

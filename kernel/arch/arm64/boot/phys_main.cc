@@ -36,6 +36,7 @@ HIDDEN extern char __phys_end[];
 HIDDEN extern char __phys_stack_bottom[];
 HIDDEN extern char __phys_stack_top[];
 HIDDEN extern uint64_t g_bad_relocation_info;
+HIDDEN void secondary_entry();
 [[noreturn]] void mmu_switch(uint64_t ttbr0, uint64_t ttbr1, uint64_t mair, uint64_t tcr, uint64_t sctlr,
                              uint64_t entry, uint64_t bootinfo);
 }
@@ -234,6 +235,7 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   bi->mair = map.mair.raw;
   bi->sctlr = map.sctlr.raw;
   bi->trampoline_pa = in.trampoline_pa;
+  bi->secondary_entry_pa = reinterpret_cast<uint64_t>(secondary_entry);
   bi->console_va = map.console_va;
   bi->console_pa = dt.uart.mmio.base;
   bi->module_count = m->module_count <= kMaxModules ? m->module_count : 0;

@@ -24,3 +24,20 @@ kernel_entry:
   bl    kernel_main             // does not return
 1:wfe
   b     1b
+
+// A secondary CPU's first high-half instructions, from the trampoline:
+//   x0  VA of its SecondaryBoot record (kernel/core/smp.h)
+// Same order as the boot CPU: SP first, then VBAR.
+  .global secondary_kernel_entry
+secondary_kernel_entry:
+  ldr   x1, [x0, #64]           // SecondaryBoot::kstack_top
+  mov   sp, x1
+  adrp  x1, kernel_vectors
+  add   x1, x1, :lo12:kernel_vectors
+  msr   vbar_el1, x1
+  isb
+  mov   x29, xzr
+  mov   x30, xzr
+  bl    secondary_main
+1:wfe
+  b     1b

@@ -1,0 +1,84 @@
+#include "kernel/core/smp.h"
+
+#include "kernel/arch/arm64/kernel/psci.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/console.h"
+
+extern "C" void secondary_kernel_entry();
+
+namespace keel {
+namespace {
+
+constexpr uint64_t kPsciCpuOn64 = 0xc400'0003;
+
+alignas(128) SecondaryBoot g_records[kMaxCpus];
+alignas(16) uint8_t g_kernel_stacks[kMaxCpus][16384];
+alignas(16) uint8_t g_phys_stacks[kMaxCpus][4096];
+// Ordering: secondaries release-increment it once they run in the high
+// half; the boot CPU acquire-reads it while waiting.
+uint64_t g_online = 1;
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+uint64_t kernel_pa(const boot::BootInfo& bi, const void* va) {
+  return bi.kernel_pa + (reinterpret_cast<uint64_t>(va) - layout::kKernelVirtBase);
+}
+
+}  // namespace
+
+extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
+  kprintf("keel: cpu %llu online (MPIDR 0x%llx) at EL1 in the high half\n", ull(rec->cpu), ull(rec->mpidr));
+  __atomic_fetch_add(&g_online, 1, __ATOMIC_RELEASE);
+  for (;;) arm64::wfi();  // no work for it yet (the multi-core scheduler comes next)
+}
+
+size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
+  const uint64_t self = KEEL_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
+  size_t expected = 1;
+  for (size_t i = 0; i < dt.cpu_count && i < dtb::kMaxCpus; ++i) {
+    if ((dt.cpu_mpidr[i] & 0xff00ffffffull) == self) continue;
+    if (i >= kMaxCpus) {
+      kprintf("keel: cpu %zu (MPIDR 0x%llx) not started: keel supports %zu CPUs\n", i, ull(dt.cpu_mpidr[i]), kMaxCpus);
+      continue;
+    }
+    SecondaryBoot& r = g_records[i];
+    r = SecondaryBoot{.ttbr0 = bi.ttbr0,
+                      .ttbr1 = bi.ttbr1,
+                      .mair = bi.mair,
+                      .tcr = bi.tcr,
+                      .sctlr = bi.sctlr,
+                      .entry = reinterpret_cast<uint64_t>(secondary_kernel_entry),
+                      .arg = reinterpret_cast<uint64_t>(&r),
+                      .phys_sp = kernel_pa(bi, g_phys_stacks[i] + sizeof g_phys_stacks[i]),
+                      .kstack_top = reinterpret_cast<uint64_t>(g_kernel_stacks[i] + sizeof g_kernel_stacks[i]),
+                      .cpu = i,
+                      .mpidr = dt.cpu_mpidr[i],
+                      .pad = {}};
+    // The secondary reads the record with its MMU (and caches) off: clean it
+    // to the point of coherency first (Arm ARM D7.5.9).
+    arm64::dcache_clean_invalidate_poc(reinterpret_cast<uint64_t>(&r), reinterpret_cast<uint64_t>(&r + 1));
+    uint64_t before = __atomic_load_n(&g_online, __ATOMIC_ACQUIRE);
+    int64_t ret = arm64::psci_call(dt.psci, kPsciCpuOn64, dt.cpu_mpidr[i], bi.secondary_entry_pa, kernel_pa(bi, &r));
+    if (ret != 0) {
+      kprintf("keel: cpu %zu (MPIDR 0x%llx) did not start: PSCI CPU_ON returned %lld\n", i, ull(dt.cpu_mpidr[i]),
+              static_cast<long long>(ret));
+      continue;
+    }
+    ++expected;
+    // Wait (bounded: about a second of counter ticks) for it to report in.
+    uint64_t freq = KEEL_READ_SYSREG(cntfrq_el0), t0 = KEEL_READ_SYSREG(cntpct_el0);
+    while (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before && KEEL_READ_SYSREG(cntpct_el0) - t0 < freq) {
+    }
+    if (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before) {
+      kprintf("keel: cpu %zu (MPIDR 0x%llx) started but did not reach the kernel within a second\n", i,
+              ull(dt.cpu_mpidr[i]));
+    }
+  }
+  size_t online = __atomic_load_n(&g_online, __ATOMIC_ACQUIRE);
+  kprintf("keel: %zu of %zu CPUs online\n", online, dt.cpu_count);
+  (void)expected;
+  return online;
+}
+
+}  // namespace keel
