@@ -66,12 +66,13 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
       continue;
     }
     ++expected;
-    // Wait (bounded: about a second of counter ticks) for it to report in.
+    // Wait (bounded: five seconds of counter ticks, generous for a loaded
+    // emulator) for it to report in.
     uint64_t freq = KEEL_READ_SYSREG(cntfrq_el0), t0 = KEEL_READ_SYSREG(cntpct_el0);
-    while (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before && KEEL_READ_SYSREG(cntpct_el0) - t0 < freq) {
+    while (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before && KEEL_READ_SYSREG(cntpct_el0) - t0 < 5 * freq) {
     }
     if (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before) {
-      kprintf("keel: cpu %zu (MPIDR 0x%llx) started but did not reach the kernel within a second\n", i,
+      kprintf("keel: cpu %zu (MPIDR 0x%llx) started but did not reach the kernel within five seconds\n", i,
               ull(dt.cpu_mpidr[i]));
     }
   }
