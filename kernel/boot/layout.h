@@ -32,6 +32,12 @@ constexpr uint64_t kKernelStackSize = 16 * 1024;  // boot CPU's kernel stack; al
 constexpr uint64_t phys_to_linear(uint64_t pa) { return kLinearMapBase + pa; }
 constexpr uint64_t linear_to_phys(uint64_t va) { return va - kLinearMapBase; }
 
+// The kernel's pointer to the object at physical address pa (linear map).
+template <typename T>
+T* linear(uint64_t pa) {
+  return reinterpret_cast<T*>(phys_to_linear(pa));
+}
+
 static_assert(kLinearMapBase + kLinearMapSize <= kDeviceWindowBase);
 static_assert(kDeviceWindowBase + kDeviceWindowSize <= kKernelVirtBase);
 

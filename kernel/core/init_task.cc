@@ -15,6 +15,8 @@
 namespace keel {
 namespace {
 
+using layout::linear;
+
 using abi::ObjectType;
 using object::Capability;
 using object::Slot;
@@ -25,11 +27,6 @@ constexpr size_t kMaxBlocks = 64;
 constexpr size_t kInitPageTables = 16;
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
-
-template <typename T>
-T* linear(uint64_t pa) {
-  return reinterpret_cast<T*>(layout::phys_to_linear(pa));
-}
 
 // Slots that hold capabilities before init's CNode exists (kernel bss).
 Slot g_boot_untyped;

@@ -280,6 +280,11 @@ void thread_detach(Scheduler& s, Thread* t) {
   t->state = ThreadState::kInactive;
 }
 
+void thread_stop(Scheduler& s, Thread* t) {
+  thread_detach(s, t);
+  t->state = ThreadState::kStopped;
+}
+
 void endpoint_destroy(Scheduler& s, Endpoint* ep) {
   while (Thread* t = ep_pop(ep)) {
     drop_recv_reply(t);

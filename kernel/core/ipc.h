@@ -70,6 +70,9 @@ void ntfn_destroy(Scheduler& s, Notification* n);
 // reply), leaving it kInactive. Used by suspend and by thread destruction.
 void thread_detach(Scheduler& s, Thread* t);
 
+// thread_detach, then kStopped: the thread never runs again.
+void thread_stop(Scheduler& s, Thread* t);
+
 // Wakes every thread queued on ep with abi::Error::kObjectDestroyed.
 void endpoint_destroy(Scheduler& s, Endpoint* ep);
 

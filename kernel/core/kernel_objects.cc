@@ -10,17 +10,14 @@
 namespace keel {
 namespace {
 
+using layout::linear;
+
 using abi::ObjectType;
 
 // Ordering: none needed; one CPU, interrupts masked in the kernel.
 Scheduler g_scheduler;
 uint64_t g_asid_root[256];   // ASID -> root table PA (0: free)
 uint64_t g_dead_cnodes = 0;  // destroyed CNodes still holding capabilities: PA | size bits
-
-template <typename T>
-T* linear(uint64_t pa) {
-  return reinterpret_cast<T*>(layout::phys_to_linear(pa));
-}
 
 void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
   unsigned bits = object::object_size_bits(type, size_bits);
@@ -69,9 +66,8 @@ void destroy_object(void*, const object::Capability& cap) {
     case ObjectType::kReply: reply_destroy(g_scheduler, linear<Reply>(cap.object)); break;
     case ObjectType::kThread: {
       Thread* t = linear<Thread>(cap.object);
-      thread_detach(g_scheduler, t);
+      thread_stop(g_scheduler, t);
       fp_forget(t);
-      t->state = ThreadState::kStopped;
       // The capabilities the thread held go with it.
       if (!t->cspace_slot.empty()) (void)object::remove(&t->cspace_slot, kHooks);
       if (!t->vspace_slot.empty()) (void)object::remove(&t->vspace_slot, kHooks);

@@ -1,12 +1,13 @@
 // syscall.cc — everything that enters the kernel from EL0.
 //
-// On entry the user frame is saved into the current Thread; syscalls and
-// invocations work on Thread frames (results in x0 as an abi::Error, every
-// argument checked); then the scheduler picks who runs and that thread's
-// frame goes back on the kernel stack for the eret. Any other exception from
-// EL0 is a user fault: with no fault endpoints yet, the thread is stopped,
-// the fault reported decoded (with a user backtrace the runner symbolizes),
-// and the kernel carries on with the other threads.
+// vectors.S saves the user context straight into the current Thread's frame
+// (PerCpu::user_frame); syscalls and invocations work on Thread frames
+// (results in x0 as an abi::Error, every argument checked); then the
+// scheduler picks who runs, and switching threads is pointing PerCpu at
+// another frame. Any other exception from EL0 is a user fault: it goes to the
+// thread's fault endpoint if it has one; otherwise the thread is stopped, the
+// fault reported decoded (with a user backtrace the runner symbolizes), and
+// the kernel carries on with the other threads.
 #include <stdint.h>
 
 #include "keel/abi.h"
@@ -33,8 +34,11 @@ using abi::Error;
 using abi::ObjectType;
 using object::Slot;
 
-Thread* g_current = nullptr;
-arm64::PerCpu g_percpu{};  // TPIDR_EL1 points here (set_current_thread)
+// TPIDR_EL1 points here (set_current_thread). The running thread is the one
+// whose frame user_frame names: Thread::frame is its first member.
+arm64::PerCpu g_percpu{};
+
+Thread* running() { return reinterpret_cast<Thread*>(g_percpu.user_frame); }
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -275,10 +279,7 @@ bool dispatch(Thread* t) {
   switch (number) {
     case abi::kSyscallDebugWrite: x[0] = static_cast<uint64_t>(sys_debug_write(*t, x[0], x[1])); return false;
     case static_cast<uint64_t>(abi::Syscall::kYield): x[0] = 0; return true;
-    case static_cast<uint64_t>(abi::Syscall::kExit):
-      thread_detach(scheduler(), t);
-      t->state = ThreadState::kStopped;
-      return false;
+    case static_cast<uint64_t>(abi::Syscall::kExit): thread_stop(scheduler(), t); return false;
     case static_cast<uint64_t>(abi::Syscall::kSend):
     case static_cast<uint64_t>(abi::Syscall::kNBSend):
     case static_cast<uint64_t>(abi::Syscall::kCall):
@@ -388,7 +389,6 @@ void switch_to(Thread* from, Thread* next) {
     KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
     arm64::isb();  // the new address space is in effect before the eret
   }
-  g_current = next;
   g_percpu.user_frame = &next->frame;
 }
 
@@ -494,9 +494,8 @@ bool transfer_words(Thread* from, Thread* to, uint64_t length) {
          copy_to_user(*to, to->ipc_buffer + offset, 8 * n, words) == Status::kOk;
 }
 
-Thread* current_thread() { return g_current; }
+Thread* current_thread() { return running(); }
 void set_current_thread(Thread* t) {
-  g_current = t;
   g_percpu.user_frame = t != nullptr ? &t->frame : nullptr;
   KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(&g_percpu));
 }
@@ -505,39 +504,35 @@ void set_current_thread(Thread* t) {
 // already saved in the current thread's frame (f). Returning resumes the
 // frame PerCpu::user_frame names then.
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
-  Thread* t = g_current;
+  Thread* t = running();
   if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
-  if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
-    Thread* next = fastpath(t);
-    if (next != nullptr) {
+  const uint32_t ec = arm64::esr_ec(f->esr);
+  const bool synchronous = slot == 8;  // lower EL, AArch64, synchronous
+  if (synchronous && ec == arm64::ec::kSvc64) {
+    if (Thread* next = fastpath(t)) {
       switch_to(t, next);
       return;
     }
   }
-  if (slot == 8 && arm64::esr_ec(f->esr) == 0x07) {  // trapped FP/SIMD access: load its state, retry
+  if (synchronous && ec == arm64::ec::kFpAccess) {  // load its FP/SIMD state, retry the instruction
     fp_claim(t);
     return;
   }
   bool yield = false;
-  if (slot == 8 && arm64::esr_ec(f->esr) == arm64::ec::kSvc64) {
+  if (synchronous && ec == arm64::ec::kSvc64) {
     yield = dispatch(t);
     drain_dead_cnodes();
   } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice; devices signal
     for (IrqResult r = irq_dispatch(); r != IrqResult::kNone; r = irq_dispatch()) yield |= r == IrqResult::kTick;
   } else {
-    uint32_t ec = arm64::esr_ec(f->esr);
     bool memory = ec == arm64::ec::kDataAbortLower || ec == arm64::ec::kInstAbortLower;
     if (slot % 4 != 0 || !deliver_fault(t, memory ? abi::kFaultMemory : abi::kFaultException)) {
       report_user_fault(*t, *f, slot);
-      thread_detach(scheduler(), t);
-      t->state = ThreadState::kStopped;
+      thread_stop(scheduler(), t);
     }
   }
   // A thread whose address space capability was deleted can never run again.
-  if (t->state == ThreadState::kRunnable && t->vspace_slot.empty()) {
-    thread_detach(scheduler(), t);
-    t->state = ThreadState::kStopped;
-  }
+  if (t->state == ThreadState::kRunnable && t->vspace_slot.empty()) thread_stop(scheduler(), t);
   // Keep running t unless it blocked, yielded, or a higher-priority thread woke.
   Thread* next = t;
   if (t->state != ThreadState::kRunnable || yield || scheduler().highest() > static_cast<int>(t->priority)) {
@@ -549,7 +544,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
     next = scheduler().pick();
   }
   if (next == nullptr) {
-    g_current = nullptr;
+    g_percpu.user_frame = nullptr;
     idle(t);
   }
   switch_to(t, next);

@@ -71,6 +71,7 @@ struct Thread {
   const object::Capability& cspace() const { return cspace_slot.cap; }
 };
 static_assert(sizeof(Thread) <= 2048, "a Thread fits its 2 KiB object");
+static_assert(__builtin_offsetof(Thread, frame) == 0, "PerCpu::user_frame doubles as the running Thread");
 
 // A FIFO of threads linked through Thread::q_next/q_prev: the run queue's
 // levels, an endpoint's waiters, a notification's waiters. A thread is in at

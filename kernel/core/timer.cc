@@ -92,8 +92,7 @@ IrqResult irq_dispatch() {
   } else if (g_irq[intid].ntfn_pa != 0) {
     // Level-triggered devices keep asserting until served: mask until Ack.
     arm64::gic_disable_spi(intid);
-    ntfn_signal(scheduler(), reinterpret_cast<Notification*>(layout::phys_to_linear(g_irq[intid].ntfn_pa)),
-                g_irq[intid].badge);
+    ntfn_signal(scheduler(), layout::linear<Notification>(g_irq[intid].ntfn_pa), g_irq[intid].badge);
   } else {
     arm64::gic_disable_spi(intid);  // nobody handles it
   }

@@ -21,7 +21,7 @@ Status copy_user(const Thread& t, uint64_t uva, size_t len, uint8_t* kbuf, bool 
     if (!tr.ok() || !(to_user ? tr.el0_writable : tr.el0_readable)) return Status::kNotFound;
     size_t chunk = arm64::kPageSize - (uva & (arm64::kPageSize - 1));
     if (chunk > len) chunk = len;
-    auto* user = reinterpret_cast<uint8_t*>(layout::phys_to_linear(tr.pa));
+    auto* user = layout::linear<uint8_t>(tr.pa);
     for (size_t i = 0; i < chunk; ++i) {
       if (to_user) {
         user[i] = kbuf[i];

@@ -14,6 +14,7 @@ constexpr uint32_t esr_ec(uint64_t esr) { return static_cast<uint32_t>((esr >> 2
 
 namespace ec {
 constexpr uint32_t kUnknown = 0x00;
+constexpr uint32_t kFpAccess = 0x07;  // trapped FP/SIMD access (CPACR_EL1.FPEN)
 constexpr uint32_t kSvc64 = 0x15;
 constexpr uint32_t kInstAbortLower = 0x20;
 constexpr uint32_t kInstAbortSame = 0x21;

@@ -40,8 +40,9 @@ struct PerCpu {
 };
 static_assert(__builtin_offsetof(PerCpu, user_frame) == 0, "vectors.S loads [TPIDR_EL1]");
 
-// Restores PerCpu::user_frame and erets to EL0 (vectors.S). The kernel
-// stack must be empty of anything still needed: it is reset by the eret.
+// Restores PerCpu::user_frame and erets to EL0 (vectors.S). SP_EL1 keeps
+// its value across the eret and the next entry from EL0 starts there, so the
+// kernel stack must hold nothing still needed.
 extern "C" [[noreturn]] void return_to_user_current();
 
 // The first return to EL0: resets the kernel stack, then as above.
