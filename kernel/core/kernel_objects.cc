@@ -5,7 +5,7 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/ipc.h"
-#include "kernel/core/timer.h"
+#include "kernel/core/irq.h"
 
 namespace keel {
 namespace {

@@ -14,9 +14,9 @@
 #include "kernel/core/console.h"
 #include "kernel/core/init_task.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/irq.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/smp.h"
-#include "kernel/core/timer.h"
 #include "kernel/dtb/dtb.h"
 
 namespace keel {

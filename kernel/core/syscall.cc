@@ -20,11 +20,11 @@
 #include "kernel/core/abi_map.h"
 #include "kernel/core/console.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/irq.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/scheduler.h"
 #include "kernel/core/thread.h"
-#include "kernel/core/timer.h"
 #include "kernel/core/uaccess.h"
 
 namespace keel {

@@ -1,9 +1,12 @@
-// timer.h — time slices from the EL1 physical generic timer, through the GIC.
+// irq.h — interrupts: the GIC, the time-slice tick, and device interrupts
+// bound to notifications (IrqHandler capabilities).
 //
-// The timer fires every kSliceMs while threads run at EL0 (IRQs are masked
-// in the kernel, unmasked at EL0). On each tick the running thread goes to
-// the back of its priority's queue: round-robin within a priority, and a
-// higher-priority thread woken meanwhile runs at once.
+// The EL1 physical generic timer fires every kSliceMs while threads run at
+// EL0 (IRQs are masked in the kernel, unmasked at EL0). On each tick the
+// running thread goes to the back of its priority's queue: round-robin
+// within a priority, and a higher-priority thread woken meanwhile runs at
+// once. A device interrupt signals its notification and stays masked at the
+// GIC until its handler acks.
 #pragma once
 
 #include <stdint.h>

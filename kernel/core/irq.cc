@@ -1,4 +1,4 @@
-#include "kernel/core/timer.h"
+#include "kernel/core/irq.h"
 
 #include "kernel/arch/arm64/kernel/gic.h"
 #include "kernel/arch/arm64/page_table.h"
