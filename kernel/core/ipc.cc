@@ -22,11 +22,13 @@ Thread* ep_pop(Endpoint* ep) {
   return t;
 }
 
-// Copies the message (info + used MRs) and sets the receiver's results.
+// The kernel's IPC-buffer copies (ipc_set_cap_transfer/ipc_set_word_transfer).
 CapTransferFn g_cap_transfer = nullptr;
 WordTransferFn g_word_transfer = nullptr;
 
-// A faulting sender's message is its fault record, not its registers.
+// Copies the message (info, MRs, an attached capability) and sets the
+// receiver's results. A faulting sender's message is its fault record, not
+// its registers.
 void transfer(Thread* from, Thread* to, uint64_t badge) {
   bool fault = from->fault_pending != 0;
   uint64_t info = fault ? abi::message_info(from->fault_label, 4) : from->frame.x[1];

@@ -30,6 +30,7 @@ void removed_cap(void*, const object::Capability& cap);
 const object::ObjectHooks kHooks{
     .init = init_object, .destroy = destroy_object, .removed = removed_cap, .ctx = nullptr};
 
+// The ASID assigned to the address space rooted at root_pa, or 0.
 uint32_t asid_of(uint64_t root_pa) {
   for (uint32_t a = 1; a < 256; ++a) {
     if (g_asid_root[a] == root_pa) return a;
@@ -49,14 +50,12 @@ void removed_cap(void*, const object::Capability& cap) {
   uint32_t asid = asid_of(cap.watermark);
   if (asid == 0) return;  // the address space is gone (and its ASID with it)
   (void)arm64::clear_entry(arm64::PhysWindow{layout::kLinearMapBase}, cap.watermark, va, frame ? level : level - 1);
-  arm64::dsb_ishst();
+  arm64::dsb_ishst();  // the cleared entry is visible to walkers before the invalidation
   if (frame) {
-    asm volatile("tlbi vae1is, %0" ::"r"((va >> 12) | (uint64_t{asid} << 48)) : "memory");
+    arm64::tlb_flush_page(va, asid);
   } else {
-    asm volatile("tlbi aside1is, %0" ::"r"(uint64_t{asid} << 48) : "memory");
+    arm64::tlb_flush_asid(asid);  // a whole table's worth of translations
   }
-  arm64::dsb_ish();
-  arm64::isb();
 }
 
 void destroy_object(void*, const object::Capability& cap) {
@@ -83,14 +82,9 @@ void destroy_object(void*, const object::Capability& cap) {
       break;
     }
     case ObjectType::kAddressSpace:
-      for (uint32_t a = 1; a < 256; ++a) {
-        if (g_asid_root[a] != cap.object) continue;
+      if (uint32_t a = asid_of(cap.object)) {
         g_asid_root[a] = 0;
-        // Drop the ASID's translations before it can be reused (Arm ARM
-        // D8.13: TLBI ASIDE1IS, then DSB for completion).
-        asm volatile("tlbi aside1is, %0" ::"r"(uint64_t{a} << 48) : "memory");
-        arm64::dsb_ish();
-        arm64::isb();
+        arm64::tlb_flush_asid(a);  // no stale translation survives into the ASID's reuse
       }
       break;
     case ObjectType::kIrqHandler: irq_release(static_cast<uint32_t>(cap.object)); break;
@@ -129,17 +123,11 @@ Notification* notification_object(const object::Capability& cap) { return linear
 Reply* reply_object(const object::Capability& cap) { return linear<Reply>(cap.object); }
 
 Status asid_for(uint64_t root_pa, uint32_t* asid) {
-  uint32_t free = 0;
-  for (uint32_t a = 1; a < 256; ++a) {
-    if (g_asid_root[a] == root_pa) {
-      *asid = a;
-      return Status::kOk;
-    }
-    if (free == 0 && g_asid_root[a] == 0) free = a;
-  }
-  if (free == 0) return Status::kNoMemory;
-  g_asid_root[free] = root_pa;
-  *asid = free;
+  *asid = asid_of(root_pa);
+  if (*asid != 0) return Status::kOk;
+  *asid = asid_of(0);  // the first free one
+  if (*asid == 0) return Status::kNoMemory;
+  g_asid_root[*asid] = root_pa;
   return Status::kOk;
 }
 

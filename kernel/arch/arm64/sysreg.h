@@ -23,6 +23,21 @@ inline void wfi() { asm volatile("wfi"); }
 
 inline unsigned current_el() { return static_cast<unsigned>((KEEL_READ_SYSREG(CurrentEL) >> 2) & 3); }
 
+// TLB maintenance for one ASID's translations, broadcast to the inner
+// shareable domain, waited for (a TLBI completes only at the following DSB,
+// Arm ARM D8.13) and synchronized before the next instruction.
+inline void tlb_flush_asid(uint64_t asid) {
+  asm volatile("tlbi aside1is, %0" ::"r"(asid << 48) : "memory");
+  dsb_ish();
+  isb();
+}
+// The same for one page of one ASID.
+inline void tlb_flush_page(uint64_t va, uint64_t asid) {
+  asm volatile("tlbi vae1is, %0" ::"r"((va >> 12) | (asid << 48)) : "memory");
+  dsb_ish();
+  isb();
+}
+
 // Smallest data cache line (CTR_EL0.DminLine, log2 of words) in bytes.
 inline uint64_t dcache_line_size() { return 4ull << ((KEEL_READ_SYSREG(ctr_el0) >> 16) & 0xf); }
 
