@@ -76,13 +76,18 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   check(object::move(&g_boot_cnode, &cnode[slot::kCNode]), "placing the root CNode");
   check(object::move(&g_boot_untyped, &cnode[slot::kFirstUntyped]), "placing the first untyped");
   uint64_t next_ut = slot::kFirstUntyped + 1;
-  for (size_t i = 0; i < nblocks && next_ut < nslots; ++i) {
-    if (i == largest) continue;
+  auto add_untyped = [&](const object::UntypedBlock& b, uint8_t flags) {
+    if (next_ut >= nslots) return false;
     check(object::insert_original(&cnode[next_ut++], Capability{.type = ObjectType::kUntyped,
                                                                 .rights = abi::kRightsAll,
-                                                                .size_bits = static_cast<uint8_t>(blocks[i].size_bits),
-                                                                .object = blocks[i].base}),
+                                                                .size_bits = static_cast<uint8_t>(b.size_bits),
+                                                                .flags = flags,
+                                                                .object = b.base}),
           "an untyped");
+    return true;
+  };
+  for (size_t i = 0; i < nblocks; ++i) {
+    if (i != largest) add_untyped(blocks[i], 0);
   }
   // Device MMIO as device untyped: every device range the DTB names, page
   // rounded and merged, except the GIC (the kernel's). The console UART is
@@ -97,26 +102,11 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   }
   object::Region kernel_mmio[2] = {{dt.gic.distributor.base & ~(kPage - 1), 0x10000},
                                    {dt.gic.cpu_or_redist.base & ~(kPage - 1), dt.gic.cpu_or_redist.size}};
+  nmmio = object::merge_regions(mmio, nmmio);  // several devices may share a page
   object::UntypedBlock dev_blocks[kMaxBlocks];
   uint64_t dev_bytes = 0;
   size_t ndev = object::carve_untyped(mmio, nmmio, kernel_mmio, 2, 12, dev_blocks, kMaxBlocks);
-  if (ndev > kMaxBlocks) ndev = kMaxBlocks;
-  for (size_t i = 0; i < ndev && next_ut < nslots; ++i) {
-    // Overlapping device ranges (several devices in one page) would give the
-    // same block twice: skip a block another one already covers.
-    bool dup = false;
-    for (size_t j = 0; j < i; ++j) {
-      dup |= dev_blocks[j].base <= dev_blocks[i].base &&
-             dev_blocks[i].base < dev_blocks[j].base + (1ull << dev_blocks[j].size_bits);
-    }
-    if (dup) continue;
-    check(object::insert_original(&cnode[next_ut++],
-                                  Capability{.type = ObjectType::kUntyped,
-                                             .rights = abi::kRightsAll,
-                                             .size_bits = static_cast<uint8_t>(dev_blocks[i].size_bits),
-                                             .flags = object::kFlagDevice,
-                                             .object = dev_blocks[i].base}),
-          "a device untyped");
+  for (size_t i = 0; i < ndev && i < kMaxBlocks && add_untyped(dev_blocks[i], object::kFlagDevice); ++i) {
     dev_bytes += 1ull << dev_blocks[i].size_bits;
   }
   check(object::insert_original(&cnode[slot::kIrqControl],

@@ -22,6 +22,28 @@ size_t emit_blocks(uint64_t base, uint64_t end, unsigned min_bits, UntypedBlock*
 
 }  // namespace
 
+size_t merge_regions(Region* regions, size_t count) {
+  Region* r = regions;
+  size_t n = count;
+  for (size_t i = 1; i < n; ++i) {  // insertion sort: a few dozen regions at most
+    Region v = r[i];
+    size_t j = i;
+    for (; j > 0 && r[j - 1].base > v.base; --j) r[j] = r[j - 1];
+    r[j] = v;
+  }
+  size_t out = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (r[i].size == 0) continue;
+    if (out > 0 && r[i].base <= r[out - 1].base + r[out - 1].size) {
+      uint64_t end = r[i].base + r[i].size;
+      if (end > r[out - 1].base + r[out - 1].size) r[out - 1].size = end - r[out - 1].base;
+    } else {
+      r[out++] = r[i];
+    }
+  }
+  return out;
+}
+
 size_t carve_untyped(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count,
                      unsigned min_bits, UntypedBlock* out, size_t cap) {
   size_t n = 0;

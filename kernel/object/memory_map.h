@@ -21,7 +21,12 @@ struct UntypedBlock {
   unsigned size_bits = 0;
 };
 
-// Writes up to `cap` blocks into out; returns how many blocks the memory
+// Sorts regions by base and coalesces overlapping or touching ones in
+// place; returns the new count. Empty regions are dropped.
+size_t merge_regions(Region* regions, size_t count);
+
+// Writes up to `cap` blocks into out (the ram regions must not overlap:
+// merge_regions first if they may); returns how many blocks the memory
 // needs in total (if more than cap, the rest is not described). Blocks are
 // at least 2^min_bits bytes; smaller leftovers are dropped.
 size_t carve_untyped(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count,

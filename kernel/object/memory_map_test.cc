@@ -57,6 +57,19 @@ TEST(MemoryMap, SmallLeftoversAreDroppedAndCapIsReported) {
   EXPECT_EQ(carve_untyped(&ram, 1, nullptr, 0, 12, out.data(), 2), 3u);
 }
 
+TEST(MemoryMap, MergeSortsAndCoalesces) {
+  // Several devices in one page (virtio-mmio style), a touching pair, a gap.
+  std::vector<Region> r = {{0x3000, 0x1000}, {0xa000200, 0x200}, {0x1000, 0x2000}, {0xa000000, 0x200},
+                           {0x9000, 0},      {0x2000, 0x3000},   {0x8000, 0x1000}};
+  r.resize(merge_regions(r.data(), r.size()));
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].base, 0x1000u);
+  EXPECT_EQ(r[0].size, 0x4000u);
+  EXPECT_EQ(r[1].base, 0x8000u);
+  EXPECT_EQ(r[2].base, 0xa000000u);
+  EXPECT_EQ(r[2].size, 0x400u);
+}
+
 TEST(MemoryMap, RandomLayoutsCoverExactlyTheFreePages) {
   std::mt19937_64 rng(3);
   for (int round = 0; round < 200; ++round) {
