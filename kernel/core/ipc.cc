@@ -235,8 +235,7 @@ void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge) {
   }
 }
 
-void ntfn_wait(Scheduler& s, Notification* n, Thread* t, bool blocking) {
-  (void)s;
+void ntfn_wait(Notification* n, Thread* t, bool blocking) {
   if (n->word != 0 || !blocking) {
     t->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
     t->frame.x[1] = n->word;

@@ -63,7 +63,7 @@ Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t);
 // is nonzero (clearing it) or blocks; Poll returns the word without blocking.
 // Results: x0 = kOk, x1 = the word.
 void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge);
-void ntfn_wait(Scheduler& s, Notification* n, Thread* t, bool blocking);
+void ntfn_wait(Notification* n, Thread* t, bool blocking);
 void ntfn_destroy(Scheduler& s, Notification* n);
 
 // Takes t out of whatever it waits in (run queue, endpoint queue, a pending

@@ -197,26 +197,26 @@ TEST(Notification, SignalWaitPollAndBadgesCombine) {
   Scheduler s;
   Notification n{};
   Thread a = Make(1);
-  ntfn_wait(s, &n, &a, /*blocking=*/false);  // poll, nothing pending
+  ntfn_wait(&n, &a, /*blocking=*/false);  // poll, nothing pending
   EXPECT_EQ(a.frame.x[1], 0u);
   ntfn_signal(s, &n, 0b0100);
   ntfn_signal(s, &n, 0b0001);
   ntfn_signal(s, &n, 0);  // unbadged counts as bit 0
-  ntfn_wait(s, &n, &a, true);
+  ntfn_wait(&n, &a, true);
   EXPECT_EQ(a.frame.x[1], 0b0101u) << "pending signals OR together and do not block";
   EXPECT_EQ(n.word, 0u);
-  ntfn_wait(s, &n, &a, true);
+  ntfn_wait(&n, &a, true);
   EXPECT_EQ(a.state, ThreadState::kBlockedWait);
   ntfn_signal(s, &n, 8);
   EXPECT_EQ(a.state, ThreadState::kRunnable);
   EXPECT_EQ(a.frame.x[1], 8u);
   EXPECT_EQ(s.pick(), &a);
   Thread b = Make(1);
-  ntfn_wait(s, &n, &b, true);
+  ntfn_wait(&n, &b, true);
   ntfn_destroy(s, &n);
   EXPECT_EQ(b.frame.x[0], static_cast<uint64_t>(Error::kObjectDestroyed));
   Thread c = Make(1);
-  ntfn_wait(s, &n, &c, true);
+  ntfn_wait(&n, &c, true);
   thread_detach(s, &c);
   EXPECT_EQ(n.waiters.head, nullptr) << "a detached waiter leaves the queue";
 }

@@ -35,7 +35,6 @@ extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
 
 size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   const uint64_t self = KEEL_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
-  size_t expected = 1;
   for (size_t i = 0; i < dt.cpu_count && i < dtb::kMaxCpus; ++i) {
     if ((dt.cpu_mpidr[i] & 0xff00ffffffull) == self) continue;
     if (i >= kMaxCpus) {
@@ -65,7 +64,6 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
               static_cast<long long>(ret));
       continue;
     }
-    ++expected;
     // Wait (bounded: five seconds of counter ticks, generous for a loaded
     // emulator) for it to report in.
     uint64_t freq = KEEL_READ_SYSREG(cntfrq_el0), t0 = KEEL_READ_SYSREG(cntpct_el0);
@@ -78,7 +76,6 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   }
   size_t online = __atomic_load_n(&g_online, __ATOMIC_ACQUIRE);
   kprintf("keel: %zu of %zu CPUs online\n", online, dt.cpu_count);
-  (void)expected;
   return online;
 }
 

@@ -343,7 +343,7 @@ bool dispatch(Thread* t) {
     case static_cast<uint64_t>(abi::Syscall::kPoll):
       st = lookup(*t, x[0], ObjectType::kNotification, abi::kRightRead, &ep);
       if (st == Status::kOk) {
-        ntfn_wait(scheduler(), notification_object(ep->cap), t, number == static_cast<uint64_t>(abi::Syscall::kWait));
+        ntfn_wait(notification_object(ep->cap), t, number == static_cast<uint64_t>(abi::Syscall::kWait));
         return false;
       }
       break;

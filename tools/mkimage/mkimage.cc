@@ -10,7 +10,6 @@
 // misaligned vectors.
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -24,7 +23,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "kernel/boot/layout.h"
 #include "kernel/boot/manifest.h"
 #include "tools/mkimage/pack.h"
 
