@@ -22,13 +22,13 @@ Error take_slot(LoadContext& ctx, uint64_t* slot) {
 Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, size_t len, uint64_t flags) {
   uint64_t frame = 0, scratch = 0;
   Error e = take_slot(ctx, &frame);
-  if (e == Error::kOk) e = take_slot(ctx, &scratch);
   if (e == Error::kOk) e = Untyped(ctx.untyped).retype(ObjectType::kFrame4K, 0, frame);
   if (e != Error::kOk) return e;
-  if (len > 0) {
+  if (len > 0) {  // (zero pages need no copy: retype zeroes)
     // Write it through a second capability mapped in our own space; deleting
     // that capability unmaps it again.
-    e = CNode(ctx.cnode).copy(scratch, frame, abi::kRightRead | abi::kRightWrite);
+    e = take_slot(ctx, &scratch);
+    if (e == Error::kOk) e = CNode(ctx.cnode).copy(scratch, frame, abi::kRightRead | abi::kRightWrite);
     if (e == Error::kOk) e = map_with_tables(ctx, scratch, ctx.caller_as, ctx.scratch_va, abi::kMapWrite);
     if (e != Error::kOk) return e;
     auto* dst = reinterpret_cast<volatile uint8_t*>(ctx.scratch_va);
@@ -49,8 +49,8 @@ Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va
     if (e == Error::kOk) e = Untyped(ctx.untyped).retype(ObjectType::kPageTable, 0, table);
     if (e != Error::kOk) return e;
     e = PageTableCap(table).map(as, va, level);
-    if (e == Error::kSlotOccupied) {  // that level exists already: give the table back
-      (void)CNode(ctx.cnode).remove(table);
+    if (e == Error::kSlotOccupied) {         // that level exists already: drop the spare table's capability
+      (void)CNode(ctx.cnode).remove(table);  // (its memory stays used until the untyped is revoked)
       e = Error::kOk;
     }
     if (e != Error::kOk) return e;
