@@ -1,17 +1,16 @@
-// thread.h — the Thread (TCB) and Endpoint kernel objects.
+// thread.h — the Thread (TCB), Endpoint, Notification and Reply kernel objects.
 //
-// Both are made by retyping untyped memory (object_size_bits: Thread 2 KiB,
-// Endpoint 64 bytes) and are plain data: the scheduler and IPC code
+// All are made by retyping untyped memory (object_size_bits: Thread 2 KiB,
+// the others 64 bytes) and are plain data: the scheduler and IPC code
 // (scheduler.h, ipc.h) are portable and host-tested on them.
 //
 // Contract: while a thread is not on the CPU, `frame` holds its complete
-// integer user context; its FP/SIMD registers are switched lazily: saved
-// only when another thread first uses FP (syscall.cc fp_claim).
-// A thread is in at most one queue at a time — the run
-// queue (state kRunnable, not current) or one endpoint's queue (kBlockedSend
-// / kBlockedRecv) — linked through q_next/q_prev. FP/SIMD is trapped at EL0
-// for now (CPACR_EL1.FPEN = 0; user programs are built integer-only); eager
-// FP switching arrives with preemption.
+// integer user context (TPIDR_EL0/TPIDRRO_EL0 beside it); its FP/SIMD
+// registers are switched lazily, saved only when another thread first uses
+// FP (syscall.cc fp_claim). A thread is in at most one queue at a time — the
+// run queue (state kRunnable, not running), one endpoint's queue
+// (kBlockedSend / kBlockedRecv) or one notification's (kBlockedWait) —
+// linked through q_next/q_prev.
 #pragma once
 
 #include <stdint.h>
