@@ -26,7 +26,7 @@ namespace keel::boot {
 constexpr uint64_t kManifestMagic = 0x54534e4d4c45454bull;  // "KEELMNST" little-endian
 constexpr uint32_t kManifestVersion = 1;
 constexpr uint32_t kMaxKernelSegments = 8;
-constexpr uint32_t kMaxModules = 8;
+constexpr uint32_t kMaxModules = 16;
 constexpr uint32_t kModuleNameSize = 24;
 
 // Segment flags, as ELF p_flags.

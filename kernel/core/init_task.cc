@@ -112,6 +112,9 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   check(object::insert_original(&cnode[slot::kIrqControl],
                                 Capability{.type = ObjectType::kIrqControl, .rights = abi::kRightsAll}),
         "IRQ control");
+  check(object::insert_original(&cnode[slot::kKernelLog],
+                                Capability{.type = ObjectType::kKernelLog, .rights = abi::kRightsAll}),
+        "kernel log");
   Slot* ut = &cnode[slot::kFirstUntyped];
 
   // 3. Thread, address space, page tables (contiguous: one bump allocator).
@@ -182,7 +185,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
                                                             (cnode[s].cap.flags & object::kFlagDevice) != 0 ? 1u : 0u};
   }
   uint64_t module_va = abi::kBootModulesVa;
-  for (uint32_t i = 0; i < bi.module_count && i < 8; ++i) {
+  for (uint32_t i = 0; i < bi.module_count && i < boot::kMaxModules; ++i) {
     uint64_t pa = bi.modules[i].offset, size = (bi.modules[i].size + kPage - 1) & ~(kPage - 1);
     check(
         vspace.map(module_va, pa, size, arm64::MapAttrs{.type = arm64::MemType::kNormal, .user = true, .global = false},

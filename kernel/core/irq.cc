@@ -121,6 +121,14 @@ Status irq_ack(uint32_t intid) {
   return Status::kOk;
 }
 
+void irq_forget_notification(uint64_t ntfn_pa) {
+  for (uint32_t intid = kFirstSpi; intid < kMaxIntid; ++intid) {
+    if (g_irq[intid].ntfn_pa != ntfn_pa) continue;
+    if (g_gic_up) arm64::gic_disable_spi(intid);  // claimed still, masked until bound again
+    g_irq[intid].ntfn_pa = 0;
+  }
+}
+
 void irq_release(uint32_t intid) {
   if (intid >= kMaxIntid) return;
   if (g_gic_up) arm64::gic_disable_spi(intid);

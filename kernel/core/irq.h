@@ -35,6 +35,7 @@ void timer_restart();
 // Device interrupts (SPIs) for IrqControl/IrqHandler capabilities.
 Status irq_claim(uint32_t intid);                                   // kSlotOccupied if taken
 Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge);  // and unmask it
+void irq_forget_notification(uint64_t ntfn_pa);                     // it is being destroyed
 Status irq_ack(uint32_t intid);                                     // unmask after handling
 void irq_release(uint32_t intid);                                   // the handler is gone
 

@@ -4,6 +4,7 @@
 #include "kernel/arch/arm64/page_table.h"
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
+#include "kernel/core/console.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
 
@@ -61,7 +62,11 @@ void removed_cap(void*, const object::Capability& cap) {
 void destroy_object(void*, const object::Capability& cap) {
   switch (cap.type) {
     case ObjectType::kEndpoint: endpoint_destroy(g_scheduler, linear<Endpoint>(cap.object)); break;
-    case ObjectType::kNotification: ntfn_destroy(g_scheduler, linear<Notification>(cap.object)); break;
+    case ObjectType::kNotification:
+      irq_forget_notification(cap.object);  // nothing may signal it any more
+      console_forget_notification(cap.object);
+      ntfn_destroy(g_scheduler, linear<Notification>(cap.object));
+      break;
     case ObjectType::kReply: reply_destroy(g_scheduler, linear<Reply>(cap.object)); break;
     case ObjectType::kThread: {
       Thread* t = linear<Thread>(cap.object);

@@ -75,8 +75,13 @@ Status invoke_cnode(Thread* t, Slot* cn, uint64_t method) {
     case abi::Method::kCNodeCopy:
     case abi::Method::kCNodeMint:
     case abi::Method::kCNodeMove: {
-      Status s = cnode_slot(cn->cap, x[2], &dst);
-      if (s == Status::kOk) s = cnode_slot(cn->cap, x[3], &src);
+      // The source may be in another CNode (abi.h): its slot in t's root CNode.
+      const auto m = static_cast<abi::Method>(method);
+      uint64_t from = x[m == abi::Method::kCNodeCopy ? 5 : m == abi::Method::kCNodeMint ? 6 : 4];
+      Slot* src_cn = cn;
+      Status s = from == 0 ? Status::kOk : lookup(*t, from, ObjectType::kCNode, 0, &src_cn);
+      if (s == Status::kOk) s = cnode_slot(cn->cap, x[2], &dst);
+      if (s == Status::kOk) s = cnode_slot(src_cn->cap, x[3], &src);
       if (s != Status::kOk) return s;
       if (static_cast<abi::Method>(method) == abi::Method::kCNodeMove) return object::move(src, dst);
       if (x[4] > 0xff) return Status::kInvalidArgument;
@@ -234,6 +239,26 @@ Status invoke_irq(Thread* t, Slot* s, uint64_t method) {
   }
 }
 
+Status invoke_kernel_log(Thread* t, uint64_t method) {
+  auto& x = t->frame.x;
+  switch (static_cast<abi::Method>(method)) {
+    case abi::Method::kKernelLogBind: {
+      Slot* n = nullptr;
+      Status st = lookup(*t, x[2], ObjectType::kNotification, abi::kRightWrite, &n);
+      if (st == Status::kOk) console_log_bind(n->cap.object, n->cap.badge);
+      return st;
+    }
+    case abi::Method::kKernelLogRead: {
+      char buf[512];
+      size_t n = console_log_read(buf, x[3] < sizeof buf ? x[3] : sizeof buf);
+      Status st = n == 0 ? Status::kOk : copy_to_user(*t, x[2], n, buf);
+      x[1] = st == Status::kOk ? n : 0;
+      return st;  // (bytes that could not be copied are gone: the reader gave a bad buffer)
+    }
+    default: return Status::kInvalidArgument;
+  }
+}
+
 Status invoke(Thread* t) {
   Slot* s = nullptr;
   Status st = cnode_slot(t->cspace(), t->frame.x[0], &s);
@@ -252,6 +277,7 @@ Status invoke(Thread* t) {
     case ObjectType::kFrame2M: return invoke_map(t, s, method);
     case ObjectType::kIrqControl:
     case ObjectType::kIrqHandler: return invoke_irq(t, s, method);
+    case ObjectType::kKernelLog: return invoke_kernel_log(t, method);
     default: return Status::kInvalidCapability;
   }
 }
@@ -265,7 +291,8 @@ bool deliver_fault(Thread* t, uint64_t kind) {
       lookup(*t, t->fault_ep_index, ObjectType::kEndpoint, abi::kRightWrite, &ep) != Status::kOk) {
     return false;
   }
-  const uint64_t mr[4] = {t->frame.esr, t->frame.far, t->frame.elr, t->frame.sp};
+  const bool exit = kind == abi::kFaultExit;  // MR0 = the exit code (abi.h)
+  const uint64_t mr[4] = {exit ? t->frame.x[0] : t->frame.esr, exit ? 0 : t->frame.far, t->frame.elr, t->frame.sp};
   ipc_send_fault(scheduler(), endpoint_object(ep->cap), t, ep->cap.badge, kind, mr);
   return true;
 }
@@ -279,7 +306,9 @@ bool dispatch(Thread* t) {
   switch (number) {
     case abi::kSyscallDebugWrite: x[0] = static_cast<uint64_t>(sys_debug_write(*t, x[0], x[1])); return false;
     case static_cast<uint64_t>(abi::Syscall::kYield): x[0] = 0; return true;
-    case static_cast<uint64_t>(abi::Syscall::kExit): thread_stop(scheduler(), t); return false;
+    case static_cast<uint64_t>(abi::Syscall::kExit):
+      if (!deliver_fault(t, abi::kFaultExit)) thread_stop(scheduler(), t);
+      return false;
     case static_cast<uint64_t>(abi::Syscall::kSend):
     case static_cast<uint64_t>(abi::Syscall::kNBSend):
     case static_cast<uint64_t>(abi::Syscall::kCall):
@@ -407,6 +436,13 @@ Thread* fastpath(Thread* t) {
               : ipc_fastpath_reply_recv(scheduler(), endpoint_object(ep->cap), t);
 }
 
+// Kernel output since the last exception wakes the log's reader; done here,
+// on the way out, because kprintf runs in the middle of kernel operations.
+void signal_kernel_log() {
+  uint64_t pa = 0, badge = 0;
+  if (console_log_take_signal(&pa, &badge)) ntfn_signal(scheduler(), layout::linear<Notification>(pa), badge);
+}
+
 // Nothing runnable: wait for an interrupt (with IRQs masked, WFI still
 // wakes on a pending one, which is then taken from the GIC here) that makes
 // a thread runnable, and run it.
@@ -417,6 +453,7 @@ Thread* fastpath(Thread* t) {
     arm64::wfi();
     while (irq_dispatch() != IrqResult::kNone) {
     }
+    signal_kernel_log();
     if (Thread* next = scheduler().pick()) {
       timer_restart();
       switch_to(last, next);
@@ -531,6 +568,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
       thread_stop(scheduler(), t);
     }
   }
+  signal_kernel_log();
   // A thread whose address space capability was deleted can never run again.
   if (t->state == ThreadState::kRunnable && t->vspace_slot.empty()) thread_stop(scheduler(), t);
   // Keep running t unless it blocked, yielded, or a higher-priority thread woke.

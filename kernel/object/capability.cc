@@ -12,7 +12,8 @@ bool is_final(const Slot* s) {
 
 // Object types whose memory holds kernel state (destroyed with their final cap).
 bool is_kernel_object(ObjectType t) {
-  return t != ObjectType::kNull && t != ObjectType::kUntyped && t != ObjectType::kIrqControl;
+  return t != ObjectType::kNull && t != ObjectType::kUntyped && t != ObjectType::kIrqControl &&
+         t != ObjectType::kKernelLog;
 }
 
 void link_after(Slot* prev, Slot* s) {

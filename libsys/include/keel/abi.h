@@ -45,6 +45,7 @@ enum class ObjectType : uint8_t {
   kIrqControl = 10,
   kIrqHandler = 11,
   kReply = 12,
+  kKernelLog = 13,  // the kernel's console output, once a user-space console takes it over
   kCount,
 };
 
@@ -67,10 +68,9 @@ enum class Syscall : uint64_t {
   kWait = 7,
   kPoll = 8,
   kYield = 9,
-  kInvoke = 10,
-  kExit = 11,   // the calling thread stops for good (crt0 calls it when main returns)
-  kReply = 12,  // x0 = Reply object slot, x1 = info, x2..x5 = MRs: answer the caller it holds  // object method on a
-                // capability: x0 = slot, x1 = method, x2.. = arguments
+  kInvoke = 10,  // an object method on a capability: x0 = slot, x1 = method, x2.. = arguments
+  kExit = 11,    // the calling thread stops for good, x0 = exit code (crt0 calls it when main returns)
+  kReply = 12,   // x0 = Reply object slot, x1 = info, x2..x5 = MRs: answer the caller it holds
 };
 
 constexpr const char* error_name(Error e) {
@@ -119,6 +119,7 @@ constexpr uint64_t kCNode = 1;           // the root CNode itself
 constexpr uint64_t kThread = 2;          // init's thread
 constexpr uint64_t kAddressSpace = 3;    // init's address space (root table)
 constexpr uint64_t kIrqControl = 4;      // authority over every device interrupt
+constexpr uint64_t kKernelLog = 5;       // the kernel's console output (Method::kKernelLogBind)
 constexpr uint64_t kFirstPageTable = 8;  // page tables of init's address space ...
 constexpr uint64_t kFirstFrame = 32;     // frames: init's image, stack, IPC buffer ...
 constexpr uint64_t kFirstUntyped = 128;  // untyped memory, the largest region first, ... to the end
@@ -164,10 +165,13 @@ constexpr uint64_t kIpcBufferMrOffset = 16;  // offsetof(IpcBuffer, mr)
 
 // Object invocations (Syscall::kInvoke): x0 = capability slot, x1 = method, x2.. = arguments.
 enum class Method : uint64_t {
-  // CNode (x0 = the CNode; slots are indices into it)
-  kCNodeCopy = 1,    // x2 = dest slot, x3 = source slot, x4 = rights
-  kCNodeMint = 2,    // x2 = dest slot, x3 = source slot, x4 = rights, x5 = badge
-  kCNodeMove = 3,    // x2 = dest slot, x3 = source slot
+  // CNode (x0 = the CNode; slots are indices into it). Copy, Mint and Move
+  // take the source slot from another CNode if the last argument names one
+  // (a CNode capability in the caller's root CNode; 0 = the same CNode):
+  // that is how a parent fills a child's CNode.
+  kCNodeCopy = 1,    // x2 = dest slot, x3 = source slot, x4 = rights, x5 = source CNode
+  kCNodeMint = 2,    // x2 = dest slot, x3 = source slot, x4 = rights, x5 = badge, x6 = source CNode
+  kCNodeMove = 3,    // x2 = dest slot, x3 = source slot, x4 = source CNode
   kCNodeDelete = 4,  // x2 = slot
   kCNodeRevoke = 5,  // x2 = slot
   // Untyped (x0 = the untyped)
@@ -188,6 +192,14 @@ enum class Method : uint64_t {
   // interrupt fires; the interrupt stays masked until Ack
   kIrqHandlerSetNotification = 65,
   kIrqHandlerAck = 66,
+  // KernelLog (x0). Bind: x2 = notification slot. From then on the kernel
+  // no longer writes the UART (except to report a panic): its messages and
+  // DebugWrite output go to a log ring, and the notification is signalled
+  // (with its badge) when there is something to read. Read: x2 = buffer VA,
+  // x3 = its size; returns x1 = bytes copied (0: empty). If the ring
+  // overflowed, the reader first gets a line saying how much was lost.
+  kKernelLogBind = 80,
+  kKernelLogRead = 81,
 };
 
 // Frame mapping flags (readable is implied; writing needs the write right
@@ -203,7 +215,12 @@ constexpr unsigned kMaxPriority = 255;
 // for kFaultMemory/kFaultException, after the SVC with x0 = kUnknownSyscall
 // for kFaultUnknownSyscall). Without a fault endpoint a fault stops the
 // thread and is reported on the console.
-enum FaultKind : uint64_t { kFaultMemory = 1, kFaultUnknownSyscall = 2, kFaultException = 3 };
+//
+// Exit is reported the same way: a thread that calls Syscall::kExit with a
+// fault endpoint sends kFaultExit (MR0 = its x0, the exit code; MR2 = PC)
+// before it stops. A reply to that message resumes it after the SVC, where
+// crt0 exits again; handlers should not answer it.
+enum FaultKind : uint64_t { kFaultMemory = 1, kFaultUnknownSyscall = 2, kFaultException = 3, kFaultExit = 4 };
 
 }  // namespace keel::abi
 
@@ -237,7 +254,7 @@ struct InitBootInfo {
   uint64_t untyped_count;
   BootUntyped untyped[64];
   uint64_t module_count;
-  BootModule modules[8];
+  BootModule modules[16];
 };
 static_assert(sizeof(InitBootInfo) <= 4096, "one page");
 

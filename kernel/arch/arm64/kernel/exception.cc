@@ -52,6 +52,7 @@ void print_backtrace(uint64_t pc, uint64_t fp) {
 }  // namespace
 
 extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) {
+  console_panic_mode();  // straight to the UART, even after the hand-over
   if (++g_panic_depth > 1) {
     kprintf("\nKERNEL PANIC: nested exception while panicking (ESR 0x%llx ELR 0x%llx FAR 0x%llx)\n", ull(f->esr),
             ull(f->elr), ull(f->far));
@@ -93,6 +94,7 @@ void halt_cpu() {
 
 void panic(const char* fmt, ...) {
   asm volatile("msr daifset, #0xf");
+  console_panic_mode();  // straight to the UART, even after the hand-over
   kprintf("\nKERNEL PANIC: ");
   va_list ap;
   va_start(ap, fmt);
