@@ -1,17 +1,22 @@
 #include <stdarg.h>
 
+#include "keel/proto/console.h"
 #include "keel/sys.h"
 #include "kernel/lib/fmt.h"
 
 namespace keel::sys {
 namespace {
 
+uint64_t g_console = 0;  // endpoint slot of the UART server; 0: the kernel's debug_write
+
 // Buffers output so that a line goes out in one debug_write.
 struct LineBuf {
   char buf[256];
   size_t len = 0;
   void flush() {
-    if (len > 0) (void)debug_write(buf, len);
+    if (len > 0 && (g_console == 0 || console::write(Endpoint(g_console), buf, len) != abi::Error::kOk)) {
+      (void)debug_write(buf, len);  // no console (yet), or it refused: the kernel's log still takes it
+    }
     len = 0;
   }
 };
@@ -25,6 +30,8 @@ void put(void* ctx, const char* s, size_t n) {
 }
 
 }  // namespace
+
+void set_console(uint64_t endpoint_slot) { g_console = endpoint_slot; }
 
 void print(const char* fmt, ...) {
   LineBuf b;

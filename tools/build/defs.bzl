@@ -53,10 +53,28 @@ def _keel_image_impl(ctx):
         args.add("--selftest", ctx.attr.selftest)
     if modules:
         args.add("--module", ",".join(["%s=%s" % (n, f.path) for n, f in modules]))
+    data = []
+    if ctx.file.system:
+        # The system description, checked against the modules and packed as "system".
+        desc = ctx.actions.declare_file(ctx.label.name + ".system.bin")
+        sargs = ctx.actions.args()
+        sargs.add("--in", ctx.file.system)
+        sargs.add("--out", desc)
+        sargs.add("--modules", ",".join([n for n, _ in modules]))
+        ctx.actions.run(
+            executable = ctx.executable._sysdesc,
+            arguments = [sargs],
+            inputs = [ctx.file.system],
+            outputs = [desc],
+            mnemonic = "KeelSystem",
+            progress_message = "Checking system description %s" % ctx.file.system.short_path,
+        )
+        args.add("--data_module", "system=" + desc.path)
+        data.append(desc)
     ctx.actions.run(
         executable = ctx.executable._mkimage,
         arguments = [args],
-        inputs = [boot, kernel] + [f for _, f in modules],
+        inputs = [boot, kernel] + [f for _, f in modules] + data,
         outputs = [out],
         mnemonic = "KeelImage",
         progress_message = "Packing boot image %s" % out.short_path,
@@ -92,6 +110,8 @@ keel_image = rule(
             doc = "user programs packed as boot modules: target -> name (the first is init)",
         ),
         "selftest": attr.string(doc = "self-test the kernel runs after its banner"),
+        "system": attr.label(allow_single_file = [".system"], doc = "system description (packed as module 'system')"),
+        "_sysdesc": attr.label(default = "//tools/sysdesc", executable = True, cfg = "exec"),
         "_mkimage": attr.label(default = "//tools/mkimage", executable = True, cfg = "exec"),
     }),
 )
@@ -162,6 +182,16 @@ aarch64_files = rule(
     attrs = dict(_ALLOWLIST, **{"srcs": attr.label_list(cfg = _to_aarch64)}),
     doc = "Builds its srcs for aarch64 bare metal and forwards their files.",
 )
+
+def keel_system_image(name, system, programs, **kwargs):
+    """A system image: //user/init, the servers, and `programs` (target -> module
+    name), started as the system description `system` says."""
+    modules = {
+        "//servers/memory": "memory",
+        "//servers/uart": "uart",
+    }
+    modules.update(programs)
+    keel_user_image(name = name, init = "//user/init", modules = modules, system = system, **kwargs)
 
 def keel_user_image(name, init, modules = {}, **kwargs):
     """A system image whose init is the user program `init` (plus other boot modules)."""

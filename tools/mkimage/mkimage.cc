@@ -31,6 +31,7 @@ ABSL_FLAG(std::string, kernel, "", "kernel ELF (linked in the high half)");
 ABSL_FLAG(std::string, out, "", "image file to write");
 ABSL_FLAG(std::string, inject, "none", "boot fault to inject (fault-injection test images)");
 ABSL_FLAG(std::vector<std::string>, module, {}, "boot modules as NAME=ELF, comma-separated (init first)");
+ABSL_FLAG(std::vector<std::string>, data_module, {}, "data boot modules (not ELF) as NAME=FILE, after the others");
 ABSL_FLAG(std::string, selftest, "none", "kernel self-test to run after the banner");
 
 namespace keel::tools {
@@ -71,13 +72,15 @@ absl::Status run() {
   auto kernel_bytes = read_file(kernel_path);
   if (!kernel_bytes.ok()) return kernel_bytes.status();
   std::vector<Module> modules;
-  for (const std::string& spec : absl::GetFlag(FLAGS_module)) {
-    size_t eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return absl::InvalidArgumentError("--module takes NAME=ELF, got '" + spec + "'");
-    auto bytes = read_file(spec.substr(eq + 1));
-    if (!bytes.ok()) return bytes.status();
-    modules.push_back(Module{spec.substr(0, eq), std::move(*bytes)});
+  for (bool elf : {true, false}) {
+    for (const std::string& spec : absl::GetFlag(elf ? FLAGS_module : FLAGS_data_module)) {
+      size_t eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0)
+        return absl::InvalidArgumentError("modules are given as NAME=FILE, got '" + spec + "'");
+      auto bytes = read_file(spec.substr(eq + 1));
+      if (!bytes.ok()) return bytes.status();
+      modules.push_back(Module{spec.substr(0, eq), std::move(*bytes), elf});
+    }
   }
   auto image = pack_image(*boot_bytes, *kernel_bytes, *inject, *selftest, modules);
   if (!image.ok()) return image.status();

@@ -126,7 +126,8 @@ absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot
           absl::StrCat("module name '", mod.name, "' must be 1..", boot::kModuleNameSize - 1, " characters"));
     }
     Result<elf::File> f = elf::File::open(mod.bytes.data(), mod.bytes.size());
-    if (!f.ok()) return absl::InvalidArgumentError(absl::StrCat("module ", mod.name, ": ", elf::last_error()));
+    if (mod.elf && !f.ok())
+      return absl::InvalidArgumentError(absl::StrCat("module ", mod.name, ": ", elf::last_error()));
     boot::ManifestModule& mm = m.modules[m.module_count++];
     std::memcpy(mm.name, mod.name.data(), mod.name.size());
     mm.offset = next;

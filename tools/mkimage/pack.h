@@ -11,10 +11,12 @@
 
 namespace keel::tools {
 
-// A boot module: a user program's ELF file and the name the kernel knows it by.
+// A boot module: a user program's ELF file (or, with elf = false, data such
+// as the system description) and the name the kernel knows it by.
 struct Module {
   std::string name;
   std::vector<uint8_t> bytes;
+  bool elf = true;
 };
 
 // Returns the image bytes, or an error naming what is wrong with an input.

@@ -227,7 +227,11 @@ inline abi::Error debug_write(const char* s, size_t n) {
 
 inline abi::Error yield() { return syscall(static_cast<uint64_t>(abi::Syscall::kYield)).error; }
 
-// printf-style output through debug_write (libsys/src/print.cc).
+// printf-style output (libsys/src/print.cc): through the UART server once
+// set_console names an endpoint to it, through debug_write before. A call
+// writes whole lines in one request, so its lines do not interleave with
+// other clients'.
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void set_console(uint64_t endpoint_slot);
 
 }  // namespace keel::sys

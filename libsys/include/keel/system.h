@@ -1,0 +1,71 @@
+// system.h — the system description as init reads it.
+//
+// The text form lives in system/*.system (one file per image); the image
+// build (tools/sysdesc) checks it against the programs in the image and packs
+// this binary form as the boot module "system". init validates it again
+// (magic, version, counts, names) before it starts anything: a malformed
+// module stops init with a message, never with a fault.
+//
+// Layout: little-endian, fixed-size, no pointers — the same struct on the
+// host (writer) and the target (reader).
+#pragma once
+
+#include <stdint.h>
+
+namespace keel::sysdesc {
+
+constexpr uint64_t kMagic = 0x31535953'4c45454bull;  // "KEELSYS1"
+constexpr uint64_t kVersion = 1;
+constexpr unsigned kMaxTasks = 12;
+constexpr unsigned kNameSize = 16;  // NUL-terminated, so at most 15 characters
+
+// What a task is to init.
+enum class Role : uint32_t {
+  kClient = 0,        // an ordinary program: memory from the memory server, output through the console
+  kMemoryServer = 1,  // exactly one: gets the untyped RAM init does not keep
+  kUartServer = 2,    // exactly one: gets the console UART's registers, interrupt and the kernel log
+};
+
+// When init starts it.
+enum class Start : uint32_t {
+  kBoot = 0,      // before the ready line
+  kOnDemand = 1,  // when asked at the console (`run NAME`)
+};
+
+// Initial capabilities (bit set), beyond its own CNode, thread and address space.
+enum CapBits : uint32_t {
+  kCapMemory = 1u << 0,   // a badged endpoint to the memory server (and it is the task's pager)
+  kCapConsole = 1u << 1,  // a badged endpoint to the UART server
+};
+
+struct Task {
+  char name[kNameSize];
+  char program[kNameSize];  // the boot module it is loaded from
+  Role role;
+  Start start;
+  uint32_t priority;        // 1..254 (init runs at 255)
+  uint32_t caps;            // CapBits
+  uint64_t quota_bytes;     // memory-server pages it may hold at once (clients)
+  uint64_t untyped_bytes;   // untyped memory of its own (threads, endpoints it makes itself)
+  uint64_t buffer_bytes;    // UART server: its transmit buffer
+  char channel[kNameSize];  // another task: init gives both one endpoint (task_slot::kChannel); "" = none
+};
+
+struct System {
+  uint64_t magic;
+  uint64_t version;
+  uint64_t task_count;
+  Task tasks[kMaxTasks];
+};
+
+// Name of a Role/Start as written in the text form.
+constexpr const char* role_name(Role r) {
+  switch (r) {
+    case Role::kClient: return "client";
+    case Role::kMemoryServer: return "memory-server";
+    case Role::kUartServer: return "uart-server";
+  }
+  return "?";
+}
+
+}  // namespace keel::sysdesc

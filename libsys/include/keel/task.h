@@ -1,0 +1,74 @@
+// task.h — what a task started by init finds: its CNode layout and start info.
+//
+// init gives every task its own CNode (2^kTaskCNodeBits slots, the memory
+// server 2^kMemoryServerCNodeBits), address space, thread, a 16 KiB stack
+// below abi::kUserStackTop, an IPC buffer at abi::kIpcBufferVa and a
+// read-only StartInfo page at kStartInfoVa (also its x0 at entry).
+#pragma once
+
+#include <stdint.h>
+
+#include "keel/abi.h"
+
+namespace keel::abi {
+
+constexpr unsigned kTaskCNodeBits = 10;
+constexpr unsigned kMemoryServerCNodeBits = 13;
+constexpr uint64_t kStartInfoVa = kInitBootInfoVa;
+constexpr uint64_t kStartInfoMagic = 0x4f464e4954524154ull;  // "TARTINFO"
+
+// Slots init fills in a task's CNode.
+namespace task_slot {
+constexpr uint64_t kCNode = 1;         // its own CNode
+constexpr uint64_t kThread = 2;        // its (first) thread
+constexpr uint64_t kAddressSpace = 3;  // its address space
+constexpr uint64_t kMemory = 5;        // endpoint to the memory server (kCapMemory), badge = task id
+constexpr uint64_t kConsole = 6;       // endpoint to the UART server (kCapConsole), badge = task id
+constexpr uint64_t kPager = 7;         // its fault endpoint: the memory server's, badge = id | kPagerBadge
+constexpr uint64_t kUntyped = 8;       // its own untyped memory, if the description gives it some
+constexpr uint64_t kChannel = 9;       // the endpoint its description's `channel` names
+// Servers (the one that receives on it has the full-rights original here).
+constexpr uint64_t kServerEndpoint = 16;
+// UART server.
+constexpr uint64_t kUartFrame = 17;         // the PL011's registers (a 4 KiB device frame)
+constexpr uint64_t kUartIrq = 18;           // IrqHandler for its interrupt
+constexpr uint64_t kKernelLog = 19;         // the kernel's console output
+constexpr uint64_t kUartNotification = 20;  // signalled by the interrupt (badge 1) and the kernel log (badge 2)
+// Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
+// many), and per client (ids 1..kMaxTaskId), from kMemoryClients + 4 * id:
+// its address space, its thread, and the notification that tells init the
+// client has exited (signalled after the reclaim).
+constexpr uint64_t kMemoryUntyped = 32;
+constexpr uint64_t kMemoryUntypedMax = 64;
+constexpr uint64_t kMemoryClients = 96;  // ..96 + 4 * 32 = 224
+// The program's own pages (frames and tables made by init's loader), in
+// load order: text first.
+constexpr uint64_t kImage = 640;
+constexpr uint64_t kImageMax = 1024;
+// First slot a task may use freely.
+constexpr uint64_t kFirstFree = 256;
+}  // namespace task_slot
+
+constexpr uint64_t kMaxTaskId = 31;  // ids 1..31: init is 1, tasks 2.. in description order
+constexpr uint64_t kInitTaskId = 1;
+constexpr uint64_t kPagerBadge = 1ull << 8;       // set in the badge of faults (memory server)
+constexpr uint64_t kServerSelfBadge = 1ull << 9;  // a server's own helper threads
+
+struct StartInfo {
+  uint64_t magic;
+  char name[16];
+  uint64_t id;
+  uint64_t priority;       // of its first thread (threads it makes may not exceed it)
+  uint64_t cpu_count;      // as the DTB says
+  uint64_t memory_bytes;   // RAM, as the DTB says
+  uint64_t quota_bytes;    // what the memory server lets it hold
+  uint64_t untyped_bytes;  // at task_slot::kUntyped (0: none)
+  uint64_t uart_base;      // UART server: the PL011's physical address
+  uint64_t buffer_bytes;   // UART server: transmit buffer size
+  uint64_t untyped_count;  // memory server: untyped at kMemoryUntyped..
+  uint64_t untyped_bytes_total;
+};
+
+inline const StartInfo* start_info() { return reinterpret_cast<const StartInfo*>(kStartInfoVa); }
+
+}  // namespace keel::abi

@@ -1,0 +1,392 @@
+// uart — the PL011 console driver (user space). Protocol: keel/proto/console.h.
+//
+// One main thread serves every request and every event in order, so no state
+// is shared between threads: a second thread only waits on the notification
+// (UART interrupt: badge 1, kernel log: badge 2) and turns each wake-up into
+// a Call on the server's own endpoint (badge kServerSelfBadge).
+//
+// Output path: a client's bytes gather in its line buffer; a complete line
+// is committed whole to the transmit ring (so lines never interleave), with
+// "\n" written as "\r\n". The ring drains into the PL011 FIFO at most
+// kFifoBurst bytes per interrupt (the FIFO depth), so a slow line pushes
+// back: a writer whose line does not fit is not answered until it does
+// (Reply objects hold the waiting callers). The kernel's log (after the
+// hand-over, KernelLogBind) is one more writer, read when it signals.
+// Input: RX interrupts feed a line editor (echo, backspace); a finished
+// line answers the oldest pending Read, or waits in the input queue.
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/loader.h"
+#include "keel/proto/console.h"
+#include "keel/sys.h"
+#include "keel/task.h"
+
+namespace {
+
+using keel::abi::Error;
+using keel::abi::ObjectType;
+namespace sys = keel::sys;
+namespace abi = keel::abi;
+namespace slot = keel::abi::task_slot;
+namespace con = keel::console;
+
+// PL011 registers (Arm DDI 0183): data, flags, interrupt mask, masked status, clear.
+constexpr uint64_t kDr = 0x00, kFr = 0x18, kImsc = 0x38, kMis = 0x40, kIcr = 0x44;
+constexpr uint32_t kFrTxff = 1u << 5, kFrRxfe = 1u << 4;
+constexpr uint32_t kRxim = 1u << 4, kTxim = 1u << 5, kRtim = 1u << 6;
+constexpr unsigned kFifoBurst = 16;  // bytes written per TX interrupt: the PL011 FIFO depth
+constexpr uint64_t kUartVa = 0x3000'0000;
+
+// Slots this server makes for itself.
+constexpr uint64_t kNtfn = slot::kUartNotification, kNtfnIrq = 21, kNtfnLog = 22, kSelfEp = 23, kIrqThread = 24,
+                   kFirstReply = 32;
+constexpr uint64_t kClients = abi::kMaxTaskId + 1;  // index 0: the kernel log
+constexpr uint64_t kReplies = kClients + 2;
+constexpr uint64_t kSelfLabel = 1;  // the interrupt thread's message: MR0 = notification word
+
+volatile uint32_t& reg(uint64_t off) { return *reinterpret_cast<volatile uint32_t*>(kUartVa + off); }
+
+// ---- the transmit ring -----------------------------------------------------
+constexpr size_t kMaxRing = 65536;
+char g_ring[kMaxRing];
+size_t g_ring_size = 0;         // from the system description
+size_t g_head = 0, g_tail = 0;  // bytes ever committed / sent
+
+size_t ring_free() { return g_ring_size - (g_head - g_tail); }
+
+size_t tx_cost(const char* s, size_t n) {
+  size_t c = n;
+  for (size_t i = 0; i < n; ++i) c += s[i] == '\n';
+  return c;
+}
+
+void ring_put(const char* s, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (s[i] == '\n') g_ring[g_head++ % g_ring_size] = '\r';
+    g_ring[g_head++ % g_ring_size] = s[i];
+  }
+}
+
+// Moves up to one FIFO's worth into the UART; the TX interrupt stays
+// enabled while the ring has more.
+void tx_kick() {
+  for (unsigned i = 0; i < kFifoBurst && g_tail != g_head && (reg(kFr) & kFrTxff) == 0; ++i) {
+    reg(kDr) = static_cast<uint8_t>(g_ring[g_tail++ % g_ring_size]);
+  }
+  uint32_t imsc = reg(kImsc);
+  reg(kImsc) = g_tail != g_head ? imsc | kTxim : imsc & ~kTxim;
+}
+
+// ---- clients -----------------------------------------------------------------
+struct Client {
+  char line[con::kLineMax];  // the line being gathered
+  size_t len = 0;
+  // A write that could not finish: its remaining bytes and its caller.
+  char pending[512];
+  size_t pending_len = 0, pending_pos = 0;
+  uint64_t write_reply = 0;  // Reply slot holding the writer (0: none)
+  uint64_t read_reply = 0;   // Reply slot holding a reader (0: none)
+  uint64_t read_max = 0;
+  uint64_t read_seq = 0;  // order of Read requests
+  uint64_t wait_seq = 0;  // order in which writers started waiting
+};
+Client g_clients[kClients];
+uint64_t g_seq = 0;
+con::Stats g_stats{};
+
+bool g_reply_busy[kReplies];
+
+uint64_t take_reply() {
+  for (uint64_t i = 0; i < kReplies; ++i) {
+    if (!g_reply_busy[i]) {
+      g_reply_busy[i] = true;
+      return kFirstReply + i;
+    }
+  }
+  return 0;  // cannot happen: one per client can wait, plus the one receiving
+}
+void free_reply(uint64_t r) { g_reply_busy[r - kFirstReply] = false; }
+
+// Feeds pending bytes of client c into lines until done or a line does not
+// fit the ring. Returns true when all its pending bytes are consumed.
+bool feed(Client& c) {
+  while (c.pending_pos < c.pending_len) {
+    char ch = c.pending[c.pending_pos];
+    bool full = c.len == con::kLineMax;
+    if (full || ch == '\n') {
+      size_t n = c.len + (full ? 0 : 1);
+      if (!full) c.line[c.len] = '\n';
+      if (tx_cost(c.line, n) > ring_free()) return false;  // back-pressure
+      ring_put(c.line, n);
+      g_stats.lines++;
+      c.len = 0;
+      if (full) continue;  // the byte still has to go into the new line
+    } else {
+      c.line[c.len++] = ch;
+    }
+    ++c.pending_pos;
+    ++g_stats.bytes;
+  }
+  c.pending_len = c.pending_pos = 0;
+  return true;
+}
+
+void reply_to(uint64_t reply_slot, Error e, uint64_t mr0 = 0) {
+  sys::Message r;
+  r.label = static_cast<uint64_t>(e);
+  r.mr[0] = mr0;
+  r.length = 1;
+  (void)sys::reply(reply_slot, r);
+  free_reply(reply_slot);
+}
+
+void drain_kernel_log();
+
+// After the ring drained: finish waiting writers, oldest first.
+void resume_writers() {
+  for (;;) {
+    Client* next = nullptr;
+    for (Client& c : g_clients) {
+      if (c.pending_len > 0 && (next == nullptr || c.wait_seq < next->wait_seq)) next = &c;
+    }
+    if (next == nullptr || !feed(*next)) break;
+    if (next->write_reply != 0) {
+      reply_to(next->write_reply, Error::kOk, 0);
+      next->write_reply = 0;
+    }
+  }
+  if (g_clients[0].pending_len == 0) drain_kernel_log();
+  tx_kick();
+}
+
+// The kernel's log: read while the ring can take it (the kernel keeps the
+// rest in its own ring, and says if it had to drop any).
+void drain_kernel_log() {
+  Client& k = g_clients[0];
+  while (k.pending_len == 0) {
+    sys::SyscallResult r =
+        sys::syscall(sys::sysno(abi::Syscall::kInvoke), slot::kKernelLog, sys::method(abi::Method::kKernelLogRead),
+                     reinterpret_cast<uint64_t>(k.pending), sizeof k.pending);
+    if (r.error != Error::kOk || r.r1 == 0) return;
+    k.pending_len = r.r1;
+    k.pending_pos = 0;
+    g_stats.kernel_bytes += r.r1;
+    k.wait_seq = ++g_seq;
+    if (!feed(k)) return;
+  }
+}
+
+// ---- input -------------------------------------------------------------------
+char g_edit[con::kMaxBytes];
+size_t g_edit_len = 0;
+char g_input[2048];  // finished lines nobody has read yet
+size_t g_input_len = 0;
+
+void echo(const char* s, size_t n) {
+  if (tx_cost(s, n) <= ring_free()) ring_put(s, n);  // echo is best effort: it never waits
+}
+
+// Answers the oldest pending reader with the first queued line, if both exist.
+void serve_readers() {
+  while (g_input_len > 0) {
+    Client* r = nullptr;
+    for (Client& c : g_clients) {
+      if (c.read_reply != 0 && (r == nullptr || c.read_seq < r->read_seq)) r = &c;
+    }
+    if (r == nullptr) return;
+    size_t n = 0;
+    while (n < g_input_len && g_input[n] != '\n') ++n;
+    size_t take = n + 1 < r->read_max ? n + 1 : r->read_max;
+    sys::Message m;
+    m.label = static_cast<uint64_t>(Error::kOk);
+    con::pack(m, g_input, take);
+    (void)sys::reply(r->read_reply, m);
+    free_reply(r->read_reply);
+    r->read_reply = 0;
+    size_t consumed = n + 1 <= g_input_len ? n + 1 : g_input_len;
+    for (size_t i = consumed; i < g_input_len; ++i) g_input[i - consumed] = g_input[i];
+    g_input_len -= consumed;
+  }
+}
+
+void receive_char(char ch) {
+  g_stats.received++;
+  if (ch == '\r' || ch == '\n') {
+    echo("\n", 1);
+    if (g_input_len + g_edit_len + 1 <= sizeof g_input) {  // (a full queue drops the line: nobody reads)
+      for (size_t i = 0; i < g_edit_len; ++i) g_input[g_input_len++] = g_edit[i];
+      g_input[g_input_len++] = '\n';
+    }
+    g_edit_len = 0;
+    serve_readers();
+  } else if (ch == 0x7f || ch == 0x08) {
+    if (g_edit_len > 0) {
+      --g_edit_len;
+      echo("\b \b", 3);
+    }
+  } else if (static_cast<unsigned char>(ch) >= 0x20 && g_edit_len < sizeof g_edit - 1) {
+    g_edit[g_edit_len++] = ch;
+    echo(&ch, 1);
+  }
+}
+
+void uart_interrupt() {
+  uint32_t mis = reg(kMis);
+  // Clear first: anything arriving after the drain raises a new interrupt.
+  reg(kIcr) = mis & (kRxim | kRtim | kTxim);
+  while ((reg(kFr) & kFrRxfe) == 0) receive_char(static_cast<char>(reg(kDr) & 0xff));
+  (void)sys::invoke(slot::kUartIrq, abi::Method::kIrqHandlerAck);
+  resume_writers();  // also pushes the next FIFO's worth
+}
+
+// ---- requests ----------------------------------------------------------------
+// Handles one request; returns false if its caller must wait (reply_slot is
+// then kept), true if `out` is the reply to send now.
+bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
+  out = sys::Message{};
+  out.length = 1;
+  if (m.badge == abi::kServerSelfBadge && m.label == kSelfLabel) {
+    if ((m.mr[0] & 1) != 0) uart_interrupt();
+    if ((m.mr[0] & 2) != 0) {
+      drain_kernel_log();
+      tx_kick();
+    }
+    return true;
+  }
+  uint64_t id = m.badge;
+  if (id == 0 || id >= kClients) {
+    out.label = static_cast<uint64_t>(Error::kInvalidCapability);
+    return true;
+  }
+  Client& c = g_clients[id];
+  switch (m.label) {
+    case con::kWrite: {
+      uint64_t n = m.mr[0];
+      if (n > con::kMaxBytes || m.length < 1 + (n + 7) / 8) {
+        out.label = static_cast<uint64_t>(Error::kInvalidArgument);
+        return true;
+      }
+      for (uint64_t i = 0; i < n; ++i) c.pending[i] = con::unpack_byte(m, i);
+      c.pending_len = n;
+      c.pending_pos = 0;
+      c.wait_seq = ++g_seq;
+      bool done = feed(c);
+      tx_kick();
+      if (!done) {
+        g_stats.waited++;
+        c.write_reply = reply_slot;
+        return false;
+      }
+      return true;
+    }
+    case con::kRead:
+      if (c.read_reply != 0 || m.length < 1 || m.mr[0] == 0 || m.mr[0] > con::kMaxBytes) {
+        out.label = static_cast<uint64_t>(c.read_reply != 0 ? Error::kSlotOccupied : Error::kInvalidArgument);
+        return true;
+      }
+      c.read_reply = reply_slot;
+      c.read_max = m.mr[0];
+      c.read_seq = ++g_seq;
+      serve_readers();  // a line may be queued already (then reply_slot is answered and freed)
+      return false;
+    case con::kStats:
+      g_stats.buffer_size = g_ring_size;
+      out.mr[0] = g_stats.bytes;
+      out.mr[1] = g_stats.lines;
+      out.mr[2] = g_stats.waited;
+      out.mr[3] = g_stats.received;
+      out.mr[4] = g_stats.kernel_bytes;
+      out.mr[5] = g_stats.buffer_size;
+      out.length = 6;
+      return true;
+    default: out.label = static_cast<uint64_t>(Error::kInvalidArgument); return true;
+  }
+}
+
+// ---- the interrupt thread -------------------------------------------------------
+alignas(4096) abi::IpcBuffer g_irq_ipc;
+alignas(16) char g_irq_stack[8192];
+
+[[noreturn]] void irq_thread(uint64_t) {
+  sys::set_ipc_buffer_pointer(&g_irq_ipc);
+  sys::Endpoint self(kSelfEp);
+  for (;;) {
+    uint64_t word = 0;
+    if (sys::Notification(kNtfn).wait(&word) != Error::kOk) word = 0;
+    sys::Message m;
+    m.label = kSelfLabel;
+    m.mr[0] = word;
+    m.length = 1;
+    (void)self.call(m);
+  }
+}
+
+Error setup(const abi::StartInfo* info) {
+  sys::LoadContext ctx{.cnode = slot::kCNode,
+                       .untyped = slot::kUntyped,
+                       .caller_as = slot::kAddressSpace,
+                       .scratch_va = 0,
+                       .next_slot = slot::kFirstFree,
+                       .slot_limit = 1ull << abi::kTaskCNodeBits};
+  const sys::CNode cnode(slot::kCNode);
+  const sys::Untyped ut(slot::kUntyped);
+  Error e = sys::map_with_tables(ctx, slot::kUartFrame, slot::kAddressSpace, kUartVa, abi::kMapWrite);
+  if (e == Error::kOk) e = ut.retype(ObjectType::kNotification, 0, kNtfn);
+  if (e == Error::kOk) e = cnode.mint(kNtfnIrq, kNtfn, abi::kRightWrite, 1);
+  if (e == Error::kOk) e = cnode.mint(kNtfnLog, kNtfn, abi::kRightWrite, 2);
+  if (e == Error::kOk) e = cnode.mint(kSelfEp, slot::kServerEndpoint, abi::kRightWrite, abi::kServerSelfBadge);
+  for (uint64_t i = 0; e == Error::kOk && i < kReplies; i += 16) {
+    e = ut.retype(ObjectType::kReply, 0, kFirstReply + i, kReplies - i < 16 ? kReplies - i : 16);
+  }
+  if (e == Error::kOk) e = ut.retype(ObjectType::kThread, 0, kIrqThread);
+  const sys::ThreadCap th(kIrqThread);
+  if (e == Error::kOk) e = th.configure(slot::kCNode, slot::kAddressSpace, static_cast<unsigned>(info->priority));
+  if (e == Error::kOk) e = th.set_ipc_buffer(reinterpret_cast<uint64_t>(&g_irq_ipc));
+  if (e == Error::kOk) {
+    e = th.start(reinterpret_cast<uint64_t>(&irq_thread), reinterpret_cast<uint64_t>(g_irq_stack + sizeof g_irq_stack),
+                 0);
+  }
+  if (e != Error::kOk) return e;
+  // The UART: interrupts on for receive (and transmit while the ring has bytes).
+  reg(kIcr) = 0x7ff;
+  reg(kImsc) = kRxim | kRtim;
+  e = sys::invoke(slot::kUartIrq, abi::Method::kIrqHandlerSetNotification, kNtfnIrq);
+  // The hand-over: from here on the kernel's output comes through us.
+  if (e == Error::kOk) e = sys::invoke(slot::kKernelLog, abi::Method::kKernelLogBind, kNtfnLog);
+  return e;
+}
+
+}  // namespace
+
+int main() {
+  const abi::StartInfo* info = abi::start_info();
+  if (info->magic != abi::kStartInfoMagic || info->buffer_bytes < 64 || info->buffer_bytes > kMaxRing) {
+    sys::print("uart: bad start info\n");
+    return 1;
+  }
+  g_ring_size = info->buffer_bytes;
+  Error e = setup(info);
+  if (e != Error::kOk) {
+    sys::print("uart: setup failed: %s\n", abi::error_name(e));  // (still through the kernel)
+    return 1;
+  }
+  drain_kernel_log();
+  tx_kick();
+  const sys::Endpoint ep(slot::kServerEndpoint);
+  uint64_t r = take_reply();
+  sys::Message m, out;
+  e = ep.recv(m, r);
+  for (;;) {
+    if (e != Error::kOk) {  // (nothing a client does makes Recv fail; keep serving)
+      e = ep.recv(m, r);
+      continue;
+    }
+    if (handle(m, r, out)) {
+      e = ep.reply_recv(out, m, r);
+    } else {
+      r = take_reply();
+      e = ep.recv(m, r);
+    }
+  }
+}

@@ -1,0 +1,171 @@
+#include "tools/sysdesc/parse.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace keel::tools {
+namespace {
+
+using sysdesc::Role;
+using sysdesc::Start;
+using sysdesc::Task;
+
+bool valid_name(absl::string_view s) {
+  if (s.empty() || s.size() >= sysdesc::kNameSize) return false;
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_' || c == '-'; });
+}
+
+bool parse_size(absl::string_view s, uint64_t* out) {
+  uint64_t mult = 1;
+  if (!s.empty() && (s.back() == 'K' || s.back() == 'M')) {
+    mult = s.back() == 'K' ? 1024 : 1024 * 1024;
+    s.remove_suffix(1);
+  }
+  uint64_t v = 0;
+  if (!absl::SimpleAtoi(s, &v) || v > (uint64_t{1} << 40) / mult) return false;
+  *out = v * mult;
+  return true;
+}
+
+void set_name(char (&dst)[sysdesc::kNameSize], absl::string_view s) {
+  std::memset(dst, 0, sizeof dst);
+  std::memcpy(dst, s.data(), s.size());
+}
+
+}  // namespace
+
+absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::vector<std::string>& modules) {
+  sysdesc::System sys{};
+  sys.magic = sysdesc::kMagic;
+  sys.version = sysdesc::kVersion;
+  Task* task = nullptr;
+  bool has_priority = false;
+  int line_no = 0;
+  auto error = [&](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("line ", line_no, ": ", what));
+  };
+  auto finish = [&]() -> absl::Status {
+    if (task == nullptr) return absl::OkStatus();
+    if (!has_priority) return absl::InvalidArgumentError(absl::StrCat("task ", task->name, ": no priority"));
+    if (task->program[0] == '\0') set_name(task->program, task->name);
+    if (std::find(modules.begin(), modules.end(), std::string(task->program)) == modules.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task ", task->name, ": program '", task->program, "' is not a module of the image"));
+    }
+    return absl::OkStatus();
+  };
+  for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    absl::string_view line = raw.substr(0, raw.find('#'));
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty()) continue;
+    if (absl::ConsumePrefix(&line, "task ")) {
+      if (absl::Status s = finish(); !s.ok()) return s;
+      absl::string_view name = absl::StripAsciiWhitespace(line);
+      if (!valid_name(name)) return error(absl::StrCat("bad task name '", name, "' (1..15 of a-z 0-9 _ -)"));
+      if (sys.task_count == sysdesc::kMaxTasks) return error(absl::StrCat("more than ", sysdesc::kMaxTasks, " tasks"));
+      for (uint64_t i = 0; i < sys.task_count; ++i) {
+        if (name == sys.tasks[i].name) return error(absl::StrCat("task '", name, "' declared twice"));
+      }
+      task = &sys.tasks[sys.task_count++];
+      set_name(task->name, name);
+      has_priority = false;
+      continue;
+    }
+    size_t eq = line.find('=');
+    if (eq == absl::string_view::npos)
+      return error(absl::StrCat("expected 'task NAME' or 'key = value', got '", line, "'"));
+    if (task == nullptr) return error("a setting before the first 'task'");
+    absl::string_view key = absl::StripAsciiWhitespace(line.substr(0, eq));
+    absl::string_view value = absl::StripAsciiWhitespace(line.substr(eq + 1));
+    if (key == "program") {
+      if (!valid_name(value)) return error(absl::StrCat("bad program name '", value, "'"));
+      set_name(task->program, value);
+    } else if (key == "role") {
+      if (value == "client") {
+        task->role = Role::kClient;
+      } else if (value == "memory-server") {
+        task->role = Role::kMemoryServer;
+      } else if (value == "uart-server") {
+        task->role = Role::kUartServer;
+      } else {
+        return error(absl::StrCat("role must be client, memory-server or uart-server, not '", value, "'"));
+      }
+    } else if (key == "start") {
+      if (value == "boot") {
+        task->start = Start::kBoot;
+      } else if (value == "on-demand") {
+        task->start = Start::kOnDemand;
+      } else {
+        return error(absl::StrCat("start must be boot or on-demand, not '", value, "'"));
+      }
+    } else if (key == "priority") {
+      uint32_t p = 0;
+      if (!absl::SimpleAtoi(value, &p) || p < 1 || p > 254) return error("priority must be 1..254 (init has 255)");
+      task->priority = p;
+      has_priority = true;
+    } else if (key == "quota" || key == "untyped" || key == "buffer") {
+      uint64_t v = 0;
+      if (!parse_size(value, &v)) return error(absl::StrCat("bad size '", value, "' (bytes, optional K or M)"));
+      if (key == "quota") task->quota_bytes = v;
+      if (key == "buffer") {
+        if (v < 64 || v > 65536) return error("buffer must be 64..64K bytes");
+        task->buffer_bytes = v;
+      }
+      if (key == "untyped") {
+        if (v < 4096 || (v & (v - 1)) != 0) return error("untyped must be a power of two of at least 4K");
+        task->untyped_bytes = v;
+      }
+    } else if (key == "channel") {
+      if (!valid_name(value)) return error(absl::StrCat("bad task name '", value, "'"));
+      set_name(task->channel, value);
+    } else if (key == "caps") {
+      task->caps = 0;
+      for (absl::string_view c : absl::StrSplit(value, ',')) {
+        c = absl::StripAsciiWhitespace(c);
+        if (c == "memory") {
+          task->caps |= sysdesc::kCapMemory;
+        } else if (c == "console") {
+          task->caps |= sysdesc::kCapConsole;
+        } else {
+          return error(absl::StrCat("unknown capability '", c, "' (memory, console)"));
+        }
+      }
+    } else {
+      return error(absl::StrCat("unknown key '", key, "'"));
+    }
+  }
+  if (absl::Status s = finish(); !s.ok()) return s;
+  int memory = 0, uart = 0;
+  for (uint64_t i = 0; i < sys.task_count; ++i) {
+    const Task& t = sys.tasks[i];
+    if (t.channel[0] != '\0') {
+      bool found = false;
+      for (uint64_t j = 0; j < sys.task_count; ++j) found |= j != i && std::strcmp(sys.tasks[j].name, t.channel) == 0;
+      if (!found)
+        return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": channel to unknown task '", t.channel, "'"));
+    }
+    if (t.role == Role::kClient) continue;
+    (t.role == Role::kMemoryServer ? memory : uart) += 1;
+    if (t.start != Start::kBoot) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": a server must start at boot"));
+    }
+    if (t.role == Role::kUartServer && t.buffer_bytes == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": the uart-server needs a buffer size"));
+    }
+  }
+  if (memory != 1 || uart != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("need exactly one memory-server and one uart-server (found ", memory, " and ", uart, ")"));
+  }
+  return sys;
+}
+
+}  // namespace keel::tools

@@ -1,0 +1,104 @@
+#include "tools/sysdesc/parse.h"
+
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace keel::tools {
+namespace {
+
+const std::vector<std::string> kModules = {"init", "uart", "memory", "client", "other"};
+
+constexpr const char* kMinimal = R"(
+# the smallest valid system
+task uart
+  role = uart-server
+  priority = 240
+  buffer = 4K
+task memory            # trailing comment
+  role = memory-server
+  priority = 230
+  caps = console
+)";
+
+std::string with(const std::string& extra) { return std::string(kMinimal) + extra; }
+
+std::string error_of(const std::string& text) {
+  auto r = parse_system(text, kModules);
+  return r.ok() ? "ok" : std::string(r.status().message());
+}
+
+TEST(SysdescTest, MinimalSystem) {
+  auto r = parse_system(kMinimal, kModules);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->magic, sysdesc::kMagic);
+  ASSERT_EQ(r->task_count, 2u);
+  EXPECT_STREQ(r->tasks[0].name, "uart");
+  EXPECT_STREQ(r->tasks[0].program, "uart");  // defaults to the name
+  EXPECT_EQ(r->tasks[0].role, sysdesc::Role::kUartServer);
+  EXPECT_EQ(r->tasks[0].buffer_bytes, 4096u);
+  EXPECT_EQ(r->tasks[1].priority, 230u);
+  EXPECT_EQ(r->tasks[1].caps, sysdesc::kCapConsole);
+}
+
+TEST(SysdescTest, ClientSettings) {
+  auto r = parse_system(with("task t1\n program = client\n priority = 100\n start = on-demand\n quota = 1M\n"
+                             " untyped = 64K\n caps = memory,console\n"),
+                        kModules);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const sysdesc::Task& t = r->tasks[2];
+  EXPECT_STREQ(t.program, "client");
+  EXPECT_EQ(t.start, sysdesc::Start::kOnDemand);
+  EXPECT_EQ(t.quota_bytes, 1u << 20);
+  EXPECT_EQ(t.untyped_bytes, 64u << 10);
+  EXPECT_EQ(t.caps, sysdesc::kCapMemory | sysdesc::kCapConsole);
+}
+
+TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
+  EXPECT_EQ(error_of(with("task x\n program = client\n priority = 0\n")),
+            "line 13: priority must be 1..254 (init has 255)");
+  EXPECT_EQ(error_of(with("task x\n colour = red\n")), "line 12: unknown key 'colour'");
+  EXPECT_EQ(error_of(with("task x\n caps = memory, disk\n")), "line 12: unknown capability 'disk' (memory, console)");
+  EXPECT_EQ(error_of(with("task x\n untyped = 3000\n")), "line 12: untyped must be a power of two of at least 4K");
+  EXPECT_EQ(error_of(with("task x\n quota = 12Q\n")), "line 12: bad size '12Q' (bytes, optional K or M)");
+  EXPECT_EQ(error_of(with("task uart\n")), "line 11: task 'uart' declared twice");
+  EXPECT_EQ(error_of(with("task Bad!\n")), "line 11: bad task name 'Bad!' (1..15 of a-z 0-9 _ -)");
+  EXPECT_EQ(error_of(with("just words\n")), "line 11: expected 'task NAME' or 'key = value', got 'just words'");
+  EXPECT_EQ(error_of("priority = 3\n"), "line 1: a setting before the first 'task'");
+  EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 12: start must be boot or on-demand, not 'later'");
+}
+
+TEST(SysdescTest, WholeSystemRules) {
+  EXPECT_EQ(error_of(with("task ghost\n priority = 5\n")), "task ghost: program 'ghost' is not a module of the image");
+  EXPECT_EQ(error_of(with("task x\n program = client\n")), "task x: no priority");
+  EXPECT_EQ(error_of(with("task x\n program = client\n priority = 3\n channel = nobody\n")),
+            "task x: channel to unknown task 'nobody'");
+  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 4K\n"),
+            "need exactly one memory-server and one uart-server (found 0 and 1)");
+  EXPECT_EQ(error_of(with("task m2\n program = memory\n role = memory-server\n priority = 9\n")),
+            "need exactly one memory-server and one uart-server (found 2 and 1)");
+  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 1K\n task memory\n"
+                     " role = memory-server\n"
+                     " priority = 9\n start = on-demand\n"),
+            "task memory: a server must start at boot");
+  std::string many = kMinimal;
+  for (int i = 0; i < 11; ++i) many += "task c" + std::to_string(i) + "\n program = client\n priority = 1\n";
+  EXPECT_EQ(error_of(many), "line 41: more than 12 tasks");
+}
+
+// Every description in system/ is valid against the modules its image packs
+// (the image build checks that too; this catches it without building images).
+TEST(SysdescTest, CheckedInDescriptionsParse) {
+  for (const char* file : {"system/keel.system", "system/memory_test.system", "system/console_test.system"}) {
+    std::ifstream f(file);
+    ASSERT_TRUE(f) << file;
+    std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    auto r = parse_system(text, {"init", "uart", "memory", "bench", "memory_test", "console_test"});
+    EXPECT_TRUE(r.ok()) << file << ": " << r.status();
+  }
+}
+
+}  // namespace
+}  // namespace keel::tools
