@@ -448,7 +448,9 @@ void signal_kernel_log() {
 // a thread runnable, and run it.
 [[noreturn]] void idle(Thread* last) {
   timer_stop();
-  kprintf("keel: no runnable thread; the CPU idles (the kernel is still up)\n");
+  static bool said = false;  // once: with servers waiting for interrupts, idling is normal
+  if (!said) kprintf("keel: no runnable thread; the CPU idles until an interrupt (the kernel is still up)\n");
+  said = true;
   for (;;) {
     arm64::wfi();
     while (irq_dispatch() != IrqResult::kNone) {

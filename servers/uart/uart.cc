@@ -285,6 +285,11 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
         out.label = static_cast<uint64_t>(c.read_reply != 0 ? Error::kSlotOccupied : Error::kInvalidArgument);
         return true;
       }
+      if (c.len > 0 && tx_cost(c.line, c.len) <= ring_free()) {  // its unfinished line is the prompt: show it
+        ring_put(c.line, c.len);
+        c.len = 0;
+        tx_kick();
+      }
       c.read_reply = reply_slot;
       c.read_max = m.mr[0];
       c.read_seq = ++g_seq;

@@ -64,8 +64,9 @@ ABSL_FLAG(bool, expect_failure, false, "test mode: failure markers are expected,
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
-ABSL_FLAG(std::vector<std::string>, input_on, {},
-          "test mode: SUBSTRING|TEXT — when a console line contains SUBSTRING, type TEXT (\\n for Enter)");
+ABSL_FLAG(std::string, input_on, "",
+          "test mode: SUBSTRING|TEXT — when a console line contains SUBSTRING, type TEXT (\\n for Enter); "
+          "repeatable, each rule fires once");
 ABSL_FLAG(bool, gdb, false, "start QEMU halted and attach gdb-multiarch with keel's symbols and commands");
 ABSL_FLAG(std::string, gdb_script, "", "keel's gdb commands (tools/gdb/keel.py), for --gdb");
 ABSL_FLAG(std::string, esr_tool, "", "the ESR decoder (tools/esr_decode), for --gdb");
@@ -118,15 +119,18 @@ std::string trace_path() {
 
 std::vector<std::string> g_expects;
 std::vector<std::string> g_fail_on;
+std::vector<std::string> g_input_on;
 
-// Removes every --expect / --fail_on (=RE or RE as the next word) from argv.
+// Removes every --expect / --fail_on / --input_on (=VALUE or VALUE as the next
+// word) from argv.
 std::vector<char*> take_expects(int argc, char** argv) {
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     bool taken = false;
     for (auto [flag, list] :
-         {std::pair{std::string("--expect"), &g_expects}, std::pair{std::string("--fail_on"), &g_fail_on}}) {
+         {std::pair{std::string("--expect"), &g_expects}, std::pair{std::string("--fail_on"), &g_fail_on},
+                    std::pair{std::string("--input_on"), &g_input_on}}) {
       if (absl::StartsWith(a, flag + "=")) {
         list->push_back(a.substr(flag.size() + 1));
         taken = true;
@@ -340,7 +344,7 @@ int run(int argc, char** argv) {
   std::string failure_line;
   bool sent_boot = false;
   std::vector<std::pair<std::string, std::string>> inputs;
-  for (const std::string& spec : absl::GetFlag(FLAGS_input_on)) {
+  for (const std::string& spec : g_input_on) {
     size_t bar = spec.find('|');
     if (bar == std::string::npos) {
       std::cerr << "qemu_runner: --input_on takes SUBSTRING|TEXT, got '" << spec << "'\n";

@@ -103,8 +103,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         task->start = Start::kBoot;
       } else if (value == "on-demand") {
         task->start = Start::kOnDemand;
+      } else if (value == "test") {
+        task->start = Start::kTest;
       } else {
-        return error(absl::StrCat("start must be boot or on-demand, not '", value, "'"));
+        return error(absl::StrCat("start must be boot, on-demand or test, not '", value, "'"));
       }
     } else if (key == "priority") {
       uint32_t p = 0;

@@ -6,7 +6,7 @@
 //   task NAME                 a new task (NAME: 1..15 of [a-z0-9_-])
 //     program  = MODULE       the boot module it is loaded from (default NAME)
 //     role     = client | memory-server | uart-server     (default client)
-//     start    = boot | on-demand                           (default boot)
+//     start    = boot | on-demand | test   (default boot; test: the console's `test`)
 //     priority = 1..254
 //     quota    = SIZE          memory-server pages it may hold (clients)
 //     untyped  = SIZE          untyped memory of its own (a power of two)

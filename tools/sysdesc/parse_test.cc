@@ -67,7 +67,7 @@ TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
   EXPECT_EQ(error_of(with("task Bad!\n")), "line 11: bad task name 'Bad!' (1..15 of a-z 0-9 _ -)");
   EXPECT_EQ(error_of(with("just words\n")), "line 11: expected 'task NAME' or 'key = value', got 'just words'");
   EXPECT_EQ(error_of("priority = 3\n"), "line 1: a setting before the first 'task'");
-  EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 12: start must be boot or on-demand, not 'later'");
+  EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 12: start must be boot, on-demand or test, not 'later'");
 }
 
 TEST(SysdescTest, WholeSystemRules) {

@@ -1,18 +1,540 @@
-// init — the root task: the one thread the kernel creates. For now it
-// proves the EL0 path: it runs in its own address space, prints through the
-// debug syscall, and checks that bad syscall arguments get error codes.
+// init — the root task. It starts the system its description declares
+// (boot module "system", keel/system.h):
+//   1. checks the description against the image's modules;
+//   2. keeps a pool of untyped memory for making tasks and gives the rest of
+//      RAM to the memory server;
+//   3. starts the UART server (which takes the kernel's console over), then
+//      the memory server, each in its own CNode and address space;
+//   4. prints the ready line through the UART server;
+//   5. starts the boot clients, then runs the console (help lists commands).
+//
+// Every task is made from its own untyped block (revoked and reused when it
+// is run again) and registered with the memory server, which is its pager:
+// it hears of the task's faults and exit, reclaims its memory, and then
+// signals init's exit notification (badge bit 1 << id).
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/loader.h"
+#include "keel/proto/console.h"
+#include "keel/proto/memory.h"
 #include "keel/sys.h"
+#include "keel/system.h"
+#include "keel/task.h"
+
+namespace {
 
 using keel::abi::Error;
+using keel::abi::ObjectType;
+namespace sys = keel::sys;
+namespace abi = keel::abi;
+namespace sd = keel::sysdesc;
+namespace islot = keel::abi::init_slot;
+namespace tslot = keel::abi::task_slot;
+
+// init's own CNode (2^9 slots): 1..127 and the untyped from 128 are the
+// kernel's (abi.h); init uses the rest.
+constexpr uint64_t kEpUart = 200, kEpMemory = 201, kExitNtfn = 202, kConsole = 203, kMemory = 204, kPool = 205,
+                   kDeviceFrame = 206, kIrq = 207;
+constexpr uint64_t kChannels = 208;  // + task index
+constexpr uint64_t kTaskSlots = 224;  // + 6 * task index: block, CNode, AS, thread, own untyped
+constexpr uint64_t kScratch = 300, kScratchEnd = 448;  // the loader's working slots
+constexpr uint64_t kSplit = 448, kSplitEnd = 512;      // halves of the RAM block the pool comes from
+constexpr uint64_t kScratchVa = 0x2000'0000;
+constexpr unsigned kPoolBits = 24;  // 16 MiB for making tasks
+
+const sys::CNode self(islot::kCNode);
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+bool streq(const char* a, const char* b) {
+  while (*a != '\0' && *a == *b) ++a, ++b;
+  return *a == *b;
+}
+
+bool starts_with(const char* s, const char* prefix) {
+  while (*prefix != '\0' && *s == *prefix) ++s, ++prefix;
+  return *prefix == '\0';
+}
+
+const abi::InitBootInfo* g_info = nullptr;
+const sd::System* g_sys = nullptr;
+uint64_t g_memory_index = 0, g_uart_index = 0;
+
+enum class TaskState { kNotStarted, kRunning, kExited };
+struct TaskRun {
+  TaskState state = TaskState::kNotStarted;
+  uint64_t block = 0;  // its untyped block's size in bits (0: not made yet)
+};
+TaskRun g_tasks[sd::kMaxTasks];
+
+uint64_t task_id(uint64_t index) { return index + 2; }  // 1 is init
+uint64_t task_slot(uint64_t index, uint64_t what) { return kTaskSlots + 6 * index + what; }
+enum : uint64_t { kBlock = 0, kCNode = 1, kAs = 2, kThread = 3, kOwnUntyped = 4 };
+
+const abi::BootModule* find_module(const char* name) {
+  for (uint64_t i = 0; i < g_info->module_count && i < 16; ++i) {
+    if (streq(g_info->modules[i].name, name)) return &g_info->modules[i];
+  }
+  return nullptr;
+}
+
+bool terminated(const char* s, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    if (s[i] == '\0') return i > 0;
+  }
+  return false;
+}
+
+// The description as packed by tools/sysdesc, checked again here: the
+// image could have been put together by something else.
+const char* check_system(const abi::BootModule* mod) {
+  if (mod == nullptr) return "the image has no module named 'system'";
+  if (mod->size < sizeof(sd::System)) return "module 'system' is too small";
+  const auto* s = reinterpret_cast<const sd::System*>(mod->va);
+  if (s->magic != sd::kMagic) return "module 'system' is not a system description (bad magic)";
+  if (s->version != sd::kVersion) return "unsupported system description version";
+  if (s->task_count == 0 || s->task_count > sd::kMaxTasks) return "task count out of range";
+  int memory = 0, uart = 0;
+  for (uint64_t i = 0; i < s->task_count; ++i) {
+    const sd::Task& t = s->tasks[i];
+    if (!terminated(t.name, sd::kNameSize) || !terminated(t.program, sd::kNameSize)) return "bad task name";
+    if (find_module(t.program) == nullptr) return "a task's program is not in the image";
+    if (t.priority < 1 || t.priority > 254) return "a task's priority is out of range";
+    if (t.untyped_bytes != 0 && (t.untyped_bytes < 4096 || (t.untyped_bytes & (t.untyped_bytes - 1)) != 0)) {
+      return "a task's untyped size is not a power of two";
+    }
+    if (t.role == sd::Role::kMemoryServer) g_memory_index = i, ++memory;
+    if (t.role == sd::Role::kUartServer) g_uart_index = i, ++uart;
+    if (t.role != sd::Role::kClient && t.start != sd::Start::kBoot) return "a server does not start at boot";
+    if (t.role == sd::Role::kUartServer && (t.buffer_bytes < 64 || t.buffer_bytes > 65536)) {
+      return "bad UART buffer size";
+    }
+  }
+  if (memory != 1 || uart != 1) return "need exactly one memory server and one UART server";
+  g_sys = s;
+  return nullptr;
+}
+
+unsigned log2_up(uint64_t v) {
+  unsigned b = 0;
+  while ((uint64_t{1} << b) < v) ++b;
+  return b;
+}
+
+// ---- memory for tasks ------------------------------------------------------------
+// RAM untyped for the memory server (slots in init's CNode).
+uint64_t g_give[tslot::kMemoryUntypedMax];
+uint64_t g_give_count = 0, g_give_bytes = 0;
+
+void give(uint64_t slot, unsigned bits) {
+  if (g_give_count < tslot::kMemoryUntypedMax) {
+    g_give[g_give_count++] = slot;
+    g_give_bytes += uint64_t{1} << bits;
+  }
+}
+
+// The pool is carved from the largest RAM block the kernel did not use for
+// init itself (the first one has init's objects at its start, so it cannot
+// be halved) by halving it; the other halves and every other RAM block go
+// to the memory server.
+Error make_pool() {
+  const abi::BootUntyped* best = nullptr;
+  for (uint64_t i = 0; i < g_info->untyped_count; ++i) {
+    const abi::BootUntyped& u = g_info->untyped[i];
+    if (u.device == 0 && u.slot != islot::kFirstUntyped && (best == nullptr || u.size_bits > best->size_bits)) {
+      best = &u;
+    }
+  }
+  if (best == nullptr || best->size_bits < kPoolBits) return Error::kNotEnoughMemory;
+  uint64_t cur = best->slot, next = kSplit;
+  for (unsigned bits = static_cast<unsigned>(best->size_bits); bits > kPoolBits; --bits) {
+    if (next + 2 > kSplitEnd) return Error::kNotEnoughMemory;
+    Error e = sys::Untyped(cur).retype(ObjectType::kUntyped, bits - 1, next, 2);
+    if (e != Error::kOk) return e;
+    give(next, bits - 1);
+    cur = next + 1;
+    next += 2;
+  }
+  for (uint64_t i = 0; i < g_info->untyped_count; ++i) {
+    const abi::BootUntyped& u = g_info->untyped[i];
+    if (u.device == 0 && &u != best) give(u.slot, static_cast<unsigned>(u.size_bits));
+  }
+  return self.move(kPool, cur);
+}
+
+// The console UART's page as a device frame (from the device untyped covering it).
+Error make_uart_frame() {
+  for (uint64_t i = 0; i < g_info->untyped_count; ++i) {
+    const abi::BootUntyped& u = g_info->untyped[i];
+    if (u.device != 0 && u.size_bits == 12 && u.base == (g_info->uart_base & ~uint64_t{0xfff})) {
+      return sys::Untyped(u.slot).retype(ObjectType::kFrame4K, 0, kDeviceFrame);
+    }
+  }
+  return Error::kInvalidCapability;
+}
+
+// ---- starting a task -------------------------------------------------------------------
+Error invoke_cnode(uint64_t cnode, abi::Method m, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6) {
+  return sys::syscall(sys::sysno(abi::Syscall::kInvoke), cnode, sys::method(m), a2, a3, a4, a5, a6).error;
+}
+// Into CNode `cn` (a slot of init's): copy / mint / move from init's own CNode.
+Error put_copy(uint64_t cn, uint64_t dst, uint64_t src, uint8_t rights = abi::kRightsAll) {
+  return invoke_cnode(cn, abi::Method::kCNodeCopy, dst, src, rights, islot::kCNode, 0);
+}
+Error put_mint(uint64_t cn, uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge) {
+  return invoke_cnode(cn, abi::Method::kCNodeMint, dst, src, rights, badge, islot::kCNode);
+}
+Error put_move(uint64_t cn, uint64_t dst, uint64_t src) {
+  return invoke_cnode(cn, abi::Method::kCNodeMove, dst, src, islot::kCNode, 0, 0);
+}
+
+uint64_t task_index(const char* name) {
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if (streq(g_sys->tasks[i].name, name)) return i;
+  }
+  return sd::kMaxTasks;
+}
+
+Error write_start_info(sys::LoadContext& ctx, uint64_t frame, const abi::StartInfo& si) {
+  uint64_t copy = ctx.next_slot++;
+  Error e = self.copy(copy, frame, abi::kRightRead | abi::kRightWrite);
+  if (e == Error::kOk) e = sys::map_with_tables(ctx, copy, islot::kAddressSpace, kScratchVa, abi::kMapWrite);
+  if (e != Error::kOk) return e;
+  auto* dst = reinterpret_cast<volatile uint8_t*>(kScratchVa);
+  const auto* src = reinterpret_cast<const uint8_t*>(&si);
+  for (size_t i = 0; i < sizeof si; ++i) dst[i] = src[i];
+  return self.remove(copy);  // unmaps it from init
+}
+
+Error start_task(uint64_t index) {
+  const sd::Task& t = g_sys->tasks[index];
+  const uint64_t id = task_id(index);
+  TaskRun& run = g_tasks[index];
+  const uint64_t block = task_slot(index, kBlock), cn = task_slot(index, kCNode), as = task_slot(index, kAs),
+                 th = task_slot(index, kThread), own = task_slot(index, kOwnUntyped);
+  const bool memory_server = t.role == sd::Role::kMemoryServer, uart_server = t.role == sd::Role::kUartServer;
+  const unsigned cnode_bits = memory_server ? abi::kMemoryServerCNodeBits : abi::kTaskCNodeBits;
+  // Its block: CNode + 512 KiB for image, tables, stack; its own untyped first (alignment).
+  uint64_t base = (uint64_t{64} << cnode_bits) + (512u << 10);
+  unsigned bits = log2_up(t.untyped_bytes != 0 ? (2 * t.untyped_bytes > t.untyped_bytes + base
+                                                      ? 2 * t.untyped_bytes
+                                                      : t.untyped_bytes + base)
+                                               : base);
+  Error e = Error::kOk;
+  if (run.block == 0) {
+    e = sys::Untyped(kPool).retype(ObjectType::kUntyped, bits, block);
+    if (e != Error::kOk) return e;
+    run.block = bits;
+  } else {
+    if (t.role == sd::Role::kClient) {  // what the memory server gave it goes back first
+      sys::Message m = keel::memory::message(keel::memory::kRelease, id);
+      (void)keel::memory::request(sys::Endpoint(kMemory), m);
+    }
+    e = self.revoke(block);  // everything made for its last run
+    if (e != Error::kOk) return e;
+  }
+  const sys::Untyped ut(block);
+  if (t.untyped_bytes != 0) e = ut.retype(ObjectType::kUntyped, log2_up(t.untyped_bytes), own);
+  if (e == Error::kOk) e = ut.retype(ObjectType::kCNode, cnode_bits, cn);
+  if (e == Error::kOk) e = ut.retype(ObjectType::kAddressSpace, 0, as);
+  if (e == Error::kOk) e = ut.retype(ObjectType::kThread, 0, th);
+  if (e != Error::kOk) return e;
+
+  // The program, its IPC buffer and its start-info page.
+  sys::LoadContext ctx{.cnode = islot::kCNode,
+                       .untyped = block,
+                       .caller_as = islot::kAddressSpace,
+                       .scratch_va = kScratchVa,
+                       .next_slot = kScratch,
+                       .slot_limit = kScratchEnd};
+  const abi::BootModule* mod = find_module(t.program);
+  sys::LoadedProgram prog;
+  e = sys::load_program(ctx, reinterpret_cast<const uint8_t*>(mod->va), mod->size, as, &prog);
+  uint64_t ipc = ctx.next_slot++, info = ctx.next_slot++;
+  if (e == Error::kOk) e = ut.retype(ObjectType::kFrame4K, 0, ipc);
+  if (e == Error::kOk) e = ut.retype(ObjectType::kFrame4K, 0, info);
+  if (e == Error::kOk) e = sys::map_with_tables(ctx, ipc, as, abi::kIpcBufferVa, abi::kMapWrite);
+  abi::StartInfo si{};
+  si.magic = abi::kStartInfoMagic;
+  for (size_t i = 0; i < sizeof si.name - 1 && t.name[i] != '\0'; ++i) si.name[i] = t.name[i];
+  si.id = id;
+  si.priority = t.priority;
+  si.cpu_count = g_info->cpu_count;
+  si.memory_bytes = g_info->memory_bytes;
+  si.quota_bytes = t.quota_bytes;
+  si.untyped_bytes = t.untyped_bytes;
+  si.uart_base = g_info->uart_base;
+  si.buffer_bytes = t.buffer_bytes;
+  if (memory_server) {
+    si.untyped_count = g_give_count;
+    si.untyped_bytes_total = g_give_bytes;
+  }
+  if (e == Error::kOk) e = write_start_info(ctx, info, si);
+  if (e == Error::kOk) e = sys::map_with_tables(ctx, info, as, abi::kStartInfoVa, 0);
+  if (e != Error::kOk) return e;
+  // Its pages' capabilities go to its own CNode (empty slots are the loader's dropped spares).
+  for (uint64_t s = kScratch, d = tslot::kImage; s < ctx.next_slot && d < tslot::kImageMax; ++s) {
+    if (put_move(cn, d, s) == Error::kOk) ++d;
+  }
+
+  // Its capabilities.
+  e = put_copy(cn, tslot::kCNode, cn);
+  if (e == Error::kOk) e = put_copy(cn, tslot::kThread, th);
+  if (e == Error::kOk) e = put_copy(cn, tslot::kAddressSpace, as);
+  if (e == Error::kOk && (t.caps & sd::kCapMemory) != 0) {
+    e = put_mint(cn, tslot::kMemory, kEpMemory, abi::kRightWrite | abi::kRightGrant, id);
+  }
+  if (e == Error::kOk && (t.caps & sd::kCapConsole) != 0) {
+    e = put_mint(cn, tslot::kConsole, kEpUart, abi::kRightWrite | abi::kRightGrant, id);
+  }
+  if (e == Error::kOk && t.role == sd::Role::kClient) {
+    e = put_mint(cn, tslot::kPager, kEpMemory, abi::kRightWrite, id | abi::kPagerBadge);
+  }
+  if (e == Error::kOk && t.untyped_bytes != 0) e = put_move(cn, tslot::kUntyped, own);
+  if (e == Error::kOk && t.channel[0] != '\0') {
+    // One endpoint per pair, in the slot of the pair's first task; whichever starts first makes it.
+    uint64_t peer = task_index(t.channel);
+    uint64_t ch = kChannels + (index < peer ? index : peer);
+    Error made = sys::Untyped(kPool).retype(ObjectType::kEndpoint, 0, ch);
+    if (made != Error::kOk && made != Error::kSlotOccupied) e = made;
+    if (e == Error::kOk) e = put_copy(cn, tslot::kChannel, ch);
+  }
+  if (e == Error::kOk && uart_server) {
+    e = put_copy(cn, tslot::kServerEndpoint, kEpUart);
+    if (e == Error::kOk) e = put_move(cn, tslot::kUartFrame, kDeviceFrame);
+    if (e == Error::kOk) e = sys::invoke(islot::kIrqControl, abi::Method::kIrqControlGet, g_info->uart_intid, kIrq);
+    if (e == Error::kOk) e = put_move(cn, tslot::kUartIrq, kIrq);
+    if (e == Error::kOk) e = put_copy(cn, tslot::kKernelLog, islot::kKernelLog);
+  }
+  if (e == Error::kOk && memory_server) {
+    e = put_copy(cn, tslot::kServerEndpoint, kEpMemory);
+    for (uint64_t i = 0; e == Error::kOk && i < g_give_count; ++i) e = put_move(cn, tslot::kMemoryUntyped + i, g_give[i]);
+  }
+  if (e != Error::kOk) return e;
+
+  // Clients: the memory server learns of them (and pages for them).
+  if (t.role == sd::Role::kClient) {
+    const uint64_t mcn = task_slot(g_memory_index, kCNode);
+    const uint64_t at = tslot::kMemoryClients + 4 * id;
+    for (uint64_t k = 0; k < 3; ++k) (void)sys::CNode(mcn).remove(at + k);  // a previous run's (if any)
+    e = put_copy(mcn, at, as);
+    if (e == Error::kOk) e = put_copy(mcn, at + 1, th);
+    if (e == Error::kOk) e = put_mint(mcn, at + 2, kExitNtfn, abi::kRightWrite, uint64_t{1} << id);
+    sys::Message m = keel::memory::message(keel::memory::kRegister, id, t.quota_bytes / 4096);
+    m.mr[2] = m.mr[3] = 0;
+    for (size_t i = 0; i < 15 && t.name[i] != '\0'; ++i) m.mr[2 + i / 8] |= uint64_t{uint8_t(t.name[i])} << (8 * (i % 8));
+    m.length = 4;
+    if (e == Error::kOk) e = keel::memory::request(sys::Endpoint(kMemory), m);
+    if (e != Error::kOk) return e;
+  }
+
+  const sys::ThreadCap thread(th);
+  e = thread.configure(cn, as, t.priority, t.role == sd::Role::kClient ? tslot::kPager : 0);
+  if (e == Error::kOk) e = thread.set_ipc_buffer(abi::kIpcBufferVa);
+  if (e == Error::kOk) e = thread.start(prog.entry, prog.stack_top, abi::kStartInfoVa);
+  if (e == Error::kOk) run.state = TaskState::kRunning;
+  return e;
+}
+
+// ---- the console ---------------------------------------------------------------------
+uint64_t g_exited = 0;  // exit-notification bits seen and not yet consumed
+
+// Waits until every task in `mask` (bits 1 << id) has exited.
+void wait_exits(uint64_t mask) {
+  while ((g_exited & mask) != mask) {
+    uint64_t word = 0;
+    if (sys::Notification(kExitNtfn).wait(&word) != Error::kOk) return;
+    g_exited |= word;
+  }
+  g_exited &= ~mask;
+}
+
+void absorb_exits() {
+  uint64_t word = 0;
+  if (sys::Notification(kExitNtfn).poll(&word) == Error::kOk) g_exited |= word;
+}
+
+const char* state_name(uint64_t index, keel::memory::ClientInfo* info, bool have) {
+  const TaskRun& r = g_tasks[index];
+  if (r.state == TaskState::kNotStarted) return "not started";
+  if (g_sys->tasks[index].role != sd::Role::kClient || !have) return "running";
+  if (info->alive) return "running";
+  return info->killed ? "stopped by a fault" : "exited";
+}
+
+bool client_info(uint64_t id, keel::memory::ClientInfo* out) {
+  for (uint64_t k = 0; k < abi::kMaxTaskId; ++k) {
+    if (keel::memory::client(sys::Endpoint(kMemory), k, out) != Error::kOk) return false;
+    if (out->id == id) return true;
+  }
+  return false;
+}
+
+void cmd_tasks() {
+  sys::print("  id  name            program         role           prio  state\n");
+  sys::print("   1  init            init            root            255  running (this console)\n");
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    const sd::Task& t = g_sys->tasks[i];
+    keel::memory::ClientInfo info{};
+    bool have = t.role == sd::Role::kClient && client_info(task_id(i), &info);
+    const char* state = state_name(i, &info, have);
+    if (have && !info.alive && !info.killed) {
+      sys::print("  %2llu  %-15s %-15s %-14s %4u  %s (code %lld)\n", ull(task_id(i)), t.name, t.program,
+                 sd::role_name(t.role), t.priority, state, static_cast<long long>(info.exit_code));
+    } else {
+      sys::print("  %2llu  %-15s %-15s %-14s %4u  %s\n", ull(task_id(i)), t.name, t.program, sd::role_name(t.role),
+                 t.priority, state);
+    }
+  }
+}
+
+void cmd_mem() {
+  keel::memory::Stats st{};
+  if (keel::memory::stats(sys::Endpoint(kMemory), &st) != Error::kOk) {
+    sys::print("mem: the memory server does not answer\n");
+    return;
+  }
+  sys::print("memory server: %llu pages managed (%llu MiB), %llu free, %llu clients, %llu faults served\n",
+             ull(st.managed), ull(st.managed * 4096 >> 20), ull(st.free), ull(st.clients), ull(st.faults));
+  sys::print("  id  client          pages  quota  faults  state\n");
+  keel::memory::ClientInfo c{};
+  for (uint64_t k = 0; keel::memory::client(sys::Endpoint(kMemory), k, &c) == Error::kOk; ++k) {
+    sys::print("  %2llu  %-15s %5llu  %5llu  %6llu  %s\n", ull(c.id), c.name, ull(c.pages), ull(c.quota),
+               ull(c.faults), c.alive ? "running" : c.killed ? "stopped by a fault" : "exited");
+  }
+}
+
+// Starts the tasks in `mask` (bits of task indices), waits for them, reports.
+void run_and_wait(uint64_t mask, const char* what) {
+  uint64_t ids = 0;
+  absorb_exits();
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if ((mask & (uint64_t{1} << i)) == 0) continue;
+    g_exited &= ~(uint64_t{1} << task_id(i));
+    Error e = start_task(i);
+    if (e != Error::kOk) {
+      sys::print("%s: cannot start %s: %s\n", what, g_sys->tasks[i].name, abi::error_name(e));
+      continue;
+    }
+    ids |= uint64_t{1} << task_id(i);
+  }
+  wait_exits(ids);
+  int failed = 0, passed = 0;
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if ((ids & (uint64_t{1} << task_id(i))) == 0) continue;
+    g_tasks[i].state = TaskState::kExited;
+    keel::memory::ClientInfo c{};
+    bool ok = client_info(task_id(i), &c) && !c.killed && c.exit_code == 0;
+    (ok ? passed : failed) += 1;
+    if (!ok) sys::print("%s: %s failed\n", what, g_sys->tasks[i].name);
+  }
+  sys::print("%s: %d passed, %d failed\n", what, passed, failed);
+}
+
+void cmd_help() {
+  sys::print("commands:\n"
+             "  tasks       the tasks of the system description and their state\n"
+             "  mem         the memory server's totals and what each client holds\n"
+             "  test        run the self-tests (tasks with start = test)\n"
+             "  bench       run the benchmarks (task 'bench')\n"
+             "  run NAME    start an on-demand task and wait for it\n"
+             "  uart        the UART server's counters\n"
+             "  help        this list\n");
+}
+
+void console() {
+  const sys::Endpoint con(kConsole);
+  cmd_help();
+  for (;;) {
+    sys::print("keel> ");  // (a Read shows the unfinished line: the prompt)
+    char line[128];
+    size_t n = 0;
+    if (keel::console::read_line(con, line, sizeof line, &n) != Error::kOk) {
+      sys::print("init: console read failed\n");
+      return;
+    }
+    const char* cmd = line;
+    while (*cmd == ' ') ++cmd;
+    if (*cmd == '\0') continue;
+    if (streq(cmd, "help")) {
+      cmd_help();
+    } else if (streq(cmd, "tasks")) {
+      cmd_tasks();
+    } else if (streq(cmd, "mem")) {
+      cmd_mem();
+    } else if (streq(cmd, "test")) {
+      uint64_t mask = 0;
+      for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+        if (g_sys->tasks[i].start == sd::Start::kTest) mask |= uint64_t{1} << i;
+      }
+      run_and_wait(mask, "test");
+    } else if (streq(cmd, "bench") || starts_with(cmd, "run ")) {
+      const char* name = cmd[0] == 'b' ? "bench" : cmd + 4;
+      uint64_t i = task_index(name);
+      if (i == sd::kMaxTasks || g_sys->tasks[i].start == sd::Start::kBoot) {
+        sys::print("run: no on-demand task named '%s' (see 'tasks')\n", name);
+      } else {
+        run_and_wait(uint64_t{1} << i, name);
+      }
+    } else if (streq(cmd, "uart")) {
+      keel::console::Stats st{};
+      if (keel::console::stats(con, &st) == Error::kOk) {
+        sys::print("uart server: %llu bytes in %llu lines written, %llu writes waited for buffer space, %llu bytes "
+                   "received, %llu bytes of kernel log, %llu-byte buffer\n",
+                   ull(st.bytes), ull(st.lines), ull(st.waited), ull(st.received), ull(st.kernel_bytes),
+                   ull(st.buffer_size));
+      }
+    } else {
+      sys::print("unknown command '%s' (try 'help')\n", cmd);
+    }
+  }
+}
+
+Error boot_system() {
+  Error e = make_pool();
+
+  const sys::Untyped pool(kPool);
+  if (e == Error::kOk) e = make_uart_frame();
+  if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEpUart);
+  if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEpMemory);
+  if (e == Error::kOk) e = pool.retype(ObjectType::kNotification, 0, kExitNtfn);
+  if (e == Error::kOk) e = self.mint(kConsole, kEpUart, abi::kRightWrite, abi::kInitTaskId);
+  if (e == Error::kOk) e = self.mint(kMemory, kEpMemory, abi::kRightWrite, abi::kInitTaskId);
+  if (e != Error::kOk) return e;
+  e = start_task(g_uart_index);
+  if (e != Error::kOk) return e;
+  sys::set_console(kConsole);  // from here on, init's output goes through the UART server
+  e = start_task(g_memory_index);
+  if (e != Error::kOk) return e;
+  keel::memory::Stats st{};
+  return keel::memory::stats(sys::Endpoint(kMemory), &st);  // answered: the memory server is up
+}
+
+}  // namespace
 
 int main() {
-  keel::sys::print("init: hello from EL0\n");
-  // A pointer into kernel space must be refused, not followed.
-  Error e = keel::sys::debug_write(reinterpret_cast<const char*>(0xffffffff80000000ull), 16);
-  keel::sys::print("init: debug_write(kernel address) -> %s\n", keel::abi::error_name(e));
-  e = keel::sys::debug_write(reinterpret_cast<const char*>(0x10), 16);
-  keel::sys::print("init: debug_write(unmapped address) -> %s\n", keel::abi::error_name(e));
-  e = keel::sys::syscall(4242).error;
-  keel::sys::print("init: syscall 4242 -> %s\n", keel::abi::error_name(e));
+  g_info = sys::init_boot_info();
+  if (g_info->magic != abi::kInitBootInfoMagic) {
+    sys::print("init: no boot info\n");
+    return 1;
+  }
+  if (const char* why = check_system(find_module("system"))) {
+    sys::print("init: system description: %s; nothing started\n", why);
+    return 1;
+  }
+  Error e = boot_system();
+  if (e != Error::kOk) {
+    sys::print("init: starting the servers failed: %s\n", abi::error_name(e));
+    return 1;
+  }
+  // The contract line (DESIGN.md): once, when the servers are up.
+  sys::print("keel ready: cpus=%llu mem=%lluMiB\n", ull(g_info->cpu_count), ull(g_info->memory_bytes >> 20));
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if (g_sys->tasks[i].role != sd::Role::kClient || g_sys->tasks[i].start != sd::Start::kBoot) continue;
+    e = start_task(i);
+    if (e != Error::kOk) sys::print("init: cannot start %s: %s\n", g_sys->tasks[i].name, abi::error_name(e));
+  }
+  console();
   return 0;
 }

@@ -30,6 +30,7 @@ enum class Role : uint32_t {
 enum class Start : uint32_t {
   kBoot = 0,      // before the ready line
   kOnDemand = 1,  // when asked at the console (`run NAME`)
+  kTest = 2,      // with the console's `test` (the self-tests)
 };
 
 // Initial capabilities (bit set), beyond its own CNode, thread and address space.

@@ -13,7 +13,8 @@
 //          writer blocks; nothing is dropped.
 //   Read   MR0 = max                       -> MR0 = n, MR1.. = one typed line
 //          Waits for a whole line (echoed as typed; backspace edits); one
-//          pending Read per client, served in order of arrival.
+//          pending Read per client, served in order of arrival. The
+//          client's unfinished output line (a prompt) is shown first.
 //   Stats                                  -> MR0 bytes written, MR1 lines,
 //          MR2 writes that waited (back-pressure), MR3 bytes received,
 //          MR4 kernel-log bytes forwarded, MR5 transmit buffer size
