@@ -13,7 +13,8 @@
 // (Reply objects hold the waiting callers). The kernel's log (after the
 // hand-over, KernelLogBind) is one more writer, read when it signals.
 // Input: RX interrupts feed a line editor (echo, backspace); a finished
-// line answers the oldest pending Read, or waits in the input queue.
+// line answers a pending Read (programs first, then init's console), or
+// waits in the input queue.
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,11 +62,22 @@ size_t tx_cost(const char* s, size_t n) {
   return c;
 }
 
+bool g_line_open = false;  // the last byte out was not a newline (a prompt, an echo)
+
 void ring_put(const char* s, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     if (s[i] == '\n') g_ring[g_head++ % g_ring_size] = '\r';
     g_ring[g_head++ % g_ring_size] = s[i];
   }
+  if (n > 0) g_line_open = s[n - 1] != '\n';
+}
+
+// A client's whole line starts at the left margin: after a prompt or
+// typed characters, it begins a new line (they stay above it).
+size_t line_cost(const char* s, size_t n) { return tx_cost(s, n) + (g_line_open ? 2 : 0); }
+void line_put(const char* s, size_t n) {
+  if (g_line_open) ring_put("\n", 1);
+  ring_put(s, n);
 }
 
 // Moves up to one FIFO's worth into the UART; the TX interrupt stays
@@ -117,8 +129,8 @@ bool feed(Client& c) {
     if (full || ch == '\n') {
       size_t n = c.len + (full ? 0 : 1);
       if (!full) c.line[c.len] = '\n';
-      if (tx_cost(c.line, n) > ring_free()) return false;  // back-pressure
-      ring_put(c.line, n);
+      if (line_cost(c.line, n) > ring_free()) return false;  // back-pressure
+      line_put(c.line, n);
       g_stats.lines++;
       c.len = 0;
       if (full) continue;  // the byte still has to go into the new line
@@ -187,12 +199,20 @@ void echo(const char* s, size_t n) {
   if (tx_cost(s, n) <= ring_free()) ring_put(s, n);  // echo is best effort: it never waits
 }
 
-// Answers the oldest pending reader with the first queued line, if both exist.
+// Answers a pending reader with the first queued line, if both exist:
+// programs in the order they asked, and init's console (the shell) only
+// when no program waits for input — a program asking for input is in the
+// foreground.
 void serve_readers() {
   while (g_input_len > 0) {
     Client* r = nullptr;
-    for (Client& c : g_clients) {
-      if (c.read_reply != 0 && (r == nullptr || c.read_seq < r->read_seq)) r = &c;
+    for (uint64_t id = 0; id < kClients; ++id) {
+      const Client& c = g_clients[id];
+      if (c.read_reply == 0) continue;
+      bool shell = id == abi::kInitTaskId;
+      bool better =
+          r == nullptr || (r == &g_clients[abi::kInitTaskId] && !shell) || (!shell && c.read_seq < r->read_seq);
+      if (better) r = &g_clients[id];
     }
     if (r == nullptr) return;
     size_t n = 0;

@@ -130,7 +130,7 @@ std::vector<char*> take_expects(int argc, char** argv) {
     bool taken = false;
     for (auto [flag, list] :
          {std::pair{std::string("--expect"), &g_expects}, std::pair{std::string("--fail_on"), &g_fail_on},
-                    std::pair{std::string("--input_on"), &g_input_on}}) {
+          std::pair{std::string("--input_on"), &g_input_on}}) {
       if (absl::StartsWith(a, flag + "=")) {
         list->push_back(a.substr(flag.size() + 1));
         taken = true;

@@ -125,6 +125,9 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         if (v < 4096 || (v & (v - 1)) != 0) return error("untyped must be a power of two of at least 4K");
         task->untyped_bytes = v;
       }
+    } else if (key == "outcome") {
+      if (value != "exit" && value != "stopped") return error("outcome must be exit or stopped");
+      task->expect_stopped = value == "stopped" ? 1 : 0;
     } else if (key == "channel") {
       if (!valid_name(value)) return error(absl::StrCat("bad task name '", value, "'"));
       set_name(task->channel, value);

@@ -13,6 +13,8 @@
 //     buffer   = SIZE          UART server: transmit buffer
 //     caps     = memory, console    (either or both, comma-separated)
 //     channel  = TASK          an endpoint shared with TASK (both ends get it)
+//     outcome  = exit | stopped   how a test ends when it passes (default exit 0;
+//                                 stopped: the memory server stops it for a fault)
 //   SIZE: a number with an optional K or M suffix (bytes).
 // Rules: exactly one memory-server and one uart-server, both started at
 // boot; every program is one of the image's modules; names are unique.

@@ -54,6 +54,10 @@ TEST(SysdescTest, ClientSettings) {
   EXPECT_EQ(t.quota_bytes, 1u << 20);
   EXPECT_EQ(t.untyped_bytes, 64u << 10);
   EXPECT_EQ(t.caps, sysdesc::kCapMemory | sysdesc::kCapConsole);
+  EXPECT_EQ(t.expect_stopped, 0u);
+  auto s = parse_system(with("task w\n program = client\n priority = 3\n outcome = stopped\n"), kModules);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->tasks[2].expect_stopped, 1u);
 }
 
 TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
@@ -67,6 +71,7 @@ TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
   EXPECT_EQ(error_of(with("task Bad!\n")), "line 11: bad task name 'Bad!' (1..15 of a-z 0-9 _ -)");
   EXPECT_EQ(error_of(with("just words\n")), "line 11: expected 'task NAME' or 'key = value', got 'just words'");
   EXPECT_EQ(error_of("priority = 3\n"), "line 1: a setting before the first 'task'");
+  EXPECT_EQ(error_of(with("task x\n outcome = maybe\n")), "line 12: outcome must be exit or stopped");
   EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 12: start must be boot, on-demand or test, not 'later'");
 }
 

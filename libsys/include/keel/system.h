@@ -50,6 +50,8 @@ struct Task {
   uint64_t untyped_bytes;   // untyped memory of its own (threads, endpoints it makes itself)
   uint64_t buffer_bytes;    // UART server: its transmit buffer
   char channel[kNameSize];  // another task: init gives both one endpoint (task_slot::kChannel); "" = none
+  uint32_t expect_stopped;  // 1: a test that is meant to be stopped by a fault (`outcome = stopped`)
+  uint32_t reserved;
 };
 
 struct System {

@@ -10,11 +10,16 @@
 //          interleave (a line longer than kLineMax goes out in kLineMax
 //          pieces). Back-pressure: when the transmit buffer cannot take the
 //          line, the reply waits until the UART has drained enough — the
-//          writer blocks; nothing is dropped.
+//          writer blocks; nothing is dropped. (The server drains the buffer
+//          at interrupt priority, so only a writer above the server's
+//          priority, or a UART slower than its writers, ever waits.)
 //   Read   MR0 = max                       -> MR0 = n, MR1.. = one typed line
 //          Waits for a whole line (echoed as typed; backspace edits); one
-//          pending Read per client, served in order of arrival. The
-//          client's unfinished output line (a prompt) is shown first.
+//          pending Read per client. Lines go to programs in the order they
+//          asked, and to init's console (the shell) only when no program
+//          waits for input: a program asking for input is in the
+//          foreground. The client's unfinished output line (a prompt) is
+//          shown first.
 //   Stats                                  -> MR0 bytes written, MR1 lines,
 //          MR2 writes that waited (back-pressure), MR3 bytes received,
 //          MR4 kernel-log bytes forwarded, MR5 transmit buffer size
