@@ -45,7 +45,12 @@ Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va
   Error e = FrameCap(frame).map(as, va, flags);
   for (unsigned level = 1; e == Error::kNoPageTable && level <= 3; ++level) {
     uint64_t table = 0;
-    e = take_slot(ctx, &table);
+    if (ctx.table_limit != 0) {
+      e = ctx.next_table < ctx.table_limit ? Error::kOk : Error::kNotEnoughMemory;
+      if (e == Error::kOk) table = ctx.next_table++;
+    } else {
+      e = take_slot(ctx, &table);
+    }
     if (e == Error::kOk) e = Untyped(ctx.untyped).retype(ObjectType::kPageTable, 0, table);
     if (e != Error::kOk) return e;
     e = PageTableCap(table).map(as, va, level);

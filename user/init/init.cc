@@ -36,10 +36,12 @@ namespace tslot = keel::abi::task_slot;
 // kernel's (abi.h); init uses the rest.
 constexpr uint64_t kEpUart = 200, kEpMemory = 201, kExitNtfn = 202, kConsole = 203, kMemory = 204, kPool = 205,
                    kDeviceFrame = 206, kIrq = 207;
-constexpr uint64_t kChannels = 208;                    // + task index
-constexpr uint64_t kTaskSlots = 224;                   // + 6 * task index: block, CNode, AS, thread, own untyped
-constexpr uint64_t kScratch = 300, kScratchEnd = 448;  // the loader's working slots
-constexpr uint64_t kSplit = 448, kSplitEnd = 512;      // halves of the RAM block the pool comes from
+constexpr uint64_t kChannels = 208;                        // + task index
+constexpr uint64_t kTaskSlots = 224;                       // + 6 * task index: block, CNode, AS, thread, own untyped
+constexpr uint64_t kOwnTables = 290, kOwnTablesEnd = 300;  // tables for init's scratch mapping
+constexpr uint64_t kScratch = 300, kScratchEnd = 400;      // the loader's frames for a task
+constexpr uint64_t kScratchTables = 400, kScratchTablesEnd = 448;  // and the task's page tables
+constexpr uint64_t kSplit = 448, kSplitEnd = 512;                  // halves of the RAM block the pool comes from
 constexpr uint64_t kScratchVa = 0x2000'0000;
 constexpr unsigned kPoolBits = 24;  // 16 MiB for making tasks
 
@@ -246,7 +248,9 @@ Error start_task(uint64_t index) {
                        .caller_as = islot::kAddressSpace,
                        .scratch_va = kScratchVa,
                        .next_slot = kScratch,
-                       .slot_limit = kScratchEnd};
+                       .slot_limit = kScratchEnd,
+                       .next_table = kScratchTables,
+                       .table_limit = kScratchTablesEnd};
   const abi::BootModule* mod = find_module(t.program);
   sys::LoadedProgram prog;
   e = sys::load_program(ctx, reinterpret_cast<const uint8_t*>(mod->va), mod->size, as, &prog);
@@ -272,8 +276,13 @@ Error start_task(uint64_t index) {
   if (e == Error::kOk) e = write_start_info(ctx, info, si);
   if (e == Error::kOk) e = sys::map_with_tables(ctx, info, as, abi::kStartInfoVa, 0);
   if (e != Error::kOk) return e;
-  // Its pages' capabilities go to its own CNode (empty slots are the loader's dropped spares).
-  for (uint64_t s = kScratch, d = tslot::kImage; s < ctx.next_slot && d < tslot::kImageMax; ++s) {
+  // Its pages' capabilities go to its own CNode: frames (empty slots are
+  // the scratch copies, deleted again), then tables (empty: dropped spares).
+  uint64_t d = tslot::kImage;
+  for (uint64_t s = kScratch; s < ctx.next_slot && d < tslot::kImageMax; ++s) {
+    if (put_move(cn, d, s) == Error::kOk) ++d;
+  }
+  for (uint64_t s = kScratchTables; s < ctx.next_table && d < tslot::kImageMax; ++s) {
     if (put_move(cn, d, s) == Error::kOk) ++d;
   }
 
@@ -499,9 +508,25 @@ void console() {
   }
 }
 
+// init's scratch window (where it writes a task's pages) gets its page
+// tables once, here, so that no task's loading makes tables in init's space.
+Error map_scratch_window() {
+  sys::LoadContext ctx{.cnode = islot::kCNode,
+                       .untyped = kPool,
+                       .caller_as = islot::kAddressSpace,
+                       .scratch_va = kScratchVa,
+                       .next_slot = kOwnTables,
+                       .slot_limit = kOwnTablesEnd};
+  uint64_t frame = ctx.next_slot++;
+  Error e = sys::Untyped(kPool).retype(ObjectType::kFrame4K, 0, frame);
+  if (e == Error::kOk) e = sys::map_with_tables(ctx, frame, islot::kAddressSpace, kScratchVa, abi::kMapWrite);
+  if (e == Error::kOk) e = self.remove(frame);  // the tables stay
+  return e;
+}
+
 Error boot_system() {
   Error e = make_pool();
-
+  if (e == Error::kOk) e = map_scratch_window();
   const sys::Untyped pool(kPool);
   if (e == Error::kOk) e = make_uart_frame();
   if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEpUart);

@@ -21,6 +21,10 @@ struct LoadContext {
   uint64_t scratch_va;  // a page-aligned VA in the caller's space it may map temporarily
   uint64_t next_slot;   // first free slot for new capabilities (advanced)
   uint64_t slot_limit;  // one past the last slot the loader may use
+  // Optional: page tables in their own range [next_table, table_limit)
+  // (table_limit = 0: with everything else, from next_slot).
+  uint64_t next_table = 0;
+  uint64_t table_limit = 0;
 };
 
 struct LoadedProgram {

@@ -41,8 +41,9 @@ constexpr uint64_t kUartNotification = 20;  // signalled by the interrupt (badge
 constexpr uint64_t kMemoryUntyped = 32;
 constexpr uint64_t kMemoryUntypedMax = 64;
 constexpr uint64_t kMemoryClients = 96;  // ..96 + 4 * 32 = 224
-// The program's own pages (frames and tables made by init's loader), in
-// load order: text first.
+// The program's own pages: its frames in load order (text first, then
+// rodata, data, stack, IPC buffer, start info), then the page tables of its
+// address space.
 constexpr uint64_t kImage = 640;
 constexpr uint64_t kImageMax = 1024;
 // First slot a task may use freely.
