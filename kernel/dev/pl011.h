@@ -3,8 +3,9 @@
 // Used by the physical stage (MMU off: `base` is the PA) and by the kernel
 // for its own lines and panics (`base` is the device-window VA). Nothing is
 // configured: the firmware/QEMU set the line up; keel only waits for FIFO
-// space (FR.TXFF) and writes DR. After hand-over to the user-space UART
-// server (a later issue) the kernel uses this only to report a panic.
+// space (FR.TXFF) and writes DR. After the hand-over to the user-space UART
+// server (KernelLogBind, kernel/core/console.h) the kernel uses this only to
+// report a panic.
 #pragma once
 
 #include <stddef.h>

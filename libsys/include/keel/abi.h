@@ -97,8 +97,9 @@ constexpr const char* error_name(Error e) {
 namespace keel::abi {
 
 // Debug console syscall (x8 = kDebugWrite): x0 = user buffer, x1 = length
-// (at most kDebugWriteMax). Until the UART server exists this is how user
-// programs print; afterwards it stays for tests and panics.
+// (at most kDebugWriteMax). The kernel's console: the UART before the
+// hand-over (KernelLogBind), the kernel log that the UART server forwards
+// after it. Programs with a console endpoint print through the UART server.
 constexpr uint64_t kSyscallDebugWrite = 100;
 constexpr uint64_t kDebugWriteMax = 4096;
 
