@@ -71,6 +71,10 @@ def _keel_image_impl(ctx):
         )
         args.add("--data_module", "system=" + desc.path)
         data.append(desc)
+    elif ctx.file.system_blob:
+        # Packed unchecked: for tests of init's own checks.
+        args.add("--data_module", "system=" + ctx.file.system_blob.path)
+        data.append(ctx.file.system_blob)
     ctx.actions.run(
         executable = ctx.executable._mkimage,
         arguments = [args],
@@ -111,6 +115,7 @@ keel_image = rule(
         ),
         "selftest": attr.string(doc = "self-test the kernel runs after its banner"),
         "system": attr.label(allow_single_file = [".system"], doc = "system description (packed as module 'system')"),
+        "system_blob": attr.label(allow_single_file = True, doc = "test images: a module 'system' packed as is"),
         "_sysdesc": attr.label(default = "//tools/sysdesc", executable = True, cfg = "exec"),
         "_mkimage": attr.label(default = "//tools/mkimage", executable = True, cfg = "exec"),
     }),

@@ -21,6 +21,7 @@
 #include "keel/sys.h"
 #include "keel/system.h"
 #include "keel/task.h"
+#include "keel/text.h"
 
 namespace {
 
@@ -49,15 +50,8 @@ const sys::CNode self(islot::kCNode);
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
-bool streq(const char* a, const char* b) {
-  while (*a != '\0' && *a == *b) ++a, ++b;
-  return *a == *b;
-}
-
-bool starts_with(const char* s, const char* prefix) {
-  while (*prefix != '\0' && *s == *prefix) ++s, ++prefix;
-  return *prefix == '\0';
-}
+using sys::starts_with;
+using sys::streq;
 
 const abi::InitBootInfo* g_info = nullptr;
 const sd::System* g_sys = nullptr;

@@ -13,6 +13,8 @@
 
 #include "keel/sys.h"
 #include "keel/task.h"
+#include "keel/testing.h"
+#include "keel/text.h"
 
 namespace {
 
@@ -23,27 +25,11 @@ namespace con = keel::console;
 namespace slot = keel::abi::task_slot;
 
 const sys::Endpoint server(slot::kConsole);
-int g_failed = 0, g_passed = 0;
+sys::Checks g_checks("console");
 
-void check(bool ok, const char* what, Error e = Error::kOk) {
-  (ok ? g_passed : g_failed) += 1;
-  if (ok) {
-    sys::print("TEST console %s: PASS\n", what);
-  } else {
-    sys::print("TEST console %s: FAIL (%s)\n", what, abi::error_name(e));
-  }
-}
-
-bool streq(const char* a, const char* b) {
-  while (*a != '\0' && *a == *b) ++a, ++b;
-  return *a == *b;
-}
-
-size_t length(const char* s) {
-  size_t n = 0;
-  while (s[n] != '\0') ++n;
-  return n;
-}
+void check(bool ok, const char* what, Error e = Error::kOk) { g_checks.check(ok, what, e); }
+using sys::length;
+using sys::streq;
 
 Error put(const char* s) { return con::write(server, s, length(s)); }
 
@@ -104,7 +90,7 @@ void tests(bool typed) {
     sys::print("console_test: read '%s'\n", e == Error::kOk ? got : "");
     check(e == Error::kOk && streq(got, "hello keel"), "a typed line is read back", e);
   }
-  sys::print("console_test: %d passed, %d failed\n", g_passed, g_failed);
+  g_checks.summary("console_test");
 }
 
 }  // namespace
@@ -117,5 +103,5 @@ int main() {
     return 0;
   }
   tests(streq(name, "console_test"));
-  return g_failed == 0 ? 0 : 1;
+  return g_checks.failed() == 0 ? 0 : 1;
 }

@@ -4,6 +4,7 @@
 #include "keel/loader.h"
 
 #include "keel/sys.h"
+#include "keel/text.h"
 
 using keel::abi::Error;
 using keel::abi::ObjectType;
@@ -14,10 +15,7 @@ namespace {
 
 constexpr uint64_t kUt = 60, kAs = 61, kThread = 62, kFirstFree = 63, kLimit = 128;
 
-bool streq(const char* a, const char* b) {
-  while (*a != '\0' && *a == *b) ++a, ++b;
-  return *a == *b;
-}
+using keel::sys::streq;
 
 }  // namespace
 

@@ -12,6 +12,8 @@
 
 #include "keel/sys.h"
 #include "keel/task.h"
+#include "keel/testing.h"
+#include "keel/text.h"
 
 namespace {
 
@@ -23,21 +25,10 @@ namespace slot = keel::abi::task_slot;
 
 constexpr uint64_t kPage = 4096;
 const sys::Endpoint server(slot::kMemory);
-int g_failed = 0, g_passed = 0;
+sys::Checks g_checks("memory");
 
-void check(bool ok, const char* what, Error e = Error::kOk) {
-  (ok ? g_passed : g_failed) += 1;
-  if (ok) {
-    sys::print("TEST memory %s: PASS\n", what);
-  } else {
-    sys::print("TEST memory %s: FAIL (%s)\n", what, abi::error_name(e));
-  }
-}
-
-bool streq(const char* a, const char* b) {
-  while (*a != '\0' && *a == *b) ++a, ++b;
-  return *a == *b;
-}
+void check(bool ok, const char* what, Error e = Error::kOk) { g_checks.check(ok, what, e); }
+using sys::streq;
 
 volatile uint64_t* word(uint64_t va) { return reinterpret_cast<volatile uint64_t*>(va); }
 
@@ -157,7 +148,7 @@ void tests() {
   check(*word(kShared) == 0x6d656d6f72792121ull, "shared pages outlive the peer's exit");
   mem::Stats st{};
   check(mem::stats(server, &st) == Error::kOk && st.managed > 0 && st.free < st.managed, "statistics");
-  sys::print("memory_test: %d passed, %d failed\n", g_passed, g_failed);
+  g_checks.summary("memory_test");
 }
 
 }  // namespace
@@ -168,5 +159,5 @@ int main() {
   if (streq(name, "memory_wild")) wild();
   if (streq(name, "memory_peer")) return peer();
   tests();
-  return g_failed == 0 ? 0 : 1;
+  return g_checks.failed() == 0 ? 0 : 1;
 }
