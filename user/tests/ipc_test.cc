@@ -324,14 +324,18 @@ void test_long_message() {
 }
 
 // Reply objects: a server takes two calls, keeps both reply rights, and
-// answers the second caller first.
-constexpr uint64_t kReplyEp = 80, kReplyServer = 81, kR1 = 82, kR2 = 83, kClientA = 84, kClientB = 85, kReplyDone = 86;
+// answers the second caller first; only once that caller has its answer
+// (kReplyStep: it signals) does it answer the first, so the order the
+// clients see does not depend on how the scheduler interleaves them.
+constexpr uint64_t kReplyEp = 80, kReplyServer = 81, kR1 = 82, kR2 = 83, kClientA = 84, kClientB = 85, kReplyDone = 86,
+                   kReplyStep = 87;
 alignas(16) char reply_server_stack[8192];
 alignas(16) char client_a_stack[8192];
 alignas(16) char client_b_stack[8192];
 volatile uint64_t client_result[2];
 volatile uint64_t answer_order[2];
 volatile uint64_t answers = 0;
+volatile uint64_t second_caller = 2;  // which client's call the server received second
 
 [[noreturn]] void reply_server_main(uint64_t) {
   sys::Endpoint ep(kReplyEp);
@@ -339,7 +343,10 @@ volatile uint64_t answers = 0;
   Error e1 = ep.recv(first, kR1);
   Error e2 = ep.recv(second, kR2);
   if (e1 == Error::kOk && e2 == Error::kOk) {
+    second_caller = second.mr[0] - 1;
     (void)sys::reply(kR2, sys::Message{.length = 1, .mr = {second.mr[0] * 10}});
+    uint64_t word = 0;
+    (void)sys::Notification(kReplyStep).wait(&word);  // the second caller has its answer
     (void)sys::reply(kR1, sys::Message{.length = 1, .mr = {first.mr[0] * 10}});
   }
   sys::Message m;
@@ -354,6 +361,7 @@ volatile uint64_t answers = 0;
   answer_order[n] = which;
   answers = n + 1;
   (void)sys::Notification(kReplyDone).signal();
+  (void)sys::Notification(kReplyStep).signal();
   for (;;) (void)sys::yield();
 }
 
@@ -362,13 +370,15 @@ void test_reply_objects() {
   bool ok = ut.retype(ObjectType::kEndpoint, 0, kReplyEp) == Error::kOk &&
             ut.retype(ObjectType::kReply, 0, kR1, 2) == Error::kOk &&
             ut.retype(ObjectType::kNotification, 0, kReplyDone) == Error::kOk &&
+            ut.retype(ObjectType::kNotification, 0, kReplyStep) == Error::kOk &&
             start_thread(kReplyServer, reply_server_main, reply_server_stack, sizeof reply_server_stack, 0,
                          keel::abi::kMaxPriority) &&
             start_thread(kClientA, reply_client_main, client_a_stack, sizeof client_a_stack, 0, 200) &&
             start_thread(kClientB, reply_client_main, client_b_stack, sizeof client_b_stack, 1, 200);
   uint64_t word;
   while (ok && answers < 2) ok = sys::Notification(kReplyDone).wait(&word) == Error::kOk;
-  ok = ok && client_result[0] == 10 && client_result[1] == 20 && answer_order[0] == 1 && answer_order[1] == 0;
+  ok = ok && client_result[0] == 10 && client_result[1] == 20 && answer_order[0] == second_caller &&
+       answer_order[1] == 1 - second_caller;
   // An empty Reply has nobody to answer.
   ok = ok && sys::reply(kR1, sys::Message{}) == Error::kInvalidArgument;
   const uint64_t threads[] = {kReplyServer, kClientA, kClientB};
