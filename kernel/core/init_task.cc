@@ -15,6 +15,8 @@
 namespace keel {
 namespace {
 
+abi::InitBootInfo* g_boot_info = nullptr;  // (the page init reads, through the linear map)
+
 using layout::linear;
 
 using abi::ObjectType;
@@ -42,6 +44,10 @@ Slot* retype_one(Slot* ut, ObjectType type, unsigned bits, Slot* dst, const char
 }
 
 }  // namespace
+
+void boot_info_set_cpus_online(size_t n) {
+  if (g_boot_info != nullptr) g_boot_info->cpus_online = n;
+}
 
 Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   // 1. Free RAM as untyped blocks.
@@ -175,7 +181,9 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   // 5. The boot-info page (read-only for init) and the boot modules, mapped
   // read-only from the image so init can load programs from them.
   auto* info = linear<abi::InitBootInfo>(map_frame(abi::kInitBootInfoVa, false, false));
+  g_boot_info = info;
   info->magic = abi::kInitBootInfoMagic;
+  info->cpus_online = 1;
   info->cpu_count = dt.cpu_count;
   info->memory_bytes = dt.memory_bytes();
   info->uart_base = dt.uart.mmio.base;

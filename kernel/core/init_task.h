@@ -1,7 +1,10 @@
 // init_task.h — making the root task from the boot image.
 #pragma once
 
+#include <stddef.h>
+
 #include "kernel/boot/boot_info.h"
+#include "kernel/core/lock.h"
 #include "kernel/core/thread.h"
 #include "kernel/dtb/dtb.h"
 
@@ -12,6 +15,10 @@ namespace keel {
 // and frames are all retyped from that untyped memory (layout: abi.h
 // init_slot). On failure panics with the reason: without init there is no
 // system. Returns init's Thread, ready to enter.
-Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt);
+Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) KEEL_REQUIRES(g_kernel_lock);
+
+// Records in init's boot-info page how many CPUs came online (after
+// start_secondaries; before init runs).
+void boot_info_set_cpus_online(size_t n);
 
 }  // namespace keel

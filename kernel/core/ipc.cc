@@ -185,7 +185,8 @@ Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t b
     return nullptr;
   }
   Thread* r = ep->waiters.head;
-  if (r->recv_reply != nullptr) return nullptr;
+  if (r->recv_reply != nullptr || r->cpu != current_cpu())
+    return nullptr;  // another CPU's: the slow path queues it there
   if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
   ep_pop(ep);
   transfer(caller, r, badge);
@@ -198,7 +199,8 @@ Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t b
 Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
   if (t->recv_reply != nullptr) return nullptr;
   Thread* c = t->reply_to;
-  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0) {
+  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
+      c->cpu != current_cpu()) {
     return nullptr;
   }
   if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority) ||

@@ -5,8 +5,10 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
+#include "kernel/core/cpu.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/kernel_objects.h"
+#include "kernel/core/panic.h"
 
 namespace keel {
 namespace {
@@ -51,21 +53,35 @@ bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   }
   arm64::GicRegs regs{.version = dt.gic.version};
   regs.distributor = map_device(bi, dt.gic.distributor.base, 0x10000);
-  // GICv2: the CPU interface (8 KiB); GICv3: the boot CPU's redistributor
-  // (RD and SGI frames, 128 KiB; the first in the region).
-  regs.cpu = map_device(bi, dt.gic.cpu_or_redist.base, dt.gic.version == 2 ? 0x2000 : 0x20000);
+  // GICv2: the CPU interface (8 KiB, banked per CPU); GICv3: the
+  // redistributors of up to kMaxCpus CPUs (128 KiB each: RD and SGI frames).
+  regs.cpu_size = dt.gic.version == 2 ? 0x2000 : kMaxCpus * 0x20000;
+  if (dt.gic.version == 3 && dt.gic.cpu_or_redist.size < regs.cpu_size) regs.cpu_size = dt.gic.cpu_or_redist.size;
+  regs.cpu = map_device(bi, dt.gic.cpu_or_redist.base, regs.cpu_size);
   if (regs.distributor == 0 || regs.cpu == 0) {
     kprintf("keel: cannot map the GIC: scheduling stays cooperative\n");
     return false;
   }
   arm64::gic_init(regs);
   g_timer_intid = dt.timer.phys_ns_intid;
-  arm64::gic_enable_ppi(g_timer_intid);
   g_ticks_per_slice = KEEL_READ_SYSREG(cntfrq_el0) * kSliceMs / 1000;
   g_gic_up = true;
-  rearm();
+  if (!timer_init_cpu()) return false;
   kprintf("keel: GICv%u, timer INTID %u, %llu ms time slices\n", dt.gic.version, g_timer_intid,
           static_cast<unsigned long long>(kSliceMs));
+  return true;
+}
+
+bool timer_init_cpu() {
+  if (!g_gic_up) return false;
+  const arm64::PerCpu& c = this_cpu();
+  if (!arm64::gic_init_cpu(c.index, c.mpidr)) {
+    kprintf("keel: cpu %llu: no GIC redistributor for MPIDR 0x%llx\n", static_cast<unsigned long long>(c.index),
+            static_cast<unsigned long long>(c.mpidr));
+    return false;
+  }
+  arm64::gic_enable_ppi(c.index, g_timer_intid);
+  rearm();
   return true;
 }
 
@@ -86,6 +102,11 @@ IrqResult irq_dispatch() {
   uint32_t intid = arm64::gic_ack();
   if (intid >= kMaxIntid) return IrqResult::kNone;  // spurious: nothing pending
   IrqResult r = IrqResult::kDevice;
+  if (intid < 16) {  // SGIs from other CPUs (cpu.h): their requests are served on entry already
+    arm64::gic_eoi(intid);
+    if (intid == kSgiHalt) halt_cpu();
+    return IrqResult::kReschedule;
+  }
   if (intid == g_timer_intid) {
     rearm();
     r = IrqResult::kTick;

@@ -1,17 +1,19 @@
 // irq.h — interrupts: the GIC, the time-slice tick, and device interrupts
 // bound to notifications (IrqHandler capabilities).
 //
-// The EL1 physical generic timer fires every kSliceMs while threads run at
-// EL0 (IRQs are masked in the kernel, unmasked at EL0). On each tick the
+// Each CPU's EL1 physical generic timer fires every kSliceMs while threads
+// run at EL0 on it (IRQs are masked in the kernel, unmasked at EL0). On each tick the
 // running thread goes to the back of its priority's queue: round-robin
 // within a priority, and a higher-priority thread woken meanwhile runs at
 // once. A device interrupt signals its notification and stays masked at the
-// GIC until its handler acks.
+// GIC until its handler acks. Device interrupts go to the boot CPU; SGIs
+// (cpu.h) reach every CPU.
 #pragma once
 
 #include <stdint.h>
 
 #include "kernel/boot/boot_info.h"
+#include "kernel/core/lock.h"
 #include "kernel/dtb/dtb.h"
 #include "kernel/lib/status.h"
 
@@ -19,14 +21,18 @@ namespace keel {
 
 constexpr uint64_t kSliceMs = 10;
 
-// Maps the GIC, initializes it and starts the tick. Returns false (and
-// scheduling stays cooperative) if the DTB names no usable GIC or timer.
+// Maps the GIC, initializes it and this (the boot) CPU's interface, and
+// starts its tick. Returns false (and scheduling stays cooperative) if the
+// DTB names no usable GIC or timer.
 bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt);
+// The same for a secondary CPU, after timer_init: its GIC interface and tick.
+bool timer_init_cpu();
 
-// Takes one pending interrupt from the GIC: the tick, or a device interrupt
-// bound to a notification (signalled, and masked until its handler acks).
-enum class IrqResult { kNone, kTick, kDevice };
-IrqResult irq_dispatch();
+// Takes one pending interrupt from the GIC: the tick, an SGI (another CPU
+// queued work here: kReschedule), or a device interrupt bound to a
+// notification (signalled, and masked until its handler acks).
+enum class IrqResult { kNone, kTick, kDevice, kReschedule };
+IrqResult irq_dispatch() KEEL_REQUIRES(g_kernel_lock);
 
 // Stops / restarts the tick (the idle loop has nothing to slice).
 void timer_stop();

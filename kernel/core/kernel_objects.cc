@@ -5,6 +5,7 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
+#include "kernel/core/cpu.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
 
@@ -15,10 +16,11 @@ using layout::linear;
 
 using abi::ObjectType;
 
-// Ordering: none needed; one CPU, interrupts masked in the kernel.
-Scheduler g_scheduler;
-uint64_t g_asid_root[256];   // ASID -> root table PA (0: free)
-uint64_t g_dead_cnodes = 0;  // destroyed CNodes still holding capabilities: PA | size bits
+// Shared by all CPUs: only with the big kernel lock held (lock.h).
+Scheduler g_scheduler KEEL_GUARDED_BY(g_kernel_lock);
+uint64_t g_asid_root[256] KEEL_GUARDED_BY(g_kernel_lock);  // ASID -> root table PA (0: free)
+uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock) =
+    0;  // destroyed CNodes still holding capabilities: PA | size bits
 
 void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
   unsigned bits = object::object_size_bits(type, size_bits);
@@ -26,13 +28,15 @@ void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
   for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
 }
 
-void destroy_object(void*, const object::Capability& cap);
-void removed_cap(void*, const object::Capability& cap);
+// (Called by capability.cc, always under the lock; the analysis cannot
+// follow the hook pointers, so these two say so themselves.)
+void destroy_object(void*, const object::Capability& cap) KEEL_NO_THREAD_SAFETY_ANALYSIS;
+void removed_cap(void*, const object::Capability& cap) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 const object::ObjectHooks kHooks{
     .init = init_object, .destroy = destroy_object, .removed = removed_cap, .ctx = nullptr};
 
 // The ASID assigned to the address space rooted at root_pa, or 0.
-uint32_t asid_of(uint64_t root_pa) {
+uint32_t asid_of(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
   for (uint32_t a = 1; a < 256; ++a) {
     if (g_asid_root[a] == root_pa) return a;
   }
@@ -70,6 +74,7 @@ void destroy_object(void*, const object::Capability& cap) {
     case ObjectType::kReply: reply_destroy(g_scheduler, linear<Reply>(cap.object)); break;
     case ObjectType::kThread: {
       Thread* t = linear<Thread>(cap.object);
+      cpus_release_thread(t);  // another CPU running it parks it first (cpu.h)
       thread_stop(g_scheduler, t);
       fp_forget(t);
       // The capabilities the thread held go with it.
@@ -87,6 +92,7 @@ void destroy_object(void*, const object::Capability& cap) {
       break;
     }
     case ObjectType::kAddressSpace:
+      cpus_release_address_space(cap.object);  // no CPU still walks its tables
       if (uint32_t a = asid_of(cap.object)) {
         g_asid_root[a] = 0;
         arm64::tlb_flush_asid(a);  // no stale translation survives into the ASID's reuse
@@ -99,7 +105,7 @@ void destroy_object(void*, const object::Capability& cap) {
 
 }  // namespace
 
-void drain_dead_cnodes() {
+void drain_dead_cnodes() KEEL_REQUIRES(g_kernel_lock) {
   while (g_dead_cnodes != 0) {
     uint64_t pa = g_dead_cnodes & ~0x7full;
     unsigned bits = static_cast<unsigned>(g_dead_cnodes & 0x7f);
@@ -112,7 +118,7 @@ void drain_dead_cnodes() {
   }
 }
 
-Scheduler& scheduler() { return g_scheduler; }
+Scheduler& scheduler() KEEL_REQUIRES(g_kernel_lock) { return g_scheduler; }
 const object::ObjectHooks& object_hooks() { return kHooks; }
 
 Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out) {
@@ -127,7 +133,7 @@ Endpoint* endpoint_object(const object::Capability& cap) { return linear<Endpoin
 Notification* notification_object(const object::Capability& cap) { return linear<Notification>(cap.object); }
 Reply* reply_object(const object::Capability& cap) { return linear<Reply>(cap.object); }
 
-Status asid_for(uint64_t root_pa, uint32_t* asid) {
+Status asid_for(uint64_t root_pa, uint32_t* asid) KEEL_REQUIRES(g_kernel_lock) {
   *asid = asid_of(root_pa);
   if (*asid != 0) return Status::kOk;
   *asid = asid_of(0);  // the first free one

@@ -5,17 +5,19 @@
 
 #include <stdint.h>
 
+#include "kernel/core/lock.h"
 #include "kernel/core/scheduler.h"
 #include "kernel/core/thread.h"
 #include "kernel/object/capability.h"
 
 namespace keel {
 
-Scheduler& scheduler();
+// The run queues (all CPUs'; guarded by the big kernel lock).
+Scheduler& scheduler() KEEL_REQUIRES(g_kernel_lock);
 
 // Empties the CNodes destroyed since the last call (iteratively: a chain of
 // nested CNodes costs no kernel stack). Called after every syscall.
-void drain_dead_cnodes();
+void drain_dead_cnodes() KEEL_REQUIRES(g_kernel_lock);
 
 // Retype zeroes new objects; destroying one cleans up after it: an endpoint
 // wakes its waiters with kObjectDestroyed, a thread leaves every queue, a
@@ -34,6 +36,6 @@ Reply* reply_object(const object::Capability& cap);
 
 // The ASID of the address space whose root table is at root_pa, assigned on
 // first use (1..255; 0 is never used). kNoMemory when all are taken.
-Status asid_for(uint64_t root_pa, uint32_t* asid);
+Status asid_for(uint64_t root_pa, uint32_t* asid) KEEL_REQUIRES(g_kernel_lock);
 
 }  // namespace keel

@@ -12,6 +12,7 @@
 #include "kernel/boot/boot_info.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
+#include "kernel/core/cpu.h"
 #include "kernel/core/init_task.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
@@ -44,19 +45,6 @@ const char* cpu_name(uint64_t midr) {
   return "unknown core";
 }
 
-// TTBR0 held the trampoline's identity map; from now on it belongs to user
-// address spaces. Disable walks through it (EPD0) and drop any cached
-// translation from it. The table itself stays in the boot pool: secondary
-// CPUs pass through the same trampoline.
-void drop_identity_map() {
-  arm64::TcrEl1 tcr{KEEL_READ_SYSREG(tcr_el1)};
-  KEEL_WRITE_SYSREG(tcr_el1, tcr.epd0(1).raw);
-  arm64::isb();  // TCR write in effect before the invalidation
-  asm volatile("tlbi vmalle1" ::: "memory");
-  arm64::dsb_ish();  // TLBI complete (Arm ARM D8.13)
-  arm64::isb();
-}
-
 // The data abort the fault self-test image provokes; its name is what the
 // symbolized backtrace test looks for.
 __attribute__((noinline)) void selftest_data_abort() {
@@ -65,28 +53,15 @@ __attribute__((noinline)) void selftest_data_abort() {
   kprintf("keel: self-test: the write to %p did not fault\n", const_cast<uint64_t*>(p));
 }
 
-// The PMU for benchmarks: the cycle counter and event counter 0 counting
-// INST_RETIRED (event 0x08) at EL0 and EL1, readable from EL0
-// (PMUSERENR_EL0.EN|CR|ER). Exposing counters to user space is a timing side
-// channel keel accepts for now: it is a measurement kernel as much as a
-// product. Skipped when the CPU has no PMU (ID_AA64DFR0_EL1.PMUVer == 0).
-void enable_pmu() {
-  uint64_t pmuver = (KEEL_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf;
-  if (pmuver == 0 || pmuver == 0xf) return;
-  KEEL_WRITE_SYSREG(pmevtyper0_el0, 0x08);
-  KEEL_WRITE_SYSREG(pmccfiltr_el0, 0);
-  KEEL_WRITE_SYSREG(pmcntenset_el0, (1ull << 31) | 1);
-  KEEL_WRITE_SYSREG(pmcr_el0, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));  // E, P, C, LC
-  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 0) | (1u << 2) | (1u << 3));         // EN, CR, ER
-  arm64::isb();
-}
-
 }  // namespace
+
+extern "C" char __kernel_stack_top[];  // kernel.ld: the boot CPU's stack
 
 extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   console_init(bi->console_va);
   if (bi->magic != boot::kBootInfoMagic) panic("BootInfo at %p has a bad magic", bi);
-  drop_identity_map();
+  cpu_install(0, KEEL_READ_SYSREG(mpidr_el1), reinterpret_cast<uint64_t>(__kernel_stack_top));
+  cpu_drop_identity_map();
 
   dtb::DtbInfo dt;
   Status st = dtb::parse_dtb(reinterpret_cast<const void*>(bi->dtb_va), bi->dtb_size, &dt);
@@ -113,12 +88,15 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
       panic("PSCI SYSTEM_OFF returned");
     case boot::Selftest::kNone: break;
   }
-  enable_pmu();
+  cpu_enable_pmu();
   ipc_set_cap_transfer(transfer_capability);
   ipc_set_word_transfer(transfer_words);
+  kernel_enter();  // held by this CPU from here until it first returns to EL0
   Thread* init = create_init(*bi, dt);
-  (void)start_secondaries(*bi, dt);
-  (void)timer_init(*bi, dt);
+  (void)timer_init(*bi, dt);  // (before the secondaries: they need the distributor)
+  cpu_set_online(0);
+  size_t online = start_secondaries(*bi, dt);
+  boot_info_set_cpus_online(online);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
   KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);
   KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
@@ -126,6 +104,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   fp_init();     // EL0 FP/SIMD traps until a thread first uses it (lazy switching)
   set_current_thread(init);
   kprintf("keel: entering init at EL0\n");
+  kernel_exit();
   arm64::enter_user();
 }
 

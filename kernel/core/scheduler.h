@@ -1,4 +1,4 @@
-// scheduler.h — fixed-priority round-robin run queue (one per CPU).
+// scheduler.h — fixed-priority round-robin run queues, one per CPU.
 //
 // 256 priorities, FIFO within a priority, a bitmap to find the highest
 // non-empty level in O(1). The running thread is not in the queue: pick()
@@ -13,10 +13,17 @@
 
 namespace keel {
 
-class Scheduler {
+// The CPU running this code (the kernel: TPIDR_EL1; host tests: 0 unless
+// they say otherwise), and the hook that tells another CPU to look at its
+// run queue (the kernel: an SGI; host tests: nothing). Weak defaults in
+// scheduler.cc.
+unsigned current_cpu();
+void kick_cpu(unsigned cpu);
+
+// One CPU's run queue.
+class RunQueue {
  public:
   static constexpr unsigned kLevels = 256;
-
   // Appends t (which must be in no queue) at its priority's tail.
   void enqueue(Thread* t);
   // Removes t from the run queue if it is there.
@@ -31,6 +38,27 @@ class Scheduler {
  private:
   ThreadQueue level_[kLevels] = {};
   uint64_t bitmap_[kLevels / 64] = {};
+};
+
+// The run queues of all CPUs. A thread is queued on its own CPU's
+// (Thread::cpu); pick/highest/empty look at the calling CPU's. Queuing a
+// thread for another CPU asks that CPU to look (kick_cpu).
+class Scheduler {
+ public:
+  static constexpr unsigned kLevels = RunQueue::kLevels;
+  static constexpr unsigned kCpus = 8;
+  void enqueue(Thread* t);
+  void remove(Thread* t);
+  Thread* pick() { return queue_[current_cpu()].pick(); }
+  bool empty() const { return queue_[current_cpu()].empty(); }
+  bool contains(const Thread* t) const { return queue_[cpu_of(t)].contains(t); }
+  int highest() const { return queue_[current_cpu()].highest(); }
+  // The highest priority waiting on CPU `cpu`, or -1.
+  int highest_on(unsigned cpu) const { return queue_[cpu < kCpus ? cpu : 0].highest(); }
+
+ private:
+  static unsigned cpu_of(const Thread* t) { return t->cpu < kCpus ? t->cpu : 0; }
+  RunQueue queue_[kCpus];
 };
 
 }  // namespace keel

@@ -4,6 +4,9 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
+#include "kernel/core/cpu.h"
+#include "kernel/core/irq.h"
+#include "kernel/core/thread.h"
 
 extern "C" void secondary_kernel_entry();
 
@@ -15,9 +18,6 @@ constexpr uint64_t kPsciCpuOn64 = 0xc400'0003;
 alignas(128) SecondaryBoot g_records[kMaxCpus];
 alignas(16) uint8_t g_kernel_stacks[kMaxCpus][16384];
 alignas(16) uint8_t g_phys_stacks[kMaxCpus][4096];
-// Ordering: secondaries release-increment it once they run in the high
-// half; the boot CPU acquire-reads it while waiting.
-uint64_t g_online = 1;
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -27,21 +27,34 @@ uint64_t kernel_pa(const boot::BootInfo& bi, const void* va) {
 
 }  // namespace
 
+// A secondary CPU in the high half: its own state, GIC interface and tick,
+// then it reports online and runs threads queued for it. (The boot CPU
+// holds the kernel lock until it first enters user space; until then this
+// CPU waits in kernel_enter.)
 extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
-  kprintf("keel: cpu %llu online (MPIDR 0x%llx) at EL1 in the high half\n", ull(rec->cpu), ull(rec->mpidr));
-  __atomic_fetch_add(&g_online, 1, __ATOMIC_RELEASE);
-  for (;;) arm64::wfi();  // no work for it yet (the multi-core scheduler comes next)
+  cpu_install(rec->cpu, rec->mpidr, rec->kstack_top);
+  cpu_drop_identity_map();
+  cpu_enable_pmu();
+  fp_init();
+  bool irqs = timer_init_cpu();
+  kprintf("keel: cpu %llu online (MPIDR 0x%llx) at EL1 in the high half%s\n", ull(rec->cpu), ull(rec->mpidr),
+          irqs ? "" : ", without interrupts");
+  cpu_set_online(rec->cpu);
+  kernel_enter();
+  cpu_idle(nullptr);
 }
 
 size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   const uint64_t self = KEEL_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
+  size_t index = 1;  // keel's CPU numbers: the boot CPU is 0, the others in DTB order
   for (size_t i = 0; i < dt.cpu_count && i < dtb::kMaxCpus; ++i) {
     if ((dt.cpu_mpidr[i] & 0xff00ffffffull) == self) continue;
-    if (i >= kMaxCpus) {
+    if (index >= kMaxCpus) {
       kprintf("keel: cpu %zu (MPIDR 0x%llx) not started: keel supports %zu CPUs\n", i, ull(dt.cpu_mpidr[i]), kMaxCpus);
       continue;
     }
-    SecondaryBoot& r = g_records[i];
+    const size_t n = index++;
+    SecondaryBoot& r = g_records[n];
     r = SecondaryBoot{.ttbr0 = bi.ttbr0,
                       .ttbr1 = bi.ttbr1,
                       .mair = bi.mair,
@@ -49,15 +62,15 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
                       .sctlr = bi.sctlr,
                       .entry = reinterpret_cast<uint64_t>(secondary_kernel_entry),
                       .arg = reinterpret_cast<uint64_t>(&r),
-                      .phys_sp = kernel_pa(bi, g_phys_stacks[i] + sizeof g_phys_stacks[i]),
-                      .kstack_top = reinterpret_cast<uint64_t>(g_kernel_stacks[i] + sizeof g_kernel_stacks[i]),
-                      .cpu = i,
+                      .phys_sp = kernel_pa(bi, g_phys_stacks[n] + sizeof g_phys_stacks[n]),
+                      .kstack_top = reinterpret_cast<uint64_t>(g_kernel_stacks[n] + sizeof g_kernel_stacks[n]),
+                      .cpu = n,
                       .mpidr = dt.cpu_mpidr[i],
                       .pad = {}};
     // The secondary reads the record with its MMU (and caches) off: clean it
     // to the point of coherency first (Arm ARM D7.5.9).
     arm64::dcache_clean_invalidate_poc(reinterpret_cast<uint64_t>(&r), reinterpret_cast<uint64_t>(&r + 1));
-    uint64_t before = __atomic_load_n(&g_online, __ATOMIC_ACQUIRE);
+    size_t before = cpus_online();
     int64_t ret = arm64::psci_call(dt.psci, kPsciCpuOn64, dt.cpu_mpidr[i], bi.secondary_entry_pa, kernel_pa(bi, &r));
     if (ret != 0) {
       kprintf("keel: cpu %zu (MPIDR 0x%llx) did not start: PSCI CPU_ON returned %lld\n", i, ull(dt.cpu_mpidr[i]),
@@ -67,14 +80,14 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     // Wait (bounded: five seconds of counter ticks, generous for a loaded
     // emulator) for it to report in.
     uint64_t freq = KEEL_READ_SYSREG(cntfrq_el0), t0 = KEEL_READ_SYSREG(cntpct_el0);
-    while (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before && KEEL_READ_SYSREG(cntpct_el0) - t0 < 5 * freq) {
+    while (cpus_online() == before && KEEL_READ_SYSREG(cntpct_el0) - t0 < 5 * freq) {
     }
-    if (__atomic_load_n(&g_online, __ATOMIC_ACQUIRE) == before) {
+    if (cpus_online() == before) {
       kprintf("keel: cpu %zu (MPIDR 0x%llx) started but did not reach the kernel within five seconds\n", i,
               ull(dt.cpu_mpidr[i]));
     }
   }
-  size_t online = __atomic_load_n(&g_online, __ATOMIC_ACQUIRE);
+  size_t online = cpus_online();
   kprintf("keel: %zu of %zu CPUs online\n", online, dt.cpu_count);
   return online;
 }

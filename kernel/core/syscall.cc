@@ -19,6 +19,7 @@
 #include "kernel/boot/layout.h"
 #include "kernel/core/abi_map.h"
 #include "kernel/core/console.h"
+#include "kernel/core/cpu.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/kernel_objects.h"
@@ -34,11 +35,9 @@ using abi::Error;
 using abi::ObjectType;
 using object::Slot;
 
-// TPIDR_EL1 points here (set_current_thread). The running thread is the one
-// whose frame user_frame names: Thread::frame is its first member.
-arm64::PerCpu g_percpu{};
-
-Thread* running() { return reinterpret_cast<Thread*>(g_percpu.user_frame); }
+// The thread this CPU runs is the one whose frame its PerCpu::user_frame
+// names (cpu.h): Thread::frame is its first member.
+Thread* running() { return reinterpret_cast<Thread*>(this_cpu().user_frame); }
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -67,7 +66,7 @@ Status lookup(const Thread& t, uint64_t index, ObjectType type, uint8_t rights, 
   return Status::kOk;
 }
 
-Status invoke_cnode(Thread* t, Slot* cn, uint64_t method) {
+Status invoke_cnode(Thread* t, Slot* cn, uint64_t method) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
   Slot* dst = nullptr;
   Slot* src = nullptr;
@@ -99,7 +98,7 @@ Status invoke_cnode(Thread* t, Slot* cn, uint64_t method) {
   }
 }
 
-Status invoke_untyped(Thread* t, Slot* ut) {
+Status invoke_untyped(Thread* t, Slot* ut) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
   constexpr uint64_t kMaxCount = 64;
   if (x[2] == 0 || x[2] >= static_cast<uint64_t>(ObjectType::kCount) || x[3] > 63 || x[5] == 0 || x[5] > kMaxCount) {
@@ -114,7 +113,7 @@ Status invoke_untyped(Thread* t, Slot* ut) {
   return object::retype(ut, static_cast<ObjectType>(x[2]), static_cast<unsigned>(x[3]), dests, x[5], object_hooks());
 }
 
-Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) {
+Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
   Thread* th = thread_object(th_slot->cap);
   switch (static_cast<abi::Method>(method)) {
@@ -161,14 +160,28 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) {
       if (x[2] == 0 || x[2] >= abi::kUserLimit || (x[2] & (arm64::kPageSize - 1)) != 0) return Status::kInvalidArgument;
       th->ipc_buffer = x[2];
       return Status::kOk;
-    case abi::Method::kThreadSuspend: thread_detach(scheduler(), th); return Status::kOk;
+    case abi::Method::kThreadSuspend:
+      cpus_release_thread(th);  // running on another CPU: it parks it first (cpu.h)
+      thread_detach(scheduler(), th);
+      return Status::kOk;
+    case abi::Method::kThreadSetAffinity: {
+      if (x[2] >= kMaxCpus || cpu_record(x[2]).online == 0) return Status::kInvalidArgument;
+      bool queued = th->state == ThreadState::kRunnable && scheduler().contains(th);
+      if (queued) scheduler().remove(th);
+      uint32_t was = th->cpu;
+      th->cpu = static_cast<uint32_t>(x[2]);
+      if (queued) scheduler().enqueue(th);  // (kicks its new CPU)
+      // Running on its old CPU right now: that CPU moves it when it next enters the kernel.
+      if (cpu_current(was) == th && was != this_cpu().index) cpu_kick(was);
+      return Status::kOk;
+    }
     default: return Status::kInvalidArgument;
   }
 }
 
 // Maps a page table or frame capability into an address space, recording
 // the mapping in the capability (capability.h) so deleting it unmaps.
-Status invoke_map(Thread* t, Slot* s, uint64_t method) {
+Status invoke_map(Thread* t, Slot* s, uint64_t method) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
   bool frame = s->cap.type == ObjectType::kFrame4K || s->cap.type == ObjectType::kFrame2M;
   if (method != static_cast<uint64_t>(frame ? abi::Method::kFrameMap : abi::Method::kPageTableMap)) {
@@ -212,7 +225,7 @@ Status invoke_map(Thread* t, Slot* s, uint64_t method) {
   return Status::kOk;
 }
 
-Status invoke_irq(Thread* t, Slot* s, uint64_t method) {
+Status invoke_irq(Thread* t, Slot* s, uint64_t method) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
   if (s->cap.type == ObjectType::kIrqControl) {
     if (method != static_cast<uint64_t>(abi::Method::kIrqControlGet)) return Status::kInvalidArgument;
@@ -239,7 +252,7 @@ Status invoke_irq(Thread* t, Slot* s, uint64_t method) {
   }
 }
 
-Status invoke_kernel_log(Thread* t, uint64_t method) {
+Status invoke_kernel_log(Thread* t, uint64_t method) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
   switch (static_cast<abi::Method>(method)) {
     case abi::Method::kKernelLogBind: {
@@ -259,7 +272,7 @@ Status invoke_kernel_log(Thread* t, uint64_t method) {
   }
 }
 
-Status invoke(Thread* t) {
+Status invoke(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   Slot* s = nullptr;
   Status st = cnode_slot(t->cspace(), t->frame.x[0], &s);
   if (st != Status::kOk) return st;
@@ -285,7 +298,7 @@ Status invoke(Thread* t) {
 // Sends t's fault to its fault endpoint: the slot named at ThreadConfigure,
 // looked up in t's own CNode now (so a deleted endpoint is simply absent).
 // Returns false if there is no usable endpoint; the caller then stops t.
-bool deliver_fault(Thread* t, uint64_t kind) {
+bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock) {
   Slot* ep = nullptr;
   if (t->fault_ep_index == 0 ||
       lookup(*t, t->fault_ep_index, ObjectType::kEndpoint, abi::kRightWrite, &ep) != Status::kOk) {
@@ -298,7 +311,7 @@ bool deliver_fault(Thread* t, uint64_t kind) {
 }
 
 // Runs the syscall in t's saved frame. Returns true if t yields the CPU.
-bool dispatch(Thread* t) {
+bool dispatch(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
   uint64_t number = x[8];
   Status st = Status::kOk;
@@ -385,46 +398,59 @@ bool dispatch(Thread* t) {
   return false;
 }
 
-// Lazy FP/SIMD switching: the registers hold g_fp_owner's state. Any other
-// thread runs with EL0 FP access trapped (CPACR_EL1.FPEN = 0b01); its first
-// FP instruction traps (EC 0x07), the owner's state is saved, its own loaded,
-// and it retries. IPC between threads that do not use FP never pays for it.
-Thread* g_fp_owner = nullptr;
-uint64_t g_cpacr = 0;
-
+// Lazy FP/SIMD switching, per CPU: a CPU's registers hold its fp_owner's
+// state (PerCpu, cpu.h). Any other thread runs there with EL0 FP access
+// trapped (CPACR_EL1.FPEN = 0b01); its first FP instruction traps (EC 0x07),
+// the owner's state is saved, its own loaded, and it retries. IPC between
+// threads that do not use FP never pays for it. A thread whose state is
+// still in another CPU's registers (it moved) has that CPU save it first.
 void set_fp_access(bool el0) {
+  arm64::PerCpu& c = this_cpu();
   uint64_t v = (el0 ? 3ull : 1ull) << 20;
-  if (v == g_cpacr) return;
+  if (v == c.cpacr) return;
   KEEL_WRITE_SYSREG(cpacr_el1, v);  // in effect from the eret (context synchronizing)
-  g_cpacr = v;
+  c.cpacr = v;
 }
 
-void fp_claim(Thread* t) {
+void fp_claim(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
+  arm64::PerCpu& c = this_cpu();
   set_fp_access(true);
   arm64::isb();  // before the kernel itself touches the registers
-  if (g_fp_owner != nullptr) arm64::fpsimd_save(&g_fp_owner->fp);
+  if (t->fp_live_on != 0 && t->fp_live_on != c.index + 1) cpu_fetch_fp(t->fp_live_on - 1);
+  if (auto* owner = static_cast<Thread*>(c.fp_owner)) {
+    arm64::fpsimd_save(&owner->fp);
+    owner->fp_live_on = 0;
+  }
   arm64::fpsimd_restore(&t->fp);
-  g_fp_owner = t;
+  c.fp_owner = t;
+  t->fp_live_on = static_cast<uint32_t>(c.index + 1);
 }
 
-void switch_to(Thread* from, Thread* next) {
-  set_fp_access(next == g_fp_owner);
+// Makes `next` this CPU's thread. `from` is the thread whose EL0 registers
+// the CPU still holds (null when it idled or lost its thread).
+void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
+  arm64::PerCpu& c = this_cpu();
+  set_fp_access(next == c.fp_owner);
   if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
-    from->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+    if (from != nullptr) from->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
     KEEL_WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
     KEEL_WRITE_SYSREG(tpidrro_el0, next->tpidrro_el0);
   }
-  if (next->ttbr0 != from->ttbr0) {
+  if (from == nullptr) {  // after idling: TTBR0 may still be disabled (a secondary's first thread)
     KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
+    KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
     arm64::isb();  // the new address space is in effect before the eret
+  } else if (next->ttbr0 != from->ttbr0) {
+    KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
+    arm64::isb();
   }
-  g_percpu.user_frame = &next->frame;
+  c.user_frame = &next->frame;
 }
 
 // Call and ReplyRecv on the common path: checks only, then ipc.h's fastpath
 // functions, which decline (nullptr) whenever anything is unusual; the slow
 // path then handles the syscall from the start.
-Thread* fastpath(Thread* t) {
+Thread* fastpath(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   uint64_t n = t->frame.x[8];
   bool call = n == static_cast<uint64_t>(abi::Syscall::kCall);
   if (!call && (n != static_cast<uint64_t>(abi::Syscall::kReplyRecv) || t->frame.x[6] != 0)) return nullptr;
@@ -438,31 +464,47 @@ Thread* fastpath(Thread* t) {
 
 // Kernel output since the last exception wakes the log's reader; done here,
 // on the way out, because kprintf runs in the middle of kernel operations.
-void signal_kernel_log() {
+void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
   uint64_t pa = 0, badge = 0;
   if (console_log_take_signal(&pa, &badge)) ntfn_signal(scheduler(), layout::linear<Notification>(pa), badge);
 }
 
-// Nothing runnable: wait for an interrupt (with IRQs masked, WFI still
-// wakes on a pending one, which is then taken from the GIC here) that makes
-// a thread runnable, and run it.
-[[noreturn]] void idle(Thread* last) {
+}  // namespace
+
+// Nothing runnable on this CPU: drop the lock and wait for an interrupt
+// (with IRQs masked, WFI still wakes on a pending one, which is then taken
+// from the GIC here, under the lock) that makes a thread runnable here — a
+// device, or an SGI from a CPU that queued one — and run it. `last` is the
+// thread whose EL0 registers the CPU still holds (or null).
+[[noreturn]] void cpu_idle(Thread* last) {
+  arm64::PerCpu& c = this_cpu();
+  c.user_frame = nullptr;
+  // Its EL0 thread pointer now: once the lock is dropped, `last` may run on
+  // another CPU, and this one must not write to it later.
+  if (last != nullptr) last->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
   timer_stop();
   static bool said = false;  // once: with servers waiting for interrupts, idling is normal
-  if (!said) kprintf("keel: no runnable thread; the CPU idles until an interrupt (the kernel is still up)\n");
-  said = true;
+  if (!said && c.index == 0) {
+    kprintf("keel: no runnable thread; the CPU idles until an interrupt (the kernel is still up)\n");
+    said = true;
+  }
   for (;;) {
+    if (Thread* next = scheduler().pick()) {
+      timer_restart();
+      switch_to(nullptr, next);
+      kernel_exit();
+      arm64::enter_user();
+    }
+    kernel_exit();
     arm64::wfi();
+    kernel_enter();
     while (irq_dispatch() != IrqResult::kNone) {
     }
     signal_kernel_log();
-    if (Thread* next = scheduler().pick()) {
-      timer_restart();
-      switch_to(last, next);
-      arm64::enter_user();
-    }
   }
 }
+
+namespace {
 
 // The user fault report: decoded like a kernel panic, but it stops only the
 // thread. Backtrace frames are read with copy_from_user, never dereferenced.
@@ -513,12 +555,14 @@ bool transfer_capability(Thread* from, Thread* to) {
 }
 
 void fp_forget(const Thread* t) {
-  if (g_fp_owner == t) g_fp_owner = nullptr;
+  for (size_t i = 0; i < kMaxCpus; ++i) {
+    if (cpu_record(i).fp_owner == t) cpu_record(i).fp_owner = nullptr;  // (its registers' contents are dead)
+  }
 }
 
 void fp_init() {
-  g_fp_owner = nullptr;
-  g_cpacr = ~0ull;
+  this_cpu().fp_owner = nullptr;
+  this_cpu().cpacr = ~0ull;
   set_fp_access(false);
   arm64::isb();
 }
@@ -534,15 +578,31 @@ bool transfer_words(Thread* from, Thread* to, uint64_t length) {
 }
 
 Thread* current_thread() { return running(); }
-void set_current_thread(Thread* t) {
-  g_percpu.user_frame = t != nullptr ? &t->frame : nullptr;
-  KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(&g_percpu));
-}
+void set_current_thread(Thread* t) { this_cpu().user_frame = t != nullptr ? &t->frame : nullptr; }
 
 // Called by vectors.S for every exception from EL0; the user context is
 // already saved in the current thread's frame (f). Returning resumes the
 // frame PerCpu::user_frame names then.
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
+  kernel_enter();  // from here the big kernel lock is held (lock.h)
+  arm64::PerCpu& c = this_cpu();
+  if (c.lost_current != 0) {
+    // While this CPU waited for the lock, another took its thread away
+    // (cpu.h: stall protocol). The saved frame is not ours any more: serve
+    // only the interrupt, if that is what brought us here, and move on.
+    c.lost_current = 0;
+    if (slot == 9) {
+      while (irq_dispatch() != IrqResult::kNone) {
+      }
+    }
+    signal_kernel_log();
+    if (Thread* next = scheduler().pick()) {
+      switch_to(nullptr, next);
+      kernel_exit();
+      return;
+    }
+    cpu_idle(nullptr);
+  }
   Thread* t = running();
   if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
   const uint32_t ec = arm64::esr_ec(f->esr);
@@ -550,18 +610,20 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   if (synchronous && ec == arm64::ec::kSvc64) {
     if (Thread* next = fastpath(t)) {
       switch_to(t, next);
+      kernel_exit();
       return;
     }
   }
   if (synchronous && ec == arm64::ec::kFpAccess) {  // load its FP/SIMD state, retry the instruction
     fp_claim(t);
+    kernel_exit();
     return;
   }
   bool yield = false;
   if (synchronous && ec == arm64::ec::kSvc64) {
     yield = dispatch(t);
     drain_dead_cnodes();
-  } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice; devices signal
+  } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice; devices signal; SGIs
     for (IrqResult r = irq_dispatch(); r != IrqResult::kNone; r = irq_dispatch()) yield |= r == IrqResult::kTick;
   } else {
     bool memory = ec == arm64::ec::kDataAbortLower || ec == arm64::ec::kInstAbortLower;
@@ -573,21 +635,21 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   signal_kernel_log();
   // A thread whose address space capability was deleted can never run again.
   if (t->state == ThreadState::kRunnable && t->vspace_slot.empty()) thread_stop(scheduler(), t);
-  // Keep running t unless it blocked, yielded, or a higher-priority thread woke.
+  // Keep running t unless it blocked, yielded, moved to another CPU, or a
+  // higher-priority thread woke here.
   Thread* next = t;
-  if (t->state != ThreadState::kRunnable || yield || scheduler().highest() > static_cast<int>(t->priority)) {
-    if (t->state == ThreadState::kRunnable) scheduler().enqueue(t);
+  bool moved = t->cpu != c.index;
+  if (t->state != ThreadState::kRunnable || yield || moved || scheduler().highest() > static_cast<int>(t->priority)) {
+    if (t->state == ThreadState::kRunnable) scheduler().enqueue(t);  // (its own CPU's queue)
     next = scheduler().pick();
   }
   while (next != nullptr && next->vspace_slot.empty()) {  // its address space went while it waited
     next->state = ThreadState::kStopped;
     next = scheduler().pick();
   }
-  if (next == nullptr) {
-    g_percpu.user_frame = nullptr;
-    idle(t);
-  }
+  if (next == nullptr) cpu_idle(t);
   switch_to(t, next);
+  kernel_exit();
 }
 
 }  // namespace keel

@@ -50,6 +50,8 @@ struct Thread {
   ThreadState state;
   uint32_t asid;
   uint32_t priority;         // 0..abi::kMaxPriority, higher runs first
+  uint32_t cpu;              // its CPU (affinity): whose run queue holds it, who runs it
+  uint32_t fp_live_on;       // 1 + the CPU whose FP/SIMD registers hold its state (0: in `fp`)
   uint32_t blocked_call;     // in an endpoint queue: sent with Call
   uint64_t blocked_badge;    // in an endpoint queue: the badge it sent with
   Endpoint* blocked_on;      // the endpoint whose queue holds it

@@ -18,6 +18,7 @@ inline void isb() { asm volatile("isb" ::: "memory"); }
 inline void dsb_sy() { asm volatile("dsb sy" ::: "memory"); }
 inline void dsb_ish() { asm volatile("dsb ish" ::: "memory"); }
 inline void dsb_ishst() { asm volatile("dsb ishst" ::: "memory"); }
+inline void dsb_nsh() { asm volatile("dsb nsh" ::: "memory"); }
 inline void wfe() { asm volatile("wfe"); }
 inline void wfi() { asm volatile("wfi"); }
 

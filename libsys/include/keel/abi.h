@@ -183,6 +183,7 @@ enum class Method : uint64_t {
   kThreadStart = 33,      // x2 = PC, x3 = SP, x4 = x0 argument
   kThreadSuspend = 34,
   kThreadSetIpcBuffer = 35,  // x2 = VA of its IPC buffer (page aligned, user space)
+  kThreadSetAffinity = 36,   // x2 = the CPU (0 .. cpus_online - 1) whose run queue it uses
   // PageTable (x0 = the table): x2 = AddressSpace slot, x3 = VA, x4 = level 1..3
   kPageTableMap = 48,
   // Frame (x0 = the frame): x2 = AddressSpace slot, x3 = VA, x4 = MapFlags
@@ -248,7 +249,7 @@ struct BootModule {
 
 struct InitBootInfo {
   uint64_t magic;
-  uint64_t cpu_count;
+  uint64_t cpu_count;  // CPUs in the DTB
   uint64_t memory_bytes;
   uint64_t uart_base;   // the console PL011's registers (a device untyped covers them)
   uint64_t uart_intid;  // its interrupt
@@ -256,6 +257,7 @@ struct InitBootInfo {
   BootUntyped untyped[64];
   uint64_t module_count;
   BootModule modules[16];
+  uint64_t cpus_online;  // CPUs running the kernel (numbered 0 .. cpus_online - 1)
 };
 static_assert(sizeof(InitBootInfo) <= 4096, "one page");
 

@@ -171,6 +171,7 @@ class ThreadCap {
   }
   abi::Error suspend() const { return invoke(slot_, abi::Method::kThreadSuspend); }
   abi::Error set_ipc_buffer(uint64_t va) const { return invoke(slot_, abi::Method::kThreadSetIpcBuffer, va); }
+  abi::Error set_affinity(uint64_t cpu) const { return invoke(slot_, abi::Method::kThreadSetAffinity, cpu); }
 
  private:
   uint64_t slot_;

@@ -1,11 +1,14 @@
 // gic.h — the Arm Generic Interrupt Controller, v2 or v3 as the DTB says.
 //
-// Boot CPU only for now: the distributor, this CPU's interface (GICv2 GICC,
-// or GICv3 redistributor + ICC system registers). Interrupts are Group 1,
-// priority 0x80, delivered as IRQ. Register layouts: Arm IHI 0048B (GICv2),
-// IHI 0069 (GICv3).
+// The distributor once (gic_init), then every CPU its own interface
+// (gic_init_cpu: GICv2 GICC, banked at one address; GICv3 its redistributor,
+// found in the region by affinity, and the ICC system registers). Interrupts
+// are Group 1 (GICv3) / Group 0 (GICv2, signalled as IRQ), priority 0x80.
+// SGIs wake and interrupt other CPUs. Register layouts: Arm IHI 0048B
+// (GICv2), IHI 0069 (GICv3).
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 namespace keel::arm64 {
@@ -13,18 +16,25 @@ namespace keel::arm64 {
 struct GicRegs {
   unsigned version = 0;      // 2 or 3
   uint64_t distributor = 0;  // VA of GICD
-  uint64_t cpu = 0;          // VA of GICC (v2) or of this CPU's redistributor RD_base (v3)
+  uint64_t cpu = 0;          // VA of GICC (v2) or of the redistributor region (v3)
+  uint64_t cpu_size = 0;     // bytes mapped at `cpu`
 };
 
 constexpr uint32_t kSpuriousIntid = 1023;
+constexpr size_t kGicMaxCpus = 8;
 
-// Enables the distributor and this CPU's interface.
+// Enables the distributor.
 void gic_init(const GicRegs& regs);
-// Enables a private (PPI) interrupt on this CPU.
-void gic_enable_ppi(uint32_t intid);
+// Enables the calling CPU's interface; `index` is keel's CPU number, `mpidr`
+// its MPIDR_EL1. Returns false if GICv3 has no redistributor for it.
+bool gic_init_cpu(size_t index, uint64_t mpidr);
+// Enables a private (PPI) interrupt on the calling CPU (`index`).
+void gic_enable_ppi(size_t index, uint32_t intid);
 // Shared peripheral interrupts (INTID 32..1019), routed to the boot CPU.
 void gic_enable_spi(uint32_t intid);
 void gic_disable_spi(uint32_t intid);
+// Raises SGI `intid` (0..15) on CPU `index` (a no-op before gic_init_cpu ran there).
+void gic_send_sgi(size_t index, uint32_t intid);
 // Acknowledges the highest pending interrupt; kSpuriousIntid if none.
 uint32_t gic_ack();
 void gic_eoi(uint32_t intid);

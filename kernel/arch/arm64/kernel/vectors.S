@@ -124,7 +124,7 @@ kernel_exception_common:
 // PerCpu::user_frame.
   .global enter_user
 enter_user:
-  adrp  x0, __kernel_stack_top
-  add   x0, x0, :lo12:__kernel_stack_top
+  mrs   x0, tpidr_el1
+  ldr   x0, [x0, #8]            // PerCpu::kstack_top: this CPU's stack
   mov   sp, x0
   b     return_to_user_current

@@ -1,0 +1,178 @@
+#include "kernel/core/cpu.h"
+
+#include "kernel/arch/arm64/kernel/gic.h"
+#include "kernel/arch/arm64/regs.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/core/panic.h"
+#include "kernel/core/scheduler.h"
+#include "kernel/core/thread.h"
+
+namespace keel {
+
+SpinLock g_kernel_lock;
+
+namespace {
+
+alignas(128) arm64::PerCpu g_cpus[kMaxCpus];
+uint64_t g_online_mask = 0;  // bit i: CPU i runs the kernel (atomic)
+bool g_halting = false;      // a CPU panicked (atomic)
+
+enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2 };
+
+// Serves what the lock holder asked of this CPU. Runs with the user context
+// saved and without the lock; the requester holds it and waits for `served`.
+void serve_requests() {
+  arm64::PerCpu& c = this_cpu();
+  if (__atomic_load_n(&g_halting, __ATOMIC_ACQUIRE)) halt_cpu();
+  uint64_t r = __atomic_exchange_n(&c.request, 0, __ATOMIC_ACQUIRE);
+  if (r == 0) return;
+  if ((r & kRequestSaveFp) != 0 && c.fp_owner != nullptr) {
+    auto* owner = static_cast<Thread*>(c.fp_owner);
+    arm64::fpsimd_save(&owner->fp);  // (EL1 may use FP/SIMD: CPACR traps EL0 only)
+    owner->fp_live_on = 0;
+    c.fp_owner = nullptr;
+  }
+  __atomic_fetch_add(&c.served, 1, __ATOMIC_RELEASE);  // parked: its thread's registers are in memory
+}
+
+// Asks CPU `index` for `what` and waits until it has served it. Only the
+// lock holder asks, one request at a time.
+void request(size_t index, uint64_t what) {
+  arm64::PerCpu& c = g_cpus[index];
+  uint64_t before = __atomic_load_n(&c.served, __ATOMIC_ACQUIRE);
+  __atomic_fetch_or(&c.request, what, __ATOMIC_RELEASE);
+  arm64::gic_send_sgi(index, kSgiRequest);
+  while (__atomic_load_n(&c.served, __ATOMIC_ACQUIRE) == before) asm volatile("yield" ::: "memory");
+}
+
+}  // namespace
+
+arm64::PerCpu& this_cpu() {
+  uint64_t p;
+  asm volatile("mrs %0, tpidr_el1" : "=r"(p));
+  return *reinterpret_cast<arm64::PerCpu*>(p);
+}
+
+arm64::PerCpu& cpu_record(size_t index) { return g_cpus[index]; }
+
+size_t cpus_online() {
+  return static_cast<size_t>(__builtin_popcountll(__atomic_load_n(&g_online_mask, __ATOMIC_ACQUIRE)));
+}
+
+void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top) {
+  g_cpus[index] = arm64::PerCpu{};
+  g_cpus[index].index = index;
+  g_cpus[index].mpidr = mpidr;
+  g_cpus[index].kstack_top = kstack_top;
+  g_kernel_lock.set_spin_hook(serve_requests);
+  KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(&g_cpus[index]));
+}
+
+void cpu_set_online(size_t index) {
+  g_cpus[index].online = 1;
+  __atomic_fetch_or(&g_online_mask, uint64_t{1} << index, __ATOMIC_RELEASE);
+}
+
+// Which CPU holds the lock (index + 1; 0: none): checked on every entry and
+// exit, so a path that leaves the kernel still holding it, or drops it twice,
+// stops with a panic that names it instead of hanging every CPU later.
+uint64_t g_lock_holder = 0;
+
+void kernel_enter() {
+  const uint64_t me = this_cpu().index + 1;
+  if (__atomic_load_n(&g_lock_holder, __ATOMIC_RELAXED) == me)
+    panic("cpu %llu takes the kernel lock it holds", static_cast<unsigned long long>(me - 1));
+  serve_requests();
+  g_kernel_lock.lock();
+  __atomic_store_n(&g_lock_holder, me, __ATOMIC_RELAXED);
+}
+
+void kernel_exit() {
+  const uint64_t me = this_cpu().index + 1;
+  if (__atomic_load_n(&g_lock_holder, __ATOMIC_RELAXED) != me)
+    panic("cpu %llu drops a kernel lock it does not hold", static_cast<unsigned long long>(me - 1));
+  __atomic_store_n(&g_lock_holder, 0, __ATOMIC_RELAXED);
+  g_kernel_lock.unlock();
+}
+
+Thread* cpu_current(size_t index) { return reinterpret_cast<Thread*>(g_cpus[index].user_frame); }
+
+void cpu_take_current(size_t index) {
+  if (g_cpus[index].user_frame == nullptr || index == this_cpu().index) return;
+  request(index, kRequestPark);
+  // It waits for the lock with its user context saved; it will not touch
+  // the thread again (kernel_enter's caller checks lost_current).
+  g_cpus[index].user_frame = nullptr;
+  g_cpus[index].lost_current = 1;
+}
+
+void cpus_release_thread(const Thread* t) {
+  for (size_t i = 0; i < kMaxCpus; ++i) {
+    if (g_cpus[i].online != 0 && cpu_current(i) == t) cpu_take_current(i);
+  }
+}
+
+void cpus_release_address_space(uint64_t as_root) {
+  for (size_t i = 0; i < kMaxCpus; ++i) {
+    Thread* t = g_cpus[i].online != 0 ? cpu_current(i) : nullptr;
+    if (t != nullptr && t->as_root == as_root) cpu_take_current(i);
+  }
+}
+
+void cpu_fetch_fp(size_t index) {
+  if (index != this_cpu().index && g_cpus[index].fp_owner != nullptr) request(index, kRequestSaveFp);
+}
+
+// The scheduler's hooks (scheduler.h).
+unsigned current_cpu() { return static_cast<unsigned>(this_cpu().index); }
+void kick_cpu(unsigned cpu) { cpu_kick(cpu); }
+
+void cpu_kick(size_t index) {
+  if (index < kMaxCpus && index != this_cpu().index && g_cpus[index].online != 0) {
+    arm64::gic_send_sgi(index, kSgiReschedule);
+  }
+}
+
+// TTBR0 held the trampoline's identity map; from now on it belongs to user
+// address spaces. Disable walks through it (EPD0; switch_to enables them
+// again with a thread's table) and drop any translation this CPU cached from
+// it (local TLBI: every CPU does this for itself). The table stays in the
+// boot pool: secondary CPUs pass through the same trampoline.
+void cpu_drop_identity_map() {
+  arm64::TcrEl1 tcr{KEEL_READ_SYSREG(tcr_el1)};
+  KEEL_WRITE_SYSREG(tcr_el1, tcr.epd0(1).raw);
+  arm64::isb();  // TCR write in effect before the invalidation
+  asm volatile("tlbi vmalle1" ::: "memory");
+  arm64::dsb_nsh();  // TLBI complete (Arm ARM D8.13; a local one needs only this PE)
+  arm64::isb();
+}
+
+// The PMU for benchmarks: the cycle counter and event counter 0 counting
+// INST_RETIRED (event 0x08) at EL0 and EL1, readable from EL0
+// (PMUSERENR_EL0.EN|CR|ER). Exposing counters to user space is a timing side
+// channel keel accepts for now: it is a measurement kernel as much as a
+// product. Skipped when the CPU has no PMU (ID_AA64DFR0_EL1.PMUVer == 0).
+void cpu_enable_pmu() {
+  // The virtual counter too (CNTKCTL_EL1.EL0VCTEN): wall time for user space.
+  KEEL_WRITE_SYSREG(cntkctl_el1, KEEL_READ_SYSREG(cntkctl_el1) | (1u << 1));
+  uint64_t pmuver = (KEEL_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf;
+  if (pmuver == 0 || pmuver == 0xf) return;
+  KEEL_WRITE_SYSREG(pmevtyper0_el0, 0x08);
+  KEEL_WRITE_SYSREG(pmccfiltr_el0, 0);
+  KEEL_WRITE_SYSREG(pmcntenset_el0, (1ull << 31) | 1);
+  KEEL_WRITE_SYSREG(pmcr_el0, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));  // E, P, C, LC
+  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 0) | (1u << 2) | (1u << 3));         // EN, CR, ER
+  arm64::isb();
+}
+
+void cpus_halt_others() {
+  uint64_t self = 0;
+  asm volatile("mrs %0, tpidr_el1" : "=r"(self));
+  if (self == 0) return;  // before the per-CPU records exist: no other CPU runs the kernel
+  __atomic_store_n(&g_halting, true, __ATOMIC_RELEASE);
+  for (size_t i = 0; i < kMaxCpus; ++i) {
+    if (g_cpus[i].online != 0 && &g_cpus[i] != &this_cpu()) arm64::gic_send_sgi(i, kSgiHalt);
+  }
+}
+
+}  // namespace keel

@@ -1,0 +1,72 @@
+// cpu.h — per-CPU state, kernel entry and exit, and cross-CPU requests.
+//
+// Each CPU has an arm64::PerCpu record (TPIDR_EL1 points to it) and its own
+// kernel stack, run queue (scheduler.h), timer and GIC interface. Written
+// without the big kernel lock (lock.h), and only as described here:
+//   user_frame   by its own CPU, under the lock, or by vectors.S on entry;
+//   request      set by the lock holder; served (and `served` advanced) by
+//                the target CPU as soon as it is in the kernel with its user
+//                context saved, even while it waits for the lock;
+//   fp_owner     by its own CPU under the lock or when serving a request;
+//                cleared by the lock holder when the owner is destroyed.
+//
+// The stall protocol: before the lock holder frees or suspends a thread that
+// another CPU is running at EL0 (or an address space it runs in), it makes
+// that CPU enter the kernel (an SGI), waits until it has saved the thread's
+// registers, and marks it lost_current: on getting the lock the CPU drops the
+// thread without touching it and picks another. FP/SIMD state that lives in
+// another CPU's registers is fetched the same way (kRequestSaveFp).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernel/arch/arm64/kernel/frame.h"
+#include "kernel/core/lock.h"
+
+namespace keel {
+
+struct Thread;
+
+constexpr size_t kMaxCpus = 8;
+
+// SGIs keel uses.
+constexpr uint32_t kSgiReschedule = 1;  // a thread was queued for you (or moved away)
+constexpr uint32_t kSgiRequest = 2;     // serve your PerCpu::request
+constexpr uint32_t kSgiHalt = 3;        // another CPU panicked: stop
+
+arm64::PerCpu& this_cpu();
+arm64::PerCpu& cpu_record(size_t index);
+size_t cpus_online();
+// Sets up the record of CPU `index` and points TPIDR_EL1 at it.
+void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top);
+void cpu_set_online(size_t index);
+
+// Entry: the user context is saved; take the lock (serving requests while waiting).
+void kernel_enter() KEEL_ACQUIRE(g_kernel_lock);
+// Exit: about to return to EL0 (or to wait for an interrupt).
+void kernel_exit() KEEL_RELEASE(g_kernel_lock);
+
+// The thread CPU `index` runs at EL0, or null.
+Thread* cpu_current(size_t index) KEEL_REQUIRES(g_kernel_lock);
+// Stall protocol (above): returns once `index` has parked the thread it runs.
+void cpu_take_current(size_t index) KEEL_REQUIRES(g_kernel_lock);
+// Stalls every other CPU running `t`, or a thread in address space `as_root`.
+void cpus_release_thread(const Thread* t) KEEL_REQUIRES(g_kernel_lock);
+void cpus_release_address_space(uint64_t as_root) KEEL_REQUIRES(g_kernel_lock);
+// Has CPU `index` save the FP/SIMD state its registers hold into its owner.
+void cpu_fetch_fp(size_t index) KEEL_REQUIRES(g_kernel_lock);
+// Asks CPU `index` to look at its run queue again.
+void cpu_kick(size_t index);
+// Panics: stops the other CPUs (best effort, no lock).
+void cpus_halt_others();
+
+// This CPU's own state after the MMU switch: TTBR0 walks off and its TLB
+// cleaned of the trampoline's identity map; the PMU for benchmarks.
+void cpu_drop_identity_map();
+void cpu_enable_pmu();
+// Runs threads from this CPU's run queue, idling when there are none; never
+// returns. `last`: the thread whose EL0 registers the CPU still holds.
+[[noreturn]] void cpu_idle(Thread* last) KEEL_REQUIRES(g_kernel_lock);
+
+}  // namespace keel
