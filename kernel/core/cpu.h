@@ -23,6 +23,7 @@
 
 #include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/core/lock.h"
+#include "kernel/core/panic.h"
 
 namespace keel {
 
@@ -58,8 +59,6 @@ void cpus_release_address_space(uint64_t as_root) KEEL_REQUIRES(g_kernel_lock);
 void cpu_fetch_fp(size_t index) KEEL_REQUIRES(g_kernel_lock);
 // Asks CPU `index` to look at its run queue again.
 void cpu_kick(size_t index);
-// Panics: stops the other CPUs (best effort, no lock).
-void cpus_halt_others();
 
 // This CPU's own state after the MMU switch: TTBR0 walks off and its TLB
 // cleaned of the trampoline's identity map; the PMU for benchmarks.

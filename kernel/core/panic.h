@@ -13,4 +13,8 @@ namespace keel {
 // Stops this CPU forever (wfe loop, DAIF masked) without a message.
 [[noreturn]] void halt_cpu();
 
+// Stops the other CPUs (an SGI; those waiting for the kernel lock see a
+// flag): called first by a panic. Defined in cpu.cc.
+void cpus_halt_others();
+
 }  // namespace keel

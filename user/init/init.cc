@@ -257,7 +257,7 @@ Error start_task(uint64_t index) {
   for (size_t i = 0; i < sizeof si.name - 1 && t.name[i] != '\0'; ++i) si.name[i] = t.name[i];
   si.id = id;
   si.priority = t.priority;
-  si.cpu_count = g_info->cpu_count;
+  si.cpu_count = g_info->cpus_online;
   si.memory_bytes = g_info->memory_bytes;
   si.quota_bytes = t.quota_bytes;
   si.untyped_bytes = t.untyped_bytes;
@@ -555,8 +555,10 @@ int main() {
     sys::print("init: starting the servers failed: %s\n", abi::error_name(e));
     return 1;
   }
-  // The contract line (DESIGN.md): once, when the servers are up.
-  sys::print("keel ready: cpus=%llu mem=%lluMiB\n", ull(g_info->cpu_count), ull(g_info->memory_bytes >> 20));
+  // The contract line (DESIGN.md): once, when every CPU is online and the
+  // servers are up. cpus: the CPUs actually running the kernel (the DTB's
+  // count, unless one failed to start: the kernel has said so then).
+  sys::print("keel ready: cpus=%llu mem=%lluMiB\n", ull(g_info->cpus_online), ull(g_info->memory_bytes >> 20));
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     if (g_sys->tasks[i].role != sd::Role::kClient || g_sys->tasks[i].start != sd::Start::kBoot) continue;
     e = start_task(i);

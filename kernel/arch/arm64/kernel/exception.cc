@@ -53,6 +53,7 @@ void print_backtrace(uint64_t pc, uint64_t fp) {
 
 extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) {
   console_panic_mode();  // straight to the UART, even after the hand-over
+  cpus_halt_others();
   if (++g_panic_depth > 1) {
     kprintf("\nKERNEL PANIC: nested exception while panicking (ESR 0x%llx ELR 0x%llx FAR 0x%llx)\n", ull(f->esr),
             ull(f->elr), ull(f->far));
@@ -95,6 +96,7 @@ void halt_cpu() {
 void panic(const char* fmt, ...) {
   asm volatile("msr daifset, #0xf");
   console_panic_mode();  // straight to the UART, even after the hand-over
+  cpus_halt_others();    // one report, and no CPU runs on in a broken kernel
   kprintf("\nKERNEL PANIC: ");
   va_list ap;
   va_start(ap, fmt);
