@@ -21,6 +21,7 @@
 #include "keel/loader.h"
 #include "keel/sys.h"
 #include "keel/testing.h"
+#include "keel/time.h"
 
 extern "C" char __etext[];
 
@@ -47,12 +48,7 @@ uint64_t g_cpus = 1;
 uint64_t load(const volatile uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_ACQUIRE); }
 void store(volatile uint64_t& v, uint64_t x) { __atomic_store_n(&v, x, __ATOMIC_RELEASE); }
 
-uint64_t now_ns() {
-  uint64_t t, f;
-  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
-  asm volatile("mrs %0, cntfrq_el0" : "=r"(f));
-  return (t / f) * 1000000000u + (t % f) * 1000000000u / f;  // (no 128-bit division here)
-}
+using sys::now_ns;
 
 bool start_thread(uint64_t th_slot, void (*entry)(uint64_t), char* stack, size_t size, uint64_t arg, uint64_t cpu,
                   unsigned prio = kPrio) {

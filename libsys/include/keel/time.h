@@ -1,0 +1,16 @@
+// time.h — wall time in user space: the generic timer's virtual counter
+// (the kernel lets EL0 read CNTVCT_EL0 and CNTFRQ_EL0).
+#pragma once
+
+#include <stdint.h>
+
+namespace keel::sys {
+
+inline uint64_t now_ns() {
+  uint64_t t, f;
+  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
+  asm volatile("mrs %0, cntfrq_el0" : "=r"(f));
+  return (t / f) * 1000000000u + (t % f) * 1000000000u / f;  // (no 128-bit division in user space)
+}
+
+}  // namespace keel::sys
