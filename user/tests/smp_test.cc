@@ -330,10 +330,12 @@ void test_stress() {
   if (ok) wait_done(2 * pairs);
   uint64_t ms = (now_ns() - t0) / 1000000;
   ok = ok && load(g_stress_bad) == 0 && load(g_stress_served) == 2 * pairs * kStressRounds;
-  for (uint64_t p = 0; ok && p < pairs; ++p)
+  for (uint64_t p = 0; ok && p < pairs; ++p) {
     ok = g_expected[p][0] == kStressRounds && g_expected[p][1] == kStressRounds;
+  }
+  const uint64_t threads = 3 * pairs;
   sys::print("smp: stress: %llu threads on %llu CPUs, %llu round trips in %llu ms, %llu bad\n",
-             static_cast<unsigned long long>(3 * pairs), static_cast<unsigned long long>(g_cpus),
+             static_cast<unsigned long long>(threads), static_cast<unsigned long long>(g_cpus),
              static_cast<unsigned long long>(load(g_stress_served)), static_cast<unsigned long long>(ms),
              static_cast<unsigned long long>(load(g_stress_bad)));
   g_checks.check(ok, "stress");
