@@ -21,6 +21,7 @@ const char* selftest_name(Selftest s) {
     case Selftest::kNone: return "none";
     case Selftest::kDataAbort: return "data_abort";
     case Selftest::kPowerOff: return "poweroff";
+    case Selftest::kPanicSmp: return "panic_smp";
   }
   return "unknown";
 }

@@ -23,9 +23,14 @@ enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2 };
 // saved and without the lock; the requester holds it and waits for `served`.
 void serve_requests() {
   arm64::PerCpu& c = this_cpu();
-  if (__atomic_load_n(&g_halting, __ATOMIC_ACQUIRE)) halt_cpu();
+  if (__atomic_load_n(&g_halting, __ATOMIC_ACQUIRE)) halt_cpu_silently();  // another CPU panicked
   uint64_t r = __atomic_exchange_n(&c.request, 0, __ATOMIC_ACQUIRE);
   if (r == 0) return;
+  if ((r & kRequestPark) != 0 && c.user_frame != nullptr) {
+    // Its EL0 thread pointer, too: the asker may stop the thread for good,
+    // and this CPU will not switch away from it in the usual way.
+    reinterpret_cast<Thread*>(c.user_frame)->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+  }
   if ((r & kRequestSaveFp) != 0 && c.fp_owner != nullptr) {
     auto* owner = static_cast<Thread*>(c.fp_owner);
     arm64::fpsimd_save(&owner->fp);  // (EL1 may use FP/SIMD: CPACR traps EL0 only)

@@ -104,7 +104,7 @@ IrqResult irq_dispatch() {
   IrqResult r = IrqResult::kDevice;
   if (intid < 16) {  // SGIs from other CPUs (cpu.h): their requests are served on entry already
     arm64::gic_eoi(intid);
-    if (intid == kSgiHalt) halt_cpu();
+    if (intid == kSgiHalt) halt_cpu_silently();  // another CPU panicked and reports
     return IrqResult::kReschedule;
   }
   if (intid == g_timer_intid) {

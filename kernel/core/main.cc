@@ -86,7 +86,8 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
       kprintf("keel: self-test: PSCI SYSTEM_OFF via %s\n", dtb::psci_conduit_name(dt.psci));
       arm64::psci_call(dt.psci, arm64::kPsciSystemOff);
       panic("PSCI SYSTEM_OFF returned");
-    case boot::Selftest::kNone: break;
+    case boot::Selftest::kNone:
+    case boot::Selftest::kPanicSmp: break;
   }
   cpu_enable_pmu();
   ipc_set_cap_transfer(transfer_capability);
@@ -97,6 +98,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   cpu_set_online(0);
   size_t online = start_secondaries(*bi, dt);
   boot_info_set_cpus_online(online);
+  if (bi->selftest == boot::Selftest::kPanicSmp) panic("self-test: a panic with %zu CPUs online", online);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
   KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);
   KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);

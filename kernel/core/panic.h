@@ -10,8 +10,10 @@ namespace keel {
 
 [[noreturn]] void panic(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 
-// Stops this CPU forever (wfe loop, DAIF masked) without a message.
+// Stops this CPU forever (wfe loop, DAIF masked), saying so.
 [[noreturn]] void halt_cpu();
+// The same without a word: another CPU is printing a panic report.
+[[noreturn]] void halt_cpu_silently();
 
 // Stops the other CPUs (an SGI; those waiting for the kernel lock see a
 // flag): called first by a panic. Defined in cpu.cc.

@@ -6,6 +6,8 @@
 //                           server sees each client's sequence numbers
 //                           exactly once and in order, every reply matches;
 //   fp_migrates             FP/SIMD registers survive moving to another CPU;
+//   suspend_running_remote  a thread spinning at EL0 on another CPU is
+//                           suspended (it stops) and started again;
 //   delete_running_remote   a thread spinning at EL0 on another CPU is
 //                           destroyed; that CPU carries on with other work;
 //   revoke_blocked_remote   revoking the untyped under an endpoint wakes a
@@ -244,8 +246,18 @@ void test_destruction(uint64_t cpu) {
   const sys::CNode cnode(slot::kCNode);
   bool ok = start_thread(kVictim, spinner, g_victim_stack, sizeof g_victim_stack, 0, cpu);
   wait_spinning();
-  ok = ok && cnode.remove(kVictim) == Error::kOk;  // destroyed while it runs there
+  // Suspended while it runs there: it stops; started again, it runs again.
+  ok = ok && sys::ThreadCap(kVictim).suspend() == Error::kOk;
   uint64_t after = load(g_spins);
+  for (int i = 0; i < 2000; ++i) (void)sys::yield();
+  bool stopped = ok && load(g_spins) == after;
+  ok = ok && sys::ThreadCap(kVictim).start(reinterpret_cast<uint64_t>(spinner),
+                                           reinterpret_cast<uint64_t>(g_victim_stack + sizeof g_victim_stack),
+                                           0) == Error::kOk;
+  if (ok) wait_spinning();
+  g_checks.check(ok && stopped, "suspend_running_remote");
+  ok = ok && cnode.remove(kVictim) == Error::kOk;  // destroyed while it runs there
+  after = load(g_spins);
   for (int i = 0; i < 2000; ++i) (void)sys::yield();
   ok = ok && load(g_spins) == after;  // it no longer runs
   ok = ok && start_thread(kAfterwards, afterwards, g_after_stack, sizeof g_after_stack, 0, cpu);

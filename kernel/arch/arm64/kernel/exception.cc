@@ -90,6 +90,11 @@ namespace keel {
 void halt_cpu() {
   asm volatile("msr daifset, #0xf");
   kprintf("keel: CPU halted.\n");
+  halt_cpu_silently();
+}
+
+void halt_cpu_silently() {
+  asm volatile("msr daifset, #0xf");
   for (;;) arm64::wfe();
 }
 
