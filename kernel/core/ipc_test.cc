@@ -51,6 +51,64 @@ TEST(Scheduler, RemoveFromMiddleAndRoundRobin) {
   EXPECT_EQ(s.pick(), &lo);
 }
 
+// The CPU this test pretends to run on, and the CPUs it was asked to kick
+// (the kernel's definitions read TPIDR_EL1 and send SGIs).
+unsigned g_cpu = 0;
+std::vector<unsigned> g_kicked;
+
+}  // namespace
+
+unsigned current_cpu() { return g_cpu; }
+void kick_cpu(unsigned cpu) { g_kicked.push_back(cpu); }
+
+namespace {
+
+struct OnCpu {  // sets the current CPU for a scope
+  explicit OnCpu(unsigned cpu) : saved(g_cpu) { g_cpu = cpu; }
+  ~OnCpu() { g_cpu = saved; }
+  unsigned saved;
+};
+
+TEST(Scheduler, EachCpuPicksFromItsOwnQueueAndOthersAreKicked) {
+  Scheduler s;
+  g_kicked.clear();
+  Thread a = Make(10), b = Make(50);
+  b.cpu = 3;
+  s.enqueue(&a);  // CPU 0's, from CPU 0: nobody to kick
+  s.enqueue(&b);  // CPU 3's, from CPU 0: CPU 3 is told
+  EXPECT_EQ(g_kicked, std::vector<unsigned>{3});
+  EXPECT_EQ(s.highest(), 10);  // CPU 0 does not see b
+  EXPECT_EQ(s.highest_on(3), 50);
+  {
+    OnCpu three(3);
+    EXPECT_TRUE(s.contains(&b));
+    EXPECT_EQ(s.pick(), &b);
+    EXPECT_EQ(s.pick(), nullptr);
+    s.enqueue(&b);  // its own CPU: no kick
+  }
+  EXPECT_EQ(g_kicked.size(), 1u);
+  s.remove(&b);  // removal finds it on its own CPU's queue, from anywhere
+  EXPECT_FALSE(s.contains(&b));
+  EXPECT_EQ(s.pick(), &a);
+}
+
+TEST(Fastpath, DeclinesPartnersOfOtherCpus) {
+  Scheduler s;
+  Endpoint ep{};
+  Thread caller = Make(10), server = Make(10);
+  server.cpu = 1;
+  ipc_recv(s, &ep, &server);  // the server waits, but it belongs to CPU 1
+  caller.frame.x[1] = abi::message_info(1, 1);
+  EXPECT_EQ(ipc_fastpath_call(s, &ep, &caller, 0), nullptr);  // the slow path queues it on CPU 1
+  EXPECT_EQ(ep.state, EndpointState::kReceivers);
+  g_kicked.clear();
+  ipc_send(s, &ep, &caller, 0, true, true);
+  EXPECT_EQ(g_kicked, std::vector<unsigned>{1});
+  EXPECT_EQ(s.pick(), nullptr);  // nothing for CPU 0
+  OnCpu one(1);
+  EXPECT_EQ(s.pick(), &server);
+}
+
 struct IpcTest : ::testing::Test {
   Scheduler s;
   Endpoint ep{};
