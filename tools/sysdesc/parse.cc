@@ -125,6 +125,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         if (v < 4096 || (v & (v - 1)) != 0) return error("untyped must be a power of two of at least 4K");
         task->untyped_bytes = v;
       }
+    } else if (key == "cpu") {
+      uint32_t cpu = 0;
+      if (!absl::SimpleAtoi(value, &cpu) || cpu > 7) return error("cpu must be 0..7");
+      task->cpu = cpu;
     } else if (key == "outcome") {
       if (value != "exit" && value != "stopped") return error("outcome must be exit or stopped");
       task->expect_stopped = value == "stopped" ? 1 : 0;

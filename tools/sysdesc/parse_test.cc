@@ -58,6 +58,9 @@ TEST(SysdescTest, ClientSettings) {
   auto s = parse_system(with("task w\n program = client\n priority = 3\n outcome = stopped\n"), kModules);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->tasks[2].expect_stopped, 1u);
+  auto c = parse_system(with("task w\n program = client\n priority = 3\n cpu = 5\n"), kModules);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tasks[2].cpu, 5u);
 }
 
 TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
@@ -72,6 +75,7 @@ TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
   EXPECT_EQ(error_of(with("just words\n")), "line 11: expected 'task NAME' or 'key = value', got 'just words'");
   EXPECT_EQ(error_of("priority = 3\n"), "line 1: a setting before the first 'task'");
   EXPECT_EQ(error_of(with("task x\n outcome = maybe\n")), "line 12: outcome must be exit or stopped");
+  EXPECT_EQ(error_of(with("task x\n cpu = 8\n")), "line 12: cpu must be 0..7");
   EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 12: start must be boot, on-demand or test, not 'later'");
 }
 

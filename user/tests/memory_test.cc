@@ -41,6 +41,12 @@ bool info_of(const char* name, mem::ClientInfo* out) {
 
 bool self_info(mem::ClientInfo* out) { return info_of(abi::start_info()->name, out); }
 
+// Yields until the memory server reports client `name` gone (bounded).
+void wait_gone(const char* name) {
+  mem::ClientInfo c{};
+  for (int i = 0; i < 100000 && (!info_of(name, &c) || c.alive); ++i) (void)sys::yield();
+}
+
 Error raw(uint64_t label, uint64_t length, uint64_t a = 0, uint64_t b = 0, uint64_t c = 0) {
   sys::Message m = mem::message(static_cast<mem::Label>(label), a, b, c);
   m.length = length;
@@ -139,7 +145,10 @@ void tests() {
   check(ce == Error::kOk && m.label == 0 && *word(kShared + kPage) == 0x7065657221ull,
         "pages shared with another client, both ways", ce);
 
-  // 6. reclaim: the peer has exited, memory_wild was stopped.
+  // 6. reclaim: the peer has exited, memory_wild was stopped. (On one CPU
+  // both happened already; when the system puts them on other CPUs, wait.)
+  wait_gone("memory_peer");
+  wait_gone("memory_wild");
   mem::ClientInfo other{};
   check(info_of("memory_peer", &other) && !other.alive && !other.killed && other.exit_code == 0 && other.pages == 0,
         "an exited client's pages are reclaimed");

@@ -51,7 +51,7 @@ struct Task {
   uint64_t buffer_bytes;    // UART server: its transmit buffer
   char channel[kNameSize];  // another task: init gives both one endpoint (task_slot::kChannel); "" = none
   uint32_t expect_stopped;  // 1: a test that is meant to be stopped by a fault (`outcome = stopped`)
-  uint32_t reserved;
+  uint32_t cpu;             // the CPU its thread runs on (CPU 0 if that one is not online)
 };
 
 struct System {
