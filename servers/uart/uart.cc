@@ -22,6 +22,7 @@
 #include "keel/proto/console.h"
 #include "keel/sys.h"
 #include "keel/task.h"
+#include "keel/thread.h"
 
 namespace {
 
@@ -364,13 +365,13 @@ Error setup(const abi::StartInfo* info) {
   for (uint64_t i = 0; e == Error::kOk && i < kReplies; i += 16) {
     e = ut.retype(ObjectType::kReply, 0, kFirstReply + i, kReplies - i < 16 ? kReplies - i : 16);
   }
-  if (e == Error::kOk) e = ut.retype(ObjectType::kThread, 0, kIrqThread);
-  const sys::ThreadCap th(kIrqThread);
-  if (e == Error::kOk) e = th.configure(slot::kCNode, slot::kAddressSpace, static_cast<unsigned>(info->priority));
-  if (e == Error::kOk) e = th.set_ipc_buffer(reinterpret_cast<uint64_t>(&g_irq_ipc));
   if (e == Error::kOk) {
-    e = th.start(reinterpret_cast<uint64_t>(&irq_thread), reinterpret_cast<uint64_t>(g_irq_stack + sizeof g_irq_stack),
-                 0);
+    e = sys::start_thread({.untyped = slot::kUntyped,
+                           .slot = kIrqThread,
+                           .priority = static_cast<unsigned>(info->priority),
+                           .entry = irq_thread,
+                           .stack_top = reinterpret_cast<uint64_t>(g_irq_stack + sizeof g_irq_stack),
+                           .ipc_buffer = reinterpret_cast<uint64_t>(&g_irq_ipc)});
   }
   if (e != Error::kOk) return e;
   // The UART: interrupts on for receive (and transmit while the ring has bytes).

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "keel/sys.h"
+#include "keel/thread.h"
 #include "keel/time.h"
 
 namespace {
@@ -33,10 +34,13 @@ uint64_t g_next_client = kClients;
 uint64_t load(const volatile uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_ACQUIRE); }
 
 bool start_thread(uint64_t th_slot, void (*entry)(uint64_t), char* stack, size_t size, uint64_t arg, uint64_t cpu) {
-  const sys::ThreadCap th(th_slot);
-  return sys::Untyped(kUt).retype(ObjectType::kThread, 0, th_slot) == Error::kOk &&
-         th.configure(slot::kCNode, slot::kAddressSpace, kPrio) == Error::kOk && th.set_affinity(cpu) == Error::kOk &&
-         th.start(reinterpret_cast<uint64_t>(entry), reinterpret_cast<uint64_t>(stack + size), arg) == Error::kOk;
+  return sys::start_thread({.untyped = kUt,
+                            .slot = th_slot,
+                            .priority = kPrio,
+                            .cpu = cpu,
+                            .entry = entry,
+                            .stack_top = reinterpret_cast<uint64_t>(stack + size),
+                            .arg = arg}) == Error::kOk;
 }
 
 void wait_finished(uint64_t target) {

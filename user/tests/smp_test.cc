@@ -23,6 +23,7 @@
 #include "keel/loader.h"
 #include "keel/sys.h"
 #include "keel/testing.h"
+#include "keel/thread.h"
 #include "keel/time.h"
 
 extern "C" char __etext[];
@@ -52,12 +53,14 @@ void store(volatile uint64_t& v, uint64_t x) { __atomic_store_n(&v, x, __ATOMIC_
 
 using sys::now_ns;
 
-bool start_thread(uint64_t th_slot, void (*entry)(uint64_t), char* stack, size_t size, uint64_t arg, uint64_t cpu,
-                  unsigned prio = kPrio) {
-  const sys::ThreadCap th(th_slot);
-  return sys::Untyped(kUt).retype(ObjectType::kThread, 0, th_slot) == Error::kOk &&
-         th.configure(slot::kCNode, slot::kAddressSpace, prio) == Error::kOk && th.set_affinity(cpu) == Error::kOk &&
-         th.start(reinterpret_cast<uint64_t>(entry), reinterpret_cast<uint64_t>(stack + size), arg) == Error::kOk;
+bool start_thread(uint64_t th_slot, void (*entry)(uint64_t), char* stack, size_t size, uint64_t arg, uint64_t cpu) {
+  return sys::start_thread({.untyped = kUt,
+                            .slot = th_slot,
+                            .priority = kPrio,
+                            .cpu = cpu,
+                            .entry = entry,
+                            .stack_top = reinterpret_cast<uint64_t>(stack + size),
+                            .arg = arg}) == Error::kOk;
 }
 
 // Finished threads count themselves, then signal (signals merge; the count does not).
