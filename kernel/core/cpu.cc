@@ -15,17 +15,16 @@ namespace {
 
 alignas(128) arm64::PerCpu g_cpus[kMaxCpus];
 uint64_t g_online_mask = 0;  // bit i: CPU i runs the kernel (atomic)
-bool g_halting = false;      // a CPU panicked (atomic)
 
-enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2 };
+enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4 };
 
 // Serves what the lock holder asked of this CPU. Runs with the user context
 // saved and without the lock; the requester holds it and waits for `served`.
 void serve_requests() {
   arm64::PerCpu& c = this_cpu();
-  if (__atomic_load_n(&g_halting, __ATOMIC_ACQUIRE)) halt_cpu_silently();  // another CPU panicked
+  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) == 0) return;  // the common case: one load
   uint64_t r = __atomic_exchange_n(&c.request, 0, __ATOMIC_ACQUIRE);
-  if (r == 0) return;
+  if ((r & kRequestHalt) != 0) halt_cpu_silently();  // another CPU panicked and reports
   if ((r & kRequestPark) != 0 && c.user_frame != nullptr) {
     // Its EL0 thread pointer, too: the asker may stop the thread for good,
     // and this CPU will not switch away from it in the usual way.
@@ -51,12 +50,6 @@ void request(size_t index, uint64_t what) {
 }
 
 }  // namespace
-
-arm64::PerCpu& this_cpu() {
-  uint64_t p;
-  asm volatile("mrs %0, tpidr_el1" : "=r"(p));
-  return *reinterpret_cast<arm64::PerCpu*>(p);
-}
 
 arm64::PerCpu& cpu_record(size_t index) { return g_cpus[index]; }
 
@@ -174,9 +167,10 @@ void cpus_halt_others() {
   uint64_t self = 0;
   asm volatile("mrs %0, tpidr_el1" : "=r"(self));
   if (self == 0) return;  // before the per-CPU records exist: no other CPU runs the kernel
-  __atomic_store_n(&g_halting, true, __ATOMIC_RELEASE);
   for (size_t i = 0; i < kMaxCpus; ++i) {
-    if (g_cpus[i].online != 0 && &g_cpus[i] != &this_cpu()) arm64::gic_send_sgi(i, kSgiHalt);
+    if (g_cpus[i].online == 0 || &g_cpus[i] == &this_cpu()) continue;
+    __atomic_fetch_or(&g_cpus[i].request, kRequestHalt, __ATOMIC_RELEASE);  // seen while waiting for the lock
+    arm64::gic_send_sgi(i, kSgiHalt);                                       // or as an interrupt
   }
 }
 

@@ -36,7 +36,12 @@ constexpr uint32_t kSgiReschedule = 1;  // a thread was queued for you (or moved
 constexpr uint32_t kSgiRequest = 2;     // serve your PerCpu::request
 constexpr uint32_t kSgiHalt = 3;        // another CPU panicked: stop
 
-arm64::PerCpu& this_cpu();
+// This CPU's record (inline: every kernel entry reads it several times).
+inline arm64::PerCpu& this_cpu() {
+  uint64_t p;
+  asm("mrs %0, tpidr_el1" : "=r"(p));  // (not volatile: constant for as long as this code runs on this CPU)
+  return *reinterpret_cast<arm64::PerCpu*>(p);
+}
 arm64::PerCpu& cpu_record(size_t index);
 size_t cpus_online();
 // Sets up the record of CPU `index` and points TPIDR_EL1 at it.
