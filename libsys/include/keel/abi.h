@@ -1,11 +1,10 @@
 // abi.h — keel's system-call ABI: the one definition kernel and user space share.
 //
-// Status: the error codes and object types are in use (kernel/object, host
-// tests); the syscall numbers and register conventions below are the
-// contract the EL0 entry path implements next (docs/objects.md).
+// Explained in docs/objects.md; the servers' protocols build on it
+// (keel/proto/, docs/servers.md).
 //
-// Register use (SVC #0):  x8 = syscall number; x0..x5 = arguments;
-// on return x0 = Error (0 = ok), x1..x5 = results. Short IPC messages travel
+// Register use (SVC #0):  x8 = syscall number; x0..x6 = arguments;
+// on return x0 = Error (0 = ok), x1..x6 = results. Short IPC messages travel
 // in x2..x5 (message registers), longer ones in the IPC buffer page.
 #pragma once
 
