@@ -15,6 +15,7 @@ kernel_entry:
   adrp  x1, __kernel_stack_top
   add   x1, x1, :lo12:__kernel_stack_top
   mov   sp, x1
+  msr   tpidr_el1, xzr          // no PerCpu record yet (vectors.S checks; reset value is UNKNOWN)
   adrp  x1, kernel_vectors
   add   x1, x1, :lo12:kernel_vectors
   msr   vbar_el1, x1
@@ -32,6 +33,7 @@ kernel_entry:
 secondary_kernel_entry:
   ldr   x1, [x0, #64]           // SecondaryBoot::kstack_top
   mov   sp, x1
+  msr   tpidr_el1, xzr          // (as above, until cpu_install)
   adrp  x1, kernel_vectors
   add   x1, x1, :lo12:kernel_vectors
   msr   vbar_el1, x1

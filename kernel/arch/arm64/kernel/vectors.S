@@ -24,6 +24,7 @@
 #define FRAME_SPSR 264
 #define FRAME_ESR  272
 #define FRAME_FAR  280
+#define KSTACK_SIZE 16384 // every CPU's kernel stack (kernel.ld asserts the boot CPU's; smp.cc sizes the others)
 
   .section .text.vectors, "ax"
   .balign 2048
@@ -86,15 +87,21 @@ kernel_exception_common:
   msr   sp_el0, x1
   msr   tpidr_el0, x2
   mov   x1, sp
-  adrp  x2, __kernel_stack_bottom
-  add   x2, x2, :lo12:__kernel_stack_bottom
+  // This CPU's kernel stack: [top - 16 KiB, top], top from its PerCpu
+  // record (TPIDR_EL1, zeroed in entry.S until cpu_install sets it), or
+  // the boot CPU's before that.
+  mrs   x2, tpidr_el1
+  cbz   x2, 3f
+  ldr   x2, [x2, #8]            // PerCpu::kstack_top
+  cbnz  x2, 4f
+3:adrp  x2, __kernel_stack_top
+  add   x2, x2, :lo12:__kernel_stack_top
+4:cmp   x1, x2
+  b.hi  1f                      // not on its stack
+  sub   x2, x2, #KSTACK_SIZE
   add   x2, x2, #FRAME_SIZE
   cmp   x1, x2
-  b.lo  1f                      // would overflow the stack
-  adrp  x2, __kernel_stack_top
-  add   x2, x2, :lo12:__kernel_stack_top
-  cmp   x1, x2
-  b.ls  2f
+  b.hs  2f                      // room for the frame
 1:adrp  x2, __emergency_stack_top
   add   x2, x2, :lo12:__emergency_stack_top
   mov   sp, x2
