@@ -197,7 +197,11 @@ char g_input[2048];  // finished lines nobody has read yet
 size_t g_input_len = 0;
 
 void echo(const char* s, size_t n) {
-  if (tx_cost(s, n) <= ring_free()) ring_put(s, n);  // echo is best effort: it never waits
+  if (tx_cost(s, n) <= ring_free()) {
+    ring_put(s, n);
+  } else {
+    g_stats.echo_skipped += n;  // echo never waits; counted (Stats), not silent
+  }
 }
 
 // Answers a pending reader with the first queued line, if both exist:
@@ -235,9 +239,11 @@ void receive_char(char ch) {
   g_stats.received++;
   if (ch == '\r' || ch == '\n') {
     echo("\n", 1);
-    if (g_input_len + g_edit_len + 1 <= sizeof g_input) {  // (a full queue drops the line: nobody reads)
+    if (g_input_len + g_edit_len + 1 <= sizeof g_input) {
       for (size_t i = 0; i < g_edit_len; ++i) g_input[g_input_len++] = g_edit[i];
       g_input[g_input_len++] = '\n';
+    } else {
+      g_stats.input_dropped++;  // 2 KiB of lines nobody reads: counted (Stats)
     }
     g_edit_len = 0;
     serve_readers();
@@ -324,7 +330,9 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
       out.mr[3] = g_stats.received;
       out.mr[4] = g_stats.kernel_bytes;
       out.mr[5] = g_stats.buffer_size;
-      out.length = 6;
+      out.mr[6] = g_stats.echo_skipped;
+      out.mr[7] = g_stats.input_dropped;
+      out.length = 8;
       return true;
     default: out.label = static_cast<uint64_t>(Error::kInvalidArgument); return true;
   }
@@ -387,7 +395,8 @@ Error setup(const abi::StartInfo* info) {
 
 int main() {
   const abi::StartInfo* info = abi::start_info();
-  if (info->magic != abi::kStartInfoMagic || info->buffer_bytes < 64 || info->buffer_bytes > kMaxRing) {
+  if (info->magic != abi::kStartInfoMagic || info->buffer_bytes < 2 * (con::kLineMax + 2) ||
+      info->buffer_bytes > kMaxRing) {
     sys::print("uart: bad start info\n");
     return 1;
   }

@@ -118,7 +118,9 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       if (!parse_size(value, &v)) return error(absl::StrCat("bad size '", value, "' (bytes, optional K or M)"));
       if (key == "quota") task->quota_bytes = v;
       if (key == "buffer") {
-        if (v < 64 || v > 65536) return error("buffer must be 64..64K bytes");
+        // At least two whole lines (kLineMax, "\n" as "\r\n"): a line that
+        // could never fit would make its writer wait forever.
+        if (v < 1024 || v > 65536) return error("buffer must be 1K..64K bytes");
         task->buffer_bytes = v;
       }
       if (key == "untyped") {

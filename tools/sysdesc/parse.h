@@ -10,7 +10,7 @@
 //     priority = 1..254
 //     quota    = SIZE          memory-server pages it may hold (clients)
 //     untyped  = SIZE          untyped memory of its own (a power of two)
-//     buffer   = SIZE          UART server: transmit buffer
+//     buffer   = SIZE          UART server: transmit buffer, 1K..64K
 //     caps     = memory, console    (either or both, comma-separated)
 //     channel  = TASK          an endpoint shared with TASK (both ends get it)
 //     cpu      = 0..7          the CPU it runs on (default 0; CPU 0 if that one is not online)

@@ -76,6 +76,7 @@ TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
   EXPECT_EQ(error_of("priority = 3\n"), "line 1: a setting before the first 'task'");
   EXPECT_EQ(error_of(with("task x\n outcome = maybe\n")), "line 12: outcome must be exit or stopped");
   EXPECT_EQ(error_of(with("task x\n cpu = 8\n")), "line 12: cpu must be 0..7");
+  EXPECT_EQ(error_of(with("task x\n buffer = 512\n")), "line 12: buffer must be 1K..64K bytes");
   EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 12: start must be boot, on-demand or test, not 'later'");
 }
 

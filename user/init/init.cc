@@ -103,7 +103,7 @@ const char* check_system(const abi::BootModule* mod) {
     if (t.role == sd::Role::kMemoryServer) g_memory_index = i, ++memory;
     if (t.role == sd::Role::kUartServer) g_uart_index = i, ++uart;
     if (t.role != sd::Role::kClient && t.start != sd::Start::kBoot) return "a server does not start at boot";
-    if (t.role == sd::Role::kUartServer && (t.buffer_bytes < 64 || t.buffer_bytes > 65536)) {
+    if (t.role == sd::Role::kUartServer && (t.buffer_bytes < 1024 || t.buffer_bytes > 65536)) {
       return "bad UART buffer size";
     }
   }
@@ -496,6 +496,8 @@ void console() {
             "uart server: %llu bytes in %llu lines written, %llu writes waited for buffer space, %llu bytes "
             "received, %llu bytes of kernel log, %llu-byte buffer\n",
             ull(st.bytes), ull(st.lines), ull(st.waited), ull(st.received), ull(st.kernel_bytes), ull(st.buffer_size));
+        sys::print("uart server: %llu echo bytes not shown (buffer full), %llu typed lines dropped (unread)\n",
+                   ull(st.echo_skipped), ull(st.input_dropped));
       }
     } else {
       sys::print("unknown command '%s' (try 'help')\n", cmd);

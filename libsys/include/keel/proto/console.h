@@ -22,7 +22,9 @@
 //          shown first.
 //   Stats                                  -> MR0 bytes written, MR1 lines,
 //          MR2 writes that waited (back-pressure), MR3 bytes received,
-//          MR4 kernel-log bytes forwarded, MR5 transmit buffer size
+//          MR4 kernel-log bytes forwarded, MR5 transmit buffer size,
+//          MR6 echo bytes not shown (the buffer was full: echo never
+//          waits), MR7 typed lines dropped (2 KiB of lines nobody read)
 // Malformed requests (unknown label, n > kMaxBytes, message shorter than n
 // says, a second Read) get kInvalidArgument / kSlotOccupied and change nothing.
 #pragma once
@@ -83,7 +85,7 @@ inline abi::Error read_line(const sys::Endpoint& ep, char* buf, size_t size, siz
 }
 
 struct Stats {
-  uint64_t bytes, lines, waited, received, kernel_bytes, buffer_size;
+  uint64_t bytes, lines, waited, received, kernel_bytes, buffer_size, echo_skipped, input_dropped;
 };
 
 inline abi::Error stats(const sys::Endpoint& ep, Stats* out) {
@@ -91,7 +93,7 @@ inline abi::Error stats(const sys::Endpoint& ep, Stats* out) {
   m.label = kStats;
   abi::Error e = ep.call(m);
   if (e == abi::Error::kOk) e = static_cast<abi::Error>(m.label);
-  if (e == abi::Error::kOk) *out = Stats{m.mr[0], m.mr[1], m.mr[2], m.mr[3], m.mr[4], m.mr[5]};
+  if (e == abi::Error::kOk) *out = Stats{m.mr[0], m.mr[1], m.mr[2], m.mr[3], m.mr[4], m.mr[5], m.mr[6], m.mr[7]};
   return e;
 }
 
