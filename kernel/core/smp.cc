@@ -53,7 +53,9 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
       kprintf("keel: cpu %zu (MPIDR 0x%llx) not started: keel supports %zu CPUs\n", i, ull(dt.cpu_mpidr[i]), kMaxCpus);
       continue;
     }
-    const size_t n = index++;
+    // Its number; taken for good only once CPU_ON succeeds (a CPU that
+    // never starts leaves no gap in the numbers of those that do).
+    const size_t n = index;
     SecondaryBoot& r = g_records[n];
     r = SecondaryBoot{.ttbr0 = bi.ttbr0,
                       .ttbr1 = bi.ttbr1,
@@ -77,6 +79,7 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
               static_cast<long long>(ret));
       continue;
     }
+    ++index;
     // Wait (bounded: five seconds of counter ticks, generous for a loaded
     // emulator) for it to report in.
     uint64_t freq = KEEL_READ_SYSREG(cntfrq_el0), t0 = KEEL_READ_SYSREG(cntpct_el0);

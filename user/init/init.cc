@@ -338,7 +338,7 @@ Error start_task(uint64_t index) {
 
   const sys::ThreadCap thread(th);
   e = thread.configure(cn, as, t.priority, t.role == sd::Role::kClient ? tslot::kPager : 0);
-  if (e == Error::kOk) e = thread.set_affinity(t.cpu < g_info->cpus_online ? t.cpu : 0);
+  if (e == Error::kOk && thread.set_affinity(t.cpu) != Error::kOk) e = thread.set_affinity(0);  // not online: CPU 0
   if (e == Error::kOk) e = thread.set_ipc_buffer(abi::kIpcBufferVa);
   if (e == Error::kOk) e = thread.start(prog.entry, prog.stack_top, abi::kStartInfoVa);
   if (e == Error::kOk) run.state = TaskState::kRunning;
