@@ -127,6 +127,9 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         if (v < 4096 || (v & (v - 1)) != 0) return error("untyped must be a power of two of at least 4K");
         task->untyped_bytes = v;
       }
+    } else if (key == "irq") {
+      if (value != "console-uart") return error(absl::StrCat("unknown interrupt '", value, "' (console-uart)"));
+      task->irq = static_cast<uint32_t>(sysdesc::IrqSource::kConsoleUart);
     } else if (key == "cpu") {
       uint32_t cpu = 0;
       if (!absl::SimpleAtoi(value, &cpu) || cpu > 7) return error("cpu must be 0..7");
@@ -170,6 +173,9 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
     }
     if (t.role == Role::kUartServer && t.buffer_bytes == 0) {
       return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": the uart-server needs a buffer size"));
+    }
+    if (t.role == Role::kUartServer && t.irq != static_cast<uint32_t>(sysdesc::IrqSource::kConsoleUart)) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": the uart-server needs irq = console-uart"));
     }
   }
   if (memory != 1 || uart != 1) {

@@ -14,6 +14,7 @@
 //     caps     = memory, console    (either or both, comma-separated)
 //     channel  = TASK          an endpoint shared with TASK (both ends get it)
 //     cpu      = 0..7          the CPU it runs on (default 0; CPU 0 if that one is not online)
+//     irq      = console-uart  the interrupt it handles (the uart-server must have it)
 //     outcome  = exit | stopped   how a test ends when it passes (default exit 0;
 //                                 stopped: the memory server stops it for a fault)
 //   SIZE: a number with an optional K or M suffix (bytes).

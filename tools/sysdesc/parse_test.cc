@@ -17,6 +17,7 @@ task uart
   role = uart-server
   priority = 240
   buffer = 4K
+  irq = console-uart
 task memory            # trailing comment
   role = memory-server
   priority = 230
@@ -65,19 +66,19 @@ TEST(SysdescTest, ClientSettings) {
 
 TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
   EXPECT_EQ(error_of(with("task x\n program = client\n priority = 0\n")),
-            "line 13: priority must be 1..254 (init has 255)");
-  EXPECT_EQ(error_of(with("task x\n colour = red\n")), "line 12: unknown key 'colour'");
-  EXPECT_EQ(error_of(with("task x\n caps = memory, disk\n")), "line 12: unknown capability 'disk' (memory, console)");
-  EXPECT_EQ(error_of(with("task x\n untyped = 3000\n")), "line 12: untyped must be a power of two of at least 4K");
-  EXPECT_EQ(error_of(with("task x\n quota = 12Q\n")), "line 12: bad size '12Q' (bytes, optional K or M)");
-  EXPECT_EQ(error_of(with("task uart\n")), "line 11: task 'uart' declared twice");
-  EXPECT_EQ(error_of(with("task Bad!\n")), "line 11: bad task name 'Bad!' (1..15 of a-z 0-9 _ -)");
-  EXPECT_EQ(error_of(with("just words\n")), "line 11: expected 'task NAME' or 'key = value', got 'just words'");
+            "line 14: priority must be 1..254 (init has 255)");
+  EXPECT_EQ(error_of(with("task x\n colour = red\n")), "line 13: unknown key 'colour'");
+  EXPECT_EQ(error_of(with("task x\n caps = memory, disk\n")), "line 13: unknown capability 'disk' (memory, console)");
+  EXPECT_EQ(error_of(with("task x\n untyped = 3000\n")), "line 13: untyped must be a power of two of at least 4K");
+  EXPECT_EQ(error_of(with("task x\n quota = 12Q\n")), "line 13: bad size '12Q' (bytes, optional K or M)");
+  EXPECT_EQ(error_of(with("task uart\n")), "line 12: task 'uart' declared twice");
+  EXPECT_EQ(error_of(with("task Bad!\n")), "line 12: bad task name 'Bad!' (1..15 of a-z 0-9 _ -)");
+  EXPECT_EQ(error_of(with("just words\n")), "line 12: expected 'task NAME' or 'key = value', got 'just words'");
   EXPECT_EQ(error_of("priority = 3\n"), "line 1: a setting before the first 'task'");
-  EXPECT_EQ(error_of(with("task x\n outcome = maybe\n")), "line 12: outcome must be exit or stopped");
-  EXPECT_EQ(error_of(with("task x\n cpu = 8\n")), "line 12: cpu must be 0..7");
-  EXPECT_EQ(error_of(with("task x\n buffer = 512\n")), "line 12: buffer must be 1K..64K bytes");
-  EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 12: start must be boot, on-demand or test, not 'later'");
+  EXPECT_EQ(error_of(with("task x\n outcome = maybe\n")), "line 13: outcome must be exit or stopped");
+  EXPECT_EQ(error_of(with("task x\n cpu = 8\n")), "line 13: cpu must be 0..7");
+  EXPECT_EQ(error_of(with("task x\n buffer = 512\n")), "line 13: buffer must be 1K..64K bytes");
+  EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 13: start must be boot, on-demand or test, not 'later'");
 }
 
 TEST(SysdescTest, WholeSystemRules) {
@@ -85,17 +86,21 @@ TEST(SysdescTest, WholeSystemRules) {
   EXPECT_EQ(error_of(with("task x\n program = client\n")), "task x: no priority");
   EXPECT_EQ(error_of(with("task x\n program = client\n priority = 3\n channel = nobody\n")),
             "task x: channel to unknown task 'nobody'");
-  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 4K\n"),
+  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 4K\n task memory\n"
+                     " role = memory-server\n priority = 9\n"),
+            "task uart: the uart-server needs irq = console-uart");
+  EXPECT_EQ(error_of(with("task x\n irq = timer\n")), "line 13: unknown interrupt 'timer' (console-uart)");
+  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 4K\n irq = console-uart\n"),
             "need exactly one memory-server and one uart-server (found 0 and 1)");
   EXPECT_EQ(error_of(with("task m2\n program = memory\n role = memory-server\n priority = 9\n")),
             "need exactly one memory-server and one uart-server (found 2 and 1)");
-  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 1K\n task memory\n"
+  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 1K\n irq = console-uart\n task memory\n"
                      " role = memory-server\n"
                      " priority = 9\n start = on-demand\n"),
             "task memory: a server must start at boot");
   std::string many = kMinimal;
   for (int i = 0; i < 11; ++i) many += "task c" + std::to_string(i) + "\n program = client\n priority = 1\n";
-  EXPECT_EQ(error_of(many), "line 41: more than 12 tasks");
+  EXPECT_EQ(error_of(many), "line 42: more than 12 tasks");
 }
 
 // Every description in system/ is valid against the modules its image packs

@@ -106,6 +106,10 @@ const char* check_system(const abi::BootModule* mod) {
     if (t.role == sd::Role::kUartServer && (t.buffer_bytes < 1024 || t.buffer_bytes > 65536)) {
       return "bad UART buffer size";
     }
+    if (t.role == sd::Role::kUartServer && t.irq != static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) {
+      return "the UART server is given no interrupt";
+    }
+    if (t.irq > static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) return "unknown interrupt source";
   }
   if (memory != 1 || uart != 1) return "need exactly one memory server and one UART server";
   g_sys = s;
@@ -308,9 +312,12 @@ Error start_task(uint64_t index) {
   if (e == Error::kOk && uart_server) {
     e = put_copy(cn, tslot::kServerEndpoint, kEpUart);
     if (e == Error::kOk) e = put_move(cn, tslot::kUartFrame, kDeviceFrame);
-    if (e == Error::kOk) e = sys::invoke(islot::kIrqControl, abi::Method::kIrqControlGet, g_info->uart_intid, kIrq);
-    if (e == Error::kOk) e = put_move(cn, tslot::kUartIrq, kIrq);
     if (e == Error::kOk) e = put_copy(cn, tslot::kKernelLog, islot::kKernelLog);
+  }
+  if (e == Error::kOk && t.irq == static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) {
+    // The interrupt the description gives it, as the DTB numbers it.
+    e = sys::invoke(islot::kIrqControl, abi::Method::kIrqControlGet, g_info->uart_intid, kIrq);
+    if (e == Error::kOk) e = put_move(cn, tslot::kUartIrq, kIrq);
   }
   if (e == Error::kOk && memory_server) {
     e = put_copy(cn, tslot::kServerEndpoint, kEpMemory);

@@ -33,6 +33,12 @@ enum class Start : uint32_t {
   kTest = 2,      // with the console's `test` (the self-tests)
 };
 
+// Interrupts a task can be given (`irq = ...`), as the DTB names them.
+enum class IrqSource : uint32_t {
+  kNone = 0,
+  kConsoleUart = 1,  // the console PL011's interrupt (`irq = console-uart`)
+};
+
 // Initial capabilities (bit set), beyond its own CNode, thread and address space.
 enum CapBits : uint32_t {
   kCapMemory = 1u << 0,   // a badged endpoint to the memory server (and it is the task's pager)
@@ -52,6 +58,8 @@ struct Task {
   char channel[kNameSize];  // another task: init gives both one endpoint (task_slot::kChannel); "" = none
   uint32_t expect_stopped;  // 1: a test that is meant to be stopped by a fault (`outcome = stopped`)
   uint32_t cpu;             // the CPU its thread runs on (CPU 0 if that one is not online)
+  uint32_t irq;             // IrqSource: the interrupt it is given (an IrqHandler capability)
+  uint32_t reserved;
 };
 
 struct System {

@@ -31,7 +31,7 @@ constexpr uint64_t kChannel = 9;       // the endpoint its description's `channe
 constexpr uint64_t kServerEndpoint = 16;
 // UART server.
 constexpr uint64_t kUartFrame = 17;         // the PL011's registers (a 4 KiB device frame)
-constexpr uint64_t kUartIrq = 18;           // IrqHandler for its interrupt
+constexpr uint64_t kUartIrq = 18;           // IrqHandler for the interrupt its description gives it (`irq = ...`)
 constexpr uint64_t kKernelLog = 19;         // the kernel's console output
 constexpr uint64_t kUartNotification = 20;  // signalled by the interrupt (badge 1) and the kernel log (badge 2)
 // Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
