@@ -9,12 +9,12 @@
 
 namespace keel {
 
-SpinLock g_kernel_lock;
+static_assert(kMaxCpus == Scheduler::kCpus && kMaxCpus == arm64::kGicMaxCpus, "one CPU count for the whole kernel");
 
 namespace {
 
 alignas(128) arm64::PerCpu g_cpus[kMaxCpus];
-uint64_t g_online_mask = 0;  // bit i: CPU i runs the kernel (atomic)
+uint64_t g_online_mask = 0;  // bit i: CPU i runs the kernel (atomic; the one record of who is online)
 
 enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4 };
 
@@ -51,7 +51,13 @@ void request(size_t index, uint64_t what) {
 
 }  // namespace
 
+SpinLock g_kernel_lock{serve_requests};
+
 arm64::PerCpu& cpu_record(size_t index) { return g_cpus[index]; }
+
+bool cpu_online(size_t index) {
+  return index < kMaxCpus && ((__atomic_load_n(&g_online_mask, __ATOMIC_ACQUIRE) >> index) & 1) != 0;
+}
 
 size_t cpus_online() {
   return static_cast<size_t>(__builtin_popcountll(__atomic_load_n(&g_online_mask, __ATOMIC_ACQUIRE)));
@@ -62,14 +68,10 @@ void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top) {
   g_cpus[index].index = index;
   g_cpus[index].mpidr = mpidr;
   g_cpus[index].kstack_top = kstack_top;
-  g_kernel_lock.set_spin_hook(serve_requests);
   KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(&g_cpus[index]));
 }
 
-void cpu_set_online(size_t index) {
-  g_cpus[index].online = 1;
-  __atomic_fetch_or(&g_online_mask, uint64_t{1} << index, __ATOMIC_RELEASE);
-}
+void cpu_set_online(size_t index) { __atomic_fetch_or(&g_online_mask, uint64_t{1} << index, __ATOMIC_RELEASE); }
 
 // Which CPU holds the lock (index + 1; 0: none): checked on every entry and
 // exit, so a path that leaves the kernel still holding it, or drops it twice,
@@ -106,13 +108,13 @@ void cpu_take_current(size_t index) {
 
 void cpus_release_thread(const Thread* t) {
   for (size_t i = 0; i < kMaxCpus; ++i) {
-    if (g_cpus[i].online != 0 && cpu_current(i) == t) cpu_take_current(i);
+    if (cpu_online(i) && cpu_current(i) == t) cpu_take_current(i);
   }
 }
 
 void cpus_release_address_space(uint64_t as_root) {
   for (size_t i = 0; i < kMaxCpus; ++i) {
-    Thread* t = g_cpus[i].online != 0 ? cpu_current(i) : nullptr;
+    Thread* t = cpu_online(i) ? cpu_current(i) : nullptr;
     if (t != nullptr && t->as_root == as_root) cpu_take_current(i);
   }
 }
@@ -126,7 +128,7 @@ unsigned current_cpu() { return static_cast<unsigned>(this_cpu().index); }
 void kick_cpu(unsigned cpu) { cpu_kick(cpu); }
 
 void cpu_kick(size_t index) {
-  if (index < kMaxCpus && index != this_cpu().index && g_cpus[index].online != 0) {
+  if (index != this_cpu().index && cpu_online(index)) {
     arm64::gic_send_sgi(index, kSgiReschedule);
   }
 }
@@ -168,7 +170,7 @@ void cpus_halt_others() {
   asm volatile("mrs %0, tpidr_el1" : "=r"(self));
   if (self == 0) return;  // before the per-CPU records exist: no other CPU runs the kernel
   for (size_t i = 0; i < kMaxCpus; ++i) {
-    if (g_cpus[i].online == 0 || &g_cpus[i] == &this_cpu()) continue;
+    if (!cpu_online(i) || &g_cpus[i] == &this_cpu()) continue;
     __atomic_fetch_or(&g_cpus[i].request, kRequestHalt, __ATOMIC_RELEASE);  // seen while waiting for the lock
     arm64::gic_send_sgi(i, kSgiHalt);                                       // or as an interrupt
   }

@@ -44,6 +44,7 @@ inline arm64::PerCpu& this_cpu() {
 }
 arm64::PerCpu& cpu_record(size_t index);
 size_t cpus_online();
+bool cpu_online(size_t index);
 // Sets up the record of CPU `index` and points TPIDR_EL1 at it.
 void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top);
 void cpu_set_online(size_t index);

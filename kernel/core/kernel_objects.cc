@@ -19,8 +19,8 @@ using abi::ObjectType;
 // Shared by all CPUs: only with the big kernel lock held (lock.h).
 Scheduler g_scheduler KEEL_GUARDED_BY(g_kernel_lock);
 uint64_t g_asid_root[256] KEEL_GUARDED_BY(g_kernel_lock);  // ASID -> root table PA (0: free)
-uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock) =
-    0;  // destroyed CNodes still holding capabilities: PA | size bits
+// Destroyed CNodes still holding capabilities: PA | size bits.
+uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock) = 0;
 
 void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
   unsigned bits = object::object_size_bits(type, size_bits);

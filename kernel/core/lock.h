@@ -15,7 +15,6 @@
 
 #define KEEL_CAPABILITY(x) __attribute__((capability(x)))
 #define KEEL_GUARDED_BY(x) __attribute__((guarded_by(x)))
-#define KEEL_PT_GUARDED_BY(x) __attribute__((pt_guarded_by(x)))
 #define KEEL_REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))
 #define KEEL_ACQUIRE(...) __attribute__((acquire_capability(__VA_ARGS__)))
 #define KEEL_RELEASE(...) __attribute__((release_capability(__VA_ARGS__)))
@@ -29,12 +28,13 @@ namespace keel {
 // waits for the host to schedule it (measured here with 4 vCPUs on 2 host
 // cores: about a thousand acquisitions a second, and smp_test's stress run
 // did not finish in 150 s; with this lock it takes about 15 s). The price is
-// fairness: a waiter can in
-// principle lose the race again and again. Acquire/release ordering:
-// everything written before unlock() is visible to the next owner after
-// its lock().
+// fairness: a waiter can in principle lose the race again and again.
+// Acquire/release ordering: everything written before unlock() is visible to
+// the next owner after its lock(). `spin_hook` runs on every turn of the
+// wait (cpu.cc: it serves cross-CPU requests meanwhile).
 class KEEL_CAPABILITY("mutex") SpinLock {
  public:
+  explicit constexpr SpinLock(void (*spin_hook)()) : spin_hook_(spin_hook) {}
   void lock() KEEL_ACQUIRE() {
     while (__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0) {
       while (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0) {
@@ -44,12 +44,10 @@ class KEEL_CAPABILITY("mutex") SpinLock {
     }
   }
   void unlock() KEEL_RELEASE() { __atomic_store_n(&locked_, 0u, __ATOMIC_RELEASE); }
-  // Called while waiting (cpu.cc: serves cross-CPU requests meanwhile).
-  void set_spin_hook(void (*hook)()) { spin_hook_ = hook; }
 
  private:
   uint32_t locked_ = 0;
-  void (*spin_hook_)() = nullptr;
+  void (*const spin_hook_)();
 };
 
 extern SpinLock g_kernel_lock;

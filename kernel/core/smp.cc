@@ -16,7 +16,7 @@ namespace {
 constexpr uint64_t kPsciCpuOn64 = 0xc400'0003;
 
 alignas(128) SecondaryBoot g_records[kMaxCpus];
-alignas(16) uint8_t g_kernel_stacks[kMaxCpus][16384];  // (vectors.S: KSTACK_SIZE)
+alignas(16) uint8_t g_kernel_stacks[kMaxCpus][layout::kKernelStackSize];  // (vectors.S: KSTACK_SIZE)
 alignas(16) uint8_t g_phys_stacks[kMaxCpus][4096];
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }

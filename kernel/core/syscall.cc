@@ -165,7 +165,7 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) KEEL_REQUIRES(g_
       thread_detach(scheduler(), th);
       return Status::kOk;
     case abi::Method::kThreadSetAffinity: {
-      if (x[2] >= kMaxCpus || cpu_record(x[2]).online == 0) return Status::kInvalidArgument;
+      if (!cpu_online(x[2])) return Status::kInvalidArgument;
       bool queued = th->state == ThreadState::kRunnable && scheduler().contains(th);
       if (queued) scheduler().remove(th);
       uint32_t was = th->cpu;

@@ -100,9 +100,10 @@ void gic_enable_ppi(size_t index, uint32_t intid) {
 
 void gic_send_sgi(size_t index, uint32_t intid) {
   if (index >= kGicMaxCpus || !g_cpus[index].up || intid > 15) return;
-  // The writes that the target must see (its request, its run queue) are
-  // ordered before the SGI by the DSB (Arm ARM D5.10: the register write
-  // that generates it is not ordered by a DMB alone).
+  // The writes the target must see (its request, its run queue) complete
+  // before the SGI is generated: on GICv3 the SGI comes from a system
+  // register write, which a DMB does not order against memory; a DSB does
+  // (and covers GICv2's Device-memory write to GICD_SGIR as well).
   dsb_ish();
   if (g_gic.version == 2) {
     reg32(g_gic.distributor + kGicdSgir) = (uint32_t{g_cpus[index].target} << 16) | intid;
