@@ -41,27 +41,41 @@ Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, 
 
 }  // namespace
 
-Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags) {
+Error map_frame(uint64_t frame, uint64_t as, uint64_t va, uint64_t flags, const TableSource& tables) {
   Error e = FrameCap(frame).map(as, va, flags);
   for (unsigned level = 1; e == Error::kNoPageTable && level <= 3; ++level) {
     uint64_t table = 0;
-    if (ctx.table_limit != 0) {
-      e = ctx.next_table < ctx.table_limit ? Error::kOk : Error::kNotEnoughMemory;
-      if (e == Error::kOk) table = ctx.next_table++;
-    } else {
-      e = take_slot(ctx, &table);
-    }
-    if (e == Error::kOk) e = Untyped(ctx.untyped).retype(ObjectType::kPageTable, 0, table);
+    e = tables.take(tables.ctx, &table);
     if (e != Error::kOk) return e;
     e = PageTableCap(table).map(as, va, level);
-    if (e == Error::kSlotOccupied) {         // that level exists already: drop the spare table's capability
-      (void)CNode(ctx.cnode).remove(table);  // (its memory stays used until the untyped is revoked)
-      e = Error::kOk;
+    if (e == Error::kOk) {
+      if (tables.placed != nullptr) tables.placed(tables.ctx, table, level);
+    } else {
+      tables.unused(tables.ctx, table);
+      if (e != Error::kSlotOccupied) return e;  // (occupied: that level exists already)
     }
-    if (e != Error::kOk) return e;
     e = FrameCap(frame).map(as, va, flags);
   }
   return e;
+}
+
+Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags) {
+  const TableSource fresh{
+      .take =
+          [](void* c, uint64_t* slot) {
+            auto& lc = *static_cast<LoadContext*>(c);
+            Error e = Error::kNotEnoughMemory;
+            if (lc.table_limit != 0) {
+              if (lc.next_table < lc.table_limit) *slot = lc.next_table++, e = Error::kOk;
+            } else {
+              e = take_slot(lc, slot);
+            }
+            return e == Error::kOk ? Untyped(lc.untyped).retype(ObjectType::kPageTable, 0, *slot) : e;
+          },
+      .placed = nullptr,
+      .unused = [](void* c, uint64_t slot) { (void)CNode(static_cast<LoadContext*>(c)->cnode).remove(slot); },
+      .ctx = &ctx};
+  return map_frame(frame, as, va, flags, fresh);
 }
 
 Error load_program(LoadContext& ctx, const uint8_t* elf_bytes, size_t size, uint64_t as, LoadedProgram* out) {

@@ -183,29 +183,37 @@ Table* table_take(uint64_t id) {
 }
 
 // Maps frame f at va in client id's space (copy capability `copy`), making
-// the page tables it needs.
+// the page tables it needs: copies of pool tables, installed by map_frame.
+struct PoolTables {
+  uint64_t id;
+  Table* pending;  // the pool table whose copy map_frame is installing
+};
+
 Error map_copy(uint64_t id, uint64_t copy, uint64_t va, uint64_t flags) {
-  Error e = sys::FrameCap(copy).map(as_slot(id), va, flags);
-  for (unsigned level = 1; e == Error::kNoPageTable && level <= 3; ++level) {
-    Table* t = table_take(id);
-    uint64_t c = t == nullptr ? 0 : slot_alloc();
-    if (c == 0) return Error::kNotEnoughMemory;
-    e = cnode.copy(c, t->original, abi::kRightsAll);
-    if (e == Error::kOk) e = sys::PageTableCap(c).map(as_slot(id), va, level);
-    if (e == Error::kOk) {
-      *t = Table{.used = true,
-                 .mapped = true,
-                 .client = static_cast<uint8_t>(id),
-                 .level = static_cast<uint8_t>(level),
-                 .original = t->original,
-                 .copy = static_cast<uint16_t>(c)};
-    } else {
-      slot_free(c);  // that level exists already (or the map failed): the table stays in the pool
-      if (e != Error::kSlotOccupied) return e;
-    }
-    e = sys::FrameCap(copy).map(as_slot(id), va, flags);
-  }
-  return e;
+  PoolTables pool{id, nullptr};
+  const sys::TableSource tables{.take =
+                                    [](void* c, uint64_t* slot) {
+                                      auto& p = *static_cast<PoolTables*>(c);
+                                      p.pending = table_take(p.id);
+                                      *slot = p.pending == nullptr ? 0 : slot_alloc();
+                                      if (*slot == 0) return Error::kNotEnoughMemory;
+                                      Error e = cnode.copy(*slot, p.pending->original, abi::kRightsAll);
+                                      if (e != Error::kOk) g_slot_used[*slot - kDynamic] = 0;
+                                      return e;
+                                    },
+                                .placed =
+                                    [](void* c, uint64_t slot, unsigned level) {
+                                      auto& p = *static_cast<PoolTables*>(c);
+                                      *p.pending = Table{.used = true,
+                                                         .mapped = true,
+                                                         .client = static_cast<uint8_t>(p.id),
+                                                         .level = static_cast<uint8_t>(level),
+                                                         .original = p.pending->original,
+                                                         .copy = static_cast<uint16_t>(slot)};
+                                    },
+                                .unused = [](void*, uint64_t slot) { slot_free(slot); },  // the table stays in the pool
+                                .ctx = &pool};
+  return sys::map_frame(copy, as_slot(id), va, flags, tables);
 }
 
 Error map_page(uint64_t id, uint64_t va, uint32_t frame, uint64_t flags, int share) {

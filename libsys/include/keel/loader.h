@@ -32,8 +32,25 @@ struct LoadedProgram {
   uint64_t stack_top = 0;  // a 16 KiB stack below abi::kUserStackTop
 };
 
+// Where the page tables a mapping needs come from (map_frame): `take` hands
+// out a page-table capability slot; after trying to install it at a level,
+// map_frame calls `placed` (it is that level's table now) or `unused` (the
+// level existed already, or the install failed).
+struct TableSource {
+  abi::Error (*take)(void* ctx, uint64_t* slot);
+  void (*placed)(void* ctx, uint64_t slot, unsigned level);
+  void (*unused)(void* ctx, uint64_t slot);
+  void* ctx;
+};
+
 // Maps frame capability `frame` at va in address space `as` (flags:
-// abi::MapFlags), retyping and installing the page tables it needs from ctx.
+// abi::MapFlags), installing tables from `tables` level by level for as long
+// as the kernel answers kNoPageTable.
+abi::Error map_frame(uint64_t frame, uint64_t as, uint64_t va, uint64_t flags, const TableSource& tables);
+
+// map_frame with tables retyped from ctx's untyped into ctx's slots (a
+// table not needed after all is deleted again; its memory stays used until
+// the untyped is revoked).
 abi::Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags);
 
 // Loads the ELF at elf[0..size) into the address space in slot `as` (which
