@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "keel/sys.h"
+#include "keel/testing.h"
 #include "keel/thread.h"
 #include "keel/time.h"
 
@@ -28,10 +29,9 @@ constexpr unsigned kPrio = 100;
 
 alignas(16) char g_server_stacks[kMaxCpus + 1][8192];
 alignas(16) char g_client_stacks[kMaxCpus][8192];
-volatile uint64_t g_finished = 0, g_start[kMaxCpus], g_end[kMaxCpus];
+volatile uint64_t g_start[kMaxCpus], g_end[kMaxCpus];
+sys::Completion g_done(kDone);
 uint64_t g_next_client = kClients;
-
-uint64_t load(const volatile uint64_t& v) { return __atomic_load_n(&v, __ATOMIC_ACQUIRE); }
 
 bool start_thread(uint64_t th_slot, void (*entry)(uint64_t), char* stack, size_t size, uint64_t arg, uint64_t cpu) {
   return sys::start_thread({.untyped = kUt,
@@ -43,24 +43,6 @@ bool start_thread(uint64_t th_slot, void (*entry)(uint64_t), char* stack, size_t
                             .arg = arg}) == Error::kOk;
 }
 
-void wait_finished(uint64_t target) {
-  while (load(g_finished) < target) {
-    uint64_t word = 0;
-    (void)sys::Notification(kDone).wait(&word);
-  }
-}
-
-[[noreturn]] void server(uint64_t ep_slot) {
-  const sys::Endpoint ep(ep_slot);
-  sys::Message m;
-  Error e = ep.recv(m);
-  for (;;) {
-    m.mr[0] += 1;
-    m.length = 1;
-    e = e == Error::kOk ? ep.reply_recv(m, m) : ep.recv(m);
-  }
-}
-
 // arg: endpoint slot | rounds << 16 | index << 48.
 [[noreturn]] void client(uint64_t arg) {
   const sys::Endpoint ep(arg & 0xffff);
@@ -70,8 +52,7 @@ void wait_finished(uint64_t target) {
   g_start[index] = sys::now_ns();
   for (uint64_t i = 0; i < rounds; ++i) (void)ep.call(m);
   g_end[index] = sys::now_ns();
-  __atomic_fetch_add(&g_finished, 1, __ATOMIC_ACQ_REL);
-  (void)sys::Notification(kDone).signal();
+  g_done.finished();
   for (;;) (void)sys::yield();
 }
 
@@ -79,12 +60,11 @@ uint64_t client_arg(uint64_t ep, uint64_t rounds, uint64_t index) { return ep | 
 
 // Average round trip (ns) of a client on `client_cpu` calling the server of endpoint `ep`.
 uint64_t round_trip(uint64_t ep, uint64_t client_cpu) {
-  uint64_t done = load(g_finished);
   if (!start_thread(g_next_client++, client, g_client_stacks[0], sizeof g_client_stacks[0],
                     client_arg(ep, kLatencyRounds, 0), client_cpu)) {
     return 0;
   }
-  wait_finished(done + 1);
+  g_done.wait_for(1);
   return (g_end[0] - g_start[0]) / kLatencyRounds;
 }
 
@@ -98,7 +78,7 @@ int main() {
   for (uint64_t i = 0; ok && i <= cpus; ++i) {
     const uint64_t cpu = i < cpus ? i : 1;
     ok = sys::Untyped(kUt).retype(ObjectType::kEndpoint, 0, kEps + i) == Error::kOk &&
-         start_thread(kServers + i, server, g_server_stacks[i], sizeof g_server_stacks[i], kEps + i, cpu);
+         start_thread(kServers + i, sys::echo_server, g_server_stacks[i], sizeof g_server_stacks[i], kEps + i, cpu);
   }
   if (!ok) {
     sys::print("bench_smp: needs at least 2 CPUs (and 4 MiB); setup failed\n");
@@ -112,12 +92,11 @@ int main() {
   sys::print("bench_smp: cpus  round-trips/s  per-cpu/s  speedup\n");
   uint64_t base = 0;
   for (uint64_t k = 1; k <= cpus; ++k) {
-    uint64_t done = load(g_finished);
     for (uint64_t i = 0; i < k; ++i) {
       (void)start_thread(g_next_client++, client, g_client_stacks[i], sizeof g_client_stacks[i],
                          client_arg(kEps + i, kPairRounds, i), i);
     }
-    wait_finished(done + k);
+    g_done.wait_for(k);
     uint64_t first = g_start[0], last = g_end[0];
     for (uint64_t i = 1; i < k; ++i) {
       first = g_start[i] < first ? g_start[i] : first;

@@ -63,39 +63,15 @@ bool start_thread(uint64_t th_slot, void (*entry)(uint64_t), char* stack, size_t
                             .arg = arg}) == Error::kOk;
 }
 
-// Finished threads count themselves, then signal (signals merge; the count does not).
-volatile uint64_t g_finished = 0;
-uint64_t g_awaited = 0;
-
-void finished() {
-  __atomic_fetch_add(&g_finished, 1, __ATOMIC_ACQ_REL);
-  (void)sys::Notification(kDone).signal();
-}
-
-void wait_done(uint64_t count) {
-  g_awaited += count;
-  while (load(g_finished) < g_awaited) {
-    uint64_t word = 0;
-    if (sys::Notification(kDone).wait(&word) != Error::kOk) return;
-  }
-}
+sys::Completion g_done(kDone);
+void finished() { g_done.finished(); }
+void wait_done(uint64_t count) { g_done.wait_for(count); }
 
 // ---- ping-pong ----------------------------------------------------------------
 alignas(16) char g_ping_server_stack[8192];
 alignas(16) char g_ping_client_stack[8192];
 volatile uint64_t g_ping_ok = 0, g_ping_ns = 0;
 constexpr uint64_t kPingRounds = 2000;
-
-[[noreturn]] void echo_server(uint64_t ep_slot) {
-  const sys::Endpoint ep(ep_slot);
-  sys::Message m;
-  Error e = ep.recv(m);
-  for (;;) {
-    m.mr[0] += 1;
-    m.length = 1;
-    e = e == Error::kOk ? ep.reply_recv(m, m) : ep.recv(m);
-  }
-}
 
 [[noreturn]] void ping_client(uint64_t rounds) {
   const sys::Endpoint ep(kPingEp);
@@ -311,10 +287,10 @@ void test_destruction(uint64_t cpu) {
 }
 
 void test_ping_pong() {
-  bool ok =
-      sys::Untyped(kUt).retype(ObjectType::kEndpoint, 0, kPingEp) == Error::kOk &&
-      start_thread(kPingServer, echo_server, g_ping_server_stack, sizeof g_ping_server_stack, kPingEp, g_cpus - 1) &&
-      start_thread(kPingClient, ping_client, g_ping_client_stack, sizeof g_ping_client_stack, kPingRounds, 0);
+  bool ok = sys::Untyped(kUt).retype(ObjectType::kEndpoint, 0, kPingEp) == Error::kOk &&
+            start_thread(kPingServer, sys::echo_server, g_ping_server_stack, sizeof g_ping_server_stack, kPingEp,
+                         g_cpus - 1) &&
+            start_thread(kPingClient, ping_client, g_ping_client_stack, sizeof g_ping_client_stack, kPingRounds, 0);
   if (ok) wait_done(1);
   g_checks.check(ok && load(g_ping_ok) == 1, "cross_core_ping_pong");
   (void)sys::ThreadCap(kPingClient).suspend();
