@@ -60,7 +60,7 @@ uint64_t g_memory_index = 0, g_uart_index = 0;
 enum class TaskState { kNotStarted, kRunning, kExited };
 struct TaskRun {
   TaskState state = TaskState::kNotStarted;
-  uint64_t block = 0;  // its untyped block's size in bits (0: not made yet)
+  bool made = false;  // its untyped block exists (it ran before)
 };
 TaskRun g_tasks[sd::kMaxTasks];
 
@@ -215,16 +215,14 @@ Error start_task(uint64_t index) {
                  th = task_slot(index, kThread), own = task_slot(index, kOwnUntyped);
   const bool memory_server = t.role == sd::Role::kMemoryServer, uart_server = t.role == sd::Role::kUartServer;
   const unsigned cnode_bits = memory_server ? abi::kMemoryServerCNodeBits : abi::kTaskCNodeBits;
-  // Its block: CNode + 512 KiB for image, tables, stack; its own untyped first (alignment).
-  uint64_t base = (uint64_t{64} << cnode_bits) + (512u << 10);
-  unsigned bits = log2_up(t.untyped_bytes != 0 ? (2 * t.untyped_bytes > t.untyped_bytes + base ? 2 * t.untyped_bytes
-                                                                                               : t.untyped_bytes + base)
-                                               : base);
+  // Its block: its own untyped first (at offset 0, so aligned), then the
+  // CNode and 512 KiB for image, tables and stack.
+  const uint64_t bytes = t.untyped_bytes + (uint64_t{64} << cnode_bits) + (512u << 10);
   Error e = Error::kOk;
-  if (run.block == 0) {
-    e = sys::Untyped(kPool).retype(ObjectType::kUntyped, bits, block);
+  if (!run.made) {
+    e = sys::Untyped(kPool).retype(ObjectType::kUntyped, log2_up(bytes), block);
     if (e != Error::kOk) return e;
-    run.block = bits;
+    run.made = true;
   } else {
     if (t.role == sd::Role::kClient) {  // what the memory server gave it goes back first
       sys::Message m = keel::memory::message(keel::memory::kRelease, id);
