@@ -596,12 +596,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
       }
     }
     signal_kernel_log();
-    if (Thread* next = scheduler().pick()) {
-      switch_to(nullptr, next);
-      kernel_exit();
-      return;
-    }
-    cpu_idle(nullptr);
+    cpu_idle(nullptr);  // runs the next thread here, or waits for one
   }
   Thread* t = running();
   if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
