@@ -29,6 +29,9 @@ void serve_requests() {
     // Its EL0 thread pointer, too: the asker may stop the thread for good,
     // and this CPU will not switch away from it in the usual way.
     reinterpret_cast<Thread*>(c.user_frame)->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+    // And no more walks of its tables from here: the asker may be about to
+    // free them (switch_to enables walks again with the next thread's).
+    cpu_user_walks_off();
   }
   if ((r & kRequestSaveFp) != 0 && c.fp_owner != nullptr) {
     auto* owner = static_cast<Thread*>(c.fp_owner);
@@ -69,6 +72,14 @@ void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top) {
   g_cpus[index].mpidr = mpidr;
   g_cpus[index].kstack_top = kstack_top;
   KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(&g_cpus[index]));
+}
+
+void cpu_user_walks_off() {
+  arm64::PerCpu& c = this_cpu();
+  if (c.ttbr0 == 0) return;
+  KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(1).raw);
+  arm64::isb();  // no walk through TTBR0 starts after this (TLB entries under live ASIDs stay valid)
+  c.ttbr0 = 0;
 }
 
 void cpu_set_online(size_t index) { __atomic_fetch_or(&g_online_mask, uint64_t{1} << index, __ATOMIC_RELEASE); }

@@ -70,6 +70,10 @@ void cpu_kick(size_t index);
 // cleaned of the trampoline's identity map; the PMU for benchmarks.
 void cpu_drop_identity_map();
 void cpu_enable_pmu();
+// Disables this CPU's walks through TTBR0 (TCR.EPD0 = 1) while it runs no
+// thread, so it never walks (even speculatively) tables that may be freed
+// meanwhile; switch_to enables them again (PerCpu::ttbr0 says which).
+void cpu_user_walks_off();
 // Runs threads from this CPU's run queue, idling when there are none; never
 // returns. `last`: the thread whose EL0 registers the CPU still holds.
 [[noreturn]] void cpu_idle(Thread* last) KEEL_REQUIRES(g_kernel_lock);

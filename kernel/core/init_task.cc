@@ -53,11 +53,26 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   // 1. Free RAM as untyped blocks.
   object::Region ram[dtb::kMaxMemoryRanges];
   for (size_t i = 0; i < dt.memory_count; ++i) ram[i] = {dt.memory[i].base, dt.memory[i].size};
-  object::Region reserved[dtb::kMaxReservedRanges + 2];
+  object::Region reserved[dtb::kMaxReservedRanges + 3];
   size_t nres = 0;
   reserved[nres++] = {bi.image_pa, bi.image_size};  // boot stage, tables, kernel, modules
   reserved[nres++] = {bi.dtb_pa, bi.dtb_size};
   for (size_t i = 0; i < dt.reserved_count; ++i) reserved[nres++] = {dt.reserved[i].base, dt.reserved[i].size};
+  // The per-page records (object/address_space.h) for all of RAM, at the
+  // top of RAM; kept from untyped like the image.
+  uint64_t ram_lo = ~0ull, ram_hi = 0;
+  for (size_t i = 0; i < dt.memory_count; ++i) {
+    if (ram[i].base < ram_lo) ram_lo = ram[i].base & ~(kPage - 1);
+    if (ram[i].base + ram[i].size > ram_hi) ram_hi = ram[i].base + ram[i].size;
+  }
+  const uint64_t pages = (ram_hi - ram_lo + kPage - 1) / kPage;
+  const uint64_t records_bytes = (pages * sizeof(object::PageInfo) + kPage - 1) & ~(kPage - 1);
+  uint64_t records_pa = 0;
+  if (!object::place_at_top(ram, dt.memory_count, reserved, nres, records_bytes, &records_pa)) {
+    panic("creating init: no room for the page records (%llu KiB)", ull(records_bytes >> 10));
+  }
+  reserved[nres++] = {records_pa, records_bytes};
+  pages_init(records_pa, ram_lo, pages);
   object::UntypedBlock blocks[kMaxBlocks];
   size_t nblocks = object::carve_untyped(ram, dt.memory_count, reserved, nres, 12, blocks, kMaxBlocks);
   if (nblocks == 0) panic("creating init: no free memory");
@@ -133,6 +148,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   arm64::PageAllocator tables(window, pts[0]->cap.object, pts[0]->cap.object + kInitPageTables * kPage);
   arm64::PageTableBuilder vspace(window, &tables, as->cap.object);
   uint64_t next_frame = slot::kFirstFrame;
+  const uint32_t space_id = page_info(as->cap.object)->id;
   auto map_frame = [&](uint64_t va, bool writable, bool executable) -> uint64_t {
     if (next_frame >= slot::kFirstUntyped)
       panic("creating init: more than %d frames", int(slot::kFirstUntyped - slot::kFirstFrame));
@@ -147,6 +163,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
           "mapping a frame");
     f->cap.badge = va | (3u << 1) | 1;  // recorded: deleting the capability unmaps it
     f->cap.watermark = as->cap.object;
+    f->cap.space_id = space_id;
     return f->cap.object;
   };
 
@@ -205,6 +222,31 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     m.size = bi.modules[i].size;
     module_va += (size + (2ull << 20) - 1) & ~((2ull << 20) - 1);  // 2 MiB apart
   }
+  // Every table the builder installed gets its mapping record, like one
+  // PageTableMap made: installed once (deleting its capability removes it).
+  struct Level {
+    uint64_t table, va;
+  } stack[kInitPageTables + 1];  // (every entry pushed is a distinct table of the pool)
+  size_t depth = 0;
+  stack[depth++] = {as->cap.object | 0, 0};  // (level in the low bits of .table)
+  while (depth > 0) {
+    Level l = stack[--depth];
+    const unsigned level = static_cast<unsigned>(l.table & 3);
+    const uint64_t* e = linear<uint64_t>(l.table & ~3ull);
+    for (uint64_t i = 0; i < kPage / 8; ++i) {
+      arm64::Pte pte{e[i]};
+      if (level == 3 || !pte.valid() || !pte.table_or_page()) continue;
+      const uint64_t child = pte.address(), va = l.va | (i << (39 - 9 * level));
+      const uint64_t index = (child - pts[0]->cap.object) / kPage;
+      if (child < pts[0]->cap.object || index >= kInitPageTables) panic("creating init: a table not from its pool");
+      pts[index]->cap.badge = va | (uint64_t{level + 1} << 1) | 1;
+      pts[index]->cap.watermark = as->cap.object;
+      pts[index]->cap.space_id = space_id;
+      page_info(child)->kind = object::PageKind::kInstalledTable;
+      if (level + 1 < 3) stack[depth++] = {child | (level + 1), va};
+    }
+  }
+
   // The walker must see complete tables before the first user access
   // (Arm ARM D8.2.6: table writes need a DSB before a walk can use them).
   arm64::dsb_ishst();
@@ -217,10 +259,10 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   t->frame.x[0] = abi::kInitBootInfoVa;
   t->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).f(1).raw;  // IRQs on: the tick preempts
   t->as_root = as->cap.object;
-  check(asid_for(as->cap.object, &t->asid), "an ASID");
-  t->ttbr0 = as->cap.object | (uint64_t{t->asid} << 48);
   check(object::derive(&cnode[slot::kCNode], &t->cspace_slot, abi::kRightsAll, 0), "init's CNode reference");
   check(object::derive(as, &t->vspace_slot, abi::kRightsAll, 0), "init's address space reference");
+  t->cspace_slot.cap.flags |= object::kFlagHeld;
+  t->vspace_slot.cap.flags |= object::kFlagHeld;
   t->priority = abi::kMaxPriority;
   t->ipc_buffer = abi::kIpcBufferVa;
   t->state = ThreadState::kRunnable;

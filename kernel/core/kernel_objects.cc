@@ -8,6 +8,8 @@
 #include "kernel/core/cpu.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
+#include "kernel/core/panic.h"
+#include "kernel/object/address_space.h"
 
 namespace keel {
 namespace {
@@ -18,48 +20,82 @@ using abi::ObjectType;
 
 // Shared by all CPUs: only with the big kernel lock held (lock.h).
 Scheduler g_scheduler KEEL_GUARDED_BY(g_kernel_lock);
-uint64_t g_asid_root[256] KEEL_GUARDED_BY(g_kernel_lock);  // ASID -> root table PA (0: free)
+object::PageInfoTable g_pages KEEL_GUARDED_BY(g_kernel_lock);  // per RAM page (address_space.h)
+object::AsidPool g_asids KEEL_GUARDED_BY(g_kernel_lock);
 // Destroyed CNodes still holding capabilities: PA | size bits.
 uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock) = 0;
 
-void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
-  unsigned bits = object::object_size_bits(type, size_bits);
-  auto* p = linear<uint64_t>(pa);
-  for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
-}
-
 // (Called by capability.cc, always under the lock; the analysis cannot
-// follow the hook pointers, so these two say so themselves.)
+// follow the hook pointers, so these say so themselves.)
+void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 void destroy_object(void*, const object::Capability& cap) KEEL_NO_THREAD_SAFETY_ANALYSIS;
-void removed_cap(void*, const object::Capability& cap) KEEL_NO_THREAD_SAFETY_ANALYSIS;
+void removed_cap(void*, const object::Capability& cap, object::Slot* where) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 const object::ObjectHooks kHooks{
     .init = init_object, .destroy = destroy_object, .removed = removed_cap, .ctx = nullptr};
 
-// The ASID assigned to the address space rooted at root_pa, or 0.
-uint32_t asid_of(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
-  for (uint32_t a = 1; a < 256; ++a) {
-    if (g_asid_root[a] == root_pa) return a;
+// New objects are zeroed, except untyped: memory is zeroed when it becomes
+// objects, never twice (splitting untyped costs nothing per byte).
+void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
+  if (type == ObjectType::kUntyped) return;
+  unsigned bits = object::object_size_bits(type, size_bits);
+  auto* p = linear<uint64_t>(pa);
+  for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
+  if (type == ObjectType::kAddressSpace && g_pages.new_space(pa) == nullptr) {
+    panic("address space at 0x%llx outside the page records", static_cast<unsigned long long>(pa));
   }
-  return 0;
 }
 
-// A mapped frame or page table whose capability goes is unmapped first, so
-// no address space keeps memory its owner no longer holds (and revoke really
-// frees it). Arm ARM D8.13: TLBI by VA+ASID (or by ASID for a table), then
-// DSB for completion, ISB before returning to user code.
-void removed_cap(void*, const object::Capability& cap) {
+// Undoes the mapping a frame or page-table capability recorded (its badge:
+// VA | level << 1 | 1; watermark: the root; space_id: which space). The
+// walk happens only while that very space is alive (a destroyed space's
+// root page may hold anything now), and clears the entry only if it still
+// names this object. A table that goes is emptied: nothing can reach it
+// once its parent entry and the TLB forget it, and it can be installed
+// again later. Arm ARM D8.13 (TLB maintenance): the cleared entry is made
+// visible (DSB ISHST), then TLBI by VA+ASID (by ASID for a table: a whole
+// subtree and its walk-cache entries), then DSB ISH for completion; the
+// ISB before user code runs is the exception return.
+void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) {
+  const bool frame = cap.type == ObjectType::kFrame4K || cap.type == ObjectType::kFrame2M;
+  const uint64_t va = cap.badge & ~0xfffull;
+  const unsigned level = static_cast<unsigned>((cap.badge >> 1) & 3);
+  if (object::PageInfo* space = g_pages.live_space(cap.watermark, cap.space_id)) {
+    arm64::PhysWindow window{layout::kLinearMapBase};
+    uint64_t old = arm64::clear_entry(window, cap.watermark, va, frame ? level : level - 1, cap.object, !frame);
+    if (old != 0 && g_asids.live(*space)) {
+      arm64::dsb_ishst();
+      if (frame) {
+        arm64::tlb_flush_page(va, space->asid);
+      } else {
+        arm64::tlb_flush_asid(space->asid);
+      }
+    }
+  }
+  if (!frame) {
+    object::PageInfo* p = g_pages.at(cap.object);
+    if (p != nullptr && p->kind == object::PageKind::kInstalledTable) {
+      auto* e = linear<uint64_t>(cap.object);
+      for (uint64_t i = 0; i < arm64::kPageSize / 8; ++i) e[i] = 0;
+      p->kind = object::PageKind::kNone;
+    }
+  }
+}
+
+void removed_cap(void*, const object::Capability& cap, object::Slot* where) {
   bool frame = cap.type == ObjectType::kFrame4K || cap.type == ObjectType::kFrame2M;
-  if ((!frame && cap.type != ObjectType::kPageTable) || (cap.badge & 1) == 0) return;
-  uint64_t va = cap.badge & ~0xfffull;
-  unsigned level = static_cast<unsigned>((cap.badge >> 1) & 3);
-  uint32_t asid = asid_of(cap.watermark);
-  if (asid == 0) return;  // the address space is gone (and its ASID with it)
-  (void)arm64::clear_entry(arm64::PhysWindow{layout::kLinearMapBase}, cap.watermark, va, frame ? level : level - 1);
-  arm64::dsb_ishst();  // the cleared entry is visible to walkers before the invalidation
-  if (frame) {
-    arm64::tlb_flush_page(va, asid);
-  } else {
-    arm64::tlb_flush_asid(asid);  // a whole table's worth of translations
+  if ((frame || cap.type == ObjectType::kPageTable) && (cap.badge & 1) != 0) {
+    unmap_recorded(cap);
+    return;
+  }
+  if (cap.type == ObjectType::kAddressSpace && (cap.flags & object::kFlagHeld) != 0) {
+    // A thread's own reference to its address space: the space may go now,
+    // so the thread stops for good first — off every queue, its callers
+    // released with kObjectDestroyed, parked if another CPU runs it. It
+    // never runs or takes part in IPC again, so nothing walks its tables.
+    auto* t = reinterpret_cast<Thread*>(reinterpret_cast<uintptr_t>(where) - __builtin_offsetof(Thread, vspace_slot));
+    cpus_release_thread(t);
+    thread_stop(g_scheduler, t);
+    t->as_root = 0;
   }
 }
 
@@ -91,13 +127,18 @@ void destroy_object(void*, const object::Capability& cap) {
       g_dead_cnodes = cap.object | cap.size_bits;  // CNodes are >= 128-byte aligned
       break;
     }
-    case ObjectType::kAddressSpace:
+    case ObjectType::kAddressSpace: {
       cpus_release_address_space(cap.object);  // no CPU still walks its tables
-      if (uint32_t a = asid_of(cap.object)) {
-        g_asid_root[a] = 0;
-        arm64::tlb_flush_asid(a);  // no stale translation survives into the ASID's reuse
+      object::PageInfo* p = g_pages.at(cap.object);
+      if (p != nullptr && g_asids.live(*p)) {
+        arm64::tlb_flush_asid(p->asid);  // no stale translation survives into the ASID's reuse
+      }
+      if (p != nullptr) {
+        g_asids.release(p);
+        *p = object::PageInfo{};  // mapping records naming it are stale from now on
       }
       break;
+    }
     case ObjectType::kIrqHandler: irq_release(static_cast<uint32_t>(cap.object)); break;
     default: break;  // frames, page tables, untyped: memory only
   }
@@ -133,13 +174,31 @@ Endpoint* endpoint_object(const object::Capability& cap) { return linear<Endpoin
 Notification* notification_object(const object::Capability& cap) { return linear<Notification>(cap.object); }
 Reply* reply_object(const object::Capability& cap) { return linear<Reply>(cap.object); }
 
-Status asid_for(uint64_t root_pa, uint32_t* asid) KEEL_REQUIRES(g_kernel_lock) {
-  *asid = asid_of(root_pa);
-  if (*asid != 0) return Status::kOk;
-  *asid = asid_of(0);  // the first free one
-  if (*asid == 0) return Status::kNoMemory;
-  g_asid_root[*asid] = root_pa;
-  return Status::kOk;
+void pages_init(uint64_t records_pa, uint64_t ram_base, uint64_t pages) KEEL_REQUIRES(g_kernel_lock) {
+  g_pages.init(linear<object::PageInfo>(records_pa), ram_base, pages);
+}
+
+object::PageInfo* page_info(uint64_t pa) KEEL_REQUIRES(g_kernel_lock) { return g_pages.at(pa); }
+
+// (The table's range is fixed at boot; reading it needs no lock.)
+bool is_ram(uint64_t pa) KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_pages.at(pa) != nullptr; }
+
+uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
+  object::PageInfo* space = g_pages.at(root_pa);
+  if (space == nullptr || space->kind != object::PageKind::kAddressSpace) {
+    panic("running a thread whose address space 0x%llx is not live", static_cast<unsigned long long>(root_pa));
+  }
+  if (!g_asids.live(*space)) {
+    object::PageInfo* running[kMaxCpus] = {};
+    for (size_t i = 0; i < kMaxCpus; ++i) {
+      Thread* t = cpu_online(i) ? cpu_current(i) : nullptr;
+      if (t != nullptr && t->as_root != 0) running[i] = g_pages.at(t->as_root);
+    }
+    bool flush_all = false;
+    g_asids.get(space, running, kMaxCpus, &flush_all);
+    if (flush_all) arm64::tlb_flush_all();  // a new generation: reassigned ASIDs start clean everywhere
+  }
+  return root_pa | (uint64_t{space->asid} << 48);
 }
 
 }  // namespace keel

@@ -8,6 +8,7 @@
 #include "kernel/core/lock.h"
 #include "kernel/core/scheduler.h"
 #include "kernel/core/thread.h"
+#include "kernel/object/address_space.h"
 #include "kernel/object/capability.h"
 
 namespace keel {
@@ -34,8 +35,16 @@ Endpoint* endpoint_object(const object::Capability& cap);
 Notification* notification_object(const object::Capability& cap);
 Reply* reply_object(const object::Capability& cap);
 
-// The ASID of the address space whose root table is at root_pa, assigned on
-// first use (1..255; 0 is never used). kNoMemory when all are taken.
-Status asid_for(uint64_t root_pa, uint32_t* asid) KEEL_REQUIRES(g_kernel_lock);
+// The per-page records (object/address_space.h), in memory create_init
+// reserves: one PageInfo per page of [ram_base, ram_base + pages * 4 KiB).
+void pages_init(uint64_t records_pa, uint64_t ram_base, uint64_t pages) KEEL_REQUIRES(g_kernel_lock);
+object::PageInfo* page_info(uint64_t pa) KEEL_REQUIRES(g_kernel_lock);
+// Whether pa is RAM (the kernel reaches it through the linear map).
+bool is_ram(uint64_t pa);
+
+// TTBR0 for running a thread of the live address space rooted at root_pa:
+// root | ASID << 48, assigning an ASID (and, when a generation rolls over,
+// invalidating every CPU's TLB) if the space has none now.
+uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
 
 }  // namespace keel

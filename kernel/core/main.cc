@@ -14,6 +14,7 @@
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
 #include "kernel/core/init_task.h"
+#include "kernel/core/kernel_objects.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/panic.h"
@@ -100,7 +101,9 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   boot_info_set_cpus_online(online);
   if (bi->selftest == boot::Selftest::kPanicSmp) panic("self-test: a panic with %zu CPUs online", online);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
-  KEEL_WRITE_SYSREG(ttbr0_el1, init->ttbr0);
+  this_cpu().ttbr0 = space_ttbr0(init->as_root);
+  KEEL_WRITE_SYSREG(ttbr0_el1, this_cpu().ttbr0);
+  arm64::isb();
   KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
   arm64::isb();  // new TTBR0/TCR in effect before the first user access
   fp_init();     // EL0 FP/SIMD traps until a thread first uses it (lazy switching)

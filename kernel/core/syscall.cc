@@ -125,17 +125,18 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) KEEL_REQUIRES(g_
       if (s == Status::kOk) s = lookup(*t, x[3], ObjectType::kAddressSpace, 0, &as);
       if (s != Status::kOk) return s;
       if (x[4] > t->priority) return Status::kInvalidArgument;  // no priority above the caller's
-      uint32_t asid = 0;
-      s = asid_for(as->cap.object, &asid);
-      if (s != Status::kOk) return s;
+      if (cn == &th->cspace_slot || as == &th->vspace_slot) return Status::kInvalidArgument;
+      // Replacing its references: not a loss of its space (no stop).
+      th->vspace_slot.cap.flags &= ~object::kFlagHeld;
       if (!th->cspace_slot.empty()) (void)object::remove(&th->cspace_slot, object_hooks());
       if (!th->vspace_slot.empty()) (void)object::remove(&th->vspace_slot, object_hooks());
+      th->as_root = 0;
       s = object::derive(cn, &th->cspace_slot, cn->cap.rights, 0);
       if (s == Status::kOk) s = object::derive(as, &th->vspace_slot, as->cap.rights, 0);
       if (s != Status::kOk) return s;
+      th->cspace_slot.cap.flags |= object::kFlagHeld;
+      th->vspace_slot.cap.flags |= object::kFlagHeld;  // removing it stops the thread (kernel_objects.cc)
       th->as_root = as->cap.object;
-      th->asid = asid;
-      th->ttbr0 = as->cap.object | (uint64_t{asid} << 48);
       th->priority = static_cast<uint32_t>(x[4]);
       th->fault_ep_index = x[5];  // looked up in its own CNode when it faults
       return Status::kOk;
@@ -215,13 +216,23 @@ Status invoke_map(Thread* t, Slot* s, uint64_t method) KEEL_REQUIRES(g_kernel_lo
     level = static_cast<unsigned>(x[4]);
     if (level < 1 || level > 3) return Status::kInvalidArgument;
     va &= ~(arm64::level_size(level - 1) - 1);
+    // Installed at most once, at one level, and only while empty: whether it
+    // is installed belongs to the table (its page record), not to this one
+    // capability — a copy of an installed table's capability is unmapped
+    // too, and must not install it a second time (or its page entries would
+    // be walked as table entries).
+    object::PageInfo* table = page_info(s->cap.object);
+    if (table == nullptr || table->kind != object::PageKind::kNone) return Status::kSlotOccupied;
+    if (!arm64::table_empty(window, s->cap.object)) return Status::kInvalidArgument;
     st = arm64::install_table(window, as->cap.object, va, level, s->cap.object);
+    if (st == Status::kOk) table->kind = object::PageKind::kInstalledTable;
   }
   if (st == Status::kNotFound) return Status::kMissingTable;
   if (st != Status::kOk) return st == Status::kOverlap ? Status::kSlotOccupied : st;
   arm64::dsb_ishst();  // the entry is visible to table walks before user code runs
   s->cap.badge = va | (uint64_t{level} << 1) | 1;
   s->cap.watermark = as->cap.object;
+  s->cap.space_id = page_info(as->cap.object)->id;  // a live space: its capability is in hand
   return Status::kOk;
 }
 
@@ -436,14 +447,18 @@ void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
     KEEL_WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
     KEEL_WRITE_SYSREG(tpidrro_el0, next->tpidrro_el0);
   }
-  if (from == nullptr) {  // after idling: TTBR0 may still be disabled (a secondary's first thread)
-    KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
+  // Its space's ASID may have changed since it last ran (a rollover).
+  const uint64_t ttbr0 = space_ttbr0(next->as_root);
+  if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables
+    KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
+    arm64::isb();  // TTBR0 before walks can start from it
     KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
     arm64::isb();  // the new address space is in effect before the eret
-  } else if (next->ttbr0 != from->ttbr0) {
-    KEEL_WRITE_SYSREG(ttbr0_el1, next->ttbr0);
+  } else if (ttbr0 != c.ttbr0) {
+    KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
     arm64::isb();
   }
+  c.ttbr0 = ttbr0;
   c.user_frame = &next->frame;
 }
 
@@ -495,6 +510,7 @@ void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
       kernel_exit();
       arm64::enter_user();
     }
+    cpu_user_walks_off();  // the last thread's tables may be freed while this CPU waits
     kernel_exit();
     arm64::wfi();
     kernel_enter();
@@ -628,18 +644,12 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
     }
   }
   signal_kernel_log();
-  // A thread whose address space capability was deleted can never run again.
-  if (t->state == ThreadState::kRunnable && t->vspace_slot.empty()) thread_stop(scheduler(), t);
   // Keep running t unless it blocked, yielded, moved to another CPU, or a
   // higher-priority thread woke here.
   Thread* next = t;
   bool moved = t->cpu != c.index;
   if (t->state != ThreadState::kRunnable || yield || moved || scheduler().highest() > static_cast<int>(t->priority)) {
     if (t->state == ThreadState::kRunnable) scheduler().enqueue(t);  // (its own CPU's queue)
-    next = scheduler().pick();
-  }
-  while (next != nullptr && next->vspace_slot.empty()) {  // its address space went while it waited
-    next->state = ThreadState::kStopped;
     next = scheduler().pick();
   }
   if (next == nullptr) cpu_idle(t);

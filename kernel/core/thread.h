@@ -39,8 +39,7 @@ struct Thread {
   arm64::FpState fp;            // user FP/SIMD context (saved when switched out)
   uint64_t tpidr_el0;           // user thread pointer (TPIDR_EL0), switched with the thread
   uint64_t tpidrro_el0;         // read-only thread pointer (TPIDRRO_EL0)
-  uint64_t ttbr0;               // address-space root | ASID << 48
-  uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot)
+  uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot; 0 once it is gone)
   // Its root CNode and address space, as capabilities held by the thread
   // itself: they sit in the derivation tree like any other, so deleting or
   // revoking the objects removes them too, and an object never goes away
@@ -48,7 +47,6 @@ struct Thread {
   object::Slot cspace_slot;
   object::Slot vspace_slot;
   ThreadState state;
-  uint32_t asid;
   uint32_t priority;         // 0..abi::kMaxPriority, higher runs first
   uint32_t cpu;              // its CPU (affinity): whose run queue holds it, who runs it
   uint32_t fp_live_on;       // 1 + the CPU whose FP/SIMD registers hold its state (0: in `fp`)

@@ -4,6 +4,7 @@
 #include "kernel/arch/arm64/page_table.h"
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
+#include "kernel/core/kernel_objects.h"
 
 namespace keel {
 
@@ -13,12 +14,19 @@ namespace {
 // user range and kernel memory through the linear map.
 Status copy_user(const Thread& t, uint64_t uva, size_t len, uint8_t* kbuf, bool to_user) {
   if (uva >= abi::kUserLimit || len > abi::kUserLimit - uva) return Status::kOutOfRange;
+  if (t.as_root == 0 || t.vspace_slot.empty()) return Status::kNotFound;  // its space is gone: nothing to walk
   arm64::TranslationRegime regime{
       .ttbr0 = t.as_root, .ttbr1 = 0, .tcr = arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0)};
   arm64::PhysWindow linear{layout::kLinearMapBase};
   while (len > 0) {
     arm64::Translation tr = arm64::translate(regime, linear, uva);
     if (!tr.ok() || !(to_user ? tr.el0_writable : tr.el0_readable)) return Status::kNotFound;
+    // Only Normal write-back RAM, which the linear map covers: a device
+    // frame (or anything else) is not memory the kernel may touch for a
+    // user — an invalid address, never a kernel fault.
+    if (tr.leaf.attr_index() != static_cast<uint64_t>(arm64::AttrIndex::kNormalWB) || !is_ram(tr.pa)) {
+      return Status::kNotFound;
+    }
     size_t chunk = arm64::kPageSize - (uva & (arm64::kPageSize - 1));
     if (chunk > len) chunk = len;
     auto* user = layout::linear<uint8_t>(tr.pa);

@@ -65,8 +65,10 @@ Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge) {
   if ((rights & ~src->cap.rights) != 0) return Status::kInsufficientRights;
   Capability c = src->cap;
   c.rights = rights;
+  c.flags &= ~kFlagHeld;
   if (c.type == ObjectType::kFrame4K || c.type == ObjectType::kFrame2M || c.type == ObjectType::kPageTable) {
     c.badge = c.watermark = 0;  // a mapping belongs to the capability that made it
+    c.space_id = 0;
   }
   if (badge != 0) {
     if (c.type != ObjectType::kEndpoint && c.type != ObjectType::kNotification) return Status::kInvalidArgument;
@@ -110,7 +112,7 @@ Status remove(Slot* s, const ObjectHooks& hooks) {
   bool destroy = is_kernel_object(c.type) && is_final(s);
   unlink(s);
   *s = Slot{};
-  if (hooks.removed != nullptr) hooks.removed(hooks.ctx, c);
+  if (hooks.removed != nullptr) hooks.removed(hooks.ctx, c, s);
   if (destroy && hooks.destroy != nullptr) hooks.destroy(hooks.ctx, c);
   return Status::kOk;
 }

@@ -27,13 +27,14 @@ namespace keel::object {
 using abi::ObjectType;
 
 constexpr uint8_t kFlagDevice = 1;  // untyped/frame backed by MMIO: never becomes a kernel object
+constexpr uint8_t kFlagHeld = 2;    // held by a kernel object itself (a thread's CNode and address space)
 
 struct Capability {
   ObjectType type = ObjectType::kNull;
   uint8_t rights = 0;     // abi::Rights bits
   uint8_t size_bits = 0;  // untyped: log2 bytes; CNode: log2 slots; frames: 12 or 21
   uint8_t flags = 0;      // kFlagDevice
-  uint32_t reserved = 0;
+  uint32_t space_id = 0;   // frame/page table mapped: the identity of the address space (address_space.h)
   uint64_t object = 0;     // physical address of the object
   uint64_t badge = 0;      // endpoint/notification badge (0 = unbadged); frame/page
                            // table: mapped VA | level << 1 | 1, 0 if unmapped
@@ -62,8 +63,10 @@ struct ObjectHooks {
   void (*init)(void* ctx, ObjectType type, uint64_t pa, unsigned size_bits) = nullptr;
   void (*destroy)(void* ctx, const Capability& final_cap) = nullptr;
   // Called for every capability removed (before destroy, if that follows):
-  // the kernel undoes what this one capability did, e.g. a frame's mapping.
-  void (*removed)(void* ctx, const Capability& cap) = nullptr;
+  // the kernel undoes what this one capability did, e.g. a frame's mapping,
+  // or stops the thread whose own address-space slot `where` was (kFlagHeld).
+  // `where` is already empty.
+  void (*removed)(void* ctx, const Capability& cap, Slot* where) = nullptr;
   void* ctx = nullptr;
 };
 

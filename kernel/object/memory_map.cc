@@ -73,4 +73,29 @@ size_t carve_untyped(const Region* ram, size_t ram_count, const Region* reserved
   return n;
 }
 
+bool place_at_top(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count, uint64_t size,
+                  uint64_t* out) {
+  constexpr uint64_t kPage = 4096;
+  size = (size + kPage - 1) & ~(kPage - 1);
+  for (size_t r = ram_count; r-- > 0;) {
+    uint64_t end = (ram[r].base + ram[r].size) & ~(kPage - 1);
+    while (end >= ram[r].base + size && end - size >= ram[r].base) {
+      uint64_t cand = end - size;
+      bool clash = false;
+      for (size_t i = 0; i < reserved_count; ++i) {
+        uint64_t rb = reserved[i].base, re = reserved[i].base + reserved[i].size;
+        if (reserved[i].size == 0 || re <= cand || rb >= end) continue;
+        clash = true;
+        end = rb & ~(kPage - 1);  // try again below it
+        break;
+      }
+      if (!clash) {
+        *out = cand;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace keel::object

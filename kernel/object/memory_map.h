@@ -32,4 +32,10 @@ size_t merge_regions(Region* regions, size_t count);
 size_t carve_untyped(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count,
                      unsigned min_bits, UntypedBlock* out, size_t cap);
 
+// The highest page-aligned place for `size` bytes (rounded up to pages)
+// inside one RAM region and clear of every reserved one; false if none.
+// (The kernel's own boot-time allocations: the per-page records.)
+bool place_at_top(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count, uint64_t size,
+                  uint64_t* out);
+
 }  // namespace keel::object

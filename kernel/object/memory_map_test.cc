@@ -93,5 +93,21 @@ TEST(MemoryMap, RandomLayoutsCoverExactlyTheFreePages) {
   }
 }
 
+
+TEST(PlaceAtTop, HighestFreePlace) {
+  Region ram[2] = {{0x4000'0000, 0x1000'0000}, {0x8000'0000, 0x10'0000}};
+  uint64_t at = 0;
+  ASSERT_TRUE(place_at_top(ram, 2, nullptr, 0, 0x2000, &at));
+  EXPECT_EQ(at, 0x800f'e000u);
+  Region res[2] = {{0x800f'f000, 0x1000}, {0x800f'0000, 0x1000}};
+  ASSERT_TRUE(place_at_top(ram, 2, res, 2, 0x2000, &at));
+  EXPECT_EQ(at, 0x800f'd000u) << "below the reservation at the top";
+  ASSERT_TRUE(place_at_top(ram, 2, res, 2, 0x10'0000, &at));
+  EXPECT_EQ(at, 0x4ff0'0000u) << "does not fit the second range: the first one";
+  EXPECT_TRUE(place_at_top(ram, 2, res, 2, 0x1001, &at));
+  EXPECT_EQ(at % 0x1000, 0u);
+  EXPECT_FALSE(place_at_top(ram, 2, res, 2, 0x2000'0000, &at));
+}
+
 }  // namespace
 }  // namespace keel::object

@@ -167,13 +167,26 @@ Status install_leaf(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned l
   return Status::kOk;
 }
 
-uint64_t clear_entry(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level) {
-  if (level > 3) return 0;
+uint64_t clear_entry(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level, uint64_t pa, bool table) {
+  if (level > 3 || (table && level == 3)) return 0;
   uint64_t* t = table_at(window, root_pa, va, level);
   if (t == nullptr) return 0;
-  uint64_t old = t[level_index(va, level)];
+  Pte e{t[level_index(va, level)]};
+  if (!e.valid()) return 0;
+  bool names_it = table ? e.table_or_page() && e.address() == pa
+                        : (level == 3 ? e.table_or_page() && e.address() == pa
+                                      : !e.table_or_page() && level > 0 && e.block_address(level) == pa);
+  if (!names_it) return 0;
   t[level_index(va, level)] = 0;
-  return old;
+  return e.raw;
+}
+
+bool table_empty(PhysWindow window, uint64_t table_pa) {
+  const uint64_t* t = window.table(table_pa);
+  for (unsigned i = 0; i < kPageSize / 8; ++i) {
+    if (Pte{t[i]}.valid()) return false;
+  }
+  return true;
 }
 
 Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va) {

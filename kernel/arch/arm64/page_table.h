@@ -99,9 +99,16 @@ Status install_table(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned 
 // install_leaf: writes leaf (a page at level 3, a block at 1 or 2) for va;
 // tables down to `level` must exist and the entry must be empty.
 Status install_leaf(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level, Pte leaf);
-// clear_entry: empties the level-`level` entry for va and returns what it
-// held (0 if the path is missing). The caller does the TLB maintenance.
-uint64_t clear_entry(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level);
+// clear_entry: empties the level-`level` entry for va if it still names
+// `pa` — a table descriptor for `pa` when `table`, else a leaf (page at
+// level 3, block at 1 or 2) whose output address is `pa` — and returns what
+// it held; 0 (nothing changed) if the path is missing or the entry holds
+// anything else. A mapping record can be stale (its table was removed and
+// another put in its place); it must never clear what it did not make. The
+// caller does the TLB maintenance.
+uint64_t clear_entry(PhysWindow window, uint64_t root_pa, uint64_t va, unsigned level, uint64_t pa, bool table);
+// Whether every entry of the table at table_pa is invalid.
+bool table_empty(PhysWindow window, uint64_t table_pa);
 
 // Why a translation fails (Arm ARM D8.2 / D8.16 fault kinds).
 enum class WalkFault : uint8_t {

@@ -185,9 +185,18 @@ TEST_F(Fixture, InstallTablesAndLeavesOneByOne) {
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t.pa, 0x8000'0005u);
   EXPECT_TRUE(t.el0_writable);
-  EXPECT_NE(clear_entry({}, root, va, 3), 0u);
+  EXPECT_EQ(clear_entry({}, root, va, 3, 0x9000'0000, false), 0u) << "names another frame: left alone";
+  EXPECT_EQ(clear_entry({}, root, va, 2, l3, false), 0u) << "a table is not a leaf";
+  EXPECT_TRUE(T(va).ok());
+  EXPECT_FALSE(table_empty({}, l3));
+  EXPECT_NE(clear_entry({}, root, va, 3, 0x8000'0000, false), 0u);
   EXPECT_FALSE(T(va).ok());
-  EXPECT_EQ(clear_entry({}, root, 0x7000'0000'0000, 3), 0u) << "missing path: nothing to clear";
+  EXPECT_TRUE(table_empty({}, l3));
+  EXPECT_EQ(clear_entry({}, root, va, 3, 0x8000'0000, false), 0u) << "already empty";
+  EXPECT_EQ(clear_entry({}, root, 0x7000'0000'0000, 3, 0x8000'0000, false), 0u) << "missing path: nothing to clear";
+  EXPECT_EQ(clear_entry({}, root, va, 1, l3, true), 0u) << "the level-1 entry names l2, not l3";
+  EXPECT_NE(clear_entry({}, root, va, 2, l3, true), 0u);
+  EXPECT_EQ(install_leaf({}, root, va, 3, leaf), Status::kNotFound) << "the L3 table is gone";
 }
 
 // The walker agrees with the builder on every mapping of a random layout.

@@ -39,6 +39,14 @@ inline void tlb_flush_page(uint64_t va, uint64_t asid) {
   isb();
 }
 
+// Every EL1&0 translation of every ASID, on every CPU of the inner
+// shareable domain (an ASID generation rollover).
+inline void tlb_flush_all() {
+  asm volatile("tlbi vmalle1is" ::: "memory");
+  dsb_ish();
+  isb();
+}
+
 // Smallest data cache line (CTR_EL0.DminLine, log2 of words) in bytes.
 inline uint64_t dcache_line_size() { return 4ull << ((KEEL_READ_SYSREG(ctr_el0) >> 16) & 0xf); }
 

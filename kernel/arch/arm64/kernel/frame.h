@@ -48,7 +48,8 @@ struct PerCpu {
   uint64_t lost_current;  // the thread it ran was taken away while it waited for the lock
   void* fp_owner;         // the Thread whose FP/SIMD state this CPU's registers hold
   uint64_t cpacr;         // CPACR_EL1 as last written (FP trap on/off)
-  uint64_t pad[7];        // one 128-byte line per CPU
+  uint64_t ttbr0;         // TTBR0_EL1 as last written for a thread (0: walks disabled, EPD0 = 1)
+  uint64_t pad[6];        // one 128-byte line per CPU
 };
 static_assert(__builtin_offsetof(PerCpu, user_frame) == 0, "vectors.S loads [TPIDR_EL1]");
 static_assert(__builtin_offsetof(PerCpu, kstack_top) == 8, "enter_user loads [TPIDR_EL1, #8]");
