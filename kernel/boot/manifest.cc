@@ -22,6 +22,7 @@ const char* selftest_name(Selftest s) {
     case Selftest::kDataAbort: return "data_abort";
     case Selftest::kPowerOff: return "poweroff";
     case Selftest::kPanicSmp: return "panic_smp";
+    case Selftest::kSecondaryAbort: return "secondary_abort";
   }
   return "unknown";
 }

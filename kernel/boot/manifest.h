@@ -61,6 +61,7 @@ enum class Selftest : uint32_t {
   kDataAbort = 1,  // dereference an unmapped address: a decoded panic
   kPowerOff = 2,   // PSCI SYSTEM_OFF after the banner
   kPanicSmp = 3,   // panic once every CPU is online: one report, the other CPUs stop
+  kSecondaryAbort = 4,  // CPU 1 dereferences an unmapped address: a panic report from a secondary
 };
 
 // A boot module (a user program's ELF file, e.g. init), stored page aligned

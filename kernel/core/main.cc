@@ -88,7 +88,8 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
       arm64::psci_call(dt.psci, arm64::kPsciSystemOff);
       panic("PSCI SYSTEM_OFF returned");
     case boot::Selftest::kNone:
-    case boot::Selftest::kPanicSmp: break;
+    case boot::Selftest::kPanicSmp:
+    case boot::Selftest::kSecondaryAbort: break;
   }
   cpu_enable_pmu();
   ipc_set_cap_transfer(transfer_capability);

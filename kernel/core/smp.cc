@@ -25,6 +25,14 @@ uint64_t kernel_pa(const boot::BootInfo& bi, const void* va) {
   return bi.kernel_pa + (reinterpret_cast<uint64_t>(va) - layout::kKernelVirtBase);
 }
 
+boot::Selftest g_selftest = boot::Selftest::kNone;
+
+// Self-test: a kernel data abort on a secondary CPU, whose report must name
+// that CPU's own stack (no emergency-stack note) and unwind through it.
+__attribute__((noinline)) void secondary_selftest_abort() {
+  *reinterpret_cast<volatile uint64_t*>(0x0000dead00000000ull) = 1;
+}
+
 }  // namespace
 
 // A secondary CPU in the high half: its own state, GIC interface and tick,
@@ -40,11 +48,13 @@ extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
   kprintf("keel: cpu %llu online (MPIDR 0x%llx) at EL1 in the high half%s\n", ull(rec->cpu), ull(rec->mpidr),
           irqs ? "" : ", without interrupts");
   cpu_set_online(rec->cpu);
+  if (g_selftest == boot::Selftest::kSecondaryAbort && rec->cpu == 1) secondary_selftest_abort();
   kernel_enter();
   cpu_idle(nullptr);
 }
 
 size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
+  g_selftest = bi.selftest;
   const uint64_t self = KEEL_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
   size_t index = 1;  // keel's CPU numbers: the boot CPU is 0, the others in DTB order
   for (size_t i = 0; i < dt.cpu_count && i < dtb::kMaxCpus; ++i) {

@@ -65,7 +65,7 @@ absl::Status run() {
   }
   auto inject = parse_enum<Inject>(absl::GetFlag(FLAGS_inject), boot::inject_name, 8, "inject");
   if (!inject.ok()) return inject.status();
-  auto selftest = parse_enum<Selftest>(absl::GetFlag(FLAGS_selftest), boot::selftest_name, 4, "selftest");
+  auto selftest = parse_enum<Selftest>(absl::GetFlag(FLAGS_selftest), boot::selftest_name, 5, "selftest");
   if (!selftest.ok()) return selftest.status();
   auto boot_bytes = read_file(boot_path);
   if (!boot_bytes.ok()) return boot_bytes.status();

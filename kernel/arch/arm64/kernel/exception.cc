@@ -30,14 +30,29 @@ bool on_stack(uint64_t fp, const char* lo, const char* hi) {
   return fp >= reinterpret_cast<uint64_t>(lo) && fp + 16 <= reinterpret_cast<uint64_t>(hi);
 }
 
+// This CPU's kernel stack, as vectors.S finds it: from its PerCpu record
+// (TPIDR_EL1) once that exists, the boot CPU's before.
+struct StackRange {
+  const char* lo;
+  const char* hi;
+};
+StackRange own_stack() {
+  uint64_t p = 0;
+  asm volatile("mrs %0, tpidr_el1" : "=r"(p));
+  const uint64_t top = p != 0 ? reinterpret_cast<const PerCpu*>(p)->kstack_top : 0;
+  if (top == 0) return {__kernel_stack_bottom, __kernel_stack_top};
+  return {reinterpret_cast<const char*>(top - (__kernel_stack_top - __kernel_stack_bottom)),
+          reinterpret_cast<const char*>(top)};
+}
+
 // Walks AAPCS64 frame records {previous fp, lr} from fp. Return addresses
 // are printed minus 4: the call instruction, so file:line names the call.
 void print_backtrace(uint64_t pc, uint64_t fp) {
   kprintf("  backtrace:\n");
   if (pc != 0) kprintf("    #0 0x%016llx in kernel\n", ull(pc));
+  const StackRange stack = own_stack();
   for (int depth = 1; depth < 32 && (fp & 15) == 0; ++depth) {
-    if (!on_stack(fp, __kernel_stack_bottom, __kernel_stack_top) &&
-        !on_stack(fp, __emergency_stack_bottom, __emergency_stack_top)) {
+    if (!on_stack(fp, stack.lo, stack.hi) && !on_stack(fp, __emergency_stack_bottom, __emergency_stack_top)) {
       break;
     }
     const auto* rec = reinterpret_cast<const uint64_t*>(fp);
@@ -71,7 +86,7 @@ extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) 
           exception_class_name(ec));
   kprintf("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(f->esr), ull(f->far),
           ull(f->elr), ull(f->spsr), ull(f->sp));
-  if (!on_stack(f->sp - 16, __kernel_stack_bottom, __kernel_stack_top)) {
+  if (!on_stack(f->sp - 16, own_stack().lo, own_stack().hi)) {
     kprintf("  note: SP was outside the kernel stack; this report ran on the emergency stack\n");
   }
   for (int i = 0; i < 31; i += 4) {
