@@ -159,8 +159,8 @@ void cpu_drop_identity_map() {
 }
 
 // The PMU for benchmarks: the cycle counter and event counter 0 counting
-// INST_RETIRED (event 0x08) at EL0 and EL1, readable from EL0
-// (PMUSERENR_EL0.EN|CR|ER). Exposing counters to user space is a timing side
+// INST_RETIRED (event 0x08) at EL0 and EL1, readable (not writable) from
+// EL0 (PMUSERENR_EL0.CR|ER). Exposing counters to user space is a timing side
 // channel keel accepts for now: it is a measurement kernel as much as a
 // product. Skipped when the CPU has no PMU (ID_AA64DFR0_EL1.PMUVer == 0).
 void cpu_enable_pmu() {
@@ -172,7 +172,9 @@ void cpu_enable_pmu() {
   KEEL_WRITE_SYSREG(pmccfiltr_el0, 0);
   KEEL_WRITE_SYSREG(pmcntenset_el0, (1ull << 31) | 1);
   KEEL_WRITE_SYSREG(pmcr_el0, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));  // E, P, C, LC
-  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 0) | (1u << 2) | (1u << 3));         // EN, CR, ER
+  // EL0 may read the cycle and event counters (CR, ER), not program or
+  // reset them (EN stays 0): one task cannot disturb what others measure.
+  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 2) | (1u << 3));  // CR, ER
   arm64::isb();
 }
 

@@ -79,6 +79,40 @@ void resume_caller(Scheduler& s, Thread* replier, Thread* caller) {
   wake(s, caller);
 }
 
+// A caller whose reply can never come: woken with kObjectDestroyed — or,
+// if it waits with a fault message, stopped (its registers stay as they
+// were; nothing will handle the fault now).
+// A stopped faulting caller may itself hold a caller (it received a Call,
+// then faulted): that one is released next, in a loop — a chain of such
+// threads costs no kernel stack.
+void release_caller(Scheduler& s, Thread* caller) {
+  while (caller != nullptr) {
+    if (caller->fault_pending == 0) {
+      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
+      wake(s, caller);
+      return;
+    }
+    Thread* next = caller->reply_to;
+    caller->reply_to = nullptr;
+    if (next != nullptr && (next->state != ThreadState::kBlockedReply || next->replier != caller)) next = nullptr;
+    if (next != nullptr) next->replier = nullptr;
+    thread_stop(s, caller);  // (holds no implicit caller now: no recursion)
+    caller = next;
+  }
+}
+
+// Drops receiver's implicit reply right, if it holds one: its caller is
+// released (a Recv, not ReplyRecv, by a thread still holding a caller).
+void drop_implicit_reply(Scheduler& s, Thread* receiver) {
+  Thread* caller = receiver->reply_to;
+  if (caller == nullptr) return;
+  receiver->reply_to = nullptr;
+  if (caller->state == ThreadState::kBlockedReply && caller->replier == receiver) {
+    caller->replier = nullptr;
+    release_caller(s, caller);
+  }
+}
+
 // A receiver leaving its receive (woken, detached) lets go of its Reply.
 void drop_recv_reply(Thread* t) {
   if (t->recv_reply != nullptr) {
@@ -118,6 +152,7 @@ void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool b
 
 void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver, Reply* reply) {
   drop_recv_reply(receiver);
+  drop_implicit_reply(s, receiver);  // a new receive never silently strands an earlier caller
   if (reply != nullptr) {
     receiver->recv_reply = reply;
     reply->receiver = receiver;
@@ -164,8 +199,7 @@ void reply_destroy(Scheduler& s, Reply* reply) {
   if (Thread* c = reply->caller) {
     reply->caller = nullptr;
     c->reply_object = nullptr;
-    c->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
-    wake(s, c);
+    release_caller(s, c);
   }
 }
 
@@ -270,16 +304,8 @@ void thread_detach(Scheduler& s, Thread* t) {
     t->reply_object->caller = nullptr;
     t->reply_object = nullptr;
   }
-  if (t->reply_to != nullptr) {
-    // Its caller would wait forever for a reply that cannot come.
-    Thread* caller = t->reply_to;
-    t->reply_to = nullptr;
-    if (caller->state == ThreadState::kBlockedReply && caller->replier == t) {
-      caller->replier = nullptr;
-      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
-      wake(s, caller);
-    }
-  }
+  drop_implicit_reply(s, t);  // its caller would wait forever for a reply that cannot come
+  t->fault_pending = 0;       // an outstanding fault message is withdrawn with it
   t->state = ThreadState::kInactive;
 }
 
@@ -291,8 +317,7 @@ void thread_stop(Scheduler& s, Thread* t) {
 void endpoint_destroy(Scheduler& s, Endpoint* ep) {
   while (Thread* t = ep_pop(ep)) {
     drop_recv_reply(t);
-    t->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
-    wake(s, t);
+    release_caller(s, t);  // (a thread sending its fault there is stopped, registers intact)
   }
 }
 

@@ -453,5 +453,74 @@ TEST(Fastpath, ReplyRecvMatchesTheSlowPath) {
   EXPECT_GT(taken, 50) << "the fast case must actually occur";
 }
 
+
+// A Recv (not ReplyRecv) by a receiver that still holds an implicit caller
+// releases that caller: it never waits forever, and no pointer to the
+// receiver stays behind in it.
+TEST(Ipc, RecvWhileHoldingACallerReleasesIt) {
+  Scheduler s;
+  Endpoint ep{};
+  Thread server = Make(10), c1 = Make(5), c2 = Make(5);
+  ipc_recv(s, &ep, &server);
+  ipc_send(s, &ep, &c1, 1, true, true);
+  ASSERT_EQ(c1.state, ThreadState::kBlockedReply);
+  ASSERT_EQ(server.reply_to, &c1);
+  (void)s.pick();  // the server runs
+  ipc_recv(s, &ep, &server);  // without replying
+  EXPECT_EQ(c1.state, ThreadState::kRunnable);
+  EXPECT_EQ(c1.frame.x[0], static_cast<uint64_t>(Error::kObjectDestroyed));
+  EXPECT_EQ(c1.replier, nullptr);
+  EXPECT_EQ(server.reply_to, nullptr);
+  ipc_send(s, &ep, &c2, 2, true, true);
+  EXPECT_EQ(server.reply_to, &c2);
+  EXPECT_EQ(c2.replier, &server);
+}
+
+// A thread sending its fault to an endpoint that is destroyed is stopped
+// with its registers intact; detaching withdraws a pending fault message.
+TEST(Ipc, FaultingThreadsAreStoppedNotResumedWithGarbage) {
+  Scheduler s;
+  Endpoint ep{};
+  Thread t = Make(5);
+  t.frame.x[0] = 1234;
+  const uint64_t mr[4] = {1, 2, 3, 4};
+  ipc_send_fault(s, &ep, &t, 7, abi::kFaultMemory, mr);
+  ASSERT_EQ(t.state, ThreadState::kBlockedSend);
+  endpoint_destroy(s, &ep);
+  EXPECT_EQ(t.state, ThreadState::kStopped);
+  EXPECT_EQ(t.frame.x[0], 1234u);
+  EXPECT_EQ(t.fault_pending, 0u);
+  EXPECT_FALSE(s.contains(&t));
+
+  Thread u = Make(5);
+  ipc_send_fault(s, &ep, &u, 7, abi::kFaultMemory, mr);
+  thread_detach(s, &u);  // suspended while its fault waits
+  EXPECT_EQ(u.fault_pending, 0u) << "a restarted thread must not send a stale fault record";
+}
+
+// A chain of fault handlers that fault in turn (t[i] received t[i-1]'s
+// fault message, then faulted itself): destroying the fault endpoint stops
+// every one of them — iteratively, so the chain costs no kernel stack.
+TEST(Ipc, ChainOfFaultedHoldersIsStoppedIteratively) {
+  Scheduler s;
+  Endpoint faults{};
+  constexpr int kN = 1000;
+  std::vector<Thread> t(kN + 1);
+  for (auto& x : t) x = Make(5);
+  const uint64_t mr[4] = {};
+  for (int i = 0; i <= kN; ++i) {
+    if (i < kN) ipc_recv(s, &faults, &t[i + 1]);  // the next handler waits
+    ipc_send_fault(s, &faults, &t[i], 0, abi::kFaultMemory, mr);
+    s.remove(&t[i + (i < kN ? 1 : 0)]);  // (the handler runs: not in the run queue)
+  }
+  ASSERT_EQ(t[kN].state, ThreadState::kBlockedSend);
+  ASSERT_EQ(t[0].state, ThreadState::kBlockedReply);
+  endpoint_destroy(s, &faults);
+  for (int i = 0; i <= kN; ++i) {
+    EXPECT_EQ(t[i].state, ThreadState::kStopped) << i;
+    EXPECT_EQ(t[i].reply_to, nullptr) << i;
+  }
+}
+
 }  // namespace
 }  // namespace keel

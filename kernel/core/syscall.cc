@@ -41,7 +41,12 @@ Thread* running() { return reinterpret_cast<Thread*>(this_cpu().user_frame); }
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
-Error sys_debug_write(const Thread& t, uint64_t uva, uint64_t len) {
+Status lookup(const Thread& t, uint64_t index, ObjectType type, uint8_t rights, Slot** out);
+
+Error sys_debug_write(const Thread& t, uint64_t uva, uint64_t len, uint64_t log_slot) {
+  Slot* log = nullptr;
+  Status st = lookup(t, log_slot, ObjectType::kKernelLog, abi::kRightWrite, &log);
+  if (st != Status::kOk) return to_abi(st);
   if (len > abi::kDebugWriteMax) return Error::kInvalidArgument;
   char buf[256];
   while (len > 0) {
@@ -317,7 +322,7 @@ bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock) {
   }
   const bool exit = kind == abi::kFaultExit;  // MR0 = the exit code (abi.h)
   const uint64_t mr[4] = {exit ? t->frame.x[0] : t->frame.esr, exit ? 0 : t->frame.far, t->frame.elr, t->frame.sp};
-  ipc_send_fault(scheduler(), endpoint_object(ep->cap), t, ep->cap.badge, kind, mr);
+  ipc_send_fault(scheduler(), endpoint_object(ep->cap), t, ep->cap.badge | abi::kFaultBadge, kind, mr);
   return true;
 }
 
@@ -328,7 +333,7 @@ bool dispatch(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   Status st = Status::kOk;
   Slot* ep = nullptr;
   switch (number) {
-    case abi::kSyscallDebugWrite: x[0] = static_cast<uint64_t>(sys_debug_write(*t, x[0], x[1])); return false;
+    case abi::kSyscallDebugWrite: x[0] = static_cast<uint64_t>(sys_debug_write(*t, x[0], x[1], x[2])); return false;
     case static_cast<uint64_t>(abi::Syscall::kYield): x[0] = 0; return true;
     case static_cast<uint64_t>(abi::Syscall::kExit):
       if (!deliver_fault(t, abi::kFaultExit)) thread_stop(scheduler(), t);

@@ -73,6 +73,7 @@ Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge) {
   if (badge != 0) {
     if (c.type != ObjectType::kEndpoint && c.type != ObjectType::kNotification) return Status::kInvalidArgument;
     if (c.badge != 0) return Status::kInvalidArgument;  // a badge is never changed
+    if ((badge & abi::kFaultBadge) != 0) return Status::kInvalidArgument;  // the kernel's own mark
     c.badge = badge;
   }
   dst->cap = c;

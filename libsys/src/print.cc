@@ -8,6 +8,7 @@ namespace keel::sys {
 namespace {
 
 uint64_t g_console = 0;  // endpoint slot of the UART server; 0: the kernel's debug_write
+uint64_t g_debug_log = abi::init_slot::kKernelLog;
 
 // Buffers output so that a line goes out in one debug_write.
 struct LineBuf {
@@ -30,6 +31,9 @@ void put(void* ctx, const char* s, size_t n) {
 }
 
 }  // namespace
+
+uint64_t debug_log_slot() { return g_debug_log; }
+void set_debug_log(uint64_t kernel_log_slot) { g_debug_log = kernel_log_slot; }
 
 void set_console(uint64_t endpoint_slot) { g_console = endpoint_slot; }
 

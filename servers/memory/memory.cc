@@ -143,9 +143,25 @@ struct Share {
   uint8_t owner;
   uint64_t token, pages, refs;
   uint32_t frames[mem::kMaxPages];
+  uint8_t granted[mem::kMaxGrants];  // client ids allowed to attach (0: none)
+  uint64_t granted_flags[mem::kMaxGrants];
 };
 Share g_shares[kMaxShares];
-uint64_t g_token_seed = 0x9e3779b97f4a7c15ull;
+uint64_t g_token_seed = 0x9e3779b97f4a7c15ull;  // tokens only name shares: Grant is the authority
+
+static_assert(mem::kMaxTablesPerClient * kClients <= kMaxTables, "per-client table limits fit the pool");
+static_assert(mem::kMaxMappingsPerClient * kClients <= kMaxMappings, "per-client mapping limits fit the pool");
+
+uint64_t tables_of(uint64_t id) {
+  uint64_t n = 0;
+  for (const Table& t : g_tables) n += t.used && t.mapped && t.client == id ? 1 : 0;
+  return n;
+}
+uint64_t mappings_of(uint64_t id) {
+  uint64_t n = 0;
+  for (const Mapping& m : g_maps) n += m.used && m.client == id ? 1 : 0;
+  return n;
+}
 
 Mapping* find_mapping(uint64_t id, uint64_t va) {
   for (Mapping& m : g_maps) {
@@ -157,6 +173,7 @@ Mapping* find_mapping(uint64_t id, uint64_t va) {
 // A page table for client `id`'s space: an unmapped original from the pool,
 // or a fresh one.
 Table* table_take(uint64_t id) {
+  if (tables_of(id) >= mem::kMaxTablesPerClient) return nullptr;  // its own limit, not everyone's pool
   Table* free = nullptr;
   for (Table& t : g_tables) {
     if (t.used && !t.mapped) return &t;
@@ -217,6 +234,7 @@ Error map_copy(uint64_t id, uint64_t copy, uint64_t va, uint64_t flags) {
 }
 
 Error map_page(uint64_t id, uint64_t va, uint32_t frame, uint64_t flags, int share) {
+  if (mappings_of(id) >= mem::kMaxMappingsPerClient) return Error::kNotEnoughMemory;
   Mapping* m = nullptr;
   for (Mapping& x : g_maps) {
     if (!x.used) {
@@ -245,7 +263,7 @@ Error map_page(uint64_t id, uint64_t va, uint32_t frame, uint64_t flags, int sha
 void share_release(Share& s) {
   if (--s.refs > 0) return;
   for (uint64_t i = 0; i < s.pages; ++i) frame_free(s.frames[i]);
-  if (g_clients[s.owner].pages >= s.pages) g_clients[s.owner].pages -= s.pages;
+  if (s.owner < kClients && g_clients[s.owner].pages >= s.pages) g_clients[s.owner].pages -= s.pages;
   s.used = false;
 }
 
@@ -276,6 +294,16 @@ uint64_t reclaim(uint64_t id) {
     }
   }
   g_clients[id].region_count = 0;
+  // The id may be given to a task started later: it inherits no share
+  // (grants to it end; shares it made have no owner from now on).
+  for (Share& sh : g_shares) {
+    if (!sh.used) continue;
+    for (uint8_t& g : sh.granted) g = g == id ? 0 : g;
+    if (sh.owner == id) {
+      g_clients[id].pages -= g_clients[id].pages >= sh.pages ? sh.pages : g_clients[id].pages;
+      sh.owner = kClients;
+    }
+  }
   return before;
 }
 
@@ -437,7 +465,14 @@ Error handle(uint64_t id, const sys::Message& m, sys::Message& out) {
       for (uint64_t i = 0; i < kMaxShares && s < 0; ++i) s = g_shares[i].used ? -1 : static_cast<int>(i);
       if (s < 0) return Error::kNotEnoughMemory;
       Share& sh = g_shares[s];
-      sh = Share{.used = true, .owner = static_cast<uint8_t>(id), .token = 0, .pages = 0, .refs = 1, .frames = {}};
+      sh = Share{.used = true,
+                 .owner = static_cast<uint8_t>(id),
+                 .token = 0,
+                 .pages = 0,
+                 .refs = 1,
+                 .frames = {},
+                 .granted = {},
+                 .granted_flags = {}};
       Error e = Error::kOk;
       for (; sh.pages < a[1] && e == Error::kOk; ++sh.pages) e = frame_alloc(&sh.frames[sh.pages]);
       if (e != Error::kOk) --sh.pages;  // (the last one failed)
@@ -455,11 +490,37 @@ Error handle(uint64_t id, const sys::Message& m, sys::Message& out) {
       out.length = 1;
       return Error::kOk;
     }
+    case mem::kGrant: {
+      if (m.length < 3 || (a[2] & ~uint64_t{abi::kMapWrite}) != 0) return Error::kInvalidArgument;
+      uint64_t s = a[0] & 0xff;
+      if (s >= kMaxShares || !g_shares[s].used || g_shares[s].token != a[0]) return Error::kInvalidArgument;
+      Share& sh = g_shares[s];
+      if (sh.owner != id) return Error::kInsufficientRights;  // only its creator hands a share out
+      if (a[1] == 0 || a[1] >= kClients || a[1] == id) return Error::kInvalidArgument;
+      int slot = -1;
+      for (uint64_t i = 0; i < mem::kMaxGrants; ++i) {
+        if (sh.granted[i] == a[1]) slot = static_cast<int>(i);  // changing an earlier grant
+      }
+      for (uint64_t i = 0; i < mem::kMaxGrants && slot < 0; ++i) {
+        if (sh.granted[i] == 0) slot = static_cast<int>(i);
+      }
+      if (slot < 0) return Error::kNotEnoughMemory;
+      sh.granted[slot] = static_cast<uint8_t>(a[1]);
+      sh.granted_flags[slot] = a[2];
+      return Error::kOk;
+    }
     case mem::kAttach: {
       if (m.length < 3 || (a[2] & ~uint64_t{abi::kMapWrite}) != 0) return Error::kInvalidArgument;
       uint64_t s = a[0] & 0xff;
       if (s >= kMaxShares || !g_shares[s].used || g_shares[s].token != a[0]) return Error::kInvalidArgument;
       Share& sh = g_shares[s];
+      if (sh.owner != id) {
+        bool allowed = false;
+        for (uint64_t i = 0; i < mem::kMaxGrants; ++i) {
+          if (sh.granted[i] == id && (a[2] & ~sh.granted_flags[i]) == 0) allowed = true;
+        }
+        if (!allowed) return Error::kInsufficientRights;  // the token alone is not enough
+      }
       if (!valid_range(a[1], sh.pages) || !range_free(id, a[1], sh.pages)) return Error::kInvalidAddress;
       return map_range(id, a[1], sh.pages, a[2], static_cast<int>(s), sh.frames);
     }
@@ -520,6 +581,14 @@ int main() {
       continue;
     }
     uint64_t id = m.badge & 0xff;
+    if ((m.badge & abi::kPagerBadge) != 0 && (m.badge & abi::kFaultBadge) == 0) {
+      // A client calling its own fault endpoint (it holds it in its CNode):
+      // only the kernel's fault and exit messages carry kFaultBadge.
+      out = sys::Message{};
+      out.label = static_cast<uint64_t>(Error::kInvalidCapability);
+      e = ep.reply_recv(out, m);
+      continue;
+    }
     if ((m.badge & abi::kPagerBadge) != 0) {
       if (id < kClients && handle_fault(id, m)) {
         e = ep.reply_recv(sys::Message{}, m);  // resume the thread

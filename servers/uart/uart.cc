@@ -44,7 +44,14 @@ constexpr uint64_t kUartVa = 0x3000'0000;
 constexpr uint64_t kNtfn = slot::kUartNotification, kNtfnIrq = 21, kNtfnLog = 22, kSelfEp = 23, kIrqThread = 24,
                    kFirstReply = 32;
 constexpr uint64_t kClients = abi::kMaxTaskId + 1;  // index 0: the kernel log
-constexpr uint64_t kReplies = kClients + 2;
+// A client's threads may write at once: up to kQueuedWrites writes wait
+// behind the one being fed (in order); one more is refused with
+// kNotEnoughMemory, never dropped. Every client can so hold 1 + kQueuedWrites
+// waiting writes and one waiting read; plus the one the server receives
+// with: Reply objects can never run out (and if one could not be had, the
+// request would be refused, never held without a way to answer it).
+constexpr uint64_t kQueuedWrites = 3;
+constexpr uint64_t kReplies = (kQueuedWrites + 2) * kClients + 1;
 constexpr uint64_t kSelfLabel = 1;  // the interrupt thread's message: MR0 = notification word
 
 volatile uint32_t& reg(uint64_t off) { return *reinterpret_cast<volatile uint32_t*>(kUartVa + off); }
@@ -99,6 +106,13 @@ struct Client {
   char pending[512];
   size_t pending_len = 0, pending_pos = 0;
   uint64_t write_reply = 0;  // Reply slot holding the writer (0: none)
+  // Writes of other threads of this client waiting behind it, oldest first.
+  struct Queued {
+    char bytes[con::kMaxBytes];
+    size_t len;
+    uint64_t reply;
+  } queued[kQueuedWrites];
+  size_t queued_count = 0;
   uint64_t read_reply = 0;   // Reply slot holding a reader (0: none)
   uint64_t read_max = 0;
   uint64_t read_seq = 0;  // order of Read requests
@@ -117,7 +131,7 @@ uint64_t take_reply() {
       return kFirstReply + i;
     }
   }
-  return 0;  // cannot happen: one per client can wait, plus the one receiving
+  return 0;  // cannot happen (kReplies); handle() refuses to hold a request without one
 }
 void free_reply(uint64_t r) { g_reply_busy[r - kFirstReply] = false; }
 
@@ -167,6 +181,15 @@ void resume_writers() {
     if (next->write_reply != 0) {
       reply_to(next->write_reply, Error::kOk, 0);
       next->write_reply = 0;
+    }
+    if (next->queued_count > 0) {  // its next waiting write starts now (and keeps its place in line)
+      Client::Queued& q = next->queued[0];
+      for (size_t i = 0; i < q.len; ++i) next->pending[i] = q.bytes[i];
+      next->pending_len = q.len;
+      next->pending_pos = 0;
+      next->write_reply = q.reply;
+      for (size_t i = 1; i < next->queued_count; ++i) next->queued[i - 1] = next->queued[i];
+      --next->queued_count;
     }
   }
   if (g_clients[0].pending_len == 0) drain_kernel_log();
@@ -294,6 +317,20 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
         out.label = static_cast<uint64_t>(Error::kInvalidArgument);
         return true;
       }
+      if (c.pending_len > 0) {
+        // Another thread of this client waits with a write already: this
+        // one queues behind it — never overwrites it.
+        if (c.queued_count == kQueuedWrites || reply_slot == 0) {
+          out.label = static_cast<uint64_t>(Error::kNotEnoughMemory);
+          return true;
+        }
+        Client::Queued& q = c.queued[c.queued_count++];
+        for (uint64_t i = 0; i < n; ++i) q.bytes[i] = con::unpack_byte(m, i);
+        q.len = n;
+        q.reply = reply_slot;
+        g_stats.waited++;
+        return false;
+      }
       for (uint64_t i = 0; i < n; ++i) c.pending[i] = con::unpack_byte(m, i);
       c.pending_len = n;
       c.pending_pos = 0;
@@ -301,6 +338,11 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
       bool done = feed(c);
       tx_kick();
       if (!done) {
+        if (reply_slot == 0) {  // nothing to hold the writer with: refuse, do not drop
+          c.pending_len = c.pending_pos = 0;
+          out.label = static_cast<uint64_t>(Error::kNotEnoughMemory);
+          return true;
+        }
         g_stats.waited++;
         c.write_reply = reply_slot;
         return false;
@@ -308,8 +350,10 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
       return true;
     }
     case con::kRead:
-      if (c.read_reply != 0 || m.length < 1 || m.mr[0] == 0 || m.mr[0] > con::kMaxBytes) {
-        out.label = static_cast<uint64_t>(c.read_reply != 0 ? Error::kSlotOccupied : Error::kInvalidArgument);
+      if (c.read_reply != 0 || m.length < 1 || m.mr[0] == 0 || m.mr[0] > con::kMaxBytes || reply_slot == 0) {
+        out.label = static_cast<uint64_t>(c.read_reply != 0  ? Error::kSlotOccupied
+                                          : reply_slot == 0 ? Error::kNotEnoughMemory
+                                                            : Error::kInvalidArgument);
         return true;
       }
       if (c.len > 0 && tx_cost(c.line, c.len) <= ring_free()) {  // its unfinished line is the prompt: show it
@@ -394,6 +438,7 @@ Error setup(const abi::StartInfo* info) {
 }  // namespace
 
 int main() {
+  sys::set_debug_log(slot::kKernelLog);  // its own reports go to the kernel's console until it runs the UART
   const abi::StartInfo* info = abi::start_info();
   if (info->magic != abi::kStartInfoMagic || info->buffer_bytes < 2 * (con::kLineMax + 2) ||
       info->buffer_bytes > kMaxRing) {

@@ -224,7 +224,7 @@ void test_fault_delivery() {
   sys::Endpoint fault_ep(kFaultEp);
   sys::Message m;
   ok = ok && fault_ep.recv(m) == Error::kOk;  // init blocks; the faulter runs and faults
-  bool memory_fault_ok = ok && m.label == keel::abi::kFaultMemory && m.badge == 5 && m.mr[1] == kFaultVa &&
+  bool memory_fault_ok = ok && m.label == keel::abi::kFaultMemory && m.badge == (5 | keel::abi::kFaultBadge) && m.mr[1] == kFaultVa &&
                          ((m.mr[0] >> 26) & 0x3f) == 0x24 && m.length == 4;
   if (!memory_fault_ok) {
     sys::print("  fault message: label %llu badge %llu ESR 0x%llx FAR 0x%llx\n", (unsigned long long)m.label,
@@ -238,7 +238,7 @@ void test_fault_delivery() {
        sys::FrameCap(kFixFrame).map(slot::kAddressSpace, kFaultVa, keel::abi::kMapWrite) == Error::kOk;
   sys::Message empty;
   ok = ok && fault_ep.reply_recv(empty, m) == Error::kOk;  // resumes it; it retries, then faults again
-  bool syscall_fault_ok = ok && m.label == keel::abi::kFaultUnknownSyscall && m.badge == 5;
+  bool syscall_fault_ok = ok && m.label == keel::abi::kFaultUnknownSyscall && m.badge == (5 | keel::abi::kFaultBadge);
   // Reply to resume it; it then reports through a plain message.
   ok = syscall_fault_ok && fault_ep.reply_recv(empty, m) == Error::kOk && m.label == 99 &&
        m.mr[0] == static_cast<uint64_t>(Error::kUnknownSyscall) && faulter_done == 1 &&

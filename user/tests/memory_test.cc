@@ -133,6 +133,9 @@ void tests() {
   uint64_t token = 0;
   e = mem::share(server, kShared, 2, abi::kMapWrite, &token);
   if (e == Error::kOk) *word(kShared) = 0x6d656d6f72792121ull;
+  mem::ClientInfo peer_info{};  // the token names the share; the grant lets the peer attach
+  if (e == Error::kOk) e = info_of("memory_peer", &peer_info) ? Error::kOk : Error::kInvalidArgument;
+  if (e == Error::kOk) e = mem::grant(server, token, peer_info.id, abi::kMapWrite);
   // (memory_peer has the higher priority: it runs as soon as the token
   // arrives, answers, and exits before this continues.)
   const sys::Endpoint channel(slot::kChannel);

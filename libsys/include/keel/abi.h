@@ -96,9 +96,13 @@ constexpr const char* error_name(Error e) {
 namespace keel::abi {
 
 // Debug console syscall (x8 = kDebugWrite): x0 = user buffer, x1 = length
-// (at most kDebugWriteMax). The kernel's console: the UART before the
-// hand-over (KernelLogBind), the kernel log that the UART server forwards
-// after it. Programs with a console endpoint print through the UART server.
+// (at most kDebugWriteMax), x2 = slot of a KernelLog capability with the
+// write right (init's kKernelLog; the UART server's): writing the kernel's
+// console is an authority like any other, so no task can flood the log or
+// print lines that look like the kernel's, init's or a test verdict. The
+// kernel's console: the UART before the hand-over (KernelLogBind), the
+// kernel log that the UART server forwards after it. Programs with a
+// console endpoint print through the UART server.
 constexpr uint64_t kSyscallDebugWrite = 100;
 constexpr uint64_t kDebugWriteMax = 4096;
 
@@ -222,6 +226,10 @@ constexpr unsigned kMaxPriority = 255;
 // before it stops. A reply to that message resumes it after the SVC, where
 // crt0 exits again; handlers should not answer it.
 enum FaultKind : uint64_t { kFaultMemory = 1, kFaultUnknownSyscall = 2, kFaultException = 3, kFaultExit = 4 };
+// The kernel sets this bit in the badge a fault (or exit) message arrives
+// with; no capability can carry it (Mint refuses such badges), so a message
+// with it comes from the kernel, never from a thread calling the endpoint.
+constexpr uint64_t kFaultBadge = 1ull << 63;
 
 }  // namespace keel::abi
 

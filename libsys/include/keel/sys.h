@@ -222,8 +222,12 @@ class FrameCap {
   uint64_t slot_;
 };
 
+// The kernel's console, through the KernelLog capability in slot
+// debug_log_slot() (init's by default; set_debug_log names another).
+uint64_t debug_log_slot();
+void set_debug_log(uint64_t kernel_log_slot);
 inline abi::Error debug_write(const char* s, size_t n) {
-  return syscall(abi::kSyscallDebugWrite, reinterpret_cast<uint64_t>(s), n).error;
+  return syscall(abi::kSyscallDebugWrite, reinterpret_cast<uint64_t>(s), n, debug_log_slot()).error;
 }
 
 inline abi::Error yield() { return syscall(static_cast<uint64_t>(abi::Syscall::kYield)).error; }

@@ -13,6 +13,8 @@
 //          writer blocks; nothing is dropped. (The server drains the buffer
 //          at interrupt priority, so only a writer above the server's
 //          priority, or a UART slower than its writers, ever waits.)
+//          Writes of several threads of one client wait in order, up to
+//          four at a time; a fifth gets kNotEnoughMemory (nothing taken).
 //   Read   MR0 = max                       -> MR0 = n, MR1.. = one typed line
 //          Waits for a whole line (echoed as typed; backspace edits); one
 //          pending Read per client. Lines go to programs in the order they

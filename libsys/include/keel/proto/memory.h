@@ -12,8 +12,12 @@
 //             every region stops the client (reported on the console) and
 //             reclaims what it held
 //   Share     MR0 va, MR1 pages, MR2 flags      -> MR0 token map fresh pages
-//             and make them shareable
+//             and make them shareable. The token names the share; it is
+//             no authority: only clients the creator grants may attach
+//   Grant     MR0 token, MR1 client id, MR2 flags -> ok      (the creator) let
+//             that client attach, with at most these flags (write or not)
 //   Attach    MR0 token, MR1 va, MR2 flags      -> ok        map a share's pages
+//             (the creator, or a client it granted, within the grant)
 //   Stats                                       -> MR0 pages managed, MR1 pages
 //             free, MR2 clients, MR3 faults served
 //   Client    MR0 index                         -> MR0 id, MR1 pages held,
@@ -28,6 +32,9 @@
 // flags: abi::kMapWrite (pages are never executable). At most kMaxPages per
 // request. Pages a client holds (mapped, its shares included) count against
 // its quota; a request beyond it gets kNotEnoughMemory and changes nothing.
+// The server's own bookkeeping is split per client too, so that one client
+// can exhaust only itself: at most kMaxTablesPerClient page tables and
+// kMaxMappingsPerClient mappings (attached shares included) each.
 // Errors: kInvalidArgument (bad label, length, flags, count), kInvalidAddress
 // (unaligned, kernel or overlapping range), kNotEnoughMemory (quota, or the
 // server ran out), kInsufficientRights (init-only request from a client).
@@ -50,11 +57,15 @@ enum Label : uint64_t {
   kAttach = 5,
   kStats = 6,
   kClient = 7,
+  kGrant = 8,
   kRegister = 16,
   kRelease = 17,
 };
 
 constexpr uint64_t kMaxPages = 64;
+constexpr uint64_t kMaxTablesPerClient = 16;     // the server's 512 tables / 32 clients
+constexpr uint64_t kMaxMappingsPerClient = 96;   // its 3072 mappings / 32 clients
+constexpr uint64_t kMaxGrants = 4;               // clients a share may be granted to
 
 struct ClientInfo {
   uint64_t id, pages, quota, faults;
@@ -97,6 +108,10 @@ inline abi::Error share(const sys::Endpoint& ep, uint64_t va, uint64_t pages, ui
   abi::Error e = request(ep, m);
   if (e == abi::Error::kOk) *token = m.mr[0];
   return e;
+}
+inline abi::Error grant(const sys::Endpoint& ep, uint64_t token, uint64_t client_id, uint64_t flags) {
+  sys::Message m = message(kGrant, token, client_id, flags);
+  return request(ep, m);
 }
 inline abi::Error attach(const sys::Endpoint& ep, uint64_t token, uint64_t va, uint64_t flags) {
   sys::Message m = message(kAttach, token, va, flags);
