@@ -40,7 +40,7 @@ struct BootInfo {
   uint32_t entry_el;                    // exception level keel was entered at (1 or 2)
   Inject inject;
   Selftest selftest;
-  uint32_t reserved;
+  uint32_t flags;  // the manifest's kImageFlag*
 };
 
 }  // namespace keel::boot

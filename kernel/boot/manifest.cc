@@ -23,6 +23,7 @@ const char* selftest_name(Selftest s) {
     case Selftest::kPowerOff: return "poweroff";
     case Selftest::kPanicSmp: return "panic_smp";
     case Selftest::kSecondaryAbort: return "secondary_abort";
+    case Selftest::kForgetRecord: return "forget_record";
   }
   return "unknown";
 }

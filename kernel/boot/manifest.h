@@ -58,10 +58,11 @@ enum class Inject : uint32_t {
 // What the kernel does after its banner (self-test images).
 enum class Selftest : uint32_t {
   kNone = 0,
-  kDataAbort = 1,  // dereference an unmapped address: a decoded panic
-  kPowerOff = 2,   // PSCI SYSTEM_OFF after the banner
-  kPanicSmp = 3,   // panic once every CPU is online: one report, the other CPUs stop
+  kDataAbort = 1,       // dereference an unmapped address: a decoded panic
+  kPowerOff = 2,        // PSCI SYSTEM_OFF after the banner
+  kPanicSmp = 3,        // panic once every CPU is online: one report, the other CPUs stop
   kSecondaryAbort = 4,  // CPU 1 dereferences an unmapped address: a panic report from a secondary
+  kForgetRecord = 5,    // init's first frame loses its mapping record: the invariant checker must see it
 };
 
 // A boot module (a user program's ELF file, e.g. init), stored page aligned
@@ -88,9 +89,12 @@ struct ImageManifest {
   Selftest selftest;
   ManifestSegment segments[kMaxKernelSegments];
   uint32_t module_count;
-  uint32_t reserved;
+  uint32_t flags;  // kImageFlag*
   ManifestModule modules[kMaxModules];
 };
+
+// ImageManifest::flags / BootInfo::flags.
+constexpr uint32_t kImageFlagInvariants = 1;  // the kernel checks its invariants after every syscall
 
 static_assert(sizeof(ImageManifest) <= 4096, "the manifest occupies one page");
 

@@ -45,6 +45,14 @@ Slot* retype_one(Slot* ut, ObjectType type, unsigned bits, Slot* dst, const char
 
 }  // namespace
 
+namespace {
+Slot* g_init_cnode = nullptr;  // (for the forget_record self-test)
+}  // namespace
+
+void forget_first_frame_record() {
+  if (g_init_cnode != nullptr) g_init_cnode[slot::kFirstFrame].cap.badge = 0;
+}
+
 void boot_info_set_cpus_online(size_t n) {
   if (g_boot_info != nullptr) g_boot_info->cpus_online = n;
 }
@@ -85,25 +93,29 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   }
 
   // 2. init's root CNode, from the largest block; then every block goes in.
-  check(
-      object::insert_original(&g_boot_untyped, Capability{.type = ObjectType::kUntyped,
-                                                          .rights = abi::kRightsAll,
-                                                          .size_bits = static_cast<uint8_t>(blocks[largest].size_bits),
-                                                          .object = blocks[largest].base}),
-      "the first untyped");
+  check(object::insert_original(&g_boot_untyped,
+                                Capability{.type = ObjectType::kUntyped,
+                                           .rights = abi::kRightsAll,
+                                           .size_bits = static_cast<uint8_t>(blocks[largest].size_bits),
+                                           .object = blocks[largest].base},
+                                mdb_anchor()),
+        "the first untyped");
   retype_one(&g_boot_untyped, ObjectType::kCNode, abi::kInitCNodeBits, &g_boot_cnode, "root CNode");
   Slot* cnode = linear<Slot>(g_boot_cnode.cap.object);
+  g_init_cnode = cnode;
   const uint64_t nslots = 1ull << abi::kInitCNodeBits;
   check(object::move(&g_boot_cnode, &cnode[slot::kCNode]), "placing the root CNode");
   check(object::move(&g_boot_untyped, &cnode[slot::kFirstUntyped]), "placing the first untyped");
   uint64_t next_ut = slot::kFirstUntyped + 1;
   auto add_untyped = [&](const object::UntypedBlock& b, uint8_t flags) {
     if (next_ut >= nslots) return false;
-    check(object::insert_original(&cnode[next_ut++], Capability{.type = ObjectType::kUntyped,
-                                                                .rights = abi::kRightsAll,
-                                                                .size_bits = static_cast<uint8_t>(b.size_bits),
-                                                                .flags = flags,
-                                                                .object = b.base}),
+    check(object::insert_original(&cnode[next_ut++],
+                                  Capability{.type = ObjectType::kUntyped,
+                                             .rights = abi::kRightsAll,
+                                             .size_bits = static_cast<uint8_t>(b.size_bits),
+                                             .flags = flags,
+                                             .object = b.base},
+                                  mdb_anchor()),
           "an untyped");
     return true;
   };
@@ -131,10 +143,10 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     dev_bytes += 1ull << dev_blocks[i].size_bits;
   }
   check(object::insert_original(&cnode[slot::kIrqControl],
-                                Capability{.type = ObjectType::kIrqControl, .rights = abi::kRightsAll}),
+                                Capability{.type = ObjectType::kIrqControl, .rights = abi::kRightsAll}, mdb_anchor()),
         "IRQ control");
   check(object::insert_original(&cnode[slot::kKernelLog],
-                                Capability{.type = ObjectType::kKernelLog, .rights = abi::kRightsAll}),
+                                Capability{.type = ObjectType::kKernelLog, .rights = abi::kRightsAll}, mdb_anchor()),
         "kernel log");
   Slot* ut = &cnode[slot::kFirstUntyped];
 

@@ -15,6 +15,10 @@ namespace keel {
 // and frames are all retyped from that untyped memory (layout: abi.h
 // init_slot). On failure panics with the reason: without init there is no
 // system. Returns init's Thread, ready to enter.
+// Self-test: init's first frame capability forgets the mapping it records
+// (a kernel bug made on purpose; the invariant checker must name it).
+void forget_first_frame_record() KEEL_REQUIRES(g_kernel_lock);
+
 Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) KEEL_REQUIRES(g_kernel_lock);
 
 // Records in init's boot-info page how many CPUs came online (after

@@ -33,6 +33,24 @@ TEST(Scheduler, HighestPriorityFirstFifoWithin) {
   EXPECT_TRUE(s.empty());
 }
 
+TEST(Scheduler, CheckFindsBrokenQueues) {
+  Scheduler s;
+  Thread a = Make(10), b = Make(10), c = Make(20);
+  for (Thread* t : {&a, &b, &c}) s.enqueue(t);
+  EXPECT_EQ(s.check(100), nullptr);
+  b.state = ThreadState::kBlockedRecv;
+  EXPECT_STREQ(s.check(100), "run queue: a thread that is not runnable");
+  b.state = ThreadState::kRunnable;
+  b.q_prev = &c;
+  EXPECT_STREQ(s.check(100), "run queue: links not symmetric");
+  b.q_prev = &a;
+  EXPECT_STREQ(s.check(2), "run queue: a cycle (more threads than exist)");
+  b.priority = 30;
+  EXPECT_STREQ(s.check(100), "run queue: a thread at the wrong priority level");
+  b.priority = 10;
+  EXPECT_EQ(s.check(100), nullptr);
+}
+
 TEST(Scheduler, RemoveFromMiddleAndRoundRobin) {
   Scheduler s;
   Thread a = Make(5), b = Make(5), c = Make(5);
@@ -453,7 +471,6 @@ TEST(Fastpath, ReplyRecvMatchesTheSlowPath) {
   EXPECT_GT(taken, 50) << "the fast case must actually occur";
 }
 
-
 // A Recv (not ReplyRecv) by a receiver that still holds an implicit caller
 // releases that caller: it never waits forever, and no pointer to the
 // receiver stays behind in it.
@@ -465,7 +482,7 @@ TEST(Ipc, RecvWhileHoldingACallerReleasesIt) {
   ipc_send(s, &ep, &c1, 1, true, true);
   ASSERT_EQ(c1.state, ThreadState::kBlockedReply);
   ASSERT_EQ(server.reply_to, &c1);
-  (void)s.pick();  // the server runs
+  (void)s.pick();             // the server runs
   ipc_recv(s, &ep, &server);  // without replying
   EXPECT_EQ(c1.state, ThreadState::kRunnable);
   EXPECT_EQ(c1.frame.x[0], static_cast<uint64_t>(Error::kObjectDestroyed));

@@ -22,6 +22,7 @@ using abi::ObjectType;
 Scheduler g_scheduler KEEL_GUARDED_BY(g_kernel_lock);
 object::PageInfoTable g_pages KEEL_GUARDED_BY(g_kernel_lock);  // per RAM page (address_space.h)
 object::AsidPool g_asids KEEL_GUARDED_BY(g_kernel_lock);
+object::Slot g_mdb_anchor;  // never holds a capability; never removed
 // Destroyed CNodes still holding capabilities: PA | size bits.
 uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock) = 0;
 
@@ -160,6 +161,8 @@ void drain_dead_cnodes() KEEL_REQUIRES(g_kernel_lock) {
 }
 
 Scheduler& scheduler() KEEL_REQUIRES(g_kernel_lock) { return g_scheduler; }
+object::Slot* mdb_anchor() { return &g_mdb_anchor; }
+const object::AsidPool& asid_pool() KEEL_REQUIRES(g_kernel_lock) { return g_asids; }
 const object::ObjectHooks& object_hooks() { return kHooks; }
 
 Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out) {

@@ -35,6 +35,10 @@ Endpoint* endpoint_object(const object::Capability& cap);
 Notification* notification_object(const object::Capability& cap);
 Reply* reply_object(const object::Capability& cap);
 
+// Every capability in the system follows this slot in one derivation-tree
+// list (originals are inserted right after it: insert_original's anchor).
+object::Slot* mdb_anchor();
+
 // The per-page records (object/address_space.h), in memory create_init
 // reserves: one PageInfo per page of [ram_base, ram_base + pages * 4 KiB).
 void pages_init(uint64_t records_pa, uint64_t ram_base, uint64_t pages) KEEL_REQUIRES(g_kernel_lock);
@@ -46,5 +50,6 @@ bool is_ram(uint64_t pa);
 // root | ASID << 48, assigning an ASID (and, when a generation rolls over,
 // invalidating every CPU's TLB) if the space has none now.
 uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
+const object::AsidPool& asid_pool() KEEL_REQUIRES(g_kernel_lock);
 
 }  // namespace keel

@@ -14,9 +14,10 @@
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
 #include "kernel/core/init_task.h"
-#include "kernel/core/kernel_objects.h"
+#include "kernel/core/invariants.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
+#include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/smp.h"
 #include "kernel/dtb/dtb.h"
@@ -89,13 +90,19 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
       panic("PSCI SYSTEM_OFF returned");
     case boot::Selftest::kNone:
     case boot::Selftest::kPanicSmp:
-    case boot::Selftest::kSecondaryAbort: break;
+    case boot::Selftest::kSecondaryAbort:
+    case boot::Selftest::kForgetRecord: break;
   }
   cpu_enable_pmu();
   ipc_set_cap_transfer(transfer_capability);
   ipc_set_word_transfer(transfer_words);
   kernel_enter();  // held by this CPU from here until it first returns to EL0
+  if ((bi->flags & boot::kImageFlagInvariants) != 0) {
+    invariants_enable(bi->image_pa, bi->image_size);
+    kprintf("keel: invariant checker on: every syscall is followed by a check of the kernel's state\n");
+  }
   Thread* init = create_init(*bi, dt);
+  if (bi->selftest == boot::Selftest::kForgetRecord) forget_first_frame_record();
   (void)timer_init(*bi, dt);  // (before the secondaries: they need the distributor)
   cpu_set_online(0);
   size_t online = start_secondaries(*bi, dt);

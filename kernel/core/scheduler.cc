@@ -44,6 +44,42 @@ Thread* RunQueue::pick() {
 
 bool RunQueue::empty() const { return highest() < 0; }
 
+const char* RunQueue::check(unsigned cpu, uint64_t limit) const {
+  uint64_t seen = 0;
+  for (unsigned p = 0; p < kLevels; ++p) {
+    const ThreadQueue& q = level_[p];
+    if (((bitmap_[p / 64] >> (p % 64)) & 1) != (q.empty() ? 0u : 1u)) return "run queue: bitmap disagrees with a level";
+    const Thread* prev = nullptr;
+    for (const Thread* t = q.head; t != nullptr; prev = t, t = t->q_next) {
+      if (++seen > limit) return "run queue: a cycle (more threads than exist)";
+      if (t->q_prev != prev) return "run queue: links not symmetric";
+      if (t->state != ThreadState::kRunnable) return "run queue: a thread that is not runnable";
+      if (level_of(t) != p) return "run queue: a thread at the wrong priority level";
+      if ((t->cpu < 8 ? t->cpu : 0) != cpu) return "run queue: a thread in another CPU's queue";
+      if (t->blocked_on != nullptr || t->waiting_on != nullptr) return "run queue: a thread also in a wait queue";
+    }
+    if (q.tail != prev) return "run queue: tail is not the last thread";
+  }
+  return nullptr;
+}
+
+void RunQueue::visit(void (*fn)(const Thread*, void*), void* ctx) const {
+  for (const ThreadQueue& q : level_) {
+    for (const Thread* t = q.head; t != nullptr; t = t->q_next) fn(t, ctx);
+  }
+}
+
+void Scheduler::visit(void (*fn)(const Thread*, void*), void* ctx) const {
+  for (const RunQueue& q : queue_) q.visit(fn, ctx);
+}
+
+const char* Scheduler::check(uint64_t limit) const {
+  for (unsigned c = 0; c < kCpus; ++c) {
+    if (const char* why = queue_[c].check(c, limit)) return why;
+  }
+  return nullptr;
+}
+
 void Scheduler::enqueue(Thread* t) {
   unsigned cpu = cpu_of(t);
   queue_[cpu].enqueue(t);

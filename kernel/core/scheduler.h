@@ -34,6 +34,11 @@ class RunQueue {
   bool contains(const Thread* t) const;
   // The highest priority waiting, or -1.
   int highest() const;
+  void visit(void (*fn)(const Thread*, void*), void* ctx) const;
+  // nullptr if the queue is consistent (links both ways, every thread
+  // runnable, at its level, of CPU `cpu`; the bitmap says which levels are
+  // non-empty; at most `limit` threads); else which rule is broken.
+  const char* check(unsigned cpu, uint64_t limit) const;
 
  private:
   ThreadQueue level_[kLevels] = {};
@@ -55,6 +60,10 @@ class Scheduler {
   int highest() const { return queue_[current_cpu()].highest(); }
   // The highest priority waiting on CPU `cpu`, or -1.
   int highest_on(unsigned cpu) const { return queue_[cpu < kCpus ? cpu : 0].highest(); }
+  // RunQueue::check on every CPU's queue.
+  const char* check(uint64_t limit) const;
+  // Calls fn for every queued thread (the invariant checker).
+  void visit(void (*fn)(const Thread*, void*), void* ctx) const;
 
  private:
   static unsigned cpu_of(const Thread* t) { return t->cpu < kCpus ? t->cpu : 0; }

@@ -20,6 +20,7 @@
 #include "kernel/core/abi_map.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/invariants.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/kernel_objects.h"
@@ -235,9 +236,25 @@ Status invoke_map(Thread* t, Slot* s, uint64_t method) KEEL_REQUIRES(g_kernel_lo
   if (st == Status::kNotFound) return Status::kMissingTable;
   if (st != Status::kOk) return st == Status::kOverlap ? Status::kSlotOccupied : st;
   arm64::dsb_ishst();  // the entry is visible to table walks before user code runs
-  s->cap.badge = va | (uint64_t{level} << 1) | 1;
-  s->cap.watermark = as->cap.object;
-  s->cap.space_id = page_info(as->cap.object)->id;  // a live space: its capability is in hand
+  object::Capability record = s->cap;
+  record.badge = va | (uint64_t{level} << 1) | 1;
+  record.watermark = as->cap.object;
+  record.space_id = page_info(as->cap.object)->id;  // a live space: its capability is in hand
+  // The entry was empty, so another capability of this frame recording
+  // this very mapping is stale (its table was removed and replaced since):
+  // it forgets it, and every mapping has exactly one record. (Capabilities
+  // of one object are neighbours in the derivation tree.)
+  for (int dir = 0; dir < 2; ++dir) {
+    for (Slot* n = dir == 0 ? s->mdb_prev : s->mdb_next;
+         n != nullptr && n->cap.type == s->cap.type && n->cap.object == s->cap.object;
+         n = dir == 0 ? n->mdb_prev : n->mdb_next) {
+      if (n->cap.badge == record.badge && n->cap.watermark == record.watermark && n->cap.space_id == record.space_id) {
+        n->cap.badge = n->cap.watermark = 0;
+        n->cap.space_id = 0;
+      }
+    }
+  }
+  s->cap = record;
   return Status::kOk;
 }
 
@@ -512,6 +529,7 @@ void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
     if (Thread* next = scheduler().pick()) {
       timer_restart();
       switch_to(nullptr, next);
+      check_invariants();
       kernel_exit();
       arm64::enter_user();
     }
@@ -626,6 +644,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   if (synchronous && ec == arm64::ec::kSvc64) {
     if (Thread* next = fastpath(t)) {
       switch_to(t, next);
+      check_invariants();
       kernel_exit();
       return;
     }
@@ -659,6 +678,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   }
   if (next == nullptr) cpu_idle(t);
   switch_to(t, next);
+  check_invariants();
   kernel_exit();
 }
 

@@ -78,6 +78,7 @@ class AsidPool {
   void release(PageInfo* space);
   uint32_t generation() const { return generation_; }
   unsigned in_use() const;
+  bool in_use(uint32_t asid) const { return asid < count_ && used(asid); }
 
  private:
   bool used(uint32_t a) const { return ((used_[a / 64] >> (a % 64)) & 1) != 0; }
@@ -85,7 +86,7 @@ class AsidPool {
 
   unsigned count_;
   uint32_t generation_ = 1;
-  uint32_t next_ = 1;  // where the search for a free one starts
+  uint32_t next_ = 1;                           // where the search for a free one starts
   uint64_t used_[(1u << kMaxBits) / 64] = {1};  // ASID 0 is never given out
 };
 

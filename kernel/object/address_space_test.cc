@@ -14,8 +14,8 @@ TEST(PageInfoTable, RangeAndLiveness) {
   PageInfoTable t;
   t.init(entries.data(), kBase, entries.size());
   EXPECT_EQ(t.at(kBase - 1), nullptr);
-  EXPECT_EQ(t.at(kBase + 16 * 4096), nullptr);
-  EXPECT_EQ(t.at(kBase + 5 * 4096 + 123), &entries[5]);
+  EXPECT_EQ(t.at(kBase + 16 * uint64_t{4096}), nullptr);
+  EXPECT_EQ(t.at(kBase + 5 * uint64_t{4096} + 123), &entries[5]);
   PageInfo* a = t.new_space(kBase + 4096);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(t.live_space(kBase + 4096, a->id), a);

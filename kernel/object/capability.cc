@@ -49,11 +49,13 @@ unsigned object_size_bits(ObjectType type, unsigned size_bits) {
   }
 }
 
-Status insert_original(Slot* dst, const Capability& cap) {
+Status insert_original(Slot* dst, const Capability& cap, Slot* anchor) {
   if (!dst->empty()) return Status::kSlotOccupied;
+  if (anchor != nullptr && anchor->depth != 0) return Status::kInvalidArgument;
   dst->cap = cap;
   dst->mdb_prev = dst->mdb_next = nullptr;
   dst->depth = 0;
+  if (anchor != nullptr) link_after(anchor, dst);  // before the anchor's old successor: nobody's descendant
   return Status::kOk;
 }
 
@@ -72,7 +74,7 @@ Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge) {
   }
   if (badge != 0) {
     if (c.type != ObjectType::kEndpoint && c.type != ObjectType::kNotification) return Status::kInvalidArgument;
-    if (c.badge != 0) return Status::kInvalidArgument;  // a badge is never changed
+    if (c.badge != 0) return Status::kInvalidArgument;                     // a badge is never changed
     if ((badge & abi::kFaultBadge) != 0) return Status::kInvalidArgument;  // the kernel's own mark
     c.badge = badge;
   }

@@ -31,9 +31,9 @@ constexpr uint8_t kFlagHeld = 2;    // held by a kernel object itself (a thread'
 
 struct Capability {
   ObjectType type = ObjectType::kNull;
-  uint8_t rights = 0;     // abi::Rights bits
-  uint8_t size_bits = 0;  // untyped: log2 bytes; CNode: log2 slots; frames: 12 or 21
-  uint8_t flags = 0;      // kFlagDevice
+  uint8_t rights = 0;      // abi::Rights bits
+  uint8_t size_bits = 0;   // untyped: log2 bytes; CNode: log2 slots; frames: 12 or 21
+  uint8_t flags = 0;       // kFlagDevice
   uint32_t space_id = 0;   // frame/page table mapped: the identity of the address space (address_space.h)
   uint64_t object = 0;     // physical address of the object
   uint64_t badge = 0;      // endpoint/notification badge (0 = unbadged); frame/page
@@ -75,8 +75,11 @@ struct ObjectHooks {
 unsigned object_size_bits(ObjectType type, unsigned size_bits);
 
 // Installs an original capability (boot: untyped memory, IRQ control) with
-// no parent. dst must be empty.
-Status insert_original(Slot* dst, const Capability& cap);
+// no parent. dst must be empty. With an anchor (a slot that is never
+// removed), it joins the anchor's list at depth 0 right after it — a child
+// of nothing — so that one walk from the anchor visits every capability
+// (the kernel's invariant checker).
+Status insert_original(Slot* dst, const Capability& cap, Slot* anchor = nullptr);
 
 // Copies src into the empty dst as its child, with rights reduced to
 // `rights` (never more than src has) and, when `badge` != 0, the badge set

@@ -93,7 +93,6 @@ TEST(MemoryMap, RandomLayoutsCoverExactlyTheFreePages) {
   }
 }
 
-
 TEST(PlaceAtTop, HighestFreePlace) {
   Region ram[2] = {{0x4000'0000, 0x1000'0000}, {0x8000'0000, 0x10'0000}};
   uint64_t at = 0;

@@ -113,7 +113,7 @@ struct Client {
     uint64_t reply;
   } queued[kQueuedWrites];
   size_t queued_count = 0;
-  uint64_t read_reply = 0;   // Reply slot holding a reader (0: none)
+  uint64_t read_reply = 0;  // Reply slot holding a reader (0: none)
   uint64_t read_max = 0;
   uint64_t read_seq = 0;  // order of Read requests
   uint64_t wait_seq = 0;  // order in which writers started waiting
@@ -351,7 +351,7 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
     }
     case con::kRead:
       if (c.read_reply != 0 || m.length < 1 || m.mr[0] == 0 || m.mr[0] > con::kMaxBytes || reply_slot == 0) {
-        out.label = static_cast<uint64_t>(c.read_reply != 0  ? Error::kSlotOccupied
+        out.label = static_cast<uint64_t>(c.read_reply != 0 ? Error::kSlotOccupied
                                           : reply_slot == 0 ? Error::kNotEnoughMemory
                                                             : Error::kInvalidArgument);
         return true;

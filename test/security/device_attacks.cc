@@ -20,8 +20,8 @@ namespace sys = keel::sys;
 namespace abi = keel::abi;
 namespace slot = keel::abi::init_slot;
 
-constexpr uint64_t kUt = 300, kFrame = 301, kEp = 302, kHelper = 303, kFaulter = 304, kSendMe = 305,
-                   kFirstFree = 310, kLimit = 400;
+constexpr uint64_t kUt = 300, kFrame = 301, kEp = 302, kHelper = 303, kFaulter = 304, kSendMe = 305, kFirstFree = 310,
+                   kLimit = 400;
 constexpr uint64_t kDeviceVa = 0x3000'0000;  // the device frame, mapped read-write
 constexpr uint64_t kRamVa = 0x3000'1000;     // a RAM page for the helper's IPC buffer
 
@@ -51,9 +51,7 @@ void sender(uint64_t ipc_buffer) {
 
 // A fault whose frame pointer names the device page: the kernel's report
 // walks it as a backtrace with checked copies.
-void faulter(uint64_t) {
-  asm volatile("mov x29, %0\n mov x1, #0\n ldr x1, [x1]" ::"r"(kDeviceVa) : "x1", "memory");
-}
+void faulter(uint64_t) { asm volatile("mov x29, %0\n mov x1, #0\n ldr x1, [x1]" ::"r"(kDeviceVa) : "x1", "memory"); }
 
 }  // namespace
 
@@ -144,7 +142,8 @@ int main() {
   char line[96];
   const char* verdict = r.error == Error::kInvalidAddress ? "PASS" : "FAIL";
   int n = 0;
-  for (const char* p = "TEST security hole 4: KernelLogRead into a device frame is 'invalid address': "; *p;) line[n++] = *p++;
+  for (const char* p = "TEST security hole 4: KernelLogRead into a device frame is 'invalid address': "; *p;)
+    line[n++] = *p++;
   for (const char* p = verdict; *p;) line[n++] = *p++;
   line[n++] = '\n';
   {

@@ -153,8 +153,7 @@ void table_installs_once() {
   check(e == Error::kOk, "hole 1: a fresh table installs", e);
   e = self.copy(t2, t, abi::kRightsAll);
   Error twice = sys::PageTableCap(t2).map(slot::kAddressSpace, kVa, 2);
-  check(e == Error::kOk && twice == Error::kSlotOccupied, "hole 1: the same table at a second level is refused",
-        twice);
+  check(e == Error::kOk && twice == Error::kSlotOccupied, "hole 1: the same table at a second level is refused", twice);
   Error again = sys::PageTableCap(t).map(slot::kAddressSpace, kVa + (1ull << 39), 1);
   check(again == Error::kSlotOccupied, "hole 1: the installing capability cannot install it again", again);
   // Uninstalled (its mapping capability deleted), it is a table like any other.
@@ -182,8 +181,8 @@ void unmap_without_asid() {
   Error remap = Error::kOk;
   if (e == Error::kOk) e = sys::Untyped(ut).retype(ObjectType::kFrame4K, 0, g);
   if (e == Error::kOk) remap = sys::FrameCap(g).map(s.as, kDataVa, abi::kMapWrite);
-  check(e == Error::kOk && remap == Error::kOk, "hole 2: deleting a frame capability unmaps it in a space without an ASID",
-        remap);
+  check(e == Error::kOk && remap == Error::kOk,
+        "hole 2: deleting a frame capability unmaps it in a space without an ASID", remap);
   (void)self.revoke(ut);
 }
 
@@ -245,11 +244,12 @@ void caller_released() {
   if (e == Error::kOk) e = start_probe(thread_ut, th, s.as, probe_recv_spin, ep, my_priority());
   g_call_ep = ep;
   if (e == Error::kOk) {
-    e = sys::start_thread(sys::ThreadSpec{.untyped = thread_ut,
-                                          .slot = helper,
-                                          .priority = my_priority(),
-                                          .entry = caller,
-                                          .stack_top = reinterpret_cast<uint64_t>(g_caller_stack + sizeof g_caller_stack)});
+    e = sys::start_thread(
+        sys::ThreadSpec{.untyped = thread_ut,
+                        .slot = helper,
+                        .priority = my_priority(),
+                        .entry = caller,
+                        .stack_top = reinterpret_cast<uint64_t>(g_caller_stack + sizeof g_caller_stack)});
   }
   check(e == Error::kOk, "hole 10: setup", e);
   // The probe takes the call and spins holding the reply; the time slice

@@ -1,12 +1,13 @@
 // server_attacks — the servers' holes, tried by ordinary clients
-// (system/attacks_servers.system). One program, four tasks:
+// (system/attacks_servers.system, attacks_hog.system). One program, five tasks:
 //   mem_hog       hole 8: maps one page at a time far apart, to use up the
 //                 memory server's page tables, then holds them;
 //   mem_sharer    hole 6: maps its own frame into a table the server made,
 //                 then exits; hole 7: shares a page, hands out the token;
 //   mem_victim    hole 6: gets the same tables next; hole 7: tries the token
-//                 without and with a grant; hole 8: still gets tables; and a
-//                 fake exit sent on its own pager endpoint;
+//                 without and with a grant; a fake exit sent on its own
+//                 pager endpoint;
+//   mem_bystander hole 8: still gets tables while the hog holds its own;
 //   console_pair  hole 5: two threads of one client write at once while the
 //                 UART server pushes back.
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "keel/testing.h"
 #include "keel/text.h"
 #include "keel/thread.h"
+#include "kernel/lib/fmt.h"
 
 namespace {
 
@@ -69,8 +71,7 @@ int hog() {
     if (e != Error::kOk) break;
     (void)mem::unmap(server, va, 1);
   }
-  sys::print("mem_hog: refused after %llu rounds (%s)\n", static_cast<unsigned long long>(rounds),
-             abi::error_name(e));
+  sys::print("mem_hog: refused after %llu rounds (%s)\n", static_cast<unsigned long long>(rounds), abi::error_name(e));
   check(e == Error::kNotEnoughMemory && rounds * 2 <= mem::kMaxTablesPerClient,
         "hole 8: a client's page tables are limited to its own share", e);
   g_checks.summary("mem_hog");
@@ -133,9 +134,11 @@ int victim() {
         "hole 7: a granted client attaches with the rights granted, no more", write);
   (void)channel.send(word_message(0, 0));
 
-  // Hole 6: the sharer has exited; its tables come back to us. The page it
-  // put next to kX must not be there.
+  // Hole 6: the sharer has exited (it runs above us); its tables come back
+  // to us. The page it put next to kX must not be there.
   wait_gone("mem_sharer");
+  mem::ClientInfo sharer_info{};
+  check(info_of("mem_sharer", &sharer_info) && !sharer_info.alive, "hole 6: the sharer has exited and been reclaimed");
   constexpr uint64_t kProbe = slot::kFirstFree;
   e = mem::map(server, kX, 1, abi::kMapWrite);
   Error probe = Error::kOk;
@@ -143,10 +146,6 @@ int victim() {
   if (e == Error::kOk) probe = sys::FrameCap(kProbe).map(slot::kAddressSpace, kX + kPage, 0);
   check(e == Error::kOk && probe == Error::kOk,
         "hole 6: a table the server hands out holds no page of its previous client", probe);
-
-  // Hole 8: the hog holds every table it could get; we still get ours.
-  e = mem::map(server, 0x20'0000'0000ull, 1, abi::kMapWrite);
-  check(e == Error::kOk, "hole 8: another client's table exhaustion does not reach us", e);
 
   // The pager endpoint is in our CNode (the kernel looks it up there): a
   // message on it that claims to be our exit is refused, not believed.
@@ -164,12 +163,34 @@ int victim() {
   return 0;
 }
 
+// ---- mem_bystander -------------------------------------------------------------------
+int bystander() {
+  // Hole 8: the hog (above us) holds every table it could get; we still
+  // get ours, in a region that needs new ones at every level.
+  Error e = mem::map(server, 0x20'0000'0000ull, 1, abi::kMapWrite);
+  if (e == Error::kOk) e = mem::map(server, 0x30'0000'0000ull, 1, abi::kMapWrite);
+  check(e == Error::kOk, "hole 8: another client's table exhaustion does not reach us", e);
+  g_checks.summary("mem_bystander");
+  return 0;
+}
+
 // ---- console_pair ------------------------------------------------------------------------
 alignas(16) uint8_t g_stack[8192];
+alignas(4096) abi::IpcBuffer g_ipc2;           // the second thread's own IPC buffer (long writes travel through it)
 sys::Completion g_done(slot::kFirstFree + 1);  // (a notification: the waiter blocks, it does not spin above the server)
+uint64_t g_failed_writes = 0;
 
 void write_lines(uint64_t who) {
-  for (int i = 0; i < 40; ++i) sys::print("pair%llu: line %d of 40\n", static_cast<unsigned long long>(who), i + 1);
+  if (who == 2) sys::set_ipc_buffer_pointer(&g_ipc2);
+  // 40 lines of 70 bytes: more than the 1 KiB buffer, so one thread's write
+  // waits while the other writes.
+  for (int i = 0; i < 40; ++i) {
+    char line[96];
+    size_t n = keel::snformat(line, sizeof line, "pair%llu: line %d of 40 %s\n", static_cast<unsigned long long>(who),
+                              i + 1, "..................................................");
+    Error e = keel::console::write(sys::Endpoint(slot::kConsole), line, n);
+    if (e != Error::kOk) __atomic_fetch_add(&g_failed_writes, 1, __ATOMIC_ACQ_REL);
+  }
   if (who == 2) {
     g_done.finished();
     uint64_t bits = 0;
@@ -181,15 +202,20 @@ int pair() {
   // Above the UART server and with a 1 KiB transmit buffer: both threads
   // meet back-pressure, each while the other one's write waits.
   Error e = sys::Untyped(slot::kUntyped).retype(ObjectType::kNotification, 0, slot::kFirstFree + 1, 2);
-  if (e == Error::kOk) e = sys::start_thread(sys::ThreadSpec{.untyped = slot::kUntyped,
-                                              .slot = slot::kFirstFree,
-                                              .priority = static_cast<unsigned>(abi::start_info()->priority),
-                                              .entry = write_lines,
-                                              .stack_top = reinterpret_cast<uint64_t>(g_stack + sizeof g_stack),
-                                              .arg = 2});
+  if (e == Error::kOk) {
+    e = sys::start_thread(sys::ThreadSpec{.untyped = slot::kUntyped,
+                                          .slot = slot::kFirstFree,
+                                          .priority = static_cast<unsigned>(abi::start_info()->priority),
+                                          .entry = write_lines,
+                                          .stack_top = reinterpret_cast<uint64_t>(g_stack + sizeof g_stack),
+                                          .arg = 2,
+                                          .ipc_buffer = reinterpret_cast<uint64_t>(&g_ipc2)});
+  }
   write_lines(1);
   if (e == Error::kOk) g_done.wait_for(1);
-  check(e == Error::kOk, "hole 5: two threads of one client write at once; every write is answered", e);
+  const uint64_t failed = __atomic_load_n(&g_failed_writes, __ATOMIC_ACQUIRE);
+  check(e == Error::kOk && failed == 0, "hole 5: two threads of one client write at once; every write is answered",
+        failed != 0 ? Error::kInvalidArgument : e);
   g_checks.summary("console_pair");
   return 0;
 }
@@ -203,6 +229,7 @@ int main() {
   if (sys::streq(name, "mem_sharer")) return sharer();
   if (sys::streq(name, "mem_victim")) return victim();
   if (sys::streq(name, "console_pair")) return pair();
+  if (sys::streq(name, "mem_bystander")) return bystander();
   sys::print("server_attacks: unknown task %s\n", name);
   return 1;
 }

@@ -51,6 +51,8 @@ def _keel_image_impl(ctx):
         args.add("--inject", ctx.attr.inject)
     if ctx.attr.selftest:
         args.add("--selftest", ctx.attr.selftest)
+    if ctx.attr.invariants:
+        args.add("--invariants")
     if modules:
         args.add("--module", ",".join(["%s=%s" % (n, f.path) for n, f in modules]))
     data = []
@@ -114,6 +116,7 @@ keel_image = rule(
             doc = "user programs packed as boot modules: target -> name (the first is init)",
         ),
         "selftest": attr.string(doc = "self-test the kernel runs after its banner"),
+        "invariants": attr.bool(doc = "the kernel checks its invariants after every syscall (kernel/core/invariants.h)"),
         "system": attr.label(allow_single_file = [".system"], doc = "system description (packed as module 'system')"),
         "system_blob": attr.label(allow_single_file = True, doc = "test images: a module 'system' packed as is"),
         "_sysdesc": attr.label(default = "//tools/sysdesc", executable = True, cfg = "exec"),

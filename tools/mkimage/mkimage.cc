@@ -2,7 +2,7 @@
 // Linux-arm64-format image (layout: kernel/boot/manifest.h).
 //
 //   mkimage --boot=boot.elf --kernel=kernel.elf --out=image.bin
-//           [--inject=NAME] [--selftest=NAME]
+//           [--inject=NAME] [--selftest=NAME] [--invariants]
 //
 // Refuses (exit 1, with the reason) any input the boot path could not run:
 // a boot ELF that is not a PIE at 0 or lacks the header/manifest symbols, a
@@ -33,6 +33,7 @@ ABSL_FLAG(std::string, inject, "none", "boot fault to inject (fault-injection te
 ABSL_FLAG(std::vector<std::string>, module, {}, "boot modules as NAME=ELF, comma-separated (init first)");
 ABSL_FLAG(std::vector<std::string>, data_module, {}, "data boot modules (not ELF) as NAME=FILE, after the others");
 ABSL_FLAG(std::string, selftest, "none", "kernel self-test to run after the banner");
+ABSL_FLAG(bool, invariants, false, "the kernel checks its invariants after every syscall (test images)");
 
 namespace keel::tools {
 namespace {
@@ -65,7 +66,7 @@ absl::Status run() {
   }
   auto inject = parse_enum<Inject>(absl::GetFlag(FLAGS_inject), boot::inject_name, 8, "inject");
   if (!inject.ok()) return inject.status();
-  auto selftest = parse_enum<Selftest>(absl::GetFlag(FLAGS_selftest), boot::selftest_name, 5, "selftest");
+  auto selftest = parse_enum<Selftest>(absl::GetFlag(FLAGS_selftest), boot::selftest_name, 6, "selftest");
   if (!selftest.ok()) return selftest.status();
   auto boot_bytes = read_file(boot_path);
   if (!boot_bytes.ok()) return boot_bytes.status();
@@ -82,7 +83,8 @@ absl::Status run() {
       modules.push_back(Module{spec.substr(0, eq), std::move(*bytes), elf});
     }
   }
-  auto image = pack_image(*boot_bytes, *kernel_bytes, *inject, *selftest, modules);
+  auto image = pack_image(*boot_bytes, *kernel_bytes, *inject, *selftest, modules,
+                          absl::GetFlag(FLAGS_invariants) ? boot::kImageFlagInvariants : 0);
   if (!image.ok()) return image.status();
   std::ofstream out(out_path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(image->data()), static_cast<std::streamsize>(image->size()));

@@ -33,7 +33,8 @@ absl::StatusOr<uint64_t> symbol(const elf::File& f, const char* name, const std:
 
 absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot_bytes,
                                                 const std::vector<uint8_t>& kernel_bytes, boot::Inject inject,
-                                                boot::Selftest selftest, const std::vector<Module>& modules) {
+                                                boot::Selftest selftest, const std::vector<Module>& modules,
+                                                uint32_t flags) {
   auto bootf = open_elf(boot_bytes, "the boot ELF");
   if (!bootf.ok()) return bootf.status();
   auto kern = open_elf(kernel_bytes, "the kernel ELF");
@@ -62,6 +63,7 @@ absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot
   m.version = boot::kManifestVersion;
   m.inject = inject;
   m.selftest = selftest;
+  m.flags = flags;
   m.kernel_offset = *phys_end + kPage;
   m.kernel_vbase = UINT64_MAX;
   uint64_t vend = 0;

@@ -22,6 +22,7 @@ struct Module {
 // Returns the image bytes, or an error naming what is wrong with an input.
 absl::StatusOr<std::vector<uint8_t>> pack_image(const std::vector<uint8_t>& boot_bytes,
                                                 const std::vector<uint8_t>& kernel_bytes, boot::Inject inject,
-                                                boot::Selftest selftest, const std::vector<Module>& modules = {});
+                                                boot::Selftest selftest, const std::vector<Module>& modules = {},
+                                                uint32_t flags = 0);
 
 }  // namespace keel::tools

@@ -224,8 +224,8 @@ void test_fault_delivery() {
   sys::Endpoint fault_ep(kFaultEp);
   sys::Message m;
   ok = ok && fault_ep.recv(m) == Error::kOk;  // init blocks; the faulter runs and faults
-  bool memory_fault_ok = ok && m.label == keel::abi::kFaultMemory && m.badge == (5 | keel::abi::kFaultBadge) && m.mr[1] == kFaultVa &&
-                         ((m.mr[0] >> 26) & 0x3f) == 0x24 && m.length == 4;
+  bool memory_fault_ok = ok && m.label == keel::abi::kFaultMemory && m.badge == (5 | keel::abi::kFaultBadge) &&
+                         m.mr[1] == kFaultVa && ((m.mr[0] >> 26) & 0x3f) == 0x24 && m.length == 4;
   if (!memory_fault_ok) {
     sys::print("  fault message: label %llu badge %llu ESR 0x%llx FAR 0x%llx\n", (unsigned long long)m.label,
                (unsigned long long)m.badge, (unsigned long long)m.mr[0], (unsigned long long)m.mr[1]);

@@ -247,6 +247,7 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   bi->entry_el = static_cast<uint32_t>(entry_el);
   bi->inject = m->inject;
   bi->selftest = m->selftest;
+  bi->flags = m->flags;
   uint64_t bi_va = layout::phys_to_linear(bi_page.value());
 
   // 4. Preflight.

@@ -63,9 +63,9 @@ enum Label : uint64_t {
 };
 
 constexpr uint64_t kMaxPages = 64;
-constexpr uint64_t kMaxTablesPerClient = 16;     // the server's 512 tables / 32 clients
-constexpr uint64_t kMaxMappingsPerClient = 96;   // its 3072 mappings / 32 clients
-constexpr uint64_t kMaxGrants = 4;               // clients a share may be granted to
+constexpr uint64_t kMaxTablesPerClient = 16;    // the server's 512 tables / 32 clients
+constexpr uint64_t kMaxMappingsPerClient = 96;  // its 3072 mappings / 32 clients
+constexpr uint64_t kMaxGrants = 4;              // clients a share may be granted to
 
 struct ClientInfo {
   uint64_t id, pages, quota, faults;

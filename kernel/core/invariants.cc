@@ -1,0 +1,352 @@
+#include "kernel/core/invariants.h"
+
+#include "keel/abi.h"
+#include "kernel/arch/arm64/page_table.h"
+#include "kernel/arch/arm64/pte.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/cpu.h"
+#include "kernel/core/kernel_objects.h"
+#include "kernel/core/panic.h"
+#include "kernel/core/thread.h"
+
+namespace keel {
+namespace {
+
+using abi::ObjectType;
+using object::PageInfo;
+using object::PageKind;
+using object::Slot;
+
+bool g_enabled = false;
+uint64_t g_image_lo = 0, g_image_hi = 0;
+constexpr uint64_t kMaxSlots = 1ull << 24;  // more capabilities than RAM could hold: a cycle
+constexpr uint64_t kMaxThreads = 1ull << 20;
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+[[noreturn]] void violated(const char* rule, uint64_t a = 0, uint64_t b = 0) {
+  panic("invariant violated: %s (0x%llx, 0x%llx)", rule, ull(a), ull(b));
+}
+
+uint64_t pa_of(const void* p) { return layout::linear_to_phys(reinterpret_cast<uint64_t>(p)); }
+
+bool same_object(const Slot* a, const Slot* b) {
+  return a != nullptr && b != nullptr && !a->empty() && a->cap.type == b->cap.type && a->cap.object == b->cap.object;
+}
+
+bool is_frame(ObjectType t) { return t == ObjectType::kFrame4K || t == ObjectType::kFrame2M; }
+
+// ---- scratch in the per-page records ------------------------------------------
+// While a check runs: a page that is not an address space or table (kind
+// kNone) holding kernel objects has a mask of the 64-byte objects alive in
+// it (asid | asid_gen << 32); a frame's or table's first page counts the
+// mapping records that matched the tables (id). Both are zero again when a
+// check ends.
+uint64_t mask_of(const PageInfo& p) { return p.asid | (uint64_t{p.asid_gen} << 32); }
+void set_mask(PageInfo* p, uint64_t m) {
+  p->asid = static_cast<uint32_t>(m);
+  p->asid_gen = static_cast<uint32_t>(m >> 32);
+}
+
+void mark_live(uint64_t pa) KEEL_REQUIRES(g_kernel_lock) {
+  PageInfo* p = page_info(pa);
+  if (p == nullptr || p->kind != PageKind::kNone) violated("a kernel object outside RAM or in a table page", pa);
+  set_mask(p, mask_of(*p) | (1ull << ((pa >> 6) & 63)));
+}
+
+bool is_live(const void* object) KEEL_REQUIRES(g_kernel_lock) {
+  const uint64_t pa = pa_of(object);
+  const PageInfo* p = page_info(pa);
+  return p != nullptr && p->kind == PageKind::kNone && ((mask_of(*p) >> ((pa >> 6) & 63)) & 1) != 0;
+}
+
+uint64_t g_device_records = 0;  // records of device frames that matched (no page record to count in)
+
+// The entry a mapping record names, if its space is alive and the path exists.
+const uint64_t* recorded_entry(const object::Capability& c, unsigned* entry_level) KEEL_REQUIRES(g_kernel_lock) {
+  PageInfo* space = page_info(c.watermark);
+  if (space == nullptr || space->kind != PageKind::kAddressSpace || space->id != c.space_id) return nullptr;
+  const uint64_t va = c.badge & ~0xfffull;
+  const unsigned level = static_cast<unsigned>((c.badge >> 1) & 3);
+  const unsigned at = is_frame(c.type) ? level : level - 1;
+  uint64_t table = c.watermark;
+  for (unsigned l = 0; l < at; ++l) {
+    arm64::Pte e{layout::linear<uint64_t>(table)[arm64::level_index(va, l)]};
+    if (!e.valid() || !e.table_or_page()) return nullptr;
+    table = e.address();
+  }
+  *entry_level = at;
+  return layout::linear<uint64_t>(table) + arm64::level_index(va, at);
+}
+
+bool record_matches(const object::Capability& c) KEEL_REQUIRES(g_kernel_lock) {
+  unsigned at = 0;
+  const uint64_t* e = recorded_entry(c, &at);
+  if (e == nullptr) return false;
+  arm64::Pte pte{*e};
+  if (!pte.valid()) return false;
+  if (!is_frame(c.type)) return at < 3 && pte.table_or_page() && pte.address() == c.object;
+  return at == 3 ? pte.table_or_page() && pte.address() == c.object
+                 : !pte.table_or_page() && at > 0 && pte.block_address(at) == c.object;
+}
+
+// ---- pass 1: the derivation tree, live objects, records -----------------------------
+void check_tree() KEEL_REQUIRES(g_kernel_lock) {
+  const Slot* anchor = mdb_anchor();
+  if (!anchor->empty() || anchor->mdb_prev != nullptr || anchor->depth != 0) violated("derivation tree: the anchor");
+  uint64_t n = 0, table_records = 0;
+  const Slot* run_start = nullptr;
+  for (const Slot* s = anchor; s->mdb_next != nullptr; s = s->mdb_next) {
+    const Slot* x = s->mdb_next;
+    if (++n > kMaxSlots) violated("derivation tree: a cycle");
+    if (x->mdb_prev != s) violated("derivation tree: links not symmetric", pa_of(x));
+    if (x->empty()) violated("derivation tree: an empty slot in the tree", pa_of(x));
+    const ObjectType t = x->cap.type;
+    if (static_cast<unsigned>(t) >= static_cast<unsigned>(ObjectType::kCount))
+      violated("a capability of no type", pa_of(x));
+    if (x->depth == 0 && t != ObjectType::kUntyped && t != ObjectType::kIrqControl && t != ObjectType::kKernelLog) {
+      violated("derivation tree: an object capability without a parent", pa_of(x));
+    }
+    if (!same_object(x->mdb_prev, x)) {  // the first capability of its object
+      run_start = x;
+      table_records = 0;
+      if (t == ObjectType::kThread || t == ObjectType::kEndpoint || t == ObjectType::kNotification ||
+          t == ObjectType::kReply || t == ObjectType::kCNode) {
+        mark_live(x->cap.object);
+      }
+      if (t == ObjectType::kAddressSpace) {
+        const PageInfo* p = page_info(x->cap.object);
+        if (p == nullptr || p->kind != PageKind::kAddressSpace)
+          violated("an address space without its live record", x->cap.object);
+      }
+    }
+    if ((is_frame(t) || t == ObjectType::kPageTable) && (x->cap.badge & 1) != 0) {
+      if (t == ObjectType::kPageTable) ++table_records;
+      if (record_matches(x->cap)) {
+        if (PageInfo* p = page_info(x->cap.object)) {
+          ++p->id;
+        } else {
+          ++g_device_records;
+        }
+      }
+    }
+    if (t == ObjectType::kPageTable && !same_object(x, x->mdb_next)) {  // the last capability of a table
+      const PageInfo* p = page_info(run_start->cap.object);
+      const bool installed = p != nullptr && p->kind == PageKind::kInstalledTable;
+      if (table_records > 1) violated("a page table with more than one mapping record", x->cap.object);
+      if (installed != (table_records == 1))
+        violated("a table is installed iff one capability records it", x->cap.object);
+    }
+  }
+}
+
+// ---- pass 2: objects -----------------------------------------------------------------
+bool current_somewhere(const Thread* t) KEEL_REQUIRES(g_kernel_lock) {
+  for (size_t i = 0; i < kMaxCpus; ++i) {
+    if (cpu_online(i) && cpu_current(i) == t) return true;
+  }
+  return false;
+}
+
+void check_thread(const Thread* t) KEEL_REQUIRES(g_kernel_lock) {
+  const uint64_t at = pa_of(t);
+  if (static_cast<uint32_t>(t->state) > static_cast<uint32_t>(ThreadState::kStopped))
+    violated("a thread state out of range", at);
+  if (t->cpu >= kMaxCpus) violated("a thread on no CPU", at);
+  if (!t->vspace_slot.empty()) {
+    const PageInfo* p = page_info(t->as_root);
+    if (t->vspace_slot.cap.object != t->as_root || p == nullptr || p->kind != PageKind::kAddressSpace) {
+      violated("a thread's address space is not the live space it holds", at, t->as_root);
+    }
+    if ((t->vspace_slot.cap.flags & object::kFlagHeld) == 0)
+      violated("a thread's own space reference is not marked held", at);
+  } else if (t->state != ThreadState::kInactive && t->state != ThreadState::kStopped) {
+    violated("a thread without an address space runs or waits", at, static_cast<uint64_t>(t->state));
+  }
+  const bool current = current_somewhere(t), queued = scheduler().contains(t);
+  if (t->state == ThreadState::kRunnable ? current == queued : current || queued) {
+    violated("a runnable thread is current or queued (exactly one), others neither", at,
+             static_cast<uint64_t>(t->state));
+  }
+  const bool in_endpoint = t->state == ThreadState::kBlockedSend || t->state == ThreadState::kBlockedRecv;
+  if (in_endpoint != (t->blocked_on != nullptr) || (t->blocked_on != nullptr && !is_live(t->blocked_on))) {
+    violated("a thread's endpoint queue disagrees with its state", at);
+  }
+  if ((t->state == ThreadState::kBlockedWait) != (t->waiting_on != nullptr) ||
+      (t->waiting_on != nullptr && !is_live(t->waiting_on))) {
+    violated("a thread's notification queue disagrees with its state", at);
+  }
+  if (t->state == ThreadState::kBlockedReply) {
+    if ((t->replier != nullptr) == (t->reply_object != nullptr)) violated("a caller waits on no reply, or on two", at);
+    if (t->replier != nullptr && (!is_live(t->replier) || t->replier->reply_to != t)) {
+      violated("a caller's replier does not hold it", at);
+    }
+    if (t->reply_object != nullptr && (!is_live(t->reply_object) || t->reply_object->caller != t)) {
+      violated("a caller's Reply object does not hold it", at);
+    }
+  } else if (t->replier != nullptr || t->reply_object != nullptr) {
+    violated("a thread that is not waiting for a reply has a replier", at);
+  }
+  if (t->reply_to != nullptr &&
+      (!is_live(t->reply_to) || t->reply_to->replier != t || t->reply_to->state != ThreadState::kBlockedReply)) {
+    violated("a receiver holds a caller that does not wait for it", at);
+  }
+  if (t->recv_reply != nullptr &&
+      (!is_live(t->recv_reply) || t->recv_reply->receiver != t || t->state != ThreadState::kBlockedRecv)) {
+    violated("a receiver's Reply object disagrees", at);
+  }
+  if (t->fault_pending != 0 && t->state != ThreadState::kBlockedSend && t->state != ThreadState::kBlockedReply) {
+    violated("a fault message outstanding for a thread that does not send it", at);
+  }
+}
+
+template <typename Check>
+void check_queue(const ThreadQueue& q, const void* owner, Check fits) KEEL_REQUIRES(g_kernel_lock) {
+  const Thread* prev = nullptr;
+  uint64_t n = 0;
+  for (const Thread* w = q.head; w != nullptr; prev = w, w = w->q_next) {
+    if (++n > kMaxThreads) violated("a wait queue with a cycle", pa_of(owner));
+    if (w->q_prev != prev) violated("a wait queue's links are not symmetric", pa_of(owner));
+    if (!is_live(w)) violated("a wait queue holds a destroyed thread", pa_of(owner), pa_of(w));
+    if (!fits(w)) violated("a thread in a wait queue disagrees with it", pa_of(owner), pa_of(w));
+  }
+  if (q.tail != prev) violated("a wait queue's tail is not its last thread", pa_of(owner));
+}
+
+void check_endpoint(const Endpoint* ep) KEEL_REQUIRES(g_kernel_lock) {
+  if ((ep->state == EndpointState::kIdle) != ep->waiters.empty())
+    violated("an endpoint's state disagrees with its queue", pa_of(ep));
+  const ThreadState want = ep->state == EndpointState::kSenders ? ThreadState::kBlockedSend : ThreadState::kBlockedRecv;
+  check_queue(ep->waiters, ep, [&](const Thread* w) { return w->blocked_on == ep && w->state == want; });
+}
+
+void check_notification(const Notification* n) KEEL_REQUIRES(g_kernel_lock) {
+  check_queue(n->waiters, n,
+              [&](const Thread* w) { return w->waiting_on == n && w->state == ThreadState::kBlockedWait; });
+}
+
+void check_reply(const Reply* r) KEEL_REQUIRES(g_kernel_lock) {
+  if (r->caller != nullptr &&
+      (!is_live(r->caller) || r->caller->reply_object != r || r->caller->state != ThreadState::kBlockedReply)) {
+    violated("a Reply object holds a caller that does not wait on it", pa_of(r));
+  }
+  if (r->receiver != nullptr && (!is_live(r->receiver) || r->receiver->recv_reply != r)) {
+    violated("a Reply object names a receiver that does not use it", pa_of(r));
+  }
+}
+
+uint64_t g_asids_seen[4];
+
+// Every entry reachable from a live space: tables are installed and counted
+// once against their record, leaves against theirs.
+void walk_table(uint64_t table, unsigned level, uint64_t va) KEEL_REQUIRES(g_kernel_lock) {
+  const uint64_t* e = layout::linear<uint64_t>(table);
+  for (uint64_t i = 0; i < arm64::kPageSize / 8; ++i) {
+    arm64::Pte pte{e[i]};
+    if (!pte.valid()) continue;
+    const uint64_t at = va | (i << (39 - 9 * level));
+    if (level == 0 && i >= 256) violated("a root entry above the user half", table, i);
+    if (level < 3 && pte.table_or_page()) {
+      PageInfo* p = page_info(pte.address());
+      if (p == nullptr || p->kind != PageKind::kInstalledTable) violated("a table entry names no installed table", at);
+      if (p->id == 0) violated("a reachable table without its one mapping record", at, pte.address());
+      --p->id;
+      walk_table(pte.address(), level + 1, at);
+      continue;
+    }
+    if (level == 0) violated("a block at level 0", table, i);
+    const uint64_t pa = level == 3 ? pte.address() : pte.block_address(level);
+    if (pa >= g_image_lo && pa < g_image_hi) continue;  // init's boot modules: mapped from the image, no capability
+    PageInfo* p = page_info(pa);
+    if (p == nullptr) {
+      if (g_device_records == 0) violated("a mapped device page without a mapping record", at, pa);
+      --g_device_records;
+      continue;
+    }
+    if (p->kind != PageKind::kNone || mask_of(*p) != 0) violated("a leaf maps kernel memory", at, pa);
+    if (p->id == 0) violated("a mapped page without its mapping record", at, pa);
+    --p->id;
+  }
+}
+
+void check_space(uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
+  const PageInfo* p = page_info(root);
+  const object::AsidPool& pool = asid_pool();
+  if (pool.live(*p)) {
+    if (((g_asids_seen[p->asid / 64] >> (p->asid % 64)) & 1) != 0)
+      violated("two live spaces share an ASID", root, p->asid);
+    g_asids_seen[p->asid / 64] |= 1ull << (p->asid % 64);
+    if (!pool.in_use(p->asid)) violated("a live ASID the pool does not own", root, p->asid);
+  }
+  walk_table(root, 0, 0);
+}
+
+void check_objects() KEEL_REQUIRES(g_kernel_lock) {
+  for (auto& w : g_asids_seen) w = 0;
+  for (const Slot* x = mdb_anchor()->mdb_next; x != nullptr; x = x->mdb_next) {
+    if (same_object(x->mdb_prev, x)) continue;
+    switch (x->cap.type) {
+      case ObjectType::kThread: check_thread(layout::linear<Thread>(x->cap.object)); break;
+      case ObjectType::kEndpoint: check_endpoint(layout::linear<Endpoint>(x->cap.object)); break;
+      case ObjectType::kNotification: check_notification(layout::linear<Notification>(x->cap.object)); break;
+      case ObjectType::kReply: check_reply(layout::linear<Reply>(x->cap.object)); break;
+      case ObjectType::kAddressSpace: check_space(x->cap.object); break;
+      default: break;
+    }
+  }
+}
+
+void check_cpus() KEEL_REQUIRES(g_kernel_lock) {
+  const char* why = scheduler().check(kMaxThreads);
+  if (why != nullptr) violated(why);
+  scheduler().visit(
+      [](const Thread* t, void*) KEEL_NO_THREAD_SAFETY_ANALYSIS {
+        if (!is_live(t)) violated("a run queue holds a destroyed thread", pa_of(t));
+      },
+      nullptr);
+  for (size_t i = 0; i < kMaxCpus; ++i) {
+    if (!cpu_online(i)) continue;
+    if (const Thread* t = cpu_current(i); t != nullptr && (!is_live(t) || t->state != ThreadState::kRunnable)) {
+      violated("a CPU runs a thread that is destroyed or not runnable", i, pa_of(t));
+    }
+    const uint64_t ttbr0 = cpu_record(i).ttbr0;
+    if (ttbr0 == 0) continue;
+    const PageInfo* p = page_info(ttbr0 & arm64::kOaMask);
+    if (p == nullptr || p->kind != PageKind::kAddressSpace || !asid_pool().live(*p) || p->asid != (ttbr0 >> 48)) {
+      violated("a CPU walks a space that is not live, or under a stale ASID", i, ttbr0);
+    }
+  }
+}
+
+// ---- pass 4: every matched record was reached; scratch back to zero --------------------
+void finish() KEEL_REQUIRES(g_kernel_lock) {
+  if (g_device_records != 0) violated("a device mapping record matches no reachable entry");
+  for (const Slot* x = mdb_anchor()->mdb_next; x != nullptr; x = x->mdb_next) {
+    if (same_object(x->mdb_prev, x)) continue;
+    PageInfo* p = page_info(x->cap.object);
+    if (p == nullptr) continue;
+    if ((is_frame(x->cap.type) || x->cap.type == ObjectType::kPageTable) && p->id != 0) {
+      violated("a mapping record matches an entry no walk reaches", x->cap.object);
+    }
+    if (p->kind == PageKind::kNone) set_mask(p, 0);
+  }
+}
+
+}  // namespace
+
+void invariants_enable(uint64_t image_pa, uint64_t image_size) {
+  g_enabled = true;
+  g_image_lo = image_pa;
+  g_image_hi = image_pa + image_size;
+}
+
+void check_invariants() {
+  if (!g_enabled) return;
+  g_device_records = 0;
+  check_tree();
+  check_objects();
+  check_cpus();
+  finish();
+}
+
+}  // namespace keel

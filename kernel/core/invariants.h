@@ -1,0 +1,41 @@
+// invariants.h — the kernel's invariant checker (images built with
+// `invariants = True`: the security suite and the syscall fuzzer).
+//
+// After every syscall it checks, under the big lock, what docs/security.md
+// promises whatever user space does; a violation is a KERNEL PANIC naming
+// the rule ("invariant violated: <rule>"). Off in the normal image, where
+// it costs one load per syscall.
+//
+//   derivation tree  one list from mdb_anchor(), links both ways, no
+//                    empty slot in it, originals (and only they) at depth 0;
+//   mappings         every table entry and leaf reachable in a live address
+//                    space has exactly one capability recording it, and
+//                    every record of a live space that matches the tables
+//                    is reachable (counted per page: PageInfo scratch);
+//                    installed tables are exactly those with a record;
+//   threads          a thread with a space holds it (as_root, a live space);
+//                    without one it never runs or waits; its state agrees
+//                    with the queue it is in and with its reply partners;
+//                    every pointer to a thread, endpoint, notification or
+//                    reply names a live object;
+//   queues           run queues (scheduler.h check), endpoint and
+//                    notification queues: links, states, no cycles;
+//   ASIDs            live ASIDs distinct, owned in the pool, and what each
+//                    CPU runs in TTBR0 is a live space with its current ASID.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel/core/lock.h"
+
+namespace keel {
+
+// Turns the checker on (boot: the image's kImageFlagInvariants). Pages of
+// [image_pa, image_pa + image_size) may be mapped without capabilities
+// (init's boot modules).
+void invariants_enable(uint64_t image_pa, uint64_t image_size);
+
+// Runs the checks if enabled; panics naming the first broken rule.
+void check_invariants() KEEL_REQUIRES(g_kernel_lock);
+
+}  // namespace keel
