@@ -1,12 +1,13 @@
 // server_attacks — the servers' holes, tried by ordinary clients
-// (system/attacks_servers.system, attacks_hog.system). One program, five tasks:
+// (system/attacks_servers.system, attacks_hog.system). One program, six tasks:
 //   mem_hog       hole 8: maps one page at a time far apart, to use up the
 //                 memory server's page tables, then holds them;
-//   mem_sharer    hole 6: maps its own frame into a table the server made,
-//                 then exits; hole 7: shares a page, hands out the token;
+//   mem_leaver    hole 6: maps its own frame into a table the server made,
+//                 then exits;
 //   mem_victim    hole 6: gets the same tables next; hole 7: tries the token
 //                 without and with a grant; a fake exit sent on its own
 //                 pager endpoint;
+//   mem_sharer    hole 7: shares a page, hands out the token, grants it;
 //   mem_bystander hole 8: still gets tables while the hog holds its own;
 //   console_pair  hole 5: two threads of one client write at once while the
 //                 UART server pushes back.
@@ -81,22 +82,30 @@ int hog() {
   for (;;) (void)sys::Notification(slot::kFirstFree).wait(&bits), (void)w;
 }
 
-// ---- mem_sharer ------------------------------------------------------------------------
-int sharer() {
+// ---- mem_leaver ------------------------------------------------------------------------
+int leaver() {
   // Hole 6: the server maps kX (making the tables); we put a frame of our
-  // own into the same table, through our own address-space capability.
+  // own into the same level-3 table, through our own address-space
+  // capability, and exit: the server takes its tables back.
   constexpr uint64_t kFrame = slot::kFirstFree;
   Error e = mem::map(server, kX, 1, abi::kMapWrite);
   if (e == Error::kOk) e = sys::Untyped(slot::kUntyped).retype(ObjectType::kFrame4K, 0, kFrame);
   if (e == Error::kOk) e = sys::FrameCap(kFrame).map(slot::kAddressSpace, kX + kPage, abi::kMapWrite);
   if (e == Error::kOk) *word(kX + kPage) = kMarker;
   check(e == Error::kOk, "hole 6: a client maps its own page into a table the server made", e);
+  g_checks.summary("mem_leaver");
+  return 0;
+}
 
+// ---- mem_sharer ------------------------------------------------------------------------
+int sharer() {
+  sys::Message m;
+  Error e = channel.recv(m);  // the victim says when (after its hole-6 check)
   // Hole 7: a share, its token handed out before any grant.
   uint64_t token = 0;
-  e = mem::share(server, kShared, 1, abi::kMapWrite, &token);
+  if (e == Error::kOk) e = mem::share(server, kShared, 1, abi::kMapWrite, &token);
   if (e == Error::kOk) *word(kShared) = kMarker;
-  sys::Message m = word_message(1, token);
+  m = word_message(1, token);
   if (e == Error::kOk) e = channel.send(m);  // the victim tries it without a grant
   if (e == Error::kOk) e = channel.recv(m);
   mem::ClientInfo victim{};
@@ -104,11 +113,11 @@ int sharer() {
   if (e == Error::kOk) e = mem::grant(server, token, victim.id, 0);  // read-only
   Error other = mem::grant(server, token, 0, abi::kMapWrite);
   check(e == Error::kOk && other == Error::kInvalidArgument, "hole 7: the creator grants a share to one client", e);
-  m = word_message(2, token);
-  if (e == Error::kOk) e = channel.send(m);  // and now with one
-  if (e == Error::kOk) e = channel.recv(m);
+  m = word_message(2, token);  // and now with one (sent whatever happened)
+  (void)channel.send(m);
+  (void)channel.recv(m);
   g_checks.summary("mem_sharer");
-  return 0;  // exits: the server reclaims what it mapped here (its tables go back to the pool)
+  return 0;
 }
 
 // ---- mem_victim ------------------------------------------------------------------------
@@ -118,9 +127,26 @@ void wait_gone(const char* name) {
 }
 
 int victim() {
+  // Hole 6: the leaver has exited (it runs above us) and its tables went
+  // back to the pool. Our first request needs a table at every level: we
+  // get the pool's, the leaver's level-3 table among them. The page it put
+  // next to kX must not be there.
+  wait_gone("mem_leaver");
+  mem::ClientInfo leaver_info{};
+  check(info_of("mem_leaver", &leaver_info) && !leaver_info.alive,
+        "hole 6: the other client has exited and been reclaimed");
+  constexpr uint64_t kProbe = slot::kFirstFree;
+  Error e = mem::map(server, kX, 1, abi::kMapWrite);
+  Error probe = Error::kOk;
+  if (e == Error::kOk) e = sys::Untyped(slot::kUntyped).retype(ObjectType::kFrame4K, 0, kProbe);
+  if (e == Error::kOk) probe = sys::FrameCap(kProbe).map(slot::kAddressSpace, kX + kPage, 0);
+  check(e == Error::kOk && probe == Error::kOk,
+        "hole 6: a table the server hands out holds no page of its previous client", probe);
+
   // Hole 7: the token alone attaches nothing.
   sys::Message m;
-  Error e = channel.recv(m);
+  e = channel.send(word_message(0, 0));  // go
+  if (e == Error::kOk) e = channel.recv(m);
   const uint64_t token = m.mr[0];
   Error guess = mem::attach(server, token, kShared, abi::kMapWrite);
   Error guess_ro = mem::attach(server, token, kShared, 0);
@@ -133,19 +159,6 @@ int victim() {
   check(e == Error::kOk && write == Error::kInsufficientRights && read == Error::kOk && *word(kShared) == kMarker,
         "hole 7: a granted client attaches with the rights granted, no more", write);
   (void)channel.send(word_message(0, 0));
-
-  // Hole 6: the sharer has exited (it runs above us); its tables come back
-  // to us. The page it put next to kX must not be there.
-  wait_gone("mem_sharer");
-  mem::ClientInfo sharer_info{};
-  check(info_of("mem_sharer", &sharer_info) && !sharer_info.alive, "hole 6: the sharer has exited and been reclaimed");
-  constexpr uint64_t kProbe = slot::kFirstFree;
-  e = mem::map(server, kX, 1, abi::kMapWrite);
-  Error probe = Error::kOk;
-  if (e == Error::kOk) e = sys::Untyped(slot::kUntyped).retype(ObjectType::kFrame4K, 0, kProbe);
-  if (e == Error::kOk) probe = sys::FrameCap(kProbe).map(slot::kAddressSpace, kX + kPage, 0);
-  check(e == Error::kOk && probe == Error::kOk,
-        "hole 6: a table the server hands out holds no page of its previous client", probe);
 
   // The pager endpoint is in our CNode (the kernel looks it up there): a
   // message on it that claims to be our exit is refused, not believed.
@@ -227,6 +240,7 @@ int main() {
   const char* name = abi::start_info()->name;
   if (sys::streq(name, "mem_hog")) return hog();
   if (sys::streq(name, "mem_sharer")) return sharer();
+  if (sys::streq(name, "mem_leaver")) return leaver();
   if (sys::streq(name, "mem_victim")) return victim();
   if (sys::streq(name, "console_pair")) return pair();
   if (sys::streq(name, "mem_bystander")) return bystander();
