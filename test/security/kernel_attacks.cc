@@ -295,6 +295,51 @@ void asids_never_run_out() {
   (void)self.revoke(kSmallA);
 }
 
+// ---- the kernel's console and the PMU ----------------------------------------------
+// Writes PMCR_EL0 (resets and stops every counter): EL0 may read the
+// counters, never program them.
+extern "C" void probe_pmu_write();
+asm(R"(
+  .text
+  .p2align 2
+  .global probe_pmu_write
+probe_pmu_write:
+  mov x0, #7
+  msr pmcr_el0, x0
+1:b 1b
+)");
+alignas(16) uint8_t g_pmu_stack[1024];
+
+void console_and_counters() {
+  // DebugWrite is an authority: a task holds no KernelLog capability.
+  Error plain = sys::debug_write("forged: keel ready\n", 19);
+  sys::set_debug_log(slot::kConsole);  // an endpoint is not a KernelLog either
+  Error wrong = sys::debug_write("forged: keel ready\n", 19);
+  sys::set_debug_log(abi::init_slot::kKernelLog);
+  check(plain == Error::kInvalidCapability && wrong == Error::kInvalidCapability,
+        "DebugWrite needs a KernelLog capability", plain);
+
+  // A thread of ours writes PMCR_EL0: the write traps (to our fault endpoint).
+  uint64_t ep = take(), th = take();
+  Error e = sys::Untyped(kSmallA).retype(ObjectType::kEndpoint, 0, ep);
+  if (e == Error::kOk) e = sys::Untyped(kSmallA).retype(ObjectType::kThread, 0, th);
+  if (e == Error::kOk) e = sys::ThreadCap(th).configure(slot::kCNode, slot::kAddressSpace, my_priority(), ep);
+  if (e == Error::kOk) {
+    e = sys::ThreadCap(th).start(reinterpret_cast<uint64_t>(&probe_pmu_write),
+                                 reinterpret_cast<uint64_t>(g_pmu_stack + sizeof g_pmu_stack), 0);
+  }
+  sys::Message m;
+  if (e == Error::kOk) e = sys::Endpoint(ep).recv(m);
+  check(e == Error::kOk && m.label == abi::kFaultException && (m.mr[0] >> 26) == 0x18 &&
+            m.mr[2] == reinterpret_cast<uint64_t>(&probe_pmu_write) + 4,
+        "EL0 cannot program the PMU (a write to PMCR_EL0 traps)", e);
+  uint64_t cycles = 0;
+  asm volatile("mrs %0, pmccntr_el0" : "=r"(cycles));
+  check(cycles != 0, "EL0 still reads the cycle counter");
+  (void)self.remove(th);
+  (void)self.revoke(kSmallA);
+}
+
 }  // namespace
 
 int main() {
@@ -317,6 +362,8 @@ int main() {
   threads_stop_with_their_space();
   g_next = kNext;
   caller_released();
+  g_next = kNext;
+  console_and_counters();
   g_next = kNext;
   asids_never_run_out();
   g_checks.summary("kernel_attacks");
