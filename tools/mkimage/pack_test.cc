@@ -67,6 +67,10 @@ TEST_F(PackTest, InjectionAndSelftestReachTheManifest) {
   auto m = At<boot::ImageManifest>(*img, phys_end);
   EXPECT_EQ(m.inject, boot::Inject::kConsoleNormal);
   EXPECT_EQ(m.selftest, boot::Selftest::kDataAbort);
+  EXPECT_EQ(m.flags, 0u) << "the invariant checker is off unless asked for";
+  auto checked = pack_image(boot_, kernel_, boot::Inject::kNone, boot::Selftest::kNone, {}, boot::kImageFlagInvariants);
+  ASSERT_TRUE(checked.ok());
+  EXPECT_EQ(At<boot::ImageManifest>(*checked, phys_end).flags, boot::kImageFlagInvariants);
 }
 
 TEST_F(PackTest, SwappedInputsAreRefused) {
