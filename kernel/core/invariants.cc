@@ -17,7 +17,6 @@ using object::PageInfo;
 using object::PageKind;
 using object::Slot;
 
-bool g_enabled = false;
 uint64_t g_image_lo = 0, g_image_hi = 0;
 constexpr uint64_t kMaxSlots = 1ull << 24;  // more capabilities than RAM could hold: a cycle
 constexpr uint64_t kMaxThreads = 1ull << 20;
@@ -334,14 +333,15 @@ void finish() KEEL_REQUIRES(g_kernel_lock) {
 
 }  // namespace
 
+bool g_invariants_on = false;
+
 void invariants_enable(uint64_t image_pa, uint64_t image_size) {
-  g_enabled = true;
+  g_invariants_on = true;
   g_image_lo = image_pa;
   g_image_hi = image_pa + image_size;
 }
 
-void check_invariants() {
-  if (!g_enabled) return;
+void check_invariants_now() {
   g_device_records = 0;
   check_tree();
   check_objects();

@@ -35,7 +35,13 @@ namespace keel {
 // (init's boot modules).
 void invariants_enable(uint64_t image_pa, uint64_t image_size);
 
-// Runs the checks if enabled; panics naming the first broken rule.
-void check_invariants() KEEL_REQUIRES(g_kernel_lock);
+// Runs the checks; panics naming the first broken rule.
+void check_invariants_now() KEEL_REQUIRES(g_kernel_lock);
+
+extern bool g_invariants_on;  // set once at boot
+// After every syscall: one load when the checker is off.
+inline void check_invariants() KEEL_REQUIRES(g_kernel_lock) {
+  if (__builtin_expect(g_invariants_on, false)) check_invariants_now();
+}
 
 }  // namespace keel

@@ -51,5 +51,19 @@ bool is_ram(uint64_t pa);
 // invalidating every CPU's TLB) if the space has none now.
 uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
 const object::AsidPool& asid_pool() KEEL_REQUIRES(g_kernel_lock);
+extern object::AsidPool g_asids KEEL_GUARDED_BY(g_kernel_lock);
+
+// TTBR0 for running thread t: its cached value while the ASID generation
+// has not changed (a space keeps its ASID within a generation), else
+// space_ttbr0's. A thread's space never changes while it can run
+// (ThreadConfigure needs it inactive and resets the cache).
+inline uint64_t thread_ttbr0(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
+  const uint32_t gen = g_asids.generation();
+  if (__builtin_expect(t->ttbr0_gen != gen, false)) {
+    t->ttbr0 = space_ttbr0(t->as_root);
+    t->ttbr0_gen = g_asids.generation();  // (after: a rollover inside space_ttbr0 starts a new one)
+  }
+  return t->ttbr0;
+}
 
 }  // namespace keel

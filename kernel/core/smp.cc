@@ -48,8 +48,10 @@ extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
   kprintf("keel: cpu %llu online (MPIDR 0x%llx) at EL1 in the high half%s\n", ull(rec->cpu), ull(rec->mpidr),
           irqs ? "" : ", without interrupts");
   cpu_set_online(rec->cpu);
-  if (g_selftest == boot::Selftest::kSecondaryAbort && rec->cpu == 1) secondary_selftest_abort();
   kernel_enter();
+  // (With the lock: the boot CPU has left the kernel for init, so the report
+  // is not interleaved with its boot lines.)
+  if (g_selftest == boot::Selftest::kSecondaryAbort && rec->cpu == 1) secondary_selftest_abort();
   cpu_idle(nullptr);
 }
 

@@ -143,6 +143,7 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) KEEL_REQUIRES(g_
       th->cspace_slot.cap.flags |= object::kFlagHeld;
       th->vspace_slot.cap.flags |= object::kFlagHeld;  // removing it stops the thread (kernel_objects.cc)
       th->as_root = as->cap.object;
+      th->ttbr0_gen = 0;  // computed when it first runs
       th->priority = static_cast<uint32_t>(x[4]);
       th->fault_ep_index = x[5];  // looked up in its own CNode when it faults
       return Status::kOk;
@@ -470,7 +471,7 @@ void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
     KEEL_WRITE_SYSREG(tpidrro_el0, next->tpidrro_el0);
   }
   // Its space's ASID may have changed since it last ran (a rollover).
-  const uint64_t ttbr0 = space_ttbr0(next->as_root);
+  const uint64_t ttbr0 = thread_ttbr0(next);
   if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables
     KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
     arm64::isb();  // TTBR0 before walks can start from it

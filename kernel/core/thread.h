@@ -40,6 +40,8 @@ struct Thread {
   uint64_t tpidr_el0;           // user thread pointer (TPIDR_EL0), switched with the thread
   uint64_t tpidrro_el0;         // read-only thread pointer (TPIDRRO_EL0)
   uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot; 0 once it is gone)
+  uint64_t ttbr0;               // as_root | ASID << 48, valid while ttbr0_gen is the ASID pool's generation
+  uint32_t ttbr0_gen;           // 0: not computed (switch_to asks space_ttbr0)
   // Its root CNode and address space, as capabilities held by the thread
   // itself: they sit in the derivation tree like any other, so deleting or
   // revoking the objects removes them too, and an object never goes away
