@@ -21,7 +21,7 @@ using abi::ObjectType;
 // Shared by all CPUs: only with the big kernel lock held (lock.h).
 Scheduler g_scheduler KEEL_GUARDED_BY(g_kernel_lock);
 object::PageInfoTable g_pages KEEL_GUARDED_BY(g_kernel_lock);  // per RAM page (address_space.h)
-object::Slot g_mdb_anchor;  // never holds a capability; never removed
+object::Slot g_mdb_anchor;                                     // never holds a capability; never removed
 // Destroyed CNodes still holding capabilities: PA | size bits.
 uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock) = 0;
 
