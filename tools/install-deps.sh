@@ -8,6 +8,7 @@ PACKAGES=(
   bazel-bootstrap        # Bazel 4.2.3 (offline; see .bazelrc)
   bazel-platforms        # @platforms, as a local repository
   clang-16 lld-16 llvm-16  # cross and host compilers, ld.lld, llvm-objcopy/symbolizer
+  libclang-rt-16-dev     # libFuzzer and the sanitizer runtimes (fuzz targets, --config=asan/ubsan)
   libabsl-dev            # Abseil for host tools
   libgtest-dev libgmock-dev  # GoogleTest for host unit tests
   qemu-system-arm        # qemu-system-aarch64

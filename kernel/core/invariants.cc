@@ -103,9 +103,8 @@ void check_tree() KEEL_REQUIRES(g_kernel_lock) {
     const ObjectType t = x->cap.type;
     if (static_cast<unsigned>(t) >= static_cast<unsigned>(ObjectType::kCount))
       violated("a capability of no type", pa_of(x));
-    if (x->depth == 0 && t != ObjectType::kUntyped && t != ObjectType::kIrqControl && t != ObjectType::kKernelLog) {
-      violated("derivation tree: an object capability without a parent", pa_of(x));
-    }
+    if (x->depth > 0 && x->depth > s->depth + 1)
+      violated("derivation tree: a child more than one level below its parent", pa_of(x));
     if (!same_object(x->mdb_prev, x)) {  // the first capability of its object
       run_start = x;
       table_records = 0;

@@ -7,7 +7,8 @@
 // it costs one load per syscall.
 //
 //   derivation tree  one list from mdb_anchor(), links both ways, no
-//                    empty slot in it, originals (and only they) at depth 0;
+//                    empty slot in it, depth steps down by at most one (a
+//                    removed capability's subtree moves up with it);
 //   mappings         every table entry and leaf reachable in a live address
 //                    space has exactly one capability recording it, and
 //                    every record of a live space that matches the tables

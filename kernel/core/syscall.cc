@@ -97,8 +97,11 @@ Status invoke_cnode(Thread* t, Slot* cn, uint64_t method) KEEL_REQUIRES(g_kernel
     case abi::Method::kCNodeRevoke: {
       Status s = cnode_slot(cn->cap, x[2], &dst);
       if (s != Status::kOk) return s;
-      return static_cast<abi::Method>(method) == abi::Method::kCNodeDelete ? object::remove(dst, object_hooks())
-                                                                           : object::revoke(dst, object_hooks());
+      if (static_cast<abi::Method>(method) == abi::Method::kCNodeRevoke) return object::revoke(dst, object_hooks());
+      // An untyped with children: deleting it would strand their memory
+      // (nothing could revoke it again). Revoke first.
+      if (dst->cap.type == ObjectType::kUntyped && object::has_children(dst)) return Status::kRevokeFirst;
+      return object::remove(dst, object_hooks());
     }
     default: return Status::kInvalidArgument;
   }

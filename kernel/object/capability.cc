@@ -113,6 +113,11 @@ Status remove(Slot* s, const ObjectHooks& hooks) {
   if (s->empty()) return Status::kInvalidCapability;
   Capability c = s->cap;
   bool destroy = is_kernel_object(c.type) && is_final(s);
+  // Its descendants move up one level, to its parent: left at their depth
+  // they would follow the previous sibling's subtree and count as *its*
+  // descendants (a revoke of an unrelated capability would remove them).
+  // Found by capability_fuzz.
+  for (Slot* d = s->mdb_next; d != nullptr && d->depth > s->depth; d = d->mdb_next) --d->depth;
   unlink(s);
   *s = Slot{};
   if (hooks.removed != nullptr) hooks.removed(hooks.ctx, c, s);

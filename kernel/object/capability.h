@@ -95,7 +95,9 @@ Status insert_child(Slot* parent, Slot* dst, const Capability& cap);
 Status move(Slot* src, Slot* dst);
 
 // Empties slot s. If its capability was the final one for its object, the
-// object is destroyed (hooks.destroy). Children stay, re-parented upward.
+// object is destroyed (hooks.destroy). Children stay, re-parented to s's
+// parent (their subtree moves up one level; children of an original become
+// originals).
 Status remove(Slot* s, const ObjectHooks& hooks);
 
 // Removes every capability derived from s, destroying objects whose final

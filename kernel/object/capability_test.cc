@@ -122,6 +122,25 @@ TEST_F(CapTest, DeleteDestroysOnlyWithTheFinalCapability) {
   EXPECT_EQ(remove(&s[2], rec.hooks()), Status::kInvalidCapability);
 }
 
+// Found by capability_fuzz: deleting a capability whose copies follow it
+// left them at their depth, behind its previous sibling's subtree — so a
+// revoke of that unrelated sibling removed them.
+TEST_F(CapTest, DeletedParentsChildrenMoveUpNotUnderASibling) {
+  ASSERT_EQ(Retype(ObjectType::kEndpoint, 0, {1}), Status::kOk);  // s1: endpoint A
+  ASSERT_EQ(Retype(ObjectType::kFrame4K, 0, {2}), Status::kOk);   // s2: frame B (linked right after the untyped)
+  // List: untyped, B, A. A copy of each, right after its source.
+  ASSERT_EQ(derive(&s[2], &s[3], abi::kRightsAll, 0), Status::kOk);  // B' after B
+  ASSERT_EQ(derive(&s[1], &s[4], abi::kRightsAll, 0), Status::kOk);  // A' after A
+  // Delete B: B' must become a child of the untyped, not of A (or of what precedes).
+  ASSERT_EQ(remove(&s[2], rec.hooks()), Status::kOk);
+  EXPECT_EQ(s[3].depth, 1u);
+  ASSERT_EQ(revoke(&s[1], rec.hooks()), Status::kOk);  // A's own descendants: A' only
+  EXPECT_TRUE(s[4].empty());
+  EXPECT_FALSE(s[3].empty()) << "revoking the endpoint removed a copy of the frame";
+  ASSERT_EQ(revoke(&s[0], rec.hooks()), Status::kOk);
+  EXPECT_TRUE(s[3].empty()) << "the frame copy is still the untyped's descendant";
+}
+
 TEST_F(CapTest, MoveKeepsTheTreePosition) {
   ASSERT_EQ(Retype(ObjectType::kNotification, 0, {1}), Status::kOk);
   ASSERT_EQ(derive(&s[1], &s[2], abi::kRightsAll, 5), Status::kOk);

@@ -8,12 +8,22 @@ skips them instead of failing.
 """
 
 def _to_aarch64_impl(settings, attr):
-    return {"//command_line_option:platforms": "//platform:aarch64_bare"}
+    # Host-only compile and link options (the sanitizer configs, the
+    # fuzzers' instrumentation) never reach freestanding target code.
+    return {
+        "//command_line_option:platforms": "//platform:aarch64_bare",
+        "//command_line_option:copt": [],
+        "//command_line_option:linkopt": [],
+    }
 
 _to_aarch64 = transition(
     implementation = _to_aarch64_impl,
     inputs = [],
-    outputs = ["//command_line_option:platforms"],
+    outputs = [
+        "//command_line_option:platforms",
+        "//command_line_option:copt",
+        "//command_line_option:linkopt",
+    ],
 )
 
 _ALLOWLIST = {

@@ -50,8 +50,10 @@ Result<File> File::open(const uint8_t* data, size_t size) {
   }
   for (size_t i = 0; i < f.phnum_; ++i) {
     Segment s = f.segment(i);
-    if (s.type != kPtLoad) continue;
+    // Every segment's data, loadable or not (segment_data() is offered for
+    // all of them; found by elf_fuzz: a PT_NOTE pointing past the end).
     if (!in_bounds(size, s.offset, s.file_size)) return fail("a segment's data lies outside the file");
+    if (s.type != kPtLoad) continue;
     if (s.file_size > s.mem_size) return fail("a segment's file size exceeds its memory size");
     if (s.vaddr + s.mem_size < s.vaddr) return fail("a segment wraps the address space");
   }
