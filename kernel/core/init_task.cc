@@ -217,6 +217,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   info->memory_bytes = dt.memory_bytes();
   info->uart_base = dt.uart.mmio.base;
   info->uart_intid = dt.uart.intid;
+  for (size_t i = 0; i + 1 < sizeof info->bootargs && dt.bootargs[i] != '\0'; ++i) info->bootargs[i] = dt.bootargs[i];
   for (uint64_t s = slot::kFirstUntyped; s < next_ut && info->untyped_count < 64; ++s) {
     info->untyped[info->untyped_count++] = abi::BootUntyped{s, cnode[s].cap.object, cnode[s].cap.size_bits,
                                                             (cnode[s].cap.flags & object::kFlagDevice) != 0 ? 1u : 0u};

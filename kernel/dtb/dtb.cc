@@ -68,7 +68,7 @@ struct Node {
   const char* name = "";
   uint32_t address_cells = 2;  // this node's #address-cells (for its children)
   uint32_t size_cells = 1;
-  Value reg, compatible, device_type, method, interrupts, status, stdout_path;
+  Value reg, compatible, device_type, method, interrupts, status, stdout_path, bootargs;
   bool is_cpus = false;             // /cpus
   bool is_reserved_memory = false;  // /reserved-memory
   bool is_chosen = false;
@@ -219,6 +219,12 @@ struct Parser {
       out->timer.virt_intid = static_cast<uint32_t>(16 + cells[7]);
       return Status::kOk;
     }
+    if (n.is_chosen && n.bootargs.present()) {  // (a string; truncated to fit, always terminated)
+      const char* p = n.bootargs.str();
+      size_t i = 0;
+      for (; p[i] != '\0' && i + 1 < sizeof out->bootargs; ++i) out->bootargs[i] = p[i];
+      out->bootargs[i] = 0;
+    }
     if (n.is_chosen && n.stdout_path.present()) {
       const char* p = n.stdout_path.str();
       size_t i = 0;
@@ -301,6 +307,8 @@ struct Parser {
             node.status = v;
           } else if (str_eq(pname, "stdout-path")) {
             node.stdout_path = v;
+          } else if (str_eq(pname, "bootargs")) {
+            node.bootargs = v;
           }
           break;
         }

@@ -69,7 +69,8 @@ struct DtbInfo {
   // GIC included. At most kMaxDeviceRanges; device_count counts them all.
   Range devices[kMaxDeviceRanges];
   size_t device_count = 0;
-  const char* error = "";  // why parsing failed (a static string)
+  char bootargs[128] = {};  // /chosen/bootargs (QEMU -append), NUL-terminated, possibly truncated
+  const char* error = "";   // why parsing failed (a static string)
 
   uint64_t memory_bytes() const {
     uint64_t sum = 0;

@@ -219,6 +219,7 @@ TEST(Dtb, ReservedMemoryAndChosenConsole) {
   EXPECT_EQ(info.uart.intid, 40u);
   EXPECT_EQ(info.gic.version, 0u);
   EXPECT_FALSE(info.timer.present);
+  EXPECT_STREQ(info.bootargs, "seed=0x2a calls=100");
 }
 
 }  // namespace

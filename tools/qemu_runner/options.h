@@ -19,6 +19,7 @@ struct RunOptions {
   bool icount = false;
   std::string trace_file;  // empty: no trace
   std::string dtb;         // a DTB to hand the guest instead of QEMU's own
+  std::string append;      // the guest's /chosen/bootargs (QEMU -append)
   bool interactive = true;
   int gdb_port = 0;         // nonzero: start halted with a gdbstub on 127.0.0.1:port
   std::string serial_file;  // nonempty: console to this file (debug mode)
@@ -38,6 +39,7 @@ inline constexpr char kOptionHelp[] =
     "  --trace            log exceptions and MMU faults to a file (path printed)\n"
     "  --image FILE       the image to boot (default: //:image; relative paths are from the workspace)\n"
     "  --dtb FILE         hand the guest this DTB instead of QEMU's own\n"
+    "  --append TEXT      the guest's /chosen/bootargs (init reads them from its boot info)\n"
     "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n";
 
 // Where the loader puts the image (the boot ELF's load base, for gdb): QEMU's

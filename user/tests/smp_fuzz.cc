@@ -33,8 +33,11 @@ namespace sys = keel::sys;
 namespace abi = keel::abi;
 namespace islot = keel::abi::init_slot;
 
-constexpr uint64_t kSeed = 0x5eed0f0123456789ull;
-constexpr uint64_t kTargetCalls = 6000;  // (~40 s on 4 vCPUs with the invariant checker on)
+// Defaults; boot arguments (bazel run //:fuzz -- --seed S --calls M --minutes T)
+// override them. The QEMU test uses these.
+uint64_t g_seed = 0x5eed0f0123456789ull;
+uint64_t g_target_calls = 6000;  // (~40 s on 4 vCPUs with the invariant checker on)
+uint64_t g_minutes = 0;          // 0: no time limit
 constexpr unsigned kMaxWorkers = 8;
 
 // init's slots.
@@ -215,7 +218,7 @@ Error build(unsigned i, uint64_t generation) {
       ++n;
   }
   Worker& w = g_w[i];
-  w.rng = kSeed ^ (0x9e3779b97f4a7c15ull * (i + 1)) ^ (generation << 32);
+  w.rng = g_seed ^ (0x9e3779b97f4a7c15ull * (i + 1)) ^ (generation << 32);
   if (w.rng == 0) w.rng = 1;
   const sys::ThreadCap t(th);
   // (init's priority: the supervisor's yields let CPU 0's workers run)
@@ -235,14 +238,63 @@ uint64_t total_calls(unsigned n) {
   return s;
 }
 
+uint64_t counter() {
+  uint64_t v = 0;
+  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
+  return v;
+}
+uint64_t counter_hz() {
+  uint64_t v = 0;
+  asm volatile("mrs %0, cntfrq_el0" : "=r"(v));
+  return v;
+}
+
+// "seed=0x2a calls=1000000 minutes=10": any of them, in any order.
+void parse_bootargs(const char* s) {
+  bool seed_given = false;
+  while (*s != '\0') {
+    while (*s == ' ') ++s;
+    const char* key = s;
+    while (*s != '\0' && *s != '=' && *s != ' ') ++s;
+    if (*s != '=') continue;
+    const size_t klen = static_cast<size_t>(s - key);
+    ++s;
+    uint64_t v = 0;
+    const bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    if (hex) s += 2;
+    for (; *s != '\0' && *s != ' '; ++s) {
+      const char c = *s;
+      const uint64_t d = c >= '0' && c <= '9'   ? c - '0'
+                         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                                : 99;
+      if (d >= (hex ? 16u : 10u)) break;
+      v = v * (hex ? 16 : 10) + d;
+    }
+    auto is = [&](const char* k) {
+      size_t i = 0;
+      while (i < klen && k[i] == key[i]) ++i;
+      return i == klen && k[i] == '\0';
+    };
+    if (is("seed")) g_seed = v, seed_given = true;
+    if (is("calls")) g_target_calls = v;
+    if (is("minutes")) g_minutes = v;
+  }
+  // Boot arguments but no seed: a fresh one from the clock (printed).
+  if (!seed_given && sys::init_boot_info()->bootargs[0] != '\0') g_seed = counter() * 0x9e3779b97f4a7c15ull;
+  if (g_seed == 0) g_seed = 1;
+}
+
 }  // namespace
 
 int main() {
   const abi::InitBootInfo* info = sys::init_boot_info();
+  parse_bootargs(info->bootargs);
+  const uint64_t deadline = g_minutes == 0 ? ~0ull : counter() + g_minutes * 60 * counter_hz();
   g_cpus = info->cpus_online == 0 ? 1 : info->cpus_online;
   const unsigned workers = static_cast<unsigned>(g_cpus < 2 ? 2 : (g_cpus > kMaxWorkers ? kMaxWorkers : g_cpus));
-  sys::print("smp_fuzz: seed 0x%llx, %u workers on %llu CPUs, %llu calls\n", static_cast<unsigned long long>(kSeed),
-             workers, static_cast<unsigned long long>(g_cpus), static_cast<unsigned long long>(kTargetCalls));
+  sys::print("smp_fuzz: seed 0x%llx, %u workers on %llu CPUs, %llu calls\n", static_cast<unsigned long long>(g_seed),
+             workers, static_cast<unsigned long long>(g_cpus), static_cast<unsigned long long>(g_target_calls));
   const sys::Untyped pool(kPool);
   Error e = sys::Untyped(islot::kFirstUntyped).retype(ObjectType::kUntyped, 25, kPool);  // 32 MiB
   if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEp, 4);
@@ -255,9 +307,9 @@ int main() {
   }
   // The supervisor: beside the workers of CPU 0, yielding. Every round it
   // destroys one worker in full flight and rebuilds those that stalled.
-  uint64_t destroyed = 0, restarted = 0, rounds = 0, rng = kSeed;
+  uint64_t destroyed = 0, restarted = 0, rounds = 0, rng = g_seed;
   uint64_t last[kMaxWorkers] = {};
-  while (total_calls(workers) < kTargetCalls) {
+  while (total_calls(workers) < g_target_calls && counter() < deadline) {
     for (int k = 0; k < 200; ++k) (void)sys::yield();
     ++rounds;
     if (rounds % 16 == 0) {
@@ -297,6 +349,11 @@ int main() {
       "no table %llu\n",
       u(errors[0]), u(errors[1]), u(errors[2]), u(errors[3]), u(errors[4]), u(errors[5]), u(errors[6]), u(errors[7]),
       u(errors[8]), u(errors[9]), u(errors[10]), u(errors[11]), u(errors[12]));
-  sys::print("TEST smp_fuzz: %s: seed 0x%llx, %llu calls\n", ok ? "PASS" : "FAIL", u(kSeed), u(calls));
+  for (size_t m = 0; m < sizeof abi::kAllMethods / sizeof abi::kAllMethods[0]; ++m) {
+    uint64_t n = 0;
+    for (unsigned i = 0; i < workers; ++i) n += g_w[i].per_method[m];
+    sys::print("smp_fuzz: method %llu: %llu calls\n", u(static_cast<uint64_t>(abi::kAllMethods[m])), u(n));
+  }
+  sys::print("TEST smp_fuzz: %s: seed 0x%llx, %llu calls\n", ok ? "PASS" : "FAIL", u(g_seed), u(calls));
   return ok ? 0 : 1;
 }

@@ -279,6 +279,7 @@ struct InitBootInfo {
   uint64_t module_count;
   BootModule modules[16];
   uint64_t cpus_online;  // CPUs running the kernel (numbered 0 .. cpus_online - 1)
+  char bootargs[128];    // the DTB's /chosen/bootargs (QEMU -append), NUL-terminated
 };
 static_assert(sizeof(InitBootInfo) <= 4096, "one page");
 
