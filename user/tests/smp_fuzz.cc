@@ -42,6 +42,7 @@ constexpr unsigned kMaxWorkers = 8;
 
 // init's slots.
 // (above the kernel's: frames of init's image from 32, untyped from 128)
+constexpr uint64_t kDeviceFrame = 450;
 constexpr uint64_t kPool = 400, kEp = 401 /* ..404 */, kNtfn = 405 /* ..406 */, kBlock = 410 /* + worker */,
                    kWorkerCNode = 420 /* + worker */, kWorkerThread = 430 /* + worker */, kTmp = 440 /* + worker */;
 // A worker's CNode (2^8 slots).
@@ -53,9 +54,10 @@ enum : uint64_t {
   wEp = 4 /* ..7 */,
   wNtfn = 8 /* ..9 */,
   wIrq = 10,
+  wDevice = 16,  // a device frame (MMIO): mapped anywhere, then used as a buffer
   wReply = 11,
   wPlay = 12,
-  wPeers = 13 /* ..19 */,
+  wPeers = 13 /* ..15 */,
   wFree = 20
 };
 
@@ -72,7 +74,8 @@ struct alignas(64) Worker {
 Worker g_w[kMaxWorkers];
 alignas(4096) uint8_t g_ipc[kMaxWorkers][4096];
 alignas(16) uint8_t g_stack[kMaxWorkers][8192];
-alignas(16) uint8_t g_spare_stack[4096];  // for threads the workers start
+alignas(16) uint8_t g_spare_stack[4][4096];     // for threads the workers start (shared: they may collide)
+constexpr unsigned kSpawned = kMaxWorkers - 1;  // the counters threads started by workers use
 uint64_t g_cpus = 1;
 
 uint64_t next(uint64_t& s) {  // xorshift64*
@@ -90,6 +93,7 @@ uint64_t wild(uint64_t& r) {
     case 3: return 0x1000'0000 + (next(r) % 256) * 0x1000;              // unmapped user pages
     case 4: return next(r) % 64;
     case 5: return reinterpret_cast<uint64_t>(&g_ipc[next(r) % kMaxWorkers][0]);  // somebody's IPC buffer
+    case 6: return 0x4000'0000 + (next(r) % 1024) * 0x1000;  // where workers map frames (device ones too)
     default: return next(r) % 4096;
   }
 }
@@ -107,7 +111,15 @@ uint64_t slot(uint64_t& r) {
   for (;;) (void)sys::syscall(sys::sysno(abi::Syscall::kExit), 0);
 }
 
-[[noreturn]] void worker(uint64_t index) {
+[[noreturn]] void fuzz_loop(uint64_t index);
+[[noreturn]] void spawned(uint64_t seed) {
+  g_w[kSpawned].rng = seed | 1;
+  fuzz_loop(kSpawned);
+}
+
+[[noreturn]] void worker(uint64_t index) { fuzz_loop(index); }
+
+[[noreturn]] void fuzz_loop(uint64_t index) {
   Worker& w = g_w[index];
   auto* ipc = reinterpret_cast<abi::IpcBuffer*>(&g_ipc[index][0]);
   sys::set_ipc_buffer_pointer(ipc);
@@ -153,8 +165,13 @@ uint64_t slot(uint64_t& r) {
           a[0] = next(r) % 4 ? wFree + next(r) % 64 : slot(r);  // (its own objects too, rarely)
           break;
         case abi::Method::kThreadStart:
-          a[0] = next(r) % 2 ? reinterpret_cast<uint64_t>(&harmless) : 0;
-          a[1] = reinterpret_cast<uint64_t>(&g_spare_stack[0] + sizeof g_spare_stack);
+          // A thread that fuzzes too (with whatever CNode it was configured
+          // with), one that exits, or one that faults at once.
+          a[0] = next(r) % 2   ? reinterpret_cast<uint64_t>(&spawned)
+                 : next(r) % 2 ? reinterpret_cast<uint64_t>(&harmless)
+                               : 0;
+          a[1] = reinterpret_cast<uint64_t>(&g_spare_stack[next(r) % 4][0] + 4096);
+          a[2] = next(r);  // its seed
           break;
         case abi::Method::kThreadConfigure: a[1] = next(r) % 2 ? wSpace : slot(r), a[2] = next(r) % 300; break;
         case abi::Method::kThreadSetAffinity: a[0] = next(r) % (g_cpus + 1); break;
@@ -201,6 +218,7 @@ Error build(unsigned i, uint64_t generation) {
   for (uint64_t k = 0; e == Error::kOk && k < 2; ++k)
     e = put(wNtfn + k, kNtfn + k, abi::kRightsAll, k == 0 ? i + 1 : 0);
   if (e == Error::kOk) e = put(wIrq, islot::kIrqControl, abi::kRightsAll, 0);
+  if (e == Error::kOk) e = put(wDevice, kDeviceFrame, abi::kRightsAll, 0);
   if (e == Error::kOk) e = block.retype(ObjectType::kReply, 0, kTmp + i);
   if (e == Error::kOk) {
     e = sys::syscall(sys::sysno(abi::Syscall::kInvoke), cn, sys::method(abi::Method::kCNodeMove), wReply, kTmp + i,
@@ -213,7 +231,7 @@ Error build(unsigned i, uint64_t generation) {
                      islot::kCNode)
             .error;
   }
-  for (unsigned j = 0, n = 0; e == Error::kOk && j < kMaxWorkers && n < 7; ++j) {
+  for (unsigned j = 0, n = 0; e == Error::kOk && j < kMaxWorkers && n < 3; ++j) {
     if (j != i && ((g_built >> j) & 1) != 0 && put(wPeers + n, kWorkerThread + j, abi::kRightsAll, 0) == Error::kOk)
       ++n;
   }
@@ -292,7 +310,8 @@ int main() {
   parse_bootargs(info->bootargs);
   const uint64_t deadline = g_minutes == 0 ? ~0ull : counter() + g_minutes * 60 * counter_hz();
   g_cpus = info->cpus_online == 0 ? 1 : info->cpus_online;
-  const unsigned workers = static_cast<unsigned>(g_cpus < 2 ? 2 : (g_cpus > kMaxWorkers ? kMaxWorkers : g_cpus));
+  const unsigned workers =
+      static_cast<unsigned>(g_cpus < 2 ? 2 : (g_cpus > kMaxWorkers - 1 ? kMaxWorkers - 1 : g_cpus));
   sys::print("smp_fuzz: seed 0x%llx, %u workers on %llu CPUs, %llu calls\n", static_cast<unsigned long long>(g_seed),
              workers, static_cast<unsigned long long>(g_cpus), static_cast<unsigned long long>(g_target_calls));
   const sys::Untyped pool(kPool);
@@ -300,6 +319,17 @@ int main() {
   if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEp, 4);
   if (e == Error::kOk) e = pool.retype(ObjectType::kNotification, 0, kNtfn, 2);
   for (unsigned i = 0; e == Error::kOk && i < workers; ++i) e = pool.retype(ObjectType::kUntyped, 21, kBlock + i);
+  // A device frame for the workers: the first page of the largest device
+  // untyped (PCIe MMIO on virt: nothing answers there, reads see all ones).
+  const abi::BootUntyped* dev = nullptr;
+  for (uint64_t k = 0; k < info->untyped_count; ++k) {
+    if (info->untyped[k].device != 0 && (dev == nullptr || info->untyped[k].size_bits > dev->size_bits)) {
+      dev = &info->untyped[k];
+    }
+  }
+  if (e == Error::kOk)
+    e = dev == nullptr ? Error::kInvalidCapability
+                       : sys::Untyped(dev->slot).retype(ObjectType::kFrame4K, 0, kDeviceFrame);
   for (unsigned i = 0; e == Error::kOk && i < workers; ++i) e = build(i, 0);
   if (e != Error::kOk) {
     sys::print("TEST smp_fuzz: FAIL: setup: %s\n", abi::error_name(e));
@@ -334,7 +364,7 @@ int main() {
             sys::Notification(kTmp).signal() == Error::kOk && sys::Notification(kTmp).poll(&word) == Error::kOk &&
             word == 1;
   uint64_t errors[16] = {}, syscalls[16] = {}, methods = 0, calls = 0;
-  for (unsigned i = 0; i < workers; ++i) {
+  for (unsigned i = 0; i < kMaxWorkers; ++i) {  // (the workers' and the threads they started)
     calls += g_w[i].calls;
     for (int k = 0; k < 16; ++k) errors[k] += g_w[i].errors[k], syscalls[k] += g_w[i].per_syscall[k];
     for (uint64_t m : g_w[i].per_method) methods += m;
@@ -351,7 +381,7 @@ int main() {
       u(errors[8]), u(errors[9]), u(errors[10]), u(errors[11]), u(errors[12]));
   for (size_t m = 0; m < sizeof abi::kAllMethods / sizeof abi::kAllMethods[0]; ++m) {
     uint64_t n = 0;
-    for (unsigned i = 0; i < workers; ++i) n += g_w[i].per_method[m];
+    for (const Worker& w : g_w) n += w.per_method[m];
     sys::print("smp_fuzz: method %llu: %llu calls\n", u(static_cast<uint64_t>(abi::kAllMethods[m])), u(n));
   }
   sys::print("TEST smp_fuzz: %s: seed 0x%llx, %llu calls\n", ok ? "PASS" : "FAIL", u(g_seed), u(calls));
