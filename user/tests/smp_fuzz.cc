@@ -327,9 +327,8 @@ int main() {
       dev = &info->untyped[k];
     }
   }
-  if (e == Error::kOk)
-    e = dev == nullptr ? Error::kInvalidCapability
-                       : sys::Untyped(dev->slot).retype(ObjectType::kFrame4K, 0, kDeviceFrame);
+  if (e == Error::kOk && dev == nullptr) e = Error::kInvalidCapability;
+  if (e == Error::kOk) e = sys::Untyped(dev->slot).retype(ObjectType::kFrame4K, 0, kDeviceFrame);
   for (unsigned i = 0; e == Error::kOk && i < workers; ++i) e = build(i, 0);
   if (e != Error::kOk) {
     sys::print("TEST smp_fuzz: FAIL: setup: %s\n", abi::error_name(e));
