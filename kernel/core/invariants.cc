@@ -333,6 +333,21 @@ void finish() KEEL_REQUIRES(g_kernel_lock) {
 }  // namespace
 
 bool g_invariants_on = false;
+uint64_t g_invariants_every = 1;
+uint64_t g_invariants_count = 0;
+
+void invariants_configure(const char* s) {
+  static const char kKey[] = "keel.check_every=";
+  for (; *s != '\0'; ++s) {
+    size_t i = 0;
+    while (kKey[i] != '\0' && s[i] == kKey[i]) ++i;
+    if (kKey[i] != '\0') continue;
+    uint64_t v = 0;
+    for (const char* p = s + i; *p >= '0' && *p <= '9'; ++p) v = v * 10 + static_cast<uint64_t>(*p - '0');
+    if (v >= 1) g_invariants_every = v;
+    return;
+  }
+}
 
 void invariants_enable(uint64_t image_pa, uint64_t image_size) {
   g_invariants_on = true;

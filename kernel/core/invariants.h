@@ -39,10 +39,18 @@ void invariants_enable(uint64_t image_pa, uint64_t image_size);
 // Runs the checks; panics naming the first broken rule.
 void check_invariants_now() KEEL_REQUIRES(g_kernel_lock);
 
-extern bool g_invariants_on;  // set once at boot
+extern bool g_invariants_on;         // set once at boot
+extern uint64_t g_invariants_every;  // check after every Nth call (boot argument keel.check_every=N; default 1)
+extern uint64_t g_invariants_count;
 // After every syscall: one load when the checker is off.
 inline void check_invariants() KEEL_REQUIRES(g_kernel_lock) {
-  if (__builtin_expect(g_invariants_on, false)) check_invariants_now();
+  if (__builtin_expect(g_invariants_on, false) && ++g_invariants_count % g_invariants_every == 0) {
+    check_invariants_now();
+  }
 }
+
+// Reads keel.check_every=N from the boot arguments (long fuzz runs trade
+// checks for calls).
+void invariants_configure(const char* bootargs);
 
 }  // namespace keel

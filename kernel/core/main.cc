@@ -99,7 +99,13 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   kernel_enter();  // held by this CPU from here until it first returns to EL0
   if ((bi->flags & boot::kImageFlagInvariants) != 0) {
     invariants_enable(bi->image_pa, bi->image_size);
-    kprintf("keel: invariant checker on: every syscall is followed by a check of the kernel's state\n");
+    invariants_configure(dt.bootargs);
+    if (g_invariants_every == 1) {
+      kprintf("keel: invariant checker on: every syscall is followed by a check of the kernel's state\n");
+    } else {
+      kprintf("keel: invariant checker on: every %llu syscalls are followed by a check of the kernel's state\n",
+              static_cast<unsigned long long>(g_invariants_every));
+    }
   }
   Thread* init = create_init(*bi, dt);
   if (bi->selftest == boot::Selftest::kForgetRecord) forget_first_frame_record();

@@ -1,10 +1,12 @@
 #!/bin/bash
-# bazel run //:fuzz -- [--smp N] [--calls M] [--seed S] [--minutes T] [runner options]
+# bazel run //:fuzz -- [--smp N] [--calls M] [--seed S] [--minutes T] [--check_every K] [runner options]
 #
 # Boots the SMP syscall fuzzer (user/tests/smp_fuzz.cc, invariant checker on)
 # in QEMU. --calls, --seed and --minutes reach the guest as boot arguments
 # (/chosen/bootargs); without --seed the guest picks one from its clock and
 # prints it ("smp_fuzz: seed 0x..."): pass it back with --seed to replay.
+# --check_every K: the kernel checks its invariants after every Kth call
+# (default 1: every call) — more calls per minute for long runs.
 # Every other option is the QEMU runner's (bazel run //:qemu -- --help);
 # the defaults are 4 CPUs, GICv3, the "max" CPU model and 1 GiB.
 set -euo pipefail
@@ -16,7 +18,11 @@ while [[ $# -gt 0 ]]; do
       [[ $# -ge 2 ]] || { echo "fuzz: $1 needs a value" >&2; exit 2; }
       boot+=("${1#--}=$2"); shift 2 ;;
     --calls=* | --seed=* | --minutes=*) boot+=("${1#--}"); shift ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --check_every)
+      [[ $# -ge 2 ]] || { echo "fuzz: $1 needs a value" >&2; exit 2; }
+      boot+=("keel.check_every=$2"); shift 2 ;;
+    --check_every=*) boot+=("keel.${1#--}"); shift ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) runner+=("$1"); shift ;;
   esac
 done
