@@ -33,7 +33,7 @@ bool same_object(const Slot* a, const Slot* b) {
   return a != nullptr && b != nullptr && !a->empty() && a->cap.type == b->cap.type && a->cap.object == b->cap.object;
 }
 
-bool is_frame(ObjectType t) { return t == ObjectType::kFrame4K || t == ObjectType::kFrame2M; }
+using object::is_frame;
 
 // ---- scratch in the per-page records ------------------------------------------
 // While a check runs: a page that is not an address space or table (kind
@@ -269,7 +269,7 @@ void walk_table(uint64_t table, unsigned level, uint64_t va) KEEL_REQUIRES(g_ker
 
 void check_space(uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
   const PageInfo* p = page_info(root);
-  const object::AsidPool& pool = asid_pool();
+  const object::AsidPool& pool = g_asids;
   if (pool.live(*p)) {
     if (((g_asids_seen[p->asid / 64] >> (p->asid % 64)) & 1) != 0)
       violated("two live spaces share an ASID", root, p->asid);
@@ -310,7 +310,7 @@ void check_cpus() KEEL_REQUIRES(g_kernel_lock) {
     const uint64_t ttbr0 = cpu_record(i).ttbr0;
     if (ttbr0 == 0) continue;
     const PageInfo* p = page_info(ttbr0 & arm64::kOaMask);
-    if (p == nullptr || p->kind != PageKind::kAddressSpace || !asid_pool().live(*p) || p->asid != (ttbr0 >> 48)) {
+    if (p == nullptr || p->kind != PageKind::kAddressSpace || !g_asids.live(*p) || p->asid != (ttbr0 >> 48)) {
       violated("a CPU walks a space that is not live, or under a stale ASID", i, ttbr0);
     }
   }

@@ -56,7 +56,7 @@ void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
 // subtree and its walk-cache entries), then DSB ISH for completion; the
 // ISB before user code runs is the exception return.
 void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) {
-  const bool frame = cap.type == ObjectType::kFrame4K || cap.type == ObjectType::kFrame2M;
+  const bool frame = object::is_frame(cap.type);
   const uint64_t va = cap.badge & ~0xfffull;
   const unsigned level = static_cast<unsigned>((cap.badge >> 1) & 3);
   if (object::PageInfo* space = g_pages.live_space(cap.watermark, cap.space_id)) {
@@ -82,8 +82,7 @@ void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) 
 }
 
 void removed_cap(void*, const object::Capability& cap, object::Slot* where) {
-  bool frame = cap.type == ObjectType::kFrame4K || cap.type == ObjectType::kFrame2M;
-  if ((frame || cap.type == ObjectType::kPageTable) && (cap.badge & 1) != 0) {
+  if ((object::is_frame(cap.type) || cap.type == ObjectType::kPageTable) && (cap.badge & 1) != 0) {
     unmap_recorded(cap);
     return;
   }
@@ -163,7 +162,6 @@ object::AsidPool g_asids;
 
 Scheduler& scheduler() KEEL_REQUIRES(g_kernel_lock) { return g_scheduler; }
 object::Slot* mdb_anchor() { return &g_mdb_anchor; }
-const object::AsidPool& asid_pool() KEEL_REQUIRES(g_kernel_lock) { return g_asids; }
 const object::ObjectHooks& object_hooks() { return kHooks; }
 
 Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out) {

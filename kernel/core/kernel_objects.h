@@ -50,7 +50,6 @@ bool is_ram(uint64_t pa);
 // root | ASID << 48, assigning an ASID (and, when a generation rolls over,
 // invalidating every CPU's TLB) if the space has none now.
 uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
-const object::AsidPool& asid_pool() KEEL_REQUIRES(g_kernel_lock);
 extern object::AsidPool g_asids KEEL_GUARDED_BY(g_kernel_lock);
 
 // TTBR0 for running thread t: its cached value while the ASID generation

@@ -194,7 +194,7 @@ Status invoke_thread(Thread* t, Slot* th_slot, uint64_t method) KEEL_REQUIRES(g_
 // the mapping in the capability (capability.h) so deleting it unmaps.
 Status invoke_map(Thread* t, Slot* s, uint64_t method) KEEL_REQUIRES(g_kernel_lock) {
   auto& x = t->frame.x;
-  bool frame = s->cap.type == ObjectType::kFrame4K || s->cap.type == ObjectType::kFrame2M;
+  bool frame = object::is_frame(s->cap.type);
   if (method != static_cast<uint64_t>(frame ? abi::Method::kFrameMap : abi::Method::kPageTableMap)) {
     return Status::kInvalidArgument;
   }

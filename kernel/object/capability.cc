@@ -68,7 +68,7 @@ Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge) {
   Capability c = src->cap;
   c.rights = rights;
   c.flags &= ~kFlagHeld;
-  if (c.type == ObjectType::kFrame4K || c.type == ObjectType::kFrame2M || c.type == ObjectType::kPageTable) {
+  if (is_frame(c.type) || c.type == ObjectType::kPageTable) {
     c.badge = c.watermark = 0;  // a mapping belongs to the capability that made it
     c.space_id = 0;
   }

@@ -29,6 +29,9 @@ using abi::ObjectType;
 constexpr uint8_t kFlagDevice = 1;  // untyped/frame backed by MMIO: never becomes a kernel object
 constexpr uint8_t kFlagHeld = 2;    // held by a kernel object itself (a thread's CNode and address space)
 
+// Frames of either size (mapped by FrameMap, recorded like page tables).
+constexpr bool is_frame(ObjectType t) { return t == ObjectType::kFrame4K || t == ObjectType::kFrame2M; }
+
 struct Capability {
   ObjectType type = ObjectType::kNull;
   uint8_t rights = 0;      // abi::Rights bits
