@@ -201,13 +201,11 @@ void resume_writers() {
 void drain_kernel_log() {
   Client& k = g_clients[0];
   while (k.pending_len == 0) {
-    sys::SyscallResult r =
-        sys::syscall(sys::sysno(abi::Syscall::kInvoke), slot::kKernelLog, sys::method(abi::Method::kKernelLogRead),
-                     reinterpret_cast<uint64_t>(k.pending), sizeof k.pending);
-    if (r.error != Error::kOk || r.r1 == 0) return;
-    k.pending_len = r.r1;
+    uint64_t bytes = 0;
+    if (sys::KernelLog(slot::kKernelLog).read(k.pending, sizeof k.pending, &bytes) != Error::kOk || bytes == 0) return;
+    k.pending_len = bytes;
     k.pending_pos = 0;
-    g_stats.kernel_bytes += r.r1;
+    g_stats.kernel_bytes += bytes;
     k.wait_seq = ++g_seq;
     if (!feed(k)) return;
   }
@@ -286,7 +284,7 @@ void uart_interrupt() {
   // Clear first: anything arriving after the drain raises a new interrupt.
   reg(kIcr) = mis & (kRxim | kRtim | kTxim);
   while ((reg(kFr) & kFrRxfe) == 0) receive_char(static_cast<char>(reg(kDr) & 0xff));
-  (void)sys::invoke(slot::kUartIrq, abi::Method::kIrqHandlerAck);
+  (void)sys::IrqHandler(slot::kUartIrq).ack();
   resume_writers();  // also pushes the next FIFO's worth
 }
 
@@ -429,9 +427,9 @@ Error setup(const abi::StartInfo* info) {
   // The UART: interrupts on for receive (and transmit while the ring has bytes).
   reg(kIcr) = 0x7ff;
   reg(kImsc) = kRxim | kRtim;
-  e = sys::invoke(slot::kUartIrq, abi::Method::kIrqHandlerSetNotification, kNtfnIrq);
+  e = sys::IrqHandler(slot::kUartIrq).set_notification(kNtfnIrq);
   // The hand-over: from here on the kernel's output comes through us.
-  if (e == Error::kOk) e = sys::invoke(slot::kKernelLog, abi::Method::kKernelLogBind, kNtfnLog);
+  if (e == Error::kOk) e = sys::KernelLog(slot::kKernelLog).bind(kNtfnLog);
   return e;
 }
 

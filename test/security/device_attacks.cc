@@ -42,7 +42,9 @@ void sender(uint64_t ipc_buffer) {
     m.caps = 1;
     for (uint64_t i = 0; i < 10; ++i) m.mr[i] = 100 + i;
     if (ipc_buffer == kDeviceVa) {  // (the words beyond four would be read from the device)
-      (void)sys::syscall(sys::sysno(abi::Syscall::kCall), kEp, abi::message_info(0, 10, 1), 100, 101, 102, 103);
+      (void)sys::syscall(sys::sysno(abi::Syscall::kCall),
+                         abi::syscall_registers(abi::IpcArgs{
+                             .cap = kEp, .info = abi::message_info(0, 10, 1), .mr = {100, 101, 102, 103}}));
     } else {
       (void)sys::Endpoint(kEp).call(m);
     }
@@ -97,11 +99,12 @@ int main() {
                                         .ipc_buffer = kRamVa});
   e = e != Error::kOk ? e : sys::ThreadCap(slot::kThread).set_ipc_buffer(kDeviceVa);
   sys::set_ipc_buffer_pointer(reinterpret_cast<abi::IpcBuffer*>(kDeviceVa));
-  sys::SyscallResult r = sys::syscall(sys::sysno(abi::Syscall::kRecv), kEp);
+  sys::SyscallResult r = sys::syscall(sys::sysno(abi::Syscall::kRecv), abi::syscall_registers(abi::IpcArgs{.cap = kEp}));
+  const abi::IpcResult got_regs = r.as<abi::IpcResult>();
   (void)sys::ThreadCap(slot::kThread).set_ipc_buffer(own_ipc);
   sys::set_ipc_buffer_pointer(reinterpret_cast<abi::IpcBuffer*>(own_ipc));
-  check(e == Error::kOk && r.error == Error::kOk && abi::info_length(r.r1) == 4 && abi::info_caps(r.r1) == 0 &&
-            r.r2 == 100,
+  check(e == Error::kOk && r.error == Error::kOk && abi::info_length(got_regs.info) == 4 &&
+            abi::info_caps(got_regs.info) == 0 && got_regs.mr[0] == 100,
         "hole 4: a long message into a device-frame IPC buffer arrives as its register part", r.error);
   (void)sys::ThreadCap(kHelper).suspend();
   (void)sys::CNode(slot::kCNode).remove(kHelper);
@@ -133,14 +136,14 @@ int main() {
   uint64_t ntfn = ctx.next_slot++;
   e = sys::Untyped(kUt).retype(ObjectType::kNotification, 0, ntfn);
   g_checks.summary("device_attacks");  // (the last line the UART sees before the log takes the console)
-  if (e == Error::kOk) e = sys::invoke(slot::kKernelLog, abi::Method::kKernelLogBind, ntfn);
+  if (e == Error::kOk) e = sys::KernelLog(slot::kKernelLog).bind(ntfn);
   (void)sys::debug_write("into the log\n", 13);
-  r = sys::syscall(sys::sysno(abi::Syscall::kInvoke), slot::kKernelLog, sys::method(abi::Method::kKernelLogRead),
-                   kDeviceVa, 512);
+  uint64_t bytes = 0;
+  const Error read = sys::KernelLog(slot::kKernelLog).read(reinterpret_cast<void*>(kDeviceVa), 512, &bytes);
   // Report through the device frame itself (the UART's data register):
   // kernel output goes to the log now. The line also shows the kernel is up.
   char line[96];
-  const char* verdict = r.error == Error::kInvalidAddress ? "PASS" : "FAIL";
+  const char* verdict = read == Error::kInvalidAddress ? "PASS" : "FAIL";
   int n = 0;
   for (const char* p = "TEST security hole 4: KernelLogRead into a device frame is 'invalid address': "; *p;)
     line[n++] = *p++;

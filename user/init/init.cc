@@ -175,18 +175,15 @@ Error make_uart_frame() {
 }
 
 // ---- starting a task -------------------------------------------------------------------
-Error invoke_cnode(uint64_t cnode, abi::Method m, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6) {
-  return sys::syscall(sys::sysno(abi::Syscall::kInvoke), cnode, sys::method(m), a2, a3, a4, a5, a6).error;
-}
 // Into CNode `cn` (a slot of init's): copy / mint / move from init's own CNode.
 Error put_copy(uint64_t cn, uint64_t dst, uint64_t src, uint8_t rights = abi::kRightsAll) {
-  return invoke_cnode(cn, abi::Method::kCNodeCopy, dst, src, rights, islot::kCNode, 0);
+  return sys::CNode(cn).copy(dst, src, rights, islot::kCNode);
 }
 Error put_mint(uint64_t cn, uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge) {
-  return invoke_cnode(cn, abi::Method::kCNodeMint, dst, src, rights, badge, islot::kCNode);
+  return sys::CNode(cn).mint(dst, src, rights, badge, islot::kCNode);
 }
 Error put_move(uint64_t cn, uint64_t dst, uint64_t src) {
-  return invoke_cnode(cn, abi::Method::kCNodeMove, dst, src, islot::kCNode, 0, 0);
+  return sys::CNode(cn).move(dst, src, islot::kCNode);
 }
 
 uint64_t task_index(const char* name) {
@@ -314,7 +311,7 @@ Error start_task(uint64_t index) {
   }
   if (e == Error::kOk && t.irq == static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) {
     // The interrupt the description gives it, as the DTB numbers it.
-    e = sys::invoke(islot::kIrqControl, abi::Method::kIrqControlGet, g_info->uart_intid, kIrq);
+    e = sys::IrqControl(islot::kIrqControl).get(g_info->uart_intid, kIrq);
     if (e == Error::kOk) e = put_move(cn, tslot::kUartIrq, kIrq);
   }
   if (e == Error::kOk && memory_server) {

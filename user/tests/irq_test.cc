@@ -46,10 +46,10 @@ int main() {
   if (e == Error::kOk) e = sys::map_with_tables(ctx, kUartFrame, slot::kAddressSpace, kUartVa, keel::abi::kMapWrite);
   if (e == Error::kOk) e = sys::Untyped(kUt).retype(ObjectType::kNotification, 0, kNtfn);
   if (e == Error::kOk) {
-    e = sys::invoke(slot::kIrqControl, keel::abi::Method::kIrqControlGet, info->uart_intid, kHandler);
+    e = sys::IrqControl(slot::kIrqControl).get(info->uart_intid, kHandler);
   }
-  Error again = sys::invoke(slot::kIrqControl, keel::abi::Method::kIrqControlGet, info->uart_intid, kFirstFree + 20);
-  if (e == Error::kOk) e = sys::invoke(kHandler, keel::abi::Method::kIrqHandlerSetNotification, kNtfn);
+  Error again = sys::IrqControl(slot::kIrqControl).get(info->uart_intid, kFirstFree + 20);
+  if (e == Error::kOk) e = sys::IrqHandler(kHandler).set_notification(kNtfn);
   if (e != Error::kOk || !device_refuses_kernel_objects || again != Error::kSlotOccupied) {
     sys::print("TEST uart_rx_irq: FAIL: setup: %s\n", keel::abi::error_name(e));
     return 1;
@@ -75,7 +75,7 @@ int main() {
         got[n++] = c;
       }
     }
-    (void)sys::invoke(kHandler, keel::abi::Method::kIrqHandlerAck);
+    (void)sys::IrqHandler(kHandler).ack();
   }
   bool ok = n == 4 && got[0] == 'k' && got[3] == 'l' && interrupts >= 1;
   sys::print("TEST uart_rx_irq: %s: received '%s' by interrupt %llu\n", ok ? "PASS" : "FAIL", got,

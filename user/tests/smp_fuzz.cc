@@ -139,50 +139,77 @@ uint64_t slot(uint64_t& r) {
       }
       const uint64_t target = next(r) % 2 ? wEp + next(r) % 4 : next(r) % 2 ? wNtfn + next(r) % 2 : slot(r);
       const uint64_t info = abi::message_info(next(r) % 8, next(r) % 40, next(r) % 4 == 0 ? 1 : 0);
-      res = sys::syscall(sys::sysno(s), target, info, wild(r), wild(r), wild(r), wild(r),
-                         next(r) % 3 == 0 ? wReply : slot(r));
+      res = sys::syscall(sys::sysno(s), abi::syscall_registers(abi::IpcArgs{
+                                            .cap = target,
+                                            .info = info,
+                                            .mr = {wild(r), wild(r), wild(r), wild(r)},
+                                            .reply = next(r) % 3 == 0 ? wReply : slot(r)}));
       ++w.per_syscall[static_cast<uint64_t>(s) % 16];
     } else if (pick < 9) {  // an invocation
       const size_t m = next(r) % (sizeof abi::kAllMethods / sizeof abi::kAllMethods[0]);
       const abi::Method method = abi::kAllMethods[m];
-      uint64_t a[5] = {slot(r), wild(r), wild(r), wild(r), slot(r)};
       uint64_t target = slot(r);
+      // By default slot-like and wild words in every argument register;
+      // the cases below draw the fields that matter by name.
+      abi::Registers regs{{target, sys::method(method), slot(r), wild(r), wild(r), wild(r), slot(r)}};
+      auto with = [&](const auto& args) { regs = abi::invocation(target, args); };
+      auto cnode_slot = [&] { return next(r) % 2 ? wFree + next(r) % 64 : slot(r); };
       switch (method) {
         case abi::Method::kUntypedRetype:  // types, sizes, counts into its free slots
           target = next(r) % 2 ? wPlay : target;
-          a[0] = 1 + next(r) % 13, a[1] = next(r) % 22, a[2] = wFree + next(r) % 64, a[3] = 1 + next(r) % 4;
+          with(abi::UntypedRetype{
+              .type = 1 + next(r) % 13, .size_bits = next(r) % 22, .dest = wFree + next(r) % 64, .count = 1 + next(r) % 4});
           break;
         case abi::Method::kCNodeCopy:
+          target = next(r) % 4 ? wCNode : target;
+          with(abi::CNodeCopy{.dest = cnode_slot(), .source = slot(r), .rights = next(r) % 8});
+          break;
         case abi::Method::kCNodeMint:
+          target = next(r) % 4 ? wCNode : target;
+          with(abi::CNodeMint{.dest = cnode_slot(),
+                              .source = slot(r),
+                              .rights = next(r) % 8,
+                              .badge = next(r) % 2 ? next(r) % 100 : next(r)});
+          break;
         case abi::Method::kCNodeMove:
           target = next(r) % 4 ? wCNode : target;
-          a[0] = next(r) % 2 ? wFree + next(r) % 64 : slot(r), a[1] = slot(r), a[2] = next(r) % 8;
-          a[3] = method == abi::Method::kCNodeMint ? (next(r) % 2 ? next(r) % 100 : next(r)) : 0;
+          with(abi::CNodeMove{.dest = cnode_slot(), .source = slot(r)});
           break;
         case abi::Method::kCNodeDelete:
         case abi::Method::kCNodeRevoke:
           target = next(r) % 4 ? wCNode : target;
-          a[0] = next(r) % 4 ? wFree + next(r) % 64 : slot(r);  // (its own objects too, rarely)
+          regs.x[abi::kFirstMethodArgument] = next(r) % 4 ? wFree + next(r) % 64 : slot(r);  // (its own objects too, rarely)
           break;
         case abi::Method::kThreadStart:
           // A thread that fuzzes too (with whatever CNode it was configured
           // with), one that exits, or one that faults at once.
-          a[0] = next(r) % 2   ? reinterpret_cast<uint64_t>(&spawned)
-                 : next(r) % 2 ? reinterpret_cast<uint64_t>(&harmless)
-                               : 0;
-          a[1] = reinterpret_cast<uint64_t>(&g_spare_stack[next(r) % 4][0] + 4096);
-          a[2] = next(r);  // its seed
+          with(abi::ThreadStart{.pc = next(r) % 2   ? reinterpret_cast<uint64_t>(&spawned)
+                                      : next(r) % 2 ? reinterpret_cast<uint64_t>(&harmless)
+                                                    : 0,
+                                .sp = reinterpret_cast<uint64_t>(&g_spare_stack[next(r) % 4][0] + 4096),
+                                .arg = next(r)});  // its seed
           break;
-        case abi::Method::kThreadConfigure: a[1] = next(r) % 2 ? wSpace : slot(r), a[2] = next(r) % 300; break;
-        case abi::Method::kThreadSetAffinity: a[0] = next(r) % (g_cpus + 1); break;
+        case abi::Method::kThreadConfigure:
+          with(abi::ThreadConfigure{.cnode = slot(r),
+                                    .address_space = next(r) % 2 ? wSpace : slot(r),
+                                    .priority = next(r) % 300,
+                                    .fault_endpoint = slot(r)});
+          break;
+        case abi::Method::kThreadSetAffinity: with(abi::ThreadSetAffinity{.cpu = next(r) % (g_cpus + 1)}); break;
         case abi::Method::kPageTableMap:
+          with(abi::PageTableMap{.address_space = next(r) % 2 ? wSpace : slot(r),
+                                 .va = next(r) % 2 ? 0x4000'0000 + (next(r) % 1024) * 0x1000 : wild(r),
+                                 .level = next(r) % 5});
+          break;
         case abi::Method::kFrameMap:
-          a[0] = next(r) % 2 ? wSpace : slot(r);
-          a[1] = next(r) % 2 ? 0x4000'0000 + (next(r) % 1024) * 0x1000 : wild(r), a[2] = next(r) % 5;
+          with(abi::FrameMap{.address_space = next(r) % 2 ? wSpace : slot(r),
+                             .va = next(r) % 2 ? 0x4000'0000 + (next(r) % 1024) * 0x1000 : wild(r),
+                             .flags = next(r) % 5});
           break;
         default: break;
       }
-      res = sys::syscall(sys::sysno(abi::Syscall::kInvoke), target, sys::method(method), a[0], a[1], a[2], a[3], a[4]);
+      regs.x[0] = target;
+      res = sys::syscall(sys::sysno(abi::Syscall::kInvoke), regs);
       ++w.per_method[m];
     } else {  // yield, or an unknown syscall number
       res = next(r) % 2 ? sys::syscall(sys::sysno(abi::Syscall::kYield))
@@ -202,12 +229,8 @@ Error build(unsigned i, uint64_t generation) {
   const uint64_t cn = kWorkerCNode + i, th = kWorkerThread + i;
   auto put = [&](uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge) {
     // Into the worker's CNode, from init's (cross-CNode copy / mint).
-    return badge == 0 ? sys::syscall(sys::sysno(abi::Syscall::kInvoke), cn, sys::method(abi::Method::kCNodeCopy), dst,
-                                     src, rights, islot::kCNode)
-                            .error
-                      : sys::syscall(sys::sysno(abi::Syscall::kInvoke), cn, sys::method(abi::Method::kCNodeMint), dst,
-                                     src, rights, badge, islot::kCNode)
-                            .error;
+    return badge == 0 ? sys::CNode(cn).copy(dst, src, rights, islot::kCNode)
+                      : sys::CNode(cn).mint(dst, src, rights, badge, islot::kCNode);
   };
   if (e == Error::kOk) e = block.retype(ObjectType::kCNode, kWorkerCNodeBits, cn);
   if (e == Error::kOk) e = block.retype(ObjectType::kThread, 0, th);
@@ -221,15 +244,11 @@ Error build(unsigned i, uint64_t generation) {
   if (e == Error::kOk) e = put(wDevice, kDeviceFrame, abi::kRightsAll, 0);
   if (e == Error::kOk) e = block.retype(ObjectType::kReply, 0, kTmp + i);
   if (e == Error::kOk) {
-    e = sys::syscall(sys::sysno(abi::Syscall::kInvoke), cn, sys::method(abi::Method::kCNodeMove), wReply, kTmp + i,
-                     islot::kCNode)
-            .error;
+    e = sys::CNode(cn).move(wReply, kTmp + i, islot::kCNode);
   }
   if (e == Error::kOk) e = block.retype(ObjectType::kUntyped, 20, kTmp + i);  // the playground: 1 MiB
   if (e == Error::kOk) {
-    e = sys::syscall(sys::sysno(abi::Syscall::kInvoke), cn, sys::method(abi::Method::kCNodeMove), wPlay, kTmp + i,
-                     islot::kCNode)
-            .error;
+    e = sys::CNode(cn).move(wPlay, kTmp + i, islot::kCNode);
   }
   for (unsigned j = 0, n = 0; e == Error::kOk && j < kMaxWorkers && n < 3; ++j) {
     if (j != i && ((g_built >> j) & 1) != 0 && put(wPeers + n, kWorkerThread + j, abi::kRightsAll, 0) == Error::kOk)

@@ -67,9 +67,9 @@ enum class Syscall : uint64_t {
   kWait = 7,
   kPoll = 8,
   kYield = 9,
-  kInvoke = 10,  // an object method on a capability: x0 = slot, x1 = method, x2.. = arguments
-  kExit = 11,    // the calling thread stops for good, x0 = exit code (crt0 calls it when main returns)
-  kReply = 12,   // x0 = Reply object slot, x1 = info, x2..x5 = MRs: answer the caller it holds
+  kInvoke = 10,  // an object method on a capability (InvokeArgs, then the method's struct)
+  kExit = 11,    // the calling thread stops for good (ExitArgs; crt0 calls it when main returns)
+  kReply = 12,   // answers the caller a Reply object holds (IpcArgs, cap = the Reply object)
 };
 
 constexpr const char* error_name(Error e) {
@@ -95,8 +95,8 @@ constexpr const char* error_name(Error e) {
 
 namespace keel::abi {
 
-// Debug console syscall (x8 = kDebugWrite): x0 = user buffer, x1 = length
-// (at most kDebugWriteMax), x2 = slot of a KernelLog capability with the
+// Debug console syscall (x8 = kDebugWrite; DebugWriteArgs): a user buffer,
+// its length (at most kDebugWriteMax), and the slot of a KernelLog capability with the
 // write right (init's kKernelLog; the UART server's): writing the kernel's
 // console is an authority like any other, so no task can flood the log or
 // print lines that look like the kernel's, init's or a test verdict. The
@@ -133,14 +133,10 @@ constexpr uint64_t kFirstUntyped = 128;  // untyped memory, the largest region f
 
 namespace keel::abi {
 
-// IPC register layout.
-//   Send/NBSend/Call in:  x0 = endpoint slot, x1 = MessageInfo, x2..x5 = MR0..MR3
-//   Recv in:              x0 = endpoint slot
-//   ReplyRecv in:         x0 = endpoint slot to receive on, x1 = reply MessageInfo, x2..x5 = reply MRs
-//   Recv/Call/ReplyRecv out: x0 = Error, x1 = MessageInfo, x2..x5 = MRs, x6 = sender's badge
-//   Recv/ReplyRecv in x6: a Reply object slot (0: the receiver's implicit
-//   reply). With one, ReplyRecv answers the caller that object holds, and the
-//   next caller's reply right goes into it; Reply answers it later.
+// IPC: the registers are IpcArgs in, IpcResult out (below). Recv and
+// ReplyRecv may name a Reply object (IpcArgs::reply; 0: the receiver's
+// implicit reply): ReplyRecv then answers the caller that object holds, and
+// the next caller's reply right goes into it; Reply answers it later.
 // MessageInfo: bits [9:4] = message words (MRs) used, 0..kMaxMessageWords;
 // bit 3 = a capability travels; bits [63:12] = label. MR0..MR3 travel in
 // x2..x5, MR4 and up in the IPC buffers (sender's mr[4..] to receiver's
@@ -167,59 +163,273 @@ struct IpcBuffer {
 };
 constexpr uint64_t kIpcBufferMrOffset = 16;  // offsetof(IpcBuffer, mr)
 
-// Object invocations (Syscall::kInvoke): x0 = capability slot, x1 = method, x2.. = arguments.
+// Object invocations (Syscall::kInvoke): x0 = capability slot, x1 = method,
+// x2.. = the method's argument struct (below, under the same name).
 enum class Method : uint64_t {
-  // CNode (x0 = the CNode; slots are indices into it). Copy, Mint and Move
-  // take the source slot from another CNode if the last argument names one
-  // (a CNode capability in the caller's root CNode; 0 = the same CNode):
-  // that is how a parent fills a child's CNode.
-  kCNodeCopy = 1,    // x2 = dest slot, x3 = source slot, x4 = rights, x5 = source CNode
-  kCNodeMint = 2,    // x2 = dest slot, x3 = source slot, x4 = rights, x5 = badge, x6 = source CNode
-  kCNodeMove = 3,    // x2 = dest slot, x3 = source slot, x4 = source CNode
-  kCNodeDelete = 4,  // x2 = slot
-  kCNodeRevoke = 5,  // x2 = slot
-  // Untyped (x0 = the untyped)
-  kUntypedRetype = 16,  // x2 = ObjectType, x3 = size bits, x4 = first dest slot (in the caller's CNode), x5 = count
-  // Thread (x0 = the thread)
-  kThreadConfigure = 32,  // x2 = CNode slot (its cspace), x3 = AddressSpace slot, x4 = priority,
-                          // x5 = fault endpoint slot (0: none)
-  kThreadStart = 33,      // x2 = PC, x3 = SP, x4 = x0 argument
+  kCNodeCopy = 1,  // a copy with a subset of the rights
+  kCNodeMint = 2,  // the same with a badge
+  kCNodeMove = 3,
+  kCNodeDelete = 4,  // an untyped with children needs Revoke first
+  kCNodeRevoke = 5,  // deletes every capability derived from it
+  kUntypedRetype = 16,
+  kThreadConfigure = 32,  // its CNode, address space, priority and fault endpoint (inactive only)
+  kThreadStart = 33,
   kThreadSuspend = 34,
-  kThreadSetIpcBuffer = 35,  // x2 = VA of its IPC buffer (page aligned, user space)
-  kThreadSetAffinity = 36,   // x2 = the CPU (0 .. cpus_online - 1) whose run queue it uses
-  // PageTable (x0 = the table): x2 = AddressSpace slot, x3 = VA, x4 = level 1..3
-  kPageTableMap = 48,
-  // Frame (x0 = the frame): x2 = AddressSpace slot, x3 = VA, x4 = MapFlags
+  kThreadSetIpcBuffer = 35,
+  kThreadSetAffinity = 36,  // the CPU whose run queue it uses
+  kPageTableMap = 48,       // installs the table at `level` covering va (once, and only while empty)
   kFrameMap = 49,
-  // IrqControl (x0): x2 = INTID (an SPI, 32..1019), x3 = dest slot for the IrqHandler
-  kIrqControlGet = 64,
-  // IrqHandler (x0): x2 = notification slot signalled (with its badge) when the
-  // interrupt fires; the interrupt stays masked until Ack
+  kIrqControlGet = 64,  // an IrqHandler for an SPI (32..1019)
+  // The notification is signalled (with its badge) when the interrupt
+  // fires; the interrupt stays masked until Ack.
   kIrqHandlerSetNotification = 65,
   kIrqHandlerAck = 66,
-  // KernelLog (x0). Bind: x2 = notification slot. From then on the kernel
-  // no longer writes the UART (except to report a panic): its messages and
-  // DebugWrite output go to a log ring, and the notification is signalled
-  // (with its badge) when there is something to read. Read: x2 = buffer VA,
-  // x3 = its size; returns x1 = bytes copied (0: empty). If the ring
-  // overflowed, the reader first gets a line saying how much was lost.
+  // From Bind on, the kernel no longer writes the UART (except to report a
+  // panic): its messages and DebugWrite output go to a log ring, and the
+  // notification is signalled (with its badge) when there is something to
+  // read. If the ring overflowed, the reader first gets a line saying how
+  // much was lost.
   kKernelLogBind = 80,
   kKernelLogRead = 81,
 };
 
-// Every syscall and every method, for tools that must cover all of them
-// (the SMP fuzzer draws from these: a method added above and here is
-// fuzzed without touching the fuzzer). Keep in step with the enums.
+// ---- Arguments as types ------------------------------------------------------
+//
+// Each method's arguments are one struct whose uint64_t fields, in order,
+// are x2, x3, ... (x0 = the capability, x1 = the method); each syscall's are
+// one struct from x0. Results follow x0 (the Error) from x1. These are the
+// only definitions of the register layout: the kernel decodes with them,
+// libsys packs with them, the fuzzers draw arguments by them. A field is the
+// raw register value: the kernel checks every one (rights > 0xff, say).
+
+constexpr unsigned kArgumentRegisters = 7;  // x0..x6
+constexpr unsigned kFirstMethodArgument = 2;
+
+// CNode (the invoked capability is the CNode; slots are indices into it).
+// Copy, Mint and Move take the source slot from another CNode if
+// source_cnode names one (a CNode capability in the caller's root CNode;
+// 0 = the same CNode): that is how a parent fills a child's CNode.
+struct CNodeCopy {
+  static constexpr Method kMethod = Method::kCNodeCopy;
+  uint64_t dest, source, rights, source_cnode;
+};
+struct CNodeMint {
+  static constexpr Method kMethod = Method::kCNodeMint;
+  uint64_t dest, source, rights, badge, source_cnode;
+};
+struct CNodeMove {
+  static constexpr Method kMethod = Method::kCNodeMove;
+  uint64_t dest, source, source_cnode;
+};
+struct CNodeDelete {
+  static constexpr Method kMethod = Method::kCNodeDelete;
+  uint64_t slot;
+};
+struct CNodeRevoke {
+  static constexpr Method kMethod = Method::kCNodeRevoke;
+  uint64_t slot;
+};
+// `count` objects of 2^size_bits (where the type has a variable size) into
+// the caller's root CNode slots [dest, dest + count).
+struct UntypedRetype {
+  static constexpr Method kMethod = Method::kUntypedRetype;
+  uint64_t type, size_bits, dest, count;
+};
+// cnode, address_space: slots in the caller's CNode; fault_endpoint: a slot
+// in the thread's own CNode (0: faults stop the thread).
+struct ThreadConfigure {
+  static constexpr Method kMethod = Method::kThreadConfigure;
+  uint64_t cnode, address_space, priority, fault_endpoint;
+};
+struct ThreadStart {
+  static constexpr Method kMethod = Method::kThreadStart;
+  uint64_t pc, sp, arg;  // arg: its x0
+};
+struct ThreadSuspend {
+  static constexpr Method kMethod = Method::kThreadSuspend;
+};
+struct ThreadSetIpcBuffer {
+  static constexpr Method kMethod = Method::kThreadSetIpcBuffer;
+  uint64_t va;  // page aligned, user space
+};
+struct ThreadSetAffinity {
+  static constexpr Method kMethod = Method::kThreadSetAffinity;
+  uint64_t cpu;  // 0 .. cpus_online - 1
+};
+struct PageTableMap {
+  static constexpr Method kMethod = Method::kPageTableMap;
+  uint64_t address_space, va, level;  // level 1..3
+};
+struct FrameMap {
+  static constexpr Method kMethod = Method::kFrameMap;
+  uint64_t address_space, va, flags;  // MapFlags
+};
+struct IrqControlGet {
+  static constexpr Method kMethod = Method::kIrqControlGet;
+  uint64_t intid, dest;
+};
+struct IrqHandlerSetNotification {
+  static constexpr Method kMethod = Method::kIrqHandlerSetNotification;
+  uint64_t notification;
+};
+struct IrqHandlerAck {
+  static constexpr Method kMethod = Method::kIrqHandlerAck;
+};
+struct KernelLogBind {
+  static constexpr Method kMethod = Method::kKernelLogBind;
+  uint64_t notification;
+};
+struct KernelLogRead {
+  static constexpr Method kMethod = Method::kKernelLogRead;
+  uint64_t buffer, size;
+};
+struct KernelLogReadResult {
+  uint64_t bytes;  // copied (0: the log is empty)
+};
+
+// Syscalls (from x0).
+struct InvokeArgs {
+  uint64_t cap, method;  // then the method's struct from x2
+};
+// Send, NBSend, Call, Recv, ReplyRecv, Reply. cap: the endpoint (Reply: the
+// Reply object); reply: Recv/ReplyRecv's Reply object slot (0: implicit).
+struct IpcArgs {
+  uint64_t cap, info, mr[kMaxMessageRegisters], reply;
+};
+// What Recv, Call and ReplyRecv return (after x0).
+struct IpcResult {
+  uint64_t info, mr[kMaxMessageRegisters], badge;
+};
+struct NotificationArgs {  // Signal, Wait, Poll
+  uint64_t cap;
+};
+struct NotificationResult {  // Wait, Poll
+  uint64_t word;
+};
+struct ExitArgs {
+  uint64_t code;
+};
+struct DebugWriteArgs {
+  uint64_t buffer, length, log;
+};
+
+// Words an argument struct occupies (an empty one: none).
+template <class A>
+constexpr unsigned kWords = __is_empty(A) ? 0 : sizeof(A) / 8;
+
+template <unsigned N>
+struct Words {
+  uint64_t w[N > 0 ? N : 1];
+};
+
+template <class A>
+constexpr A from_words(const uint64_t* w) {
+  if constexpr (kWords<A> == 0) {
+    return A{};
+  } else {
+    static_assert(sizeof(A) == 8 * kWords<A>, "argument structs hold uint64_t fields only");
+    Words<kWords<A>> ws{};
+    for (unsigned i = 0; i < kWords<A>; ++i) ws.w[i] = w[i];
+    return __builtin_bit_cast(A, ws);
+  }
+}
+
+template <class A>
+constexpr void to_words(const A& a, uint64_t* w) {
+  if constexpr (kWords<A> != 0) {
+    auto ws = __builtin_bit_cast(Words<kWords<A>>, a);
+    for (unsigned i = 0; i < kWords<A>; ++i) w[i] = ws.w[i];
+  }
+}
+
+// The argument registers of one SVC (x0..x6), as libsys loads them.
+struct Registers {
+  uint64_t x[kArgumentRegisters];
+};
+
+// One invocation's registers: x0 = cap, x1 = method, x2.. = args.
+template <class M>
+constexpr Registers invocation(uint64_t cap, const M& args) {
+  static_assert(kWords<M> <= kArgumentRegisters - kFirstMethodArgument, "fits the argument registers");
+  Registers r{};
+  r.x[0] = cap;
+  r.x[1] = static_cast<uint64_t>(M::kMethod);
+  to_words(args, &r.x[kFirstMethodArgument]);
+  return r;
+}
+
+// One syscall's registers: the struct from x0.
+template <class A>
+constexpr Registers syscall_registers(const A& args) {
+  static_assert(kWords<A> <= kArgumentRegisters, "fits the argument registers");
+  Registers r{};
+  to_words(args, r.x);
+  return r;
+}
+
+// A thread's syscall registers x0..x6 as the kernel sees them (its saved
+// frame) — named reads of arguments, named writes of results.
+class SyscallView {
+ public:
+  explicit constexpr SyscallView(uint64_t* x) : x_(x) {}
+  template <class A>
+  constexpr A args() const {
+    return from_words<A>(x_);
+  }
+  template <class M>
+  constexpr M method_args() const {
+    return from_words<M>(x_ + kFirstMethodArgument);
+  }
+  constexpr uint64_t cap() const { return x_[0]; }  // every call's first argument
+  constexpr Error error() const { return static_cast<Error>(x_[0]); }
+  constexpr void set_error(Error e) { x_[0] = static_cast<uint64_t>(e); }
+  template <class R>
+  constexpr void set_result(Error e, const R& r) {
+    set_error(e);
+    to_words(r, x_ + 1);
+  }
+  template <class R>
+  constexpr R result() const {
+    return from_words<R>(x_ + 1);
+  }
+
+ private:
+  uint64_t* x_;
+};
+
+template <class... T>
+struct TypeList {};
+
+// Every method's argument struct: adding a method here covers it in
+// kAllMethods, method_words and the fuzzers.
+using AllMethods = TypeList<CNodeCopy, CNodeMint, CNodeMove, CNodeDelete, CNodeRevoke, UntypedRetype, ThreadConfigure,
+                            ThreadStart, ThreadSuspend, ThreadSetIpcBuffer, ThreadSetAffinity, PageTableMap, FrameMap,
+                            IrqControlGet, IrqHandlerSetNotification, IrqHandlerAck, KernelLogBind, KernelLogRead>;
+
+template <class... M>
+constexpr unsigned words_of(TypeList<M...>, Method m) {
+  unsigned n = 0;
+  ((M::kMethod == m ? (n = kWords<M>, 0) : 0), ...);
+  return n;
+}
+template <class... M>
+struct MethodTable {
+  Method m[sizeof...(M)];
+};
+template <class... M>
+constexpr MethodTable<M...> method_table(TypeList<M...>) {
+  return {{M::kMethod...}};
+}
+
+// Argument words of method m (0 for an unknown method).
+constexpr unsigned method_words(Method m) { return words_of(AllMethods{}, m); }
+
+// Every syscall and every method, for tools that must cover all of them.
 constexpr Syscall kAllSyscalls[] = {Syscall::kCall,      Syscall::kSend,   Syscall::kNBSend, Syscall::kRecv,
                                     Syscall::kReplyRecv, Syscall::kSignal, Syscall::kWait,   Syscall::kPoll,
                                     Syscall::kYield,     Syscall::kInvoke, Syscall::kExit,   Syscall::kReply};
-constexpr Method kAllMethods[] = {
-    Method::kCNodeCopy,          Method::kCNodeMint,         Method::kCNodeMove,
-    Method::kCNodeDelete,        Method::kCNodeRevoke,       Method::kUntypedRetype,
-    Method::kThreadConfigure,    Method::kThreadStart,       Method::kThreadSuspend,
-    Method::kThreadSetIpcBuffer, Method::kThreadSetAffinity, Method::kPageTableMap,
-    Method::kFrameMap,           Method::kIrqControlGet,     Method::kIrqHandlerSetNotification,
-    Method::kIrqHandlerAck,      Method::kKernelLogBind,     Method::kKernelLogRead};
+inline constexpr auto kMethodTable = method_table(AllMethods{});
+inline constexpr const auto& kAllMethods = kMethodTable.m;
 
 // Frame mapping flags (readable is implied; writing needs the write right
 // on the frame capability).
@@ -227,7 +437,7 @@ enum MapFlags : uint64_t { kMapWrite = 1, kMapExecute = 2 };
 
 constexpr unsigned kMaxPriority = 255;
 
-// Faults delivered to a thread's fault endpoint (ThreadConfigure x5) arrive
+// Faults delivered to a thread's fault endpoint (ThreadConfigure::fault_endpoint) arrive
 // as a message: label = FaultKind, MR0 = ESR, MR1 = FAR, MR2 = PC, MR3 = SP,
 // badge = the fault endpoint capability's badge. The faulting thread waits
 // like a caller; the handler's reply resumes it (at the faulting instruction

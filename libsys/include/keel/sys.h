@@ -13,11 +13,18 @@ extern "C" int main();
 namespace keel::sys {
 
 struct SyscallResult {
-  abi::Error error;
-  uint64_t r1, r2, r3, r4, r5, r6;
+  abi::Error error;  // x0
+  uint64_t r[abi::kArgumentRegisters - 1];  // x1..x6
+  // The results as the syscall's result struct (abi.h), e.g. abi::IpcResult.
+  template <class R>
+  R as() const {
+    return abi::from_words<R>(r);
+  }
 };
 
-// One SVC with the ABI's register assignment; every stub goes through it.
+// One SVC with raw argument registers x0..x6; every stub goes through it
+// (the typed forms below are what programs use; fuzzers and error-path
+// tests use this one to send what no typed form can).
 inline SyscallResult syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
                              uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0) {
   register uint64_t x0 asm("x0") = a0;
@@ -29,7 +36,11 @@ inline SyscallResult syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, 
   register uint64_t x6 asm("x6") = a6;
   register uint64_t x8 asm("x8") = number;
   asm volatile("svc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6) : "r"(x8) : "memory");
-  return SyscallResult{static_cast<abi::Error>(x0), x1, x2, x3, x4, x5, x6};
+  return SyscallResult{static_cast<abi::Error>(x0), {x1, x2, x3, x4, x5, x6}};
+}
+
+inline SyscallResult syscall(uint64_t number, const abi::Registers& a) {
+  return syscall(number, a.x[0], a.x[1], a.x[2], a.x[3], a.x[4], a.x[5], a.x[6]);
 }
 
 inline uint64_t sysno(abi::Syscall s) { return static_cast<uint64_t>(s); }
@@ -61,14 +72,12 @@ inline void set_ipc_buffer_pointer(abi::IpcBuffer* b) {
 // Fills m in place from a receive's results (no temporary: a Message is 36
 // words, and IPC is on every server's hot path).
 inline void take_message(const SyscallResult& r, Message& m) {
-  m.label = abi::info_label(r.r1);
-  m.length = abi::info_length(r.r1) < abi::kMaxMessageWords ? abi::info_length(r.r1) : abi::kMaxMessageWords;
-  m.mr[0] = r.r2;
-  m.mr[1] = r.r3;
-  m.mr[2] = r.r4;
-  m.mr[3] = r.r5;
-  m.badge = r.r6;
-  m.caps = abi::info_caps(r.r1);
+  const abi::IpcResult in = r.as<abi::IpcResult>();
+  m.label = abi::info_label(in.info);
+  m.length = abi::info_length(in.info) < abi::kMaxMessageWords ? abi::info_length(in.info) : abi::kMaxMessageWords;
+  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) m.mr[i] = in.mr[i];
+  m.badge = in.badge;
+  m.caps = abi::info_caps(in.info);
   if (m.length > abi::kMaxMessageRegisters) {
     const abi::IpcBuffer* b = ipc_buffer();
     for (uint64_t i = abi::kMaxMessageRegisters; i < m.length; ++i) m.mr[i] = b->mr[i];
@@ -79,8 +88,10 @@ inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m, uint64
   uint64_t len = m.length < abi::kMaxMessageWords ? m.length : abi::kMaxMessageWords;
   abi::IpcBuffer* b = ipc_buffer();
   for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
-  return syscall(sysno(s), slot, abi::message_info(m.label, len, m.caps), m.mr[0], m.mr[1], m.mr[2], m.mr[3],
-                 reply_slot);
+  return syscall(sysno(s), abi::syscall_registers(abi::IpcArgs{.cap = slot,
+                                                                .info = abi::message_info(m.label, len, m.caps),
+                                                                .mr = {m.mr[0], m.mr[1], m.mr[2], m.mr[3]},
+                                                                .reply = reply_slot}));
 }
 
 // What the kernel tells init (only init has this page).
@@ -103,7 +114,8 @@ class Endpoint {
   }
   // reply_slot: a Reply object that takes the caller's reply right (0: implicit).
   abi::Error recv(Message& out, uint64_t reply_slot = 0) const {
-    SyscallResult r = syscall(sysno(abi::Syscall::kRecv), slot_, 0, 0, 0, 0, 0, reply_slot);
+    SyscallResult r = syscall(sysno(abi::Syscall::kRecv), abi::syscall_registers(abi::IpcArgs{.cap = slot_,
+                                                                                               .reply = reply_slot}));
     if (r.error == abi::Error::kOk) take_message(r, out);
     return r.error;
   }
@@ -125,23 +137,29 @@ inline abi::Error reply(uint64_t reply_slot, const Message& m) {
 
 // ---- object invocations --------------------------------------------------
 
-inline abi::Error invoke(uint64_t slot, abi::Method m, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
-                         uint64_t a5 = 0) {
-  return syscall(sysno(abi::Syscall::kInvoke), slot, method(m), a2, a3, a4, a5).error;
+// Invokes method M (its argument struct, abi.h) on the capability in slot.
+template <class M>
+inline abi::Error invoke(uint64_t slot, const M& args) {
+  return syscall(sysno(abi::Syscall::kInvoke), abi::invocation(slot, args)).error;
 }
 
+// Copy, mint and move take the source from another CNode when source_cnode
+// names one (a CNode capability in the caller's root CNode; 0: this one).
 class CNode {
  public:
   explicit constexpr CNode(uint64_t slot) : slot_(slot) {}
-  abi::Error copy(uint64_t dst, uint64_t src, uint8_t rights) const {
-    return invoke(slot_, abi::Method::kCNodeCopy, dst, src, rights);
+  abi::Error copy(uint64_t dst, uint64_t src, uint8_t rights, uint64_t source_cnode = 0) const {
+    return invoke(slot_, abi::CNodeCopy{.dest = dst, .source = src, .rights = rights, .source_cnode = source_cnode});
   }
-  abi::Error mint(uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge) const {
-    return invoke(slot_, abi::Method::kCNodeMint, dst, src, rights, badge);
+  abi::Error mint(uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge, uint64_t source_cnode = 0) const {
+    return invoke(slot_, abi::CNodeMint{
+                             .dest = dst, .source = src, .rights = rights, .badge = badge, .source_cnode = source_cnode});
   }
-  abi::Error move(uint64_t dst, uint64_t src) const { return invoke(slot_, abi::Method::kCNodeMove, dst, src); }
-  abi::Error remove(uint64_t slot) const { return invoke(slot_, abi::Method::kCNodeDelete, slot); }
-  abi::Error revoke(uint64_t slot) const { return invoke(slot_, abi::Method::kCNodeRevoke, slot); }
+  abi::Error move(uint64_t dst, uint64_t src, uint64_t source_cnode = 0) const {
+    return invoke(slot_, abi::CNodeMove{.dest = dst, .source = src, .source_cnode = source_cnode});
+  }
+  abi::Error remove(uint64_t slot) const { return invoke(slot_, abi::CNodeDelete{.slot = slot}); }
+  abi::Error revoke(uint64_t slot) const { return invoke(slot_, abi::CNodeRevoke{.slot = slot}); }
 
  private:
   uint64_t slot_;
@@ -152,7 +170,8 @@ class Untyped {
   explicit constexpr Untyped(uint64_t slot) : slot_(slot) {}
   // Makes `count` objects into the caller's CNode slots [dest, dest+count).
   abi::Error retype(abi::ObjectType type, unsigned size_bits, uint64_t dest, uint64_t count = 1) const {
-    return invoke(slot_, abi::Method::kUntypedRetype, static_cast<uint64_t>(type), size_bits, dest, count);
+    return invoke(slot_, abi::UntypedRetype{
+                             .type = static_cast<uint64_t>(type), .size_bits = size_bits, .dest = dest, .count = count});
   }
 
  private:
@@ -164,14 +183,58 @@ class ThreadCap {
   explicit constexpr ThreadCap(uint64_t slot) : slot_(slot) {}
   // fault_endpoint: a slot in the thread's CNode; 0 = faults stop the thread.
   abi::Error configure(uint64_t cnode, uint64_t address_space, unsigned priority, uint64_t fault_endpoint = 0) const {
-    return invoke(slot_, abi::Method::kThreadConfigure, cnode, address_space, priority, fault_endpoint);
+    return invoke(slot_, abi::ThreadConfigure{.cnode = cnode,
+                                              .address_space = address_space,
+                                              .priority = priority,
+                                              .fault_endpoint = fault_endpoint});
   }
   abi::Error start(uint64_t pc, uint64_t sp, uint64_t arg) const {
-    return invoke(slot_, abi::Method::kThreadStart, pc, sp, arg);
+    return invoke(slot_, abi::ThreadStart{.pc = pc, .sp = sp, .arg = arg});
   }
-  abi::Error suspend() const { return invoke(slot_, abi::Method::kThreadSuspend); }
-  abi::Error set_ipc_buffer(uint64_t va) const { return invoke(slot_, abi::Method::kThreadSetIpcBuffer, va); }
-  abi::Error set_affinity(uint64_t cpu) const { return invoke(slot_, abi::Method::kThreadSetAffinity, cpu); }
+  abi::Error suspend() const { return invoke(slot_, abi::ThreadSuspend{}); }
+  abi::Error set_ipc_buffer(uint64_t va) const { return invoke(slot_, abi::ThreadSetIpcBuffer{.va = va}); }
+  abi::Error set_affinity(uint64_t cpu) const { return invoke(slot_, abi::ThreadSetAffinity{.cpu = cpu}); }
+
+ private:
+  uint64_t slot_;
+};
+
+class IrqControl {
+ public:
+  explicit constexpr IrqControl(uint64_t slot) : slot_(slot) {}
+  // An IrqHandler for SPI `intid` into the caller's slot `dest`.
+  abi::Error get(uint64_t intid, uint64_t dest) const {
+    return invoke(slot_, abi::IrqControlGet{.intid = intid, .dest = dest});
+  }
+
+ private:
+  uint64_t slot_;
+};
+
+class IrqHandler {
+ public:
+  explicit constexpr IrqHandler(uint64_t slot) : slot_(slot) {}
+  abi::Error set_notification(uint64_t notification) const {
+    return invoke(slot_, abi::IrqHandlerSetNotification{.notification = notification});
+  }
+  abi::Error ack() const { return invoke(slot_, abi::IrqHandlerAck{}); }
+
+ private:
+  uint64_t slot_;
+};
+
+class KernelLog {
+ public:
+  explicit constexpr KernelLog(uint64_t slot) : slot_(slot) {}
+  abi::Error bind(uint64_t notification) const { return invoke(slot_, abi::KernelLogBind{.notification = notification}); }
+  // Copies up to `size` bytes of the log to `buffer`; *bytes = how many (0: empty).
+  abi::Error read(void* buffer, uint64_t size, uint64_t* bytes) const {
+    SyscallResult r = syscall(
+        sysno(abi::Syscall::kInvoke),
+        abi::invocation(slot_, abi::KernelLogRead{.buffer = reinterpret_cast<uint64_t>(buffer), .size = size}));
+    *bytes = r.error == abi::Error::kOk ? r.as<abi::KernelLogReadResult>().bytes : 0;
+    return r.error;
+  }
 
  private:
   uint64_t slot_;
@@ -182,19 +245,16 @@ class ThreadCap {
 class Notification {
  public:
   explicit constexpr Notification(uint64_t slot) : slot_(slot) {}
-  abi::Error signal() const { return syscall(sysno(abi::Syscall::kSignal), slot_).error; }
-  abi::Error wait(uint64_t* word) const {
-    SyscallResult r = syscall(sysno(abi::Syscall::kWait), slot_);
-    *word = r.r1;
-    return r.error;
-  }
-  abi::Error poll(uint64_t* word) const {
-    SyscallResult r = syscall(sysno(abi::Syscall::kPoll), slot_);
-    *word = r.r1;
-    return r.error;
-  }
+  abi::Error signal() const { return call(abi::Syscall::kSignal, nullptr); }
+  abi::Error wait(uint64_t* word) const { return call(abi::Syscall::kWait, word); }
+  abi::Error poll(uint64_t* word) const { return call(abi::Syscall::kPoll, word); }
 
  private:
+  abi::Error call(abi::Syscall s, uint64_t* word) const {
+    SyscallResult r = syscall(sysno(s), abi::syscall_registers(abi::NotificationArgs{.cap = slot_}));
+    if (word != nullptr) *word = r.as<abi::NotificationResult>().word;
+    return r.error;
+  }
   uint64_t slot_;
 };
 
@@ -203,7 +263,7 @@ class PageTableCap {
   explicit constexpr PageTableCap(uint64_t slot) : slot_(slot) {}
   // Installs this table as the level-`level` table (1..3) covering va.
   abi::Error map(uint64_t address_space, uint64_t va, unsigned level) const {
-    return invoke(slot_, abi::Method::kPageTableMap, address_space, va, level);
+    return invoke(slot_, abi::PageTableMap{.address_space = address_space, .va = va, .level = level});
   }
 
  private:
@@ -215,7 +275,7 @@ class FrameCap {
   explicit constexpr FrameCap(uint64_t slot) : slot_(slot) {}
   // Maps the frame at va (user-readable; flags: abi::kMapWrite, abi::kMapExecute).
   abi::Error map(uint64_t address_space, uint64_t va, uint64_t flags) const {
-    return invoke(slot_, abi::Method::kFrameMap, address_space, va, flags);
+    return invoke(slot_, abi::FrameMap{.address_space = address_space, .va = va, .flags = flags});
   }
 
  private:
@@ -227,7 +287,10 @@ class FrameCap {
 uint64_t debug_log_slot();
 void set_debug_log(uint64_t kernel_log_slot);
 inline abi::Error debug_write(const char* s, size_t n) {
-  return syscall(abi::kSyscallDebugWrite, reinterpret_cast<uint64_t>(s), n, debug_log_slot()).error;
+  return syscall(abi::kSyscallDebugWrite,
+                 abi::syscall_registers(abi::DebugWriteArgs{
+                     .buffer = reinterpret_cast<uint64_t>(s), .length = n, .log = debug_log_slot()}))
+      .error;
 }
 
 inline abi::Error yield() { return syscall(static_cast<uint64_t>(abi::Syscall::kYield)).error; }
