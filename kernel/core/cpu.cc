@@ -5,7 +5,7 @@
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/scheduler.h"
-#include "kernel/core/thread.h"
+#include "kernel/object/thread.h"
 
 namespace keel {
 

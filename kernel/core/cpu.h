@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/abi.h"
 #include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/core/lock.h"
 #include "kernel/core/panic.h"
@@ -29,7 +30,7 @@ namespace keel {
 
 struct Thread;
 
-constexpr size_t kMaxCpus = 8;
+constexpr size_t kMaxCpus = abi::kMaxCpus;
 
 // SGIs keel uses.
 constexpr uint32_t kSgiReschedule = 1;  // a thread was queued for you (or moved away)
@@ -77,5 +78,7 @@ void cpu_user_walks_off();
 // Runs threads from this CPU's run queue, idling when there are none; never
 // returns. `last`: the thread whose EL0 registers the CPU still holds.
 [[noreturn]] void cpu_idle(Thread* last) KEEL_REQUIRES(g_kernel_lock);
+// Makes t this CPU's thread (boot: init, before the first entry to EL0).
+void set_current_thread(Thread* t);
 
 }  // namespace keel

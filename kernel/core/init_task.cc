@@ -11,6 +11,7 @@
 #include "kernel/lib/elf/elf.h"
 #include "kernel/object/capability.h"
 #include "kernel/object/memory_map.h"
+#include "kernel/object/objects.h"
 
 namespace keel {
 namespace {
@@ -269,7 +270,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   auto* t = linear<Thread>(th->cap.object);
   t->frame.elr = elf.value().entry();
   t->frame.sp = abi::kUserStackTop;
-  t->frame.x[0] = abi::kInitBootInfoVa;
+  t->frame.set_entry_argument(abi::kInitBootInfoVa);
   t->frame.spsr = arm64::Spsr{}.m(arm64::Spsr::kEl0t).d(1).f(1).raw;  // IRQs on: the tick preempts
   t->as_root = as->cap.object;
   check(object::derive(&cnode[slot::kCNode], &t->cspace_slot, abi::kRightsAll, 0), "init's CNode reference");
@@ -278,7 +279,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   t->vspace_slot.cap.flags |= object::kFlagHeld;
   t->priority = abi::kMaxPriority;
   t->ipc_buffer = abi::kIpcBufferVa;
-  t->state = ThreadState::kRunnable;
+  set_state(t, ThreadState::kRunnable);
   const char name[] = "init";
   for (size_t i = 0; i < sizeof name; ++i) t->name[i] = name[i];
   kprintf(

@@ -5,8 +5,8 @@
 
 #include "kernel/boot/boot_info.h"
 #include "kernel/core/lock.h"
-#include "kernel/core/thread.h"
 #include "kernel/dtb/dtb.h"
+#include "kernel/object/thread.h"
 
 namespace keel {
 

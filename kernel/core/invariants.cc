@@ -7,7 +7,7 @@
 #include "kernel/core/cpu.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
-#include "kernel/core/thread.h"
+#include "kernel/object/thread.h"
 
 namespace keel {
 namespace {

@@ -31,8 +31,9 @@ WordTransferFn g_word_transfer = nullptr;
 // its registers.
 void transfer(Thread* from, Thread* to, uint64_t badge) {
   bool fault = from->fault_pending != 0;
-  uint64_t info = fault ? abi::message_info(from->fault_label, 4) : from->frame.x[1];
-  const uint64_t* mrs = fault ? from->fault_mr : &from->frame.x[2];
+  const abi::IpcArgs in = from->regs().args<abi::IpcArgs>();
+  uint64_t info = fault ? abi::message_info(from->fault_label, 4) : in.info;
+  const uint64_t* mrs = fault ? from->fault_mr : in.mr;
   uint64_t len = abi::info_length(info);
   if (len > abi::kMaxMessageWords) len = abi::kMaxMessageWords;
   if (len > abi::kMaxMessageRegisters && (fault || g_word_transfer == nullptr || !g_word_transfer(from, to, len))) {
@@ -40,19 +41,18 @@ void transfer(Thread* from, Thread* to, uint64_t badge) {
   }
   uint64_t caps = 0;
   if (!fault && abi::info_caps(info) != 0 && g_cap_transfer != nullptr && g_cap_transfer(from, to)) caps = 1;
-  to->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
-  to->frame.x[1] = abi::message_info(abi::info_label(info), len, caps);
-  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) to->frame.x[2 + i] = i < len ? mrs[i] : 0;
-  to->frame.x[6] = badge;
+  abi::IpcResult out{.info = abi::message_info(abi::info_label(info), len, caps), .mr = {}, .badge = badge};
+  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) out.mr[i] = i < len ? mrs[i] : 0;
+  to->regs().set_result(abi::Error::kOk, out);
 }
 
 void wake(Scheduler& s, Thread* t) {
-  t->state = ThreadState::kRunnable;
+  set_state(t, ThreadState::kRunnable);
   s.enqueue(t);
 }
 
 void await_reply(Thread* caller, Thread* receiver) {
-  caller->state = ThreadState::kBlockedReply;
+  set_state(caller, ThreadState::kBlockedReply);
   if (Reply* r = receiver->recv_reply) {
     receiver->recv_reply = nullptr;
     r->receiver = nullptr;
@@ -70,7 +70,7 @@ void resume_caller(Scheduler& s, Thread* replier, Thread* caller) {
     // Resuming a faulted thread: its registers stay as they were (it retries
     // the instruction), except an unknown syscall's result.
     if (caller->fault_label == abi::kFaultUnknownSyscall) {
-      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kUnknownSyscall);
+      caller->regs().set_error(abi::Error::kUnknownSyscall);
     }
     caller->fault_pending = 0;
   } else {
@@ -88,7 +88,7 @@ void resume_caller(Scheduler& s, Thread* replier, Thread* caller) {
 void release_caller(Scheduler& s, Thread* caller) {
   while (caller != nullptr) {
     if (caller->fault_pending == 0) {
-      caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
+      caller->regs().set_error(abi::Error::kObjectDestroyed);
       wake(s, caller);
       return;
     }
@@ -131,7 +131,7 @@ void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool b
     Thread* r = ep_pop(ep);
     transfer(sender, r, badge);
     wake(s, r);
-    sender->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+    sender->regs().set_error(abi::Error::kOk);
     if (call) {
       await_reply(sender, r);
     } else {
@@ -140,10 +140,10 @@ void ipc_send(Scheduler& s, Endpoint* ep, Thread* sender, uint64_t badge, bool b
     return;
   }
   if (!blocking) {
-    sender->frame.x[0] = static_cast<uint64_t>(abi::Error::kWouldBlock);
+    sender->regs().set_error(abi::Error::kWouldBlock);
     return;
   }
-  sender->state = ThreadState::kBlockedSend;
+  set_state(sender, ThreadState::kBlockedSend);
   sender->blocked_badge = badge;
   sender->blocked_call = call ? 1 : 0;
   ep_append(ep, sender);
@@ -160,7 +160,7 @@ void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver, Reply* reply) {
   if (ep->state == EndpointState::kSenders) {
     Thread* snd = ep_pop(ep);
     transfer(snd, receiver, snd->blocked_badge);
-    snd->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+    snd->regs().set_error(abi::Error::kOk);
     if (snd->blocked_call != 0) {
       await_reply(snd, receiver);
     } else {
@@ -169,7 +169,7 @@ void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver, Reply* reply) {
     }
     return;
   }
-  receiver->state = ThreadState::kBlockedRecv;
+  set_state(receiver, ThreadState::kBlockedRecv);
   ep_append(ep, receiver);
   ep->state = EndpointState::kReceivers;
 }
@@ -207,13 +207,13 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
   t->fault_pending = 1;
   t->fault_label = kind;
   for (int i = 0; i < 4; ++i) t->fault_mr[i] = mr[i];
-  uint64_t saved_x0 = t->frame.x[0];
+  const abi::Error saved_x0 = t->regs().error();
   ipc_send(s, ep, t, badge, /*blocking=*/true, /*call=*/true);
-  t->frame.x[0] = saved_x0;  // a fault leaves the thread's registers untouched
+  t->regs().set_error(saved_x0);  // a fault leaves the thread's registers untouched
 }
 
 Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge) {
-  uint64_t info = caller->frame.x[1];
+  const uint64_t info = caller->regs().args<abi::IpcArgs>().info;
   if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
       abi::info_length(info) > abi::kMaxMessageRegisters) {
     return nullptr;
@@ -224,9 +224,9 @@ Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t b
   if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
   ep_pop(ep);
   transfer(caller, r, badge);
-  caller->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
+  caller->regs().set_error(abi::Error::kOk);
   await_reply(caller, r);
-  r->state = ThreadState::kRunnable;
+  set_state(r, ThreadState::kRunnable);
   return r;
 }
 
@@ -238,14 +238,15 @@ Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
     return nullptr;
   }
   if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority) ||
-      abi::info_caps(t->frame.x[1]) != 0 || abi::info_length(t->frame.x[1]) > abi::kMaxMessageRegisters) {
+      abi::info_caps(t->regs().args<abi::IpcArgs>().info) != 0 ||
+      abi::info_length(t->regs().args<abi::IpcArgs>().info) > abi::kMaxMessageRegisters) {
     return nullptr;
   }
   t->reply_to = nullptr;
   c->replier = nullptr;
   transfer(t, c, 0);
-  c->state = ThreadState::kRunnable;
-  t->state = ThreadState::kBlockedRecv;
+  set_state(c, ThreadState::kRunnable);
+  set_state(t, ThreadState::kBlockedRecv);
   ep_append(ep, t);
   ep->state = EndpointState::kReceivers;
   return c;
@@ -264,8 +265,7 @@ void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge) {
   n->word |= badge != 0 ? badge : 1;
   if (Thread* w = n->waiters.head) {
     ntfn_unlink(n, w);
-    w->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
-    w->frame.x[1] = n->word;
+    w->regs().set_result(abi::Error::kOk, abi::NotificationResult{.word = n->word});
     n->word = 0;
     wake(s, w);
   }
@@ -273,12 +273,11 @@ void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge) {
 
 void ntfn_wait(Notification* n, Thread* t, bool blocking) {
   if (n->word != 0 || !blocking) {
-    t->frame.x[0] = static_cast<uint64_t>(abi::Error::kOk);
-    t->frame.x[1] = n->word;
+    t->regs().set_result(abi::Error::kOk, abi::NotificationResult{.word = n->word});
     n->word = 0;
     return;
   }
-  t->state = ThreadState::kBlockedWait;
+  set_state(t, ThreadState::kBlockedWait);
   n->waiters.append(t);
   t->waiting_on = n;
 }
@@ -286,7 +285,7 @@ void ntfn_wait(Notification* n, Thread* t, bool blocking) {
 void ntfn_destroy(Scheduler& s, Notification* n) {
   while (Thread* t = n->waiters.head) {
     ntfn_unlink(n, t);
-    t->frame.x[0] = static_cast<uint64_t>(abi::Error::kObjectDestroyed);
+    t->regs().set_error(abi::Error::kObjectDestroyed);
     wake(s, t);
   }
 }
@@ -306,12 +305,12 @@ void thread_detach(Scheduler& s, Thread* t) {
   }
   drop_implicit_reply(s, t);  // its caller would wait forever for a reply that cannot come
   t->fault_pending = 0;       // an outstanding fault message is withdrawn with it
-  t->state = ThreadState::kInactive;
+  set_state(t, ThreadState::kInactive);
 }
 
 void thread_stop(Scheduler& s, Thread* t) {
   thread_detach(s, t);
-  t->state = ThreadState::kStopped;
+  set_state(t, ThreadState::kStopped);
 }
 
 void endpoint_destroy(Scheduler& s, Endpoint* ep) {

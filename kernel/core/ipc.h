@@ -18,7 +18,9 @@
 #include <stdint.h>
 
 #include "kernel/core/scheduler.h"
-#include "kernel/core/thread.h"
+#include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
+#include "kernel/object/thread.h"
 
 namespace keel {
 

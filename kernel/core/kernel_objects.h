@@ -1,39 +1,40 @@
-// kernel_objects.h — the kernel's side of kernel objects: where they live
-// (the linear map), what making and destroying one does, the run queue, and
-// ASIDs. Target only (it reaches memory through the linear map).
+// kernel_objects.h — where kernel objects live (the linear map), the run
+// queues, the per-page records and ASIDs: the state kernel/object's files
+// share with the core. Target only (it reaches memory through the linear map).
 #pragma once
 
 #include <stdint.h>
 
+#include "kernel/boot/layout.h"
 #include "kernel/core/lock.h"
 #include "kernel/core/scheduler.h"
-#include "kernel/core/thread.h"
-#include "kernel/object/address_space.h"
 #include "kernel/object/capability.h"
+#include "kernel/object/endpoint.h"
+#include "kernel/object/notification.h"
+#include "kernel/object/page_info.h"
+#include "kernel/object/thread.h"
 
 namespace keel {
 
 // The run queues (all CPUs'; guarded by the big kernel lock).
-Scheduler& scheduler() KEEL_REQUIRES(g_kernel_lock);
-
-// Empties the CNodes destroyed since the last call (iteratively: a chain of
-// nested CNodes costs no kernel stack). Called after every syscall.
-void drain_dead_cnodes() KEEL_REQUIRES(g_kernel_lock);
-
-// Retype zeroes new objects; destroying one cleans up after it: an endpoint
-// wakes its waiters with kObjectDestroyed, a thread leaves every queue, a
-// CNode deletes the capabilities it holds, an address space frees its ASID
-// (and its TLB entries).
-const object::ObjectHooks& object_hooks();
+extern Scheduler g_scheduler KEEL_GUARDED_BY(g_kernel_lock);
+inline Scheduler& scheduler() KEEL_REQUIRES(g_kernel_lock) { return g_scheduler; }
 
 // Slot `index` of the CNode `cnode` names. kInvalidCapability if cnode is
 // not a CNode, kInvalidSlot if index is outside it.
-Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out);
+// (Inline: every syscall starts here.)
+inline Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out) {
+  if (cnode.type != abi::ObjectType::kCNode) return Status::kInvalidCapability;
+  if (index >= (1ull << cnode.size_bits)) return Status::kInvalidSlot;
+  *out = layout::linear<object::Slot>(cnode.object) + index;
+  return Status::kOk;
+}
 
-Thread* thread_object(const object::Capability& cap);
-Endpoint* endpoint_object(const object::Capability& cap);
-Notification* notification_object(const object::Capability& cap);
-Reply* reply_object(const object::Capability& cap);
+// The object a capability names (T: Thread, Endpoint, Notification, Reply, ...).
+template <class T>
+T* object_at(const object::Capability& cap) {
+  return layout::linear<T>(cap.object);
+}
 
 // Every capability in the system follows this slot in one derivation-tree
 // list (originals are inserted right after it: insert_original's anchor).
@@ -43,6 +44,11 @@ object::Slot* mdb_anchor();
 // reserves: one PageInfo per page of [ram_base, ram_base + pages * 4 KiB).
 void pages_init(uint64_t records_pa, uint64_t ram_base, uint64_t pages) KEEL_REQUIRES(g_kernel_lock);
 object::PageInfo* page_info(uint64_t pa) KEEL_REQUIRES(g_kernel_lock);
+// The record of the address space rooted at root_pa if it is still the
+// space with identity `id` (a mapping record's space), else null.
+object::PageInfo* live_space(uint64_t root_pa, uint32_t id) KEEL_REQUIRES(g_kernel_lock);
+// Records a new address space at root_pa; false if outside the records.
+bool pages_new_space(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
 // Whether pa is RAM (the kernel reaches it through the linear map).
 bool is_ram(uint64_t pa);
 

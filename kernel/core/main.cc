@@ -13,6 +13,7 @@
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/fpu.h"
 #include "kernel/core/init_task.h"
 #include "kernel/core/invariants.h"
 #include "kernel/core/ipc.h"
@@ -20,7 +21,9 @@
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/smp.h"
+#include "kernel/core/uaccess.h"
 #include "kernel/dtb/dtb.h"
+#include "kernel/object/objects.h"
 
 namespace keel {
 namespace {

@@ -9,7 +9,8 @@
 
 #include <stdint.h>
 
-#include "kernel/core/thread.h"
+#include "keel/abi.h"
+#include "kernel/object/thread.h"
 
 namespace keel {
 
@@ -51,7 +52,7 @@ class RunQueue {
 class Scheduler {
  public:
   static constexpr unsigned kLevels = RunQueue::kLevels;
-  static constexpr unsigned kCpus = 8;
+  static constexpr unsigned kCpus = abi::kMaxCpus;
   void enqueue(Thread* t);
   void remove(Thread* t);
   Thread* pick() { return queue_[current_cpu()].pick(); }

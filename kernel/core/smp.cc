@@ -5,8 +5,9 @@
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/fpu.h"
 #include "kernel/core/irq.h"
-#include "kernel/core/thread.h"
+#include "kernel/object/thread.h"
 
 extern "C" void secondary_kernel_entry();
 

@@ -54,4 +54,33 @@ Status copy_to_user(const Thread& t, uint64_t uva, size_t len, const void* src) 
   return copy_user(t, uva, len, const_cast<uint8_t*>(static_cast<const uint8_t*>(src)), true);
 }
 
+// The kernel's capability transfer for ipc.cc: reads both IPC buffers with
+// checked copies and derives the sender's capability into the receiver's
+// empty receive slot. Any problem means the message arrives without it.
+bool transfer_capability(Thread* from, Thread* to) {
+  abi::IpcBuffer fb{}, tb{};
+  if (from->ipc_buffer == 0 || to->ipc_buffer == 0 ||
+      copy_from_user(*from, from->ipc_buffer, sizeof fb, &fb) != Status::kOk ||
+      copy_from_user(*to, to->ipc_buffer, sizeof tb, &tb) != Status::kOk || tb.receive_slot == 0) {
+    return false;
+  }
+  object::Slot* src = nullptr;
+  object::Slot* dst = nullptr;
+  if (cnode_slot(from->cspace(), fb.send_cap, &src) != Status::kOk || src->empty() ||
+      cnode_slot(to->cspace(), tb.receive_slot, &dst) != Status::kOk || !dst->empty()) {
+    return false;
+  }
+  return object::derive(src, dst, src->cap.rights, 0) == Status::kOk;
+}
+
+// The kernel's word transfer for ipc.cc: message words 4.. from the
+// sender's IPC buffer to the receiver's, both through checked copies.
+bool transfer_words(Thread* from, Thread* to, uint64_t length) {
+  uint64_t words[abi::kMaxMessageWords];
+  uint64_t n = length - abi::kMaxMessageRegisters, offset = abi::kIpcBufferMrOffset + 8 * abi::kMaxMessageRegisters;
+  return from->ipc_buffer != 0 && to->ipc_buffer != 0 &&
+         copy_from_user(*from, from->ipc_buffer + offset, 8 * n, words) == Status::kOk &&
+         copy_to_user(*to, to->ipc_buffer + offset, 8 * n, words) == Status::kOk;
+}
+
 }  // namespace keel

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/core/thread.h"
 #include "kernel/lib/status.h"
+#include "kernel/object/thread.h"
 
 namespace keel {
 
@@ -22,5 +22,10 @@ Status copy_from_user(const Thread& t, uint64_t uva, size_t len, void* dst);
 // Copies len bytes from src to user address uva of thread t, which must be
 // mapped EL0-writable. Same errors.
 Status copy_to_user(const Thread& t, uint64_t uva, size_t len, const void* src);
+
+// The IPC engine's transfers through IPC buffers (ipc.h CapTransferFn,
+// WordTransferFn), with the copies above.
+bool transfer_capability(Thread* from, Thread* to);
+bool transfer_words(Thread* from, Thread* to, uint64_t length);
 
 }  // namespace keel

@@ -1,76 +1,156 @@
-#include "kernel/object/address_space.h"
+// address_space.cc — the AddressSpace object (a root translation table and
+// its ASID) with the objects mapped into it: page tables and frames.
+//
+// FrameMap and PageTableMap record the mapping in the mapping capability
+// itself (badge: VA | level << 1 | 1; watermark: the root; space_id: which
+// space), so removing that capability undoes it (unmap_recorded), and the
+// per-page records (page_info.h) say which tables are installed and which
+// spaces are alive.
+#include "kernel/arch/arm64/page_table.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/cpu.h"
+#include "kernel/object/objects.h"
+#include "kernel/object/page_info.h"
 
-namespace keel::object {
-
+namespace keel {
 namespace {
-constexpr unsigned kPageBits = 12;
-}
 
-void PageInfoTable::init(PageInfo* entries, uint64_t base_pa, uint64_t pages) {
-  entries_ = entries;
-  base_ = base_pa;
-  pages_ = pages;
-  for (uint64_t i = 0; i < pages; ++i) entries_[i] = PageInfo{};
-}
+using abi::ObjectType;
+using object::Slot;
 
-PageInfo* PageInfoTable::at(uint64_t pa) const {
-  if (pa < base_ || ((pa - base_) >> kPageBits) >= pages_) return nullptr;
-  return &entries_[(pa - base_) >> kPageBits];
-}
-
-PageInfo* PageInfoTable::live_space(uint64_t root_pa, uint32_t id) const {
-  PageInfo* p = at(root_pa);
-  return p != nullptr && p->kind == PageKind::kAddressSpace && p->id == id && id != 0 ? p : nullptr;
-}
-
-PageInfo* PageInfoTable::new_space(uint64_t root_pa) {
-  PageInfo* p = at(root_pa);
-  if (p == nullptr) return nullptr;
-  if (next_id_ == 0) next_id_ = 1;  // (after 2^32 - 1 spaces: ids restart; see docs/security.md)
-  *p = PageInfo{.kind = PageKind::kAddressSpace, .id = next_id_++, .asid = 0, .asid_gen = 0};
-  return p;
-}
-
-uint32_t AsidPool::get(PageInfo* space, PageInfo* const* running, size_t nrunning, bool* flush_all) {
-  *flush_all = false;
-  if (live(*space)) return space->asid;
-  for (unsigned pass = 0; pass < 2; ++pass) {
-    for (unsigned n = 0; n < count_; ++n) {
-      uint32_t a = (next_ + n) % count_;
-      if (a == 0 || used(a)) continue;
-      mark(a);
-      next_ = a + 1;
-      space->asid = a;
-      space->asid_gen = generation_;
-      return a;
-    }
-    // None free: a new generation. The spaces CPUs run keep their ASIDs.
-    ++generation_;
-    if (generation_ == 0) generation_ = 1;  // 0 means "never assigned"
-    for (auto& w : used_) w = 0;
-    mark(0);
-    for (size_t i = 0; i < nrunning; ++i) {
-      PageInfo* r = running[i];
-      if (r == nullptr || r->asid == 0 || r->asid_gen != generation_ - 1) continue;
-      r->asid_gen = generation_;
-      mark(r->asid);
-    }
-    next_ = 1;
-    *flush_all = true;
+// Decode for FrameMap: level from the frame size, VA aligned to it, flags
+// known, rights for them. Returns the leaf descriptor to install.
+Status decode_frame(const Slot* s, const abi::FrameMap& a, unsigned* level, arm64::Pte* leaf) {
+  *level = s->cap.type == ObjectType::kFrame4K ? 3 : 2;
+  if ((a.va & (arm64::level_size(*level) - 1)) != 0 || a.flags > 3) return Status::kInvalidArgument;
+  bool write = (a.flags & abi::kMapWrite) != 0, exec = (a.flags & abi::kMapExecute) != 0;
+  if ((s->cap.rights & abi::kRightRead) == 0 || (write && (s->cap.rights & abi::kRightWrite) == 0)) {
+    return Status::kInsufficientRights;
   }
-  return 0;  // unreachable: running holds fewer spaces than there are ASIDs
+  bool device = (s->cap.flags & object::kFlagDevice) != 0;  // MMIO: Device-nGnRE, never executable
+  *leaf = arm64::leaf_template(arm64::MapAttrs{.type = device ? arm64::MemType::kDevice : arm64::MemType::kNormal,
+                                               .writable = write,
+                                               .executable = exec && !device,
+                                               .user = true,
+                                               .global = false})
+              .address(s->cap.object);
+  return Status::kOk;
 }
 
-void AsidPool::release(PageInfo* space) {
-  if (live(*space)) used_[space->asid / 64] &= ~(1ull << (space->asid % 64));
-  space->asid = 0;
-  space->asid_gen = 0;
+// Records the mapping just made in capability s. The entry was empty, so
+// another capability of this object recording this very mapping is stale
+// (its table was removed and replaced since): it forgets it, and every
+// mapping has exactly one record. (Capabilities of one object are
+// neighbours in the derivation tree.)
+void record_mapping(Slot* s, uint64_t va, unsigned level, uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
+  object::Capability record = s->cap;
+  record.badge = va | (uint64_t{level} << 1) | 1;
+  record.watermark = root;
+  record.space_id = page_info(root)->id;  // a live space: its capability is in hand
+  for (int dir = 0; dir < 2; ++dir) {
+    for (Slot* n = dir == 0 ? s->mdb_prev : s->mdb_next;
+         n != nullptr && n->cap.type == s->cap.type && n->cap.object == s->cap.object;
+         n = dir == 0 ? n->mdb_prev : n->mdb_next) {
+      if (n->cap.badge == record.badge && n->cap.watermark == record.watermark && n->cap.space_id == record.space_id) {
+        n->cap.badge = n->cap.watermark = 0;
+        n->cap.space_id = 0;
+      }
+    }
+  }
+  s->cap = record;
 }
 
-unsigned AsidPool::in_use() const {
-  unsigned n = 0;
-  for (uint32_t a = 1; a < count_; ++a) n += used(a) ? 1 : 0;
-  return n;
+}  // namespace
+
+// Frames and page tables: Map into an address space.
+Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_lock) {
+  const bool frame = object::is_frame(s->cap.type);
+  if (m != (frame ? abi::Method::kFrameMap : abi::Method::kPageTableMap)) return Status::kInvalidArgument;
+  if ((s->cap.badge & 1) != 0) return Status::kSlotOccupied;  // this capability already maps it
+  // Both argument structs are (address_space, va, level or flags).
+  static_assert(sizeof(abi::FrameMap) == sizeof(abi::PageTableMap));
+  const auto fa = t->regs().method_args<abi::FrameMap>();
+  const auto ta = t->regs().method_args<abi::PageTableMap>();
+  Slot* as = nullptr;
+  Status st = lookup_slot(*t, fa.address_space, ObjectType::kAddressSpace, 0, &as);
+  if (st != Status::kOk) return st;
+  uint64_t va = fa.va;
+  if (va >= abi::kUserLimit) return Status::kOutOfRange;
+  arm64::PhysWindow window{layout::kLinearMapBase};
+  unsigned level;
+  if (frame) {
+    arm64::Pte leaf{};
+    st = decode_frame(s, fa, &level, &leaf);
+    if (st != Status::kOk) return st;
+    st = arm64::install_leaf(window, as->cap.object, va, level, leaf);  // (checks the path, then writes one entry)
+  } else {
+    if (ta.level < 1 || ta.level > 3) return Status::kInvalidArgument;
+    level = static_cast<unsigned>(ta.level);
+    va &= ~(arm64::level_size(level - 1) - 1);
+    // Installed at most once, at one level, and only while empty: whether it
+    // is installed belongs to the table (its page record), not to this one
+    // capability — a copy of an installed table's capability is unmapped
+    // too, and must not install it a second time (or its page entries would
+    // be walked as table entries).
+    object::PageInfo* table = page_info(s->cap.object);
+    if (table == nullptr || table->kind != object::PageKind::kNone) return Status::kSlotOccupied;
+    if (!arm64::table_empty(window, s->cap.object)) return Status::kInvalidArgument;
+    st = arm64::install_table(window, as->cap.object, va, level, s->cap.object);
+    if (st == Status::kOk) table->kind = object::PageKind::kInstalledTable;
+  }
+  if (st == Status::kNotFound) return Status::kMissingTable;
+  if (st != Status::kOk) return st == Status::kOverlap ? Status::kSlotOccupied : st;
+  arm64::dsb_ishst();  // the entry is visible to table walks before user code runs
+  record_mapping(s, va, level, as->cap.object);
+  return Status::kOk;
 }
 
-}  // namespace keel::object
+// Undoes the mapping a frame or page-table capability recorded. The walk
+// happens only while that very space is alive (a destroyed space's root
+// page may hold anything now), and clears the entry only if it still names
+// this object. A table that goes is emptied: nothing can reach it once its
+// parent entry and the TLB forget it, and it can be installed again later.
+// Arm ARM D8.13 (TLB maintenance): the cleared entry is made visible (DSB
+// ISHST), then TLBI by VA+ASID (by ASID for a table: a whole subtree and its
+// walk-cache entries), then DSB ISH for completion; the ISB before user code
+// runs is the exception return.
+void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) {
+  const bool frame = object::is_frame(cap.type);
+  const uint64_t va = cap.badge & ~0xfffull;
+  const unsigned level = static_cast<unsigned>((cap.badge >> 1) & 3);
+  if (object::PageInfo* space = live_space(cap.watermark, cap.space_id)) {
+    arm64::PhysWindow window{layout::kLinearMapBase};
+    uint64_t old = arm64::clear_entry(window, cap.watermark, va, frame ? level : level - 1, cap.object, !frame);
+    if (old != 0 && g_asids.live(*space)) {
+      arm64::dsb_ishst();
+      if (frame) {
+        arm64::tlb_flush_page(va, space->asid);
+      } else {
+        arm64::tlb_flush_asid(space->asid);
+      }
+    }
+  }
+  if (!frame) {
+    object::PageInfo* p = page_info(cap.object);
+    if (p != nullptr && p->kind == object::PageKind::kInstalledTable) {
+      auto* e = layout::linear<uint64_t>(cap.object);
+      for (uint64_t i = 0; i < arm64::kPageSize / 8; ++i) e[i] = 0;
+      p->kind = object::PageKind::kNone;
+    }
+  }
+}
+
+void address_space_destroy(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
+  cpus_release_address_space(root_pa);  // no CPU still walks its tables
+  object::PageInfo* p = page_info(root_pa);
+  if (p != nullptr && g_asids.live(*p)) {
+    arm64::tlb_flush_asid(p->asid);  // no stale translation survives into the ASID's reuse
+  }
+  if (p != nullptr) {
+    g_asids.release(p);
+    *p = object::PageInfo{};  // mapping records naming it are stale from now on
+  }
+}
+
+}  // namespace keel

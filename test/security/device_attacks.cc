@@ -99,7 +99,8 @@ int main() {
                                         .ipc_buffer = kRamVa});
   e = e != Error::kOk ? e : sys::ThreadCap(slot::kThread).set_ipc_buffer(kDeviceVa);
   sys::set_ipc_buffer_pointer(reinterpret_cast<abi::IpcBuffer*>(kDeviceVa));
-  sys::SyscallResult r = sys::syscall(sys::sysno(abi::Syscall::kRecv), abi::syscall_registers(abi::IpcArgs{.cap = kEp}));
+  sys::SyscallResult r =
+      sys::syscall(sys::sysno(abi::Syscall::kRecv), abi::syscall_registers(abi::IpcArgs{.cap = kEp}));
   const abi::IpcResult got_regs = r.as<abi::IpcResult>();
   (void)sys::ThreadCap(slot::kThread).set_ipc_buffer(own_ipc);
   sys::set_ipc_buffer_pointer(reinterpret_cast<abi::IpcBuffer*>(own_ipc));

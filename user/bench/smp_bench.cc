@@ -24,7 +24,7 @@ namespace abi = keel::abi;
 namespace slot = keel::abi::init_slot;
 
 constexpr uint64_t kUt = 200, kDone = 201, kEps = 210, kServers = 220, kClients = 230;  // 230.. one per client made
-constexpr uint64_t kMaxCpus = 8, kPairRounds = 4000, kLatencyRounds = 2000;
+constexpr uint64_t kMaxCpus = keel::abi::kMaxCpus, kPairRounds = 4000, kLatencyRounds = 2000;
 constexpr unsigned kPrio = 100;
 
 alignas(16) char g_server_stacks[kMaxCpus + 1][8192];

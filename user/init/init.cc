@@ -182,9 +182,7 @@ Error put_copy(uint64_t cn, uint64_t dst, uint64_t src, uint8_t rights = abi::kR
 Error put_mint(uint64_t cn, uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge) {
   return sys::CNode(cn).mint(dst, src, rights, badge, islot::kCNode);
 }
-Error put_move(uint64_t cn, uint64_t dst, uint64_t src) {
-  return sys::CNode(cn).move(dst, src, islot::kCNode);
-}
+Error put_move(uint64_t cn, uint64_t dst, uint64_t src) { return sys::CNode(cn).move(dst, src, islot::kCNode); }
 
 uint64_t task_index(const char* name) {
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {

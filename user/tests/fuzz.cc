@@ -81,13 +81,12 @@ int main() {
         }
         break;
       case 2:  // retype anything from the playground (or from anywhere)
-        e = invoke_raw(rnd() % 4 ? kFirstOwn : any_slot(), static_cast<uint64_t>(keel::abi::Method::kUntypedRetype), rnd() % 14, rnd() % 24,
-                        own_slot(), 1 + rnd() % 3);
+        e = invoke_raw(rnd() % 4 ? kFirstOwn : any_slot(), static_cast<uint64_t>(keel::abi::Method::kUntypedRetype),
+                       rnd() % 14, rnd() % 24, own_slot(), 1 + rnd() % 3);
         break;
       case 3: {  // CNode operations: destinations (and moved-out sources) are the fuzzer's own slots
         uint64_t m = 1 + rnd() % 5;
-        e = invoke_raw(slot::kCNode, m, own_slot(), m == 3 ? own_slot() : any_slot(),
-                        rnd() % 8, rnd() % 4);
+        e = invoke_raw(slot::kCNode, m, own_slot(), m == 3 ? own_slot() : any_slot(), rnd() % 8, rnd() % 4);
         break;
       }
       case 4: {  // thread operations (not Suspend: a copy of init's own thread cap could stop the test)
@@ -105,12 +104,11 @@ int main() {
         break;
       }
       case 5:  // mapping frames and tables anywhere
-        e = invoke_raw(own_slot(), 48 + rnd() % 2,
-                        rnd() % 2 ? slot::kAddressSpace : any_slot(), any_value(), rnd() % 5);
+        e = invoke_raw(own_slot(), 48 + rnd() % 2, rnd() % 2 ? slot::kAddressSpace : any_slot(), any_value(),
+                       rnd() % 5);
         break;
       case 6:  // IRQ control and handlers
-        e = invoke_raw(rnd() % 2 ? slot::kIrqControl : own_slot(), 64 + rnd() % 3,
-                        rnd() % 1100, own_slot());
+        e = invoke_raw(rnd() % 2 ? slot::kIrqControl : own_slot(), 64 + rnd() % 3, rnd() % 1100, own_slot());
         break;
       default: {  // anything on anything, invoke-wise (but no deleting or suspending init's own)
         uint64_t target = any_slot(), m = rnd() % 80;

@@ -139,11 +139,11 @@ uint64_t slot(uint64_t& r) {
       }
       const uint64_t target = next(r) % 2 ? wEp + next(r) % 4 : next(r) % 2 ? wNtfn + next(r) % 2 : slot(r);
       const uint64_t info = abi::message_info(next(r) % 8, next(r) % 40, next(r) % 4 == 0 ? 1 : 0);
-      res = sys::syscall(sys::sysno(s), abi::syscall_registers(abi::IpcArgs{
-                                            .cap = target,
-                                            .info = info,
-                                            .mr = {wild(r), wild(r), wild(r), wild(r)},
-                                            .reply = next(r) % 3 == 0 ? wReply : slot(r)}));
+      res = sys::syscall(sys::sysno(s),
+                         abi::syscall_registers(abi::IpcArgs{.cap = target,
+                                                             .info = info,
+                                                             .mr = {wild(r), wild(r), wild(r), wild(r)},
+                                                             .reply = next(r) % 3 == 0 ? wReply : slot(r)}));
       ++w.per_syscall[static_cast<uint64_t>(s) % 16];
     } else if (pick < 9) {  // an invocation
       const size_t m = next(r) % (sizeof abi::kAllMethods / sizeof abi::kAllMethods[0]);
@@ -157,8 +157,10 @@ uint64_t slot(uint64_t& r) {
       switch (method) {
         case abi::Method::kUntypedRetype:  // types, sizes, counts into its free slots
           target = next(r) % 2 ? wPlay : target;
-          with(abi::UntypedRetype{
-              .type = 1 + next(r) % 13, .size_bits = next(r) % 22, .dest = wFree + next(r) % 64, .count = 1 + next(r) % 4});
+          with(abi::UntypedRetype{.type = 1 + next(r) % 13,
+                                  .size_bits = next(r) % 22,
+                                  .dest = wFree + next(r) % 64,
+                                  .count = 1 + next(r) % 4});
           break;
         case abi::Method::kCNodeCopy:
           target = next(r) % 4 ? wCNode : target;
@@ -178,7 +180,8 @@ uint64_t slot(uint64_t& r) {
         case abi::Method::kCNodeDelete:
         case abi::Method::kCNodeRevoke:
           target = next(r) % 4 ? wCNode : target;
-          regs.x[abi::kFirstMethodArgument] = next(r) % 4 ? wFree + next(r) % 64 : slot(r);  // (its own objects too, rarely)
+          regs.x[abi::kFirstMethodArgument] =
+              next(r) % 4 ? wFree + next(r) % 64 : slot(r);  // (its own objects too, rarely)
           break;
         case abi::Method::kThreadStart:
           // A thread that fuzzes too (with whatever CNode it was configured

@@ -437,6 +437,11 @@ enum MapFlags : uint64_t { kMapWrite = 1, kMapExecute = 2 };
 
 constexpr unsigned kMaxPriority = 255;
 
+// The most CPUs keel runs (the one definition: the kernel's per-CPU arrays,
+// run queues and GIC interfaces are sized by it). CPUs beyond it in the DTB
+// are reported and left off; InitBootInfo::cpus_online is at most this.
+constexpr unsigned kMaxCpus = 8;
+
 // Faults delivered to a thread's fault endpoint (ThreadConfigure::fault_endpoint) arrive
 // as a message: label = FaultKind, MR0 = ESR, MR1 = FAR, MR2 = PC, MR3 = SP,
 // badge = the fault endpoint capability's badge. The faulting thread waits

@@ -13,7 +13,7 @@ extern "C" int main();
 namespace keel::sys {
 
 struct SyscallResult {
-  abi::Error error;  // x0
+  abi::Error error;                         // x0
   uint64_t r[abi::kArgumentRegisters - 1];  // x1..x6
   // The results as the syscall's result struct (abi.h), e.g. abi::IpcResult.
   template <class R>
@@ -89,9 +89,9 @@ inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m, uint64
   abi::IpcBuffer* b = ipc_buffer();
   for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
   return syscall(sysno(s), abi::syscall_registers(abi::IpcArgs{.cap = slot,
-                                                                .info = abi::message_info(m.label, len, m.caps),
-                                                                .mr = {m.mr[0], m.mr[1], m.mr[2], m.mr[3]},
-                                                                .reply = reply_slot}));
+                                                               .info = abi::message_info(m.label, len, m.caps),
+                                                               .mr = {m.mr[0], m.mr[1], m.mr[2], m.mr[3]},
+                                                               .reply = reply_slot}));
 }
 
 // What the kernel tells init (only init has this page).
@@ -114,8 +114,8 @@ class Endpoint {
   }
   // reply_slot: a Reply object that takes the caller's reply right (0: implicit).
   abi::Error recv(Message& out, uint64_t reply_slot = 0) const {
-    SyscallResult r = syscall(sysno(abi::Syscall::kRecv), abi::syscall_registers(abi::IpcArgs{.cap = slot_,
-                                                                                               .reply = reply_slot}));
+    SyscallResult r =
+        syscall(sysno(abi::Syscall::kRecv), abi::syscall_registers(abi::IpcArgs{.cap = slot_, .reply = reply_slot}));
     if (r.error == abi::Error::kOk) take_message(r, out);
     return r.error;
   }
@@ -152,8 +152,9 @@ class CNode {
     return invoke(slot_, abi::CNodeCopy{.dest = dst, .source = src, .rights = rights, .source_cnode = source_cnode});
   }
   abi::Error mint(uint64_t dst, uint64_t src, uint8_t rights, uint64_t badge, uint64_t source_cnode = 0) const {
-    return invoke(slot_, abi::CNodeMint{
-                             .dest = dst, .source = src, .rights = rights, .badge = badge, .source_cnode = source_cnode});
+    return invoke(
+        slot_,
+        abi::CNodeMint{.dest = dst, .source = src, .rights = rights, .badge = badge, .source_cnode = source_cnode});
   }
   abi::Error move(uint64_t dst, uint64_t src, uint64_t source_cnode = 0) const {
     return invoke(slot_, abi::CNodeMove{.dest = dst, .source = src, .source_cnode = source_cnode});
@@ -170,8 +171,9 @@ class Untyped {
   explicit constexpr Untyped(uint64_t slot) : slot_(slot) {}
   // Makes `count` objects into the caller's CNode slots [dest, dest+count).
   abi::Error retype(abi::ObjectType type, unsigned size_bits, uint64_t dest, uint64_t count = 1) const {
-    return invoke(slot_, abi::UntypedRetype{
-                             .type = static_cast<uint64_t>(type), .size_bits = size_bits, .dest = dest, .count = count});
+    return invoke(
+        slot_,
+        abi::UntypedRetype{.type = static_cast<uint64_t>(type), .size_bits = size_bits, .dest = dest, .count = count});
   }
 
  private:
@@ -183,10 +185,10 @@ class ThreadCap {
   explicit constexpr ThreadCap(uint64_t slot) : slot_(slot) {}
   // fault_endpoint: a slot in the thread's CNode; 0 = faults stop the thread.
   abi::Error configure(uint64_t cnode, uint64_t address_space, unsigned priority, uint64_t fault_endpoint = 0) const {
-    return invoke(slot_, abi::ThreadConfigure{.cnode = cnode,
-                                              .address_space = address_space,
-                                              .priority = priority,
-                                              .fault_endpoint = fault_endpoint});
+    return invoke(
+        slot_,
+        abi::ThreadConfigure{
+            .cnode = cnode, .address_space = address_space, .priority = priority, .fault_endpoint = fault_endpoint});
   }
   abi::Error start(uint64_t pc, uint64_t sp, uint64_t arg) const {
     return invoke(slot_, abi::ThreadStart{.pc = pc, .sp = sp, .arg = arg});
@@ -226,12 +228,14 @@ class IrqHandler {
 class KernelLog {
  public:
   explicit constexpr KernelLog(uint64_t slot) : slot_(slot) {}
-  abi::Error bind(uint64_t notification) const { return invoke(slot_, abi::KernelLogBind{.notification = notification}); }
+  abi::Error bind(uint64_t notification) const {
+    return invoke(slot_, abi::KernelLogBind{.notification = notification});
+  }
   // Copies up to `size` bytes of the log to `buffer`; *bytes = how many (0: empty).
   abi::Error read(void* buffer, uint64_t size, uint64_t* bytes) const {
-    SyscallResult r = syscall(
-        sysno(abi::Syscall::kInvoke),
-        abi::invocation(slot_, abi::KernelLogRead{.buffer = reinterpret_cast<uint64_t>(buffer), .size = size}));
+    SyscallResult r =
+        syscall(sysno(abi::Syscall::kInvoke),
+                abi::invocation(slot_, abi::KernelLogRead{.buffer = reinterpret_cast<uint64_t>(buffer), .size = size}));
     *bytes = r.error == abi::Error::kOk ? r.as<abi::KernelLogReadResult>().bytes : 0;
     return r.error;
   }

@@ -94,7 +94,7 @@ extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) 
     for (int j = i; j < i + 4 && j < 31; ++j) kprintf(" x%-2d 0x%016llx", j, ull(f->x[j]));
     kprintf("\n");
   }
-  print_backtrace(f->elr, f->x[29]);
+  print_backtrace(f->elr, f->frame_pointer());
   halt_cpu();
 }
 

@@ -16,6 +16,13 @@ struct ExceptionFrame {
   uint64_t spsr;
   uint64_t esr;
   uint64_t far;
+
+  // The registers the kernel names outside the syscall ABI (keel/abi.h's
+  // SyscallView names x0..x6): these and the views are the only places
+  // that index x[] by number.
+  uint64_t syscall_number() const { return x[8]; }  // SVC: x8
+  uint64_t frame_pointer() const { return x[29]; }
+  void set_entry_argument(uint64_t v) { x[0] = v; }  // x0 at a thread's first instruction
 };
 static_assert(sizeof(ExceptionFrame) == 288, "FRAME_SIZE in vectors.S");
 static_assert(__builtin_offsetof(ExceptionFrame, sp) == 248, "FRAME_SP in vectors.S");

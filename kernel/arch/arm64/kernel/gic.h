@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/abi.h"
+
 namespace keel::arm64 {
 
 struct GicRegs {
@@ -21,7 +23,7 @@ struct GicRegs {
 };
 
 constexpr uint32_t kSpuriousIntid = 1023;
-constexpr size_t kGicMaxCpus = 8;
+constexpr size_t kGicMaxCpus = abi::kMaxCpus;
 
 // Enables the distributor.
 void gic_init(const GicRegs& regs);

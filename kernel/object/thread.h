@@ -1,13 +1,14 @@
-// thread.h — the Thread (TCB), Endpoint, Notification and Reply kernel objects.
+// thread.h — the Thread (TCB) kernel object, and the thread queues the
+// other objects keep.
 //
-// All are made by retyping untyped memory (object_size_bits: Thread 2 KiB,
-// the others 64 bytes) and are plain data: the scheduler and IPC code
-// (scheduler.h, ipc.h) are portable and host-tested on them.
+// Made by retyping untyped memory (2 KiB); plain data: the scheduler and
+// IPC engine (kernel/core/scheduler.h, ipc.h) are portable and host-tested
+// on it. Its invocations are in thread.cc.
 //
 // Contract: while a thread is not on the CPU, `frame` holds its complete
 // integer user context (TPIDR_EL0/TPIDRRO_EL0 beside it); its FP/SIMD
 // registers are switched lazily, saved only when another thread first uses
-// FP (syscall.cc fp_claim). A thread is in at most one queue at a time — the
+// FP (kernel/core/fpu.cc). A thread is in at most one queue at a time — the
 // run queue (state kRunnable, not running), one endpoint's queue
 // (kBlockedSend / kBlockedRecv) or one notification's (kBlockedWait) —
 // linked through q_next/q_prev.
@@ -15,6 +16,7 @@
 
 #include <stdint.h>
 
+#include "keel/abi.h"
 #include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/object/capability.h"
 
@@ -33,6 +35,11 @@ enum class ThreadState : uint32_t {
 struct Endpoint;
 struct Notification;
 struct Reply;
+
+struct Thread;
+// Every change of a thread's state goes through here (lint: nothing else
+// assigns Thread::state), so a transition can be checked or traced in one place.
+inline void set_state(Thread* t, ThreadState s);
 
 struct Thread {
   arm64::ExceptionFrame frame;  // user integer context (saved on every entry)
@@ -70,9 +77,13 @@ struct Thread {
   char name[24];
 
   const object::Capability& cspace() const { return cspace_slot.cap; }
+  // Its syscall registers, named (abi.h).
+  abi::SyscallView regs() { return abi::SyscallView(frame.x); }
 };
 static_assert(sizeof(Thread) <= 2048, "a Thread fits its 2 KiB object");
 static_assert(__builtin_offsetof(Thread, frame) == 0, "PerCpu::user_frame doubles as the running Thread");
+
+inline void set_state(Thread* t, ThreadState s) { t->state = s; }
 
 // A FIFO of threads linked through Thread::q_next/q_prev: the run queue's
 // levels, an endpoint's waiters, a notification's waiters. A thread is in at
@@ -107,42 +118,5 @@ struct ThreadQueue {
     t->q_next = t->q_prev = nullptr;
   }
 };
-
-enum class EndpointState : uint32_t { kIdle, kSenders, kReceivers };
-
-struct Endpoint {
-  ThreadQueue waiters;
-  EndpointState state;
-};
-static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
-
-// A Reply object: holds the right to answer one caller, so a server can keep
-// several replies outstanding and answer them in any order.
-struct Reply {
-  Thread* caller;    // waiting for this reply (null: empty)
-  Thread* receiver;  // a thread blocked in Recv that designated this object
-};
-static_assert(sizeof(Reply) <= 64, "a Reply fits its 64-byte object");
-
-// A notification: a word of pending signal bits and the threads waiting.
-struct Notification {
-  uint64_t word;
-  ThreadQueue waiters;
-};
-static_assert(sizeof(Notification) <= 64, "a Notification fits its 64-byte object");
-
-// Lazy FP/SIMD switching (syscall.cc): fp_init traps EL0 FP use until a
-// thread first uses it; fp_forget drops a destroyed thread's ownership.
-void fp_init();
-void fp_forget(const Thread* t);
-
-// The kernel's ipc.h CapTransferFn (syscall.cc).
-bool transfer_capability(Thread* from, Thread* to);
-// The kernel's ipc.h WordTransferFn (syscall.cc).
-bool transfer_words(Thread* from, Thread* to, uint64_t length);
-
-// The thread the boot CPU runs (nullptr in the idle loop).
-Thread* current_thread();
-void set_current_thread(Thread* t);
 
 }  // namespace keel

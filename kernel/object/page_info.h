@@ -1,4 +1,4 @@
-// address_space.h — what the kernel knows about address spaces and page
+// page_info.h — what the kernel knows about address spaces and page
 // tables beyond their capabilities (portable, host-tested).
 //
 // Capabilities can be copied, moved and deleted in any order, so facts that

@@ -1,4 +1,4 @@
-#include "kernel/object/address_space.h"
+#include "kernel/object/page_info.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,220 @@
+// el0_entry.cc — every exception from EL0: syscalls, interrupts, FP
+// traps and faults; the thread switch on the way out; the idle loop.
+//
+// vectors.S saves the user context straight into the current Thread's frame
+// (PerCpu::user_frame); syscalls and invocations work on Thread frames
+// (syscall.cc); then the scheduler picks who runs, and switching threads is
+// pointing PerCpu at another frame. Any other exception from EL0 is a user
+// fault: it goes to the thread's fault endpoint if it has one; otherwise the
+// thread is stopped, the fault reported decoded (with a user backtrace the
+// runner symbolizes), and the kernel carries on with the other threads.
+#include <stdint.h>
+
+#include "keel/abi.h"
+#include "kernel/arch/arm64/esr.h"
+#include "kernel/arch/arm64/kernel/frame.h"
+#include "kernel/arch/arm64/regs.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
+#include "kernel/core/console.h"
+#include "kernel/core/cpu.h"
+#include "kernel/core/fpu.h"
+#include "kernel/core/invariants.h"
+#include "kernel/core/ipc.h"
+#include "kernel/core/irq.h"
+#include "kernel/core/kernel_objects.h"
+#include "kernel/core/panic.h"
+#include "kernel/core/scheduler.h"
+#include "kernel/core/syscall.h"
+#include "kernel/core/uaccess.h"
+#include "kernel/object/objects.h"
+
+namespace keel {
+namespace {
+
+// The thread this CPU runs is the one whose frame its PerCpu::user_frame
+// names (cpu.h): Thread::frame is its first member.
+Thread* running() { return reinterpret_cast<Thread*>(this_cpu().user_frame); }
+
+unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
+
+// Makes `next` this CPU's thread. `from` is the thread whose EL0 registers
+// the CPU still holds (null when it idled or lost its thread).
+void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
+  arm64::PerCpu& c = this_cpu();
+  fp_set_access(next == c.fp_owner);
+  if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
+    if (from != nullptr) from->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+    KEEL_WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
+    KEEL_WRITE_SYSREG(tpidrro_el0, next->tpidrro_el0);
+  }
+  // Its space's ASID may have changed since it last ran (a rollover).
+  const uint64_t ttbr0 = thread_ttbr0(next);
+  if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables
+    KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
+    arm64::isb();  // TTBR0 before walks can start from it
+    KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
+    arm64::isb();  // the new address space is in effect before the eret
+  } else if (ttbr0 != c.ttbr0) {
+    KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
+    arm64::isb();
+  }
+  c.ttbr0 = ttbr0;
+  c.user_frame = &next->frame;
+}
+
+// Kernel output since the last exception wakes the log's reader; done here,
+// on the way out, because kprintf runs in the middle of kernel operations.
+void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
+  uint64_t pa = 0, badge = 0;
+  if (console_log_take_signal(&pa, &badge)) ntfn_signal(scheduler(), layout::linear<Notification>(pa), badge);
+}
+
+}  // namespace
+
+// Sends t's fault to its fault endpoint: the slot named at ThreadConfigure,
+// looked up in t's own CNode now (so a deleted endpoint is simply absent).
+// Returns false if there is no usable endpoint; the caller then stops t.
+bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock) {
+  if (t->fault_ep_index == 0) return false;
+  Found<Endpoint> ep = lookup<Endpoint>(*t, t->fault_ep_index, abi::kRightWrite);
+  if (!ep.ok()) return false;
+  const bool exit = kind == abi::kFaultExit;  // MR0 = the exit code (abi.h)
+  const uint64_t mr[4] = {exit ? t->regs().args<abi::ExitArgs>().code : t->frame.esr, exit ? 0 : t->frame.far,
+                          t->frame.elr, t->frame.sp};
+  ipc_send_fault(scheduler(), ep.object, t, ep.badge() | abi::kFaultBadge, kind, mr);
+  return true;
+}
+
+// Nothing runnable on this CPU: drop the lock and wait for an interrupt
+// (with IRQs masked, WFI still wakes on a pending one, which is then taken
+// from the GIC here, under the lock) that makes a thread runnable here — a
+// device, or an SGI from a CPU that queued one — and run it. `last` is the
+// thread whose EL0 registers the CPU still holds (or null).
+[[noreturn]] void cpu_idle(Thread* last) {
+  arm64::PerCpu& c = this_cpu();
+  c.user_frame = nullptr;
+  // Its EL0 thread pointer now: once the lock is dropped, `last` may run on
+  // another CPU, and this one must not write to it later.
+  if (last != nullptr) last->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+  timer_stop();
+  static bool said = false;  // once: with servers waiting for interrupts, idling is normal
+  if (!said && c.index == 0) {
+    kprintf("keel: no runnable thread; the CPU idles until an interrupt (the kernel is still up)\n");
+    said = true;
+  }
+  for (;;) {
+    if (Thread* next = scheduler().pick()) {
+      timer_restart();
+      switch_to(nullptr, next);
+      check_invariants();
+      kernel_exit();
+      arm64::enter_user();
+    }
+    cpu_user_walks_off();  // the last thread's tables may be freed while this CPU waits
+    kernel_exit();
+    arm64::wfi();
+    kernel_enter();
+    while (irq_dispatch() != IrqResult::kNone) {
+    }
+    signal_kernel_log();
+  }
+}
+
+namespace {
+
+// The user fault report: decoded like a kernel panic, but it stops only the
+// thread. Backtrace frames are read with copy_from_user, never dereferenced.
+void report_user_fault(const Thread& t, const arm64::ExceptionFrame& f, uint64_t slot) {
+  char meaning[96];
+  if (slot % 4 == 0) {
+    arm64::describe_esr(f.esr, meaning, sizeof meaning);
+  } else {
+    meaning[0] = '\0';
+  }
+  uint32_t ec = arm64::esr_ec(f.esr);
+  kprintf("keel: USER FAULT in thread %s: %s%s\n", t.name, slot % 4 == 0 ? meaning : "unexpected ",
+          slot % 4 == 0 ? "" : arm64::vector_kind(slot));
+  kprintf("  EC 0x%02x (%s)  ESR 0x%016llx  FAR 0x%016llx\n  PC 0x%016llx  SP 0x%016llx\n", ec,
+          arm64::exception_class_name(ec), ull(f.esr), ull(f.far), ull(f.elr), ull(f.sp));
+  kprintf("  backtrace:\n    #0 0x%016llx in %s\n", ull(f.elr), t.name);
+  uint64_t fp = f.frame_pointer();
+  for (int depth = 1; depth < 16 && fp != 0 && (fp & 15) == 0; ++depth) {
+    uint64_t rec[2];
+    if (copy_from_user(t, fp, sizeof rec, rec) != Status::kOk || rec[1] == 0) break;
+    kprintf("    #%d 0x%016llx in %s\n", depth, ull(rec[1] - 4), t.name);
+    if (rec[0] <= fp) break;
+    fp = rec[0];
+  }
+  kprintf("  end of backtrace\n");
+  kprintf("keel: thread %s stopped; the kernel carries on\n", t.name);
+}
+
+}  // namespace
+
+void set_current_thread(Thread* t) { this_cpu().user_frame = t != nullptr ? &t->frame : nullptr; }
+
+// Called by vectors.S for every exception from EL0; the user context is
+// already saved in the current thread's frame (f). Returning resumes the
+// frame PerCpu::user_frame names then.
+extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
+  kernel_enter();  // from here the big kernel lock is held (lock.h)
+  arm64::PerCpu& c = this_cpu();
+  if (c.lost_current != 0) {
+    // While this CPU waited for the lock, another took its thread away
+    // (cpu.h: stall protocol). The saved frame is not ours any more: serve
+    // only the interrupt, if that is what brought us here, and move on.
+    c.lost_current = 0;
+    if (slot == 9) {
+      while (irq_dispatch() != IrqResult::kNone) {
+      }
+    }
+    signal_kernel_log();
+    cpu_idle(nullptr);  // runs the next thread here, or waits for one
+  }
+  Thread* t = running();
+  if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
+  const uint32_t ec = arm64::esr_ec(f->esr);
+  const bool synchronous = slot == 8;  // lower EL, AArch64, synchronous
+  if (synchronous && ec == arm64::ec::kSvc64) {
+    if (Thread* next = syscall_fastpath(t)) {
+      switch_to(t, next);
+      check_invariants();
+      kernel_exit();
+      return;
+    }
+  }
+  if (synchronous && ec == arm64::ec::kFpAccess) {  // load its FP/SIMD state, retry the instruction
+    fp_claim(t);
+    kernel_exit();
+    return;
+  }
+  bool yield = false;
+  if (synchronous && ec == arm64::ec::kSvc64) {
+    yield = syscall_dispatch(t);
+    drain_dead_cnodes();
+  } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice; devices signal; SGIs
+    for (IrqResult r = irq_dispatch(); r != IrqResult::kNone; r = irq_dispatch()) yield |= r == IrqResult::kTick;
+  } else {
+    bool memory = ec == arm64::ec::kDataAbortLower || ec == arm64::ec::kInstAbortLower;
+    if (slot % 4 != 0 || !deliver_fault(t, memory ? abi::kFaultMemory : abi::kFaultException)) {
+      report_user_fault(*t, *f, slot);
+      thread_stop(scheduler(), t);
+    }
+  }
+  signal_kernel_log();
+  // Keep running t unless it blocked, yielded, moved to another CPU, or a
+  // higher-priority thread woke here.
+  Thread* next = t;
+  bool moved = t->cpu != c.index;
+  if (t->state != ThreadState::kRunnable || yield || moved || scheduler().highest() > static_cast<int>(t->priority)) {
+    if (t->state == ThreadState::kRunnable) scheduler().enqueue(t);  // (its own CPU's queue)
+    next = scheduler().pick();
+  }
+  if (next == nullptr) cpu_idle(t);
+  switch_to(t, next);
+  check_invariants();
+  kernel_exit();
+}
+
+}  // namespace keel

@@ -1,0 +1,18 @@
+// notification.h — the Notification kernel object (64 bytes): a word of
+// pending signal bits and the threads waiting for it. Signal, Wait and Poll
+// are decoded in notification.cc; the engine is kernel/core/ipc.h.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel/object/thread.h"
+
+namespace keel {
+
+struct Notification final {
+  uint64_t word;
+  ThreadQueue waiters;
+};
+static_assert(sizeof(Notification) <= 64, "a Notification fits its 64-byte object");
+
+}  // namespace keel

@@ -1,0 +1,81 @@
+// objects.cc — lookup, invocation dispatch by type, and the hooks the
+// derivation tree (capability.h) calls when objects are made and destroyed.
+#include "kernel/object/objects.h"
+
+#include "kernel/boot/layout.h"
+#include "kernel/core/irq.h"
+#include "kernel/core/panic.h"
+#include "kernel/object/page_info.h"
+
+namespace keel {
+namespace {
+
+using abi::ObjectType;
+
+// (Called by capability.cc, always under the lock; the analysis cannot
+// follow the hook pointers, so these say so themselves.)
+void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) KEEL_NO_THREAD_SAFETY_ANALYSIS;
+void destroy_object(void*, const object::Capability& cap) KEEL_NO_THREAD_SAFETY_ANALYSIS;
+void removed_cap(void*, const object::Capability& cap, object::Slot* where) KEEL_NO_THREAD_SAFETY_ANALYSIS;
+const object::ObjectHooks kHooks{
+    .init = init_object, .destroy = destroy_object, .removed = removed_cap, .ctx = nullptr};
+
+// New objects are zeroed, except untyped: memory is zeroed when it becomes
+// objects, never twice (splitting untyped costs nothing per byte).
+void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
+  if (type == ObjectType::kUntyped) return;
+  unsigned bits = object::object_size_bits(type, size_bits);
+  auto* p = layout::linear<uint64_t>(pa);
+  for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
+  if (type == ObjectType::kAddressSpace && !pages_new_space(pa)) {
+    panic("address space at 0x%llx outside the page records", static_cast<unsigned long long>(pa));
+  }
+}
+
+void removed_cap(void*, const object::Capability& cap, object::Slot* where) {
+  if ((object::is_frame(cap.type) || cap.type == ObjectType::kPageTable) && (cap.badge & 1) != 0) {
+    unmap_recorded(cap);
+  } else if (cap.type == ObjectType::kAddressSpace && (cap.flags & object::kFlagHeld) != 0) {
+    thread_lost_space(
+        reinterpret_cast<Thread*>(reinterpret_cast<uintptr_t>(where) - __builtin_offsetof(Thread, vspace_slot)));
+  }
+}
+
+void destroy_object(void*, const object::Capability& cap) {
+  switch (cap.type) {
+    case ObjectType::kEndpoint: endpoint_destroy_object(object_at<Endpoint>(cap)); break;
+    case ObjectType::kNotification: notification_destroy(cap.object); break;
+    case ObjectType::kReply: reply_destroy_object(object_at<Reply>(cap)); break;
+    case ObjectType::kThread: thread_destroy(object_at<Thread>(cap)); break;
+    case ObjectType::kCNode: cnode_destroy(cap); break;
+    case ObjectType::kAddressSpace: address_space_destroy(cap.object); break;
+    case ObjectType::kIrqHandler: irq_release(static_cast<uint32_t>(cap.object)); break;
+    default: break;  // frames, page tables, untyped: memory only
+  }
+}
+
+}  // namespace
+
+const object::ObjectHooks& object_hooks() { return kHooks; }
+
+Status invoke(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
+  const abi::InvokeArgs a = t->regs().args<abi::InvokeArgs>();
+  object::Slot* s = nullptr;
+  Status st = cnode_slot(t->cspace(), a.cap, &s);
+  if (st != Status::kOk) return st;
+  const auto m = static_cast<abi::Method>(a.method);
+  switch (s->cap.type) {
+    case ObjectType::kCNode: return cnode_invoke(t, s, m);
+    case ObjectType::kUntyped: return untyped_invoke(t, s, m);
+    case ObjectType::kThread: return thread_invoke(t, s, m);
+    case ObjectType::kPageTable:
+    case ObjectType::kFrame4K:
+    case ObjectType::kFrame2M: return mapping_invoke(t, s, m);
+    case ObjectType::kIrqControl:
+    case ObjectType::kIrqHandler: return irq_invoke(t, s, m);
+    case ObjectType::kKernelLog: return kernel_log_invoke(t, s, m);
+    default: return Status::kInvalidCapability;
+  }
+}
+
+}  // namespace keel
