@@ -1,19 +1,15 @@
 #include "kernel/core/cpu.h"
 
-#include "kernel/arch/arm64/kernel/gic.h"
-#include "kernel/arch/arm64/regs.h"
-#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/arch/arch.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/scheduler.h"
 #include "kernel/object/thread.h"
 
 namespace keel {
 
-static_assert(kMaxCpus == Scheduler::kCpus && kMaxCpus == arm64::kGicMaxCpus, "one CPU count for the whole kernel");
-
 namespace {
 
-alignas(128) arm64::PerCpu g_cpus[kMaxCpus];
+alignas(128) Cpu g_cpus[kMaxCpus];
 uint64_t g_online_mask = 0;  // bit i: CPU i runs the kernel (atomic; the one record of who is online)
 
 enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4 };
@@ -21,21 +17,21 @@ enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4 };
 // Serves what the lock holder asked of this CPU. Runs with the user context
 // saved and without the lock; the requester holds it and waits for `served`.
 void serve_requests() {
-  arm64::PerCpu& c = this_cpu();
+  Cpu& c = this_cpu();
   if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) == 0) return;  // the common case: one load
   uint64_t r = __atomic_exchange_n(&c.request, 0, __ATOMIC_ACQUIRE);
   if ((r & kRequestHalt) != 0) halt_cpu_silently();  // another CPU panicked and reports
   if ((r & kRequestPark) != 0 && c.user_frame != nullptr) {
     // Its EL0 thread pointer, too: the asker may stop the thread for good,
     // and this CPU will not switch away from it in the usual way.
-    reinterpret_cast<Thread*>(c.user_frame)->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+    reinterpret_cast<Thread*>(c.user_frame)->tpidr_el0 = arch::user_tp();
     // And no more walks of its tables from here: the asker may be about to
     // free them (switch_to enables walks again with the next thread's).
     cpu_user_walks_off();
   }
   if ((r & kRequestSaveFp) != 0 && c.fp_owner != nullptr) {
     auto* owner = static_cast<Thread*>(c.fp_owner);
-    arm64::fpsimd_save(&owner->fp);  // (EL1 may use FP/SIMD: CPACR traps EL0 only)
+    arch::fp_save(&owner->fp);  // (EL1 may use FP/SIMD: CPACR traps EL0 only)
     owner->fp_live_on = 0;
     c.fp_owner = nullptr;
   }
@@ -45,18 +41,18 @@ void serve_requests() {
 // Asks CPU `index` for `what` and waits until it has served it. Only the
 // lock holder asks, one request at a time.
 void request(size_t index, uint64_t what) {
-  arm64::PerCpu& c = g_cpus[index];
+  Cpu& c = g_cpus[index];
   uint64_t before = __atomic_load_n(&c.served, __ATOMIC_ACQUIRE);
   __atomic_fetch_or(&c.request, what, __ATOMIC_RELEASE);
-  arm64::gic_send_sgi(index, kSgiRequest);
-  while (__atomic_load_n(&c.served, __ATOMIC_ACQUIRE) == before) asm volatile("yield" ::: "memory");
+  arch::send_sgi(index, kSgiRequest);
+  while (__atomic_load_n(&c.served, __ATOMIC_ACQUIRE) == before) arch::cpu_relax();
 }
 
 }  // namespace
 
 SpinLock g_kernel_lock{serve_requests};
 
-arm64::PerCpu& cpu_record(size_t index) { return g_cpus[index]; }
+Cpu& cpu_record(size_t index) { return g_cpus[index]; }
 
 bool cpu_online(size_t index) {
   return index < kMaxCpus && ((__atomic_load_n(&g_online_mask, __ATOMIC_ACQUIRE) >> index) & 1) != 0;
@@ -67,18 +63,17 @@ size_t cpus_online() {
 }
 
 void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top) {
-  g_cpus[index] = arm64::PerCpu{};
+  g_cpus[index] = Cpu{};
   g_cpus[index].index = index;
   g_cpus[index].mpidr = mpidr;
   g_cpus[index].kstack_top = kstack_top;
-  KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(&g_cpus[index]));
+  arch::set_this_percpu(&g_cpus[index]);
 }
 
 void cpu_user_walks_off() {
-  arm64::PerCpu& c = this_cpu();
+  Cpu& c = this_cpu();
   if (c.ttbr0 == 0) return;
-  KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(1).raw);
-  arm64::isb();  // no walk through TTBR0 starts after this (TLB entries under live ASIDs stay valid)
+  arch::set_user_walks(false);  // no walk through TTBR0 starts after this (TLB entries under live ASIDs stay valid)
   c.ttbr0 = 0;
 }
 
@@ -140,7 +135,7 @@ void kick_cpu(unsigned cpu) { cpu_kick(cpu); }
 
 void cpu_kick(size_t index) {
   if (index != this_cpu().index && cpu_online(index)) {
-    arm64::gic_send_sgi(index, kSgiReschedule);
+    arch::send_sgi(index, kSgiReschedule);
   }
 }
 
@@ -150,12 +145,8 @@ void cpu_kick(size_t index) {
 // it (local TLBI: every CPU does this for itself). The table stays in the
 // boot pool: secondary CPUs pass through the same trampoline.
 void cpu_drop_identity_map() {
-  arm64::TcrEl1 tcr{KEEL_READ_SYSREG(tcr_el1)};
-  KEEL_WRITE_SYSREG(tcr_el1, tcr.epd0(1).raw);
-  arm64::isb();  // TCR write in effect before the invalidation
-  asm volatile("tlbi vmalle1" ::: "memory");
-  arm64::dsb_nsh();  // TLBI complete (Arm ARM D8.13; a local one needs only this PE)
-  arm64::isb();
+  arch::set_user_walks(false);  // (synchronized before the invalidation)
+  arch::tlb_flush_local();
 }
 
 // The PMU for benchmarks: the cycle counter and event counter 0 counting
@@ -164,28 +155,19 @@ void cpu_drop_identity_map() {
 // channel keel accepts for now: it is a measurement kernel as much as a
 // product. Skipped when the CPU has no PMU (ID_AA64DFR0_EL1.PMUVer == 0).
 void cpu_enable_pmu() {
-  // The virtual counter too (CNTKCTL_EL1.EL0VCTEN): wall time for user space.
-  KEEL_WRITE_SYSREG(cntkctl_el1, KEEL_READ_SYSREG(cntkctl_el1) | (1u << 1));
-  uint64_t pmuver = (KEEL_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf;
-  if (pmuver == 0 || pmuver == 0xf) return;
-  KEEL_WRITE_SYSREG(pmevtyper0_el0, 0x08);
-  KEEL_WRITE_SYSREG(pmccfiltr_el0, 0);
-  KEEL_WRITE_SYSREG(pmcntenset_el0, (1ull << 31) | 1);
-  KEEL_WRITE_SYSREG(pmcr_el0, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));  // E, P, C, LC
-  // EL0 may read the cycle and event counters (CR, ER), not program or
-  // reset them (EN stays 0): one task cannot disturb what others measure.
-  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 2) | (1u << 3));  // CR, ER
-  arm64::isb();
+  // The virtual counter too (CNTKCTL_EL1.EL0VCTEN): wall time for user
+  // space. EL0 may read the cycle and event counters (PMUSERENR_EL0.CR, ER),
+  // not program or reset them (EN stays 0): one task cannot disturb what
+  // others measure.
+  arch::pmu_enable();
 }
 
 void cpus_halt_others() {
-  uint64_t self = 0;
-  asm volatile("mrs %0, tpidr_el1" : "=r"(self));
-  if (self == 0) return;  // before the per-CPU records exist: no other CPU runs the kernel
+  if (arch::this_percpu_or_null() == nullptr) return;  // before the per-CPU records exist: no other CPU runs the kernel
   for (size_t i = 0; i < kMaxCpus; ++i) {
     if (!cpu_online(i) || &g_cpus[i] == &this_cpu()) continue;
     __atomic_fetch_or(&g_cpus[i].request, kRequestHalt, __ATOMIC_RELEASE);  // seen while waiting for the lock
-    arm64::gic_send_sgi(i, kSgiHalt);                                       // or as an interrupt
+    arch::send_sgi(i, kSgiHalt);                                            // or as an interrupt
   }
 }
 

@@ -1,6 +1,6 @@
 // cpu.h — per-CPU state, kernel entry and exit, and cross-CPU requests.
 //
-// Each CPU has an arm64::PerCpu record (TPIDR_EL1 points to it) and its own
+// Each CPU has a Cpu record (TPIDR_EL1 points to it) and its own
 // kernel stack, run queue (scheduler.h), timer and GIC interface. Written
 // without the big kernel lock (lock.h), and only as described here:
 //   user_frame   by its own CPU, under the lock, or by vectors.S on entry;
@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "keel/abi.h"
+#include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/core/lock.h"
 #include "kernel/core/panic.h"
@@ -34,16 +35,27 @@ constexpr size_t kMaxCpus = abi::kMaxCpus;
 
 // SGIs keel uses.
 constexpr uint32_t kSgiReschedule = 1;  // a thread was queued for you (or moved away)
-constexpr uint32_t kSgiRequest = 2;     // serve your PerCpu::request
+constexpr uint32_t kSgiRequest = 2;     // serve your Cpu::request
 constexpr uint32_t kSgiHalt = 3;        // another CPU panicked: stop
 
+// A CPU's record: what the architecture keeps (arm64::PerCpu: the thread
+// it runs, its stack, its number) and the core's state beside it.
+struct Cpu : arm64::PerCpu {
+  // Cross-CPU requests (cpu.cc): written by the lock holder, served by this
+  // CPU as soon as it enters the kernel, lock or not.
+  uint64_t request;       // kRequest* bits, set by the requester
+  uint64_t served;        // requests served so far (a counter the requester waits on)
+  uint64_t lost_current;  // the thread it ran was taken away while it waited for the lock
+  void* fp_owner;         // the Thread whose FP/SIMD state this CPU's registers hold
+  uint64_t cpacr;         // the FP access last set (fpu.h)
+  uint64_t ttbr0;         // TTBR0_EL1 as last written for a thread (0: walks disabled, EPD0 = 1)
+  uint64_t pad[6];        // one 128-byte line per CPU
+};
+static_assert(sizeof(Cpu) == 128, "one cache line per CPU");
+
 // This CPU's record (inline: every kernel entry reads it several times).
-inline arm64::PerCpu& this_cpu() {
-  uint64_t p;
-  asm("mrs %0, tpidr_el1" : "=r"(p));  // (not volatile: constant for as long as this code runs on this CPU)
-  return *reinterpret_cast<arm64::PerCpu*>(p);
-}
-arm64::PerCpu& cpu_record(size_t index);
+inline Cpu& this_cpu() { return static_cast<Cpu&>(arch::this_percpu()); }
+Cpu& cpu_record(size_t index);
 size_t cpus_online();
 bool cpu_online(size_t index);
 // Sets up the record of CPU `index` and points TPIDR_EL1 at it.
@@ -73,7 +85,7 @@ void cpu_drop_identity_map();
 void cpu_enable_pmu();
 // Disables this CPU's walks through TTBR0 (TCR.EPD0 = 1) while it runs no
 // thread, so it never walks (even speculatively) tables that may be freed
-// meanwhile; switch_to enables them again (PerCpu::ttbr0 says which).
+// meanwhile; switch_to enables them again (Cpu::ttbr0 says which).
 void cpu_user_walks_off();
 // Runs threads from this CPU's run queue, idling when there are none; never
 // returns. `last`: the thread whose EL0 registers the CPU still holds.

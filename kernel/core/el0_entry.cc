@@ -11,11 +11,9 @@
 #include <stdint.h>
 
 #include "keel/abi.h"
+#include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/esr.h"
 #include "kernel/arch/arm64/kernel/frame.h"
-#include "kernel/arch/arm64/regs.h"
-#include "kernel/arch/arm64/sysreg.h"
-#include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
 #include "kernel/core/fpu.h"
@@ -41,23 +39,19 @@ unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); 
 // Makes `next` this CPU's thread. `from` is the thread whose EL0 registers
 // the CPU still holds (null when it idled or lost its thread).
 void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
-  arm64::PerCpu& c = this_cpu();
+  Cpu& c = this_cpu();
   fp_set_access(next == c.fp_owner);
   if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
-    if (from != nullptr) from->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
-    KEEL_WRITE_SYSREG(tpidr_el0, next->tpidr_el0);
-    KEEL_WRITE_SYSREG(tpidrro_el0, next->tpidrro_el0);
+    if (from != nullptr) from->tpidr_el0 = arch::user_tp();
+    arch::set_user_tp(next->tpidr_el0, next->tpidrro_el0);
   }
   // Its space's ASID may have changed since it last ran (a rollover).
   const uint64_t ttbr0 = thread_ttbr0(next);
   if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables
-    KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
-    arm64::isb();  // TTBR0 before walks can start from it
-    KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
-    arm64::isb();  // the new address space is in effect before the eret
+    arch::set_user_tables(ttbr0);  // (synchronized: TTBR0 before walks can start from it)
+    arch::set_user_walks(true);    // (synchronized: the new address space is in effect before the eret)
   } else if (ttbr0 != c.ttbr0) {
-    KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
-    arm64::isb();
+    arch::set_user_tables(ttbr0);
   }
   c.ttbr0 = ttbr0;
   c.user_frame = &next->frame;
@@ -67,7 +61,7 @@ void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
 // on the way out, because kprintf runs in the middle of kernel operations.
 void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
   uint64_t pa = 0, badge = 0;
-  if (console_log_take_signal(&pa, &badge)) ntfn_signal(scheduler(), layout::linear<Notification>(pa), badge);
+  if (console_log_take_signal(&pa, &badge)) ntfn_signal(scheduler(), arch::phys<Notification>(pa), badge);
 }
 
 }  // namespace
@@ -92,11 +86,11 @@ bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock) {
 // device, or an SGI from a CPU that queued one — and run it. `last` is the
 // thread whose EL0 registers the CPU still holds (or null).
 [[noreturn]] void cpu_idle(Thread* last) {
-  arm64::PerCpu& c = this_cpu();
+  Cpu& c = this_cpu();
   c.user_frame = nullptr;
   // Its EL0 thread pointer now: once the lock is dropped, `last` may run on
   // another CPU, and this one must not write to it later.
-  if (last != nullptr) last->tpidr_el0 = KEEL_READ_SYSREG(tpidr_el0);
+  if (last != nullptr) last->tpidr_el0 = arch::user_tp();
   timer_stop();
   static bool said = false;  // once: with servers waiting for interrupts, idling is normal
   if (!said && c.index == 0) {
@@ -109,11 +103,11 @@ bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock) {
       switch_to(nullptr, next);
       check_invariants();
       kernel_exit();
-      arm64::enter_user();
+      arch::enter_user();
     }
     cpu_user_walks_off();  // the last thread's tables may be freed while this CPU waits
     kernel_exit();
-    arm64::wfi();
+    arch::wait_for_interrupt();
     kernel_enter();
     while (irq_dispatch() != IrqResult::kNone) {
     }
@@ -159,7 +153,7 @@ void set_current_thread(Thread* t) { this_cpu().user_frame = t != nullptr ? &t->
 // frame PerCpu::user_frame names then.
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   kernel_enter();  // from here the big kernel lock is held (lock.h)
-  arm64::PerCpu& c = this_cpu();
+  Cpu& c = this_cpu();
   if (c.lost_current != 0) {
     // While this CPU waited for the lock, another took its thread away
     // (cpu.h: stall protocol). The saved frame is not ours any more: serve

@@ -1,20 +1,20 @@
 #include "kernel/core/fpu.h"
 
-#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/arch/arch.h"
 #include "kernel/core/cpu.h"
 
 namespace keel {
 
 void fp_claim(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
-  arm64::PerCpu& c = this_cpu();
+  Cpu& c = this_cpu();
   fp_set_access(true);
-  arm64::isb();  // before the kernel itself touches the registers
+  arch::sync_context();  // before the kernel itself touches the registers
   if (t->fp_live_on != 0 && t->fp_live_on != c.index + 1) cpu_fetch_fp(t->fp_live_on - 1);
   if (auto* owner = static_cast<Thread*>(c.fp_owner)) {
-    arm64::fpsimd_save(&owner->fp);
+    arch::fp_save(&owner->fp);
     owner->fp_live_on = 0;
   }
-  arm64::fpsimd_restore(&t->fp);
+  arch::fp_restore(&t->fp);
   c.fp_owner = t;
   t->fp_live_on = static_cast<uint32_t>(c.index + 1);
 }
@@ -29,7 +29,7 @@ void fp_init() {
   this_cpu().fp_owner = nullptr;
   this_cpu().cpacr = ~0ull;
   fp_set_access(false);
-  arm64::isb();
+  arch::sync_context();
 }
 
 }  // namespace keel

@@ -1,6 +1,6 @@
 // fpu.h — lazy FP/SIMD switching, per CPU.
 //
-// A CPU's FP/SIMD registers hold its fp_owner's state (PerCpu, cpu.h). Any
+// A CPU's FP/SIMD registers hold its fp_owner's state (Cpu, cpu.h). Any
 // other thread runs there with EL0 FP access trapped (CPACR_EL1.FPEN =
 // 0b01); its first FP instruction traps (EC 0x07), the owner's state is
 // saved, its own loaded, and it retries. IPC between threads that do not
@@ -8,7 +8,7 @@
 // registers (it moved) has that CPU save it first.
 #pragma once
 
-#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/arch/arch.h"
 #include "kernel/core/cpu.h"
 #include "kernel/core/lock.h"
 #include "kernel/object/thread.h"
@@ -20,10 +20,10 @@ void fp_init();
 // EL0 FP access on this CPU (in effect from the next eret; CPACR_EL1.FPEN
 // 0b11 or 0b01). Inline: every thread switch asks.
 inline void fp_set_access(bool el0) {
-  arm64::PerCpu& c = this_cpu();
+  Cpu& c = this_cpu();
   const uint64_t v = (el0 ? 3ull : 1ull) << 20;
   if (v == c.cpacr) return;
-  KEEL_WRITE_SYSREG(cpacr_el1, v);  // in effect from the eret (context synchronizing)
+  arch::set_fp_access(el0);  // in effect from the eret (context synchronizing)
   c.cpacr = v;
 }
 // The FP trap: t's state into this CPU's registers.

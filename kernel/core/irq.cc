@@ -1,8 +1,8 @@
 #include "kernel/core/irq.h"
 
-#include "kernel/arch/arm64/kernel/gic.h"
+#include "kernel/arch/arch.h"
+#include "kernel/arch/arm64/gic_regs.h"
 #include "kernel/arch/arm64/page_table.h"
-#include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
@@ -17,29 +17,25 @@ uint32_t g_timer_intid = 0;
 bool g_gic_up = false;  // the GIC is mapped and initialized
 uint64_t g_ticks_per_slice = 0;
 
-void rearm() {
-  KEEL_WRITE_SYSREG(cntp_tval_el0, g_ticks_per_slice);
-  KEEL_WRITE_SYSREG(cntp_ctl_el0, 1);  // ENABLE, IMASK = 0
-  arm64::isb();
-}
+void rearm() { arch::timer_arm(g_ticks_per_slice); }
 
 // Maps [pa, pa + size) into the device window after the console page and
 // returns its VA (0 on failure). Tables come from the rest of the boot pool.
 uint64_t map_device(const boot::BootInfo& bi, uint64_t pa, uint64_t size) {
   static uint64_t next_va = layout::kDeviceWindowBase + 0x10'0000;  // after the console
-  static arm64::PageAllocator pool(arm64::PhysWindow{layout::kLinearMapBase}, bi.pool_end_pa, bi.pool_limit_pa);
+  static arm64::PageAllocator pool(arch::phys_window(), bi.pool_end_pa, bi.pool_limit_pa);
   uint64_t base = pa & ~(arm64::kPageSize - 1);
   uint64_t len = (pa + size - base + arm64::kPageSize - 1) & ~(arm64::kPageSize - 1);
   uint64_t va = next_va;
-  arm64::PageTableBuilder ttbr1(arm64::PhysWindow{layout::kLinearMapBase}, &pool, bi.ttbr1);
+  arm64::PageTableBuilder ttbr1(arch::phys_window(), &pool, bi.ttbr1);
   if (ttbr1.map(va, base, len, arm64::MapAttrs{.type = arm64::MemType::kDevice, .writable = true},
                 {.allow_blocks = false}) != Status::kOk) {
     return 0;
   }
   // New entries replace invalid ones, which no TLB holds: a DSB makes them
   // visible to the walker, the ISB to the instructions that follow.
-  arm64::dsb_ishst();
-  arm64::isb();
+  arch::table_writes_visible();
+  arch::sync_context();
   next_va += (len + 0xf'ffff) & ~0xf'ffffull;  // keep regions 1 MiB apart
   return va + (pa - base);
 }
@@ -62,9 +58,9 @@ bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     kprintf("keel: cannot map the GIC: scheduling stays cooperative\n");
     return false;
   }
-  arm64::gic_init(regs);
+  arch::irq_controller_init(regs);
   g_timer_intid = dt.timer.phys_ns_intid;
-  g_ticks_per_slice = KEEL_READ_SYSREG(cntfrq_el0) * kSliceMs / 1000;
+  g_ticks_per_slice = arch::timer_frequency() * kSliceMs / 1000;
   g_gic_up = true;
   if (!timer_init_cpu()) return false;
   kprintf("keel: GICv%u, timer INTID %u, %llu ms time slices\n", dt.gic.version, g_timer_intid,
@@ -74,13 +70,13 @@ bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
 
 bool timer_init_cpu() {
   if (!g_gic_up) return false;
-  const arm64::PerCpu& c = this_cpu();
-  if (!arm64::gic_init_cpu(c.index, c.mpidr)) {
+  const Cpu& c = this_cpu();
+  if (!arch::irq_cpu_init(c.index, c.mpidr)) {
     kprintf("keel: cpu %llu: no GIC redistributor for MPIDR 0x%llx\n", static_cast<unsigned long long>(c.index),
             static_cast<unsigned long long>(c.mpidr));
     return false;
   }
-  arm64::gic_enable_ppi(c.index, g_timer_intid);
+  arch::irq_enable_ppi(c.index, g_timer_intid);
   rearm();
   return true;
 }
@@ -99,11 +95,11 @@ IrqBinding g_irq[kMaxIntid];
 
 IrqResult irq_dispatch() {
   if (!g_gic_up) return IrqResult::kNone;
-  uint32_t intid = arm64::gic_ack();
+  uint32_t intid = arch::irq_ack();
   if (intid >= kMaxIntid) return IrqResult::kNone;  // spurious: nothing pending
   IrqResult r = IrqResult::kDevice;
   if (intid < 16) {  // SGIs from other CPUs (cpu.h): their requests are served on entry already
-    arm64::gic_eoi(intid);
+    arch::irq_eoi(intid);
     if (intid == kSgiHalt) halt_cpu_silently();  // another CPU panicked and reports
     return IrqResult::kReschedule;
   }
@@ -112,12 +108,12 @@ IrqResult irq_dispatch() {
     r = IrqResult::kTick;
   } else if (g_irq[intid].ntfn_pa != 0) {
     // Level-triggered devices keep asserting until served: mask until Ack.
-    arm64::gic_disable_spi(intid);
-    ntfn_signal(scheduler(), layout::linear<Notification>(g_irq[intid].ntfn_pa), g_irq[intid].badge);
+    arch::irq_disable(intid);
+    ntfn_signal(scheduler(), arch::phys<Notification>(g_irq[intid].ntfn_pa), g_irq[intid].badge);
   } else {
-    arm64::gic_disable_spi(intid);  // nobody handles it
+    arch::irq_disable(intid);  // nobody handles it
   }
-  arm64::gic_eoi(intid);
+  arch::irq_eoi(intid);
   return r;
 }
 
@@ -132,27 +128,27 @@ Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge) {
   if (intid >= kMaxIntid || !g_irq[intid].claimed) return Status::kInvalidCapability;
   g_irq[intid].ntfn_pa = ntfn_pa;
   g_irq[intid].badge = badge;
-  arm64::gic_enable_spi(intid);
+  arch::irq_enable(intid);
   return Status::kOk;
 }
 
 Status irq_ack(uint32_t intid) {
   if (intid >= kMaxIntid || g_irq[intid].ntfn_pa == 0) return Status::kInvalidArgument;
-  arm64::gic_enable_spi(intid);
+  arch::irq_enable(intid);
   return Status::kOk;
 }
 
 void irq_forget_notification(uint64_t ntfn_pa) {
   for (uint32_t intid = kFirstSpi; intid < kMaxIntid; ++intid) {
     if (g_irq[intid].ntfn_pa != ntfn_pa) continue;
-    if (g_gic_up) arm64::gic_disable_spi(intid);  // claimed still, masked until bound again
+    if (g_gic_up) arch::irq_disable(intid);  // claimed still, masked until bound again
     g_irq[intid].ntfn_pa = 0;
   }
 }
 
 void irq_release(uint32_t intid) {
   if (intid >= kMaxIntid) return;
-  if (g_gic_up) arm64::gic_disable_spi(intid);
+  if (g_gic_up) arch::irq_disable(intid);
   g_irq[intid] = IrqBinding{};
 }
 
@@ -160,9 +156,6 @@ void timer_restart() {
   if (g_gic_up) rearm();
 }
 
-void timer_stop() {
-  KEEL_WRITE_SYSREG(cntp_ctl_el0, 2);  // IMASK, disabled
-  arm64::isb();
-}
+void timer_stop() { arch::timer_stop(); }
 
 }  // namespace keel

@@ -1,17 +1,13 @@
 #include "kernel/core/kernel_objects.h"
 
 #include "keel/abi.h"
-#include "kernel/arch/arm64/page_table.h"
-#include "kernel/arch/arm64/sysreg.h"
-#include "kernel/boot/layout.h"
+#include "kernel/arch/arch.h"
 #include "kernel/core/cpu.h"
 #include "kernel/core/panic.h"
 #include "kernel/object/page_info.h"
 
 namespace keel {
 namespace {
-
-using layout::linear;
 
 using abi::ObjectType;
 
@@ -25,7 +21,7 @@ Scheduler g_scheduler;
 object::Slot* mdb_anchor() { return &g_mdb_anchor; }
 
 void pages_init(uint64_t records_pa, uint64_t ram_base, uint64_t pages) KEEL_REQUIRES(g_kernel_lock) {
-  g_pages.init(linear<object::PageInfo>(records_pa), ram_base, pages);
+  g_pages.init(arch::phys<object::PageInfo>(records_pa), ram_base, pages);
 }
 
 object::PageInfo* page_info(uint64_t pa) KEEL_REQUIRES(g_kernel_lock) { return g_pages.at(pa); }
@@ -52,7 +48,7 @@ uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
     }
     bool flush_all = false;
     g_asids.get(space, running, kMaxCpus, &flush_all);
-    if (flush_all) arm64::tlb_flush_all();  // a new generation: reassigned ASIDs start clean everywhere
+    if (flush_all) arch::tlb_flush_all();  // a new generation: reassigned ASIDs start clean everywhere
   }
   return root_pa | (uint64_t{space->asid} << 48);
 }

@@ -1,11 +1,11 @@
 // kernel_objects.h — where kernel objects live (the linear map), the run
 // queues, the per-page records and ASIDs: the state kernel/object's files
-// share with the core. Target only (it reaches memory through the linear map).
+// share with the core. Memory is reached through arch::phys (the linear map; host memory in host tests).
 #pragma once
 
 #include <stdint.h>
 
-#include "kernel/boot/layout.h"
+#include "kernel/arch/arch.h"
 #include "kernel/core/lock.h"
 #include "kernel/core/scheduler.h"
 #include "kernel/object/capability.h"
@@ -26,14 +26,14 @@ inline Scheduler& scheduler() KEEL_REQUIRES(g_kernel_lock) { return g_scheduler;
 inline Status cnode_slot(const object::Capability& cnode, uint64_t index, object::Slot** out) {
   if (cnode.type != abi::ObjectType::kCNode) return Status::kInvalidCapability;
   if (index >= (1ull << cnode.size_bits)) return Status::kInvalidSlot;
-  *out = layout::linear<object::Slot>(cnode.object) + index;
+  *out = arch::phys<object::Slot>(cnode.object) + index;
   return Status::kOk;
 }
 
 // The object a capability names (T: Thread, Endpoint, Notification, Reply, ...).
 template <class T>
 T* object_at(const object::Capability& cap) {
-  return layout::linear<T>(cap.object);
+  return arch::phys<T>(cap.object);
 }
 
 // Every capability in the system follows this slot in one derivation-tree

@@ -16,7 +16,8 @@ namespace keel {
 [[noreturn]] void halt_cpu_silently();
 
 // Stops the other CPUs (an SGI; those waiting for the kernel lock see a
-// flag): called first by a panic. Defined in cpu.cc.
+// flag): called first by a panic. Defined in cpu.cc. (panic.cc defines the
+// rest, and kernel_exception, the report vectors.S calls.)
 void cpus_halt_others();
 
 }  // namespace keel

@@ -1,9 +1,8 @@
 #include "kernel/core/uaccess.h"
 
 #include "keel/abi.h"
+#include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/page_table.h"
-#include "kernel/arch/arm64/sysreg.h"
-#include "kernel/boot/layout.h"
 #include "kernel/core/kernel_objects.h"
 
 namespace keel {
@@ -15,9 +14,8 @@ namespace {
 Status copy_user(const Thread& t, uint64_t uva, size_t len, uint8_t* kbuf, bool to_user) {
   if (uva >= abi::kUserLimit || len > abi::kUserLimit - uva) return Status::kOutOfRange;
   if (t.as_root == 0 || t.vspace_slot.empty()) return Status::kNotFound;  // its space is gone: nothing to walk
-  arm64::TranslationRegime regime{
-      .ttbr0 = t.as_root, .ttbr1 = 0, .tcr = arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0)};
-  arm64::PhysWindow linear{layout::kLinearMapBase};
+  arm64::TranslationRegime regime{.ttbr0 = t.as_root, .ttbr1 = 0, .tcr = arch::translation_control().epd0(0)};
+  const arm64::PhysWindow linear = arch::phys_window();
   while (len > 0) {
     arm64::Translation tr = arm64::translate(regime, linear, uva);
     if (!tr.ok() || !(to_user ? tr.el0_writable : tr.el0_readable)) return Status::kNotFound;
@@ -29,7 +27,7 @@ Status copy_user(const Thread& t, uint64_t uva, size_t len, uint8_t* kbuf, bool 
     }
     size_t chunk = arm64::kPageSize - (uva & (arm64::kPageSize - 1));
     if (chunk > len) chunk = len;
-    auto* user = layout::linear<uint8_t>(tr.pa);
+    auto* user = arch::phys<uint8_t>(tr.pa);
     for (size_t i = 0; i < chunk; ++i) {
       if (to_user) {
         user[i] = kbuf[i];

@@ -6,9 +6,8 @@
 // space), so removing that capability undoes it (unmap_recorded), and the
 // per-page records (page_info.h) say which tables are installed and which
 // spaces are alive.
+#include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/page_table.h"
-#include "kernel/arch/arm64/sysreg.h"
-#include "kernel/boot/layout.h"
 #include "kernel/core/cpu.h"
 #include "kernel/object/objects.h"
 #include "kernel/object/page_info.h"
@@ -77,7 +76,7 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
   if (st != Status::kOk) return st;
   uint64_t va = fa.va;
   if (va >= abi::kUserLimit) return Status::kOutOfRange;
-  arm64::PhysWindow window{layout::kLinearMapBase};
+  const arm64::PhysWindow window = arch::phys_window();
   unsigned level;
   if (frame) {
     arm64::Pte leaf{};
@@ -101,7 +100,7 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
   }
   if (st == Status::kNotFound) return Status::kMissingTable;
   if (st != Status::kOk) return st == Status::kOverlap ? Status::kSlotOccupied : st;
-  arm64::dsb_ishst();  // the entry is visible to table walks before user code runs
+  arch::table_writes_visible();  // the entry is visible to table walks before user code runs
   record_mapping(s, va, level, as->cap.object);
   return Status::kOk;
 }
@@ -120,21 +119,21 @@ void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) 
   const uint64_t va = cap.badge & ~0xfffull;
   const unsigned level = static_cast<unsigned>((cap.badge >> 1) & 3);
   if (object::PageInfo* space = live_space(cap.watermark, cap.space_id)) {
-    arm64::PhysWindow window{layout::kLinearMapBase};
+    const arm64::PhysWindow window = arch::phys_window();
     uint64_t old = arm64::clear_entry(window, cap.watermark, va, frame ? level : level - 1, cap.object, !frame);
     if (old != 0 && g_asids.live(*space)) {
-      arm64::dsb_ishst();
+      arch::table_writes_visible();
       if (frame) {
-        arm64::tlb_flush_page(va, space->asid);
+        arch::tlb_flush_page(va, space->asid);
       } else {
-        arm64::tlb_flush_asid(space->asid);
+        arch::tlb_flush_asid(space->asid);
       }
     }
   }
   if (!frame) {
     object::PageInfo* p = page_info(cap.object);
     if (p != nullptr && p->kind == object::PageKind::kInstalledTable) {
-      auto* e = layout::linear<uint64_t>(cap.object);
+      auto* e = arch::phys<uint64_t>(cap.object);
       for (uint64_t i = 0; i < arm64::kPageSize / 8; ++i) e[i] = 0;
       p->kind = object::PageKind::kNone;
     }
@@ -145,7 +144,7 @@ void address_space_destroy(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
   cpus_release_address_space(root_pa);  // no CPU still walks its tables
   object::PageInfo* p = page_info(root_pa);
   if (p != nullptr && g_asids.live(*p)) {
-    arm64::tlb_flush_asid(p->asid);  // no stale translation survives into the ASID's reuse
+    arch::tlb_flush_asid(p->asid);  // no stale translation survives into the ASID's reuse
   }
   if (p != nullptr) {
     g_asids.release(p);

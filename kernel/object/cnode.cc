@@ -4,7 +4,7 @@
 // Copy, Mint and Move may take the source from another CNode (a parent
 // filling a child's); Delete and Revoke act on one slot. A destroyed CNode
 // is emptied later, iteratively (drain_dead_cnodes), never by recursion.
-#include "kernel/boot/layout.h"
+#include "kernel/arch/arch.h"
 #include "kernel/object/objects.h"
 
 namespace keel {
@@ -75,7 +75,7 @@ Status cnode_invoke(Thread* t, Slot* cn, abi::Method m) KEEL_REQUIRES(g_kernel_l
 // Emptying it here could destroy further CNodes, recursing as deep as user
 // space nested them: queue it instead and let drain_dead_cnodes empty it.
 void cnode_destroy(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) {
-  auto* slots = layout::linear<Slot>(cap.object);
+  auto* slots = arch::phys<Slot>(cap.object);
   slots[0].reserved = g_dead_cnodes;
   g_dead_cnodes = cap.object | cap.size_bits;  // CNodes are >= 128-byte aligned
 }
@@ -84,7 +84,7 @@ void drain_dead_cnodes_now() KEEL_REQUIRES(g_kernel_lock) {
   while (g_dead_cnodes != 0) {
     uint64_t pa = g_dead_cnodes & ~0x7full;
     unsigned bits = static_cast<unsigned>(g_dead_cnodes & 0x7f);
-    auto* slots = layout::linear<Slot>(pa);
+    auto* slots = arch::phys<Slot>(pa);
     g_dead_cnodes = slots[0].reserved;
     slots[0].reserved = 0;
     for (uint64_t i = 0; i < (1ull << bits); ++i) {

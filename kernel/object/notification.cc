@@ -1,5 +1,6 @@
 // notification.cc — the syscalls on Notification objects (Signal with the
 // write right, Wait and Poll with the read right) and its destroy case.
+#include "kernel/arch/arch.h"
 #include "kernel/core/console.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
@@ -24,7 +25,7 @@ Status notification_call(Thread* t, abi::Syscall s) KEEL_REQUIRES(g_kernel_lock)
 void notification_destroy(uint64_t pa) KEEL_REQUIRES(g_kernel_lock) {
   irq_forget_notification(pa);  // nothing may signal it any more
   console_forget_notification(pa);
-  ntfn_destroy(scheduler(), layout::linear<Notification>(pa));
+  ntfn_destroy(scheduler(), arch::phys<Notification>(pa));
 }
 
 }  // namespace keel

@@ -2,7 +2,7 @@
 // derivation tree (capability.h) calls when objects are made and destroyed.
 #include "kernel/object/objects.h"
 
-#include "kernel/boot/layout.h"
+#include "kernel/arch/arch.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/panic.h"
 #include "kernel/object/page_info.h"
@@ -25,7 +25,7 @@ const object::ObjectHooks kHooks{
 void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
   if (type == ObjectType::kUntyped) return;
   unsigned bits = object::object_size_bits(type, size_bits);
-  auto* p = layout::linear<uint64_t>(pa);
+  auto* p = arch::phys<uint64_t>(pa);
   for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
   if (type == ObjectType::kAddressSpace && !pages_new_space(pa)) {
     panic("address space at 0x%llx outside the page records", static_cast<unsigned long long>(pa));

@@ -40,27 +40,18 @@ static_assert(sizeof(FpState) == 528 && __builtin_offsetof(FpState, fpsr) == 512
 extern "C" void fpsimd_save(FpState* s);
 extern "C" void fpsimd_restore(const FpState* s);
 
-// Per-CPU data, reached through TPIDR_EL1 (kernel/core/cpu.h owns the
-// array). vectors.S reads user_frame (the first word) on every entry from and
-// return to EL0, and enter_user reads kstack_top.
+// What the architecture keeps per CPU, reached through TPIDR_EL1: the start
+// of the kernel's per-CPU record (kernel/core/cpu.h Cpu extends it with the
+// core's state). vectors.S reads user_frame on every entry from and return
+// to EL0, and enter_user reads kstack_top.
 struct PerCpu {
   ExceptionFrame* user_frame;  // the frame of the thread this CPU runs at EL0 (null: idle)
   uint64_t kstack_top;         // this CPU's kernel stack
   uint64_t index;              // 0 .. cpus - 1 (the boot CPU is 0)
   uint64_t mpidr;
-  // Cross-CPU requests (kernel/core/cpu.cc): written by the lock holder,
-  // served by this CPU as soon as it enters the kernel, lock or not.
-  uint64_t request;       // kRequest* bits, set by the requester
-  uint64_t served;        // requests served so far (a counter the requester waits on)
-  uint64_t lost_current;  // the thread it ran was taken away while it waited for the lock
-  void* fp_owner;         // the Thread whose FP/SIMD state this CPU's registers hold
-  uint64_t cpacr;         // CPACR_EL1 as last written (FP trap on/off)
-  uint64_t ttbr0;         // TTBR0_EL1 as last written for a thread (0: walks disabled, EPD0 = 1)
-  uint64_t pad[6];        // one 128-byte line per CPU
 };
 static_assert(__builtin_offsetof(PerCpu, user_frame) == 0, "vectors.S loads [TPIDR_EL1]");
 static_assert(__builtin_offsetof(PerCpu, kstack_top) == 8, "enter_user loads [TPIDR_EL1, #8]");
-static_assert(sizeof(PerCpu) == 128);
 
 // Restores PerCpu::user_frame and erets to EL0 (vectors.S). SP_EL1 keeps
 // its value across the eret and the next entry from EL0 starts there, so the

@@ -12,15 +12,9 @@
 #include <stdint.h>
 
 #include "keel/abi.h"
+#include "kernel/arch/arm64/gic_regs.h"
 
 namespace keel::arm64 {
-
-struct GicRegs {
-  unsigned version = 0;      // 2 or 3
-  uint64_t distributor = 0;  // VA of GICD
-  uint64_t cpu = 0;          // VA of GICC (v2) or of the redistributor region (v3)
-  uint64_t cpu_size = 0;     // bytes mapped at `cpu`
-};
 
 constexpr uint32_t kSpuriousIntid = 1023;
 constexpr size_t kGicMaxCpus = abi::kMaxCpus;

@@ -1,21 +1,16 @@
-// exception.cc — what the kernel does with an exception it did not expect:
-// a decoded KERNEL PANIC report. Reached from vectors.S.
+// panic.cc — stopping the kernel with an explanation (panic.h), and what
+// the kernel does with an exception it did not expect: a decoded KERNEL
+// PANIC report (kernel_exception, called by vectors.S).
+#include "kernel/core/panic.h"
+
 #include <stdarg.h>
 #include <stdint.h>
 
+#include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/esr.h"
 #include "kernel/arch/arm64/kernel/frame.h"
-#include "kernel/arch/arm64/sysreg.h"
 #include "kernel/core/console.h"
-#include "kernel/core/panic.h"
 #include "kernel/lib/fmt.h"
-
-extern "C" {
-extern char __kernel_stack_bottom[];
-extern char __kernel_stack_top[];
-extern char __emergency_stack_bottom[];
-extern char __emergency_stack_top[];
-}
 
 namespace keel::arm64 {
 namespace {
@@ -26,23 +21,16 @@ unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); 
 // panicking) only has to notice that it is not the first.
 int g_panic_depth = 0;
 
-bool on_stack(uint64_t fp, const char* lo, const char* hi) {
-  return fp >= reinterpret_cast<uint64_t>(lo) && fp + 16 <= reinterpret_cast<uint64_t>(hi);
-}
+bool on_stack(uint64_t fp, arch::StackBounds s) { return fp >= s.lo && fp + 16 <= s.hi; }
 
 // This CPU's kernel stack, as vectors.S finds it: from its PerCpu record
 // (TPIDR_EL1) once that exists, the boot CPU's before.
-struct StackRange {
-  const char* lo;
-  const char* hi;
-};
-StackRange own_stack() {
-  uint64_t p = 0;
-  asm volatile("mrs %0, tpidr_el1" : "=r"(p));
-  const uint64_t top = p != 0 ? reinterpret_cast<const PerCpu*>(p)->kstack_top : 0;
-  if (top == 0) return {__kernel_stack_bottom, __kernel_stack_top};
-  return {reinterpret_cast<const char*>(top - (__kernel_stack_top - __kernel_stack_bottom)),
-          reinterpret_cast<const char*>(top)};
+arch::StackBounds own_stack() {
+  const arch::StackBounds boot = arch::boot_stack();
+  const PerCpu* c = arch::this_percpu_or_null();
+  const uint64_t top = c != nullptr ? c->kstack_top : 0;
+  if (top == 0) return boot;
+  return {top - (boot.hi - boot.lo), top};
 }
 
 // Walks AAPCS64 frame records {previous fp, lr} from fp. Return addresses
@@ -50,9 +38,9 @@ StackRange own_stack() {
 void print_backtrace(uint64_t pc, uint64_t fp) {
   kprintf("  backtrace:\n");
   if (pc != 0) kprintf("    #0 0x%016llx in kernel\n", ull(pc));
-  const StackRange stack = own_stack();
+  const arch::StackBounds stack = own_stack();
   for (int depth = 1; depth < 32 && (fp & 15) == 0; ++depth) {
-    if (!on_stack(fp, stack.lo, stack.hi) && !on_stack(fp, __emergency_stack_bottom, __emergency_stack_top)) {
+    if (!on_stack(fp, stack) && !on_stack(fp, arch::emergency_stack())) {
       break;
     }
     const auto* rec = reinterpret_cast<const uint64_t*>(fp);
@@ -86,7 +74,7 @@ extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) 
           exception_class_name(ec));
   kprintf("  ESR 0x%016llx  FAR 0x%016llx\n  ELR 0x%016llx  SPSR 0x%016llx  SP 0x%016llx\n", ull(f->esr), ull(f->far),
           ull(f->elr), ull(f->spsr), ull(f->sp));
-  if (!on_stack(f->sp - 16, own_stack().lo, own_stack().hi)) {
+  if (!on_stack(f->sp - 16, own_stack())) {
     kprintf("  note: SP was outside the kernel stack; this report ran on the emergency stack\n");
   }
   for (int i = 0; i < 31; i += 4) {
@@ -103,18 +91,15 @@ extern "C" [[noreturn]] void kernel_exception(ExceptionFrame* f, uint64_t slot) 
 namespace keel {
 
 void halt_cpu() {
-  asm volatile("msr daifset, #0xf");
+  arch::mask_interrupts();
   kprintf("keel: CPU halted.\n");
   halt_cpu_silently();
 }
 
-void halt_cpu_silently() {
-  asm volatile("msr daifset, #0xf");
-  for (;;) arm64::wfe();
-}
+void halt_cpu_silently() { arch::halt(); }
 
 void panic(const char* fmt, ...) {
-  asm volatile("msr daifset, #0xf");
+  arch::mask_interrupts();
   console_panic_mode();  // straight to the UART, even after the hand-over
   cpus_halt_others();    // one report, and no CPU runs on in a broken kernel
   kprintf("\nKERNEL PANIC: ");

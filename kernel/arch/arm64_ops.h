@@ -1,0 +1,131 @@
+// arm64_ops.h — kernel/arch/arch.h on the real CPU. Include arch.h, not this.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernel/arch/arm64/kernel/frame.h"
+#include "kernel/arch/arm64/kernel/gic.h"
+#include "kernel/arch/arm64/regs.h"
+#include "kernel/arch/arm64/sysreg.h"
+#include "kernel/boot/layout.h"
+
+extern "C" {
+extern char __kernel_stack_bottom[];
+extern char __kernel_stack_top[];
+extern char __emergency_stack_bottom[];
+extern char __emergency_stack_top[];
+}
+
+namespace keel::arch {
+
+// [lo, hi) of a stack.
+struct StackBounds {
+  uint64_t lo, hi;
+};
+// The boot CPU's kernel stack (every CPU's is this size), and the stack
+// vectors.S switches to when a kernel stack overflows (kernel.ld).
+inline StackBounds boot_stack() {
+  return {reinterpret_cast<uint64_t>(__kernel_stack_bottom), reinterpret_cast<uint64_t>(__kernel_stack_top)};
+}
+inline StackBounds emergency_stack() {
+  return {reinterpret_cast<uint64_t>(__emergency_stack_bottom), reinterpret_cast<uint64_t>(__emergency_stack_top)};
+}
+
+constexpr uint64_t phys_offset() { return layout::kLinearMapBase; }
+
+inline arm64::PerCpu& this_percpu() {
+  uint64_t p;
+  asm("mrs %0, tpidr_el1" : "=r"(p));  // (not volatile: constant for as long as this code runs on this CPU)
+  return *reinterpret_cast<arm64::PerCpu*>(p);
+}
+// Null before this CPU has a record (early boot, a panic then).
+inline arm64::PerCpu* this_percpu_or_null() {
+  uint64_t p;
+  asm volatile("mrs %0, tpidr_el1" : "=r"(p));
+  return reinterpret_cast<arm64::PerCpu*>(p);
+}
+inline void set_this_percpu(arm64::PerCpu* c) { KEEL_WRITE_SYSREG(tpidr_el1, reinterpret_cast<uint64_t>(c)); }
+
+inline void table_writes_visible() { arm64::dsb_ishst(); }
+inline void sync_context() { arm64::isb(); }
+
+inline void tlb_flush_page(uint64_t va, uint64_t asid) { arm64::tlb_flush_page(va, asid); }
+inline void tlb_flush_asid(uint64_t asid) { arm64::tlb_flush_asid(asid); }
+inline void tlb_flush_all() { arm64::tlb_flush_all(); }
+// This PE only: TLBI VMALLE1, then DSB NSH (a local TLBI needs only this
+// PE's completion, D8.13) and ISB.
+inline void tlb_flush_local() {
+  asm volatile("tlbi vmalle1" ::: "memory");
+  arm64::dsb_nsh();
+  arm64::isb();
+}
+
+inline void set_user_tables(uint64_t ttbr0) {
+  KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
+  arm64::isb();  // TTBR0 before any walk starts from it
+}
+inline void set_user_walks(bool on) {
+  KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(on ? 0 : 1).raw);
+  arm64::isb();  // in effect before the next walk (or the eret)
+}
+inline arm64::TcrEl1 translation_control() { return arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}; }
+
+inline uint64_t user_tp() { return KEEL_READ_SYSREG(tpidr_el0); }
+inline void set_user_tp(uint64_t tp, uint64_t tpro) {
+  KEEL_WRITE_SYSREG(tpidr_el0, tp);
+  KEEL_WRITE_SYSREG(tpidrro_el0, tpro);
+}
+
+// CPACR_EL1.FPEN: 0b11 EL0 and EL1 use FP/SIMD freely; 0b01 EL0 traps (EC
+// 0x07). In effect from the eret (context synchronizing).
+inline void set_fp_access(bool el0) { KEEL_WRITE_SYSREG(cpacr_el1, (el0 ? 3ull : 1ull) << 20); }
+inline void fp_save(arm64::FpState* s) { arm64::fpsimd_save(s); }
+inline void fp_restore(const arm64::FpState* s) { arm64::fpsimd_restore(s); }
+
+// The EL1 physical timer (CNTP).
+inline uint64_t timer_frequency() { return KEEL_READ_SYSREG(cntfrq_el0); }
+inline void timer_arm(uint64_t ticks) {
+  KEEL_WRITE_SYSREG(cntp_tval_el0, ticks);
+  KEEL_WRITE_SYSREG(cntp_ctl_el0, 1);  // ENABLE, IMASK = 0
+  arm64::isb();
+}
+inline void timer_stop() {
+  KEEL_WRITE_SYSREG(cntp_ctl_el0, 2);  // IMASK, disabled
+  arm64::isb();
+}
+
+inline void irq_controller_init(const arm64::GicRegs& regs) { arm64::gic_init(regs); }
+inline bool irq_cpu_init(uint64_t cpu, uint64_t mpidr) { return arm64::gic_init_cpu(cpu, mpidr); }
+inline uint32_t irq_ack() { return arm64::gic_ack(); }
+inline void irq_eoi(uint32_t intid) { arm64::gic_eoi(intid); }
+inline void irq_enable(uint32_t spi) { arm64::gic_enable_spi(spi); }
+inline void irq_disable(uint32_t spi) { arm64::gic_disable_spi(spi); }
+inline void irq_enable_ppi(uint64_t cpu, uint32_t intid) { arm64::gic_enable_ppi(cpu, intid); }
+inline void send_sgi(uint64_t cpu, uint32_t intid) { arm64::gic_send_sgi(cpu, intid); }
+
+// Cycle and instruction counters for EL0 (the benchmarks), if there is a PMU.
+inline void pmu_enable() {
+  KEEL_WRITE_SYSREG(cntkctl_el1, KEEL_READ_SYSREG(cntkctl_el1) | (1u << 1));
+  uint64_t pmuver = (KEEL_READ_SYSREG(id_aa64dfr0_el1) >> 8) & 0xf;
+  if (pmuver == 0 || pmuver == 0xf) return;  // none, or IMPLEMENTATION DEFINED
+  KEEL_WRITE_SYSREG(pmevtyper0_el0, 0x08);   // event 0x08: instructions retired
+  KEEL_WRITE_SYSREG(pmccfiltr_el0, 0);
+  KEEL_WRITE_SYSREG(pmcntenset_el0, (1ull << 31) | 1);
+  KEEL_WRITE_SYSREG(pmcr_el0, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));  // E, P, C, LC
+  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 2) | (1u << 3));                     // CR, ER
+  arm64::isb();
+}
+
+// The first return to EL0 on this CPU (vectors.S: resets the kernel stack,
+// then restores the frame PerCpu::user_frame names and erets).
+[[noreturn]] inline void enter_user() { arm64::enter_user(); }
+
+inline void wait_for_interrupt() { arm64::wfi(); }
+inline void cpu_relax() { asm volatile("yield" ::: "memory"); }
+inline void mask_interrupts() { asm volatile("msr daifset, #0xf" ::: "memory"); }
+[[noreturn]] inline void halt() {
+  asm volatile("msr daifset, #0xf");
+  for (;;) arm64::wfe();
+}
+
+}  // namespace keel::arch
