@@ -16,7 +16,8 @@ namespace keel::arch {
 struct HostCpu {
   uint64_t ttbr0 = 0;
   bool user_walks = true;
-  uint64_t tcr = 0;
+  // 48-bit VAs, 4 KiB granules, as the kernel's boot sets TCR_EL1.
+  uint64_t tcr = arm64::TcrEl1{}.t0sz(16).t1sz(16).tg0(arm64::Tg0::k4K).tg1(arm64::Tg1::k4K).ips(5).raw;
   uint64_t tp = 0, tpro = 0;
   bool fp_el0 = false;
   bool timer_armed = false;

@@ -66,20 +66,6 @@ void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
 
 }  // namespace
 
-// Sends t's fault to its fault endpoint: the slot named at ThreadConfigure,
-// looked up in t's own CNode now (so a deleted endpoint is simply absent).
-// Returns false if there is no usable endpoint; the caller then stops t.
-bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock) {
-  if (t->fault_ep_index == 0) return false;
-  Found<Endpoint> ep = lookup<Endpoint>(*t, t->fault_ep_index, abi::kRightWrite);
-  if (!ep.ok()) return false;
-  const bool exit = kind == abi::kFaultExit;  // MR0 = the exit code (abi.h)
-  const uint64_t mr[4] = {exit ? t->regs().args<abi::ExitArgs>().code : t->frame.esr, exit ? 0 : t->frame.far,
-                          t->frame.elr, t->frame.sp};
-  ipc_send_fault(scheduler(), ep.object, t, ep.badge() | abi::kFaultBadge, kind, mr);
-  return true;
-}
-
 // Nothing runnable on this CPU: drop the lock and wait for an interrupt
 // (with IRQs masked, WFI still wakes on a pending one, which is then taken
 // from the GIC here, under the lock) that makes a thread runnable here — a

@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 
+#include "kernel/arch/arch.h"
+
 #define KEEL_CAPABILITY(x) __attribute__((capability(x)))
 #define KEEL_GUARDED_BY(x) __attribute__((guarded_by(x)))
 #define KEEL_REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))
@@ -39,7 +41,7 @@ class KEEL_CAPABILITY("mutex") SpinLock {
     while (__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0) {
       while (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0) {
         if (spin_hook_ != nullptr) spin_hook_();
-        asm volatile("yield" ::: "memory");
+        arch::cpu_relax();
       }
     }
   }

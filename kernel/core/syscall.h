@@ -1,5 +1,5 @@
-// syscall.h — syscall dispatch (syscall.cc) and fault delivery
-// (el0_entry.cc), for the EL0 exception entry.
+// syscall.h — syscall dispatch (syscall.cc) and the IPC fastpath, for the
+// EL0 exception entry.
 #pragma once
 
 #include <stdint.h>
@@ -32,9 +32,5 @@ inline Thread* syscall_fastpath(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   return call ? ipc_fastpath_call(scheduler(), ep.object, t, ep.badge())
               : ipc_fastpath_reply_recv(scheduler(), ep.object, t);
 }
-
-// Sends t's fault (abi::FaultKind) to its fault endpoint; false if it has
-// no usable one (the caller then stops t).
-bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock);
 
 }  // namespace keel

@@ -90,6 +90,9 @@ Status endpoint_send(Thread* t, abi::Syscall s) KEEL_REQUIRES(g_kernel_lock);
 Status endpoint_recv(Thread* t, abi::Syscall s) KEEL_REQUIRES(g_kernel_lock);
 Status reply_send(Thread* t) KEEL_REQUIRES(g_kernel_lock);
 Status notification_call(Thread* t, abi::Syscall s) KEEL_REQUIRES(g_kernel_lock);
+// Sends t's fault (abi::FaultKind) to its fault endpoint (thread.cc);
+// false if it has no usable one (the caller then stops t).
+bool deliver_fault(Thread* t, uint64_t kind) KEEL_REQUIRES(g_kernel_lock);
 // DebugWrite (kernel_log.cc).
 abi::Error debug_write(Thread& t) KEEL_REQUIRES(g_kernel_lock);
 

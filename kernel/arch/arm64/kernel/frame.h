@@ -20,7 +20,8 @@ struct ExceptionFrame {
   // The registers the kernel names outside the syscall ABI (keel/abi.h's
   // SyscallView names x0..x6): these and the views are the only places
   // that index x[] by number.
-  uint64_t syscall_number() const { return x[8]; }  // SVC: x8
+  uint64_t syscall_number() const { return x[8]; }   // SVC: x8
+  void set_syscall_number(uint64_t n) { x[8] = n; }  // (as an SVC leaves it: host tests)
   uint64_t frame_pointer() const { return x[29]; }
   void set_entry_argument(uint64_t v) { x[0] = v; }  // x0 at a thread's first instruction
 };
