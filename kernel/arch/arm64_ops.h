@@ -61,14 +61,14 @@ inline void tlb_flush_local() {
 }
 
 inline void set_user_tables(uint64_t ttbr0) {
-  KEEL_WRITE_SYSREG(ttbr0_el1, ttbr0);
+  arm64::write_sysreg(arm64::Ttbr0El1{ttbr0});
   arm64::isb();  // TTBR0 before any walk starts from it
 }
 inline void set_user_walks(bool on) {
-  KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(on ? 0 : 1).raw);
+  arm64::write_sysreg(arm64::read_sysreg<arm64::TcrEl1>().epd0(on ? 0 : 1));
   arm64::isb();  // in effect before the next walk (or the eret)
 }
-inline arm64::TcrEl1 translation_control() { return arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}; }
+inline arm64::TcrEl1 translation_control() { return arm64::read_sysreg<arm64::TcrEl1>(); }
 
 inline uint64_t user_tp() { return KEEL_READ_SYSREG(tpidr_el0); }
 inline void set_user_tp(uint64_t tp, uint64_t tpro) {
@@ -78,7 +78,9 @@ inline void set_user_tp(uint64_t tp, uint64_t tpro) {
 
 // CPACR_EL1.FPEN: 0b11 EL0 and EL1 use FP/SIMD freely; 0b01 EL0 traps (EC
 // 0x07). In effect from the eret (context synchronizing).
-inline void set_fp_access(bool el0) { KEEL_WRITE_SYSREG(cpacr_el1, (el0 ? 3ull : 1ull) << 20); }
+inline void set_fp_access(bool el0) {
+  arm64::write_sysreg(arm64::CpacrEl1{}.fpen(el0 ? arm64::CpacrEl1::kFpenNoTrap : arm64::CpacrEl1::kFpenTrapEl0));
+}
 inline void fp_save(arm64::FpState* s) { arm64::fpsimd_save(s); }
 inline void fp_restore(const arm64::FpState* s) { arm64::fpsimd_restore(s); }
 
@@ -86,11 +88,11 @@ inline void fp_restore(const arm64::FpState* s) { arm64::fpsimd_restore(s); }
 inline uint64_t timer_frequency() { return KEEL_READ_SYSREG(cntfrq_el0); }
 inline void timer_arm(uint64_t ticks) {
   KEEL_WRITE_SYSREG(cntp_tval_el0, ticks);
-  KEEL_WRITE_SYSREG(cntp_ctl_el0, 1);  // ENABLE, IMASK = 0
+  arm64::write_sysreg(arm64::CntpCtlEl0{}.enable(1).imask(0));
   arm64::isb();
 }
 inline void timer_stop() {
-  KEEL_WRITE_SYSREG(cntp_ctl_el0, 2);  // IMASK, disabled
+  arm64::write_sysreg(arm64::CntpCtlEl0{}.enable(0).imask(1));
   arm64::isb();
 }
 
@@ -111,8 +113,8 @@ inline void pmu_enable() {
   KEEL_WRITE_SYSREG(pmevtyper0_el0, 0x08);   // event 0x08: instructions retired
   KEEL_WRITE_SYSREG(pmccfiltr_el0, 0);
   KEEL_WRITE_SYSREG(pmcntenset_el0, (1ull << 31) | 1);
-  KEEL_WRITE_SYSREG(pmcr_el0, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));  // E, P, C, LC
-  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 2) | (1u << 3));                     // CR, ER
+  arm64::write_sysreg(arm64::PmcrEl0{}.e(1).p(1).c(1).lc(1));
+  KEEL_WRITE_SYSREG(pmuserenr_el0, (1u << 2) | (1u << 3));  // CR, ER
   arm64::isb();
 }
 

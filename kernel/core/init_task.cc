@@ -174,9 +174,8 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
                                      .global = false},
                      {.allow_blocks = false}),
           "mapping a frame");
-    f->cap.badge = va | (3u << 1) | 1;  // recorded: deleting the capability unmaps it
-    f->cap.watermark = as->cap.object;
-    f->cap.space_id = space_id;
+    // Recorded: deleting the capability unmaps it.
+    object::MappingRecord{.va = va, .level = 3, .root = as->cap.object, .space_id = space_id}.store(&f->cap);
     return f->cap.object;
   };
 
@@ -253,9 +252,8 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
       const uint64_t child = pte.address(), va = l.va | (i << (39 - 9 * level));
       const uint64_t index = (child - pts[0]->cap.object) / kPage;
       if (child < pts[0]->cap.object || index >= kInitPageTables) panic("creating init: a table not from its pool");
-      pts[index]->cap.badge = va | (uint64_t{level + 1} << 1) | 1;
-      pts[index]->cap.watermark = as->cap.object;
-      pts[index]->cap.space_id = space_id;
+      object::MappingRecord{.va = va, .level = level + 1, .root = as->cap.object, .space_id = space_id}.store(
+          &pts[index]->cap);
       page_info(child)->kind = object::PageKind::kInstalledTable;
       if (level + 1 < 3) stack[depth++] = {child | (level + 1), va};
     }

@@ -63,12 +63,13 @@ uint64_t g_device_records = 0;  // records of device frames that matched (no pag
 
 // The entry a mapping record names, if its space is alive and the path exists.
 const uint64_t* recorded_entry(const object::Capability& c, unsigned* entry_level) KEEL_REQUIRES(g_kernel_lock) {
-  PageInfo* space = page_info(c.watermark);
-  if (space == nullptr || space->kind != PageKind::kAddressSpace || space->id != c.space_id) return nullptr;
-  const uint64_t va = c.badge & ~0xfffull;
-  const unsigned level = static_cast<unsigned>((c.badge >> 1) & 3);
+  const object::MappingRecord m = object::MappingRecord::of(c);
+  PageInfo* space = page_info(m.root);
+  if (space == nullptr || space->kind != PageKind::kAddressSpace || space->id != m.space_id) return nullptr;
+  const uint64_t va = m.va;
+  const unsigned level = m.level;
   const unsigned at = is_frame(c.type) ? level : level - 1;
-  uint64_t table = c.watermark;
+  uint64_t table = m.root;
   for (unsigned l = 0; l < at; ++l) {
     arm64::Pte e{layout::linear<uint64_t>(table)[arm64::level_index(va, l)]};
     if (!e.valid() || !e.table_or_page()) return nullptr;
@@ -118,7 +119,7 @@ void check_tree() KEEL_REQUIRES(g_kernel_lock) {
           violated("an address space without its live record", x->cap.object);
       }
     }
-    if ((is_frame(t) || t == ObjectType::kPageTable) && (x->cap.badge & 1) != 0) {
+    if ((is_frame(t) || t == ObjectType::kPageTable) && object::MappingRecord::in(x->cap)) {
       if (t == ObjectType::kPageTable) ++table_records;
       if (record_matches(x->cap)) {
         if (PageInfo* p = page_info(x->cap.object)) {

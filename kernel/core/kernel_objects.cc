@@ -50,7 +50,7 @@ uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
     g_asids.get(space, running, kMaxCpus, &flush_all);
     if (flush_all) arch::tlb_flush_all();  // a new generation: reassigned ASIDs start clean everywhere
   }
-  return root_pa | (uint64_t{space->asid} << 48);
+  return arm64::Ttbr0El1::of(root_pa, space->asid).raw;
 }
 
 }  // namespace keel

@@ -30,26 +30,6 @@ namespace {
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
-const char* cpu_name(uint64_t midr) {
-  uint64_t implementer = (midr >> 24) & 0xff, part = (midr >> 4) & 0xfff;
-  if (implementer == 0x41) {
-    switch (part) {
-      case 0xd03: return "cortex-a53";
-      case 0xd04: return "cortex-a35";
-      case 0xd05: return "cortex-a55";
-      case 0xd07: return "cortex-a57";
-      case 0xd08: return "cortex-a72";
-      case 0xd0b: return "cortex-a76";
-      case 0xd0c: return "neoverse-n1";
-      case 0xd40: return "neoverse-v1";
-      case 0xd49: return "neoverse-n2";
-      default: return "Arm core";
-    }
-  }
-  if (implementer == 0x00) return "QEMU max";
-  return "unknown core";
-}
-
 // The data abort the fault self-test image provokes; its name is what the
 // symbolized backtrace test looks for.
 __attribute__((noinline)) void selftest_data_abort() {
@@ -72,12 +52,12 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   Status st = dtb::parse_dtb(reinterpret_cast<const void*>(bi->dtb_va), bi->dtb_size, &dt);
   if (st != Status::kOk) panic("the DTB (VA 0x%llx) no longer parses: %s", ull(bi->dtb_va), dt.error);
 
-  uint64_t midr = KEEL_READ_SYSREG(midr_el1);
+  const arm64::MidrEl1 midr = arm64::read_sysreg<arm64::MidrEl1>();
   uint64_t pc;
   asm volatile("adr %0, ." : "=r"(pc));
   kprintf(
       "keel: running in the high half at 0x%llx on %s (MIDR 0x%llx), EL%u (entered at EL%u): cpus=%zu mem=%lluMiB\n",
-      ull(pc), cpu_name(midr), ull(midr), arm64::current_el(), bi->entry_el, dt.cpu_count,
+      ull(pc), arm64::cpu_name(midr), ull(midr.raw), arm64::current_el(), bi->entry_el, dt.cpu_count,
       ull(dt.memory_bytes() >> 20));
   kprintf("keel: kernel image at PA 0x%llx, TTBR1 0x%llx, TTBR0 walks disabled, console at VA 0x%llx\n",
           ull(bi->kernel_pa), ull(bi->ttbr1), ull(bi->console_va));
@@ -119,11 +99,9 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   if (bi->selftest == boot::Selftest::kPanicSmp) panic("self-test: a panic with %zu CPUs online", online);
   // Enter init: its address space in TTBR0 (walks re-enabled), then EL0.
   this_cpu().ttbr0 = space_ttbr0(init->as_root);
-  KEEL_WRITE_SYSREG(ttbr0_el1, this_cpu().ttbr0);
-  arm64::isb();
-  KEEL_WRITE_SYSREG(tcr_el1, arm64::TcrEl1{KEEL_READ_SYSREG(tcr_el1)}.epd0(0).raw);
-  arm64::isb();  // new TTBR0/TCR in effect before the first user access
-  fp_init();     // EL0 FP/SIMD traps until a thread first uses it (lazy switching)
+  arch::set_user_tables(this_cpu().ttbr0);
+  arch::set_user_walks(true);  // (both synchronized: in effect before the first user access)
+  fp_init();                   // EL0 FP/SIMD traps until a thread first uses it (lazy switching)
   set_current_thread(init);
   kprintf("keel: entering init at EL0\n");
   kernel_exit();

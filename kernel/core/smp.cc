@@ -12,6 +12,8 @@
 extern "C" void secondary_kernel_entry();
 
 namespace keel {
+
+using arm64::SecondaryBoot;
 namespace {
 
 constexpr uint64_t kPsciCpuOn64 = 0xc400'0003;

@@ -2,8 +2,8 @@
 // its ASID) with the objects mapped into it: page tables and frames.
 //
 // FrameMap and PageTableMap record the mapping in the mapping capability
-// itself (badge: VA | level << 1 | 1; watermark: the root; space_id: which
-// space), so removing that capability undoes it (unmap_recorded), and the
+// itself (object::MappingRecord), so removing that capability undoes it
+// (unmap_recorded), and the
 // per-page records (page_info.h) say which tables are installed and which
 // spaces are alive.
 #include "kernel/arch/arch.h"
@@ -43,21 +43,20 @@ Status decode_frame(const Slot* s, const abi::FrameMap& a, unsigned* level, arm6
 // mapping has exactly one record. (Capabilities of one object are
 // neighbours in the derivation tree.)
 void record_mapping(Slot* s, uint64_t va, unsigned level, uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
-  object::Capability record = s->cap;
-  record.badge = va | (uint64_t{level} << 1) | 1;
-  record.watermark = root;
-  record.space_id = page_info(root)->id;  // a live space: its capability is in hand
+  const object::MappingRecord record{.va = va,
+                                     .level = level,
+                                     .root = root,
+                                     .space_id = page_info(root)->id};  // (a live space: its capability is in hand)
   for (int dir = 0; dir < 2; ++dir) {
     for (Slot* n = dir == 0 ? s->mdb_prev : s->mdb_next;
          n != nullptr && n->cap.type == s->cap.type && n->cap.object == s->cap.object;
          n = dir == 0 ? n->mdb_prev : n->mdb_next) {
-      if (n->cap.badge == record.badge && n->cap.watermark == record.watermark && n->cap.space_id == record.space_id) {
-        n->cap.badge = n->cap.watermark = 0;
-        n->cap.space_id = 0;
+      if (object::MappingRecord::in(n->cap) && object::MappingRecord::of(n->cap) == record) {
+        object::MappingRecord::clear(&n->cap);
       }
     }
   }
-  s->cap = record;
+  record.store(&s->cap);
 }
 
 }  // namespace
@@ -66,7 +65,7 @@ void record_mapping(Slot* s, uint64_t va, unsigned level, uint64_t root) KEEL_RE
 Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_lock) {
   const bool frame = object::is_frame(s->cap.type);
   if (m != (frame ? abi::Method::kFrameMap : abi::Method::kPageTableMap)) return Status::kInvalidArgument;
-  if ((s->cap.badge & 1) != 0) return Status::kSlotOccupied;  // this capability already maps it
+  if (object::MappingRecord::in(s->cap)) return Status::kSlotOccupied;  // this capability already maps it
   // Both argument structs are (address_space, va, level or flags).
   static_assert(sizeof(abi::FrameMap) == sizeof(abi::PageTableMap));
   const auto fa = t->regs().method_args<abi::FrameMap>();
@@ -116,11 +115,11 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
 // runs is the exception return.
 void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) {
   const bool frame = object::is_frame(cap.type);
-  const uint64_t va = cap.badge & ~0xfffull;
-  const unsigned level = static_cast<unsigned>((cap.badge >> 1) & 3);
-  if (object::PageInfo* space = live_space(cap.watermark, cap.space_id)) {
+  const object::MappingRecord m = object::MappingRecord::of(cap);
+  const uint64_t va = m.va;
+  if (object::PageInfo* space = live_space(m.root, m.space_id)) {
     const arm64::PhysWindow window = arch::phys_window();
-    uint64_t old = arm64::clear_entry(window, cap.watermark, va, frame ? level : level - 1, cap.object, !frame);
+    uint64_t old = arm64::clear_entry(window, m.root, va, frame ? m.level : m.level - 1, cap.object, !frame);
     if (old != 0 && g_asids.live(*space)) {
       arch::table_writes_visible();
       if (frame) {

@@ -69,8 +69,7 @@ Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge) {
   c.rights = rights;
   c.flags &= ~kFlagHeld;
   if (is_frame(c.type) || c.type == ObjectType::kPageTable) {
-    c.badge = c.watermark = 0;  // a mapping belongs to the capability that made it
-    c.space_id = 0;
+    MappingRecord::clear(&c);  // a mapping belongs to the capability that made it
   }
   if (badge != 0) {
     if (c.type != ObjectType::kEndpoint && c.type != ObjectType::kNotification) return Status::kInvalidArgument;

@@ -47,6 +47,39 @@ struct Capability {
   bool is_null() const { return type == ObjectType::kNull; }
 };
 
+// The mapping a frame or page-table capability made (FrameMap,
+// PageTableMap, or init's boot mappings), recorded in that capability so
+// that removing it undoes exactly that mapping: the VA, the level of the
+// entry (a frame: its leaf's level; a table: the level it serves), the
+// address space's root and its identity (page_info.h). Stored in the
+// capability's badge (VA | level << 1 | 1), watermark (root) and space_id.
+struct MappingRecord {
+  uint64_t va = 0;  // page aligned
+  unsigned level = 0;
+  uint64_t root = 0;
+  uint32_t space_id = 0;
+
+  static constexpr bool in(const Capability& c) { return (c.badge & 1) != 0; }
+  static constexpr MappingRecord of(const Capability& c) {
+    return {.va = c.badge & ~0xfffull,
+            .level = static_cast<unsigned>((c.badge >> 1) & 3),
+            .root = c.watermark,
+            .space_id = c.space_id};
+  }
+  // c records this mapping from now on.
+  constexpr void store(Capability* c) const {
+    c->badge = va | (uint64_t{level & 3} << 1) | 1;
+    c->watermark = root;
+    c->space_id = space_id;
+  }
+  // c records no mapping.
+  static constexpr void clear(Capability* c) {
+    c->badge = c->watermark = 0;
+    c->space_id = 0;
+  }
+  constexpr bool operator==(const MappingRecord&) const = default;
+};
+
 struct Slot {
   Capability cap;
   Slot* mdb_prev = nullptr;

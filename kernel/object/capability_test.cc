@@ -190,6 +190,31 @@ TEST_F(CapTest, RevokeOfAMintedCapOnlyTakesItsSubtree) {
 
 // Random operation sequences keep the tree well-formed: the list links are
 // consistent, and revoke(untyped) always empties every derived slot.
+TEST(MappingRecord, RoundTripsThroughTheCapability) {
+  Capability c{.type = ObjectType::kFrame4K, .rights = abi::kRightsAll, .object = 0x4000'0000};
+  EXPECT_FALSE(MappingRecord::in(c));
+  const MappingRecord m{.va = 0x7fff'1234'5000, .level = 3, .root = 0x4100'0000, .space_id = 77};
+  m.store(&c);
+  EXPECT_TRUE(MappingRecord::in(c));
+  EXPECT_EQ(MappingRecord::of(c), m);
+  EXPECT_EQ(c.badge, 0x7fff'1234'5000ull | (3 << 1) | 1);
+  EXPECT_EQ(c.object, 0x4000'0000u) << "the object is untouched";
+  MappingRecord::clear(&c);
+  EXPECT_FALSE(MappingRecord::in(c));
+  EXPECT_EQ(c.watermark, 0u);
+  EXPECT_EQ(c.space_id, 0u);
+}
+
+TEST(MappingRecord, ACopyOfAMappingCapabilityRecordsNothing) {
+  Slot a, b;
+  Capability c{.type = ObjectType::kPageTable, .rights = abi::kRightsAll, .object = 0x4000'1000};
+  MappingRecord{.va = 0x1000'0000, .level = 2, .root = 0x4100'0000, .space_id = 1}.store(&c);
+  ASSERT_EQ(insert_original(&a, c), Status::kOk);
+  ASSERT_EQ(derive(&a, &b, abi::kRightsAll, 0), Status::kOk);
+  EXPECT_TRUE(MappingRecord::in(a.cap));
+  EXPECT_FALSE(MappingRecord::in(b.cap)) << "a mapping belongs to the capability that made it";
+}
+
 TEST(CapRandom, TreeStaysConsistent) {
   std::mt19937 rng(99);
   for (int round = 0; round < 50; ++round) {

@@ -33,7 +33,7 @@ void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
 }
 
 void removed_cap(void*, const object::Capability& cap, object::Slot* where) {
-  if ((object::is_frame(cap.type) || cap.type == ObjectType::kPageTable) && (cap.badge & 1) != 0) {
+  if ((object::is_frame(cap.type) || cap.type == ObjectType::kPageTable) && object::MappingRecord::in(cap)) {
     unmap_recorded(cap);
   } else if (cap.type == ObjectType::kAddressSpace && (cap.flags & object::kFlagHeld) != 0) {
     thread_lost_space(

@@ -152,4 +152,123 @@ constexpr MairEl1 kKeelMair = MairEl1{}
                                   .attr(2, mair_attr::kNormalNonCacheable)
                                   .attr(3, mair_attr::kNormalWriteBack);
 
+// CPACR_EL1, Architectural Feature Access Control. Arm ARM D19.2. FPEN:
+// 0b11 nothing traps; 0b01 EL0 FP/SIMD traps (EC 0x07); 0b00/0b10 EL1 too.
+struct CpacrEl1 {
+  uint64_t raw = 0;
+  KEEL_FIELD(fpen, 21, 20)
+  static constexpr uint64_t kFpenTrapEl0 = 0b01;
+  static constexpr uint64_t kFpenNoTrap = 0b11;
+};
+
+// CNTP_CTL_EL0, the EL1 physical timer's control. Arm ARM D19.12.
+struct CntpCtlEl0 {
+  uint64_t raw = 0;
+  KEEL_FIELD(enable, 0, 0)
+  KEEL_FIELD(imask, 1, 1)
+  KEEL_FIELD(istatus, 2, 2)  // (read only)
+};
+
+// PMCR_EL0, the PMU's control. Arm ARM D19.11.
+struct PmcrEl0 {
+  uint64_t raw = 0;
+  KEEL_FIELD(e, 0, 0)    // enable the counters
+  KEEL_FIELD(p, 1, 1)    // reset the event counters
+  KEEL_FIELD(c, 2, 2)    // reset the cycle counter
+  KEEL_FIELD(lc, 6, 6)   // 64-bit cycle counter overflow
+  KEEL_FIELD(n, 15, 11)  // event counters implemented (read only)
+};
+
+// ICC_SGI1R_EL1 (GICv3 system register interface): generates a Group 1
+// SGI. Arm IHI 0069, 12.2.20.
+struct IccSgi1rEl1 {
+  uint64_t raw = 0;
+  KEEL_FIELD(target_list, 15, 0)  // Aff0 values 0..15 of the targets, one bit each
+  KEEL_FIELD(aff1, 23, 16)
+  KEEL_FIELD(intid, 27, 24)
+  KEEL_FIELD(aff2, 39, 32)
+  KEEL_FIELD(irm, 40, 40)  // 1: every PE but this one
+  KEEL_FIELD(aff3, 55, 48)
+  // SGI `intid` to the one PE whose MPIDR_EL1 is `mpidr`.
+  static constexpr IccSgi1rEl1 to(uint64_t mpidr, uint32_t intid) {
+    return IccSgi1rEl1{}
+        .target_list(1ull << (mpidr & 0xf))
+        .aff1((mpidr >> 8) & 0xff)
+        .aff2((mpidr >> 16) & 0xff)
+        .aff3((mpidr >> 32) & 0xff)
+        .intid(intid);
+  }
+};
+
+// MIDR_EL1, Main ID Register (read only). Arm ARM D19.2.
+struct MidrEl1 {
+  uint64_t raw = 0;
+  KEEL_FIELD(revision, 3, 0)
+  KEEL_FIELD(partnum, 15, 4)
+  KEEL_FIELD(architecture, 19, 16)
+  KEEL_FIELD(variant, 23, 20)
+  KEEL_FIELD(implementer, 31, 24)
+};
+
+// The core MIDR_EL1 names, for the boot line.
+constexpr const char* cpu_name(MidrEl1 midr) {
+  const uint64_t implementer = midr.implementer(), part = midr.partnum();
+  if (implementer == 0x41) {
+    switch (part) {
+      case 0xd03: return "cortex-a53";
+      case 0xd04: return "cortex-a35";
+      case 0xd05: return "cortex-a55";
+      case 0xd07: return "cortex-a57";
+      case 0xd08: return "cortex-a72";
+      case 0xd0b: return "cortex-a76";
+      case 0xd0c: return "neoverse-n1";
+      case 0xd40: return "neoverse-v1";
+      case 0xd49: return "neoverse-n2";
+      default: return "Arm core";
+    }
+  }
+  if (implementer == 0x00) return "QEMU max";
+  return "unknown core";
+}
+
+// TTBR0_EL1 for a user address space: the root table and its ASID (8-bit
+// ASIDs: TCR_EL1.AS = 0). Arm ARM D19.2.
+struct Ttbr0El1 {
+  uint64_t raw = 0;
+  KEEL_FIELD(baddr, 47, 1)  // the root table's PA (bit 0 is CnP, left 0)
+  KEEL_FIELD(asid, 63, 48)
+  static constexpr Ttbr0El1 of(uint64_t root_pa, uint64_t asid) { return Ttbr0El1{}.baddr(root_pa >> 1).asid(asid); }
+  constexpr uint64_t root() const { return baddr() << 1; }
+};
+
+// Which system register each type is: sysreg.h reads and writes a type only
+// through its own register (a TCR value cannot be written to SCTLR: no
+// such call exists). Read-only registers have no write.
+template <class R>
+struct SysReg {
+  static constexpr bool kBound = false;
+};
+#define KEEL_SYSREG_NAME(Type, text, writable)  \
+  template <>                                   \
+  struct SysReg<Type> {                         \
+    static constexpr bool kBound = true;        \
+    static constexpr bool kWritable = writable; \
+    static constexpr const char* kName = text;  \
+  };
+KEEL_SYSREG_NAME(TcrEl1, "TCR_EL1", true)
+KEEL_SYSREG_NAME(SctlrEl1, "SCTLR_EL1", true)
+KEEL_SYSREG_NAME(MairEl1, "MAIR_EL1", true)
+KEEL_SYSREG_NAME(HcrEl2, "HCR_EL2", true)
+KEEL_SYSREG_NAME(CnthctlEl2, "CNTHCTL_EL2", true)
+KEEL_SYSREG_NAME(CpacrEl1, "CPACR_EL1", true)
+KEEL_SYSREG_NAME(CntpCtlEl0, "CNTP_CTL_EL0", true)
+KEEL_SYSREG_NAME(PmcrEl0, "PMCR_EL0", true)
+KEEL_SYSREG_NAME(IccSgi1rEl1, "ICC_SGI1R_EL1", true)
+KEEL_SYSREG_NAME(MidrEl1, "MIDR_EL1", false)
+KEEL_SYSREG_NAME(Ttbr0El1, "TTBR0_EL1", true)
+#undef KEEL_SYSREG_NAME
+
+template <class R, class V>
+concept WritableAs = SysReg<R>::kBound && SysReg<R>::kWritable && __is_same(R, V);
+
 }  // namespace keel::arm64

@@ -69,5 +69,55 @@ TEST(Regs, PteFields) {
   EXPECT_EQ(level_index(0xffff'ffff'8020'3000ull, 3), 3u);
 }
 
+// The registers keel once shifted by hand, against the Arm ARM's encodings.
+TEST(Regs, CpacrCntpPmcr) {
+  EXPECT_EQ(CpacrEl1{}.fpen(CpacrEl1::kFpenNoTrap).raw, 3ull << 20);
+  EXPECT_EQ(CpacrEl1{}.fpen(CpacrEl1::kFpenTrapEl0).raw, 1ull << 20);
+  EXPECT_EQ(CntpCtlEl0{}.enable(1).imask(0).raw, 1u);
+  EXPECT_EQ(CntpCtlEl0{}.enable(0).imask(1).raw, 2u);
+  EXPECT_EQ(PmcrEl0{}.e(1).p(1).c(1).lc(1).raw, (1u << 0) | (1u << 1) | (1u << 2) | (1u << 6));
+  EXPECT_EQ(PmcrEl0{0x41023000 | (6u << 11)}.n(), 6u);  // (a Cortex-A72's PMCR: IMP, IDCODE, N = 6)
+}
+
+TEST(Regs, IccSgi1rTargetsOnePeByAffinity) {
+  // MPIDR Aff3 = 0x12, Aff2 = 0x34, Aff1 = 0x56, Aff0 = 5: SGI 2.
+  const IccSgi1rEl1 v = IccSgi1rEl1::to(0x12'0000'0000ull | 0x34'5605ull, 2);
+  EXPECT_EQ(v.target_list(), 1u << 5);
+  EXPECT_EQ(v.aff1(), 0x56u);
+  EXPECT_EQ(v.aff2(), 0x34u);
+  EXPECT_EQ(v.aff3(), 0x12u);
+  EXPECT_EQ(v.intid(), 2u);
+  EXPECT_EQ(v.irm(), 0u);
+  EXPECT_EQ(v.raw, (0x12ull << 48) | (0x34ull << 32) | (2ull << 24) | (0x56ull << 16) | (1u << 5));
+}
+
+TEST(Regs, MidrNamesTheCore) {
+  EXPECT_STREQ(cpu_name(MidrEl1{0x410fd083}), "cortex-a72");  // QEMU's cortex-a72
+  EXPECT_STREQ(cpu_name(MidrEl1{0x410fd034}), "cortex-a53");
+  EXPECT_STREQ(cpu_name(MidrEl1{0x000f0510}), "QEMU max");
+  EXPECT_EQ(MidrEl1{0x410fd083}.implementer(), 0x41u);
+  EXPECT_EQ(MidrEl1{0x410fd083}.partnum(), 0xd08u);
+  EXPECT_EQ(MidrEl1{0x410fd083}.revision(), 3u);
+}
+
+TEST(Regs, Ttbr0HoldsRootAndAsid) {
+  const Ttbr0El1 t = Ttbr0El1::of(0x4123'4000, 0xab);
+  EXPECT_EQ(t.raw, 0x4123'4000ull | (0xabull << 48));
+  EXPECT_EQ(t.root(), 0x4123'4000u);
+  EXPECT_EQ(t.asid(), 0xabu);
+}
+
+// A value is written only to its own register: sysreg.h's write_sysreg
+// takes exactly the bound type (WritableAs), and read-only registers have
+// no write. (Writing a TCR value into SCTLR does not compile.)
+TEST(Regs, ValuesAreBoundToTheirRegisters) {
+  static_assert(WritableAs<TcrEl1, TcrEl1>);
+  static_assert(!WritableAs<SctlrEl1, TcrEl1>);
+  static_assert(!WritableAs<MidrEl1, MidrEl1>, "MIDR_EL1 is read only");
+  static_assert(!WritableAs<Spsr, Spsr>, "not a register keel writes with write_sysreg");
+  EXPECT_STREQ(SysReg<IccSgi1rEl1>::kName, "ICC_SGI1R_EL1");
+  EXPECT_STREQ(SysReg<CpacrEl1>::kName, "CPACR_EL1");
+}
+
 }  // namespace
 }  // namespace keel::arm64

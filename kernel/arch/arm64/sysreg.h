@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "kernel/arch/arm64/regs.h"
+
 #define KEEL_READ_SYSREG(reg)                 \
   ({                                          \
     uint64_t v_;                              \
@@ -13,6 +15,39 @@
 #define KEEL_WRITE_SYSREG(reg, v) asm volatile("msr " #reg ", %0" ::"r"(static_cast<uint64_t>(v)) : "memory")
 
 namespace keel::arm64 {
+
+// Typed access to the registers regs.h binds to a type (SysReg<R>): each
+// type reads and writes only its own register, so a value of one register
+// cannot be written to another (no such call exists). read_sysreg<MidrEl1>(),
+// write_sysreg(TcrEl1{...}).
+template <class R>
+R read_sysreg();
+
+#define KEEL_BIND_SYSREG_READ(Type, reg)                              \
+  template <>                                                         \
+  inline Type read_sysreg<Type>() {                                   \
+    static_assert(SysReg<Type>::kBound, "regs.h names the register"); \
+    return Type{KEEL_READ_SYSREG(reg)};                               \
+  }
+#define KEEL_BIND_SYSREG(Type, reg)                                 \
+  KEEL_BIND_SYSREG_READ(Type, reg)                                  \
+  inline void write_sysreg(Type v) {                                \
+    static_assert(SysReg<Type>::kWritable, "a read-only register"); \
+    KEEL_WRITE_SYSREG(reg, v.raw);                                  \
+  }
+KEEL_BIND_SYSREG(TcrEl1, tcr_el1)
+KEEL_BIND_SYSREG(SctlrEl1, sctlr_el1)
+KEEL_BIND_SYSREG(MairEl1, mair_el1)
+KEEL_BIND_SYSREG(HcrEl2, hcr_el2)
+KEEL_BIND_SYSREG(CnthctlEl2, cnthctl_el2)
+KEEL_BIND_SYSREG(CpacrEl1, cpacr_el1)
+KEEL_BIND_SYSREG(CntpCtlEl0, cntp_ctl_el0)
+KEEL_BIND_SYSREG(PmcrEl0, pmcr_el0)
+KEEL_BIND_SYSREG(IccSgi1rEl1, S3_0_C12_C11_5)
+KEEL_BIND_SYSREG(Ttbr0El1, ttbr0_el1)
+KEEL_BIND_SYSREG_READ(MidrEl1, midr_el1)
+#undef KEEL_BIND_SYSREG
+#undef KEEL_BIND_SYSREG_READ
 
 inline void isb() { asm volatile("isb" ::: "memory"); }
 inline void dsb_sy() { asm volatile("dsb sy" ::: "memory"); }

@@ -24,19 +24,18 @@ constexpr uint64_t kCptrEl2Res1 = 0x33ff;  // CPTR_EL2 RES1 bits [13:12] and [9:
 }  // namespace
 
 extern "C" void el2_setup() {
-  KEEL_WRITE_SYSREG(hcr_el2, HcrEl2{}.rw(1).raw);
-  KEEL_WRITE_SYSREG(cnthctl_el2, CnthctlEl2{}.el1pcten(1).el1pcen(1).raw);
+  write_sysreg(HcrEl2{}.rw(1));
+  write_sysreg(CnthctlEl2{}.el1pcten(1).el1pcen(1));
   KEEL_WRITE_SYSREG(cntvoff_el2, 0);
   KEEL_WRITE_SYSREG(cptr_el2, kCptrEl2Res1);
-  uint64_t pmcr_n = (KEEL_READ_SYSREG(pmcr_el0) >> 11) & 0x1f;
-  KEEL_WRITE_SYSREG(mdcr_el2, pmcr_n);
+  KEEL_WRITE_SYSREG(mdcr_el2, read_sysreg<PmcrEl0>().n());  // HPMN: every counter to EL1
   KEEL_WRITE_SYSREG(vttbr_el2, 0);
   uint64_t gic_sysregs = (KEEL_READ_SYSREG(id_aa64pfr0_el1) >> 24) & 0xf;
   if (gic_sysregs != 0) {
     KEEL_WRITE_SYSREG(S3_4_C12_C9_5, 0x9);  // ICC_SRE_EL2: SRE (bit 0) | Enable (bit 3)
     isb();
   }
-  KEEL_WRITE_SYSREG(sctlr_el1, SctlrEl1{SctlrEl1::kRes1}.raw);
+  write_sysreg(SctlrEl1{SctlrEl1::kRes1});
   KEEL_WRITE_SYSREG(spsr_el2, Spsr{}.m(Spsr::kEl1h).d(1).a(1).i(1).f(1).raw);
   isb();  // all of the above in effect before the eret
 }

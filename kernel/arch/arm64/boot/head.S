@@ -12,6 +12,8 @@
 // Everything here is PC-relative (adr/adrp): the code runs wherever it was
 // loaded, before phys_relocate has fixed up absolute pointers.
 
+#include "kernel/arch/arm64/kernel/asm_offsets.h"  // SECONDARY_*: generated from frame.h
+
   .section .head, "ax"
   .global _start
 _start:
@@ -100,7 +102,7 @@ el1_entry:
 secondary_entry:
   msr   daifset, #0xf
   mov   x19, x0
-  ldr   x1, [x19, #56]          // a small physical stack (SecondaryBoot::phys_sp)
+  ldr   x1, [x19, #SECONDARY_PHYS_SP]  // a small physical stack
   mov   sp, x1
   mrs   x20, CurrentEL
   ubfx  x20, x20, #2, #2
@@ -117,7 +119,7 @@ secondary_entry:
   eret
 secondary_el1:
   isb                           // VBAR_EL1 in effect
-  ldr   x1, [x19, #56]
+  ldr   x1, [x19, #SECONDARY_PHYS_SP]
   mov   sp, x1                  // SP_EL1
   ldp   x0, x1, [x19, #0]       // TTBR0, TTBR1
   ldp   x2, x3, [x19, #16]      // MAIR, TCR

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "kernel/arch/arm64/esr.h"
+#include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/arch/arm64/page_table.h"
 #include "kernel/arch/arm64/sysreg.h"
 #include "kernel/boot/boot_info.h"
@@ -46,12 +47,7 @@ namespace {
 
 using arm64::PhysWindow;
 
-// Saved by trampoline.S: x0..x30 and the interrupted SP.
-struct PhysFrame {
-  uint64_t x[31];
-  uint64_t sp;
-};
-static_assert(sizeof(PhysFrame) == 256, "PHYS_FRAME_SIZE in trampoline.S");
+using arm64::PhysFrame;  // saved by trampoline.S (frame.h)
 
 HIDDEN dev::Pl011 g_console{};
 
@@ -146,7 +142,7 @@ extern "C" [[noreturn]] void phys_exception(PhysFrame* f, uint64_t slot) {
 
 extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint64_t image_base) {
   // A known SCTLR_EL1 (MMU off), whatever the bootloader left.
-  KEEL_WRITE_SYSREG(sctlr_el1, arm64::SctlrEl1{arm64::SctlrEl1::kRes1}.i(1).raw);
+  arm64::write_sysreg(arm64::SctlrEl1{arm64::SctlrEl1::kRes1}.i(1));
   arm64::isb();
 
   // 1. DTB and console.

@@ -15,7 +15,7 @@
 
 #include "kernel/arch/arm64/asm_macros.h"
 
-#define PHYS_FRAME_SIZE 256   // static_assert'ed against PhysFrame in phys_main.cc
+#include "kernel/arch/arm64/kernel/asm_offsets.h"  // PHYS_FRAME_*: generated from frame.h
 
   .section .trampoline.vectors, "ax"
   .balign 2048
@@ -45,7 +45,7 @@ phys_exception_common:
   add   x2, x2, :lo12:__phys_exc_stack_top
   mov   sp, x2                  // a stack of its own: the old SP may be the problem
   sub   sp, sp, #PHYS_FRAME_SIZE
-  str   x0, [sp, #248]
+  str   x0, [sp, #PHYS_FRAME_SP]
   mrs   x0, tpidr_el1
   str   x0, [sp, #0]
   mrs   x0, tpidrro_el0

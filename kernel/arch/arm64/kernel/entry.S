@@ -9,6 +9,8 @@
 // which turn the MMU off and report it. After VBAR, the kernel's vectors
 // always find a valid SP.
 
+#include "kernel/arch/arm64/kernel/asm_offsets.h"  // SECONDARY_*: generated from frame.h
+
   .section .text.entry, "ax"
   .global kernel_entry
 kernel_entry:
@@ -31,7 +33,7 @@ kernel_entry:
 // Same order as the boot CPU: SP first, then VBAR.
   .global secondary_kernel_entry
 secondary_kernel_entry:
-  ldr   x1, [x0, #64]           // SecondaryBoot::kstack_top
+  ldr   x1, [x0, #SECONDARY_KSTACK_TOP]
   mov   sp, x1
   msr   tpidr_el1, xzr          // (as above, until cpu_install)
   adrp  x1, kernel_vectors

@@ -1,8 +1,14 @@
-// frame.h — the register frame every exception entry saves (vectors.S).
+// frame.h — the records the kernel's assembly shares with C++: the register
+// frame every exception entry saves (vectors.S), the boot stage's frame
+// (trampoline.S), the per-CPU record's architectural part and a secondary
+// CPU's boot record (head.S, entry.S).
 //
-// For exceptions from EL0 it is the user thread's complete integer context:
-// x0..x30, SP_EL0, ELR_EL1 (the user PC), SPSR_EL1; ESR/FAR say why the
-// thread entered the kernel. Offsets are pinned: vectors.S uses them.
+// For exceptions from EL0 the frame is the user thread's complete integer
+// context: x0..x30, SP_EL0, ELR_EL1 (the user PC), SPSR_EL1; ESR/FAR say why
+// the thread entered the kernel. The assembly takes every offset and size
+// from asm_offsets.h, generated from these definitions at build time
+// (asm_offsets_gen.cc); asm_offsets_check.cc checks the target's layout
+// against it.
 #pragma once
 
 #include <stdint.h>
@@ -25,10 +31,16 @@ struct ExceptionFrame {
   uint64_t frame_pointer() const { return x[29]; }
   void set_entry_argument(uint64_t v) { x[0] = v; }  // x0 at a thread's first instruction
 };
-static_assert(sizeof(ExceptionFrame) == 288, "FRAME_SIZE in vectors.S");
-static_assert(__builtin_offsetof(ExceptionFrame, sp) == 248, "FRAME_SP in vectors.S");
-static_assert(__builtin_offsetof(ExceptionFrame, elr) == 256, "FRAME_ELR in vectors.S");
-static_assert(__builtin_offsetof(ExceptionFrame, esr) == 272, "FRAME_ESR in vectors.S");
+static_assert(__builtin_offsetof(ExceptionFrame, esr) + 8 == __builtin_offsetof(ExceptionFrame, far) &&
+                  __builtin_offsetof(ExceptionFrame, elr) + 8 == __builtin_offsetof(ExceptionFrame, spsr),
+              "vectors.S saves ELR/SPSR and ESR/FAR in pairs (stp)");
+
+// What the boot stage's exception entry saves (trampoline.S, MMU off): the
+// general registers and the interrupted SP.
+struct PhysFrame {
+  uint64_t x[31];
+  uint64_t sp;
+};
 
 // A thread's FP/SIMD registers (fpsimd.S): q0..q31, FPSR, FPCR.
 struct FpState {
@@ -51,8 +63,20 @@ struct PerCpu {
   uint64_t index;              // 0 .. cpus - 1 (the boot CPU is 0)
   uint64_t mpidr;
 };
-static_assert(__builtin_offsetof(PerCpu, user_frame) == 0, "vectors.S loads [TPIDR_EL1]");
-static_assert(__builtin_offsetof(PerCpu, kstack_top) == 8, "enter_user loads [TPIDR_EL1, #8]");
+
+// A secondary CPU's boot record: read by head.S (with the MMU off: the boot
+// CPU cleans it to PoC) and by entry.S; written by kernel/core/smp.cc.
+struct SecondaryBoot {
+  uint64_t ttbr0, ttbr1, mair, tcr, sctlr;
+  uint64_t entry;       // VA of secondary_kernel_entry
+  uint64_t arg;         // VA of this record
+  uint64_t phys_sp;     // PA of a small stack for the MMU-off part
+  uint64_t kstack_top;  // VA of its kernel stack
+  uint64_t cpu;         // keel's number for it (the boot CPU is 0)
+  uint64_t mpidr;
+  uint64_t pad[5];  // one 128-byte line per record
+};
+static_assert(sizeof(SecondaryBoot) == 128);
 
 // Restores PerCpu::user_frame and erets to EL0 (vectors.S). SP_EL1 keeps
 // its value across the eret and the next entry from EL0 starts there, so the

@@ -108,10 +108,7 @@ void gic_send_sgi(size_t index, uint32_t intid) {
   if (g_gic.version == 2) {
     reg32(g_gic.distributor + kGicdSgir) = (uint32_t{g_cpus[index].target} << 16) | intid;
   } else {
-    const uint64_t m = g_cpus[index].mpidr;
-    const uint64_t v = (((m >> 32) & 0xff) << 48) | (((m >> 16) & 0xff) << 32) | (uint64_t{intid} << 24) |
-                       (((m >> 8) & 0xff) << 16) | (uint64_t{1} << (m & 0xf));
-    KEEL_WRITE_SYSREG(S3_0_C12_C11_5, v);  // ICC_SGI1R_EL1
+    write_sysreg(IccSgi1rEl1::to(g_cpus[index].mpidr, intid));
     isb();
   }
 }

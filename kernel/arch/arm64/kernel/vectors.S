@@ -18,13 +18,10 @@
 
 #include "kernel/arch/arm64/asm_macros.h"
 
-#define FRAME_SIZE 288   // static_assert'ed against ExceptionFrame in frame.h
-#define FRAME_SP   248
-#define FRAME_ELR  256
-#define FRAME_SPSR 264
-#define FRAME_ESR  272
-#define FRAME_FAR  280
-#define KSTACK_SIZE 16384 // every CPU's kernel stack (kernel.ld asserts the boot CPU's; smp.cc sizes the others)
+// FRAME_*, PERCPU_*, KSTACK_SIZE (every CPU's kernel stack; kernel.ld
+// asserts the boot CPU's, smp.cc sizes the others): generated from frame.h
+// and layout.h.
+#include "kernel/arch/arm64/kernel/asm_offsets.h"
 
   .section .text.vectors, "ax"
   .balign 2048
@@ -52,7 +49,7 @@ kernel_vectors:
 // PerCpu::user_frame; whatever frame it names on return is restored.
 user_exception_common:
   mrs   x0, tpidr_el1
-  ldr   x0, [x0]                // PerCpu::user_frame
+  ldr   x0, [x0, #PERCPU_USER_FRAME]
   str   x2, [x0, #16]
   SAVE_X3_TO_X30 x0
   ldp   x2, x3, [sp], #16       // the user's x0, x1
@@ -74,7 +71,7 @@ user_exception_common:
   .global return_to_user_current
 return_to_user_current:
   mrs   x0, tpidr_el1
-  ldr   x0, [x0]
+  ldr   x0, [x0, #PERCPU_USER_FRAME]
   ldp   x1, x2, [x0, #FRAME_ELR]
   msr   elr_el1, x1
   msr   spsr_el1, x2
@@ -92,7 +89,7 @@ kernel_exception_common:
   // the boot CPU's before that.
   mrs   x2, tpidr_el1
   cbz   x2, 3f
-  ldr   x2, [x2, #8]            // PerCpu::kstack_top
+  ldr   x2, [x2, #PERCPU_KSTACK_TOP]
   cbnz  x2, 4f
 3:adrp  x2, __kernel_stack_top
   add   x2, x2, :lo12:__kernel_stack_top
@@ -132,6 +129,6 @@ kernel_exception_common:
   .global enter_user
 enter_user:
   mrs   x0, tpidr_el1
-  ldr   x0, [x0, #8]            // PerCpu::kstack_top: this CPU's stack
+  ldr   x0, [x0, #PERCPU_KSTACK_TOP]  // this CPU's stack
   mov   sp, x0
   b     return_to_user_current
