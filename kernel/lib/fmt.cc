@@ -149,14 +149,19 @@ void buf_put(void* ctx, const char* s, size_t n) {
 }
 }  // namespace
 
-size_t snformat(char* buf, size_t size, const char* fmt, ...) {
+size_t vsnformat(char* buf, size_t size, const char* fmt, va_list ap) {
   BufSink b{buf, size, 0};
-  va_list ap;
-  va_start(ap, fmt);
   vformat(Sink{buf_put, &b}, fmt, ap);
-  va_end(ap);
   if (size > 0) buf[b.len < size ? b.len : size - 1] = '\0';
   return b.len;
+}
+
+size_t snformat(char* buf, size_t size, const char* fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const size_t n = vsnformat(buf, size, fmt, ap);
+  va_end(ap);
+  return n;
 }
 
 }  // namespace keel

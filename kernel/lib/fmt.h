@@ -23,5 +23,6 @@ void format(Sink sink, const char* fmt, ...) __attribute__((format(printf, 2, 3)
 // Formats into buf (always NUL-terminated if size > 0); returns the length
 // the full output would have had.
 size_t snformat(char* buf, size_t size, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+size_t vsnformat(char* buf, size_t size, const char* fmt, va_list ap);
 
 }  // namespace keel

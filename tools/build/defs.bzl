@@ -222,3 +222,54 @@ def keel_user_image(name, init, modules = {}, **kwargs):
         modules = all_modules,
         **kwargs
     )
+
+def keel_qemu_test(
+        name,
+        args,
+        timeout,
+        image = None,
+        program = None,
+        modules = {},
+        invariants = False,
+        checks = None,
+        tags = [],
+        **kwargs):
+    """A QEMU test: boots an image and checks its console (tools/qemu_runner).
+
+    args: the runner's arguments, kept in their order (the runner passes
+      once every --expect has matched a console line, in any order); the
+      macro puts --timeout first and the standard expectations last.
+    timeout: seconds the runner allows the guest; the Bazel size follows
+      from it (small up to 60 s, medium up to 300 s, large beyond).
+    program: a user program (label) to boot as init, with `modules` and
+      `invariants` (the kernel checks its invariants after every syscall);
+      the image is built here as NAME_image. Or `image`: an image to boot.
+    checks: the program name its keel/testing.h summary line prints: the
+      test then fails on any "TEST ...: FAIL" line or a kernel panic, and
+      expects "<checks>: N passed, 0 failed" at the end.
+    """
+    if (program == None) == (image == None):
+        fail("keel_qemu_test %s: give either program or image" % name)
+    if program != None:
+        keel_user_image(
+            name = name + "_image",
+            init = program,
+            modules = modules,
+            invariants = invariants,
+        )
+        image = ":" + name + "_image"
+    standard = []
+    if checks != None:
+        standard = [
+            "--fail_on=^TEST .*: FAIL",
+            "--fail_on=KERNEL PANIC",
+            "--expect=^%s: [0-9]+ passed, 0 failed$" % checks,
+        ]
+    qemu_test(
+        name = name,
+        size = "small" if timeout <= 60 else "medium" if timeout <= 300 else "large",
+        args_ = ["--timeout=%d" % timeout] + args + standard,
+        image = image,
+        tags = ["qemu"] + tags,
+        **kwargs
+    )

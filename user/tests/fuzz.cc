@@ -8,6 +8,7 @@
 // and destructive operations on init's own slots (its CNode, thread, address
 // space, image frames and untyped memory) — ipc_test covers those.
 #include "keel/sys.h"
+#include "keel/testing.h"
 
 using keel::abi::Error;
 using keel::abi::ObjectType;
@@ -123,12 +124,13 @@ int main() {
   uint64_t word = 0;
   bool ok = ut.retype(ObjectType::kNotification, 0, 59) == Error::kOk && sys::Notification(59).signal() == Error::kOk &&
             sys::Notification(59).poll(&word) == Error::kOk && word == 1;
-  sys::print(
-      "TEST fuzz: %s: %llu calls; ok %llu, invalid capability %llu, invalid slot %llu, slot occupied %llu, "
-      "rights %llu, argument %llu, memory %llu, address %llu, unknown %llu\n",
-      ok ? "PASS" : "FAIL", (unsigned long long)kIterations, (unsigned long long)counts[0],
-      (unsigned long long)counts[1], (unsigned long long)counts[2], (unsigned long long)counts[3],
-      (unsigned long long)counts[4], (unsigned long long)counts[5], (unsigned long long)counts[6],
-      (unsigned long long)counts[8], (unsigned long long)counts[9]);
-  return ok ? 0 : 1;
+  sys::Checks checks;
+  checks.report(ok, "fuzz",
+                "%llu calls; ok %llu, invalid capability %llu, invalid slot %llu, slot occupied %llu, "
+                "rights %llu, argument %llu, memory %llu, address %llu, unknown %llu",
+                (unsigned long long)kIterations, (unsigned long long)counts[0], (unsigned long long)counts[1],
+                (unsigned long long)counts[2], (unsigned long long)counts[3], (unsigned long long)counts[4],
+                (unsigned long long)counts[5], (unsigned long long)counts[6], (unsigned long long)counts[8],
+                (unsigned long long)counts[9]);
+  return checks.summary("fuzz");
 }

@@ -1,8 +1,10 @@
 // ipc_test — runs as init in a test image and exercises the kernel through
 // its ABI: IPC ping-pong, badges, non-blocking send, revoke while blocked, and
 // the error path of every syscall it can reach. Prints one line per test,
-// "TEST <name>: PASS" or "TEST <name>: FAIL: <why>", then "TESTS DONE".
+// "TEST <name>: PASS" or "TEST <name>: FAIL: <why>", then the summary
+// (keel/testing.h).
 #include "keel/sys.h"
+#include "keel/testing.h"
 
 using keel::abi::Error;
 using keel::abi::ObjectType;
@@ -50,14 +52,13 @@ alignas(16) char faulter_stack[8192];
 volatile uint64_t faulter_syscall_result = ~0ull;
 volatile uint64_t faulter_done = 0;
 
-int failures = 0;
+sys::Checks g_checks;
 
 void report(const char* name, bool ok, const char* why = "") {
   if (ok) {
-    sys::print("TEST %s: PASS\n", name);
+    g_checks.check(true, name);
   } else {
-    ++failures;
-    sys::print("TEST %s: FAIL: %s\n", name, why);
+    g_checks.report(false, name, "%s", why);
   }
 }
 
@@ -476,6 +477,5 @@ int main() {
     test_priority_preemption();
     test_errors();
   }
-  sys::print("TESTS DONE: %d failed\n", failures);
-  return failures;
+  return g_checks.summary("ipc_test");
 }

@@ -4,6 +4,7 @@
 // end to end.
 #include "keel/loader.h"
 #include "keel/sys.h"
+#include "keel/testing.h"
 
 using keel::abi::Error;
 using keel::abi::ObjectType;
@@ -21,6 +22,8 @@ constexpr uint32_t kFrRxfe = 1u << 4, kRxim = 1u << 4, kRtim = 1u << 6;
 volatile uint32_t& uart(uint64_t off) { return *reinterpret_cast<volatile uint32_t*>(kUartVa + off); }
 
 }  // namespace
+
+sys::Checks g_checks;
 
 int main() {
   const keel::abi::InitBootInfo* info = sys::init_boot_info();
@@ -51,8 +54,8 @@ int main() {
   Error again = sys::IrqControl(slot::kIrqControl).get(info->uart_intid, kFirstFree + 20);
   if (e == Error::kOk) e = sys::IrqHandler(kHandler).set_notification(kNtfn);
   if (e != Error::kOk || !device_refuses_kernel_objects || again != Error::kSlotOccupied) {
-    sys::print("TEST uart_rx_irq: FAIL: setup: %s\n", keel::abi::error_name(e));
-    return 1;
+    g_checks.report(false, "uart_rx_irq", "setup: %s", keel::abi::error_name(e));
+    return g_checks.summary("irq_test");
   }
   uart(kIcr) = 0x7ff;
   uart(kImsc) = uart(kImsc) | kRxim | kRtim;
@@ -78,7 +81,7 @@ int main() {
     (void)sys::IrqHandler(kHandler).ack();
   }
   bool ok = n == 4 && got[0] == 'k' && got[3] == 'l' && interrupts >= 1;
-  sys::print("TEST uart_rx_irq: %s: received '%s' by interrupt %llu\n", ok ? "PASS" : "FAIL", got,
-             static_cast<unsigned long long>(info->uart_intid));
-  return ok ? 0 : 1;
+  g_checks.report(ok, "uart_rx_irq", "received '%s' by interrupt %llu", got,
+                  static_cast<unsigned long long>(info->uart_intid));
+  return g_checks.summary("irq_test");
 }

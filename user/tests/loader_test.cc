@@ -4,6 +4,7 @@
 #include "keel/loader.h"
 
 #include "keel/sys.h"
+#include "keel/testing.h"
 #include "keel/text.h"
 
 using keel::abi::Error;
@@ -23,9 +24,10 @@ int main() {
   const keel::abi::InitBootInfo* info = sys::init_boot_info();
   bool ok = info->magic == keel::abi::kInitBootInfoMagic && info->untyped_count > 0 && info->module_count >= 2 &&
             info->untyped[0].slot == slot::kFirstUntyped;
-  sys::print("TEST boot_info: %s (%llu CPUs, %llu MiB, %llu untyped, %llu modules)\n", ok ? "PASS" : "FAIL",
-             (unsigned long long)info->cpu_count, (unsigned long long)(info->memory_bytes >> 20),
-             (unsigned long long)info->untyped_count, (unsigned long long)info->module_count);
+  sys::Checks checks;
+  checks.report(ok, "boot_info", "%llu CPUs, %llu MiB, %llu untyped, %llu modules", (unsigned long long)info->cpu_count,
+                (unsigned long long)(info->memory_bytes >> 20), (unsigned long long)info->untyped_count,
+                (unsigned long long)info->module_count);
   const keel::abi::BootModule* hello = nullptr;
   for (uint64_t i = 0; i < info->module_count; ++i) {
     if (streq(info->modules[i].name, "hello")) hello = &info->modules[i];
@@ -46,7 +48,7 @@ int main() {
   if (e == Error::kOk) e = sys::Untyped(kUt).retype(ObjectType::kThread, 0, kThread);
   if (e == Error::kOk) e = th.configure(slot::kCNode, kAs, 200);
   if (e == Error::kOk) e = th.start(prog.entry, prog.stack_top, 0);
-  sys::print("TEST load_program: %s (%s, %llu capability slots used)\n", e == Error::kOk ? "PASS" : "FAIL",
-             keel::abi::error_name(e), (unsigned long long)(ctx.next_slot - kFirstFree));
-  return 0;  // init parks; hello (priority 200) runs once init waits
+  checks.report(e == Error::kOk, "load_program", "%s, %llu capability slots used", keel::abi::error_name(e),
+                (unsigned long long)(ctx.next_slot - kFirstFree));
+  return checks.summary("loader_test");  // init parks; hello (priority 200) runs once init waits
 }

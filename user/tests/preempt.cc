@@ -2,6 +2,7 @@
 // ever entering the kernel. Only timer preemption lets both make progress;
 // when each has seen the other advance, one signals init.
 #include "keel/sys.h"
+#include "keel/testing.h"
 
 using keel::abi::Error;
 using keel::abi::ObjectType;
@@ -63,12 +64,13 @@ int main() {
   uint64_t word = 0;
   ok = ok && sys::Notification(kNtfn).wait(&word) == Error::kOk;  // only preemption can get us here
   ok = ok && sys::ThreadCap(kSpinA).suspend() == Error::kOk && sys::ThreadCap(kSpinB).suspend() == Error::kOk;
-  sys::print("TEST time_slicing: %s (spinners at %llu and %llu)\n", ok ? "PASS" : "FAIL",
-             static_cast<unsigned long long>(progress[0]), static_cast<unsigned long long>(progress[1]));
+  sys::Checks checks;
+  checks.report(ok, "time_slicing", "spinners at %llu and %llu", static_cast<unsigned long long>(progress[0]),
+                static_cast<unsigned long long>(progress[1]));
   // FP/SIMD registers survive thread switches (reusing the spinners' stacks).
   bool fp_ok = start(kFpA, fp_thread, stack_a, 0) && start(kFpB, fp_thread, stack_b, 1);
   while (fp_ok && (fp_result[0] == 0 || fp_result[1] == 0)) fp_ok = sys::Notification(kNtfn).wait(&word) == Error::kOk;
   fp_ok = fp_ok && fp_result[0] == 1 && fp_result[1] == 1;
-  sys::print("TEST fpsimd_switch: %s (FP/SIMD and TPIDR_EL0 survive switches)\n", fp_ok ? "PASS" : "FAIL");
-  return ok && fp_ok ? 0 : 1;
+  checks.report(fp_ok, "fpsimd_switch", "FP/SIMD and TPIDR_EL0 survive switches");
+  return checks.summary("preempt");
 }

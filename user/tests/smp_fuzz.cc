@@ -24,6 +24,7 @@
 
 #include "keel/abi.h"
 #include "keel/sys.h"
+#include "keel/testing.h"
 
 namespace {
 
@@ -353,8 +354,9 @@ int main() {
   if (e == Error::kOk) e = sys::Untyped(dev->slot).retype(ObjectType::kFrame4K, 0, kDeviceFrame);
   for (unsigned i = 0; e == Error::kOk && i < workers; ++i) e = build(i, 0);
   if (e != Error::kOk) {
-    sys::print("TEST smp_fuzz: FAIL: setup: %s\n", abi::error_name(e));
-    return 1;
+    sys::Checks checks;
+    checks.report(false, "smp_fuzz", "setup: %s", abi::error_name(e));
+    return checks.summary("smp_fuzz");
   }
   // The supervisor: beside the workers of CPU 0, yielding. Every round it
   // destroys one worker in full flight and rebuilds those that stalled.
@@ -405,6 +407,7 @@ int main() {
     for (const Worker& w : g_w) n += w.per_method[m];
     sys::print("smp_fuzz: method %llu: %llu calls\n", u(static_cast<uint64_t>(abi::kAllMethods[m])), u(n));
   }
-  sys::print("TEST smp_fuzz: %s: seed 0x%llx, %llu calls\n", ok ? "PASS" : "FAIL", u(g_seed), u(calls));
-  return ok ? 0 : 1;
+  sys::Checks checks;
+  checks.report(ok, "smp_fuzz", "seed 0x%llx, %llu calls", u(g_seed), u(calls));
+  return checks.summary("smp_fuzz");
 }

@@ -1,31 +1,55 @@
 // testing.h — what user-space tests and benchmarks share.
 //
-// Checks: one "TEST <suite> <what>: PASS" or "... FAIL (<error>)" line per
-// check (the QEMU tests fail on FAIL lines), then "<program>: N passed, M
-// failed". Completion: waiting for worker threads. echo_server: the other
-// end of IPC round trips.
+// Checks: how every user test program reports, so its QEMU test can expect
+// the standard lines (tools/build/defs.bzl keel_qemu_test, `checks`): one
+// "TEST [<suite> ]<what>: PASS" or "...: FAIL" line per check, with the
+// error or a detail after it, then "<program>: N passed, M failed" last.
+// Completion: waiting for worker threads. echo_server: the other end of IPC
+// round trips.
 #pragma once
+
+#include <stdarg.h>
 
 #include "keel/abi.h"
 #include "keel/sys.h"
+#include "kernel/lib/fmt.h"
 
 namespace keel::sys {
 
 class Checks {
  public:
-  explicit constexpr Checks(const char* suite) : suite_(suite) {}
+  // suite: a word before every check's name (nullptr: none).
+  explicit constexpr Checks(const char* suite = nullptr) : suite_(suite) {}
+  // "TEST <what>: PASS", or "...: FAIL (<error>)".
   void check(bool ok, const char* what, abi::Error e = abi::Error::kOk) {
-    (ok ? passed_ : failed_) += 1;
+    count(ok);
     if (ok) {
-      print("TEST %s %s: PASS\n", suite_, what);
+      print("TEST %s%s%s: PASS\n", prefix(), gap(), what);
     } else {
-      print("TEST %s %s: FAIL (%s)\n", suite_, what, abi::error_name(e));
+      print("TEST %s%s%s: FAIL (%s)\n", prefix(), gap(), what, abi::error_name(e));
     }
   }
-  void summary(const char* program) const { print("%s: %d passed, %d failed\n", program, passed_, failed_); }
+  // "TEST <what>: PASS: <detail>" or "...: FAIL: <detail>" (printf-style).
+  void report(bool ok, const char* what, const char* fmt, ...) __attribute__((format(printf, 4, 5))) {
+    count(ok);
+    char detail[256];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnformat(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    print("TEST %s%s%s: %s: %s\n", prefix(), gap(), what, ok ? "PASS" : "FAIL", detail);
+  }
+  // The last line: "<program>: N passed, M failed". Returns M (main's result).
+  int summary(const char* program) const {
+    print("%s: %d passed, %d failed\n", program, passed_, failed_);
+    return failed_;
+  }
   int failed() const { return failed_; }
 
  private:
+  void count(bool ok) { (ok ? passed_ : failed_) += 1; }
+  const char* prefix() const { return suite_ != nullptr ? suite_ : ""; }
+  const char* gap() const { return suite_ != nullptr ? " " : ""; }
   const char* suite_;
   int passed_ = 0, failed_ = 0;
 };
