@@ -67,7 +67,7 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   reserved[nres++] = {bi.image_pa, bi.image_size};  // boot stage, tables, kernel, modules
   reserved[nres++] = {bi.dtb_pa, bi.dtb_size};
   for (size_t i = 0; i < dt.reserved_count; ++i) reserved[nres++] = {dt.reserved[i].base, dt.reserved[i].size};
-  // The per-page records (object/address_space.h) for all of RAM, at the
+  // The per-page records (object/page_info.h) for all of RAM, at the
   // top of RAM; kept from untyped like the image.
   uint64_t ram_lo = ~0ull, ram_hi = 0;
   for (size_t i = 0; i < dt.memory_count; ++i) {

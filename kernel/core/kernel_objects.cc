@@ -12,7 +12,7 @@ namespace {
 using abi::ObjectType;
 
 // Shared by all CPUs: only with the big kernel lock held (lock.h).
-object::PageInfoTable g_pages KEEL_GUARDED_BY(g_kernel_lock);  // per RAM page (address_space.h)
+object::PageInfoTable g_pages KEEL_GUARDED_BY(g_kernel_lock);  // per RAM page (page_info.h)
 object::Slot g_mdb_anchor;                                     // never holds a capability; never removed
 }  // namespace
 

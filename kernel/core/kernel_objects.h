@@ -40,7 +40,7 @@ T* object_at(const object::Capability& cap) {
 // list (originals are inserted right after it: insert_original's anchor).
 object::Slot* mdb_anchor();
 
-// The per-page records (object/address_space.h), in memory create_init
+// The per-page records (object/page_info.h), in memory create_init
 // reserves: one PageInfo per page of [ram_base, ram_base + pages * 4 KiB).
 void pages_init(uint64_t records_pa, uint64_t ram_base, uint64_t pages) KEEL_REQUIRES(g_kernel_lock);
 object::PageInfo* page_info(uint64_t pa) KEEL_REQUIRES(g_kernel_lock);

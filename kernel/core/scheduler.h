@@ -4,7 +4,7 @@
 // non-empty level in O(1). The running thread is not in the queue: pick()
 // removes what it returns; a thread that keeps running after a syscall is
 // simply not enqueued, one that yields is enqueued at the tail first.
-// Portable, host-tested (scheduler_test.cc).
+// Portable, host-tested (ipc_test.cc).
 #pragma once
 
 #include <stdint.h>

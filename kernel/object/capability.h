@@ -37,7 +37,7 @@ struct Capability {
   uint8_t rights = 0;      // abi::Rights bits
   uint8_t size_bits = 0;   // untyped: log2 bytes; CNode: log2 slots; frames: 12 or 21
   uint8_t flags = 0;       // kFlagDevice
-  uint32_t space_id = 0;   // frame/page table mapped: the identity of the address space (address_space.h)
+  uint32_t space_id = 0;   // frame/page table mapped: the identity of the address space (page_info.h)
   uint64_t object = 0;     // physical address of the object
   uint64_t badge = 0;      // endpoint/notification badge (0 = unbadged); frame/page
                            // table: mapped VA | level << 1 | 1, 0 if unmapped

@@ -2,7 +2,7 @@
 //
 // The kernel is built with -mgeneral-regs-only and never touches these
 // registers itself, so a thread's FP/SIMD state stays live in the CPU while
-// it is in the kernel; syscall.cc switches it lazily, on the first FP use
+// it is in the kernel; kernel/core/fpu.cc switches it lazily, on the first FP use
 // by a thread that does not own the registers.
 // FpState layout: q0..q31 (512 bytes), then FPSR, FPCR (thread.h pins it).
 //
