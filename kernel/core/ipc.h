@@ -56,7 +56,7 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
 //   Call:      a receiver waits on ep and nothing queued outranks it;
 //   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
 //              nothing queued outranks the caller.
-// ipc_test.cc checks the equivalence on generated states.
+// fastpath_test.cc checks the equivalence on generated states.
 Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge);
 Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t);
 

@@ -1,11 +1,13 @@
-// address_space.cc — the AddressSpace object (a root translation table and
-// its ASID) with the objects mapped into it: page tables and frames.
+// address_space.cc — the AddressSpace object (address_space.h) with the
+// objects mapped into it: page tables and frames.
 //
 // FrameMap and PageTableMap record the mapping in the mapping capability
 // itself (object::MappingRecord), so removing that capability undoes it
 // (unmap_recorded), and the
 // per-page records (page_info.h) say which tables are installed and which
 // spaces are alive.
+#include "kernel/object/address_space.h"
+
 #include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/page_table.h"
 #include "kernel/core/cpu.h"
@@ -70,18 +72,18 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
   static_assert(sizeof(abi::FrameMap) == sizeof(abi::PageTableMap));
   const auto fa = t->regs().method_args<abi::FrameMap>();
   const auto ta = t->regs().method_args<abi::PageTableMap>();
-  Slot* as = nullptr;
-  Status st = lookup_slot(*t, fa.address_space, ObjectType::kAddressSpace, 0, &as);
+  Slot* as_slot = nullptr;
+  Status st = lookup_slot(*t, fa.address_space, ObjectType::kAddressSpace, 0, &as_slot);
   if (st != Status::kOk) return st;
+  const AddressSpace as = AddressSpace::of(as_slot->cap);
   uint64_t va = fa.va;
   if (va >= abi::kUserLimit) return Status::kOutOfRange;
-  const arm64::PhysWindow window = arch::phys_window();
   unsigned level;
   if (frame) {
     arm64::Pte leaf{};
     st = decode_frame(s, fa, &level, &leaf);
     if (st != Status::kOk) return st;
-    st = arm64::install_leaf(window, as->cap.object, va, level, leaf);  // (checks the path, then writes one entry)
+    st = as.install_leaf(va, level, leaf);  // (checks the path, then writes one entry)
   } else {
     if (ta.level < 1 || ta.level > 3) return Status::kInvalidArgument;
     level = static_cast<unsigned>(ta.level);
@@ -93,14 +95,14 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
     // be walked as table entries).
     object::PageInfo* table = page_info(s->cap.object);
     if (table == nullptr || table->kind != object::PageKind::kNone) return Status::kSlotOccupied;
-    if (!arm64::table_empty(window, s->cap.object)) return Status::kInvalidArgument;
-    st = arm64::install_table(window, as->cap.object, va, level, s->cap.object);
+    if (!arm64::table_empty(arch::phys_window(), s->cap.object)) return Status::kInvalidArgument;
+    st = as.install_table(va, level, s->cap.object);
     if (st == Status::kOk) table->kind = object::PageKind::kInstalledTable;
   }
   if (st == Status::kNotFound) return Status::kMissingTable;
   if (st != Status::kOk) return st == Status::kOverlap ? Status::kSlotOccupied : st;
   arch::table_writes_visible();  // the entry is visible to table walks before user code runs
-  record_mapping(s, va, level, as->cap.object);
+  record_mapping(s, va, level, as.root());
   return Status::kOk;
 }
 
@@ -118,8 +120,7 @@ void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) 
   const object::MappingRecord m = object::MappingRecord::of(cap);
   const uint64_t va = m.va;
   if (object::PageInfo* space = live_space(m.root, m.space_id)) {
-    const arm64::PhysWindow window = arch::phys_window();
-    uint64_t old = arm64::clear_entry(window, m.root, va, frame ? m.level : m.level - 1, cap.object, !frame);
+    const uint64_t old = AddressSpace(m.root).clear(va, frame ? m.level : m.level - 1, cap.object, !frame);
     if (old != 0 && g_asids.live(*space)) {
       arch::table_writes_visible();
       if (frame) {
@@ -141,7 +142,7 @@ void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) 
 
 void address_space_destroy(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
   cpus_release_address_space(root_pa);  // no CPU still walks its tables
-  object::PageInfo* p = page_info(root_pa);
+  object::PageInfo* p = AddressSpace(root_pa).record();
   if (p != nullptr && g_asids.live(*p)) {
     arch::tlb_flush_asid(p->asid);  // no stale translation survives into the ASID's reuse
   }

@@ -41,7 +41,7 @@ struct Thread;
 // assigns Thread::state), so a transition can be checked or traced in one place.
 inline void set_state(Thread* t, ThreadState s);
 
-struct Thread {
+struct Thread final {
   arm64::ExceptionFrame frame;  // user integer context (saved on every entry)
   arm64::FpState fp;            // user FP/SIMD context (saved when switched out)
   uint64_t tpidr_el0;           // user thread pointer (TPIDR_EL0), switched with the thread
