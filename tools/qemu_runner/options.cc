@@ -114,7 +114,9 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
     argv->insert(argv->end(), {"-dtb", o.dtb});
   }
   if (!o.append.empty()) argv->insert(argv->end(), {"-append", o.append});
-  if (o.icount) argv->insert(argv->end(), {"-icount", "shift=0"});
+  // sleep=off: an idle guest skips ahead to its next timer instead of
+  // following the host clock, so runs repeat exactly.
+  if (o.icount) argv->insert(argv->end(), {"-icount", "shift=0,sleep=off"});
   if (!o.trace_file.empty()) argv->insert(argv->end(), {"-d", "int,mmu,guest_errors", "-D", o.trace_file});
   return true;
 }

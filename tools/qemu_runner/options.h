@@ -35,7 +35,7 @@ inline constexpr char kOptionHelp[] =
     "  --gic 2|3          interrupt controller version\n"
     "  --uboot            boot through Debian's U-Boot (booti)\n"
     "  --load_addr PA     with --uboot: load at this 2 MiB-aligned PA and booti it there\n"
-    "  --icount           deterministic execution (-icount shift=0)\n"
+    "  --icount           deterministic execution (-icount shift=0,sleep=off)\n"
     "  --trace            log exceptions and MMU faults to a file (path printed)\n"
     "  --image FILE       the image to boot (default: //:image; relative paths are from the workspace)\n"
     "  --dtb FILE         hand the guest this DTB instead of QEMU's own\n"

@@ -50,7 +50,7 @@ TEST(RunnerOptions, EachOptionReachesQemu) {
   std::string c = Cmd(o);
   EXPECT_NE(c.find("-M virt,virtualization=on,gic-version=3"), std::string::npos) << c;
   EXPECT_NE(c.find("-cpu max -smp 16 -m 2G"), std::string::npos) << c;
-  EXPECT_NE(c.find("-icount shift=0"), std::string::npos) << c;
+  EXPECT_NE(c.find("-icount shift=0,sleep=off"), std::string::npos) << c;
   EXPECT_NE(c.find("-d int,mmu,guest_errors -D /tmp/t.log"), std::string::npos) << c;
   o = Base();
   o.interactive = true;

@@ -55,7 +55,7 @@ ABSL_FLAG(std::string, load_addr, "",
           "with --uboot: load the image at this PA and boot it with an explicit booti command");
 ABSL_FLAG(std::string, dtb, "", "hand the guest this DTB instead of QEMU's own");
 ABSL_FLAG(std::string, append, "", "the guest's /chosen/bootargs (QEMU -append)");
-ABSL_FLAG(bool, icount, false, "deterministic instruction counting (-icount shift=0)");
+ABSL_FLAG(bool, icount, false, "deterministic instruction counting (-icount shift=0,sleep=off)");
 ABSL_FLAG(bool, trace, false, "log exceptions and MMU faults (-d int,mmu,guest_errors) to a file");
 // --expect may be given many times (absl flags keep only the last value, so
 // main() collects the occurrences before absl parses the rest).

@@ -33,6 +33,8 @@ constexpr uint64_t kTables = 70;  // 6 page tables: L1-L3 for code, L1-L3 for th
 constexpr uint64_t kStack2 = 76;
 constexpr uint64_t kText2 = 80;  // copies of init's text frame capabilities
 constexpr uint64_t kText2Max = 40;
+constexpr uint64_t kEp3 = 120;  // the timing server's endpoint (one-way rows)
+constexpr uint64_t kServer3 = 121;
 constexpr uint64_t kRounds = 1000;
 constexpr uint64_t kStack2Va = 0x0000'7fff'0000'0000ull;
 
@@ -60,6 +62,25 @@ uint64_t instructions() {
   (void)ep.recv(m);
   for (;;) {
     m.mr[0] += 1;
+    (void)ep.reply_recv(m, m);
+  }
+}
+
+// The same server, reading the instruction counter where each direction
+// ends and begins: right after its receive returns (the end of a one-way
+// Call) and right before its ReplyRecv (the start of the reply).
+volatile uint64_t g_received_at = 0, g_replying_at = 0, g_received_cycle = 0, g_replying_cycle = 0;
+alignas(16) char timing_stack[8192];
+[[noreturn]] void timing_server(uint64_t ep_slot) {
+  sys::Endpoint ep(ep_slot);
+  sys::Message m;
+  (void)ep.recv(m);
+  for (;;) {
+    g_received_at = instructions();
+    g_received_cycle = cycles();
+    m.mr[0] += 1;
+    g_replying_cycle = cycles();
+    g_replying_at = instructions();
     (void)ep.reply_recv(m, m);
   }
 }
@@ -155,6 +176,33 @@ int main() {
         m.mr[0] = n++;
         (void)ep2.call(m);
       }));
+  // One way each: the client's counter before Call to the server's after
+  // its receive returned; the server's before ReplyRecv to the client's
+  // after Call returned. Each includes libsys's packing and unpacking on
+  // both sides, the SVCs and the kernel (same address space, same CPU).
+  sys::ThreadCap timing(kServer3);
+  if (!check(sys::Untyped(g_ut).retype(ObjectType::kEndpoint, 0, kEp3), "endpoint") ||
+      !check(sys::Untyped(g_ut).retype(ObjectType::kThread, 0, kServer3), "thread") ||
+      !check(timing.configure(slot::kCNode, slot::kAddressSpace, static_cast<unsigned>(g_priority)), "configure") ||
+      !check(timing.start(reinterpret_cast<uint64_t>(timing_server),
+                          reinterpret_cast<uint64_t>(timing_stack) + sizeof timing_stack, kEp3),
+             "start")) {
+    return 1;
+  }
+  sys::yield();
+  const sys::Endpoint ep3(kEp3);
+  Sample call{}, reply{};
+  for (uint64_t i = 0; i < 50 + kRounds; ++i) {
+    m.mr[0] = n++;
+    const uint64_t before = instructions(), before_cycle = cycles();
+    (void)ep3.call(m);
+    const uint64_t after_cycle = cycles(), after = instructions();
+    if (i < 50) continue;  // warm up
+    call.instructions += g_received_at - before, call.cycles += g_received_cycle - before_cycle;
+    reply.instructions += after - g_replying_at, reply.cycles += after_cycle - g_replying_cycle;
+  }
+  row("ipc_oneway_call", Sample{call.instructions / kRounds, call.cycles / kRounds});
+  row("ipc_oneway_replyrecv", Sample{reply.instructions / kRounds, reply.cycles / kRounds});
   // A reply that did not add one would mean the servers never ran.
   m.mr[0] = 41;
   bool replied = ep2.call(m) == Error::kOk && m.mr[0] == 42;

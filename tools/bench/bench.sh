@@ -1,0 +1,24 @@
+#!/bin/bash
+# bazel run //:bench — keel's benchmark rows, every one measured under QEMU
+# -icount shift=0 (one virtual nanosecond per guest instruction: counts
+# repeat exactly from run to run). Runs three guests:
+#   bench_ipc        user/bench/bench.cc as init: the PMU's instruction and
+#                    cycle counters around syscalls and IPC (1000 rounds each)
+#   bench_boot       the default system on 1 CPU, and
+#   bench_boot_8cpu  on 8 CPUs: init prints the virtual counter at the ready
+#                    line (user/init/init.cc report_boot_time): every
+#                    instruction any CPU executed from reset to "keel ready"
+# and ends with the rows alone, one per line: <name> <N> instructions <M> cycles.
+# Extra arguments go to every runner (bazel run //:qemu -- --help).
+set -euo pipefail
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for runner in bench_ipc bench_boot bench_boot_8cpu; do
+  echo "== $runner"
+  if ! "./$runner.sh" "$@" | tee -a "$out"; then
+    echo "bench: $runner failed" >&2
+    exit 1
+  fi
+done
+echo "== rows"
+tr -d '\r' <"$out" | grep -E '^[a-z0-9_]+ [0-9]+ instructions [0-9]+ cycles$'
