@@ -13,12 +13,16 @@ dev::Pl011 g_uart;
 constexpr uint64_t kLogSize = 16384;
 struct Log {
   bool handed_over = false;
-  bool unsignalled = false;  // bytes arrived since the last console_log_take_signal
   uint64_t ntfn_pa = 0, badge = 0;
   uint64_t head = 0, tail = 0, lost = 0;
   char ring[kLogSize];
 };
 Log g_log;
+}  // namespace
+
+bool g_console_unsignalled = false;  // bytes arrived since the last console_log_take_signal
+
+namespace {
 
 void log_append(const char* s, size_t n) {
   for (size_t i = 0; i < n; ++i) {
@@ -28,7 +32,7 @@ void log_append(const char* s, size_t n) {
     }
     g_log.ring[g_log.head++ % kLogSize] = s[i];
   }
-  g_log.unsignalled = true;
+  g_console_unsignalled = true;
 }
 
 void put(void*, const char* s, size_t n) { console_write(s, n); }
@@ -49,7 +53,7 @@ void console_log_bind(uint64_t ntfn_pa, uint64_t badge) {
   g_log.ntfn_pa = ntfn_pa;
   g_log.badge = badge;
   g_log.handed_over = true;
-  g_log.unsignalled = g_log.head != g_log.tail;
+  g_console_unsignalled = g_log.head != g_log.tail;
 }
 
 size_t console_log_read(char* buf, size_t max) {
@@ -63,8 +67,8 @@ size_t console_log_read(char* buf, size_t max) {
 }
 
 bool console_log_take_signal(uint64_t* ntfn_pa, uint64_t* badge) {
-  if (!g_log.unsignalled || g_log.ntfn_pa == 0) return false;
-  g_log.unsignalled = false;
+  if (!g_console_unsignalled || g_log.ntfn_pa == 0) return false;
+  g_console_unsignalled = false;
   *ntfn_pa = g_log.ntfn_pa;
   *badge = g_log.badge;
   return true;

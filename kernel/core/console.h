@@ -28,6 +28,9 @@ size_t console_log_read(char* buf, size_t max);
 // true with it (the caller signals it at a point where waking threads is
 // safe: never from inside kprintf).
 bool console_log_take_signal(uint64_t* ntfn_pa, uint64_t* badge);
+// Whether output arrived since then (inline: every exit to EL0 asks).
+extern bool g_console_unsignalled;
+inline bool console_log_may_signal() { return g_console_unsignalled; }
 // The notification at ntfn_pa is being destroyed: forget it (output keeps
 // going to the ring; nobody is told).
 void console_forget_notification(uint64_t ntfn_pa);

@@ -60,6 +60,7 @@ void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
 // Kernel output since the last exception wakes the log's reader; done here,
 // on the way out, because kprintf runs in the middle of kernel operations.
 void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
+  if (__builtin_expect(!console_log_may_signal(), true)) return;
   uint64_t pa = 0, badge = 0;
   if (console_log_take_signal(&pa, &badge)) ntfn_signal(scheduler(), arch::phys<Notification>(pa), badge);
 }

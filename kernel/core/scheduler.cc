@@ -11,6 +11,7 @@ void RunQueue::enqueue(Thread* t) {
   unsigned p = level_of(t);
   level_[p].append(t);
   bitmap_[p / 64] |= 1ull << (p % 64);
+  summary_ |= 1u << (p / 64);
 }
 
 bool RunQueue::contains(const Thread* t) const {
@@ -24,14 +25,10 @@ void RunQueue::remove(Thread* t) {
   if (!contains(t)) return;
   unsigned p = level_of(t);
   level_[p].unlink(t);
-  if (level_[p].empty()) bitmap_[p / 64] &= ~(1ull << (p % 64));
-}
-
-int RunQueue::highest() const {
-  for (int w = kLevels / 64 - 1; w >= 0; --w) {
-    if (bitmap_[w] != 0) return w * 64 + 63 - __builtin_clzll(bitmap_[w]);
+  if (level_[p].empty()) {
+    bitmap_[p / 64] &= ~(1ull << (p % 64));
+    if (bitmap_[p / 64] == 0) summary_ &= ~(1u << (p / 64));
   }
-  return -1;
 }
 
 Thread* RunQueue::pick() {
@@ -59,6 +56,9 @@ const char* RunQueue::check(unsigned cpu, uint64_t limit) const {
       if (t->blocked_on != nullptr || t->waiting_on != nullptr) return "run queue: a thread also in a wait queue";
     }
     if (q.tail != prev) return "run queue: tail is not the last thread";
+  }
+  for (unsigned w = 0; w < kLevels / 64; ++w) {
+    if (((summary_ >> w) & 1) != (bitmap_[w] != 0 ? 1u : 0u)) return "run queue: summary disagrees with the bitmap";
   }
   return nullptr;
 }

@@ -33,8 +33,12 @@ class RunQueue {
   Thread* pick();
   bool empty() const;
   bool contains(const Thread* t) const;
-  // The highest priority waiting, or -1.
-  int highest() const;
+  // The highest priority waiting, or -1 (inline: every IPC asks).
+  int highest() const {
+    if (summary_ == 0) return -1;
+    const unsigned w = 31 - static_cast<unsigned>(__builtin_clz(summary_));
+    return static_cast<int>(w * 64 + 63 - static_cast<unsigned>(__builtin_clzll(bitmap_[w])));
+  }
   void visit(void (*fn)(const Thread*, void*), void* ctx) const;
   // nullptr if the queue is consistent (links both ways, every thread
   // runnable, at its level, of CPU `cpu`; the bitmap says which levels are
@@ -43,7 +47,8 @@ class RunQueue {
 
  private:
   ThreadQueue level_[kLevels] = {};
-  uint64_t bitmap_[kLevels / 64] = {};
+  uint64_t bitmap_[kLevels / 64] = {};  // bit p: level p is not empty
+  uint32_t summary_ = 0;                // bit w: bitmap_[w] is not 0 (the run-queue summary word)
 };
 
 // The run queues of all CPUs. A thread is queued on its own CPU's

@@ -11,6 +11,7 @@
 // and priority are where keel/task.h says.
 #include "keel/sys.h"
 #include "keel/task.h"
+#include "keel/testing.h"
 
 using keel::abi::Error;
 using keel::abi::ObjectType;
@@ -35,6 +36,8 @@ constexpr uint64_t kText2 = 80;  // copies of init's text frame capabilities
 constexpr uint64_t kText2Max = 40;
 constexpr uint64_t kEp3 = 120;  // the timing server's endpoint (one-way rows)
 constexpr uint64_t kServer3 = 121;
+constexpr uint64_t kEp4 = 122;  // the register-only echo server (keel/testing.h)
+constexpr uint64_t kServer4 = 123;
 constexpr uint64_t kRounds = 1000;
 constexpr uint64_t kStack2Va = 0x0000'7fff'0000'0000ull;
 
@@ -71,6 +74,7 @@ uint64_t instructions() {
 // Call) and right before its ReplyRecv (the start of the reply).
 volatile uint64_t g_received_at = 0, g_replying_at = 0, g_received_cycle = 0, g_replying_cycle = 0;
 alignas(16) char timing_stack[8192];
+alignas(16) char register_stack[4096];
 [[noreturn]] void timing_server(uint64_t ep_slot) {
   sys::Endpoint ep(ep_slot);
   sys::Message m;
@@ -203,9 +207,26 @@ int main() {
   }
   row("ipc_oneway_call", Sample{call.instructions / kRounds, call.cycles / kRounds});
   row("ipc_oneway_replyrecv", Sample{reply.instructions / kRounds, reply.cycles / kRounds});
+  // In registers both ways: sys::call_registers against the register-only
+  // echo server (no Message, no IPC buffer on either side).
+  sys::ThreadCap reg_server(kServer4);
+  if (!check(sys::Untyped(g_ut).retype(ObjectType::kEndpoint, 0, kEp4), "endpoint") ||
+      !check(sys::Untyped(g_ut).retype(ObjectType::kThread, 0, kServer4), "thread") ||
+      !check(reg_server.configure(slot::kCNode, slot::kAddressSpace, static_cast<unsigned>(g_priority)), "configure") ||
+      !check(reg_server.start(reinterpret_cast<uint64_t>(&sys::echo_server_registers),
+                              reinterpret_cast<uint64_t>(register_stack) + sizeof register_stack, kEp4),
+             "start")) {
+    return 1;
+  }
+  sys::yield();
+  sys::RegMessage rm{.info = keel::abi::message_info(0, 1)};
+  row("ipc_roundtrip_registers", measure([&] { (void)sys::call_registers(kEp4, rm); }));
+  const uint64_t before = rm.mr[0];
+  const bool echoed = sys::call_registers(kEp4, rm) == Error::kOk && rm.mr[0] == before + 1;
+  if (!echoed) sys::print("bench: the register echo server did not answer\n");
   // A reply that did not add one would mean the servers never ran.
   m.mr[0] = 41;
   bool replied = ep2.call(m) == Error::kOk && m.mr[0] == 42;
-  sys::print("BENCH DONE%s\n", replied ? "" : " (inter-AS server did not answer!)");
-  return replied ? 0 : 1;
+  sys::print("BENCH DONE%s\n", replied && echoed ? "" : " (a server did not answer!)");
+  return replied && echoed ? 0 : 1;
 }
