@@ -208,9 +208,15 @@ TEST_F(Objects, RetypeChecksEveryDestinationFirst) {
   EXPECT_TRUE(k.same_as(after_ok));
   EXPECT_FALSE(k.same_as(before));
   EXPECT_EQ(k.retype(ObjectType::kFrame2M, 150), Error::kNotEnoughMemory);
+  // At most 2 MiB of zeroed objects per call (the lock is never held for
+  // long): two 2 MiB frames, or a 4 MiB CNode, are refused before anything.
+  EXPECT_EQ(k.retype(ObjectType::kFrame2M, 150, 2), Error::kInvalidArgument);
+  EXPECT_EQ(k.retype(ObjectType::kCNode, 150, 1, 16), Error::kInvalidArgument);
+  EXPECT_EQ(k.retype(ObjectType::kFrame4K, 150, 64), Error::kOk) << "64 pages are fine";
+  const auto after_frames = k.snapshot();
   EXPECT_EQ(k.retype(ObjectType::kIrqControl, 150), Error::kInvalidArgument);
   EXPECT_EQ(k.retype(ObjectType::kEndpoint, kOutside - 1, 2), Error::kInvalidSlot);
-  EXPECT_TRUE(k.same_as(after_ok));
+  EXPECT_TRUE(k.same_as(after_frames));
 }
 
 // ---- threads ------------------------------------------------------------------

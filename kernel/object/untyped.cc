@@ -1,7 +1,9 @@
 // untyped.cc — the Untyped object: a power-of-two range of memory that
 // Retype turns into objects (capability.h: retype, with the watermark
 // rules). Memory is zeroed when it becomes objects (objects.cc), never when
-// untyped is split into smaller untyped.
+// untyped is split into smaller untyped; one Retype zeroes at most
+// kMaxRetypeBytes, so no call holds the kernel lock for a time that grows
+// with the memory it is given.
 #include "kernel/object/objects.h"
 
 namespace keel {
@@ -12,6 +14,15 @@ Status untyped_invoke(Thread* t, object::Slot* ut, abi::Method m) KEEL_REQUIRES(
   constexpr uint64_t kMaxCount = 64;
   if (a.type == 0 || a.type >= static_cast<uint64_t>(abi::ObjectType::kCount) || a.size_bits > 63 || a.count == 0 ||
       a.count > kMaxCount) {
+    return Status::kInvalidArgument;
+  }
+  // Objects made of memory the kernel zeroes: at most one 2 MiB frame's
+  // worth per call (untyped costs nothing per byte: it is never zeroed).
+  constexpr uint64_t kMaxRetypeBytes = 2ull << 20;
+  const unsigned bits =
+      object::object_size_bits(static_cast<abi::ObjectType>(a.type), static_cast<unsigned>(a.size_bits));
+  if (a.type != static_cast<uint64_t>(abi::ObjectType::kUntyped) && bits != 0 &&
+      (bits > 21 || (a.count << bits) > kMaxRetypeBytes)) {
     return Status::kInvalidArgument;
   }
   object::Slot* dests[kMaxCount];

@@ -230,7 +230,9 @@ struct CNodeRevoke {
   uint64_t slot;
 };
 // `count` objects of 2^size_bits (where the type has a variable size) into
-// the caller's root CNode slots [dest, dest + count).
+// the caller's root CNode slots [dest, dest + count). At most 64, and at
+// most 2 MiB of objects other than untyped per call (the kernel zeroes
+// them, and holds its lock meanwhile).
 struct UntypedRetype {
   static constexpr Method kMethod = Method::kUntypedRetype;
   uint64_t type, size_bits, dest, count;
