@@ -7,11 +7,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "keel/abi.h"
 
 namespace keel::tools {
 namespace {
 
-constexpr const char* kCpus[] = {"cortex-a53", "cortex-a57", "cortex-a72", "cortex-a76", "neoverse-n1", "max"};
+// Every AArch64 model QEMU 7.2's virt machine offers that keel boots on.
+constexpr const char* kCpus[] = {"cortex-a35", "cortex-a53",  "cortex-a57", "cortex-a72",
+                                 "cortex-a76", "neoverse-n1", "a64fx",      "max"};
 constexpr const char* kUboot = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
 
 // "128M" / "2G" -> MiB; 0 if malformed.
@@ -47,10 +50,10 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
     *error = absl::StrCat("--gic ", o.gic, ": must be 2 or 3");
     return false;
   }
-  int max_smp = o.gic == 3 ? 64 : 8;
-  if (o.smp < 1 || o.smp > max_smp) {
-    *error =
-        absl::StrCat("--smp ", o.smp, ": must be 1..", max_smp, o.gic == 3 ? "" : " (GICv2; use --gic 3 for more)");
+  // The kernel runs at most abi::kMaxCpus CPUs (GICv2 allows 8 too).
+  constexpr int kMaxSmp = static_cast<int>(abi::kMaxCpus);
+  if (o.smp < 1 || o.smp > kMaxSmp) {
+    *error = absl::StrCat("--smp ", o.smp, ": must be 1..", kMaxSmp, " (keel runs at most ", kMaxSmp, " CPUs)");
     return false;
   }
   uint64_t mib = mem_mib(o.mem);

@@ -28,8 +28,9 @@ struct RunOptions {
 
 inline constexpr char kOptionHelp[] =
     "keel QEMU runner options:\n"
-    "  --smp N            CPUs, 1..8 with GICv2, 1..64 with --gic 3 (default 1)\n"
-    "  --cpu MODEL        cortex-a53 | cortex-a57 | cortex-a72 | cortex-a76 | neoverse-n1 | max\n"
+    "  --smp N            CPUs, 1..8: keel runs at most 8 (default 1)\n"
+    "  --cpu MODEL        cortex-a35 | cortex-a53 | cortex-a57 | cortex-a72 | cortex-a76 | neoverse-n1 |\n"
+    "                     a64fx | max (default cortex-a72)\n"
     "  --mem SIZE         RAM, e.g. 128M, 1G (64M..16G; default 512M)\n"
     "  --el2              enter keel at EL2 (virtualization=on)\n"
     "  --gic 2|3          interrupt controller version\n"
@@ -40,7 +41,8 @@ inline constexpr char kOptionHelp[] =
     "  --image FILE       the image to boot (default: //:image; relative paths are from the workspace)\n"
     "  --dtb FILE         hand the guest this DTB instead of QEMU's own\n"
     "  --append TEXT      the guest's /chosen/bootargs (init reads them from its boot info)\n"
-    "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n";
+    "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n"
+    "  -h, --help         this list\n";
 
 // Where the loader puts the image (the boot ELF's load base, for gdb): QEMU's
 // -kernel places an arm64 Image 2 MiB into RAM; U-Boot's fw_cfg autoboot

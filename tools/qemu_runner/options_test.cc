@@ -42,14 +42,14 @@ TEST(RunnerOptions, EachOptionReachesQemu) {
   RunOptions o = Base();
   o.el2 = true;
   o.gic = 3;
-  o.smp = 16;
+  o.smp = 8;
   o.cpu = "max";
   o.mem = "2G";
   o.icount = true;
   o.trace_file = "/tmp/t.log";
   std::string c = Cmd(o);
   EXPECT_NE(c.find("-M virt,virtualization=on,gic-version=3"), std::string::npos) << c;
-  EXPECT_NE(c.find("-cpu max -smp 16 -m 2G"), std::string::npos) << c;
+  EXPECT_NE(c.find("-cpu max -smp 8 -m 2G"), std::string::npos) << c;
   EXPECT_NE(c.find("-icount shift=0,sleep=off"), std::string::npos) << c;
   EXPECT_NE(c.find("-d int,mmu,guest_errors -D /tmp/t.log"), std::string::npos) << c;
   o = Base();
@@ -65,10 +65,17 @@ TEST(RunnerOptions, EachOptionReachesQemu) {
 TEST(RunnerOptions, BadValuesSayWhatIsValid) {
   RunOptions o = Base();
   o.cpu = "cortex-m3";
-  EXPECT_NE(Error(o).find("is not one of: cortex-a53"), std::string::npos);
+  EXPECT_NE(Error(o).find("is not one of: cortex-a35, cortex-a53"), std::string::npos);
   o = Base();
   o.smp = 9;
-  EXPECT_NE(Error(o).find("must be 1..8 (GICv2; use --gic 3 for more)"), std::string::npos);
+  EXPECT_NE(Error(o).find("must be 1..8 (keel runs at most 8 CPUs)"), std::string::npos);
+  o.gic = 3;
+  EXPECT_NE(Error(o).find("must be 1..8"), std::string::npos) << "GICv3 does not lift keel's limit";
+  o = Base();
+  for (const char* c : {"cortex-a35", "a64fx", "neoverse-n1"}) {
+    o.cpu = c;
+    EXPECT_NE(Cmd(o).find(std::string("-cpu ") + c), std::string::npos) << c << " boots keel";
+  }
   o.smp = 0;
   EXPECT_FALSE(Error(o).empty());
   o = Base();

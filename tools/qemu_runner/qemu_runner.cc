@@ -256,19 +256,36 @@ int run_debugger(RunOptions o, const std::map<std::string, std::string>& modules
 }
 
 // Unknown options get our own message and the list of valid ones.
-bool check_known_flags(int argc, char** argv) {
+// Before the flag library sees the command line: -h/--help print the list
+// (exit 0); an unknown option, or one missing its value, is named with the
+// list (exit 2). Returns -1 when the command line may be parsed.
+int check_command_line(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--") break;
-    if (!absl::StartsWith(a, "--")) continue;
-    std::string name = a.substr(2, a.find('=') == std::string::npos ? std::string::npos : a.find('=') - 2);
+    if (a == "-h" || a == "--help" || a == "-help" || a == "--helpfull") {
+      std::cout << kOptionHelp;
+      return 0;
+    }
+    if (!absl::StartsWith(a, "-")) continue;
+    const std::string bare = a.substr(a.find_first_not_of('-'));
+    const bool has_value = bare.find('=') != std::string::npos;
+    std::string name = bare.substr(0, bare.find('='));
     if (absl::StartsWith(name, "no") && absl::FindCommandLineFlag(name.substr(2)) != nullptr) continue;
-    if (absl::FindCommandLineFlag(name) == nullptr) {
+    const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (flag == nullptr) {
       std::cerr << "qemu_runner: unknown option --" << name << "\n\n" << kOptionHelp;
-      return false;
+      return 2;
+    }
+    if (!has_value && !flag->IsOfType<bool>()) {
+      if (i + 1 >= argc || absl::StartsWith(argv[i + 1], "--")) {
+        std::cerr << "qemu_runner: --" << name << " needs a value\n\n" << kOptionHelp;
+        return 2;
+      }
+      ++i;  // its value
     }
   }
-  return true;
+  return -1;
 }
 
 int run(int argc, char** argv) {
@@ -497,7 +514,7 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(keel::tools::kOptionHelp);
   std::vector<char*> args = keel::tools::take_expects(argc, argv);
-  if (!keel::tools::check_known_flags(static_cast<int>(args.size()), args.data())) return 2;
+  if (int rc = keel::tools::check_command_line(static_cast<int>(args.size()), args.data()); rc >= 0) return rc;
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   return keel::tools::run(static_cast<int>(rest.size()), rest.data());
 }

@@ -32,6 +32,24 @@ TEST(RunnerCli, UnknownOptionListsTheValidOnes) {
   EXPECT_NE(r.output.find("--gic 2|3"), std::string::npos) << r.output;
 }
 
+TEST(RunnerCli, HelpPrintsTheOptionsAndSucceeds) {
+  for (const char* h : {"--help", "-h"}) {
+    Outcome r = Runner(h);
+    EXPECT_EQ(r.exit_code, 0) << h << ": " << r.output;
+    EXPECT_NE(r.output.find("--smp N"), std::string::npos) << h << ": " << r.output;
+    EXPECT_NE(r.output.find("keel runs at most 8"), std::string::npos) << h << ": " << r.output;
+  }
+}
+
+TEST(RunnerCli, AMissingValueIsNamedWithTheList) {
+  for (const char* args : {"--image=/proc/self/exe --smp", "--image=/proc/self/exe --cpu --el2"}) {
+    Outcome r = Runner(args);
+    EXPECT_EQ(r.exit_code, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("needs a value"), std::string::npos) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("--gic 2|3"), std::string::npos) << args << ": " << r.output;
+  }
+}
+
 TEST(RunnerCli, BadValueIsExplained) {
   Outcome r = Runner("--image=/proc/self/exe --cpu=pentium");
   EXPECT_EQ(r.exit_code, 2);

@@ -227,6 +227,7 @@ constexpr const char* cpu_name(MidrEl1 midr) {
       default: return "Arm core";
     }
   }
+  if (implementer == 0x46 && part == 0x001) return "a64fx";
   if (implementer == 0x00) return "QEMU max";
   return "unknown core";
 }

@@ -95,6 +95,8 @@ TEST(Regs, MidrNamesTheCore) {
   EXPECT_STREQ(cpu_name(MidrEl1{0x410fd083}), "cortex-a72");  // QEMU's cortex-a72
   EXPECT_STREQ(cpu_name(MidrEl1{0x410fd034}), "cortex-a53");
   EXPECT_STREQ(cpu_name(MidrEl1{0x000f0510}), "QEMU max");
+  EXPECT_STREQ(cpu_name(MidrEl1{0x461f0010}), "a64fx");  // QEMU's a64fx
+  EXPECT_STREQ(cpu_name(MidrEl1{0x411fd040}), "cortex-a35");
   EXPECT_EQ(MidrEl1{0x410fd083}.implementer(), 0x41u);
   EXPECT_EQ(MidrEl1{0x410fd083}.partnum(), 0xd08u);
   EXPECT_EQ(MidrEl1{0x410fd083}.revision(), 3u);
