@@ -68,22 +68,40 @@ Status build_boot_map(const BootMapInput& in, arm64::PhysWindow window, arm64::P
     }
   }
 
-  // Linear map of all RAM. Ranges are trimmed inward to whole pages.
+  // Linear map of all RAM but the no-map reserved ranges (the binding:
+  // they must not be mapped at all — a speculative access to a firmware
+  // carve-out can raise an external abort). RAM ranges are trimmed inward
+  // to whole pages, no-map holes widened outward.
   for (size_t i = 0; i < in.dtb->memory_count; ++i) {
     uint64_t base = page_up(in.dtb->memory[i].base);
-    uint64_t end = page_down(in.dtb->memory[i].base + in.dtb->memory[i].size);
+    const uint64_t end = page_down(in.dtb->memory[i].base + in.dtb->memory[i].size);
     if (end <= base) continue;
     if (end > layout::kLinearMapSize) {
       *what = "memory beyond the linear map's reach";
       return Status::kUnsupported;
     }
-    Status st = t1.map(layout::phys_to_linear(base), base, end - base,
-                       MapAttrs{.type = MemType::kNormal, .writable = true, .executable = false});
-    if (st != Status::kOk) {
-      *what = "mapping RAM into the linear map";
-      return st;
-    }
     note_pa(end);
+    while (base < end) {
+      // The lowest no-map hole that ends above base, clipped to this range.
+      uint64_t hole = end, hole_end = end;
+      for (size_t r = 0; r < in.dtb->reserved_count; ++r) {
+        if (!in.dtb->reserved_no_map[r]) continue;
+        const uint64_t hb = page_down(in.dtb->reserved[r].base);
+        const uint64_t he = page_up(in.dtb->reserved[r].base + in.dtb->reserved[r].size);
+        if (he <= base || hb >= end || hb >= hole) continue;
+        hole = hb > base ? hb : base;
+        hole_end = he < end ? he : end;
+      }
+      if (hole > base) {
+        Status st = t1.map(layout::phys_to_linear(base), base, hole - base,
+                           MapAttrs{.type = MemType::kNormal, .writable = true, .executable = false});
+        if (st != Status::kOk) {
+          *what = "mapping RAM into the linear map";
+          return st;
+        }
+      }
+      base = hole_end;
+    }
   }
 
   // Console UART: first page of the device window.

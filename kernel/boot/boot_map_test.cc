@@ -117,6 +117,30 @@ TEST_F(BootMapTest, CleanBootPassesEveryCheck) {
   EXPECT_FALSE(arm64::translate(r, {}, kKernelPa).ok()) << "the kernel must not run at its PA";
 }
 
+TEST_F(BootMapTest, NoMapReservedRangesStayOutOfTheLinearMap) {
+  // A firmware carve-out marked no-map (widened to whole pages), one that is
+  // merely reserved (mapped: the kernel just never allocates it), and a
+  // no-map range that straddles the end of RAM.
+  dtb_.reserved[0] = {0x5000'0800, 0x1'0000};
+  dtb_.reserved_no_map[0] = true;
+  dtb_.reserved[1] = {0x6000'0000, 0x1'0000};
+  dtb_.reserved[2] = {0x7fff'0000, 0x2'0000};
+  dtb_.reserved_no_map[2] = true;
+  dtb_.reserved_count = 3;
+  Booted b = Boot(Inject::kNone);
+  ASSERT_EQ(b.status, Status::kOk) << b.what;
+  EXPECT_TRUE(b.report.ok()) << FirstFailure(b);
+  arm64::TranslationRegime r{.ttbr0 = b.map.ttbr0, .ttbr1 = b.map.ttbr1, .tcr = b.map.tcr};
+  auto mapped = [&](uint64_t pa) { return arm64::translate(r, {}, layout::phys_to_linear(pa)).ok(); };
+  EXPECT_TRUE(mapped(0x4fff'f000)) << "below the hole";
+  EXPECT_FALSE(mapped(0x5000'0000)) << "the page holding the hole's start";
+  EXPECT_FALSE(mapped(0x5001'0000)) << "the page holding its end";
+  EXPECT_TRUE(mapped(0x5001'1000)) << "above the hole";
+  EXPECT_TRUE(mapped(0x6000'0000)) << "reserved without no-map stays mapped";
+  EXPECT_TRUE(mapped(0x7ffe'f000));
+  EXPECT_FALSE(mapped(0x7fff'0000)) << "a hole at the end of RAM";
+}
+
 struct Case {
   Inject inject;
   const char* check;

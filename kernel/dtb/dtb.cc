@@ -72,6 +72,7 @@ struct Node {
   bool is_cpus = false;             // /cpus
   bool is_reserved_memory = false;  // /reserved-memory
   bool is_chosen = false;
+  bool no_map = false;  // a no-map property (reserved-memory children)
 };
 
 constexpr size_t kMaxUartCandidates = 4;
@@ -159,10 +160,21 @@ struct Parser {
       return Status::kOk;
     }
     if (node_depth == 2 && parent.is_reserved_memory && n.reg.present()) {
-      Range r;
-      if (!reg_entry(0, &r)) return fail(Status::kMalformed, "reserved-memory child reg unreadable");
-      return add_range(out->reserved, &out->reserved_count, kMaxReservedRanges, r.base, r.size,
-                       "more reserved ranges than keel supports");
+      // Every (address, size) pair: a child may reserve several ranges.
+      if (ac == 0 || (ac + sc) == 0 || n.reg.len % ((ac + sc) * 4) != 0) {
+        return fail(Status::kMalformed, "reserved-memory child reg is not a whole number of (address, size) pairs");
+      }
+      for (uint32_t i = 0; i < n.reg.len / ((ac + sc) * 4); ++i) {
+        Range r;
+        if (!reg_entry(i, &r)) return fail(Status::kMalformed, "reserved-memory child reg unreadable");
+        if (r.size != 0 && r.base + r.size < r.base) return fail(Status::kMalformed, "reserved range wraps");
+        const size_t before = out->reserved_count;
+        Status s = add_range(out->reserved, &out->reserved_count, kMaxReservedRanges, r.base, r.size,
+                             "more reserved ranges than keel supports");
+        if (s != Status::kOk) return s;
+        if (out->reserved_count > before) out->reserved_no_map[before] = n.no_map;
+      }
+      return Status::kOk;
     }
     if (n.compatible.has_string("arm,psci-1.0") || n.compatible.has_string("arm,psci-0.2") ||
         n.compatible.has_string("arm,psci")) {
@@ -309,6 +321,8 @@ struct Parser {
             node.stdout_path = v;
           } else if (str_eq(pname, "bootargs")) {
             node.bootargs = v;
+          } else if (str_eq(pname, "no-map")) {
+            node.no_map = true;
           }
           break;
         }
@@ -348,7 +362,11 @@ Status read_header(const uint8_t* b, size_t max_size, Header* h, const char** wh
     *why = "unsupported DTB version";
     return Status::kUnsupported;
   }
-  if (h->totalsize < 40 || h->totalsize > max_size || h->totalsize > kMaxDtbSize) {
+  if (h->totalsize > kMaxDtbSize) {
+    *why = "larger than the 2 MiB keel accepts";
+    return Status::kUnsupported;
+  }
+  if (h->totalsize < 40 || h->totalsize > max_size) {
     *why = "totalsize larger than the memory it was given";
     return Status::kTruncated;
   }
@@ -370,10 +388,11 @@ Status read_header(const uint8_t* b, size_t max_size, Header* h, const char** wh
 
 }  // namespace
 
-Result<uint32_t> header_total_size(const void* blob, size_t max_size) {
+Result<uint32_t> header_total_size(const void* blob, size_t max_size, const char** why) {
   Header h;
-  const char* why = "";
-  Status s = read_header(static_cast<const uint8_t*>(blob), max_size, &h, &why);
+  const char* reason = "";
+  Status s = read_header(static_cast<const uint8_t*>(blob), max_size, &h, &reason);
+  if (why != nullptr) *why = reason;
   if (s != Status::kOk) return s;
   return h.totalsize;
 }

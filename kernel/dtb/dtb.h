@@ -56,7 +56,11 @@ struct DtbInfo {
   uint32_t total_size = 0;
   Range memory[kMaxMemoryRanges];
   size_t memory_count = 0;
+  // /memreserve/ entries and every reg range of every /reserved-memory
+  // child; reserved_no_map[i]: the child said no-map (the kernel must not
+  // map it at all, not even in its linear map).
   Range reserved[kMaxReservedRanges];
+  bool reserved_no_map[kMaxReservedRanges] = {};
   size_t reserved_count = 0;
   size_t cpu_count = 0;
   uint64_t cpu_mpidr[kMaxCpus] = {};
@@ -82,7 +86,7 @@ struct DtbInfo {
 // Reads just the header: returns the blob's total size, or an error if the
 // magic, version or size fields are invalid. Lets a caller bound max_size
 // before calling parse_dtb.
-Result<uint32_t> header_total_size(const void* blob, size_t max_size);
+Result<uint32_t> header_total_size(const void* blob, size_t max_size, const char** why = nullptr);
 
 // Parses the DTB at blob, which the caller guarantees is readable for
 // max_size bytes (the header's totalsize must fit inside it).

@@ -100,6 +100,13 @@ TEST(DtbMalformed, HeaderErrors) {
   Put32(b, 4, static_cast<uint32_t>(good.size() + 1));  // totalsize beyond the buffer
   EXPECT_EQ(Parse(b), Status::kTruncated);
   b = good;
+  Put32(b, 4, static_cast<uint32_t>(kMaxDtbSize + 1));  // beyond keel's limit: said so, not "truncated"
+  EXPECT_EQ(Parse(b, &why), Status::kUnsupported);
+  EXPECT_EQ(why, "larger than the 2 MiB keel accepts");
+  const char* reason = "";
+  EXPECT_EQ(header_total_size(b.data(), b.size(), &reason).status(), Status::kUnsupported);
+  EXPECT_STREQ(reason, "larger than the 2 MiB keel accepts");
+  b = good;
   Put32(b, 8, 0xfffffff0);  // off_dt_struct
   EXPECT_EQ(Parse(b), Status::kMalformed);
   b = good;
@@ -203,12 +210,21 @@ TEST(Dtb, ReservedMemoryAndChosenConsole) {
   std::vector<uint8_t> b(std::istreambuf_iterator<char>(f), {});
   DtbInfo info;
   ASSERT_EQ(parse_dtb(b.data(), b.size(), &info), Status::kOk) << info.error;
-  ASSERT_EQ(info.reserved_count, 3u);
+  ASSERT_EQ(info.reserved_count, 5u);
   EXPECT_EQ(info.reserved[0].base, 0x4800'0000u);
   EXPECT_EQ(info.reserved[0].size, 0x1'0000u);
+  EXPECT_FALSE(info.reserved_no_map[0]) << "/memreserve/ entries are reserved, not no-map";
   EXPECT_EQ(info.reserved[1].base, 0x4a00'0000u);
   EXPECT_EQ(info.reserved[2].base, 0x5000'0000u);
   EXPECT_EQ(info.reserved[2].size, 0x10'0000u);
+  EXPECT_TRUE(info.reserved_no_map[2]);
+  // Both ranges of the second child, neither no-map.
+  EXPECT_EQ(info.reserved[3].base, 0x5200'0000u);
+  EXPECT_EQ(info.reserved[3].size, 0x1'0000u);
+  EXPECT_EQ(info.reserved[4].base, 0x5300'0000u);
+  EXPECT_EQ(info.reserved[4].size, 0x2'0000u);
+  EXPECT_FALSE(info.reserved_no_map[3]);
+  EXPECT_FALSE(info.reserved_no_map[4]);
   ASSERT_EQ(info.memory_count, 2u);
   EXPECT_EQ(info.memory[1].base, 0x1'0000'0000u);
   EXPECT_EQ(info.memory_bytes(), 0x3000'0000u);

@@ -153,9 +153,19 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
         ull(dtb_pa));
   }
   const void* blob = reinterpret_cast<const void*>(dtb_pa);
-  Result<uint32_t> size = dtb::header_total_size(blob, dtb::kMaxDtbSize);
+  const char* why = "";
+  Result<uint32_t> size = dtb::header_total_size(blob, dtb::kMaxDtbSize, &why);
   static dtb::DtbInfo dt;  // in .bss: too large for comfort on the stack
-  if (!size.ok()) stop("the DTB at 0x%llx is unusable: %s", ull(dtb_pa), status_name(size.status()));
+  const uint8_t* h = static_cast<const uint8_t*>(blob);
+  const uint32_t total = uint32_t{h[4]} << 24 | uint32_t{h[5]} << 16 | uint32_t{h[6]} << 8 | h[7];  // (big endian)
+  if (!size.ok() && size.status() == Status::kUnsupported && total > dtb::kMaxDtbSize) {
+    stop(
+        "the DTB at 0x%llx is %u bytes, %s. QEMU pads a DTB it loads with -dtb by 1 MiB, so one dumped from QEMU "
+        "(dumpdtb) and passed back grows past the limit: pass it through `dtc -I dtb -O dtb` first, which drops the "
+        "padding.",
+        ull(dtb_pa), total, why);
+  }
+  if (!size.ok()) stop("the DTB at 0x%llx is unusable: %s (%s)", ull(dtb_pa), why, status_name(size.status()));
   Status st = dtb::parse_dtb(blob, size.value(), &dt);
   if (st != Status::kOk) stop("the DTB at 0x%llx is unusable (%s): %s", ull(dtb_pa), status_name(st), dt.error);
   if (!dt.uart.present) stop("the DTB names no PL011 UART for a console");
@@ -166,6 +176,11 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   say("keel: DTB: %zu CPUs, %llu MiB RAM in %zu range(s), GICv%u, PSCI via %s, console PL011 at 0x%llx\n", dt.cpu_count,
       ull(dt.memory_bytes() >> 20), dt.memory_count, dt.gic.version, dtb::psci_conduit_name(dt.psci),
       ull(dt.uart.mmio.base));
+  for (size_t i = 0; i < dt.reserved_count; ++i) {
+    say("keel: reserved memory [0x%llx, 0x%llx)%s\n", ull(dt.reserved[i].base),
+        ull(dt.reserved[i].base + dt.reserved[i].size),
+        dt.reserved_no_map[i] ? ", no-map: left out of the kernel's linear map" : "");
+  }
   if (g_bad_relocation_info != 0) {
     stop("the boot ELF has a relocation other than R_AARCH64_RELATIVE (info 0x%llx)", ull(g_bad_relocation_info));
   }
