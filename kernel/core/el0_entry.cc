@@ -81,10 +81,13 @@ void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
   timer_stop();
   static bool said = false;  // once: with servers waiting for interrupts, idling is normal
   if (!said && c.index == 0) {
-    kprintf("keel: no runnable thread; the CPU idles until an interrupt (the kernel is still up)\n");
+    kprintf("keel: all threads are waiting; the CPU idles until an interrupt wakes one\n");
     said = true;
   }
   for (;;) {
+    // What the kernel printed reaches the log's reader (the UART server)
+    // now, not at the next interrupt: that may wake it, so pick after.
+    signal_kernel_log();
     if (Thread* next = scheduler().pick()) {
       timer_restart();
       switch_to(nullptr, next);
@@ -98,7 +101,6 @@ void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
     kernel_enter();
     while (irq_dispatch() != IrqResult::kNone) {
     }
-    signal_kernel_log();
   }
 }
 

@@ -208,6 +208,17 @@ uint64_t task_index(const char* name) {
   return sd::kMaxTasks;
 }
 
+// The task at the other end of index's channel (either may declare it), or
+// sd::kMaxTasks.
+uint64_t channel_peer(uint64_t index) {
+  const sd::Task& t = g_sys->tasks[index];
+  uint64_t peer = t.channel[0] != '\0' ? task_index(t.channel) : sd::kMaxTasks;
+  for (uint64_t i = 0; i < g_sys->task_count && peer == sd::kMaxTasks; ++i) {
+    if (streq(g_sys->tasks[i].channel, t.name)) peer = i;  // the other end declared it
+  }
+  return peer;
+}
+
 Error write_start_info(sys::LoadContext& ctx, uint64_t frame, const abi::StartInfo& si) {
   uint64_t copy = ctx.next_slot++;
   Error e = self.copy(copy, frame, abi::kRightRead | abi::kRightWrite);
@@ -308,10 +319,7 @@ Error start_task(uint64_t index) {
     e = put_mint(cn, tslot::kPager, kEpMemory, abi::kRightWrite, id | abi::kPagerBadge);
   }
   if (e == Error::kOk && t.untyped_bytes != 0) e = put_move(cn, tslot::kUntyped, own);
-  uint64_t peer = t.channel[0] != '\0' ? task_index(t.channel) : sd::kMaxTasks;
-  for (uint64_t i = 0; i < g_sys->task_count && peer == sd::kMaxTasks; ++i) {
-    if (streq(g_sys->tasks[i].channel, t.name)) peer = i;  // the other end declared it
-  }
+  const uint64_t peer = channel_peer(index);
   if (e == Error::kOk && peer < sd::kMaxTasks) {
     // One endpoint per pair, in the slot of the pair's first task; whichever starts first makes it.
     uint64_t ch = kChannels + (index < peer ? index : peer);
@@ -396,20 +404,23 @@ bool client_info(uint64_t id, keel::memory::ClientInfo* out) {
   return false;
 }
 
+// The CPU a task's thread runs on: its description's, or 0 if that one is not online.
+unsigned cpu_of(const sd::Task& t) { return t.cpu < g_info->cpus_online ? t.cpu : 0; }
+
 void cmd_tasks() {
-  sys::print("  id  name            program         role           prio  state\n");
-  sys::print("   1  init            init            root            255  running (this console)\n");
+  sys::print("  id  name            program         role           prio  cpu  state\n");
+  sys::print("   1  init            init            root            255    0  running (this console)\n");
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     const sd::Task& t = g_sys->tasks[i];
     keel::memory::ClientInfo info{};
     bool have = t.role == sd::Role::kClient && client_info(task_id(i), &info);
     const char* state = state_name(i, &info, have);
     if (have && !info.alive && !info.killed) {
-      sys::print("  %2llu  %-15s %-15s %-14s %4u  %s (code %lld)\n", ull(task_id(i)), t.name, t.program,
-                 sd::role_name(t.role), t.priority, state, static_cast<long long>(info.exit_code));
+      sys::print("  %2llu  %-15s %-15s %-14s %4u  %3u  %s (code %lld)\n", ull(task_id(i)), t.name, t.program,
+                 sd::role_name(t.role), t.priority, cpu_of(t), state, static_cast<long long>(info.exit_code));
     } else {
-      sys::print("  %2llu  %-15s %-15s %-14s %4u  %s\n", ull(task_id(i)), t.name, t.program, sd::role_name(t.role),
-                 t.priority, state);
+      sys::print("  %2llu  %-15s %-15s %-14s %4u  %3u  %s\n", ull(task_id(i)), t.name, t.program, sd::role_name(t.role),
+                 t.priority, cpu_of(t), state);
     }
   }
 }
@@ -460,6 +471,35 @@ void run_and_wait(uint64_t mask, const char* what) {
   sys::print("%s: %d passed, %d failed\n", what, passed, failed);
 }
 
+bool running(uint64_t index) {
+  if (g_tasks[index].state != TaskState::kRunning) return false;
+  keel::memory::ClientInfo c{};
+  return g_sys->tasks[index].role != sd::Role::kClient || (client_info(task_id(index), &c) && c.alive);
+}
+
+// Starts an on-demand task and waits for it. A task with a channel needs
+// the task at the other end: started with it if it is on-demand too, else
+// (a boot task that is gone) the run is refused rather than left to wait
+// forever on a peer that will never answer.
+void cmd_run(const char* name) {
+  const uint64_t i = task_index(name);
+  if (i == sd::kMaxTasks || g_sys->tasks[i].start == sd::Start::kBoot) {
+    sys::print("run: no on-demand task named '%s' (see 'tasks')\n", name);
+    return;
+  }
+  uint64_t mask = uint64_t{1} << i;
+  const uint64_t peer = channel_peer(i);
+  if (peer < sd::kMaxTasks && !running(peer)) {
+    if (g_sys->tasks[peer].start == sd::Start::kBoot) {
+      sys::print("run: %s needs %s (its channel), which is not running; not started\n", name, g_sys->tasks[peer].name);
+      return;
+    }
+    sys::print("run: starting %s too (%s's channel)\n", g_sys->tasks[peer].name, name);
+    mask |= uint64_t{1} << peer;
+  }
+  run_and_wait(mask, name);
+}
+
 void cmd_help() {
   sys::print(
       "commands:\n"
@@ -467,7 +507,7 @@ void cmd_help() {
       "  mem         the memory server's totals and what each client holds\n"
       "  test        run the self-tests (tasks with start = test)\n"
       "  bench       run the benchmarks (task 'bench')\n"
-      "  run NAME    start an on-demand task and wait for it\n"
+      "  run NAME    start an on-demand task (and its channel peer) and wait for it\n"
       "  uart        the UART server's counters\n"
       "  help        this list\n");
 }
@@ -483,8 +523,9 @@ void console() {
       sys::print("init: console read failed\n");
       return;
     }
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t')) line[--n] = '\0';  // trailing blanks
     const char* cmd = line;
-    while (*cmd == ' ') ++cmd;
+    while (*cmd == ' ' || *cmd == '\t') ++cmd;
     if (*cmd == '\0') continue;
     if (streq(cmd, "help")) {
       cmd_help();
@@ -498,14 +539,12 @@ void console() {
         if (g_sys->tasks[i].start == sd::Start::kTest) mask |= uint64_t{1} << i;
       }
       run_and_wait(mask, "test");
+    } else if (streq(cmd, "run")) {
+      sys::print("usage: run NAME  (an on-demand or test task of the system description: see 'tasks')\n");
     } else if (streq(cmd, "bench") || starts_with(cmd, "run ")) {
       const char* name = cmd[0] == 'b' ? "bench" : cmd + 4;
-      uint64_t i = task_index(name);
-      if (i == sd::kMaxTasks || g_sys->tasks[i].start == sd::Start::kBoot) {
-        sys::print("run: no on-demand task named '%s' (see 'tasks')\n", name);
-      } else {
-        run_and_wait(uint64_t{1} << i, name);
-      }
+      while (*name == ' ') ++name;
+      cmd_run(name);
     } else if (streq(cmd, "uart")) {
       keel::console::Stats st{};
       if (keel::console::stats(con, &st) == Error::kOk) {
