@@ -1,8 +1,8 @@
 # keel.py — gdb commands for debugging keel under QEMU's gdbstub.
 # Loaded by `bazel run //:debug` (tools/qemu_runner --gdb). Commands:
 #
-#   keel-state          exception level, PC, SP, translation registers, and
-#                       the current address space (there are no threads yet)
+#   keel-state          exception level, PC, SP, translation registers, the
+#                       current address space and this CPU's current thread
 #   keel-esr [VALUE]    decode ESR_EL1 (or VALUE) with keel's own decoder
 #   keel-walk VA        walk VA through the live translation tables
 #                       (reads the tables as physical memory via QEMU)
@@ -58,7 +58,30 @@ class KeelState(gdb.Command):
             print("TTBR0_EL1 0x%x: walks disabled (EPD0): no user address space" % ttbr0)
         else:
             print("TTBR0_EL1 0x%x: root 0x%x, ASID %d" % (ttbr0, ttbr0 & 0xFFFFFFFFF000, ttbr0 >> 48))
-        print("current thread: none (keel has no threads yet)")
+        print(current_thread())
+
+
+def current_thread():
+    """This CPU's thread, from its per-CPU record (TPIDR_EL1 -> keel::Cpu)."""
+    try:
+        record = reg("TPIDR_EL1")
+    except gdb.error:
+        return "current thread: unknown (QEMU does not show TPIDR_EL1)"
+    if record == 0:
+        return "current thread: none yet (early boot: this CPU has no per-CPU record)"
+    try:
+        cpu = gdb.parse_and_eval("*(keel::Cpu*)0x%x" % record)
+        frame = int(cpu["user_frame"])
+        index = int(cpu["index"])
+        if frame == 0:
+            return "current thread: none (CPU %d runs no thread: idle, or between threads)" % index
+        # A thread's frame is its first member: the frame's address is the thread's.
+        t = gdb.parse_and_eval("*(keel::Thread*)0x%x" % frame)
+        name = t["name"].string()
+        return "current thread: %s (at 0x%x, %s, priority %d, CPU %d)" % (
+            name or "(unnamed)", frame, str(t["state"]).split("::")[-1], int(t["priority"]), index)
+    except gdb.error as e:
+        return "current thread: unreadable at per-CPU record 0x%x (%s)" % (record, e)
 
 
 class KeelEsr(gdb.Command):

@@ -85,7 +85,12 @@ struct Child {
   int in = -1;   // QEMU's stdin, when piped
 };
 
-Child spawn(const std::vector<std::string>& argv, bool pipe_stdin) {
+// own_group: QEMU gets a process group of its own, so a Ctrl-C at the
+// terminal (SIGINT to the foreground group) does not reach it — for the
+// debugger, where Ctrl-C belongs to gdb, which interrupts the guest through
+// the gdbstub. (Not when QEMU reads the terminal itself: a background group
+// reading it would be stopped.)
+Child spawn(const std::vector<std::string>& argv, bool pipe_stdin, bool own_group = false) {
   int out[2], in[2] = {-1, -1};
   if (pipe(out) != 0 || (pipe_stdin && pipe(in) != 0)) {
     perror("qemu_runner: pipe");
@@ -97,6 +102,7 @@ Child spawn(const std::vector<std::string>& argv, bool pipe_stdin) {
     // QEMU must not outlive the runner (a test timeout, Ctrl-C on bazel run).
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent) _exit(1);
+    if (own_group) setpgid(0, 0);
     dup2(out[1], 1);
     dup2(out[1], 2);
     close(out[0]);
@@ -233,7 +239,7 @@ int run_debugger(RunOptions o, const std::map<std::string, std::string>& modules
 
   std::cerr << "qemu_runner: " << absl::StrJoin(cmd, " ") << "\n";
   if (absl::GetFlag(FLAGS_dry_run)) return 0;
-  Child qemu = spawn(cmd, false);
+  Child qemu = spawn(cmd, false, /*own_group=*/true);
   if (!wait_for_port(o.gdb_port, 5000)) {
     std::cerr << "qemu_runner: QEMU's gdbstub did not come up on port " << o.gdb_port << "\n";
     kill(qemu.pid, SIGTERM);

@@ -14,6 +14,8 @@
   .section .text.entry, "ax"
   .global kernel_entry
 kernel_entry:
+  .cfi_startproc
+  .cfi_undefined x30            // the outermost frame: backtraces end here
   adrp  x1, __kernel_stack_top
   add   x1, x1, :lo12:__kernel_stack_top
   mov   sp, x1
@@ -27,12 +29,15 @@ kernel_entry:
   bl    kernel_main             // does not return
 1:wfe
   b     1b
+  .cfi_endproc
 
 // A secondary CPU's first high-half instructions, from the trampoline:
 //   x0  VA of its SecondaryBoot record (kernel/core/smp.h)
 // Same order as the boot CPU: SP first, then VBAR.
   .global secondary_kernel_entry
 secondary_kernel_entry:
+  .cfi_startproc
+  .cfi_undefined x30
   ldr   x1, [x0, #SECONDARY_KSTACK_TOP]
   mov   sp, x1
   msr   tpidr_el1, xzr          // (as above, until cpu_install)
@@ -45,3 +50,4 @@ secondary_kernel_entry:
   bl    secondary_main
 1:wfe
   b     1b
+  .cfi_endproc

@@ -48,6 +48,10 @@ kernel_vectors:
 // user_exception(frame, slot). That may switch threads by changing
 // PerCpu::user_frame; whatever frame it names on return is restored.
 user_exception_common:
+  // Unwind information: the outermost kernel frame (no caller), so a
+  // debugger's backtrace ends here cleanly, as the frame-pointer chain does.
+  .cfi_startproc
+  .cfi_undefined x30
   mrs   x0, tpidr_el1
   ldr   x0, [x0, #PERCPU_USER_FRAME]
   str   x2, [x0, #16]
@@ -79,8 +83,11 @@ return_to_user_current:
   msr   sp_el0, x1
   LOAD_X0_TO_X30 x0
   eret
+  .cfi_endproc
 
 kernel_exception_common:
+  .cfi_startproc
+  .cfi_undefined x30  // (outermost, as above)
   msr   sp_el0, x1
   msr   tpidr_el0, x2
   mov   x1, sp
@@ -122,6 +129,7 @@ kernel_exception_common:
   bl    kernel_exception        // panics; does not return
 3:wfe
   b     3b
+  .cfi_endproc
 
 // void enter_user(): the first return to EL0. Resets SP to the top of the
 // kernel stack (nothing on it is needed again), then restores
