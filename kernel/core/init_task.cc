@@ -27,7 +27,8 @@ namespace slot = abi::init_slot;
 
 constexpr uint64_t kPage = arm64::kPageSize;
 constexpr size_t kMaxBlocks = 64;
-constexpr size_t kInitPageTables = 16;
+// Init's page tables: every slot from kFirstPageTable up to kFirstFrame.
+constexpr size_t kInitPageTables = slot::kFirstFrame - slot::kFirstPageTable;
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
@@ -222,18 +223,22 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     info->untyped[info->untyped_count++] = abi::BootUntyped{s, cnode[s].cap.object, cnode[s].cap.size_bits,
                                                             (cnode[s].cap.flags & object::kFlagDevice) != 0 ? 1u : 0u};
   }
+  // The modules one after another, page aligned: the tables they need grow
+  // with their total size (one per 2 MiB), not with their number.
   uint64_t module_va = abi::kBootModulesVa;
   for (uint32_t i = 0; i < bi.module_count && i < boot::kMaxModules; ++i) {
     uint64_t pa = bi.modules[i].offset, size = (bi.modules[i].size + kPage - 1) & ~(kPage - 1);
-    check(
-        vspace.map(module_va, pa, size, arm64::MapAttrs{.type = arm64::MemType::kNormal, .user = true, .global = false},
-                   {.allow_blocks = false}),
-        "mapping a boot module");
+    if (vspace.map(module_va, pa, size, arm64::MapAttrs{.type = arm64::MemType::kNormal, .user = true, .global = false},
+                   {.allow_blocks = false}) != Status::kOk) {
+      panic("creating init: its %zu page tables cannot map the boot modules (%u of them, %llu KiB up to module '%s')",
+            kInitPageTables, bi.module_count,
+            static_cast<unsigned long long>((module_va + size - abi::kBootModulesVa) >> 10), bi.modules[i].name);
+    }
     abi::BootModule& m = info->modules[info->module_count++];
     for (size_t c = 0; c + 1 < sizeof m.name && bi.modules[i].name[c] != '\0'; ++c) m.name[c] = bi.modules[i].name[c];
     m.va = module_va;
     m.size = bi.modules[i].size;
-    module_va += (size + (2ull << 20) - 1) & ~((2ull << 20) - 1);  // 2 MiB apart
+    module_va += size;
   }
   // Every table the builder installed gets its mapping record, like one
   // PageTableMap made: installed once (deleting its capability removes it).
