@@ -12,7 +12,9 @@
 // back: a writer whose line does not fit is not answered until it does
 // (Reply objects hold the waiting callers). The kernel's log (after the
 // hand-over, KernelLogBind) is one more writer, read when it signals.
-// Input: RX interrupts feed a line editor (echo, backspace); a finished
+// Input: RX interrupts feed a line editor (echo, backspace, Up and Down
+// through the last lines; escape sequences are read whole, never typed;
+// characters past a full line are counted and ring the bell); a finished
 // line answers a pending Read (programs first, then init's console), or
 // waits in the input queue.
 #include <stddef.h>
@@ -256,9 +258,61 @@ void serve_readers() {
   }
 }
 
+// The last lines entered, for Up and Down (oldest first).
+constexpr size_t kHistory = 8;
+char g_history[kHistory][con::kMaxBytes];
+size_t g_history_len[kHistory] = {};
+size_t g_history_count = 0;
+size_t g_history_pos = 0;  // while browsing: the entry shown (g_history_count: the line being typed)
+
+// Escape sequences (ESC [ x, ESC O x: what arrow and function keys send)
+// are read whole and never reach the line: Up and Down browse the history,
+// the rest are ignored.
+enum class Esc { kNone, kEsc, kCsi } g_esc = Esc::kNone;
+
+// Replaces the line being edited (on screen too) with history entry i.
+void show_history(size_t i) {
+  for (size_t k = 0; k < g_edit_len; ++k) echo("\b \b", 3);
+  g_edit_len = i < g_history_count ? g_history_len[i] : 0;
+  for (size_t k = 0; k < g_edit_len; ++k) g_edit[k] = g_history[i][k];
+  echo(g_edit, g_edit_len);
+  g_history_pos = i;
+}
+
+void remember(const char* s, size_t n) {
+  if (n == 0) return;
+  if (g_history_count == kHistory) {  // the oldest goes
+    for (size_t i = 1; i < kHistory; ++i) {
+      g_history_len[i - 1] = g_history_len[i];
+      for (size_t k = 0; k < g_history_len[i]; ++k) g_history[i - 1][k] = g_history[i][k];
+    }
+    --g_history_count;
+  }
+  for (size_t k = 0; k < n; ++k) g_history[g_history_count][k] = s[k];
+  g_history_len[g_history_count++] = n;
+}
+
 void receive_char(char ch) {
   g_stats.received++;
+  if (g_esc == Esc::kEsc) {
+    g_esc = ch == '[' || ch == 'O' ? Esc::kCsi : Esc::kNone;
+    return;
+  }
+  if (g_esc == Esc::kCsi) {
+    if (ch >= 0x40 && ch <= 0x7e) {  // the final byte
+      g_esc = Esc::kNone;
+      if (ch == 'A' && g_history_pos > 0) show_history(g_history_pos - 1);
+      if (ch == 'B' && g_history_pos < g_history_count) show_history(g_history_pos + 1);
+    }
+    return;  // (parameter bytes: digits, ';')
+  }
+  if (ch == 0x1b) {
+    g_esc = Esc::kEsc;
+    return;
+  }
   if (ch == '\r' || ch == '\n') {
+    remember(g_edit, g_edit_len);
+    g_history_pos = g_history_count;
     echo("\n", 1);
     if (g_input_len + g_edit_len + 1 <= sizeof g_input) {
       for (size_t i = 0; i < g_edit_len; ++i) g_input[g_input_len++] = g_edit[i];
@@ -273,9 +327,14 @@ void receive_char(char ch) {
       --g_edit_len;
       echo("\b \b", 3);
     }
-  } else if (static_cast<unsigned char>(ch) >= 0x20 && g_edit_len < sizeof g_edit - 1) {
-    g_edit[g_edit_len++] = ch;
-    echo(&ch, 1);
+  } else if (static_cast<unsigned char>(ch) >= 0x20 && ch != 0x7f) {
+    if (g_edit_len < sizeof g_edit - 1) {
+      g_edit[g_edit_len++] = ch;
+      echo(&ch, 1);
+    } else {
+      g_stats.typed_over++;  // the line is full: counted (Stats), and the bell says so
+      echo("\a", 1);
+    }
   }
 }
 
@@ -374,7 +433,8 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
       out.mr[5] = g_stats.buffer_size;
       out.mr[6] = g_stats.echo_skipped;
       out.mr[7] = g_stats.input_dropped;
-      out.length = 8;
+      out.mr[8] = g_stats.typed_over;
+      out.length = 9;
       return true;
     default: out.label = static_cast<uint64_t>(Error::kInvalidArgument); return true;
   }

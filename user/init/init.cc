@@ -552,8 +552,10 @@ void console() {
             "uart server: %llu bytes in %llu lines written, %llu writes waited for buffer space, %llu bytes "
             "received, %llu bytes of kernel log, %llu-byte buffer\n",
             ull(st.bytes), ull(st.lines), ull(st.waited), ull(st.received), ull(st.kernel_bytes), ull(st.buffer_size));
-        sys::print("uart server: %llu echo bytes not shown (buffer full), %llu typed lines dropped (unread)\n",
-                   ull(st.echo_skipped), ull(st.input_dropped));
+        sys::print(
+            "uart server: %llu echo bytes not shown (buffer full), %llu typed lines dropped (unread), %llu characters "
+            "typed past a full line\n",
+            ull(st.echo_skipped), ull(st.input_dropped), ull(st.typed_over));
       }
     } else {
       sys::print("unknown command '%s' (try 'help')\n", cmd);

@@ -88,6 +88,7 @@ inline abi::Error read_line(const sys::Endpoint& ep, char* buf, size_t size, siz
 
 struct Stats {
   uint64_t bytes, lines, waited, received, kernel_bytes, buffer_size, echo_skipped, input_dropped;
+  uint64_t typed_over;  // characters typed past the end of a full line (each rings the bell)
 };
 
 inline abi::Error stats(const sys::Endpoint& ep, Stats* out) {
@@ -95,7 +96,9 @@ inline abi::Error stats(const sys::Endpoint& ep, Stats* out) {
   m.label = kStats;
   abi::Error e = ep.call(m);
   if (e == abi::Error::kOk) e = static_cast<abi::Error>(m.label);
-  if (e == abi::Error::kOk) *out = Stats{m.mr[0], m.mr[1], m.mr[2], m.mr[3], m.mr[4], m.mr[5], m.mr[6], m.mr[7]};
+  if (e == abi::Error::kOk) {
+    *out = Stats{m.mr[0], m.mr[1], m.mr[2], m.mr[3], m.mr[4], m.mr[5], m.mr[6], m.mr[7], m.mr[8]};
+  }
   return e;
 }
 
