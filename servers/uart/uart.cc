@@ -310,6 +310,24 @@ void receive_char(char ch) {
     g_esc = Esc::kEsc;
     return;
   }
+  if (ch == 0x03) {  // Ctrl-C: the line goes, and init cancels the command it waits for
+    echo("^C\n", 3);
+    g_edit_len = 0;
+    g_history_pos = g_history_count;
+    (void)sys::Notification(slot::kConsoleInterrupt).signal();
+    // Programs waiting for input stop waiting (init is about to cancel
+    // them): otherwise a cancelled one would keep taking the lines typed.
+    for (uint64_t id = 0; id < kClients; ++id) {
+      Client& c = g_clients[id];
+      if (c.read_reply == 0 || id == abi::kInitTaskId) continue;
+      sys::Message m;
+      m.label = static_cast<uint64_t>(Error::kWouldBlock);  // (no line: interrupted)
+      (void)sys::reply(c.read_reply, m);
+      free_reply(c.read_reply);
+      c.read_reply = 0;
+    }
+    return;
+  }
   if (ch == '\r' || ch == '\n') {
     remember(g_edit, g_edit_len);
     g_history_pos = g_history_count;

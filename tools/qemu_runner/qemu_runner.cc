@@ -66,7 +66,8 @@ ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU mus
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
 ABSL_FLAG(std::string, input_on, "",
-          "test mode: SUBSTRING|TEXT — when a console line contains SUBSTRING, type TEXT (\\n for Enter, \\e for Esc); "
+          "test mode: SUBSTRING|TEXT — when a console line contains SUBSTRING, type TEXT (\\n for Enter, \\e for Esc, "
+          "\\c for Ctrl-C); "
           "repeatable, each rule fires once");
 ABSL_FLAG(bool, gdb, false, "start QEMU halted and attach gdb-multiarch with keel's symbols and commands");
 ABSL_FLAG(std::string, gdb_script, "", "keel's gdb commands (tools/gdb/keel.py), for --gdb");
@@ -376,7 +377,7 @@ int run(int argc, char** argv) {
       return 2;
     }
     inputs.emplace_back(spec.substr(0, bar),
-                        absl::StrReplaceAll(spec.substr(bar + 1), {{"\\n", "\n"}, {"\\e", "\x1b"}}));
+                        absl::StrReplaceAll(spec.substr(bar + 1), {{"\\n", "\n"}, {"\\e", "\x1b"}, {"\\c", "\x03"}}));
   }
   std::vector<bool> inputs_sent(inputs.size(), false);
   std::string line_for_input;

@@ -57,7 +57,7 @@ const abi::InitBootInfo* g_info = nullptr;
 const sd::System* g_sys = nullptr;
 uint64_t g_memory_index = 0, g_uart_index = 0;
 
-enum class TaskState { kNotStarted, kRunning, kExited };
+enum class TaskState { kNotStarted, kRunning, kExited, kCancelled };
 struct TaskRun {
   TaskState state = TaskState::kNotStarted;
   bool made = false;  // its untyped block exists (it ran before)
@@ -65,6 +65,8 @@ struct TaskRun {
 TaskRun g_tasks[sd::kMaxTasks];
 
 uint64_t task_id(uint64_t index) { return index + 2; }  // 1 is init
+// In the exit notification (bit id: task id exited): Ctrl-C at the console.
+constexpr uint64_t kInterruptBit = 1;  // (bit 0: no task has id 0)
 uint64_t task_slot(uint64_t index, uint64_t what) { return kTaskSlots + 6 * index + what; }
 enum : uint64_t { kBlock = 0, kCNode = 1, kAs = 2, kThread = 3, kOwnUntyped = 4 };
 
@@ -331,6 +333,8 @@ Error start_task(uint64_t index) {
     e = put_copy(cn, tslot::kServerEndpoint, kEpUart);
     if (e == Error::kOk) e = put_move(cn, tslot::kUartFrame, kDeviceFrame);
     if (e == Error::kOk) e = put_copy(cn, tslot::kKernelLog, islot::kKernelLog);
+    // Ctrl-C: the UART server sets the interrupt bit in init's exit notification.
+    if (e == Error::kOk) e = put_mint(cn, tslot::kConsoleInterrupt, kExitNtfn, abi::kRightWrite, kInterruptBit);
   }
   if (e == Error::kOk && t.irq == static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) {
     // The interrupt the description gives it, as the DTB numbers it.
@@ -373,14 +377,20 @@ Error start_task(uint64_t index) {
 // ---- the console ---------------------------------------------------------------------
 uint64_t g_exited = 0;  // exit-notification bits seen and not yet consumed
 
-// Waits until every task in `mask` (bits 1 << id) has exited.
-void wait_exits(uint64_t mask) {
+// Waits until every task in `mask` (bits 1 << id) has exited; false if
+// Ctrl-C was typed first.
+bool wait_exits(uint64_t mask) {
   while ((g_exited & mask) != mask) {
     uint64_t word = 0;
-    if (sys::Notification(kExitNtfn).wait(&word) != Error::kOk) return;
+    if (sys::Notification(kExitNtfn).wait(&word) != Error::kOk) return true;
     g_exited |= word;
+    if ((g_exited & kInterruptBit) != 0) {
+      g_exited &= ~kInterruptBit;
+      return false;
+    }
   }
   g_exited &= ~mask;
+  return true;
 }
 
 void absorb_exits() {
@@ -391,6 +401,7 @@ void absorb_exits() {
 const char* state_name(uint64_t index, keel::memory::ClientInfo* info, bool have) {
   const TaskRun& r = g_tasks[index];
   if (r.state == TaskState::kNotStarted) return "not started";
+  if (r.state == TaskState::kCancelled) return "cancelled (Ctrl-C; suspended)";
   if (g_sys->tasks[index].role != sd::Role::kClient || !have) return "running";
   if (info->alive) return "running";
   return info->killed ? "stopped by a fault" : "exited";
@@ -447,6 +458,7 @@ void cmd_mem() {
 void run_and_wait(uint64_t mask, const char* what) {
   uint64_t ids = 0;
   absorb_exits();
+  g_exited &= ~kInterruptBit;  // (a Ctrl-C typed before this command)
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     if ((mask & (uint64_t{1} << i)) == 0) continue;
     g_exited &= ~(uint64_t{1} << task_id(i));
@@ -457,7 +469,19 @@ void run_and_wait(uint64_t mask, const char* what) {
     }
     ids |= uint64_t{1} << task_id(i);
   }
-  wait_exits(ids);
+  if (!wait_exits(ids)) {
+    // Ctrl-C: what has not exited is suspended (its memory is reclaimed when
+    // it runs again), and the command ends.
+    for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+      if ((ids & (uint64_t{1} << task_id(i))) == 0 || (g_exited & (uint64_t{1} << task_id(i))) != 0) continue;
+      (void)sys::ThreadCap(task_slot(i, kThread)).suspend();
+      g_tasks[i].state = TaskState::kCancelled;
+      sys::print("%s: %s cancelled\n", what, g_sys->tasks[i].name);
+    }
+    g_exited &= ~ids;
+    sys::print("%s: cancelled (Ctrl-C)\n", what);
+    return;
+  }
   int failed = 0, passed = 0;
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     if ((ids & (uint64_t{1} << task_id(i))) == 0) continue;
@@ -509,7 +533,8 @@ void cmd_help() {
       "  bench       run the benchmarks (task 'bench')\n"
       "  run NAME    start an on-demand task (and its channel peer) and wait for it\n"
       "  uart        the UART server's counters\n"
-      "  help        this list\n");
+      "  help        this list\n"
+      "Ctrl-C cancels a command that waits for tasks; Up and Down recall earlier lines.\n");
 }
 
 void console() {

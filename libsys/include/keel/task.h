@@ -27,6 +27,8 @@ constexpr uint64_t kConsole = 6;       // endpoint to the UART server (kCapConso
 constexpr uint64_t kPager = 7;         // its fault endpoint: the memory server's, badge = id | kPagerBadge
 constexpr uint64_t kUntyped = 8;       // its own untyped memory, if the description gives it some
 constexpr uint64_t kChannel = 9;       // the endpoint its description's `channel` names
+// UART server: signalled when Ctrl-C is typed (init cancels the command it waits for).
+constexpr uint64_t kConsoleInterrupt = 10;
 // Servers (the one that receives on it has the full-rights original here).
 constexpr uint64_t kServerEndpoint = 16;
 // UART server.
