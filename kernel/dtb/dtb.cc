@@ -137,19 +137,34 @@ struct Parser {
       uint32_t pos = index * (ac + sc) * 4;
       return read_cells(n.reg, &pos, ac, &r->base) && read_cells(n.reg, &pos, sc, &r->size);
     };
-    if (node_depth == 1 && (str_eq(n.device_type.str(), "memory"))) {
-      if (ac == 0 || (ac + sc) == 0 || n.reg.len % ((ac + sc) * 4) != 0) {
-        return fail(Status::kMalformed, "memory node reg is not a whole number of (address, size) pairs");
-      }
+    // Every (address, size) pair of n's reg into arr; flags (if given) gets
+    // `flag` for each range added. The messages name the node's kind.
+    struct RegErrors {
+      const char* not_pairs;
+      const char* unreadable;
+      const char* wraps;
+      const char* too_many;
+    };
+    auto add_reg_ranges = [&](const RegErrors& err, Range* arr, size_t* count, size_t cap, bool* flags,
+                              bool flag) -> Status {
+      if (ac == 0 || (ac + sc) == 0 || n.reg.len % ((ac + sc) * 4) != 0) return fail(Status::kMalformed, err.not_pairs);
       for (uint32_t i = 0; i < n.reg.len / ((ac + sc) * 4); ++i) {
         Range r;
-        if (!reg_entry(i, &r)) return fail(Status::kMalformed, "memory node reg unreadable");
-        if (r.size != 0 && r.base + r.size < r.base) return fail(Status::kMalformed, "memory range wraps");
-        Status s = add_range(out->memory, &out->memory_count, kMaxMemoryRanges, r.base, r.size,
-                             "more memory ranges than keel supports");
+        if (!reg_entry(i, &r)) return fail(Status::kMalformed, err.unreadable);
+        if (r.size != 0 && r.base + r.size < r.base) return fail(Status::kMalformed, err.wraps);
+        const size_t before = *count;
+        Status s = add_range(arr, count, cap, r.base, r.size, err.too_many);
         if (s != Status::kOk) return s;
+        if (flags != nullptr && *count > before) flags[before] = flag;
       }
       return Status::kOk;
+    };
+    if (node_depth == 1 && (str_eq(n.device_type.str(), "memory"))) {
+      return add_reg_ranges({.not_pairs = "memory node reg is not a whole number of (address, size) pairs",
+                             .unreadable = "memory node reg unreadable",
+                             .wraps = "memory range wraps",
+                             .too_many = "more memory ranges than keel supports"},
+                            out->memory, &out->memory_count, kMaxMemoryRanges, nullptr, false);
     }
     if (node_depth == 2 && parent.is_cpus && str_eq(n.device_type.str(), "cpu")) {
       uint64_t mpidr = 0;
@@ -161,20 +176,11 @@ struct Parser {
     }
     if (node_depth == 2 && parent.is_reserved_memory && n.reg.present()) {
       // Every (address, size) pair: a child may reserve several ranges.
-      if (ac == 0 || (ac + sc) == 0 || n.reg.len % ((ac + sc) * 4) != 0) {
-        return fail(Status::kMalformed, "reserved-memory child reg is not a whole number of (address, size) pairs");
-      }
-      for (uint32_t i = 0; i < n.reg.len / ((ac + sc) * 4); ++i) {
-        Range r;
-        if (!reg_entry(i, &r)) return fail(Status::kMalformed, "reserved-memory child reg unreadable");
-        if (r.size != 0 && r.base + r.size < r.base) return fail(Status::kMalformed, "reserved range wraps");
-        const size_t before = out->reserved_count;
-        Status s = add_range(out->reserved, &out->reserved_count, kMaxReservedRanges, r.base, r.size,
-                             "more reserved ranges than keel supports");
-        if (s != Status::kOk) return s;
-        if (out->reserved_count > before) out->reserved_no_map[before] = n.no_map;
-      }
-      return Status::kOk;
+      return add_reg_ranges({.not_pairs = "reserved-memory child reg is not a whole number of (address, size) pairs",
+                             .unreadable = "reserved-memory child reg unreadable",
+                             .wraps = "reserved range wraps",
+                             .too_many = "more reserved ranges than keel supports"},
+                            out->reserved, &out->reserved_count, kMaxReservedRanges, out->reserved_no_map, n.no_map);
     }
     if (n.compatible.has_string("arm,psci-1.0") || n.compatible.has_string("arm,psci-0.2") ||
         n.compatible.has_string("arm,psci")) {
