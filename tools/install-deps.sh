@@ -18,6 +18,7 @@ PACKAGES=(
   clang-format-16 clang-tidy-16  # format and lint checks (./keel lint)
   clangd-16              # editor support from compile_commands.json
   git                    # ./keel lint lists the tracked files
+  libssl3 libpcre2-8-0   # what Debian's nginx binary links (tools/remote_cache/check.sh unpacks it, CI runs it)
 )
 
 missing=()
