@@ -2,7 +2,8 @@
 // CPU, so the kernel's object code runs in host tests. Include arch.h, not
 // this. Physical memory is a host buffer the test provides (phys_offset:
 // its address minus the PA it stands for); system-register writes land in
-// HostCpu, where tests read them; TLB maintenance and SGIs are counted.
+// HostCpu (reads come back from there); TLB maintenance and SGIs are counted
+// for tests to check.
 #pragma once
 
 #include <stdint.h>

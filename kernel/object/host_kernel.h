@@ -80,6 +80,14 @@ class HostKernel {
   HostKernel& operator=(const HostKernel&) = delete;
 
   Thread* caller() { return caller_; }
+  // TTBR0 for running in the space rooted at root: gives it an ASID, as a
+  // thread of it starting to run would.
+  uint64_t run_in(uint64_t root) {
+    kernel_enter();
+    const uint64_t ttbr0 = space_ttbr0(root);
+    kernel_exit();
+    return ttbr0;
+  }
   // Whether t is in a run queue (tests run on one host thread: no lock).
   bool queued(const Thread* t) KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler.contains(t); }
   object::Slot* slot(uint64_t i) { return arch::phys<object::Slot>(kRamBase) + i; }

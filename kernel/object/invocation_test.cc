@@ -290,9 +290,13 @@ TEST_F(Objects, MapAFrameThroughItsTablesAndUnmapIt) {
   ASSERT_TRUE(tr.ok());
   EXPECT_EQ(tr.pa, k.cap(kFrame).object + 0x123);
   EXPECT_TRUE(tr.el0_writable);
-  // Deleting the frame's capability unmaps it.
+  // Deleting the frame's capability unmaps it, and — the space has an ASID
+  // (it ran), so the TLB may hold the translation — invalidates it.
+  EXPECT_NE(k.run_in(k.cap(kSpace).object) >> 48, 0u) << "an ASID";
+  const uint64_t flushes = arch::g_host.cpu.tlb_flushes;
   ASSERT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeDelete{.slot = kFrame}), Error::kOk);
   EXPECT_FALSE(arm64::translate(regime, arch::phys_window(), kVa).ok());
+  EXPECT_EQ(arch::g_host.cpu.tlb_flushes, flushes + 1) << "a stale translation would survive the unmap";
 }
 
 TEST_F(Objects, AReadOnlyFrameCannotMapWritable) {

@@ -403,17 +403,11 @@ template <class... T>
 struct TypeList {};
 
 // Every method's argument struct: adding a method here covers it in
-// kAllMethods, method_words and the fuzzers.
+// kAllMethods and the fuzzers.
 using AllMethods = TypeList<CNodeCopy, CNodeMint, CNodeMove, CNodeDelete, CNodeRevoke, UntypedRetype, ThreadConfigure,
                             ThreadStart, ThreadSuspend, ThreadSetIpcBuffer, ThreadSetAffinity, PageTableMap, FrameMap,
                             IrqControlGet, IrqHandlerSetNotification, IrqHandlerAck, KernelLogBind, KernelLogRead>;
 
-template <class... M>
-constexpr unsigned words_of(TypeList<M...>, Method m) {
-  unsigned n = 0;
-  ((M::kMethod == m ? (n = kWords<M>, 0) : 0), ...);
-  return n;
-}
 template <class... M>
 struct MethodTable {
   Method m[sizeof...(M)];
@@ -422,9 +416,6 @@ template <class... M>
 constexpr MethodTable<M...> method_table(TypeList<M...>) {
   return {{M::kMethod...}};
 }
-
-// Argument words of method m (0 for an unknown method).
-constexpr unsigned method_words(Method m) { return words_of(AllMethods{}, m); }
 
 // Every syscall and every method, for tools that must cover all of them.
 constexpr Syscall kAllSyscalls[] = {Syscall::kCall,      Syscall::kSend,   Syscall::kNBSend, Syscall::kRecv,
