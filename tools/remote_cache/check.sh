@@ -16,7 +16,12 @@ nginx_root="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/keel/nginx"
 nginx="$nginx_root/usr/sbin/nginx"
 if [[ ! -x "$nginx" ]]; then
   mkdir -p "$nginx_root"
-  (cd "$nginx_root" && apt-get download nginx >/dev/null 2>&1 && dpkg-deb -x nginx_*.deb . && rm -f nginx_*.deb) || {
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  # (apt's package lists may be empty on a machine that installed nothing yet)
+  (cd "$nginx_root" && { apt-get download nginx >/dev/null 2>&1 ||
+    { "${sudo[@]}" apt-get update -qq >/dev/null && apt-get download nginx >/dev/null 2>&1; }; } &&
+    dpkg-deb -x nginx_*.deb . && rm -f nginx_*.deb) || {
     echo "remote_cache: could not fetch Debian's nginx package" >&2
     exit 1
   }
