@@ -121,6 +121,14 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   // following the host clock, so runs repeat exactly.
   if (o.icount) argv->insert(argv->end(), {"-icount", "shift=0,sleep=off"});
   if (!o.trace_file.empty()) argv->insert(argv->end(), {"-d", "int,mmu,guest_errors", "-D", o.trace_file});
+  if (!o.plugin.empty()) {
+    const std::string so = o.plugin.substr(0, o.plugin.find(','));
+    if (access(so.c_str(), R_OK) != 0) {
+      *error = absl::StrCat("--plugin ", so, ": cannot read it");
+      return false;
+    }
+    argv->insert(argv->end(), {"-plugin", o.plugin});
+  }
   return true;
 }
 

@@ -20,6 +20,7 @@ struct RunOptions {
   std::string trace_file;  // empty: no trace
   std::string dtb;         // a DTB to hand the guest instead of QEMU's own
   std::string append;      // the guest's /chosen/bootargs (QEMU -append)
+  std::string plugin;      // a TCG plugin and its arguments (QEMU -plugin), e.g. tools/profile
   bool interactive = true;
   int gdb_port = 0;         // nonzero: start halted with a gdbstub on 127.0.0.1:port
   std::string serial_file;  // nonempty: console to this file (debug mode)
@@ -41,6 +42,7 @@ inline constexpr char kOptionHelp[] =
     "  --image FILE       the image to boot (default: //:image; relative paths are from the workspace)\n"
     "  --dtb FILE         hand the guest this DTB instead of QEMU's own\n"
     "  --append TEXT      the guest's /chosen/bootargs (init reads them from its boot info)\n"
+    "  --plugin SO,ARGS   load a QEMU TCG plugin (bazel run //:profile uses it)\n"
     "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n"
     "  -h, --help         this list\n";
 

@@ -55,6 +55,7 @@ ABSL_FLAG(std::string, load_addr, "",
           "with --uboot: load the image at this PA and boot it with an explicit booti command");
 ABSL_FLAG(std::string, dtb, "", "hand the guest this DTB instead of QEMU's own");
 ABSL_FLAG(std::string, append, "", "the guest's /chosen/bootargs (QEMU -append)");
+ABSL_FLAG(std::string, plugin, "", "a QEMU TCG plugin: FILE.so[,name=value...] (QEMU -plugin)");
 ABSL_FLAG(bool, icount, false, "deterministic instruction counting (-icount shift=0,sleep=off)");
 ABSL_FLAG(bool, trace, false, "log exceptions and MMU faults (-d int,mmu,guest_errors) to a file");
 // --expect may be given many times (absl flags keep only the last value, so
@@ -308,6 +309,7 @@ int run(int argc, char** argv) {
   o.icount = absl::GetFlag(FLAGS_icount);
   o.dtb = user_path(absl::GetFlag(FLAGS_dtb));
   o.append = absl::GetFlag(FLAGS_append);
+  o.plugin = user_path(absl::GetFlag(FLAGS_plugin));
   o.interactive = g_expects.empty();
   if (absl::GetFlag(FLAGS_trace)) o.trace_file = trace_path();
   if (argc > 1) {

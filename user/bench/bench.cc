@@ -89,6 +89,15 @@ alignas(16) char register_stack[4096];
   }
 }
 
+// The profiler's window markers (bazel run //:profile -- ROW, tools/profile):
+// empty and never inlined, so each is a symbol whose one instruction runs
+// right before and right after the rounds a row measures. Windows in
+// order: 1 null_syscall, 2 ipc_roundtrip_same_as, 3 ipc_roundtrip_inter_as,
+// 4 the one-way pair (ipc_oneway_call + ipc_oneway_replyrecv),
+// 5 ipc_roundtrip_registers.
+extern "C" [[gnu::noinline]] void bench_window_open() { asm volatile(""); }
+extern "C" [[gnu::noinline]] void bench_window_close() { asm volatile(""); }
+
 struct Sample {
   uint64_t instructions, cycles;
 };
@@ -96,9 +105,11 @@ struct Sample {
 template <typename F>
 Sample measure(F op) {
   for (int i = 0; i < 50; ++i) op();  // warm up
+  bench_window_open();
   uint64_t i0 = instructions(), c0 = cycles();
   for (uint64_t i = 0; i < kRounds; ++i) op();
   uint64_t i1 = instructions(), c1 = cycles();
+  bench_window_close();
   return Sample{(i1 - i0) / kRounds, (c1 - c0) / kRounds};
 }
 
@@ -197,6 +208,7 @@ int main() {
   const sys::Endpoint ep3(kEp3);
   Sample call{}, reply{};
   for (uint64_t i = 0; i < 50 + kRounds; ++i) {
+    if (i == 50) bench_window_open();  // the rounds after the warm-up
     m.mr[0] = n++;
     const uint64_t before = instructions(), before_cycle = cycles();
     (void)ep3.call(m);
@@ -205,6 +217,7 @@ int main() {
     call.instructions += g_received_at - before, call.cycles += g_received_cycle - before_cycle;
     reply.instructions += after - g_replying_at, reply.cycles += after_cycle - g_replying_cycle;
   }
+  bench_window_close();
   row("ipc_oneway_call", Sample{call.instructions / kRounds, call.cycles / kRounds});
   row("ipc_oneway_replyrecv", Sample{reply.instructions / kRounds, reply.cycles / kRounds});
   // In registers both ways: sys::call_registers against the register-only

@@ -182,8 +182,9 @@ Error make_uart_frame() {
 // nanosecond per guest instruction (on every CPU), so this counts the
 // instructions all CPUs executed since reset, to the counter's resolution
 // (16 at 62.5 MHz) — plus any time the clock skips to a timer while every
-// CPU waits for an interrupt.
-void report_boot_time() {
+// CPU waits for an interrupt. Never inlined: its first instruction is where
+// the profiler's boot window ends (bazel run //:profile -- boot).
+[[gnu::noinline]] void report_boot_time() {
   char name[40];
   if (!sys::word_value(g_info->bootargs, "keel.boot_report", name, sizeof name)) return;
   uint64_t ticks, freq;
