@@ -8,6 +8,10 @@
 #   bench_boot_8cpu  on 8 CPUs: init prints the virtual counter at the ready
 #                    line (user/init/init.cc report_boot_time): every
 #                    instruction any CPU executed from reset to "keel ready"
+# and the profiler (//:profile) on bench_ipc's inter-AS rounds for
+#   ipc_roundtrip_lock_held  instructions executed holding the kernel lock
+#                    per round trip (cycles: the same, QEMU's cycle counter
+#                    under -icount shift=0)
 # and ends with the rows alone, one per line: <name> <N> instructions <M> cycles.
 # Extra arguments go to every runner (bazel run //:qemu -- --help).
 set -euo pipefail
@@ -20,5 +24,14 @@ for runner in bench_ipc bench_boot bench_boot_8cpu; do
     exit 1
   fi
 done
+# Instructions run holding the kernel lock, per inter-AS round trip: not a
+# PMU count but the profiler's (tools/profile), over the same 1000 rounds.
+echo "== ipc_roundtrip_lock_held"
+if ! tools/profile/profile --runner_tool=tools/qemu_runner/qemu_runner \
+  --plugin_tool=tools/profile/keel_profile_plugin.so --bench_image=image_bench.bin --boot_image=image.bin \
+  ipc_roundtrip_inter_as --row ipc_roundtrip_lock_held "$@" | tee -a "$out"; then
+  echo "bench: the lock-held profile failed" >&2
+  exit 1
+fi
 echo "== rows"
 tr -d '\r' <"$out" | grep -E '^[a-z0-9_]+ [0-9]+ instructions [0-9]+ cycles$'
