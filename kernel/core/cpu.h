@@ -49,7 +49,14 @@ struct Cpu : arm64::PerCpu {
   void* fp_owner;         // the Thread whose FP/SIMD state this CPU's registers hold
   uint64_t cpacr;         // the FP access last set (fpu.h)
   uint64_t ttbr0;         // TTBR0_EL1 as last written for a thread (0: walks disabled, EPD0 = 1)
-  uint64_t pad[6];        // one 128-byte line per CPU
+  // Held by this CPU's IPC fastpath, and by every holder of the big lock
+  // (kernel_enter takes it for each online CPU and its own): the fastpath
+  // runs without the big lock, and excludes the slow path everywhere
+  // meanwhile (docs/smp.md).
+  WordLock fast_lock;
+  uint32_t holder_checked;  // this entry set g_lock_holder (checked kernels: kernel_enter)
+  uint64_t fast_locks;      // while it holds the big lock: the CPUs whose fast locks it took (bit i: CPU i)
+  uint64_t pad[4];          // one 128-byte line per CPU
 };
 static_assert(sizeof(Cpu) == 128, "one cache line per CPU");
 
@@ -62,8 +69,13 @@ bool cpu_online(size_t index);
 void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top);
 void cpu_set_online(size_t index);
 
-// Entry: the user context is saved; take the lock (serving requests while waiting).
+// Entry: the user context is saved; take the lock (serving requests while
+// waiting), then the fast lock of every online CPU and this one's, so that no
+// IPC fastpath runs anywhere until kernel_exit (docs/smp.md).
 void kernel_enter() KEEL_ACQUIRE(g_kernel_lock);
+// Checked kernels (invariants images) track which CPU holds the big lock
+// and panic on a double take or a release by a non-holder. Set at boot.
+extern bool g_check_lock_holder;
 // Exit: about to return to EL0 (or to wait for an interrupt).
 void kernel_exit() KEEL_RELEASE(g_kernel_lock);
 

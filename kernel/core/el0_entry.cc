@@ -137,10 +137,73 @@ void report_user_fault(const Thread& t, const arm64::ExceptionFrame& f, uint64_t
 
 void set_current_thread(Thread* t) { this_cpu().user_frame = t != nullptr ? &t->frame : nullptr; }
 
+namespace {
+
+// The scheduler's queues, read by the fastpath without the big lock: this
+// CPU's queue is written only by holders of this CPU's fast lock (every
+// big-lock holder takes it, and the fastpath itself does not enqueue).
+const Scheduler& fastpath_scheduler() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler; }
+uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_asids.generation(); }
+
+// The IPC fastpath (docs/performance.md; locking: docs/smp.md): Call and
+// ReplyRecv in the common case, first thing on a syscall, without the big
+// lock. It holds this CPU's fast lock (which every big-lock holder also
+// takes: no slow path runs anywhere meanwhile) and the endpoint's lock
+// (which orders fastpaths of different CPUs on one endpoint); it touches
+// only threads of this CPU. Checks first — any unusual case declines,
+// having changed nothing, and the slow path runs the syscall from the
+// start — then ipc.cc's commit and the switch. Returns whether it ran the
+// syscall; the frame PerCpu::user_frame names is then the one to restore.
+[[gnu::always_inline]] inline bool ipc_fastpath(Cpu& c, const arm64::ExceptionFrame* f) {
+  const uint64_t n = f->syscall_number();
+  const bool call = n == static_cast<uint64_t>(abi::Syscall::kCall);
+  if (!call && n != static_cast<uint64_t>(abi::Syscall::kReplyRecv)) return false;
+  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return false;  // served on the slow path
+  if (!c.fast_lock.try_lock()) return false;  // a big-lock holder is at work: wait for it there
+  Thread* t = running();                      // (null once taken away: lost_current)
+  Thread* next = nullptr;
+  if (c.lost_current == 0 && t != nullptr && t->cpu == c.index) {
+    const auto a = t->regs().args<abi::IpcArgs>();
+    const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, call ? abi::kRightWrite : abi::kRightRead);
+    if ((call || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
+      Scheduler& s = const_cast<Scheduler&>(fastpath_scheduler());  // (read only: highest_on)
+      const uint32_t gen = fastpath_asid_generation();
+      next = call ? ipc_fastpath_call(s, ep.object, t, ep.badge(), gen) : ipc_fastpath_reply_recv(s, ep.object, t, gen);
+      ep.object->fast_lock.unlock();
+    }
+  }
+  if (next == nullptr) {
+    c.fast_lock.unlock();
+    return false;
+  }
+  // The switch (switch_to without the ASID allocation: next's TTBR0 is current).
+  fp_set_access(next == c.fp_owner);
+  if (next != t) {
+    t->tpidr_el0 = arch::user_tp();
+    arch::set_user_tp(next->tpidr_el0, next->tpidrro_el0);
+  }
+  const uint64_t ttbr0 = next->ttbr0;
+  if (c.ttbr0 == 0) {
+    arch::set_user_tables(ttbr0);
+    arch::set_user_walks(true);
+  } else if (ttbr0 != c.ttbr0) {
+    arch::set_user_tables(ttbr0);
+  }
+  c.ttbr0 = ttbr0;
+  c.user_frame = &next->frame;
+  c.fast_lock.unlock();
+  return true;
+}
+
+}  // namespace
+
 // Called by vectors.S for every exception from EL0; the user context is
 // already saved in the current thread's frame (f). Returning resumes the
 // frame PerCpu::user_frame names then.
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
+  const bool synchronous = slot == 8;  // lower EL, AArch64, synchronous
+  const uint32_t ec = arm64::esr_ec(f->esr);
+  if (synchronous && ec == arm64::ec::kSvc64 && ipc_fastpath(this_cpu(), f)) return;
   kernel_enter();  // from here the big kernel lock is held (lock.h)
   Cpu& c = this_cpu();
   if (c.lost_current != 0) {
@@ -157,16 +220,6 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   }
   Thread* t = running();
   if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
-  const uint32_t ec = arm64::esr_ec(f->esr);
-  const bool synchronous = slot == 8;  // lower EL, AArch64, synchronous
-  if (synchronous && ec == arm64::ec::kSvc64) {
-    if (Thread* next = syscall_fastpath(t)) {
-      switch_to(t, next);
-      check_invariants();
-      kernel_exit();
-      return;
-    }
-  }
   if (synchronous && ec == arm64::ec::kFpAccess) {  // load its FP/SIMD state, retry the instruction
     fp_claim(t);
     kernel_exit();

@@ -225,16 +225,17 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
   t->regs().set_error(saved_x0);  // a fault leaves the thread's registers untouched
 }
 
-Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge) {
+Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge, uint32_t asid_generation) {
   const uint64_t info = caller->regs().args<abi::IpcArgs>().info;
   if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
       abi::info_length(info) > abi::kMaxMessageRegisters) {
     return nullptr;
   }
   Thread* r = ep->waiters.head;
-  if (r->recv_reply != nullptr || r->cpu != current_cpu())
-    return nullptr;  // another CPU's: the slow path queues it there
-  if (s.highest() >= static_cast<int>(r->priority)) return nullptr;
+  const unsigned cpu = caller->cpu;                               // (the caller runs here)
+  if (r->recv_reply != nullptr || r->cpu != cpu) return nullptr;  // another CPU's: the slow path queues it there
+  if (s.highest_on(cpu) >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
+  // ---- point of no return: from here the Call is done ----
   ep_pop(ep);
   transfer_registers(caller, r, badge);
   caller->regs().set_error(abi::Error::kOk);
@@ -243,18 +244,20 @@ Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t b
   return r;
 }
 
-Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t) {
+Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t, uint32_t asid_generation) {
   if (t->recv_reply != nullptr) return nullptr;
   Thread* c = t->reply_to;
+  const unsigned cpu = t->cpu;  // (t runs here)
   if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
-      c->cpu != current_cpu()) {
+      c->cpu != cpu || c->ttbr0_gen != asid_generation) {
     return nullptr;
   }
-  if (ep->state == EndpointState::kSenders || s.highest() >= static_cast<int>(c->priority) ||
+  if (ep->state == EndpointState::kSenders || s.highest_on(cpu) >= static_cast<int>(c->priority) ||
       abi::info_caps(t->regs().args<abi::IpcArgs>().info) != 0 ||
       abi::info_length(t->regs().args<abi::IpcArgs>().info) > abi::kMaxMessageRegisters) {
     return nullptr;
   }
+  // ---- point of no return: from here the reply and the receive are done ----
   t->reply_to = nullptr;
   c->replier = nullptr;
   transfer_registers(t, c, 0);

@@ -8,19 +8,16 @@
 // the kernel log — is touched only with it held; what is marked
 // KEEL_GUARDED_BY(g_kernel_lock) is checked by the compiler
 // (-Wthread-safety): a function that touches it must say KEEL_REQUIRES.
-// The exceptions, per CPU and written without the lock, are in cpu.h.
+// The exceptions, per CPU and written without the lock, are in cpu.h. The
+// one path without it is the same-CPU IPC fastpath (el0_entry.cc), under
+// its CPU's fast lock and the endpoint's (kernel/lib/locks.h WordLock):
+// every holder of the big lock also holds every CPU's fast lock.
 #pragma once
 
 #include <stdint.h>
 
 #include "kernel/arch/arch.h"
-
-#define KEEL_CAPABILITY(x) __attribute__((capability(x)))
-#define KEEL_GUARDED_BY(x) __attribute__((guarded_by(x)))
-#define KEEL_REQUIRES(...) __attribute__((requires_capability(__VA_ARGS__)))
-#define KEEL_ACQUIRE(...) __attribute__((acquire_capability(__VA_ARGS__)))
-#define KEEL_RELEASE(...) __attribute__((release_capability(__VA_ARGS__)))
-#define KEEL_NO_THREAD_SAFETY_ANALYSIS __attribute__((no_thread_safety_analysis))
+#include "kernel/lib/locks.h"
 
 namespace keel {
 

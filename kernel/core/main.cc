@@ -82,6 +82,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   kernel_enter();  // held by this CPU from here until it first returns to EL0
   if ((bi->flags & boot::kImageFlagInvariants) != 0) {
     invariants_enable(bi->image_pa, bi->image_size);
+    g_check_lock_holder = true;  // (from the next kernel_enter on)
     invariants_configure(dt.bootargs);
     if (g_invariants_every == 1) {
       kprintf("keel: invariant checker on: every syscall is followed by a check of the kernel's state\n");

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "kernel/lib/locks.h"
 #include "kernel/object/thread.h"
 
 namespace keel {
@@ -18,6 +19,10 @@ enum class EndpointState : uint32_t { kIdle, kSenders, kReceivers };
 struct Endpoint final {
   ThreadQueue waiters;
   EndpointState state;
+  // Taken by the IPC fastpath (without the big lock: docs/smp.md), never by
+  // the slow path, which excludes every fastpath by holding all CPUs' fast
+  // locks. Zero (free) in a newly retyped endpoint.
+  WordLock fast_lock;
 };
 static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
 
