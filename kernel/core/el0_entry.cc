@@ -19,6 +19,7 @@
 #include "kernel/core/fpu.h"
 #include "kernel/core/invariants.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/ipc_fast.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
@@ -145,6 +146,8 @@ namespace {
 const Scheduler& fastpath_scheduler() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler; }
 uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_asids.generation(); }
 
+}  // namespace
+
 // The IPC fastpath (docs/performance.md; locking: docs/smp.md): Call and
 // ReplyRecv in the common case, first thing on a syscall, without the big
 // lock. It holds this CPU's fast lock (which every big-lock holder also
@@ -154,10 +157,12 @@ uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_as
 // having changed nothing, and the slow path runs the syscall from the
 // start — then ipc.cc's commit and the switch. Returns whether it ran the
 // syscall; the frame PerCpu::user_frame names is then the one to restore.
-[[gnu::always_inline]] inline bool ipc_fastpath(Cpu& c, const arm64::ExceptionFrame* f) {
-  const uint64_t n = f->syscall_number();
-  const bool call = n == static_cast<uint64_t>(abi::Syscall::kCall);
-  if (!call && n != static_cast<uint64_t>(abi::Syscall::kReplyRecv)) return false;
+// vectors.S calls it only for an SVC from EL0 with x8 = Call or ReplyRecv,
+// and restores and returns at once when it says true; else user_exception
+// runs as for any other exception.
+extern "C" bool user_fastpath(const arm64::ExceptionFrame* f) {
+  Cpu& c = this_cpu();
+  const bool call = f->syscall_number() == static_cast<uint64_t>(abi::Syscall::kCall);
   if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return false;  // served on the slow path
   if (!c.fast_lock.try_lock()) return false;  // a big-lock holder is at work: wait for it there
   Thread* t = running();                      // (null once taken away: lost_current)
@@ -166,7 +171,7 @@ uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_as
     const auto a = t->regs().args<abi::IpcArgs>();
     const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, call ? abi::kRightWrite : abi::kRightRead);
     if ((call || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
-      Scheduler& s = const_cast<Scheduler&>(fastpath_scheduler());  // (read only: highest_on)
+      const Scheduler& s = fastpath_scheduler();
       const uint32_t gen = fastpath_asid_generation();
       next = call ? ipc_fastpath_call(s, ep.object, t, ep.badge(), gen) : ipc_fastpath_reply_recv(s, ep.object, t, gen);
       ep.object->fast_lock.unlock();
@@ -195,15 +200,10 @@ uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_as
   return true;
 }
 
-}  // namespace
-
 // Called by vectors.S for every exception from EL0; the user context is
 // already saved in the current thread's frame (f). Returning resumes the
 // frame PerCpu::user_frame names then.
 extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
-  const bool synchronous = slot == 8;  // lower EL, AArch64, synchronous
-  const uint32_t ec = arm64::esr_ec(f->esr);
-  if (synchronous && ec == arm64::ec::kSvc64 && ipc_fastpath(this_cpu(), f)) return;
   kernel_enter();  // from here the big kernel lock is held (lock.h)
   Cpu& c = this_cpu();
   if (c.lost_current != 0) {
@@ -220,6 +220,8 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   }
   Thread* t = running();
   if (t == nullptr || f != &t->frame) panic("exception from EL0 (ESR 0x%llx) with no current thread", ull(f->esr));
+  const uint32_t ec = arm64::esr_ec(f->esr);
+  const bool synchronous = slot == 8;               // lower EL, AArch64, synchronous
   if (synchronous && ec == arm64::ec::kFpAccess) {  // load its FP/SIMD state, retry the instruction
     fp_claim(t);
     kernel_exit();

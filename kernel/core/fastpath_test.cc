@@ -7,6 +7,7 @@
 
 #include "keel/abi.h"
 #include "kernel/core/ipc.h"
+#include "kernel/core/ipc_fast.h"
 #include "kernel/core/scheduler.h"
 
 namespace keel {

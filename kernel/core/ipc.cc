@@ -1,27 +1,13 @@
 #include "kernel/core/ipc.h"
 
 #include "keel/abi.h"
+#include "kernel/core/ipc_fast.h"
 
 namespace keel {
+
+using namespace ipc_detail;  // the queue and reply helpers the fastpaths share (ipc_fast.h)
+
 namespace {
-
-// (always inlined: the fastpaths run them on every IPC.)
-[[gnu::always_inline]] inline void ep_append(Endpoint* ep, Thread* t) {
-  ep->waiters.append(t);
-  t->blocked_on = ep;
-}
-
-[[gnu::always_inline]] inline void ep_unlink(Endpoint* ep, Thread* t) {
-  ep->waiters.unlink(t);
-  t->blocked_on = nullptr;
-  if (ep->waiters.empty()) ep->state = EndpointState::kIdle;
-}
-
-[[gnu::always_inline]] inline Thread* ep_pop(Endpoint* ep) {
-  Thread* t = ep->waiters.head;
-  if (t != nullptr) ep_unlink(ep, t);
-  return t;
-}
 
 // The kernel's IPC-buffer copies (ipc_set_cap_transfer/ipc_set_word_transfer).
 CapTransferFn g_cap_transfer = nullptr;
@@ -47,34 +33,9 @@ void transfer(Thread* from, Thread* to, uint64_t badge) {
   to->regs().set_result(abi::Error::kOk, out);
 }
 
-// The fastpaths' transfer: the message is in registers only (at most four
-// words, no capability, not a fault message: the fastpaths check), so it
-// goes frame to frame with nothing else — the same result transfer()
-// would give (fastpath_test.cc).
-[[gnu::always_inline]] inline void transfer_registers(Thread* from, Thread* to, uint64_t badge) {
-  const abi::IpcArgs in = from->regs().args<abi::IpcArgs>();
-  const uint64_t len = abi::info_length(in.info);
-  abi::IpcResult out{.info = abi::message_info(abi::info_label(in.info), len, 0), .mr = {}, .badge = badge};
-  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) out.mr[i] = i < len ? in.mr[i] : 0;
-  to->regs().set_result(abi::Error::kOk, out);
-}
-
 void wake(Scheduler& s, Thread* t) {
   set_state(t, ThreadState::kRunnable);
   s.enqueue(t);
-}
-
-void await_reply(Thread* caller, Thread* receiver) {
-  set_state(caller, ThreadState::kBlockedReply);
-  if (Reply* r = receiver->recv_reply) {
-    receiver->recv_reply = nullptr;
-    r->receiver = nullptr;
-    r->caller = caller;
-    caller->reply_object = r;
-    return;
-  }
-  caller->replier = receiver;
-  receiver->reply_to = caller;
 }
 
 // Delivers replier's message (or, for a faulted caller, just resumes it).
@@ -223,49 +184,6 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
   const abi::Error saved_x0 = t->regs().error();
   ipc_send(s, ep, t, badge, /*blocking=*/true, /*call=*/true);
   t->regs().set_error(saved_x0);  // a fault leaves the thread's registers untouched
-}
-
-Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge, uint32_t asid_generation) {
-  const uint64_t info = caller->regs().args<abi::IpcArgs>().info;
-  if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
-      abi::info_length(info) > abi::kMaxMessageRegisters) {
-    return nullptr;
-  }
-  Thread* r = ep->waiters.head;
-  const unsigned cpu = caller->cpu;                               // (the caller runs here)
-  if (r->recv_reply != nullptr || r->cpu != cpu) return nullptr;  // another CPU's: the slow path queues it there
-  if (s.highest_on(cpu) >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
-  // ---- point of no return: from here the Call is done ----
-  ep_pop(ep);
-  transfer_registers(caller, r, badge);
-  caller->regs().set_error(abi::Error::kOk);
-  await_reply(caller, r);
-  set_state(r, ThreadState::kRunnable);
-  return r;
-}
-
-Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t, uint32_t asid_generation) {
-  if (t->recv_reply != nullptr) return nullptr;
-  Thread* c = t->reply_to;
-  const unsigned cpu = t->cpu;  // (t runs here)
-  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
-      c->cpu != cpu || c->ttbr0_gen != asid_generation) {
-    return nullptr;
-  }
-  if (ep->state == EndpointState::kSenders || s.highest_on(cpu) >= static_cast<int>(c->priority) ||
-      abi::info_caps(t->regs().args<abi::IpcArgs>().info) != 0 ||
-      abi::info_length(t->regs().args<abi::IpcArgs>().info) > abi::kMaxMessageRegisters) {
-    return nullptr;
-  }
-  // ---- point of no return: from here the reply and the receive are done ----
-  t->reply_to = nullptr;
-  c->replier = nullptr;
-  transfer_registers(t, c, 0);
-  set_state(c, ThreadState::kRunnable);
-  set_state(t, ThreadState::kBlockedRecv);
-  ep_append(ep, t);
-  ep->state = EndpointState::kReceivers;
-  return c;
 }
 
 namespace {

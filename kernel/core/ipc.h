@@ -49,20 +49,7 @@ void reply_destroy(Scheduler& s, Reply* reply);
 // a Call; its registers are left as they were so a reply can resume it.
 void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint64_t kind, const uint64_t mr[4]);
 
-// Fastpaths (DESIGN.md: they only check and fall back). Each returns the
-// thread to run next, having done exactly what the slow path (the calls
-// above followed by Scheduler::pick) would do, or nullptr — having changed
-// nothing — when any condition for the fast case does not hold:
-//   Call:      a receiver waits on ep and nothing queued outranks it;
-//   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
-//              nothing queued outranks the caller;
-// both: the thread to run next is this CPU's, its message fits the
-// registers, and its cached TTBR0 is of ASID generation `asid_generation`
-// (else the slow path gives its space an ASID first). Each body is checks,
-// then a marked point of no return, then the commit; no calls.
-// fastpath_test.cc checks the equivalence on generated states.
-Thread* ipc_fastpath_call(Scheduler& s, Endpoint* ep, Thread* caller, uint64_t badge, uint32_t asid_generation);
-Thread* ipc_fastpath_reply_recv(Scheduler& s, Endpoint* ep, Thread* t, uint32_t asid_generation);
+// The Call and ReplyRecv fastpaths: ipc_fast.h (inline).
 
 // Notifications: Signal ORs the badge (1 if unbadged) into the word and
 // wakes one waiter with the word (clearing it); Wait returns the word if it

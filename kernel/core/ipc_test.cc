@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "keel/abi.h"
+#include "kernel/core/ipc_fast.h"
 #include "kernel/core/scheduler.h"
 
 namespace keel {

@@ -20,10 +20,12 @@ for row in null_syscall ipc_roundtrip_inter_as; do
   [ "$got" = "$want" ] || fail "$row: the plugin counts $got per round, the PMU $want"
   echo "profile_test: $row: plugin $got = PMU $want per round"
 done
-for fn in user_exception ipc_fastpath_call ipc_fastpath_reply_recv 'keel::sys::Endpoint::call'; do
+for fn in user_fastpath user_exception_common return_to_user_current 'keel::sys::Endpoint::call'; do
   grep -q "$fn" <<<"$out" || fail "the inter-AS profile does not name $fn"
 done
-grep -q 'kernel/arch/arm64/kernel/vectors.S' <<<"$out" || fail "no vectors.S stage in the profile"
+for stage in kernel/arch/arm64/kernel/vectors.S kernel/core/ipc_fast.h; do
+  grep -q "$stage" <<<"$out" || fail "no $stage stage in the profile"
+done
 if bad=$(profile no_such_scenario 2>&1); then fail "an unknown scenario was accepted"; fi
 grep -q "neither a scenario nor a readable image" <<<"$bad" || fail "unclear error for a bad scenario: $bad"
 if bad=$(profile null_syscall --from no_such_symbol 2>&1); then fail "an unknown symbol was accepted"; fi

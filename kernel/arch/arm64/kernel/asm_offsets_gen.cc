@@ -1,11 +1,13 @@
 // asm_offsets_gen — writes asm_offsets.h: every offset and size the
 // kernel's assembly uses, computed from the C++ definitions (frame.h,
-// layout.h), so the assembly has no hand-kept copies. Runs on the build
+// layout.h, esr.h, abi.h), so the assembly has no hand-kept copies. Runs on the build
 // host; the records hold only 64-bit fields, laid out alike on the host
 // and the target, and asm_offsets_check.cc checks them on the target too.
 #include <stddef.h>
 #include <stdio.h>
 
+#include "keel/abi.h"
+#include "kernel/arch/arm64/esr.h"
 #include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/boot/layout.h"
 
@@ -35,5 +37,11 @@ int main() {
   define("SECONDARY_PHYS_SP", offsetof(SecondaryBoot, phys_sp));
   define("SECONDARY_KSTACK_TOP", offsetof(SecondaryBoot, kstack_top));
   define("KSTACK_SIZE", keel::layout::kKernelStackSize);
+  // The vector's IPC fastpath test (vectors.S): an SVC from EL0 with x8 =
+  // Call or ReplyRecv goes to user_fastpath first.
+  define("ESR_EC_SHIFT", 26);
+  define("EC_SVC64", keel::arm64::ec::kSvc64);
+  define("SYS_CALL", static_cast<unsigned long long>(keel::abi::Syscall::kCall));
+  define("SYS_REPLY_RECV", static_cast<unsigned long long>(keel::abi::Syscall::kReplyRecv));
   return 0;
 }

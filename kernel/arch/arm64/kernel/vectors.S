@@ -67,7 +67,24 @@ user_exception_common:
   mrs   x3, far_el1
   stp   x2, x3, [x0, #FRAME_ESR]
   mov   x29, xzr                // kernel backtraces end here
-  bl    user_exception          // (frame, slot)
+  // The IPC fastpath (kernel/core/el0_entry.cc user_fastpath): an SVC
+  // (slot 8, EC = SVC64) with x8 (still the user's) = Call or ReplyRecv.
+  // It returns true having switched PerCpu::user_frame (restore it), or
+  // false having changed nothing (the general path takes the syscall).
+  cmp   x1, #8
+  b.ne  1f
+  lsr   x3, x2, #ESR_EC_SHIFT
+  cmp   x3, #EC_SVC64
+  b.ne  1f
+  cmp   x8, #SYS_CALL
+  ccmp  x8, #SYS_REPLY_RECV, #4, ne   // (Z set if x8 is either)
+  b.ne  1f
+  bl    user_fastpath           // (frame)
+  cbnz  w0, return_to_user_current
+  mrs   x0, tpidr_el1           // declined: the frame and the slot again
+  ldr   x0, [x0, #PERCPU_USER_FRAME]
+  mov   x1, #8
+1:bl    user_exception          // (frame, slot)
   // fall through
 
 // Restores the frame PerCpu::user_frame names and returns to EL0. The

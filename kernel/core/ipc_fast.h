@@ -1,0 +1,123 @@
+// ipc_fast.h — the IPC fastpaths' bodies (ipc.h declares their contract),
+// inline so that the EL0 entry's fastpath (el0_entry.cc user_fastpath) is
+// one function with no calls, and the queue and reply helpers they share
+// with the slow path (ipc.cc). Portable: fastpath_test.cc runs them on the
+// host against the slow path.
+#pragma once
+
+#include <stdint.h>
+
+#include "keel/abi.h"
+#include "kernel/core/ipc.h"
+#include "kernel/core/scheduler.h"
+#include "kernel/object/endpoint.h"
+#include "kernel/object/thread.h"
+
+namespace keel {
+namespace ipc_detail {
+
+// (always inlined: the fastpaths run them on every IPC.)
+[[gnu::always_inline]] inline void ep_append(Endpoint* ep, Thread* t) {
+  ep->waiters.append(t);
+  t->blocked_on = ep;
+}
+
+[[gnu::always_inline]] inline void ep_unlink(Endpoint* ep, Thread* t) {
+  ep->waiters.unlink(t);
+  t->blocked_on = nullptr;
+  if (ep->waiters.empty()) ep->state = EndpointState::kIdle;
+}
+
+[[gnu::always_inline]] inline Thread* ep_pop(Endpoint* ep) {
+  Thread* t = ep->waiters.head;
+  if (t != nullptr) ep_unlink(ep, t);
+  return t;
+}
+
+// The fastpaths' transfer: the message is in registers only (at most four
+// words, no capability, not a fault message: the fastpaths check), so it
+// goes frame to frame with nothing else — the same result transfer()
+// would give (fastpath_test.cc).
+[[gnu::always_inline]] inline void transfer_registers(Thread* from, Thread* to, uint64_t badge) {
+  const abi::IpcArgs in = from->regs().args<abi::IpcArgs>();
+  const uint64_t len = abi::info_length(in.info);
+  abi::IpcResult out{.info = abi::message_info(abi::info_label(in.info), len, 0), .mr = {}, .badge = badge};
+  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) out.mr[i] = i < len ? in.mr[i] : 0;
+  to->regs().set_result(abi::Error::kOk, out);
+}
+
+// Call: the caller now waits for receiver's reply (implicitly, or through
+// the Reply object the receiver designated).
+[[gnu::always_inline]] inline void await_reply(Thread* caller, Thread* receiver) {
+  set_state(caller, ThreadState::kBlockedReply);
+  if (Reply* r = receiver->recv_reply) {
+    receiver->recv_reply = nullptr;
+    r->receiver = nullptr;
+    r->caller = caller;
+    caller->reply_object = r;
+    return;
+  }
+  caller->replier = receiver;
+  receiver->reply_to = caller;
+}
+
+}  // namespace ipc_detail
+
+// Fastpaths (DESIGN.md: they only check and fall back). Each returns the
+// thread to run next, having done exactly what the slow path (the calls
+// above followed by Scheduler::pick) would do, or nullptr — having changed
+// nothing — when any condition for the fast case does not hold:
+//   Call:      a receiver waits on ep and nothing queued outranks it;
+//   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
+//              nothing queued outranks the caller;
+// both: the thread to run next is this CPU's, its message fits the
+// registers, and its cached TTBR0 is of ASID generation `asid_generation`
+// (else the slow path gives its space an ASID first). Each body is checks,
+// then a marked point of no return, then the commit; no calls.
+// fastpath_test.cc checks the equivalence on generated states.
+[[gnu::always_inline]] inline Thread* ipc_fastpath_call(const Scheduler& s, Endpoint* ep, Thread* caller,
+                                                        uint64_t badge, uint32_t asid_generation) {
+  const uint64_t info = caller->regs().args<abi::IpcArgs>().info;
+  if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
+      abi::info_length(info) > abi::kMaxMessageRegisters) {
+    return nullptr;
+  }
+  Thread* r = ep->waiters.head;
+  const unsigned cpu = caller->cpu;                               // (the caller runs here)
+  if (r->recv_reply != nullptr || r->cpu != cpu) return nullptr;  // another CPU's: the slow path queues it there
+  if (s.highest_on(cpu) >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
+  // ---- point of no return: from here the Call is done ----
+  ipc_detail::ep_pop(ep);
+  ipc_detail::transfer_registers(caller, r, badge);
+  caller->regs().set_error(abi::Error::kOk);
+  ipc_detail::await_reply(caller, r);
+  set_state(r, ThreadState::kRunnable);
+  return r;
+}
+
+[[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(const Scheduler& s, Endpoint* ep, Thread* t,
+                                                              uint32_t asid_generation) {
+  if (t->recv_reply != nullptr) return nullptr;
+  Thread* c = t->reply_to;
+  const unsigned cpu = t->cpu;  // (t runs here)
+  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
+      c->cpu != cpu || c->ttbr0_gen != asid_generation) {
+    return nullptr;
+  }
+  if (ep->state == EndpointState::kSenders || s.highest_on(cpu) >= static_cast<int>(c->priority) ||
+      abi::info_caps(t->regs().args<abi::IpcArgs>().info) != 0 ||
+      abi::info_length(t->regs().args<abi::IpcArgs>().info) > abi::kMaxMessageRegisters) {
+    return nullptr;
+  }
+  // ---- point of no return: from here the reply and the receive are done ----
+  t->reply_to = nullptr;
+  c->replier = nullptr;
+  ipc_detail::transfer_registers(t, c, 0);
+  set_state(c, ThreadState::kRunnable);
+  set_state(t, ThreadState::kBlockedRecv);
+  ipc_detail::ep_append(ep, t);
+  ep->state = EndpointState::kReceivers;
+  return c;
+}
+
+}  // namespace keel
