@@ -37,7 +37,15 @@ bool syscall_dispatch(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
     case static_cast<uint64_t>(Syscall::kWait):
     case static_cast<uint64_t>(Syscall::kPoll): st = notification_call(t, static_cast<Syscall>(number)); break;
     case static_cast<uint64_t>(Syscall::kInvoke):
-      r.set_error(to_abi(invoke(t)));  // (results beyond x0 are in the frame already)
+      st = invoke(t);
+      if (st == Status::kRestart) {
+        // Progress made and more to do (a long revoke): the thread executes
+        // the same SVC again, its registers unchanged, after the kernel has
+        // dropped the lock — other CPUs and interrupts get their turn.
+        t->frame.elr -= 4;
+        return false;
+      }
+      r.set_error(to_abi(st));  // (results beyond x0 are in the frame already)
       return false;
     default:
       if (!deliver_fault(t, abi::kFaultUnknownSyscall)) r.set_error(abi::Error::kUnknownSyscall);

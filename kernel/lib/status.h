@@ -26,6 +26,7 @@ enum class [[nodiscard]] Status : uint32_t {
   kRevokeFirst,         // the capability must have no derived children first
   kInvalidSlot,         // a slot index outside its CNode
   kMissingTable,        // a mapping needs an intermediate table that is absent
+  kRestart,             // progress made, more to do: the syscall runs again (never reaches user space)
 };
 
 constexpr const char* status_name(Status s) {
@@ -46,6 +47,7 @@ constexpr const char* status_name(Status s) {
     case Status::kRevokeFirst: return "revoke first";
     case Status::kInvalidSlot: return "invalid slot";
     case Status::kMissingTable: return "missing table";
+    case Status::kRestart: return "restart";
   }
   return "unknown status";
 }

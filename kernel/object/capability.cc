@@ -124,11 +124,12 @@ Status remove(Slot* s, const ObjectHooks& hooks) {
   return Status::kOk;
 }
 
-Status revoke(Slot* s, const ObjectHooks& hooks) {
+Status revoke(Slot* s, const ObjectHooks& hooks, uint64_t budget) {
   if (s->empty()) return Status::kInvalidCapability;
   // Deepest-last order is not needed: every successor deeper than s is a
   // descendant, and removing one never changes which the next one is.
   while (has_children(s)) {
+    if (budget-- == 0) return Status::kRestart;
     Status st = remove(s->mdb_next, hooks);
     if (st != Status::kOk) return st;
   }

@@ -138,8 +138,12 @@ Status remove(Slot* s, const ObjectHooks& hooks);
 
 // Removes every capability derived from s, destroying objects whose final
 // capability goes. Revoking an untyped resets its watermark: its memory is
-// free again.
-Status revoke(Slot* s, const ObjectHooks& hooks);
+// free again. Removes at most `budget` capabilities per call: with more
+// left it returns kRestart, having made progress (the kernel runs the
+// syscall again after dropping the lock, so no revoke holds it for a time
+// that grows with the tree); a later call carries on where this one ended.
+constexpr uint64_t kRevokeBatch = 64;
+Status revoke(Slot* s, const ObjectHooks& hooks, uint64_t budget = kRevokeBatch);
 
 // True if s has derived children.
 bool has_children(const Slot* s);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utility>
 #include <vector>
 
 #include "keel/abi.h"
@@ -80,6 +81,8 @@ class HostKernel {
   HostKernel& operator=(const HostKernel&) = delete;
 
   Thread* caller() { return caller_; }
+  // Syscalls the kernel restarted (kRestart) since the last call of this.
+  uint64_t take_restarts() { return std::exchange(restarts_, 0); }
   // TTBR0 for running in the space rooted at root: gives it an ASID, as a
   // thread of it starting to run would.
   uint64_t run_in(uint64_t root) {
@@ -98,10 +101,16 @@ class HostKernel {
   abi::Error syscall(Thread* t, abi::Syscall s, const abi::Registers& r) {
     for (unsigned i = 0; i < abi::kArgumentRegisters; ++i) t->frame.x[i] = r.x[i];
     t->frame.set_syscall_number(static_cast<uint64_t>(s));
-    kernel_enter();
-    (void)syscall_dispatch(t);
-    drain_dead_cnodes();
-    kernel_exit();
+    for (;;) {
+      const uint64_t pc = t->frame.elr;
+      kernel_enter();
+      (void)syscall_dispatch(t);
+      drain_dead_cnodes();
+      kernel_exit();
+      if (t->frame.elr != pc - 4) break;
+      t->frame.elr = pc;  // a restarted call: the thread runs the SVC again
+      ++restarts_;
+    }
     return t->regs().error();
   }
   template <class M>
@@ -133,6 +142,7 @@ class HostKernel {
   uint8_t* ram_ = nullptr;
   object::Capability root_;
   Thread* caller_ = nullptr;
+  uint64_t restarts_ = 0;
 };
 
 }  // namespace keel::testing

@@ -171,6 +171,25 @@ TEST_F(Objects, CopyMintMoveDeleteRevoke) {
   EXPECT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeDelete{.slot = kEp}), Error::kInvalidCapability);
 }
 
+TEST_F(Objects, LongRevokeRestartsInBoundedSteps) {
+  // 150 copies of an endpoint capability: revoking the original removes at
+  // most object::kRevokeBatch (64) per kernel entry, and the syscall runs
+  // again until none is left — the caller sees one successful call.
+  constexpr uint64_t kFirst = 100, kCopies = 150;
+  for (uint64_t i = 0; i < kCopies; ++i) {
+    ASSERT_EQ(
+        k.invoke(HostKernel::kSlotCNode, abi::CNodeCopy{.dest = kFirst + i, .source = kEp, .rights = abi::kRightsAll}),
+        Error::kOk);
+  }
+  (void)k.take_restarts();
+  EXPECT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeRevoke{.slot = kEp}), Error::kOk);
+  EXPECT_EQ(k.take_restarts(), (kCopies - 1) / object::kRevokeBatch) << "64 + 64 + 22: two restarts";
+  for (uint64_t i = 0; i < kCopies; ++i) EXPECT_TRUE(k.slot(kFirst + i)->empty()) << "copy " << i;
+  EXPECT_FALSE(k.slot(kEp)->empty()) << "revoke keeps the original";
+  EXPECT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeRevoke{.slot = kEp}), Error::kOk);
+  EXPECT_EQ(k.take_restarts(), 0u) << "nothing left: done in one entry";
+}
+
 TEST_F(Objects, CopyFromAnotherCNode) {
   // A parent fills a child's CNode: the source slot is in the root CNode,
   // the destination in the child's (kCNode2, 16 slots).
