@@ -16,9 +16,8 @@ enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4 };
 
 // Serves what the lock holder asked of this CPU. Runs with the user context
 // saved and without the lock; the requester holds it and waits for `served`.
-void serve_requests() {
+[[gnu::noinline]] void serve_requests_now() {
   Cpu& c = this_cpu();
-  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) == 0) return;  // the common case: one load
   uint64_t r = __atomic_exchange_n(&c.request, 0, __ATOMIC_ACQUIRE);
   if ((r & kRequestHalt) != 0) halt_cpu_silently();  // another CPU panicked and reports
   if ((r & kRequestPark) != 0 && c.user_frame != nullptr) {
@@ -36,6 +35,11 @@ void serve_requests() {
     c.fp_owner = nullptr;
   }
   __atomic_fetch_add(&c.served, 1, __ATOMIC_RELEASE);  // parked: its thread's registers are in memory
+}
+
+// The common case is one load, inline; serving is out of line.
+inline void serve_requests() {
+  if (__builtin_expect(__atomic_load_n(&this_cpu().request, __ATOMIC_RELAXED) != 0, false)) serve_requests_now();
 }
 
 // Asks CPU `index` for `what` and waits until it has served it. Only the

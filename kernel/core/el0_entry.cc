@@ -245,7 +245,8 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   // higher-priority thread woke here.
   Thread* next = t;
   bool moved = t->cpu != c.index;
-  if (t->state != ThreadState::kRunnable || yield || moved || scheduler().highest() > static_cast<int>(t->priority)) {
+  if (t->state != ThreadState::kRunnable || yield || moved ||
+      scheduler().highest_on(static_cast<unsigned>(c.index)) > static_cast<int>(t->priority)) {
     if (t->state == ThreadState::kRunnable) scheduler().enqueue(t);  // (its own CPU's queue)
     next = scheduler().pick();
   }

@@ -35,16 +35,21 @@ class KEEL_CAPABILITY("mutex") SpinLock {
  public:
   explicit constexpr SpinLock(void (*spin_hook)()) : spin_hook_(spin_hook) {}
   void lock() KEEL_ACQUIRE() {
-    while (__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0) {
-      while (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0) {
-        if (spin_hook_ != nullptr) spin_hook_();
-        arch::cpu_relax();
-      }
-    }
+    if (__builtin_expect(__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0, false)) wait();
   }
   void unlock() KEEL_RELEASE() { __atomic_store_n(&locked_, 0u, __ATOMIC_RELEASE); }
 
  private:
+  // Out of line: the uncontended lock() is one exchange.
+  [[gnu::noinline]] void wait() KEEL_NO_THREAD_SAFETY_ANALYSIS {
+    do {
+      while (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0) {
+        if (spin_hook_ != nullptr) spin_hook_();
+        arch::cpu_relax();
+      }
+    } while (__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0);
+  }
+
   uint32_t locked_ = 0;
   void (*const spin_hook_)();
 };
