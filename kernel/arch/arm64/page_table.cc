@@ -189,13 +189,15 @@ bool table_empty(PhysWindow window, uint64_t table_pa) {
   return true;
 }
 
-Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va) {
+Translation translate_with(const TranslationRegime& regime, DescriptorReader read, void* ctx, uint64_t va) {
   Translation t;
-  uint64_t top = va >> 48;
   const TcrEl1 tcr = regime.tcr;
+  // Which half: TTBR0 covers [0, 2^(64-T0SZ)), TTBR1 [2^64 - 2^(64-T1SZ), 2^64).
+  const unsigned t0sz = static_cast<unsigned>(tcr.t0sz()), t1sz = static_cast<unsigned>(tcr.t1sz());
+  unsigned va_bits;
   uint64_t root;
-  if (top == 0) {
-    if (tcr.tg0() != Tg0::k4K || tcr.t0sz() != 64 - kVaBits) {
+  if (t0sz >= 16 && t0sz <= 39 && (va >> (64 - t0sz)) == 0) {
+    if (tcr.tg0() != Tg0::k4K) {
       t.fault = WalkFault::kUnsupported;
       return t;
     }
@@ -203,9 +205,10 @@ Translation translate(const TranslationRegime& regime, PhysWindow window, uint64
       t.fault = WalkFault::kTranslation;
       return t;
     }
+    va_bits = 64 - t0sz;
     root = regime.ttbr0;
-  } else if (top == 0xffff) {
-    if (tcr.tg1() != Tg1::k4K || tcr.t1sz() != 64 - kVaBits) {
+  } else if (t1sz >= 16 && t1sz <= 39 && (~va >> (64 - t1sz)) == 0) {
+    if (tcr.tg1() != Tg1::k4K) {
       t.fault = WalkFault::kUnsupported;
       return t;
     }
@@ -213,23 +216,36 @@ Translation translate(const TranslationRegime& regime, PhysWindow window, uint64
       t.fault = WalkFault::kTranslation;
       return t;
     }
+    va_bits = 64 - t1sz;
     root = regime.ttbr1;
   } else {
-    t.fault = WalkFault::kTranslation;  // outside both ranges: level 0 fault
+    // Between the halves (or a TxSZ outside 16..39, which this walker does
+    // not model): a translation fault at the first level.
+    t.fault = (t0sz < 16 || t0sz > 39 || t1sz < 16 || t1sz > 39) ? WalkFault::kUnsupported : WalkFault::kTranslation;
     return t;
   }
+  // 4 KiB granule: 9 bits per level below the 12-bit page offset; the walk
+  // starts at the level whose entries cover the top VA bits (D8.2.6).
+  const unsigned start = va_bits > 39 ? 0 : va_bits > 30 ? 1 : 2;
   unsigned pa_bits = pa_bits_from_encoding(tcr.ips());
   uint64_t pa_limit = pa_bits >= 64 || pa_bits == 0 ? ~0ull : (1ull << pa_bits);
   uint64_t table_pa = root & kOaMask;
   bool pxn_table = false, uxn_table = false;
   uint64_t ap_table = 0;
-  for (unsigned level = 0; level <= 3; ++level) {
+  for (unsigned level = start; level <= 3; ++level) {
     t.level = level;
     if (table_pa >= pa_limit) {
       t.fault = WalkFault::kAddressSize;
       return t;
     }
-    Pte e{window.table(table_pa)[level_index(va, level)]};
+    // The first level indexes only the VA bits below va_bits.
+    const uint64_t masked = va_bits >= 64 ? va : va & ((1ull << va_bits) - 1);
+    uint64_t raw = 0;
+    if (!read(ctx, table_pa + 8ull * level_index(masked, level), &raw)) {
+      t.fault = WalkFault::kUnreadable;
+      return t;
+    }
+    Pte e{raw};
     if (!e.valid() || (level == 0 && !e.table_or_page()) || (level == 3 && !e.table_or_page())) {
       t.fault = WalkFault::kTranslation;
       return t;
@@ -267,6 +283,23 @@ Translation translate(const TranslationRegime& regime, PhysWindow window, uint64
   return t;
 }
 
+Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va) {
+  // keel's own regime only: 48-bit VAs in both halves, 4 KiB granule.
+  const TcrEl1 tcr = regime.tcr;
+  const uint64_t top = va >> 48;
+  if ((top == 0 && (tcr.tg0() != Tg0::k4K || tcr.t0sz() != 64 - kVaBits)) ||
+      (top == 0xffff && (tcr.tg1() != Tg1::k4K || tcr.t1sz() != 64 - kVaBits))) {
+    Translation t;
+    t.fault = WalkFault::kUnsupported;
+    return t;
+  }
+  auto read = [](void* ctx, uint64_t pa, uint64_t* out) {
+    *out = *static_cast<PhysWindow*>(ctx)->table(pa);
+    return true;
+  };
+  return translate_with(regime, read, &window, va);
+}
+
 const char* walk_fault_name(WalkFault f) {
   switch (f) {
     case WalkFault::kNone: return "none";
@@ -274,6 +307,7 @@ const char* walk_fault_name(WalkFault f) {
     case WalkFault::kAddressSize: return "address size fault";
     case WalkFault::kAccessFlag: return "access flag fault";
     case WalkFault::kUnsupported: return "unsupported TCR configuration";
+    case WalkFault::kUnreadable: return "table memory unreadable";
   }
   return "unknown";
 }

@@ -117,6 +117,7 @@ enum class WalkFault : uint8_t {
   kAddressSize,  // an output or table address beyond TCR.IPS
   kAccessFlag,   // leaf with AF == 0 (no hardware AF update in v8.0)
   kUnsupported,  // TCR granule or size keel's walker does not model
+  kUnreadable,   // a table's memory could not be read (translate_with's reader said so)
 };
 
 // The registers that decide stage 1 translation.
@@ -141,7 +142,15 @@ struct Translation {
 };
 
 // Translates va through the regime's tables. Table reads go through window.
+// keel's regime only (48-bit VAs, 4 KiB granule: kUnsupported otherwise).
 Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va);
+
+// The general stage-1 walk for a 4 KiB granule and any T0SZ/T1SZ in 16..39
+// (starting at level 0, 1 or 2 as the VA size needs): what the doctor runs
+// on another kernel's tables. `read` fetches the descriptor at a physical
+// address (false: unreadable). translate() is this with keel's checks.
+using DescriptorReader = bool (*)(void* ctx, uint64_t pa, uint64_t* out);
+Translation translate_with(const TranslationRegime& regime, DescriptorReader read, void* ctx, uint64_t va);
 
 const char* walk_fault_name(WalkFault f);
 

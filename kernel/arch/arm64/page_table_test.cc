@@ -249,5 +249,59 @@ TEST(PageTable, RandomLayoutsWalkerAgreesWithBuilder) {
   }
 }
 
+// translate_with: another kernel's regime (the doctor's walk), 39-bit VAs
+// in both halves (T0SZ = T1SZ = 25): the walk starts at level 1, whose
+// table has 512 one-GiB entries. Memory is a map from PA to descriptor.
+struct SparseMemory {
+  std::vector<std::pair<uint64_t, uint64_t>> words;
+  static bool read(void* ctx, uint64_t pa, uint64_t* out) {
+    for (const auto& [a, v] : static_cast<SparseMemory*>(ctx)->words) {
+      if (a == pa) {
+        *out = v;
+        return true;
+      }
+    }
+    *out = 0;
+    return pa < 0x100000;  // tables live below 1 MiB here; above: unreadable
+  }
+};
+
+TEST(PageTable, GeneralWalkerStartsWhereTheVaSizeSays) {
+  SparseMemory m;
+  const uint64_t block = (1ull << 10) | (3ull << 8) | (1ull << 2) | 0b01;  // AF, inner shareable, AttrIndx 1, block
+  m.words.push_back({0x1000 + 8 * 1, 0x40000000 | block});                 // TTBR0 L1[1]: VA 1 GiB -> PA 1 GiB
+  m.words.push_back({0x2000 + 8 * 0, 0x40000000 | block});                 // TTBR1 L1[0]: the top half's first GiB
+  TranslationRegime r;
+  r.ttbr0 = 0x1000;
+  r.ttbr1 = 0x2000;
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k4K).t1sz(25).tg1(Tg1::k4K).ips(2);
+  Translation t = translate_with(r, SparseMemory::read, &m, 0x40001234);
+  ASSERT_TRUE(t.ok()) << walk_fault_name(t.fault);
+  EXPECT_EQ(t.pa, 0x40001234u);
+  EXPECT_EQ(t.level, 1u);
+  EXPECT_EQ(t.leaf.attr_index(), 1u);
+  t = translate_with(r, SparseMemory::read, &m, 0x80000000);
+  EXPECT_EQ(t.fault, WalkFault::kTranslation);
+  EXPECT_EQ(t.level, 1u) << "L1[2] of TTBR0 is empty";
+  t = translate_with(r, SparseMemory::read, &m, 0xffffff8000000010ull);
+  ASSERT_TRUE(t.ok()) << walk_fault_name(t.fault);
+  EXPECT_EQ(t.pa, 0x40000010u) << "the first GiB of the top 512 GiB";
+  EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 1ull << 39).fault, WalkFault::kTranslation)
+      << "between the halves";
+  EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 0xffffff0000000000ull).fault, WalkFault::kTranslation)
+      << "below the top half's 512 GiB";
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k64K).t1sz(25).tg1(Tg1::k4K).ips(2);
+  EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 0x40001234).fault, WalkFault::kUnsupported);
+  // 48-bit VAs start at level 0: the same root now indexes bits 47:39.
+  r.tcr = TcrEl1{}.t0sz(16).tg0(Tg0::k4K).t1sz(25).tg1(Tg1::k4K).ips(2);
+  t = translate_with(r, SparseMemory::read, &m, 0x40001234);
+  EXPECT_EQ(t.fault, WalkFault::kTranslation);
+  EXPECT_EQ(t.level, 0u) << "L0[0] of 0x1000 is empty";
+  // A table the reader cannot fetch.
+  m.words.push_back({0x1000 + 8 * 3, 0x200000 | 0b11});
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k4K).t1sz(25).tg1(Tg1::k4K).ips(2);
+  EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 0xc0000000).fault, WalkFault::kUnreadable);
+}
+
 }  // namespace
 }  // namespace keel::arm64
