@@ -22,7 +22,8 @@ struct RunOptions {
   std::string append;      // the guest's /chosen/bootargs (QEMU -append)
   std::string plugin;      // a TCG plugin and its arguments (QEMU -plugin), e.g. tools/profile
   bool interactive = true;
-  int gdb_port = 0;         // nonzero: start halted with a gdbstub on 127.0.0.1:port
+  int gdb_port = 0;         // nonzero: a gdbstub on 127.0.0.1:port
+  bool gdb_wait = true;     // with gdb_port: start halted (-S) until the debugger says continue
   std::string serial_file;  // nonempty: console to this file (debug mode)
   bool uboot_manual() const { return uboot && !load_addr.empty(); }
 };

@@ -1,0 +1,80 @@
+// diagnose.h — the doctor's rules: from a stopped guest's registers, its
+// translation tables (read through a callback) and QEMU's exception log, the
+// findings that explain an MMU-enable hang. Portable and host-tested; the
+// doctor (doctor.cc) fills a Snapshot from QEMU's gdbstub.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace keel::doctor {
+
+// One exception from QEMU's `-d int` log.
+struct LoggedException {
+  std::string name;  // "Data Abort", "Prefetch Abort", "IRQ", ...
+  int from_el = -1, to_el = -1;
+  bool has_esr = false;
+  uint64_t esr = 0;
+  bool has_far = false;
+  uint64_t far = 0;
+  uint64_t elr = 0;
+  uint64_t vector_pc = 0;  // where the CPU went (VBAR + offset)
+};
+
+// Reads QEMU's log a line at a time, keeping the first synchronous fault,
+// the last exception and the counts (a storm's log can be gigabytes).
+class ExceptionLog {
+ public:
+  void feed(const std::string& line);
+  uint64_t count() const { return count_; }
+  const std::optional<LoggedException>& first_fault() const { return first_fault_; }
+  const std::optional<LoggedException>& last() const { return last_; }
+
+ private:
+  void finish();
+  uint64_t count_ = 0;
+  std::optional<LoggedException> current_, first_fault_, last_;
+};
+
+struct Range {
+  uint64_t base = 0, size = 0;
+  bool contains(uint64_t a) const { return a >= base && a - base < size; }
+};
+
+struct Snapshot {
+  // The CPU's state at the stop, for the EL it runs at.
+  unsigned el = 1;
+  uint64_t x[31] = {};
+  uint64_t sp = 0, pc = 0, cpsr = 0;
+  uint64_t sctlr = 0, tcr = 0, mair = 0, ttbr0 = 0, ttbr1 = 0, vbar = 0, esr = 0, far = 0, elr = 0;
+  bool has_ttbr1 = true;  // EL1 (EL2 without VHE has one range)
+  // Machine facts from QEMU's DTB.
+  std::vector<Range> ram;
+  Range uart;
+  // Where `msr sctlr_elN, xt` instructions are in the image (their PAs).
+  std::vector<uint64_t> sctlr_writes;
+  // Physical memory (8-byte reads), and a name for an address if the ELF has symbols.
+  std::function<bool(uint64_t pa, uint64_t* out)> read_phys;
+  std::function<std::string(uint64_t addr)> symbol;
+  // The exceptions QEMU logged, and why the run stopped.
+  ExceptionLog log;
+  std::string stop_reason;  // e.g. "an exception storm (120000 exceptions)"
+};
+
+struct Finding {
+  std::string rule;  // short id, e.g. "sctlr-next-unmapped", stable for tests
+  std::string text;  // what is wrong, in plain words, with the values
+};
+
+struct Diagnosis {
+  std::vector<Finding> findings;  // empty: no problem found
+  std::string first_fault;        // the first fault decoded ("" if none)
+  std::string setup;              // a short summary of the translation setup
+};
+
+Diagnosis diagnose(const Snapshot& s);
+
+}  // namespace keel::doctor
