@@ -4,12 +4,20 @@
 # every PATTERN (an extended regex) must match a line; "correct" must get
 # "no problem found" and exit 0, every other fixture exit 3 (problems
 # found). Also checks the doctor left no QEMU running.
+# doctor_test.sh image=PATH correct|broken [PATTERN...]: the same for any
+# image (keel's own), named by its runfiles path.
 set -uo pipefail
 fixture=$1
 shift
 doctor=tools/doctor/doctor
-image=$(find -L test/doctor -name "fixture_$fixture" -type f | head -1)
-[ -n "$image" ] || { echo "doctor_test: FAIL: no fixture_$fixture in the runfiles"; exit 1; }
+if [[ "$fixture" == image=* ]]; then
+  image=${fixture#image=}
+  fixture=$1
+  shift
+else
+  image=$(find -L test/doctor -name "fixture_$fixture" -type f | head -1)
+fi
+[ -n "$image" ] && [ -r "$image" ] || { echo "doctor_test: FAIL: no image for $fixture in the runfiles"; exit 1; }
 out=$("$doctor" --image "$image" --timeout 20 2>&1)
 rc=$?
 echo "$out"
@@ -23,7 +31,7 @@ fi
 for p in "$@"; do
   grep -Eq -- "$p" <<<"$out" || { echo "doctor_test: FAIL: nothing matches: $p"; fail=1; }
 done
-if pgrep -f "qemu-system-aarch64.*fixture_$fixture" >/dev/null; then
+if pgrep -f "qemu-system-aarch64.*$image" >/dev/null; then
   echo "doctor_test: FAIL: a QEMU for fixture_$fixture is still running"
   fail=1
 fi

@@ -192,6 +192,11 @@ Diagnosis diagnose(const Snapshot& s) {
   };
   const TcrEl1 tcr{s.tcr};
   const bool mmu_on = (s.sctlr & 1) != 0;
+  // The tables matter if the MMU is on, or was when the first fault came
+  // (an abort: a kernel's panic path may have turned it off since).
+  const auto& first = s.log.first_fault();
+  const uint32_t first_ec = first ? arm64::esr_ec(first->esr) : 0;
+  const bool tables = mmu_on || (first && first_ec >= 0x20 && first_ec <= 0x25);
   const unsigned t0sz = static_cast<unsigned>(tcr.t0sz()), t1sz = static_cast<unsigned>(tcr.t1sz());
   const bool walks0 = tcr.epd0() == 0, walks1 = s.has_ttbr1 && tcr.epd1() == 0;
   Walker w{s, TranslationRegime{}};
@@ -265,9 +270,9 @@ Diagnosis diagnose(const Snapshot& s) {
                           name, hex(ttbr), name, name));
     }
   };
-  if (mmu_on && walks0) check_ttbr(s.el == 2 ? "TTBR0_EL2" : "TTBR0_EL1", s.ttbr0, t0sz);
-  if (mmu_on && walks1) check_ttbr("TTBR1_EL1", s.ttbr1, t1sz);
-  if (mmu_on && walks0 && walks1 && (s.ttbr0 & 0x0000fffffffff000ull) == (s.ttbr1 & 0x0000fffffffff000ull)) {
+  if (tables && walks0) check_ttbr(s.el == 2 ? "TTBR0_EL2" : "TTBR0_EL1", s.ttbr0, t0sz);
+  if (tables && walks1) check_ttbr("TTBR1_EL1", s.ttbr1, t1sz);
+  if (tables && walks0 && walks1 && (s.ttbr0 & 0x0000fffffffff000ull) == (s.ttbr1 & 0x0000fffffffff000ull)) {
     add("ttbr-same",
         absl::StrFormat("TTBR0_EL1 and TTBR1_EL1 both point at %s: the low and the high half share one table, so "
                         "every address is mapped twice (usually TTBR1 was meant to get the kernel's own table)",
@@ -276,10 +281,10 @@ Diagnosis diagnose(const Snapshot& s) {
 
   // What the tables map (for the summary and for reverse lookups).
   std::vector<Leaf> leaves0, leaves1;
-  if (mmu_on && walks0 && t0sz >= 16 && t0sz <= 39 && static_cast<uint64_t>(tcr.tg0()) == 0) {
+  if (tables && walks0 && t0sz >= 16 && t0sz <= 39 && static_cast<uint64_t>(tcr.tg0()) == 0) {
     scan(s, s.ttbr0 & 0x0000fffffffff000ull, start_level(64 - t0sz), 0, 64 - t0sz, false, &leaves0, 4096);
   }
-  if (mmu_on && walks1 && t1sz >= 16 && t1sz <= 39 && static_cast<uint64_t>(tcr.tg1()) == 0b10) {
+  if (tables && walks1 && t1sz >= 16 && t1sz <= 39 && static_cast<uint64_t>(tcr.tg1()) == 0b10) {
     scan(s, s.ttbr1 & 0x0000fffffffff000ull, start_level(64 - t1sz), 0, 64 - t1sz, true, &leaves1, 4096);
   }
   leaves0 = coalesce(leaves0);
@@ -305,20 +310,23 @@ Diagnosis diagnose(const Snapshot& s) {
   d.setup = absl::StrFormat(
       "%s: MMU %s, SCTLR %s, TCR %s (T0SZ %u%s, T1SZ %u%s, IPS %u bits), MAIR %s\n  TTBR0 %s maps: %s\n  TTBR1 %s "
       "maps: %s\n  VBAR %s, SP %s, PC %s",
-      el, mmu_on ? "on" : "off", hex(s.sctlr), hex(s.tcr), t0sz, walks0 ? "" : " (walks off: EPD0)", t1sz,
-      walks1 ? "" : " (walks off: EPD1)", pa_bits, hex(s.mair), hex(s.ttbr0), describe_ranges(leaves0), hex(s.ttbr1),
-      describe_ranges(leaves1), hex(s.vbar), hex(s.sp), named(s.pc));
+      el, mmu_on ? "on" : (tables ? "off now (it was on at the fault)" : "off"), hex(s.sctlr), hex(s.tcr), t0sz,
+      walks0 ? "" : " (walks off: EPD0)", t1sz, walks1 ? "" : " (walks off: EPD1)", pa_bits, hex(s.mair), hex(s.ttbr0),
+      describe_ranges(leaves0), hex(s.ttbr1), describe_ranges(leaves1), hex(s.vbar), hex(s.sp), named(s.pc));
 
-  if (!mmu_on) {
-    if (!ff) return d;  // nothing translates yet: the rest needs the MMU on
-  }
+  if (!tables) return d;  // nothing translated yet: the rest needs the MMU on
 
   // The instruction after each `msr sctlr`: it is fetched through the new
   // tables, at the same (usually physical) address.
   bool sctlr_reported = false;
   for (uint64_t at : s.sctlr_writes) {
-    if (!mmu_on) break;
+    if (!tables) break;
     const uint64_t next = at + 4;
+    // Only where the kernel is stuck: its first fault (or, with none, its
+    // PC) is at or just after this switch. A kernel that switched and went
+    // on may well have dropped the identity map since.
+    const uint64_t where = ff ? ff->elr : s.pc;
+    if (where < next || where - next >= 64) continue;
     const Translation t = w.translate(next);
     if (!t.ok()) {
       std::string extra;
@@ -346,7 +354,7 @@ Diagnosis diagnose(const Snapshot& s) {
 
   // The PC where the CPU faulted first (or is now).
   const uint64_t pc = ff ? ff->elr : s.pc;
-  if (mmu_on && !sctlr_reported) {
+  if (tables && !sctlr_reported) {
     const Translation t = w.translate(pc);
     if (!t.ok()) {
       std::string extra;
@@ -354,6 +362,17 @@ Diagnosis diagnose(const Snapshot& s) {
         extra = absl::StrFormat(" The same physical address is mapped at %s: the PC is still physical.", high);
       }
       if (!walks0 && (pc >> 63) == 0) extra += " (TTBR0 walks are disabled: TCR.EPD0 = 1.)";
+      // The mapping nearest to it, in its half: often the page just missed.
+      const Leaf* near = nullptr;
+      uint64_t best = ~0ull;
+      for (const Leaf& l : (pc >> 63) ? leaves1 : leaves0) {
+        const uint64_t dist = pc < l.va ? l.va - pc : pc - (l.va + l.size - 1);
+        if (dist < best) best = dist, near = &l;
+      }
+      if (near != nullptr && best < (1ull << 30)) {
+        extra += absl::StrFormat(" The nearest mapping in %s is %s..%s -> %s.", w.half(pc), hex(near->va),
+                                 hex(near->va + near->size - 1), hex(near->pa));
+      }
       add("pc-unmapped", absl::StrFormat("The PC %s is not mapped: %s.%s", named(pc), fault_words(t), extra));
     } else if (!w.executable(t)) {
       add("pc-noexec", absl::StrFormat("The PC %s is mapped but not executable (%s)", named(pc),
@@ -369,7 +388,7 @@ Diagnosis diagnose(const Snapshot& s) {
   } else if ((s.vbar & 0x7ff) != 0) {
     add("vbar-unaligned", absl::StrFormat("VBAR_%s = %s is not 2 KiB aligned", el, hex(s.vbar)));
   }
-  if (mmu_on && s.vbar != 0) {
+  if (tables && s.vbar != 0) {
     const Translation t = w.translate(s.vbar);
     if (!t.ok()) {
       add("vbar-unmapped",
@@ -382,7 +401,8 @@ Diagnosis diagnose(const Snapshot& s) {
     }
   }
 
-  // The stack.
+  // The stack and the registers: the CPU's state now, so only while the MMU
+  // is still on (a panic path that turned it off runs on other values).
   if (mmu_on) {
     const Translation t = w.translate(s.sp - 16);
     if (!t.ok() || !t.el1_writable) {
@@ -393,7 +413,7 @@ Diagnosis diagnose(const Snapshot& s) {
   }
 
   // Devices from the DTB: the UART must be Device memory wherever it is mapped.
-  if (mmu_on && s.uart.size != 0) {
+  if (tables && s.uart.size != 0) {
     for (const auto* set : {&leaves0, &leaves1}) {
       for (const Leaf& l : *set) {
         if (!(s.uart.base >= l.pa && s.uart.base - l.pa < l.size)) continue;
@@ -429,7 +449,7 @@ Diagnosis diagnose(const Snapshot& s) {
   }
 
   // The first fault's own story, when a data abort names an address.
-  if (ff && ff->has_far && arm64::esr_ec(ff->esr) == 0x25 && mmu_on) {
+  if (ff && ff->has_far && arm64::esr_ec(ff->esr) == 0x25 && tables) {
     const uint64_t far = ff->far;
     if (s.uart.size != 0 && s.uart.contains(far)) {
       bool said = false;

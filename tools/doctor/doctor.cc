@@ -106,7 +106,7 @@ void find_sctlr_writes(const std::string& bytes, size_t offset, size_t size, uin
   }
 }
 
-bool load_image(const std::string& path, uint64_t load_addr, Image* img, std::string* error) {
+bool load_image(const std::string& path, uint64_t load_addr, uint64_t load_base, Image* img, std::string* error) {
   const std::string b = read_file(path);
   if (b.size() < 64) {
     *error = absl::StrCat(path, ": too small to be a kernel (", b.size(), " bytes)");
@@ -140,9 +140,9 @@ bool load_image(const std::string& path, uint64_t load_addr, Image* img, std::st
     }
     return true;
   }
-  if (b.compare(56, 4, "ARM\x64") == 0) {  // arm64 Linux Image header: QEMU loads it text_offset into RAM
+  if (b.compare(56, 4, "ARM\x64") == 0) {  // arm64 Linux Image header: where QEMU's loader puts it (the runner's rule)
     img->kind = Image::kLinuxImage;
-    img->load = 0x40000000 + le(b, 8, 8);
+    img->load = load_base;
     find_sctlr_writes(b, 0, b.size(), img->load, &img->sctlr_writes);
     return true;
   }
@@ -224,7 +224,7 @@ int run(int argc, char** argv) {
   if (access(o.image.c_str(), R_OK) != 0) return usage("--image " + o.image + ": cannot read it");
   Image img;
   std::string error;
-  if (!load_image(o.image, load_addr, &img, &error)) {
+  if (!load_image(o.image, load_addr, tools::boot_load_base(o), &img, &error)) {
     std::cerr << "doctor: " << error << "\n";
     return 2;
   }
