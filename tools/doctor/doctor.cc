@@ -328,7 +328,12 @@ int run(int argc, char** argv) {
       stop = "an exception storm (QEMU logged over 8 MB of exceptions)";
       break;
     }
-    if (now - last_output > std::chrono::seconds(quiet_s)) {
+    // Silence counts from the last output, or — for a kernel that never
+    // prints — from twice the window after start (QEMU itself takes a
+    // moment to start on a loaded machine).
+    const bool printed = serial_seen > 0;
+    if ((printed && now - last_output > std::chrono::seconds(quiet_s)) ||
+        (!printed && now - start > std::chrono::seconds(2 * quiet_s))) {
       stop = absl::StrFormat("a console silent for %d s", quiet_s);
       break;
     }
