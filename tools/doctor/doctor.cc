@@ -346,6 +346,7 @@ int run(int argc, char** argv) {
   // Stop the guest and read it.
   RspClient rsp;
   bool have_state = false;
+  uint64_t spsr = 0;
   if (g_qemu > 0 && rsp.connect(o.gdb_port, 3000, &error)) {
     auto r = [&](const std::string& name) { return rsp.read_register(name).value_or(0); };
     for (int i = 0; i < 31; ++i) s.x[i] = r(absl::StrCat("x", i));
@@ -362,6 +363,7 @@ int run(int argc, char** argv) {
     s.esr = r(el2 ? "ESR_EL2" : "ESR_EL1");
     s.far = r(el2 ? "FAR_EL2" : "FAR_EL1");
     s.elr = r(el2 ? "ELR_EL2" : "ELR_EL1");
+    spsr = r(el2 ? "SPSR_EL2" : "SPSR_EL1");
     have_state = rsp.registers().count("TCR_EL1") != 0;
     (void)rsp.set_physical(true);
   }
@@ -412,6 +414,14 @@ int run(int argc, char** argv) {
   }
   std::cout << absl::StrFormat("doctor: QEMU logged %u exception(s)%s\n", s.log.count(),
                                s.log.count() > 1000 ? ": an exception storm" : "");
+  // The CPU as it stands: EL and stack pointer choice, DAIF, the exception registers.
+  std::string masked;
+  for (auto [bit, name] : {std::pair{9, "D"}, std::pair{8, "A"}, std::pair{7, "I"}, std::pair{6, "F"}}) {
+    if ((s.cpsr >> bit) & 1) masked += name;
+  }
+  std::cout << absl::StrFormat(
+      "doctor: CPU 0 at EL%u%s, masked: %s, PC 0x%x, SP 0x%x; ESR 0x%x, FAR 0x%x, ELR 0x%x, SPSR 0x%x\n", s.el,
+      (s.cpsr & 1) != 0 ? "h" : "t", masked.empty() ? "none" : masked, s.pc, s.sp, s.esr, s.far, s.elr, spsr);
   if (!d.first_fault.empty()) std::cout << "doctor: first fault: " << d.first_fault << "\n";
   if (s.log.last() && s.log.count() > 1) {
     const auto& l = *s.log.last();
