@@ -87,8 +87,9 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   *argv = {"qemu-system-aarch64", "-M", machine, "-cpu", o.cpu, "-smp", std::to_string(o.smp), "-m", o.mem};
   if (o.gdb_port != 0) {
     for (const char* a : {"-display", "none", "-monitor", "none"}) argv->push_back(a);
-    argv->insert(argv->end(), {"-serial", "file:" + o.serial_file, "-gdb", absl::StrCat("tcp:127.0.0.1:", o.gdb_port)});
-    if (o.gdb_wait) argv->push_back("-S");
+    argv->insert(argv->end(), {"-serial", "file:" + o.serial_file});
+    if (o.gdb_wait) argv->push_back("-S");  // halted until the debugger says continue
+    argv->insert(argv->end(), {"-gdb", absl::StrCat("tcp:127.0.0.1:", o.gdb_port)});
   } else if (o.interactive) {
     argv->push_back("-nographic");
   } else {

@@ -62,6 +62,20 @@ TEST(RunnerOptions, EachOptionReachesQemu) {
   EXPECT_NE(Cmd(o).find("-device loader,file=/proc/self/exe,addr=0x48000000,force-raw=on"), std::string::npos);
 }
 
+TEST(RunnerOptions, GdbStubHaltedOrRunning) {
+  RunOptions o = Base();
+  o.gdb_port = 1234;
+  o.serial_file = "/tmp/c.txt";
+  EXPECT_NE(Cmd(o).find("-serial file:/tmp/c.txt -S -gdb tcp:127.0.0.1:1234"), std::string::npos) << Cmd(o);
+  o.gdb_wait = false;  // the doctor: running, stopped later through the stub
+  EXPECT_EQ(Cmd(o).find(" -S "), std::string::npos) << Cmd(o);
+  EXPECT_NE(Cmd(o).find("-gdb tcp:127.0.0.1:1234"), std::string::npos);
+  o.plugin = "/proc/self/exe,out=/tmp/x";
+  EXPECT_NE(Cmd(o).find("-plugin /proc/self/exe,out=/tmp/x"), std::string::npos) << Cmd(o);
+  o.plugin = "/no/such/plugin.so,out=/tmp/x";
+  EXPECT_NE(Error(o).find("--plugin /no/such/plugin.so: cannot read it"), std::string::npos);
+}
+
 TEST(RunnerOptions, BadValuesSayWhatIsValid) {
   RunOptions o = Base();
   o.cpu = "cortex-m3";
