@@ -9,11 +9,8 @@
 //
 // It stops what it starts: QEMU runs in its own process group and is killed
 // when the doctor ends, however it ends.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,6 +32,7 @@
 #include "absl/strings/str_split.h"
 #include "kernel/dtb/dtb.h"
 #include "tools/common/exec.h"
+#include "tools/common/net.h"
 #include "tools/doctor/diagnose.h"
 #include "tools/doctor/rsp.h"
 #include "tools/qemu_runner/options.h"
@@ -156,22 +154,6 @@ bool load_image(const std::string& path, uint64_t load_addr, uint64_t load_base,
   return true;
 }
 
-// A TCP port free right now on the loopback interface (the kernel picks it).
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
 int run(int argc, char** argv) {
   tools::RunOptions o;
   o.interactive = false;
@@ -233,7 +215,7 @@ int run(int argc, char** argv) {
   if (mkdtemp(dir) == nullptr) return usage("cannot make a temporary directory");
   const std::string log = std::string(dir) + "/qemu.log", serial = std::string(dir) + "/console.txt",
                     dtb_path = std::string(dir) + "/virt.dtb";
-  o.gdb_port = free_port();
+  o.gdb_port = tools::free_local_port();
   o.gdb_wait = false;
   o.serial_file = serial;
   o.trace_file = log;
@@ -301,7 +283,7 @@ int run(int argc, char** argv) {
     g_qemu = -1;
     if (!absl::StrContains(read_file(std::string(dir) + "/qemu.err"), "Address already in use")) break;
     const std::string old_port = absl::StrCat("tcp:127.0.0.1:", o.gdb_port);
-    o.gdb_port = free_port();
+    o.gdb_port = tools::free_local_port();
     for (std::string& a : cmd) {
       if (a == old_port) a = absl::StrCat("tcp:127.0.0.1:", o.gdb_port);
     }

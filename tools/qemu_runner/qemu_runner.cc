@@ -40,6 +40,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "tools/common/exec.h"
+#include "tools/common/net.h"
 #include "tools/qemu_runner/options.h"
 #include "tools/symbolize/symbolizer.h"
 
@@ -163,22 +164,6 @@ std::string user_path(const std::string& path) {
   if (path.empty() || path[0] == '/' || access(path.c_str(), R_OK) == 0) return path;
   const char* wd = std::getenv("BUILD_WORKING_DIRECTORY");
   return wd != nullptr ? absl::StrCat(wd, "/", path) : path;
-}
-
-int free_local_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return 0;
-  }
-  int port = ntohs(a.sin_port);
-  close(fd);
-  return port;
 }
 
 bool wait_for_port(int port, int ms) {
