@@ -4,21 +4,26 @@
 # every PATTERN (an extended regex) must match a line; "correct" must get
 # "no problem found" and exit 0, every other fixture exit 3 (problems
 # found). Also checks the doctor left no QEMU running.
-# doctor_test.sh image=PATH correct|broken [PATTERN...]: the same for any
-# image (keel's own), named by its runfiles path.
+# doctor_test.sh image=PATH correct|broken [--doctor-option...] [PATTERN...]:
+# the same for any image (keel's own, a raw binary), by its runfiles path.
 set -uo pipefail
 fixture=$1
 shift
 doctor=tools/doctor/doctor
+extra=()
 if [[ "$fixture" == image=* ]]; then
   image=${fixture#image=}
   fixture=$1
   shift
+  while [[ $# -gt 0 && "$1" == --* ]]; do  # doctor options (e.g. --load_addr)
+    extra+=("$1")
+    shift
+  done
 else
   image=$(find -L test/doctor -name "fixture_$fixture" -type f | head -1)
 fi
 [ -n "$image" ] && [ -r "$image" ] || { echo "doctor_test: FAIL: no image for $fixture in the runfiles"; exit 1; }
-out=$("$doctor" --image "$image" --timeout 20 2>&1)
+out=$("$doctor" --image "$image" --timeout 20 "${extra[@]}" 2>&1)
 rc=$?
 echo "$out"
 fail=0

@@ -148,6 +148,15 @@ bool load_image(const std::string& path, uint64_t load_addr, uint64_t load_base,
     *error = absl::StrCat(path, ": neither an ELF nor an arm64 Image: give --load_addr PA for a raw binary");
     return false;
   }
+  // QEMU's loader keeps its DTB in the first MiB of RAM when it boots a
+  // raw binary: the image must start above it (and be 4-byte aligned).
+  if (load_addr < 0x40100000 || load_addr % 4 != 0) {
+    *error = absl::StrFormat(
+        "--load_addr 0x%x: QEMU virt puts its DTB at 0x40000000..0x400fffff for a raw binary; load it 4-byte "
+        "aligned at 0x40100000 or above",
+        load_addr);
+    return false;
+  }
   img->kind = Image::kRaw;
   img->load = load_addr;
   find_sctlr_writes(b, 0, b.size(), img->load, &img->sctlr_writes);
