@@ -251,7 +251,12 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
     next = scheduler().pick();
   }
   if (next == nullptr) cpu_idle(t);
-  switch_to(t, next);
+  // The same thread again (a syscall that did not block): nothing to switch
+  // unless its TTBR0 (ASID) or its FP access changed meanwhile.
+  if (next != t || t->ttbr0_gen != g_asids.generation() || c.ttbr0 != t->ttbr0 ||
+      c.cpacr != fp_access_value(t == c.fp_owner)) {
+    switch_to(t, next);
+  }
   check_invariants();
   kernel_exit();
 }

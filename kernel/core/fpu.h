@@ -19,9 +19,11 @@ namespace keel {
 void fp_init();
 // EL0 FP access on this CPU (in effect from the next eret; CPACR_EL1.FPEN
 // 0b11 or 0b01). Inline: every thread switch asks.
+// The CPACR_EL1.FPEN value fp_set_access(el0) sets (and Cpu::cpacr caches).
+constexpr uint64_t fp_access_value(bool el0) { return (el0 ? 3ull : 1ull) << 20; }
 inline void fp_set_access(bool el0) {
   Cpu& c = this_cpu();
-  const uint64_t v = (el0 ? 3ull : 1ull) << 20;
+  const uint64_t v = fp_access_value(el0);
   if (v == c.cpacr) return;
   arch::set_fp_access(el0);  // in effect from the eret (context synchronizing)
   c.cpacr = v;

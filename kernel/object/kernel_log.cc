@@ -30,14 +30,13 @@ Status kernel_log_invoke(Thread* t, [[maybe_unused]] object::Slot* log, abi::Met
   }
 }
 
-abi::Error debug_write(Thread& t) KEEL_REQUIRES(g_kernel_lock) {
-  const auto a = t.regs().args<abi::DebugWriteArgs>();
-  object::Slot* log = nullptr;
-  Status st = lookup_slot(t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log);
-  if (st != Status::kOk) return to_abi(st);
-  if (a.length > abi::kDebugWriteMax) return abi::Error::kInvalidArgument;
+namespace {
+
+// The copy through a kernel buffer, out of line: its frame (the buffer)
+// is paid only when there is something to write.
+[[gnu::noinline]] abi::Error debug_write_bytes(Thread& t, uint64_t uva, uint64_t len) KEEL_REQUIRES(g_kernel_lock) {
   char buf[256];
-  for (uint64_t uva = a.buffer, len = a.length; len > 0;) {
+  while (len > 0) {
     size_t chunk = len < sizeof buf ? len : sizeof buf;
     Status s = copy_from_user(t, uva, chunk, buf);
     if (s != Status::kOk) return to_abi(s);
@@ -46,6 +45,17 @@ abi::Error debug_write(Thread& t) KEEL_REQUIRES(g_kernel_lock) {
     len -= chunk;
   }
   return abi::Error::kOk;
+}
+
+}  // namespace
+
+abi::Error debug_write(Thread& t) KEEL_REQUIRES(g_kernel_lock) {
+  const auto a = t.regs().args<abi::DebugWriteArgs>();
+  object::Slot* log = nullptr;
+  Status st = lookup_slot(t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log);
+  if (st != Status::kOk) return to_abi(st);
+  if (a.length > abi::kDebugWriteMax) return abi::Error::kInvalidArgument;
+  return a.length == 0 ? abi::Error::kOk : debug_write_bytes(t, a.buffer, a.length);
 }
 
 }  // namespace keel
