@@ -412,18 +412,34 @@ Diagnosis diagnose(const Snapshot& s) {
     }
   }
 
-  // Devices from the DTB: the UART must be Device memory wherever it is mapped.
-  if (tables && s.uart.size != 0) {
+  // Devices from the DTB: Device memory wherever they are mapped. The UART
+  // gets its own finding; the other devices' first register ranges (GIC,
+  // RTC, virtio, ...) one finding per Normal mapping that holds any.
+  if (tables) {
     for (const auto* set : {&leaves0, &leaves1}) {
       for (const Leaf& l : *set) {
-        if (!(s.uart.base >= l.pa && s.uart.base - l.pa < l.size)) continue;
         const uint8_t a = static_cast<uint8_t>((s.mair >> (8 * l.attr_index)) & 0xff);
-        if ((a & 0xf0) != 0) {
+        if ((a & 0xf0) == 0) continue;  // Device: fine
+        auto in_leaf = [&](uint64_t pa) { return pa >= l.pa && pa - l.pa < l.size; };
+        const std::string attrs = absl::StrFormat(
+            "AttrIndx %u selects MAIR byte 0x%02x. Device registers need a Device attribute (0x00 or 0x04): Normal "
+            "memory may be cached, merged and reordered",
+            l.attr_index, a);
+        if (s.uart.size != 0 && in_leaf(s.uart.base)) {
           add("device-normal",
-              absl::StrFormat("The UART at PA %s (from the DTB) is mapped at VA %s as Normal memory: AttrIndx %u "
-                              "selects MAIR byte 0x%02x. Device registers need a Device attribute (0x00 or 0x04): "
-                              "Normal memory may be cached, merged and reordered",
-                              hex(s.uart.base), hex(l.va + (s.uart.base - l.pa)), l.attr_index, a));
+              absl::StrFormat("The UART at PA %s (from the DTB) is mapped at VA %s as Normal memory: %s",
+                              hex(s.uart.base), hex(l.va + (s.uart.base - l.pa)), attrs));
+        }
+        std::vector<std::string> others;
+        for (const Range& r : s.devices) {
+          if (in_leaf(r.base) && !(s.uart.size != 0 && r.base == s.uart.base)) others.push_back(hex(r.base));
+        }
+        if (!others.empty()) {
+          const size_t n = others.size();
+          if (n > 4) others.resize(4), others.push_back("...");
+          add("device-normal",
+              absl::StrFormat("%u other device(s) from the DTB (at PA %s) are in the Normal mapping %s..%s: %s", n,
+                              absl::StrJoin(others, ", "), hex(l.va), hex(l.va + l.size - 1), attrs));
         }
       }
     }

@@ -54,6 +54,7 @@ struct Snapshot {
   // Machine facts from QEMU's DTB.
   std::vector<Range> ram;
   Range uart;
+  std::vector<Range> devices;  // every other device's first register range (GIC, RTC, virtio, ...)
   // Where `msr sctlr_elN, xt` instructions are in the image (their PAs).
   std::vector<uint64_t> sctlr_writes;
   // Physical memory (8-byte reads), and a name for an address if the ELF has symbols.

@@ -140,6 +140,15 @@ TEST(Diagnose, RulesOnRegistersAndAttributes) {
   EXPECT_TRUE(m.has(d, "tcr-tg1-reserved"));
   EXPECT_TRUE(m.has(d, "ttbr-same"));
   EXPECT_TRUE(m.has(d, "vbar-unset"));
+  // Another device from the DTB (a GIC distributor) in a Normal block.
+  Machine g;
+  g.s.devices = {Range{0x08000000, 0x10000}};
+  g.mem[0x40001000] = 0x00000000 | Machine::kNormal;
+  g.s.uart = Range{};
+  const Diagnosis gd = diagnose(g.s);
+  ASSERT_TRUE(g.has(gd, "device-normal"));
+  EXPECT_NE(gd.findings[0].text.find("1 other device(s) from the DTB (at PA 0x8000000)"), std::string::npos)
+      << gd.findings[0].text;
   Machine u;
   u.mem.erase(0x40001000);  // the UART unmapped, its PA still in x19
   u.s.x[19] = 0x09000000;

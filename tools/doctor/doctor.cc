@@ -266,6 +266,9 @@ int run(int argc, char** argv) {
     if (!blob.empty() && dtb::parse_dtb(blob.data(), blob.size(), &info) == Status::kOk) {
       for (size_t i = 0; i < info.memory_count; ++i) s.ram.push_back(Range{info.memory[i].base, info.memory[i].size});
       if (info.uart.present) s.uart = Range{info.uart.mmio.base, info.uart.mmio.size};
+      for (size_t i = 0; i < info.device_count && i < dtb::kMaxDeviceRanges; ++i) {
+        s.devices.push_back(Range{info.devices[i].base, info.devices[i].size});
+      }
     }
   }
 
