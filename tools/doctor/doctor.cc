@@ -31,6 +31,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "kernel/dtb/dtb.h"
+#include "kernel/lib/elf/elf.h"
 #include "tools/common/exec.h"
 #include "tools/common/net.h"
 #include "tools/doctor/diagnose.h"
@@ -114,16 +115,16 @@ bool load_image(const std::string& path, uint64_t load_addr, uint64_t load_base,
                 "\x7f"
                 "ELF") == 0) {
     img->kind = Image::kElf;
-    if (b[4] != 2 || le(b, 18, 2) != 183) {
-      *error = absl::StrCat(path, ": an ELF, but not a 64-bit AArch64 one");
+    // keel's bounds-checked reader: a malformed ELF is an error with a reason.
+    auto elf = elf::File::open(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+    if (!elf.ok()) {
+      *error = absl::StrCat(path, ": not an ELF the doctor can read: ", elf::last_error());
       return false;
     }
-    const uint64_t phoff = le(b, 32, 8), phentsize = le(b, 54, 2), phnum = le(b, 56, 2);
-    for (uint64_t i = 0; i < phnum; ++i) {
-      const size_t ph = phoff + i * phentsize;
-      if (ph + 56 > b.size()) break;
-      if (le(b, ph, 4) != 1 || (le(b, ph + 4, 4) & 1) == 0) continue;  // PT_LOAD with PF_X
-      find_sctlr_writes(b, le(b, ph + 8, 8), le(b, ph + 32, 8), le(b, ph + 24, 8), &img->sctlr_writes);
+    for (size_t i = 0; i < elf.value().segment_count(); ++i) {
+      const elf::Segment seg = elf.value().segment(i);
+      if (seg.type != elf::kPtLoad || (seg.flags & elf::kPfX) == 0) continue;
+      find_sctlr_writes(b, seg.offset, seg.file_size, seg.paddr, &img->sctlr_writes);  // (QEMU loads at the PAs)
     }
     // Symbols, through llvm-nm (function symbols only).
     std::string cmd = absl::StrCat("llvm-nm-16 --defined-only '", path, "' 2>/dev/null");

@@ -66,6 +66,7 @@ Segment File::segment(size_t i) const {
                  static_cast<uint32_t>(rd(p + 4, 4)),
                  rd(p + 8, 8),
                  rd(p + 16, 8),
+                 rd(p + 24, 8),
                  rd(p + 32, 8),
                  rd(p + 40, 8),
                  rd(p + 48, 8)};

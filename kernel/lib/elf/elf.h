@@ -24,6 +24,7 @@ struct Segment {
   uint32_t flags;
   uint64_t offset;
   uint64_t vaddr;
+  uint64_t paddr;  // where a loader that ignores virtual addresses (QEMU -kernel) puts it
   uint64_t file_size;
   uint64_t mem_size;
   uint64_t align;
