@@ -37,17 +37,17 @@ Thread* running() { return reinterpret_cast<Thread*>(this_cpu().user_frame); }
 
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
 
-// Makes `next` this CPU's thread. `from` is the thread whose EL0 registers
-// the CPU still holds (null when it idled or lost its thread).
-void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
-  Cpu& c = this_cpu();
+// Makes `next` this CPU's thread, running in the tables `ttbr0` names (its
+// current TTBR0 value). `from` is the thread whose EL0 registers the CPU
+// still holds (null when it idled or lost its thread). Shared by the slow
+// path (switch_to, under the big lock) and the fastpath (under this CPU's
+// fast lock); inline: the fastpath has no calls.
+[[gnu::always_inline]] inline void switch_context(Cpu& c, Thread* from, Thread* next, uint64_t ttbr0) {
   fp_set_access(next == c.fp_owner);
   if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
     if (from != nullptr) from->tpidr_el0 = arch::user_tp();
     arch::set_user_tp(next->tpidr_el0, next->tpidrro_el0);
   }
-  // Its space's ASID may have changed since it last ran (a rollover).
-  const uint64_t ttbr0 = thread_ttbr0(next);
   if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables
     arch::set_user_tables(ttbr0);  // (synchronized: TTBR0 before walks can start from it)
     arch::set_user_walks(true);    // (synchronized: the new address space is in effect before the eret)
@@ -56,6 +56,12 @@ void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
   }
   c.ttbr0 = ttbr0;
   c.user_frame = &next->frame;
+}
+
+// switch_context with next's TTBR0 brought up to date: its space's ASID
+// may have changed since it last ran (a rollover).
+void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
+  switch_context(this_cpu(), from, next, thread_ttbr0(next));
 }
 
 // Kernel output since the last exception wakes the log's reader; done here,
@@ -181,21 +187,8 @@ extern "C" bool user_fastpath(const arm64::ExceptionFrame* f) {
     c.fast_lock.unlock();
     return false;
   }
-  // The switch (switch_to without the ASID allocation: next's TTBR0 is current).
-  fp_set_access(next == c.fp_owner);
-  if (next != t) {
-    t->tpidr_el0 = arch::user_tp();
-    arch::set_user_tp(next->tpidr_el0, next->tpidrro_el0);
-  }
-  const uint64_t ttbr0 = next->ttbr0;
-  if (c.ttbr0 == 0) {
-    arch::set_user_tables(ttbr0);
-    arch::set_user_walks(true);
-  } else if (ttbr0 != c.ttbr0) {
-    arch::set_user_tables(ttbr0);
-  }
-  c.ttbr0 = ttbr0;
-  c.user_frame = &next->frame;
+  // next's cached TTBR0 is current (the bodies checked its ASID generation).
+  switch_context(c, t, next, next->ttbr0);
   c.fast_lock.unlock();
   return true;
 }
