@@ -125,22 +125,27 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     if (i != largest) add_untyped(blocks[i], 0);
   }
   // Device MMIO as device untyped: every device range the DTB names, page
-  // rounded and merged, except the GIC (the kernel's). The console UART is
-  // among them: the UART server's, once it exists (the kernel keeps writing
-  // its own lines there until then).
+  // rounded and merged, minus what the kernel keeps (DtbInfo::withheld: the
+  // interrupt controller with all its frames, MSI frames, the IOMMU),
+  // rounded out to whole pages so no page of it is ever handed out. The
+  // console UART is among them: the UART server's, once it exists (the
+  // kernel keeps writing its own lines there until then).
   object::Region mmio[dtb::kMaxDeviceRanges];
   size_t nmmio = 0;
   for (size_t i = 0; i < dt.device_count && i < dtb::kMaxDeviceRanges; ++i) {
-    uint64_t b = dt.devices[i].base & ~(kPage - 1);
-    uint64_t e = (dt.devices[i].base + dt.devices[i].size + kPage - 1) & ~(kPage - 1);
-    mmio[nmmio++] = {b, e - b};
+    mmio[nmmio++] = {dt.devices[i].base, dt.devices[i].size};
   }
-  object::Region kernel_mmio[2] = {{dt.gic.distributor.base & ~(kPage - 1), 0x10000},
-                                   {dt.gic.cpu_or_redist.base & ~(kPage - 1), dt.gic.cpu_or_redist.size}};
-  nmmio = object::merge_regions(mmio, nmmio);  // several devices may share a page
+  object::Region kernel_mmio[dtb::kMaxWithheldRanges];
+  size_t nkernel = 0;
+  for (size_t i = 0; i < dt.withheld_count; ++i) kernel_mmio[nkernel++] = {dt.withheld[i].base, dt.withheld[i].size};
   object::UntypedBlock dev_blocks[kMaxBlocks];
   uint64_t dev_bytes = 0;
-  size_t ndev = object::carve_untyped(mmio, nmmio, kernel_mmio, 2, 12, dev_blocks, kMaxBlocks);
+  size_t ndev = object::carve_device_untyped(mmio, &nmmio, kernel_mmio, &nkernel, dev_blocks, kMaxBlocks);
+  kprintf("keel: withheld from user space (interrupt controller, MSI frames, IOMMU):");
+  for (size_t i = 0; i < nkernel; ++i) {
+    kprintf(" [0x%llx, 0x%llx)", ull(kernel_mmio[i].base), ull(kernel_mmio[i].base + kernel_mmio[i].size));
+  }
+  kprintf("\n");
   for (size_t i = 0; i < ndev && i < kMaxBlocks && add_untyped(dev_blocks[i], object::kFlagDevice); ++i) {
     dev_bytes += 1ull << dev_blocks[i].size_bits;
   }

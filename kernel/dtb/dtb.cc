@@ -68,12 +68,23 @@ struct Node {
   const char* name = "";
   uint32_t address_cells = 2;  // this node's #address-cells (for its children)
   uint32_t size_cells = 1;
-  Value reg, compatible, device_type, method, interrupts, status, stdout_path, bootargs;
+  Value reg, compatible, device_type, method, interrupts, status, stdout_path, bootargs, ranges;
   bool is_cpus = false;             // /cpus
   bool is_reserved_memory = false;  // /reserved-memory
   bool is_chosen = false;
   bool no_map = false;  // a no-map property (reserved-memory children)
 };
+
+bool is_gic(const Node& n) {
+  return n.compatible.has_string("arm,gic-v3") || n.compatible.has_string("arm,cortex-a15-gic") ||
+         n.compatible.has_string("arm,gic-400") || n.compatible.has_string("arm,cortex-a9-gic");
+}
+
+// Hardware the kernel keeps wherever it sits in the tree (DtbInfo::withheld).
+bool is_kernel_owned(const Node& n) {
+  return is_gic(n) || n.compatible.has_string("arm,gic-v3-its") || n.compatible.has_string("arm,gic-v2m-frame") ||
+         n.compatible.has_string("arm,smmu-v3");
+}
 
 constexpr size_t kMaxUartCandidates = 4;
 constexpr size_t kPathMax = 128;
@@ -117,6 +128,38 @@ struct Parser {
       }
     }
     buf[n] = 0;
+    return true;
+  }
+
+  // Translates the bus address `addr` of a node at depth `node_depth` into
+  // a CPU physical address through the `ranges` of each ancestor below the
+  // root (Devicetree Spec v0.4, 2.3.8): an empty `ranges` is the identity,
+  // a missing one means the bus is not memory-mapped (false), as does an
+  // address no entry covers or cells this reader cannot hold (> 2).
+  bool translate(size_t node_depth, uint64_t addr, uint64_t size, uint64_t* out) const {
+    for (size_t k = node_depth - 1; k >= 1; --k) {
+      const Node& bus = stack[k];
+      const Node& up = stack[k - 1];
+      if (!bus.ranges.present()) return false;
+      if (bus.ranges.len == 0) continue;
+      const uint32_t child_ac = bus.address_cells, parent_ac = up.address_cells, sc = bus.size_cells;
+      const uint32_t entry = (child_ac + parent_ac + sc) * 4;
+      if (entry == 0 || bus.ranges.len % entry != 0) return false;
+      bool found = false;
+      for (uint32_t pos = 0; pos < bus.ranges.len && !found;) {
+        uint64_t cb = 0, pb = 0, len = 0;
+        if (!read_cells(bus.ranges, &pos, child_ac, &cb) || !read_cells(bus.ranges, &pos, parent_ac, &pb) ||
+            !read_cells(bus.ranges, &pos, sc, &len)) {
+          return false;
+        }
+        if (addr >= cb && addr - cb < len && size <= len - (addr - cb)) {
+          addr = pb + (addr - cb);
+          found = true;
+        }
+      }
+      if (!found) return false;
+    }
+    *out = addr;
     return true;
   }
 
@@ -194,20 +237,37 @@ struct Parser {
       }
       return Status::kOk;
     }
-    if (n.compatible.present() && n.reg.present() && !parent.is_cpus && !parent.is_reserved_memory && ac <= 2 &&
-        sc >= 1 && sc <= 2) {
-      Range r;
-      if (reg_entry(0, &r) && r.size != 0 && r.base + r.size > r.base) {
+    // Kernel-owned: the node is the GIC (or an MSI frame, or the IOMMU), or
+    // sits anywhere below the GIC.
+    bool kernel_owned = is_kernel_owned(n);
+    for (size_t k = 1; k < node_depth && !kernel_owned; ++k) kernel_owned = is_gic(stack[k]);
+    if (n.compatible.present() && n.reg.present() && !parent.is_cpus && !parent.is_reserved_memory && ac >= 1 &&
+        ac <= 2 && sc >= 1 && sc <= 2 && n.reg.len % ((ac + sc) * 4) == 0) {
+      for (uint32_t i = 0; i < n.reg.len / ((ac + sc) * 4); ++i) {
+        Range r;
+        if (!reg_entry(i, &r) || r.size == 0 || r.base + r.size < r.base) continue;
+        if (!translate(node_depth, r.base, r.size, &r.base)) continue;
+        if (kernel_owned) {
+          // Fail closed: a range the kernel cannot record would be handed out.
+          Status s = add_range(out->withheld, &out->withheld_count, kMaxWithheldRanges, r.base, r.size,
+                               "more interrupt-controller/IOMMU ranges than keel can withhold");
+          if (s != Status::kOk) return s;
+        }
         if (out->device_count < kMaxDeviceRanges) out->devices[out->device_count] = r;
         ++out->device_count;
       }
+    } else if (kernel_owned && n.reg.present()) {
+      return fail(Status::kMalformed, "interrupt-controller/IOMMU node reg is not readable (address/size cells)");
     }
     bool v3 = n.compatible.has_string("arm,gic-v3");
-    bool v2 = n.compatible.has_string("arm,cortex-a15-gic") || n.compatible.has_string("arm,gic-400") ||
-              n.compatible.has_string("arm,cortex-a9-gic");
-    if ((v2 || v3) && out->gic.version == 0) {
-      if (!reg_entry(0, &out->gic.distributor) || !reg_entry(1, &out->gic.cpu_or_redist)) {
+    if (is_gic(n) && out->gic.version == 0) {
+      GicInfo& g = out->gic;
+      if (!reg_entry(0, &g.distributor) || !reg_entry(1, &g.cpu_or_redist)) {
         return fail(Status::kMalformed, "GIC node reg lacks distributor and CPU/redistributor regions");
+      }
+      if (!translate(node_depth, g.distributor.base, g.distributor.size, &g.distributor.base) ||
+          !translate(node_depth, g.cpu_or_redist.base, g.cpu_or_redist.size, &g.cpu_or_redist.base)) {
+        return fail(Status::kMalformed, "GIC registers are not in the CPU's address space (parent ranges)");
       }
       out->gic.version = v3 ? 3 : 2;
       return Status::kOk;
@@ -327,6 +387,8 @@ struct Parser {
             node.stdout_path = v;
           } else if (str_eq(pname, "bootargs")) {
             node.bootargs = v;
+          } else if (str_eq(pname, "ranges")) {
+            node.ranges = v;
           } else if (str_eq(pname, "no-map")) {
             node.no_map = true;
           }

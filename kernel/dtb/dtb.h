@@ -25,7 +25,8 @@ constexpr size_t kMaxReservedRanges = 16;
 constexpr size_t kMaxCpus = 64;
 constexpr size_t kMaxDepth = 16;
 constexpr size_t kMaxDtbSize = 2u << 20;  // larger than any board keel targets
-constexpr size_t kMaxDeviceRanges = 64;
+constexpr size_t kMaxDeviceRanges = 96;
+constexpr size_t kMaxWithheldRanges = 16;
 
 struct Range {
   uint64_t base = 0;
@@ -68,11 +69,21 @@ struct DtbInfo {
   GicInfo gic;
   UartInfo uart;
   TimerInfo timer;
-  // MMIO: the first reg range of every enabled device node (a node with a
-  // compatible and a reg, outside /memory, /cpus and /reserved-memory), the
-  // GIC included. At most kMaxDeviceRanges; device_count counts them all.
+  // MMIO: every reg range of every enabled device node (a node with a
+  // compatible and a reg, outside /memory, /cpus and /reserved-memory), in
+  // CPU physical addresses (translated through the parents' `ranges`; a
+  // range no parent translates is left out), the GIC included. At most
+  // kMaxDeviceRanges; device_count counts them all.
   Range devices[kMaxDeviceRanges];
   size_t device_count = 0;
+  // Hardware the kernel keeps and never hands to user space as device
+  // memory: every reg range of the interrupt controller node and of all its
+  // descendants (GICv2 CPU interface and virtualization frames, GICv3
+  // redistributors, ITS and v2m MSI frames), of any ITS / v2m frame
+  // elsewhere, and of the IOMMU (arm,smmu-v3). Fails closed: a DTB with more
+  // such ranges than kMaxWithheldRanges does not parse.
+  Range withheld[kMaxWithheldRanges];
+  size_t withheld_count = 0;
   char bootargs[128] = {};  // /chosen/bootargs (QEMU -append), NUL-terminated, possibly truncated
   const char* error = "";   // why parsing failed (a static string)
 

@@ -66,7 +66,10 @@ INSTANTIATE_TEST_SUITE_P(Configs, QemuDtb,
                                            Expect{"a72_smp4_1g", 4, 1ull << 30, 2, PsciConduit::kHvc},
                                            Expect{"max_smp8_4g_gicv3", 8, 4ull << 30, 3, PsciConduit::kHvc},
                                            Expect{"a57_smp2_512m_el2", 2, 512ull << 20, 2, PsciConduit::kSmc},
-                                           Expect{"a53_smp8_2g_gicv2", 8, 2ull << 30, 2, PsciConduit::kHvc}),
+                                           Expect{"a53_smp8_2g_gicv2", 8, 2ull << 30, 2, PsciConduit::kHvc},
+                                           Expect{"a72_smp2_1g_gicv3_noits", 2, 1ull << 30, 3, PsciConduit::kHvc},
+                                           Expect{"max_smp4_2g_gicv3_el2", 4, 2ull << 30, 3, PsciConduit::kSmc},
+                                           Expect{"a72_smp2_1g_smmuv3", 2, 1ull << 30, 2, PsciConduit::kHvc}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---- malformed input -------------------------------------------------------

@@ -20,7 +20,26 @@ size_t emit_blocks(uint64_t base, uint64_t end, unsigned min_bits, UntypedBlock*
   return n;
 }
 
+// [base, base + size) widened to whole pages (a range reaching the top of
+// the address space ends there).
+Region page_rounded(Region r) {
+  constexpr uint64_t kPage = 4096;
+  const uint64_t b = r.base & ~(kPage - 1);
+  uint64_t e = r.base + r.size;
+  e = e > ~(kPage - 1) ? ~(kPage - 1) : (e + kPage - 1) & ~(kPage - 1);
+  return {b, e - b};
+}
+
 }  // namespace
+
+size_t carve_device_untyped(Region* devices, size_t* ndevices, Region* withheld, size_t* nwithheld, UntypedBlock* out,
+                            size_t cap) {
+  for (size_t i = 0; i < *ndevices; ++i) devices[i] = page_rounded(devices[i]);
+  for (size_t i = 0; i < *nwithheld; ++i) withheld[i] = page_rounded(withheld[i]);
+  *ndevices = merge_regions(devices, *ndevices);  // several devices may share a page
+  *nwithheld = merge_regions(withheld, *nwithheld);
+  return carve_untyped(devices, *ndevices, withheld, *nwithheld, 12, out, cap);
+}
 
 size_t merge_regions(Region* regions, size_t count) {
   Region* r = regions;

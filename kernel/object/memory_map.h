@@ -38,4 +38,12 @@ size_t carve_untyped(const Region* ram, size_t ram_count, const Region* reserved
 bool place_at_top(const Region* ram, size_t ram_count, const Region* reserved, size_t reserved_count, uint64_t size,
                   uint64_t* out);
 
+// Device memory for user space: the device ranges minus the withheld ones
+// (hardware the kernel keeps), both widened to whole 4 KiB pages first, so
+// no page holding any byte of a withheld range is ever described. Rounds,
+// sorts and merges both arrays in place (*ndevices, *nwithheld updated);
+// then carves like carve_untyped (4 KiB blocks at least).
+size_t carve_device_untyped(Region* devices, size_t* ndevices, Region* withheld, size_t* nwithheld, UntypedBlock* out,
+                            size_t cap);
+
 }  // namespace keel::object

@@ -108,5 +108,24 @@ TEST(PlaceAtTop, HighestFreePlace) {
   EXPECT_FALSE(place_at_top(ram, 2, res, 2, 0x2000'0000, &at));
 }
 
+// A withheld range that is not page aligned takes its whole pages with it,
+// even from a device that shares one of them; devices sharing a page merge.
+TEST(CarveDeviceUntyped, WithheldPagesNeverDescribed) {
+  Region dev[3] = {{0x0900'0000, 0x200}, {0x0900'0800, 0x100}, {0x0800'0000, 0x3000}};
+  Region held[1] = {{0x0800'1ff0, 0x20}};  // straddles the pages at 0x8001000 and 0x8002000
+  size_t ndev = 3, nheld = 1;
+  UntypedBlock out[8];
+  size_t n = carve_device_untyped(dev, &ndev, held, &nheld, out, 8);
+  EXPECT_EQ(ndev, 2u) << "the UART's two ranges share a page";
+  ASSERT_EQ(nheld, 1u);
+  EXPECT_EQ(held[0].base, 0x0800'1000u);
+  EXPECT_EQ(held[0].size, 0x2000u);
+  ASSERT_EQ(n, 2u);
+  EXPECT_EQ(out[0].base, 0x0800'0000u);
+  EXPECT_EQ(out[0].size_bits, 12u);
+  EXPECT_EQ(out[1].base, 0x0900'0000u);
+  EXPECT_EQ(out[1].size_bits, 12u);
+}
+
 }  // namespace
 }  // namespace keel::object
