@@ -48,7 +48,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   cpu_install(0, KEEL_READ_SYSREG(mpidr_el1), reinterpret_cast<uint64_t>(__kernel_stack_top));
   cpu_drop_identity_map();
 
-  dtb::DtbInfo dt;
+  static dtb::DtbInfo dt;  // (in .bss: a few KiB, too many for the boot stack)
   Status st = dtb::parse_dtb(reinterpret_cast<const void*>(bi->dtb_va), bi->dtb_size, &dt);
   if (st != Status::kOk) panic("the DTB (VA 0x%llx) no longer parses: %s", ull(bi->dtb_va), dt.error);
 

@@ -63,7 +63,13 @@ bool read_cells(const Value& v, uint32_t* pos, uint32_t cells, uint64_t* out) {
   return true;
 }
 
-// Per-node state collected while its properties stream past.
+}  // namespace
+
+namespace detail {
+
+// Per-node state collected while its properties stream past (the DTB puts
+// a node's properties before its children, so an ancestor's are complete
+// when a descendant ends).
 struct Node {
   const char* name = "";
   uint32_t address_cells = 2;  // this node's #address-cells (for its children)
@@ -75,60 +81,18 @@ struct Node {
   bool no_map = false;  // a no-map property (reserved-memory children)
 };
 
-bool is_gic(const Node& n) {
-  return n.compatible.has_string("arm,gic-v3") || n.compatible.has_string("arm,cortex-a15-gic") ||
-         n.compatible.has_string("arm,gic-400") || n.compatible.has_string("arm,cortex-a9-gic");
-}
-
-// Hardware the kernel keeps wherever it sits in the tree (DtbInfo::withheld).
-bool is_kernel_owned(const Node& n) {
-  return is_gic(n) || n.compatible.has_string("arm,gic-v3-its") || n.compatible.has_string("arm,gic-v2m-frame") ||
-         n.compatible.has_string("arm,smmu-v3");
-}
-
-constexpr size_t kMaxUartCandidates = 4;
-constexpr size_t kPathMax = 128;
-
-struct UartCandidate {
-  char path[kPathMax];
-  UartInfo info;
-};
-
-struct Parser {
+// The structure-block reader: a stack of open nodes, a visitor called as
+// each node ends. Never recurses; every read is bounds-checked.
+struct Walker {
   const uint8_t* base;
   uint32_t struct_off, struct_size, strings_off, strings_size;
-  DtbInfo* out;
   Node stack[kMaxDepth];
   size_t depth = 0;  // number of open nodes
-  UartCandidate uarts[kMaxUartCandidates];
-  size_t uart_count = 0;
-  char stdout_path[kPathMax] = {};
+  const char* error = "";
 
   Status fail(Status s, const char* why) {
-    out->error = why;
+    error = why;
     return s;
-  }
-
-  // Writes the path ("/a/b") of the node at stack[last] into buf; false if it
-  // does not fit.
-  bool path_of(size_t last, char* buf, size_t size) const {
-    size_t n = 0;
-    if (last == 0) {
-      if (size < 2) return false;
-      buf[0] = '/';
-      buf[1] = 0;
-      return true;
-    }
-    for (size_t d = 1; d <= last; ++d) {
-      if (n + 1 >= size) return false;
-      buf[n++] = '/';
-      for (const char* c = stack[d].name; *c != '\0'; ++c) {
-        if (n + 1 >= size) return false;
-        buf[n++] = *c;
-      }
-    }
-    buf[n] = 0;
-    return true;
   }
 
   // Translates the bus address `addr` of a node at depth `node_depth` into
@@ -163,6 +127,238 @@ struct Parser {
     return true;
   }
 
+  Status run(Visit visit, void* ctx) {
+    uint32_t pos = struct_off;
+    const uint32_t end = struct_off + struct_size;
+    auto need = [&](uint32_t n) { return pos <= end && end - pos >= n; };
+    for (;;) {
+      if (!need(4)) return fail(Status::kTruncated, "structure block ends without FDT_END");
+      uint32_t token = be32(base + pos);
+      pos += 4;
+      switch (token) {
+        case kBeginNode: {
+          const char* name = reinterpret_cast<const char*>(base + pos);
+          uint32_t n = 0;
+          while (need(n + 1) && base[pos + n] != 0) ++n;
+          if (!need(n + 1)) return fail(Status::kMalformed, "node name not terminated");
+          pos += (n + 1 + 3) & ~3u;
+          if (depth == 0 && n != 0) return fail(Status::kMalformed, "root node has a name");
+          if (depth >= kMaxDepth) return fail(Status::kUnsupported, "nodes nested too deeply");
+          Node& node = stack[depth];
+          node = Node{};
+          node.name = name;
+          if (depth == 1) {
+            node.is_cpus = str_eq(name, "cpus");
+            node.is_reserved_memory = str_eq(name, "reserved-memory");
+            node.is_chosen = str_eq(name, "chosen");
+          }
+          ++depth;
+          break;
+        }
+        case kEndNode: {
+          if (depth == 0) return fail(Status::kMalformed, "FDT_END_NODE without a node");
+          --depth;
+          if (depth > 0) {  // (the root itself is never visited)
+            Status s = visit(ctx, NodeView{this, depth});
+            if (s != Status::kOk) return s;
+          }
+          break;
+        }
+        case kProp: {
+          if (depth == 0) return fail(Status::kMalformed, "property outside any node");
+          if (!need(8)) return fail(Status::kTruncated, "property header truncated");
+          uint32_t len = be32(base + pos);
+          uint32_t nameoff = be32(base + pos + 4);
+          pos += 8;
+          if (!need(len)) return fail(Status::kTruncated, "property value runs past the structure block");
+          if (nameoff >= strings_size) return fail(Status::kMalformed, "property name offset outside strings block");
+          const char* pname = reinterpret_cast<const char*>(base + strings_off + nameoff);
+          uint32_t k = 0;
+          while (nameoff + k < strings_size && pname[k] != 0) ++k;
+          if (nameoff + k >= strings_size) return fail(Status::kMalformed, "property name not terminated");
+          Value v{base + pos, len};
+          pos += (len + 3) & ~3u;
+          Node& node = stack[depth - 1];
+          uint32_t cells = 0;
+          if (str_eq(pname, "#address-cells")) {
+            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#address-cells is not a cell count");
+            node.address_cells = cells;
+          } else if (str_eq(pname, "#size-cells")) {
+            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
+            node.size_cells = cells;
+          } else if (str_eq(pname, "reg")) {
+            node.reg = v;
+          } else if (str_eq(pname, "compatible")) {
+            node.compatible = v;
+          } else if (str_eq(pname, "device_type")) {
+            node.device_type = v;
+          } else if (str_eq(pname, "method")) {
+            node.method = v;
+          } else if (str_eq(pname, "interrupts")) {
+            node.interrupts = v;
+          } else if (str_eq(pname, "status")) {
+            node.status = v;
+          } else if (str_eq(pname, "stdout-path")) {
+            node.stdout_path = v;
+          } else if (str_eq(pname, "bootargs")) {
+            node.bootargs = v;
+          } else if (str_eq(pname, "ranges")) {
+            node.ranges = v;
+          } else if (str_eq(pname, "no-map")) {
+            node.no_map = true;
+          }
+          break;
+        }
+        case kNop: break;
+        case kEnd:
+          if (depth != 0) return fail(Status::kMalformed, "FDT_END inside an open node");
+          return Status::kOk;
+        default: return fail(Status::kMalformed, "unknown structure token");
+      }
+    }
+  }
+};
+
+}  // namespace detail
+
+// ---- NodeView ----------------------------------------------------------------------
+
+namespace {
+const detail::Node& node_of(const NodeView& v) { return v.walker->stack[v.depth]; }
+const detail::Node& parent_of(const NodeView& v) { return v.walker->stack[v.depth - 1]; }
+// Bytes of one (address, size) pair of this node's reg; 0 if the parent's
+// cells are not something keel reads (an address of 1..2 cells, a size of 0..2).
+uint32_t reg_entry_bytes(const NodeView& v) {
+  const detail::Node& p = parent_of(v);
+  if (p.address_cells == 0 || p.address_cells > 2 || p.size_cells > 2) return 0;
+  return (p.address_cells + p.size_cells) * 4;
+}
+}  // namespace
+
+const char* NodeView::name() const { return node_of(*this).name; }
+
+bool NodeView::path(char* buf, size_t size) const {
+  size_t n = 0;
+  for (size_t d = 1; d <= depth; ++d) {
+    if (n + 1 >= size) return false;
+    buf[n++] = '/';
+    for (const char* c = walker->stack[d].name; *c != '\0'; ++c) {
+      if (n + 1 >= size) return false;
+      buf[n++] = *c;
+    }
+  }
+  if (size == 0) return false;
+  buf[n] = 0;
+  return true;
+}
+
+bool NodeView::path_is(const char* p) const {
+  // Compares component by component without a buffer.
+  for (size_t d = 1; d <= depth; ++d) {
+    if (*p++ != '/') return false;
+    for (const char* c = walker->stack[d].name; *c != '\0'; ++c) {
+      if (*p++ != *c) return false;
+    }
+  }
+  return *p == '\0';
+}
+
+bool NodeView::is_compatible(const char* s) const { return node_of(*this).compatible.has_string(s); }
+bool NodeView::has_compatible() const { return node_of(*this).compatible.present(); }
+
+bool NodeView::enabled() const {
+  const Value& st = node_of(*this).status;
+  return !st.present() || str_eq(st.str(), "okay") || str_eq(st.str(), "ok");
+}
+
+size_t NodeView::reg_count() const {
+  const uint32_t e = reg_entry_bytes(*this);
+  const Value& reg = node_of(*this).reg;
+  return e == 0 || reg.len % e != 0 ? 0 : reg.len / e;
+}
+
+bool NodeView::reg(size_t i, Range* out) const {
+  if (i >= reg_count()) return false;
+  const detail::Node& p = parent_of(*this);
+  const Value& reg = node_of(*this).reg;
+  uint32_t pos = static_cast<uint32_t>(i) * reg_entry_bytes(*this);
+  Range r;
+  if (!read_cells(reg, &pos, p.address_cells, &r.base) || !read_cells(reg, &pos, p.size_cells, &r.size)) return false;
+  if (r.size != 0 && r.base + r.size < r.base) return false;
+  if (!walker->translate(depth, r.base, r.size, &r.base)) return false;
+  *out = r;
+  return true;
+}
+
+// Interrupt specifiers in the GIC's three-cell form (type, number, flags):
+// Devicetree binding arm,gic: type 0 = SPI (INTID 32 + n, n < 988), 1 = PPI
+// (INTID 16 + n, n < 16); flags bits [3:0] = trigger (1, 2: edge; 4, 8: level).
+size_t NodeView::interrupt_count() const {
+  const Value& v = node_of(*this).interrupts;
+  return v.len % 12 != 0 ? 0 : v.len / 12;
+}
+
+bool NodeView::interrupt(size_t i, Interrupt* out) const {
+  if (i >= interrupt_count()) return false;
+  const Value& v = node_of(*this).interrupts;
+  uint32_t pos = static_cast<uint32_t>(i) * 12;
+  uint64_t type = 0, num = 0, flags = 0;
+  if (!read_cells(v, &pos, 1, &type) || !read_cells(v, &pos, 1, &num) || !read_cells(v, &pos, 1, &flags)) return false;
+  if (type == 0 && num < 988) {
+    out->intid = static_cast<uint32_t>(32 + num);
+  } else if (type == 1 && num < 16) {
+    out->intid = static_cast<uint32_t>(16 + num);
+  } else {
+    return false;
+  }
+  out->edge = (flags & 0x3) != 0;
+  return true;
+}
+
+const char* NodeView::string(const char* property) const {
+  const detail::Node& n = node_of(*this);
+  if (str_eq(property, "stdout-path")) return n.stdout_path.str();
+  if (str_eq(property, "bootargs")) return n.bootargs.str();
+  if (str_eq(property, "device_type")) return n.device_type.str();
+  if (str_eq(property, "method")) return n.method.str();
+  if (str_eq(property, "status")) return n.status.str();
+  return "";
+}
+
+namespace {
+
+bool is_gic(const detail::Node& n) {
+  return n.compatible.has_string("arm,gic-v3") || n.compatible.has_string("arm,cortex-a15-gic") ||
+         n.compatible.has_string("arm,gic-400") || n.compatible.has_string("arm,cortex-a9-gic");
+}
+
+// Hardware the kernel keeps wherever it sits in the tree (DtbInfo::withheld).
+bool is_kernel_owned(const detail::Node& n) {
+  return is_gic(n) || n.compatible.has_string("arm,gic-v3-its") || n.compatible.has_string("arm,gic-v2m-frame") ||
+         n.compatible.has_string("arm,smmu-v3");
+}
+
+constexpr size_t kMaxUartCandidates = 4;
+constexpr size_t kPathMax = 128;
+
+struct UartCandidate {
+  char path[kPathMax];
+  UartInfo info;
+};
+
+// The boot reader: parse_dtb's visitor, filling a DtbInfo.
+struct BootReader {
+  DtbInfo* out;
+  UartCandidate uarts[kMaxUartCandidates];
+  size_t uart_count = 0;
+  char stdout_path[kPathMax] = {};
+  const char* error = nullptr;  // set with a failing Status
+
+  Status fail(Status s, const char* why) {
+    error = why;
+    return s;
+  }
+
   Status add_range(Range* arr, size_t* count, size_t cap, uint64_t base, uint64_t size, const char* overflow) {
     if (size == 0) return Status::kOk;
     if (*count >= cap) return fail(Status::kUnsupported, overflow);
@@ -170,11 +366,13 @@ struct Parser {
     return Status::kOk;
   }
 
-  // Interprets the node being closed; `parent` gives the cell sizes of reg.
-  Status finish_node(const Node& n, const Node& parent, size_t node_depth) {
-    if (n.status.present() && !str_eq(n.status.str(), "okay") && !str_eq(n.status.str(), "ok")) {
-      return Status::kOk;  // disabled devices are invisible
-    }
+  static Status visit(void* ctx, const NodeView& v) { return static_cast<BootReader*>(ctx)->finish_node(v); }
+
+  Status finish_node(const NodeView& v) {
+    const detail::Node& n = node_of(v);
+    const detail::Node& parent = parent_of(v);
+    const size_t node_depth = v.depth;
+    if (!v.enabled()) return Status::kOk;  // disabled devices are invisible
     uint32_t ac = parent.address_cells, sc = parent.size_cells;
     auto reg_entry = [&](uint32_t index, Range* r) -> bool {
       uint32_t pos = index * (ac + sc) * 4;
@@ -240,13 +438,15 @@ struct Parser {
     // Kernel-owned: the node is the GIC (or an MSI frame, or the IOMMU), or
     // sits anywhere below the GIC.
     bool kernel_owned = is_kernel_owned(n);
-    for (size_t k = 1; k < node_depth && !kernel_owned; ++k) kernel_owned = is_gic(stack[k]);
-    if (n.compatible.present() && n.reg.present() && !parent.is_cpus && !parent.is_reserved_memory && ac >= 1 &&
-        ac <= 2 && sc >= 1 && sc <= 2 && n.reg.len % ((ac + sc) * 4) == 0) {
-      for (uint32_t i = 0; i < n.reg.len / ((ac + sc) * 4); ++i) {
+    for (size_t k = 1; k < node_depth && !kernel_owned; ++k) kernel_owned = is_gic(v.walker->stack[k]);
+    if (n.compatible.present() && n.reg.present() && !parent.is_cpus && !parent.is_reserved_memory) {
+      const size_t count = v.reg_count();
+      if (count == 0 && kernel_owned) {
+        return fail(Status::kMalformed, "interrupt-controller/IOMMU node reg is not readable (address/size cells)");
+      }
+      for (size_t i = 0; i < count; ++i) {
         Range r;
-        if (!reg_entry(i, &r) || r.size == 0 || r.base + r.size < r.base) continue;
-        if (!translate(node_depth, r.base, r.size, &r.base)) continue;
+        if (!v.reg(i, &r) || r.size == 0) continue;  // (not memory-mapped: not a device range)
         if (kernel_owned) {
           // Fail closed: a range the kernel cannot record would be handed out.
           Status s = add_range(out->withheld, &out->withheld_count, kMaxWithheldRanges, r.base, r.size,
@@ -256,32 +456,23 @@ struct Parser {
         if (out->device_count < kMaxDeviceRanges) out->devices[out->device_count] = r;
         ++out->device_count;
       }
-    } else if (kernel_owned && n.reg.present()) {
-      return fail(Status::kMalformed, "interrupt-controller/IOMMU node reg is not readable (address/size cells)");
     }
-    bool v3 = n.compatible.has_string("arm,gic-v3");
     if (is_gic(n) && out->gic.version == 0) {
       GicInfo& g = out->gic;
-      if (!reg_entry(0, &g.distributor) || !reg_entry(1, &g.cpu_or_redist)) {
-        return fail(Status::kMalformed, "GIC node reg lacks distributor and CPU/redistributor regions");
+      if (!v.reg(0, &g.distributor) || !v.reg(1, &g.cpu_or_redist)) {
+        return fail(Status::kMalformed,
+                    "GIC node reg lacks distributor and CPU/redistributor regions in the CPU's address space");
       }
-      if (!translate(node_depth, g.distributor.base, g.distributor.size, &g.distributor.base) ||
-          !translate(node_depth, g.cpu_or_redist.base, g.cpu_or_redist.size, &g.cpu_or_redist.base)) {
-        return fail(Status::kMalformed, "GIC registers are not in the CPU's address space (parent ranges)");
-      }
-      out->gic.version = v3 ? 3 : 2;
+      g.version = n.compatible.has_string("arm,gic-v3") ? 3 : 2;
       return Status::kOk;
     }
     if (n.compatible.has_string("arm,pl011") && uart_count < kMaxUartCandidates) {
       UartCandidate& c = uarts[uart_count];
-      if (!reg_entry(0, &c.info.mmio)) return fail(Status::kMalformed, "pl011 node reg unreadable");
-      uint64_t type = 0, num = 0;
-      uint32_t pos = 0;
-      if (read_cells(n.interrupts, &pos, 1, &type) && read_cells(n.interrupts, &pos, 1, &num)) {
-        c.info.intid = static_cast<uint32_t>(type == 0 ? 32 + num : 16 + num);
-      }
+      if (!v.reg(0, &c.info.mmio)) return fail(Status::kMalformed, "pl011 node reg unreadable");
+      Interrupt irq;
+      if (v.interrupt(0, &irq)) c.info.intid = irq.intid;
       c.info.present = true;
-      if (!path_of(node_depth, c.path, sizeof c.path)) c.path[0] = 0;
+      if (!v.path(c.path, sizeof c.path)) c.path[0] = 0;
       ++uart_count;
       return Status::kOk;
     }
@@ -310,97 +501,6 @@ struct Parser {
       stdout_path[i] = 0;
     }
     return Status::kOk;
-  }
-
-  Status run() {
-    uint32_t pos = struct_off;
-    const uint32_t end = struct_off + struct_size;
-    auto need = [&](uint32_t n) { return pos <= end && end - pos >= n; };
-    for (;;) {
-      if (!need(4)) return fail(Status::kTruncated, "structure block ends without FDT_END");
-      uint32_t token = be32(base + pos);
-      pos += 4;
-      switch (token) {
-        case kBeginNode: {
-          const char* name = reinterpret_cast<const char*>(base + pos);
-          uint32_t n = 0;
-          while (need(n + 1) && base[pos + n] != 0) ++n;
-          if (!need(n + 1)) return fail(Status::kMalformed, "node name not terminated");
-          pos += (n + 1 + 3) & ~3u;
-          if (depth == 0 && n != 0) return fail(Status::kMalformed, "root node has a name");
-          if (depth >= kMaxDepth) return fail(Status::kUnsupported, "nodes nested too deeply");
-          Node& node = stack[depth];
-          node = Node{};
-          node.name = name;
-          if (depth == 1) {
-            node.is_cpus = str_eq(name, "cpus");
-            node.is_reserved_memory = str_eq(name, "reserved-memory");
-            node.is_chosen = str_eq(name, "chosen");
-          }
-          ++depth;
-          break;
-        }
-        case kEndNode: {
-          if (depth == 0) return fail(Status::kMalformed, "FDT_END_NODE without a node");
-          --depth;
-          if (depth > 0) {
-            Status s = finish_node(stack[depth], stack[depth - 1], depth);
-            if (s != Status::kOk) return s;
-          }
-          break;
-        }
-        case kProp: {
-          if (depth == 0) return fail(Status::kMalformed, "property outside any node");
-          if (!need(8)) return fail(Status::kTruncated, "property header truncated");
-          uint32_t len = be32(base + pos);
-          uint32_t nameoff = be32(base + pos + 4);
-          pos += 8;
-          if (!need(len)) return fail(Status::kTruncated, "property value runs past the structure block");
-          if (nameoff >= strings_size) return fail(Status::kMalformed, "property name offset outside strings block");
-          const char* pname = reinterpret_cast<const char*>(base + strings_off + nameoff);
-          uint32_t k = 0;
-          while (nameoff + k < strings_size && pname[k] != 0) ++k;
-          if (nameoff + k >= strings_size) return fail(Status::kMalformed, "property name not terminated");
-          Value v{base + pos, len};
-          pos += (len + 3) & ~3u;
-          Node& node = stack[depth - 1];
-          uint32_t cells = 0;
-          if (str_eq(pname, "#address-cells")) {
-            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#address-cells is not a cell count");
-            node.address_cells = cells;
-          } else if (str_eq(pname, "#size-cells")) {
-            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
-            node.size_cells = cells;
-          } else if (str_eq(pname, "reg")) {
-            node.reg = v;
-          } else if (str_eq(pname, "compatible")) {
-            node.compatible = v;
-          } else if (str_eq(pname, "device_type")) {
-            node.device_type = v;
-          } else if (str_eq(pname, "method")) {
-            node.method = v;
-          } else if (str_eq(pname, "interrupts")) {
-            node.interrupts = v;
-          } else if (str_eq(pname, "status")) {
-            node.status = v;
-          } else if (str_eq(pname, "stdout-path")) {
-            node.stdout_path = v;
-          } else if (str_eq(pname, "bootargs")) {
-            node.bootargs = v;
-          } else if (str_eq(pname, "ranges")) {
-            node.ranges = v;
-          } else if (str_eq(pname, "no-map")) {
-            node.no_map = true;
-          }
-          break;
-        }
-        case kNop: break;
-        case kEnd:
-          if (depth != 0) return fail(Status::kMalformed, "FDT_END inside an open node");
-          return Status::kOk;
-        default: return fail(Status::kMalformed, "unknown structure token");
-      }
-    }
   }
 };
 
@@ -490,14 +590,17 @@ Status parse_dtb(const void* blob, size_t max_size, DtbInfo* out) {
     out->reserved[out->reserved_count++] = Range{addr, size};
   }
 
-  Parser p{.base = b,
-           .struct_off = h.off_dt_struct,
-           .struct_size = h.size_dt_struct,
-           .strings_off = h.off_dt_strings,
-           .strings_size = h.size_dt_strings,
-           .out = out};
-  s = p.run();
-  if (s != Status::kOk) return s;
+  detail::Walker w{.base = b,
+                   .struct_off = h.off_dt_struct,
+                   .struct_size = h.size_dt_struct,
+                   .strings_off = h.off_dt_strings,
+                   .strings_size = h.size_dt_strings};
+  BootReader p{.out = out};
+  s = w.run(&BootReader::visit, &p);
+  if (s != Status::kOk) {
+    out->error = p.error != nullptr ? p.error : w.error;
+    return s;
+  }
   if (out->memory_count == 0) {
     out->error = "no memory node";
     return Status::kNotFound;
@@ -512,6 +615,24 @@ Status parse_dtb(const void* blob, size_t max_size, DtbInfo* out) {
   }
   if (!out->uart.present && p.uart_count > 0) out->uart = p.uarts[0].info;
   return Status::kOk;
+}
+
+Status walk(const void* blob, size_t max_size, Visit visit, void* ctx, const char** why) {
+  const auto* b = static_cast<const uint8_t*>(blob);
+  Header h;
+  const char* reason = "";
+  Status s = read_header(b, max_size, &h, &reason);
+  if (s == Status::kOk) {
+    detail::Walker w{.base = b,
+                     .struct_off = h.off_dt_struct,
+                     .struct_size = h.size_dt_struct,
+                     .strings_off = h.off_dt_strings,
+                     .strings_size = h.size_dt_strings};
+    s = w.run(visit, ctx);
+    reason = w.error;
+  }
+  if (why != nullptr) *why = reason;
+  return s;
 }
 
 const char* psci_conduit_name(PsciConduit c) {

@@ -99,6 +99,54 @@ struct DtbInfo {
 // before calling parse_dtb.
 Result<uint32_t> header_total_size(const void* blob, size_t max_size, const char** why = nullptr);
 
+// ---- The generic reader ------------------------------------------------------------
+//
+// walk() streams the tree and shows each node to a visitor when the node
+// ends (children before their parent; the root is not shown). The boot
+// reader (parse_dtb) is one visitor; libsys's device lookup is another. A
+// NodeView is valid only during the call.
+
+namespace detail {
+struct Walker;
+}
+
+// An interrupt as the GIC numbers it.
+struct Interrupt {
+  uint32_t intid = 0;  // SPI n -> 32 + n, PPI n -> 16 + n
+  bool edge = false;   // edge-triggered (else level)
+};
+
+struct NodeView {
+  const detail::Walker* walker;
+  size_t depth;  // 1 for a child of the root
+
+  const char* name() const;                 // "uart@9000000"
+  bool path(char* buf, size_t size) const;  // "/pl011@9000000"; false if it does not fit
+  bool path_is(const char* path) const;
+  bool has_compatible() const;
+  bool is_compatible(const char* s) const;  // one entry of the compatible list equals s
+  bool enabled() const;                     // no status, or "okay"/"ok"
+  // reg, in CPU physical addresses: the parent's #address-cells (1..2) and
+  // #size-cells (0..2), translated through every ancestor's `ranges`. A
+  // range on a bus that is not memory-mapped cannot be read (false).
+  size_t reg_count() const;
+  bool reg(size_t i, Range* out) const;
+  // interrupts in the GIC's three-cell form (an interrupt-parent with other
+  // cells is not read: count 0).
+  size_t interrupt_count() const;
+  bool interrupt(size_t i, Interrupt* out) const;
+  // A string property keel reads ("stdout-path", "bootargs", "device_type",
+  // "method", "status"); "" if absent or not a string.
+  const char* string(const char* property) const;
+};
+
+// Called for every node; any status but kOk stops the walk and is returned.
+using Visit = Status (*)(void* ctx, const NodeView& node);
+
+// The same header and structure checks as parse_dtb; why: the reason of a
+// structural failure (a visitor's own failures are its to explain).
+Status walk(const void* blob, size_t max_size, Visit visit, void* ctx, const char** why = nullptr);
+
 // Parses the DTB at blob, which the caller guarantees is readable for
 // max_size bytes (the header's totalsize must fit inside it).
 Status parse_dtb(const void* blob, size_t max_size, DtbInfo* out);

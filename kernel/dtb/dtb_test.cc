@@ -243,3 +243,71 @@ TEST(Dtb, ReservedMemoryAndChosenConsole) {
 
 }  // namespace
 }  // namespace keel::dtb
+
+namespace keel::dtb {
+namespace {
+
+// The generic reader on a QEMU DTB: what a driver's lookup needs.
+TEST(Walk, FindsDevicesByCompatibleWithRegAndInterrupts) {
+  std::vector<uint8_t> blob = Load("a72_smp4_1g");
+  struct Seen {
+    int virtio = 0;
+    Range first_virtio, uart;
+    Interrupt uart_irq, virtio_irq;
+    bool uart_path = false;
+    char stdout_path[64] = {};
+    int disabled = 0;
+  } seen;
+  auto visit = [](void* ctx, const NodeView& n) {
+    auto* s = static_cast<Seen*>(ctx);
+    if (!n.enabled()) ++s->disabled;
+    if (n.is_compatible("virtio,mmio")) {
+      if (s->virtio++ == 0) {
+        EXPECT_TRUE(n.reg(0, &s->first_virtio));
+        EXPECT_TRUE(n.interrupt(0, &s->virtio_irq));
+      }
+    }
+    if (n.is_compatible("arm,pl011")) {
+      EXPECT_EQ(n.reg_count(), 1u);
+      EXPECT_TRUE(n.reg(0, &s->uart));
+      EXPECT_FALSE(n.reg(1, &s->uart));
+      EXPECT_EQ(n.interrupt_count(), 1u);
+      EXPECT_TRUE(n.interrupt(0, &s->uart_irq));
+      s->uart_path = n.path_is("/pl011@9000000") && !n.path_is("/pl011@900000") && !n.path_is("/pl011");
+    }
+    if (n.path_is("/chosen")) {
+      const char* p = n.string("stdout-path");
+      for (size_t i = 0; p[i] != '\0' && i + 1 < sizeof s->stdout_path; ++i) s->stdout_path[i] = p[i];
+    }
+    return Status::kOk;
+  };
+  const char* why = "";
+  ASSERT_EQ(walk(blob.data(), blob.size(), visit, &seen, &why), Status::kOk) << why;
+  EXPECT_EQ(seen.virtio, 32);
+  EXPECT_EQ(seen.uart.base, 0x0900'0000u);
+  EXPECT_EQ(seen.uart.size, 0x1000u);
+  EXPECT_EQ(seen.uart_irq.intid, 33u);
+  EXPECT_FALSE(seen.uart_irq.edge);
+  EXPECT_TRUE(seen.uart_path);
+  EXPECT_STREQ(seen.stdout_path, "/pl011@9000000");
+  EXPECT_EQ(seen.virtio_irq.intid >= 32 + 16 && seen.virtio_irq.intid < 32 + 48, true) << seen.virtio_irq.intid;
+  EXPECT_TRUE(seen.virtio_irq.edge);
+  EXPECT_EQ(seen.first_virtio.size, 0x200u);
+
+  // A visitor's error stops the walk and comes back.
+  int calls = 0;
+  auto stop = [](void* ctx, const NodeView&) {
+    ++*static_cast<int*>(ctx);
+    return Status::kNotFound;
+  };
+  EXPECT_EQ(walk(blob.data(), blob.size(), stop, &calls), Status::kNotFound);
+  EXPECT_EQ(calls, 1);
+  // Structural errors are the walker's.
+  std::vector<uint8_t> bad = blob;
+  bad[0] = 0;
+  EXPECT_EQ(walk(bad.data(), bad.size(), visit, &seen, &why), Status::kMalformed);
+  EXPECT_STREQ(why, "bad magic (not a DTB)");
+}
+
+}  // namespace
+}  // namespace keel::dtb
