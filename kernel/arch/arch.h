@@ -18,6 +18,7 @@
 //   this CPU          this_percpu(), this_percpu_or_null(), set_this_percpu(PerCpu*)
 //   ordering          table_writes_visible()       new descriptors visible to table walks (DSB ISHST)
 //                     sync_context()               system-register writes in effect (ISB)
+//   caches            clean_invalidate_to_poc(pa, size)   DC CIVAC over the range, complete (DSB SY)
 //   TLB               tlb_flush_page(va, asid), tlb_flush_asid(asid), tlb_flush_all()   inner shareable, complete
 //                     tlb_flush_local()            this CPU only, every ASID
 //   user tables       set_user_tables(ttbr0)       TTBR0, synchronized

@@ -49,6 +49,13 @@ inline void set_this_percpu(arm64::PerCpu* c) { KEEL_WRITE_SYSREG(tpidr_el1, rei
 inline void table_writes_visible() { arm64::dsb_ishst(); }
 inline void sync_context() { arm64::isb(); }
 
+// [pa, pa + size) cleaned and invalidated to the point of coherency through
+// the linear map (DC CIVAC per line, then DSB SY: arm64::dcache_clean_invalidate_poc).
+inline void clean_invalidate_to_poc(uint64_t pa, uint64_t size) {
+  const uint64_t va = phys_offset() + pa;
+  arm64::dcache_clean_invalidate_poc(va, va + size);
+}
+
 inline void tlb_flush_page(uint64_t va, uint64_t asid) { arm64::tlb_flush_page(va, asid); }
 inline void tlb_flush_asid(uint64_t asid) { arm64::tlb_flush_asid(asid); }
 inline void tlb_flush_all() { arm64::tlb_flush_all(); }

@@ -23,7 +23,8 @@ struct HostCpu {
   bool fp_el0 = false;
   bool timer_armed = false;
   uint64_t timer_ticks = 0;
-  uint64_t tlb_flushes = 0;  // every kind
+  uint64_t tlb_flushes = 0;   // every kind
+  uint64_t cache_cleans = 0;  // clean_invalidate_to_poc calls
   uint64_t sgis_sent = 0;
   uint64_t irq_enabled[1024 / 64] = {};
   uint32_t pending_irq = 1023;  // what irq_ack returns next (1023: none)
@@ -52,6 +53,7 @@ inline void set_this_percpu(arm64::PerCpu* c) { g_host.percpu = c; }
 inline void table_writes_visible() {}
 inline void sync_context() {}
 
+inline void clean_invalidate_to_poc(uint64_t, uint64_t) { ++g_host.cpu.cache_cleans; }
 inline void tlb_flush_page(uint64_t, uint64_t) { ++g_host.cpu.tlb_flushes; }
 inline void tlb_flush_asid(uint64_t) { ++g_host.cpu.tlb_flushes; }
 inline void tlb_flush_all() { ++g_host.cpu.tlb_flushes; }

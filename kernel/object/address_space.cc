@@ -24,17 +24,20 @@ using object::Slot;
 // known, rights for them. Returns the leaf descriptor to install.
 Status decode_frame(const Slot* s, const abi::FrameMap& a, unsigned* level, arm64::Pte* leaf) {
   *level = s->cap.type == ObjectType::kFrame4K ? 3 : 2;
-  if ((a.va & (arm64::level_size(*level) - 1)) != 0 || a.flags > 3) return Status::kInvalidArgument;
+  if ((a.va & (arm64::level_size(*level) - 1)) != 0 || (a.flags & ~abi::kMapFlagsAll) != 0) {
+    return Status::kInvalidArgument;
+  }
   bool write = (a.flags & abi::kMapWrite) != 0, exec = (a.flags & abi::kMapExecute) != 0;
   if ((s->cap.rights & abi::kRightRead) == 0 || (write && (s->cap.rights & abi::kRightWrite) == 0)) {
     return Status::kInsufficientRights;
   }
   bool device = (s->cap.flags & object::kFlagDevice) != 0;  // MMIO: Device-nGnRE, never executable
-  *leaf = arm64::leaf_template(arm64::MapAttrs{.type = device ? arm64::MemType::kDevice : arm64::MemType::kNormal,
-                                               .writable = write,
-                                               .executable = exec && !device,
-                                               .user = true,
-                                               .global = false})
+  bool uncached = (a.flags & abi::kMapUncached) != 0;
+  const arm64::MemType type =
+      device ? arm64::MemType::kDevice : (uncached ? arm64::MemType::kNormalNonCacheable : arm64::MemType::kNormal);
+  *leaf = arm64::leaf_template(
+              arm64::MapAttrs{
+                  .type = type, .writable = write, .executable = exec && !device, .user = true, .global = false})
               .address(s->cap.object);
   return Status::kOk;
 }
@@ -63,9 +66,14 @@ void record_mapping(Slot* s, uint64_t va, unsigned level, uint64_t root) KEEL_RE
 
 }  // namespace
 
-// Frames and page tables: Map into an address space.
+// Frames and page tables: Map into an address space; a frame's physical
+// address (read-only, for DMA).
 Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_lock) {
   const bool frame = object::is_frame(s->cap.type);
+  if (frame && m == abi::Method::kFrameAddress) {
+    t->regs().set_result(abi::Error::kOk, abi::FrameAddressResult{.pa = s->cap.object});
+    return Status::kOk;
+  }
   if (m != (frame ? abi::Method::kFrameMap : abi::Method::kPageTableMap)) return Status::kInvalidArgument;
   if (object::MappingRecord::in(s->cap)) return Status::kSlotOccupied;  // this capability already maps it
   // Both argument structs are (address_space, va, level or flags).
@@ -83,6 +91,15 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
     arm64::Pte leaf{};
     st = decode_frame(s, fa, &level, &leaf);
     if (st != Status::kOk) return st;
+    if ((fa.flags & abi::kMapUncached) != 0 && (s->cap.flags & object::kFlagDevice) == 0) {
+      // The kernel wrote this frame through its cacheable linear map (the
+      // zeroing at retype, earlier lives): lines still dirty or present in
+      // a cache would be bypassed by a non-cacheable mapping, showing the
+      // old bytes in memory. Clean and invalidate them to the point of
+      // coherency first (Arm ARM B2.12 "mismatched memory attributes";
+      // DC CIVAC, D7.5.9). Done even if the install below fails: harmless.
+      arch::clean_invalidate_to_poc(s->cap.object, arm64::level_size(level));
+    }
     st = as.install_leaf(va, level, leaf);  // (checks the path, then writes one entry)
   } else {
     if (ta.level < 1 || ta.level > 3) return Status::kInvalidArgument;

@@ -82,6 +82,7 @@ Valid<abi::PageTableMap> valid(abi::PageTableMap*) {
   return {kTable, {.address_space = kSpace, .va = 1ull << 39, .level = 1}};
 }
 Valid<abi::FrameMap> valid(abi::FrameMap*) { return {kFrame, {.address_space = kSpace, .va = 0x1000, .flags = 1}}; }
+Valid<abi::FrameAddress> valid(abi::FrameAddress*) { return {kFrame, {}}; }
 Valid<abi::IrqControlGet> valid(abi::IrqControlGet*) {
   return {HostKernel::kSlotIrqControl, {.intid = 40, .dest = 150}};
 }
@@ -300,7 +301,7 @@ TEST_F(Objects, MapAFrameThroughItsTablesAndUnmapIt) {
       << "a table installs once";
   EXPECT_EQ(k.invoke(kFrame, abi::FrameMap{.address_space = kSpace, .va = kVa + 8, .flags = 0}),
             Error::kInvalidArgument);
-  EXPECT_EQ(k.invoke(kFrame, abi::FrameMap{.address_space = kSpace, .va = kVa, .flags = 4}), Error::kInvalidArgument);
+  EXPECT_EQ(k.invoke(kFrame, abi::FrameMap{.address_space = kSpace, .va = kVa, .flags = 8}), Error::kInvalidArgument);
   ASSERT_EQ(map_frame(), Error::kOk);
   EXPECT_EQ(map_frame(), Error::kSlotOccupied) << "this capability maps it already";
   const arm64::TranslationRegime regime{
@@ -316,6 +317,45 @@ TEST_F(Objects, MapAFrameThroughItsTablesAndUnmapIt) {
   ASSERT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeDelete{.slot = kFrame}), Error::kOk);
   EXPECT_FALSE(arm64::translate(regime, arch::phys_window(), kVa).ok());
   EXPECT_EQ(arch::g_host.cpu.tlb_flushes, flushes + 1) << "a stale translation would survive the unmap";
+}
+
+// kMapUncached: Normal non-cacheable (AttrIndx 2), after the frame's lines
+// were cleaned and invalidated to the point of coherency (an old, dirty
+// line would otherwise be bypassed and the memory's stale bytes shown).
+TEST_F(Objects, UncachedMappingCleansTheFrameFirst) {
+  constexpr uint64_t kVa = 0x40'0000'0000;
+  for (uint64_t level = 1; level <= 3; ++level) {
+    ASSERT_EQ(k.invoke(kTable + level - 1, abi::PageTableMap{.address_space = kSpace, .va = kVa, .level = level}),
+              Error::kOk);
+  }
+  const uint64_t cleans = arch::g_host.cpu.cache_cleans;
+  ASSERT_EQ(k.invoke(kFrame, abi::FrameMap{.address_space = kSpace, .va = kVa, .flags = abi::kMapUncached}),
+            Error::kOk);
+  EXPECT_EQ(arch::g_host.cpu.cache_cleans, cleans + 1);
+  const arm64::TranslationRegime regime{
+      .ttbr0 = k.cap(kSpace).object, .ttbr1 = 0, .tcr = arch::translation_control().epd0(0)};
+  arm64::Translation tr = arm64::translate(regime, arch::phys_window(), kVa);
+  ASSERT_TRUE(tr.ok());
+  EXPECT_EQ(tr.leaf.attr_index(), static_cast<uint64_t>(arm64::AttrIndex::kNormalNC));
+  EXPECT_FALSE(tr.el0_writable) << "uncached grants no write by itself";
+}
+
+// FrameAddress: the frame's PA to whoever holds the frame (any rights);
+// nothing for another object or an empty slot.
+TEST_F(Objects, FrameAddressOnlyForAFrameHeld) {
+  ASSERT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeCopy{.dest = 120, .source = kFrame, .rights = abi::kRightRead}),
+            Error::kOk);
+  for (uint64_t target : {kFrame, uint64_t{120}}) {
+    k.caller()->frame.x[1] = 0;
+    ASSERT_EQ(k.invoke(target, abi::FrameAddress{}), Error::kOk);
+    EXPECT_EQ(k.caller()->regs().result<abi::FrameAddressResult>().pa, k.cap(kFrame).object);
+  }
+  const auto before = k.snapshot();
+  EXPECT_EQ(k.invoke(kTable, abi::FrameAddress{}), Error::kInvalidArgument);
+  EXPECT_NE(k.caller()->frame.x[1], k.cap(kTable).object) << "a table's address does not leak";
+  EXPECT_EQ(k.invoke(kEp, abi::FrameAddress{}), Error::kInvalidCapability);
+  EXPECT_EQ(k.invoke(kEmpty, abi::FrameAddress{}), Error::kInvalidCapability);
+  EXPECT_TRUE(k.same_as(before));
 }
 
 TEST_F(Objects, AReadOnlyFrameCannotMapWritable) {

@@ -208,7 +208,7 @@ uint64_t slot(uint64_t& r) {
         case abi::Method::kFrameMap:
           with(abi::FrameMap{.address_space = next(r) % 2 ? wSpace : slot(r),
                              .va = next(r) % 2 ? 0x4000'0000 + (next(r) % 1024) * 0x1000 : wild(r),
-                             .flags = next(r) % 5});
+                             .flags = next(r) % 9});  // (8: unknown)
           break;
         default: break;
       }

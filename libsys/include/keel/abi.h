@@ -179,6 +179,9 @@ enum class Method : uint64_t {
   kThreadSetAffinity = 36,  // the CPU whose run queue it uses
   kPageTableMap = 48,       // installs the table at `level` covering va (once, and only while empty)
   kFrameMap = 49,
+  // The physical address of a frame the caller holds (any rights): what a
+  // driver programs into a DMA device. No capability, no answer.
+  kFrameAddress = 50,
   kIrqControlGet = 64,  // an IrqHandler for an SPI (32..1019)
   // The notification is signalled (with its badge) when the interrupt
   // fires; the interrupt stays masked until Ack.
@@ -265,6 +268,12 @@ struct PageTableMap {
 struct FrameMap {
   static constexpr Method kMethod = Method::kFrameMap;
   uint64_t address_space, va, flags;  // MapFlags
+};
+struct FrameAddress {
+  static constexpr Method kMethod = Method::kFrameAddress;
+};
+struct FrameAddressResult {
+  uint64_t pa;
 };
 struct IrqControlGet {
   static constexpr Method kMethod = Method::kIrqControlGet;
@@ -404,9 +413,10 @@ struct TypeList {};
 
 // Every method's argument struct: adding a method here covers it in
 // kAllMethods and the fuzzers.
-using AllMethods = TypeList<CNodeCopy, CNodeMint, CNodeMove, CNodeDelete, CNodeRevoke, UntypedRetype, ThreadConfigure,
-                            ThreadStart, ThreadSuspend, ThreadSetIpcBuffer, ThreadSetAffinity, PageTableMap, FrameMap,
-                            IrqControlGet, IrqHandlerSetNotification, IrqHandlerAck, KernelLogBind, KernelLogRead>;
+using AllMethods =
+    TypeList<CNodeCopy, CNodeMint, CNodeMove, CNodeDelete, CNodeRevoke, UntypedRetype, ThreadConfigure, ThreadStart,
+             ThreadSuspend, ThreadSetIpcBuffer, ThreadSetAffinity, PageTableMap, FrameMap, FrameAddress, IrqControlGet,
+             IrqHandlerSetNotification, IrqHandlerAck, KernelLogBind, KernelLogRead>;
 
 template <class... M>
 struct MethodTable {
@@ -425,8 +435,13 @@ inline constexpr auto kMethodTable = method_table(AllMethods{});
 inline constexpr const auto& kAllMethods = kMethodTable.m;
 
 // Frame mapping flags (readable is implied; writing needs the write right
-// on the frame capability).
-enum MapFlags : uint64_t { kMapWrite = 1, kMapExecute = 2 };
+// on the frame capability). kMapUncached: Normal non-cacheable instead of
+// write-back, for memory a device that is not cache-coherent reads or
+// writes (the kernel cleans and invalidates the frame's lines to the point
+// of coherency first, so no stale line of its earlier life is visible
+// through it); ignored for device frames, which are Device memory anyway.
+enum MapFlags : uint64_t { kMapWrite = 1, kMapExecute = 2, kMapUncached = 4 };
+constexpr uint64_t kMapFlagsAll = kMapWrite | kMapExecute | kMapUncached;
 
 constexpr unsigned kMaxPriority = 255;
 

@@ -312,9 +312,16 @@ class PageTableCap {
 class FrameCap {
  public:
   explicit constexpr FrameCap(uint64_t slot) : slot_(slot) {}
-  // Maps the frame at va (user-readable; flags: abi::kMapWrite, abi::kMapExecute).
+  // Maps the frame at va (user-readable; flags: abi::kMapWrite,
+  // abi::kMapExecute, abi::kMapUncached).
   abi::Error map(uint64_t address_space, uint64_t va, uint64_t flags) const {
     return invoke(slot_, abi::FrameMap{.address_space = address_space, .va = va, .flags = flags});
+  }
+  // The frame's physical address (for a DMA device).
+  abi::Error address(uint64_t* pa) const {
+    SyscallResult r = syscall(sysno(abi::Syscall::kInvoke), abi::invocation(slot_, abi::FrameAddress{}));
+    if (r.error == abi::Error::kOk) *pa = r.as<abi::FrameAddressResult>().pa;
+    return r.error;
   }
 
  private:
