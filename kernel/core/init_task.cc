@@ -224,8 +224,6 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   info->cpus_online = 1;
   info->cpu_count = dt.cpu_count;
   info->memory_bytes = dt.memory_bytes();
-  info->uart_base = dt.uart.mmio.base;
-  info->uart_intid = dt.uart.intid;
   for (size_t i = 0; i + 1 < sizeof info->bootargs && dt.bootargs[i] != '\0'; ++i) info->bootargs[i] = dt.bootargs[i];
   for (uint64_t s = slot::kFirstUntyped; s < next_ut && info->untyped_count < 64; ++s) {
     info->untyped[info->untyped_count++] = abi::BootUntyped{s, cnode[s].cap.object, cnode[s].cap.size_bits,
@@ -246,6 +244,19 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     for (size_t c = 0; c + 1 < sizeof m.name && bi.modules[i].name[c] != '\0'; ++c) m.name[c] = bi.modules[i].name[c];
     m.va = module_va;
     m.size = bi.modules[i].size;
+    module_va += size;
+  }
+  // The DTB, read-only after the modules (its header's size, whole pages;
+  // the pages around an unaligned DTB are reserved with it, never untyped).
+  {
+    const uint64_t pa = bi.dtb_pa & ~(kPage - 1);
+    const uint64_t size = ((bi.dtb_pa + dt.total_size + kPage - 1) & ~(kPage - 1)) - pa;
+    if (vspace.map(module_va, pa, size, arm64::MapAttrs{.type = arm64::MemType::kNormal, .user = true, .global = false},
+                   {.allow_blocks = false}) != Status::kOk) {
+      panic("creating init: its %zu page tables cannot map the DTB after the boot modules", kInitPageTables);
+    }
+    info->dtb_va = module_va + (bi.dtb_pa - pa);
+    info->dtb_size = dt.total_size;
     module_va += size;
   }
   // Every table the builder installed gets its mapping record, like one

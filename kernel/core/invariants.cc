@@ -17,7 +17,7 @@ using object::PageInfo;
 using object::PageKind;
 using object::Slot;
 
-uint64_t g_image_lo = 0, g_image_hi = 0;
+uint64_t g_image_lo = 0, g_image_hi = 0, g_dtb_lo = 0, g_dtb_hi = 0;
 constexpr uint64_t kMaxSlots = 1ull << 24;  // more capabilities than RAM could hold: a cycle
 constexpr uint64_t kMaxThreads = 1ull << 20;
 
@@ -256,6 +256,10 @@ void walk_table(uint64_t table, unsigned level, uint64_t va) KEEL_REQUIRES(g_ker
     if (level == 0) violated("a block at level 0", table, i);
     const uint64_t pa = level == 3 ? pte.address() : pte.block_address(level);
     if (pa >= g_image_lo && pa < g_image_hi) continue;  // init's boot modules: mapped from the image, no capability
+    if (pa >= g_dtb_lo && pa < g_dtb_hi) {              // the DTB init reads: no capability, and never writable
+      if (pte.ap() != arm64::Ap::kRoRo) violated("the DTB mapped writable", at, pa);
+      continue;
+    }
     PageInfo* p = page_info(pa);
     if (p == nullptr) {
       if (g_device_records == 0) violated("a mapped device page without a mapping record", at, pa);
@@ -350,10 +354,12 @@ void invariants_configure(const char* s) {
   }
 }
 
-void invariants_enable(uint64_t image_pa, uint64_t image_size) {
+void invariants_enable(uint64_t image_pa, uint64_t image_size, uint64_t dtb_pa, uint64_t dtb_size) {
   g_invariants_on = true;
   g_image_lo = image_pa;
   g_image_hi = image_pa + image_size;
+  g_dtb_lo = dtb_pa & ~(arm64::kPageSize - 1);
+  g_dtb_hi = (dtb_pa + dtb_size + arm64::kPageSize - 1) & ~(arm64::kPageSize - 1);
 }
 
 void check_invariants_now() {

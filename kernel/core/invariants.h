@@ -34,7 +34,9 @@ namespace keel {
 // Turns the checker on (boot: the image's kImageFlagInvariants). Pages of
 // [image_pa, image_pa + image_size) may be mapped without capabilities
 // (init's boot modules).
-void invariants_enable(uint64_t image_pa, uint64_t image_size);
+// [image_pa, +image_size) and [dtb_pa, +dtb_size): what init sees mapped
+// with no capability (its boot modules, the DTB), read-only.
+void invariants_enable(uint64_t image_pa, uint64_t image_size, uint64_t dtb_pa, uint64_t dtb_size);
 
 // Runs the checks; panics naming the first broken rule.
 void check_invariants_now() KEEL_REQUIRES(g_kernel_lock);

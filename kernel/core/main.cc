@@ -81,7 +81,7 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   ipc_set_word_transfer(transfer_words);
   kernel_enter();  // held by this CPU from here until it first returns to EL0
   if ((bi->flags & boot::kImageFlagInvariants) != 0) {
-    invariants_enable(bi->image_pa, bi->image_size);
+    invariants_enable(bi->image_pa, bi->image_size, bi->dtb_pa, bi->dtb_size);
     g_check_lock_holder = true;  // (from the next kernel_enter on)
     invariants_configure(dt.bootargs);
     if (g_invariants_every == 1) {

@@ -78,7 +78,11 @@ struct Node {
   bool is_cpus = false;             // /cpus
   bool is_reserved_memory = false;  // /reserved-memory
   bool is_chosen = false;
-  bool no_map = false;  // a no-map property (reserved-memory children)
+  bool no_map = false;        // a no-map property (reserved-memory children)
+  bool dma_coherent = false;  // a dma-coherent property
+  // For the boot reader: which compatibles it knows this node has (Kind
+  // bits | kKnown once computed); reset as the node begins.
+  mutable uint32_t kinds = 0;
 };
 
 // The structure-block reader: a stack of open nodes, a visitor called as
@@ -180,32 +184,54 @@ struct Walker {
           pos += (len + 3) & ~3u;
           Node& node = stack[depth - 1];
           uint32_t cells = 0;
-          if (str_eq(pname, "#address-cells")) {
-            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#address-cells is not a cell count");
-            node.address_cells = cells;
-          } else if (str_eq(pname, "#size-cells")) {
-            if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
-            node.size_cells = cells;
-          } else if (str_eq(pname, "reg")) {
-            node.reg = v;
-          } else if (str_eq(pname, "compatible")) {
-            node.compatible = v;
-          } else if (str_eq(pname, "device_type")) {
-            node.device_type = v;
-          } else if (str_eq(pname, "method")) {
-            node.method = v;
-          } else if (str_eq(pname, "interrupts")) {
-            node.interrupts = v;
-          } else if (str_eq(pname, "status")) {
-            node.status = v;
-          } else if (str_eq(pname, "stdout-path")) {
-            node.stdout_path = v;
-          } else if (str_eq(pname, "bootargs")) {
-            node.bootargs = v;
-          } else if (str_eq(pname, "ranges")) {
-            node.ranges = v;
-          } else if (str_eq(pname, "no-map")) {
-            node.no_map = true;
+          // Dispatch on the first character: most properties are none of these.
+          switch (pname[0]) {
+            case '#':
+              if (str_eq(pname, "#address-cells")) {
+                if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#address-cells is not a cell count");
+                node.address_cells = cells;
+              } else if (str_eq(pname, "#size-cells")) {
+                if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
+                node.size_cells = cells;
+              }
+              break;
+            case 'r':
+              if (str_eq(pname, "reg")) {
+                node.reg = v;
+              } else if (str_eq(pname, "ranges")) {
+                node.ranges = v;
+              }
+              break;
+            case 'c':
+              if (str_eq(pname, "compatible")) node.compatible = v;
+              break;
+            case 'd':
+              if (str_eq(pname, "device_type")) {
+                node.device_type = v;
+              } else if (str_eq(pname, "dma-coherent")) {
+                node.dma_coherent = true;
+              }
+              break;
+            case 'm':
+              if (str_eq(pname, "method")) node.method = v;
+              break;
+            case 'i':
+              if (str_eq(pname, "interrupts")) node.interrupts = v;
+              break;
+            case 's':
+              if (str_eq(pname, "status")) {
+                node.status = v;
+              } else if (str_eq(pname, "stdout-path")) {
+                node.stdout_path = v;
+              }
+              break;
+            case 'b':
+              if (str_eq(pname, "bootargs")) node.bootargs = v;
+              break;
+            case 'n':
+              if (str_eq(pname, "no-map")) node.no_map = true;
+              break;
+            default: break;
           }
           break;
         }
@@ -264,6 +290,7 @@ bool NodeView::path_is(const char* p) const {
 }
 
 bool NodeView::is_compatible(const char* s) const { return node_of(*this).compatible.has_string(s); }
+bool NodeView::dma_coherent() const { return node_of(*this).dma_coherent; }
 bool NodeView::has_compatible() const { return node_of(*this).compatible.present(); }
 
 bool NodeView::enabled() const {
@@ -327,16 +354,54 @@ const char* NodeView::string(const char* property) const {
 
 namespace {
 
-bool is_gic(const detail::Node& n) {
-  return n.compatible.has_string("arm,gic-v3") || n.compatible.has_string("arm,cortex-a15-gic") ||
-         n.compatible.has_string("arm,gic-400") || n.compatible.has_string("arm,cortex-a9-gic");
+// The compatibles the boot reader acts on, found in one pass over a node's
+// compatible list (boot reads every node of the DTB twice: keep it cheap).
+enum Kind : uint32_t {
+  kGicV3 = 1u << 0,
+  kGicV2 = 1u << 1,
+  kMsiFrame = 1u << 2,  // arm,gic-v3-its / arm,gic-v2m-frame
+  kSmmu = 1u << 3,
+  kPsci = 1u << 4,
+  kPl011 = 1u << 5,
+  kTimer = 1u << 6,
+  kKnown = 1u << 31,
+};
+struct KnownCompatible {
+  const char* name;
+  Kind kind;
+};
+constexpr KnownCompatible kKnownCompatibles[] = {
+    {"arm,gic-v3", kGicV3},        {"arm,cortex-a15-gic", kGicV2}, {"arm,gic-400", kGicV2},
+    {"arm,cortex-a9-gic", kGicV2}, {"arm,gic-v3-its", kMsiFrame},  {"arm,gic-v2m-frame", kMsiFrame},
+    {"arm,smmu-v3", kSmmu},        {"arm,psci-1.0", kPsci},        {"arm,psci-0.2", kPsci},
+    {"arm,psci", kPsci},           {"arm,pl011", kPl011},          {"arm,armv8-timer", kTimer},
+    {"arm,armv7-timer", kTimer},
+};
+
+uint32_t kinds_of(const detail::Node& n) {
+  if ((n.kinds & kKnown) != 0) return n.kinds;
+  uint32_t k = kKnown;
+  const Value& v = n.compatible;
+  for (uint32_t i = 0; i < v.len;) {
+    uint32_t len = 0;
+    while (i + len < v.len && v.data[i + len] != 0) ++len;
+    if (i + len == v.len) break;  // unterminated: not a string list
+    const char* item = reinterpret_cast<const char*>(v.data + i);
+    if (len > 4 && item[0] == 'a' && item[1] == 'r' && item[2] == 'm' && item[3] == ',') {
+      for (const KnownCompatible& c : kKnownCompatibles) {
+        if (str_eq(item, c.name)) k |= c.kind;
+      }
+    }
+    i += len + 1;
+  }
+  n.kinds = k;
+  return k;
 }
 
+bool is_gic(const detail::Node& n) { return (kinds_of(n) & (kGicV3 | kGicV2)) != 0; }
+
 // Hardware the kernel keeps wherever it sits in the tree (DtbInfo::withheld).
-bool is_kernel_owned(const detail::Node& n) {
-  return is_gic(n) || n.compatible.has_string("arm,gic-v3-its") || n.compatible.has_string("arm,gic-v2m-frame") ||
-         n.compatible.has_string("arm,smmu-v3");
-}
+bool is_kernel_owned(const detail::Node& n) { return (kinds_of(n) & (kGicV3 | kGicV2 | kMsiFrame | kSmmu)) != 0; }
 
 constexpr size_t kMaxUartCandidates = 4;
 constexpr size_t kPathMax = 128;
@@ -423,8 +488,8 @@ struct BootReader {
                              .too_many = "more reserved ranges than keel supports"},
                             out->reserved, &out->reserved_count, kMaxReservedRanges, out->reserved_no_map, n.no_map);
     }
-    if (n.compatible.has_string("arm,psci-1.0") || n.compatible.has_string("arm,psci-0.2") ||
-        n.compatible.has_string("arm,psci")) {
+    const uint32_t kinds = kinds_of(n);
+    if ((kinds & kPsci) != 0) {
       const char* m = n.method.str();
       if (str_eq(m, "hvc")) {
         out->psci = PsciConduit::kHvc;
@@ -463,10 +528,10 @@ struct BootReader {
         return fail(Status::kMalformed,
                     "GIC node reg lacks distributor and CPU/redistributor regions in the CPU's address space");
       }
-      g.version = n.compatible.has_string("arm,gic-v3") ? 3 : 2;
+      g.version = (kinds & kGicV3) != 0 ? 3 : 2;
       return Status::kOk;
     }
-    if (n.compatible.has_string("arm,pl011") && uart_count < kMaxUartCandidates) {
+    if ((kinds & kPl011) != 0 && uart_count < kMaxUartCandidates) {
       UartCandidate& c = uarts[uart_count];
       if (!v.reg(0, &c.info.mmio)) return fail(Status::kMalformed, "pl011 node reg unreadable");
       Interrupt irq;
@@ -476,7 +541,7 @@ struct BootReader {
       ++uart_count;
       return Status::kOk;
     }
-    if (n.compatible.has_string("arm,armv8-timer") || n.compatible.has_string("arm,armv7-timer")) {
+    if ((kinds & kTimer) != 0) {
       // interrupts: secure phys, non-secure phys, virtual, hypervisor (3 cells each).
       uint64_t cells[12];
       uint32_t pos = 0;

@@ -126,6 +126,7 @@ struct NodeView {
   bool has_compatible() const;
   bool is_compatible(const char* s) const;  // one entry of the compatible list equals s
   bool enabled() const;                     // no status, or "okay"/"ok"
+  bool dma_coherent() const;                // a dma-coherent property: the device snoops the CPU's caches
   // reg, in CPU physical addresses: the parent's #address-cells (1..2) and
   // #size-cells (0..2), translated through every ancestor's `ranges`. A
   // range on a bus that is not memory-mapped cannot be read (false).

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "keel/abi.h"
+#include "keel/devices.h"
 #include "keel/loader.h"
 #include "keel/sys.h"
 #include "keel/testing.h"
@@ -59,10 +60,12 @@ void faulter(uint64_t) { asm volatile("mov x29, %0\n mov x1, #0\n ldr x1, [x1]" 
 
 int main() {
   const abi::InitBootInfo* info = sys::init_boot_info();
+  keel::devices::Device console;
+  (void)keel::devices::find(reinterpret_cast<const void*>(info->dtb_va), info->dtb_size, "stdout", &console);
   const abi::BootUntyped* dev = nullptr;
   for (uint64_t i = 0; i < info->untyped_count; ++i) {
     // The console UART's page: the last check reports through it.
-    if (info->untyped[i].device != 0 && info->untyped[i].base == (info->uart_base & ~uint64_t{0xfff})) {
+    if (info->untyped[i].device != 0 && info->untyped[i].base == (console.ranges[0].base & ~uint64_t{0xfff})) {
       dev = &info->untyped[i];
     }
   }

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/devices.h"
 #include "keel/loader.h"
 #include "keel/proto/console.h"
 #include "keel/proto/memory.h"
@@ -165,11 +166,23 @@ Error make_pool() {
   return self.move(kPool, cur);
 }
 
-// The console UART's page as a device frame (from the device untyped covering it).
+// The console: the device /chosen/stdout-path names in the DTB.
+keel::devices::Device g_console;
+
+// The console's first register page as a device frame (from the device
+// untyped covering it).
 Error make_uart_frame() {
+  const char* why = "";
+  if (keel::devices::find(reinterpret_cast<const void*>(g_info->dtb_va), g_info->dtb_size, "stdout", &g_console,
+                          &why) != keel::Status::kOk ||
+      g_console.range_count == 0 || g_console.irq_count == 0) {
+    sys::print("init: no console in the DTB (/chosen/stdout-path: %s)\n", why);
+    return Error::kInvalidArgument;
+  }
+  const uint64_t page = g_console.ranges[0].base & ~uint64_t{0xfff};
   for (uint64_t i = 0; i < g_info->untyped_count; ++i) {
     const abi::BootUntyped& u = g_info->untyped[i];
-    if (u.device != 0 && u.size_bits == 12 && u.base == (g_info->uart_base & ~uint64_t{0xfff})) {
+    if (u.device != 0 && u.size_bits == 12 && u.base == page) {
       return sys::Untyped(u.slot).retype(ObjectType::kFrame4K, 0, kDeviceFrame);
     }
   }
@@ -289,7 +302,7 @@ Error start_task(uint64_t index) {
   si.memory_bytes = g_info->memory_bytes;
   si.quota_bytes = t.quota_bytes;
   si.untyped_bytes = t.untyped_bytes;
-  si.uart_base = g_info->uart_base;
+  si.uart_base = g_console.ranges[0].base;
   si.buffer_bytes = t.buffer_bytes;
   if (memory_server) {
     si.untyped_count = g_give_count;
@@ -339,7 +352,7 @@ Error start_task(uint64_t index) {
   }
   if (e == Error::kOk && t.irq == static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) {
     // The interrupt the description gives it, as the DTB numbers it.
-    e = sys::IrqControl(islot::kIrqControl).get(g_info->uart_intid, kIrq);
+    e = sys::IrqControl(islot::kIrqControl).get(g_console.irqs[0].intid, kIrq);
     if (e == Error::kOk) e = put_move(cn, tslot::kUartIrq, kIrq);
   }
   if (e == Error::kOk && memory_server) {

@@ -2,6 +2,7 @@
 // interrupt, and receives typed characters by interrupt (the test runner
 // types them): device memory, IrqControl/IrqHandler and notifications,
 // end to end.
+#include "keel/devices.h"
 #include "keel/loader.h"
 #include "keel/sys.h"
 #include "keel/testing.h"
@@ -27,11 +28,13 @@ sys::Checks g_checks;
 
 int main() {
   const keel::abi::InitBootInfo* info = sys::init_boot_info();
+  keel::devices::Device console;
+  (void)keel::devices::find(reinterpret_cast<const void*>(info->dtb_va), info->dtb_size, "stdout", &console);
+  const uint64_t uart_base = console.ranges[0].base, uart_intid = console.irqs[0].intid;
   uint64_t device_ut = 0;
   for (uint64_t i = 0; i < info->untyped_count; ++i) {
     const keel::abi::BootUntyped& u = info->untyped[i];
-    if (u.device != 0 && u.base <= info->uart_base && info->uart_base < u.base + (1ull << u.size_bits) &&
-        u.size_bits == 12) {
+    if (u.device != 0 && u.base <= uart_base && uart_base < u.base + (1ull << u.size_bits) && u.size_bits == 12) {
       device_ut = u.slot;  // the UART's own page
     }
   }
@@ -49,9 +52,9 @@ int main() {
   if (e == Error::kOk) e = sys::map_with_tables(ctx, kUartFrame, slot::kAddressSpace, kUartVa, keel::abi::kMapWrite);
   if (e == Error::kOk) e = sys::Untyped(kUt).retype(ObjectType::kNotification, 0, kNtfn);
   if (e == Error::kOk) {
-    e = sys::IrqControl(slot::kIrqControl).get(info->uart_intid, kHandler);
+    e = sys::IrqControl(slot::kIrqControl).get(uart_intid, kHandler);
   }
-  Error again = sys::IrqControl(slot::kIrqControl).get(info->uart_intid, kFirstFree + 20);
+  Error again = sys::IrqControl(slot::kIrqControl).get(uart_intid, kFirstFree + 20);
   if (e == Error::kOk) e = sys::IrqHandler(kHandler).set_notification(kNtfn);
   if (e != Error::kOk || !device_refuses_kernel_objects || again != Error::kSlotOccupied) {
     g_checks.report(false, "uart_rx_irq", "setup: %s", keel::abi::error_name(e));
@@ -82,6 +85,6 @@ int main() {
   }
   bool ok = n == 4 && got[0] == 'k' && got[3] == 'l' && interrupts >= 1;
   g_checks.report(ok, "uart_rx_irq", "received '%s' by interrupt %llu", got,
-                  static_cast<unsigned long long>(info->uart_intid));
+                  static_cast<unsigned long long>(uart_intid));
   return g_checks.summary("irq_test");
 }

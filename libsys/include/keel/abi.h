@@ -495,8 +495,11 @@ struct InitBootInfo {
   uint64_t magic;
   uint64_t cpu_count;  // CPUs in the DTB
   uint64_t memory_bytes;
-  uint64_t uart_base;   // the console PL011's registers (a device untyped covers them)
-  uint64_t uart_intid;  // its interrupt
+  // The machine's DTB, read-only at dtb_va (dtb_size bytes: its header's
+  // totalsize): init finds every device in it (keel/devices.h), the console
+  // through /chosen/stdout-path.
+  uint64_t dtb_va;
+  uint64_t dtb_size;
   uint64_t untyped_count;
   BootUntyped untyped[64];
   uint64_t module_count;
