@@ -105,12 +105,12 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   retype_one(&g_boot_untyped, ObjectType::kCNode, abi::kInitCNodeBits, &g_boot_cnode, "root CNode");
   Slot* cnode = linear<Slot>(g_boot_cnode.cap.object);
   g_init_cnode = cnode;
-  const uint64_t nslots = 1ull << abi::kInitCNodeBits;
   check(object::move(&g_boot_cnode, &cnode[slot::kCNode]), "placing the root CNode");
   check(object::move(&g_boot_untyped, &cnode[slot::kFirstUntyped]), "placing the first untyped");
   uint64_t next_ut = slot::kFirstUntyped + 1;
   auto add_untyped = [&](const object::UntypedBlock& b, uint8_t flags) {
-    if (next_ut >= nslots) return false;
+    static_assert(slot::kFirstUntyped + slot::kMaxBootUntyped <= (1ull << abi::kInitCNodeBits));
+    if (next_ut >= slot::kFirstUntyped + slot::kMaxBootUntyped) return false;
     check(object::insert_original(&cnode[next_ut++],
                                   Capability{.type = ObjectType::kUntyped,
                                              .rights = abi::kRightsAll,

@@ -40,11 +40,14 @@ constexpr uint64_t kDr = 0x00, kFr = 0x18, kImsc = 0x38, kMis = 0x40, kIcr = 0x4
 constexpr uint32_t kFrTxff = 1u << 5, kFrRxfe = 1u << 4;
 constexpr uint32_t kRxim = 1u << 4, kTxim = 1u << 5, kRtim = 1u << 6;
 constexpr unsigned kFifoBurst = 16;  // bytes written per TX interrupt: the PL011 FIFO depth
-constexpr uint64_t kUartVa = 0x3000'0000;
+uint64_t g_uart_va = 0;              // its registers: where init mapped the device (start info)
 
 // Slots this server makes for itself.
-constexpr uint64_t kNtfn = slot::kUartNotification, kNtfnIrq = 21, kNtfnLog = 22, kSelfEp = 23, kIrqThread = 24,
-                   kFirstReply = 32;
+// kNtfn: init's, which the UART's interrupt signals with badge
+// device_irq_bit(0, 0) = 1; the kernel log signals it with badge 2.
+constexpr uint64_t kNtfn = slot::kDeviceNotification, kNtfnLog = 22, kSelfEp = 23, kIrqThread = 24, kFirstReply = 32;
+constexpr uint64_t kIrqBit = abi::device_irq_bit(0, 0), kLogBit = 2;
+static_assert(kIrqBit != kLogBit);
 constexpr uint64_t kClients = abi::kMaxTaskId + 1;  // index 0: the kernel log
 // A client's threads may write at once: up to kQueuedWrites writes wait
 // behind the one being fed (in order); one more is refused with
@@ -56,7 +59,7 @@ constexpr uint64_t kQueuedWrites = 3;
 constexpr uint64_t kReplies = (kQueuedWrites + 2) * kClients + 1;
 constexpr uint64_t kSelfLabel = 1;  // the interrupt thread's message: MR0 = notification word
 
-volatile uint32_t& reg(uint64_t off) { return *reinterpret_cast<volatile uint32_t*>(kUartVa + off); }
+volatile uint32_t& reg(uint64_t off) { return *reinterpret_cast<volatile uint32_t*>(g_uart_va + off); }
 
 // ---- the transmit ring -----------------------------------------------------
 constexpr size_t kMaxRing = 65536;
@@ -361,7 +364,7 @@ void uart_interrupt() {
   // Clear first: anything arriving after the drain raises a new interrupt.
   reg(kIcr) = mis & (kRxim | kRtim | kTxim);
   while ((reg(kFr) & kFrRxfe) == 0) receive_char(static_cast<char>(reg(kDr) & 0xff));
-  (void)sys::IrqHandler(slot::kUartIrq).ack();
+  (void)sys::IrqHandler(slot::kDeviceIrq).ack();
   resume_writers();  // also pushes the next FIFO's worth
 }
 
@@ -372,8 +375,8 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
   out = sys::Message{};
   out.length = 1;
   if (m.badge == abi::kServerSelfBadge && m.label == kSelfLabel) {
-    if ((m.mr[0] & 1) != 0) uart_interrupt();
-    if ((m.mr[0] & 2) != 0) {
+    if ((m.mr[0] & kIrqBit) != 0) uart_interrupt();
+    if ((m.mr[0] & kLogBit) != 0) {
       drain_kernel_log();
       tx_kick();
     }
@@ -477,18 +480,16 @@ alignas(16) char g_irq_stack[8192];
 }
 
 Error setup(const abi::StartInfo* info) {
-  sys::LoadContext ctx{.cnode = slot::kCNode,
-                       .untyped = slot::kUntyped,
-                       .caller_as = slot::kAddressSpace,
-                       .scratch_va = 0,
-                       .next_slot = slot::kFirstFree,
-                       .slot_limit = 1ull << abi::kTaskCNodeBits};
+  // Its device (the description's `device = stdout`): init mapped the
+  // registers and bound the interrupt to kNtfn.
+  if (info->device_count < 1 || info->devices[0].range_count < 1 || info->devices[0].ranges[0].size < 0x48 ||
+      info->devices[0].irq_count < 1) {
+    return Error::kInvalidArgument;
+  }
+  g_uart_va = info->devices[0].ranges[0].va;
   const sys::CNode cnode(slot::kCNode);
   const sys::Untyped ut(slot::kUntyped);
-  Error e = sys::map_with_tables(ctx, slot::kUartFrame, slot::kAddressSpace, kUartVa, abi::kMapWrite);
-  if (e == Error::kOk) e = ut.retype(ObjectType::kNotification, 0, kNtfn);
-  if (e == Error::kOk) e = cnode.mint(kNtfnIrq, kNtfn, abi::kRightWrite, 1);
-  if (e == Error::kOk) e = cnode.mint(kNtfnLog, kNtfn, abi::kRightWrite, 2);
+  Error e = cnode.mint(kNtfnLog, kNtfn, abi::kRightWrite, kLogBit);
   if (e == Error::kOk) e = cnode.mint(kSelfEp, slot::kServerEndpoint, abi::kRightWrite, abi::kServerSelfBadge);
   for (uint64_t i = 0; e == Error::kOk && i < kReplies; i += 16) {
     e = ut.retype(ObjectType::kReply, 0, kFirstReply + i, kReplies - i < 16 ? kReplies - i : 16);
@@ -505,9 +506,8 @@ Error setup(const abi::StartInfo* info) {
   // The UART: interrupts on for receive (and transmit while the ring has bytes).
   reg(kIcr) = 0x7ff;
   reg(kImsc) = kRxim | kRtim;
-  e = sys::IrqHandler(slot::kUartIrq).set_notification(kNtfnIrq);
   // The hand-over: from here on the kernel's output comes through us.
-  if (e == Error::kOk) e = sys::KernelLog(slot::kKernelLog).bind(kNtfnLog);
+  e = sys::KernelLog(slot::kKernelLog).bind(kNtfnLog);
   return e;
 }
 

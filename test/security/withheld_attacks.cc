@@ -104,8 +104,9 @@ int main() {
       if (overlaps(b, e, r)) cover = &ut;
       if (ut.device != 0 && e <= r.base && (nearest == nullptr || b > nearest->base)) nearest = &ut;
     }
+    const uint64_t end = r.base + r.size;
     g_checks.report(cover == nullptr, "no untyped covers kernel-owned hardware", "[0x%llx, 0x%llx)%s",
-                    static_cast<unsigned long long>(r.base), static_cast<unsigned long long>(r.base + r.size),
+                    static_cast<unsigned long long>(r.base), static_cast<unsigned long long>(end),
                     cover == nullptr ? "" : " IS COVERED");
 
     // 2. The attack: the nearest device untyped below it, halved down to

@@ -34,6 +34,24 @@ bool parse_size(absl::string_view s, uint64_t* out) {
   return true;
 }
 
+// A device spec as keel/devices.h reads it: printable, no blanks; a '#'
+// only before a decimal index.
+bool valid_device_spec(absl::string_view s) {
+  if (s.empty() || s.size() >= sysdesc::kDeviceSpecSize) return false;
+  if (!std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 127; })) return false;
+  size_t hash = s.find('#');
+  if (hash == absl::string_view::npos) return true;
+  absl::string_view index = s.substr(hash + 1);
+  return hash > 0 && s[0] != '/' && !index.empty() && std::all_of(index.begin(), index.end(), absl::ascii_isdigit) &&
+         index.size() <= 6;
+}
+
+// The same device, as far as the description can tell (a COMPATIBLE is its #0).
+std::string canonical_device(absl::string_view s) {
+  if (s.empty() || s[0] == '/' || s == "stdout" || s.find('#') != absl::string_view::npos) return std::string(s);
+  return absl::StrCat(s, "#0");
+}
+
 void set_name(char (&dst)[sysdesc::kNameSize], absl::string_view s) {
   std::memset(dst, 0, sizeof dst);
   std::memcpy(dst, s.data(), s.size());
@@ -63,7 +81,13 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
   };
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
     ++line_no;
-    absl::string_view line = raw.substr(0, raw.find('#'));
+    // A comment starts with a '#' at the start of a line or after a blank
+    // (a device spec's '#' follows a non-blank: virtio,mmio#3).
+    size_t hash = 0;
+    while ((hash = raw.find('#', hash)) != absl::string_view::npos && hash > 0 && !absl::ascii_isspace(raw[hash - 1])) {
+      ++hash;
+    }
+    absl::string_view line = raw.substr(0, hash);
     line = absl::StripAsciiWhitespace(line);
     if (line.empty()) continue;
     if (absl::ConsumePrefix(&line, "task ")) {
@@ -93,10 +117,12 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         task->role = Role::kClient;
       } else if (value == "memory-server") {
         task->role = Role::kMemoryServer;
-      } else if (value == "uart-server") {
-        task->role = Role::kUartServer;
+      } else if (value == "console-server") {
+        task->role = Role::kConsoleServer;
+      } else if (value == "driver") {
+        task->role = Role::kDriver;
       } else {
-        return error(absl::StrCat("role must be client, memory-server or uart-server, not '", value, "'"));
+        return error(absl::StrCat("role must be client, driver, memory-server or console-server, not '", value, "'"));
       }
     } else if (key == "start") {
       if (value == "boot") {
@@ -127,9 +153,20 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         if (v < 4096 || (v & (v - 1)) != 0) return error("untyped must be a power of two of at least 4K");
         task->untyped_bytes = v;
       }
-    } else if (key == "irq") {
-      if (value != "console-uart") return error(absl::StrCat("unknown interrupt '", value, "' (console-uart)"));
-      task->irq = static_cast<uint32_t>(sysdesc::IrqSource::kConsoleUart);
+    } else if (key == "serves") {
+      if (value != "clock") return error(absl::StrCat("unknown protocol '", value, "' (clock)"));
+      task->serves |= sysdesc::kServeClock;
+    } else if (key == "device") {
+      if (task->device_count == sysdesc::kMaxDevices) {
+        return error(absl::StrCat("more than ", sysdesc::kMaxDevices, " devices for one task"));
+      }
+      if (!valid_device_spec(value)) {
+        return error(absl::StrCat("bad device '", value,
+                                  "' (COMPATIBLE, COMPATIBLE#N, /PATH or stdout; at most 47 characters)"));
+      }
+      char(&d)[sysdesc::kDeviceSpecSize] = task->devices[task->device_count++];
+      std::memset(d, 0, sizeof d);
+      std::memcpy(d, value.data(), value.size());
     } else if (key == "cpu") {
       uint32_t cpu = 0;
       if (!absl::SimpleAtoi(value, &cpu) || cpu > 7) return error("cpu must be 0..7");
@@ -157,7 +194,7 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
     }
   }
   if (absl::Status s = finish(); !s.ok()) return s;
-  int memory = 0, uart = 0;
+  int memory = 0, console = 0;
   for (uint64_t i = 0; i < sys.task_count; ++i) {
     const Task& t = sys.tasks[i];
     if (t.channel[0] != '\0') {
@@ -166,21 +203,42 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       if (!found)
         return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": channel to unknown task '", t.channel, "'"));
     }
-    if (t.role == Role::kClient) continue;
-    (t.role == Role::kMemoryServer ? memory : uart) += 1;
+    const bool drives = t.role == Role::kDriver || t.role == Role::kConsoleServer;
+    if (drives && t.device_count == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task ", t.name, ": a ", sysdesc::role_name(t.role), " needs at least one 'device = ...'"));
+    }
+    if (!drives && t.device_count != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task ", t.name, ": only a driver or the console-server is given devices"));
+    }
+    // Two tasks (or one task twice) claiming the same device: known here.
+    for (uint32_t d = 0; d < t.device_count; ++d) {
+      for (uint64_t j = 0; j <= i; ++j) {
+        for (uint32_t e = 0; e < sys.tasks[j].device_count; ++e) {
+          if ((j == i && e >= d) || canonical_device(t.devices[d]) != canonical_device(sys.tasks[j].devices[e])) {
+            continue;
+          }
+          return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": device '", t.devices[d],
+                                                         "' is also claimed by task ", sys.tasks[j].name));
+        }
+      }
+    }
+    if (t.serves != 0 && t.role != Role::kDriver) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a driver serves a protocol"));
+    }
+    if (t.role == Role::kClient || t.role == Role::kDriver) continue;
+    (t.role == Role::kMemoryServer ? memory : console) += 1;
     if (t.start != Start::kBoot) {
       return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": a server must start at boot"));
     }
-    if (t.role == Role::kUartServer && t.buffer_bytes == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": the uart-server needs a buffer size"));
-    }
-    if (t.role == Role::kUartServer && t.irq != static_cast<uint32_t>(sysdesc::IrqSource::kConsoleUart)) {
-      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": the uart-server needs irq = console-uart"));
+    if (t.role == Role::kConsoleServer && t.buffer_bytes == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": the console-server needs a buffer size"));
     }
   }
-  if (memory != 1 || uart != 1) {
+  if (memory != 1 || console != 1) {
     return absl::InvalidArgumentError(
-        absl::StrCat("need exactly one memory-server and one uart-server (found ", memory, " and ", uart, ")"));
+        absl::StrCat("need exactly one memory-server and one console-server (found ", memory, " and ", console, ")"));
   }
   return sys;
 }

@@ -2,24 +2,30 @@
 // binary keel::sysdesc::System that init reads (libsys/include/keel/system.h).
 //
 // Text form (system/*.system):
-//   # comment (to the end of the line)
+//   # comment (to the end of the line; a '#' starts one at the start of a
+//     line or after a blank)
 //   task NAME                 a new task (NAME: 1..15 of [a-z0-9_-])
 //     program  = MODULE       the boot module it is loaded from (default NAME)
-//     role     = client | memory-server | uart-server     (default client)
+//     role     = client | driver | memory-server | console-server   (default client)
 //     start    = boot | on-demand | test   (default boot; test: the console's `test`)
 //     priority = 1..254
 //     quota    = SIZE          memory-server pages it may hold (clients)
 //     untyped  = SIZE          untyped memory of its own (a power of two)
-//     buffer   = SIZE          UART server: transmit buffer, 1K..64K
+//     buffer   = SIZE          console server: transmit buffer, 1K..64K
 //     caps     = memory, console    (either or both, comma-separated)
 //     channel  = TASK          an endpoint shared with TASK (both ends get it)
 //     cpu      = 0..7          the CPU it runs on (default 0; CPU 0 if that one is not online)
-//     irq      = console-uart  the interrupt it handles (the uart-server must have it)
+//     device   = SPEC          a driver's device (up to 4 lines): COMPATIBLE, COMPATIBLE#N,
+//                              /PATH or stdout (keel/devices.h); init gives it the
+//                              node's registers and interrupts. One device, one task.
+//     serves   = clock         a driver's protocol on its endpoint (init's `date` asks it)
 //     outcome  = exit | stopped   how a test ends when it passes (default exit 0;
 //                                 stopped: the memory server stops it for a fault)
 //   SIZE: a number with an optional K or M suffix (bytes).
-// Rules: exactly one memory-server and one uart-server, both started at
-// boot; every program is one of the image's modules; names are unique.
+// Rules: exactly one memory-server and one console-server, both started at
+// boot; drivers and the console-server have devices, nobody else does; no
+// device is named twice; every program is one of the image's modules;
+// names are unique.
 #pragma once
 
 #include <string>

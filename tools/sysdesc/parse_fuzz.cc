@@ -19,15 +19,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!sys.ok()) return 0;
   const keel::sysdesc::System& s = *sys;
   if (s.task_count == 0 || s.task_count > keel::sysdesc::kMaxTasks) __builtin_trap();
-  int memory = 0, uart = 0;
+  int memory = 0, console = 0;
   for (uint64_t i = 0; i < s.task_count; ++i) {
     const keel::sysdesc::Task& t = s.tasks[i];
     if (t.name[keel::sysdesc::kNameSize - 1] != '\0' || t.program[keel::sysdesc::kNameSize - 1] != '\0')
       __builtin_trap();
     if (t.priority < 1 || t.priority > 254) __builtin_trap();
     memory += t.role == keel::sysdesc::Role::kMemoryServer ? 1 : 0;
-    uart += t.role == keel::sysdesc::Role::kUartServer ? 1 : 0;
+    console += t.role == keel::sysdesc::Role::kConsoleServer ? 1 : 0;
+    if (t.device_count > keel::sysdesc::kMaxDevices) __builtin_trap();
+    for (uint32_t d = 0; d < t.device_count; ++d) {
+      if (t.devices[d][0] == '\0' || t.devices[d][keel::sysdesc::kDeviceSpecSize - 1] != '\0') __builtin_trap();
+    }
+    const bool drives = t.role == keel::sysdesc::Role::kDriver || t.role == keel::sysdesc::Role::kConsoleServer;
+    if (drives != (t.device_count != 0)) __builtin_trap();
   }
-  if (memory != 1 || uart != 1) __builtin_trap();
+  if (memory != 1 || console != 1) __builtin_trap();
   return 0;
 }

@@ -15,10 +15,10 @@ const std::vector<std::string> kModules = {"init", "uart", "memory", "client", "
 constexpr const char* kMinimal = R"(
 # the smallest valid system
 task uart
-  role = uart-server
+  role = console-server
   priority = 240
   buffer = 4K
-  irq = console-uart
+  device = stdout
 task memory            # trailing comment
   role = memory-server
   priority = 230
@@ -39,7 +39,9 @@ TEST(SysdescTest, MinimalSystem) {
   ASSERT_EQ(r->task_count, 2u);
   EXPECT_STREQ(r->tasks[0].name, "uart");
   EXPECT_STREQ(r->tasks[0].program, "uart");  // defaults to the name
-  EXPECT_EQ(r->tasks[0].role, sysdesc::Role::kUartServer);
+  EXPECT_EQ(r->tasks[0].role, sysdesc::Role::kConsoleServer);
+  EXPECT_EQ(r->tasks[0].device_count, 1u);
+  EXPECT_STREQ(r->tasks[0].devices[0], "stdout");
   EXPECT_EQ(r->tasks[0].buffer_bytes, 4096u);
   EXPECT_EQ(r->tasks[1].priority, 230u);
   EXPECT_EQ(r->tasks[1].caps, sysdesc::kCapConsole);
@@ -87,21 +89,56 @@ TEST(SysdescTest, WholeSystemRules) {
   EXPECT_EQ(error_of(with("task x\n program = client\n")), "task x: no priority");
   EXPECT_EQ(error_of(with("task x\n program = client\n priority = 3\n channel = nobody\n")),
             "task x: channel to unknown task 'nobody'");
-  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 4K\n task memory\n"
+  EXPECT_EQ(error_of("task uart\n role = console-server\n priority = 9\n buffer = 4K\n task memory\n"
                      " role = memory-server\n priority = 9\n"),
-            "task uart: the uart-server needs irq = console-uart");
-  EXPECT_EQ(error_of(with("task x\n irq = timer\n")), "line 13: unknown interrupt 'timer' (console-uart)");
-  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 4K\n irq = console-uart\n"),
-            "need exactly one memory-server and one uart-server (found 0 and 1)");
+            "task uart: a console-server needs at least one 'device = ...'");
+  EXPECT_EQ(error_of("task uart\n role = console-server\n priority = 9\n buffer = 4K\n device = stdout\n"),
+            "need exactly one memory-server and one console-server (found 0 and 1)");
   EXPECT_EQ(error_of(with("task m2\n program = memory\n role = memory-server\n priority = 9\n")),
-            "need exactly one memory-server and one uart-server (found 2 and 1)");
-  EXPECT_EQ(error_of("task uart\n role = uart-server\n priority = 9\n buffer = 1K\n irq = console-uart\n task memory\n"
-                     " role = memory-server\n"
+            "need exactly one memory-server and one console-server (found 2 and 1)");
+  EXPECT_EQ(error_of("task uart\n role = console-server\n priority = 9\n buffer = 1K\n device = stdout\n"
+                     " task memory\n role = memory-server\n"
                      " priority = 9\n start = on-demand\n"),
             "task memory: a server must start at boot");
   std::string many = kMinimal;
   for (int i = 0; i < 11; ++i) many += "task c" + std::to_string(i) + "\n program = client\n priority = 1\n";
   EXPECT_EQ(error_of(many), "line 42: more than 12 tasks");
+}
+
+TEST(SysdescTest, Devices) {
+  auto r = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n"
+                             " device = virtio,mmio#31   # the last transport\n device = /pl031@9010000\n"
+                             " serves = clock\n"),
+                        kModules);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const sysdesc::Task& t = r->tasks[2];
+  EXPECT_EQ(t.role, sysdesc::Role::kDriver);
+  ASSERT_EQ(t.device_count, 2u);
+  EXPECT_STREQ(t.devices[0], "virtio,mmio#31");
+  EXPECT_STREQ(t.devices[1], "/pl031@9010000");
+  EXPECT_EQ(t.serves, sysdesc::kServeClock);
+  EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = clock\n")),
+            "task c: only a driver serves a protocol");
+  EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = time\n")),
+            "line 15: unknown protocol 'time' (clock)");
+  EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n")),
+            "task d: a driver needs at least one 'device = ...'");
+  EXPECT_EQ(error_of(with("task d\n program = client\n priority = 3\n device = arm,pl031\n")),
+            "task d: only a driver or the console-server is given devices");
+  EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n device = stdout\n")),
+            "task d: device 'stdout' is also claimed by task uart");
+  EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n device = arm,pl031\n"
+                          " device = arm,pl031#0\n")),
+            "task d: device 'arm,pl031#0' is also claimed by task d");
+  for (const char* bad : {"virtio,mmio#", "virtio,mmio#x", "#3", "/a#1", "a b", "virtio,mmio#1234567"}) {
+    EXPECT_NE(error_of(with(std::string("task d\n program = client\n role = driver\n priority = 3\n device = ") + bad +
+                            "\n")),
+              "ok")
+        << bad;
+  }
+  EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n device = a\n device = b\n"
+                          " device = c\n device = d\n device = e\n")),
+            "line 20: more than 4 devices for one task");
 }
 
 // Every description in system/ is valid (the image build checks that its

@@ -3,10 +3,17 @@
 //   1. checks the description against the image's modules;
 //   2. keeps a pool of untyped memory for making tasks and gives the rest of
 //      RAM to the memory server;
-//   3. starts the UART server (which takes the kernel's console over), then
+//   3. starts the console server (which takes the kernel's console over), then
 //      the memory server, each in its own CNode and address space;
-//   4. prints the ready line through the UART server;
-//   5. starts the boot clients, then runs the console (help lists commands).
+//   4. prints the ready line through the console server;
+//   5. starts the boot drivers and clients, then runs the console (help lists
+//      commands).
+//
+// Drivers get their devices from the DTB the kernel hands init: each
+// `device = SPEC` line of the description is looked up (keel/devices.h), and
+// the driver gets a device frame for every page of the node's registers,
+// mapped at task_slot's kDeviceVa window, and an IrqHandler per interrupt,
+// bound to its notification. Init names no device itself.
 //
 // Every task is made from its own untyped block (revoked and reused when it
 // is run again) and registered with the memory server, which is its pager:
@@ -17,6 +24,7 @@
 
 #include "keel/devices.h"
 #include "keel/loader.h"
+#include "keel/proto/clock.h"
 #include "keel/proto/console.h"
 #include "keel/proto/memory.h"
 #include "keel/sys.h"
@@ -34,16 +42,18 @@ namespace sd = keel::sysdesc;
 namespace islot = keel::abi::init_slot;
 namespace tslot = keel::abi::task_slot;
 
-// init's own CNode (2^9 slots): 1..127 and the untyped from 128 are the
+// init's own CNode (2^10 slots): 1..127 and the untyped from 128 are the
 // kernel's (abi.h); init uses the rest.
-constexpr uint64_t kEpUart = 200, kEpMemory = 201, kExitNtfn = 202, kConsole = 203, kMemory = 204, kPool = 205,
-                   kDeviceFrame = 206, kIrq = 207;
+constexpr uint64_t kEpConsole = 200, kEpMemory = 201, kExitNtfn = 202, kConsole = 203, kMemory = 204, kPool = 205;
 constexpr uint64_t kChannels = 208;                        // + task index
 constexpr uint64_t kTaskSlots = 224;                       // + 6 * task index: block, CNode, AS, thread, own untyped
 constexpr uint64_t kOwnTables = 290, kOwnTablesEnd = 300;  // tables for init's scratch mapping
 constexpr uint64_t kScratch = 300, kScratchEnd = 400;      // the loader's frames for a task
 constexpr uint64_t kScratchTables = 400, kScratchTablesEnd = 448;  // and the task's page tables
 constexpr uint64_t kSplit = 448, kSplitEnd = 512;                  // halves of the RAM block the pool comes from
+constexpr uint64_t kDriverEps = 512;                               // + task index: a driver's endpoint
+constexpr uint64_t kIrqHandlers = 524, kIrqHandlersEnd = 588;      // the IrqHandlers init took for drivers
+constexpr uint64_t kDevSlots = 588, kDevSlotsEnd = 1024;           // device untyped pieces and frames
 constexpr uint64_t kScratchVa = 0x2000'0000;
 constexpr unsigned kPoolBits = 24;  // 16 MiB for making tasks
 
@@ -56,7 +66,7 @@ using sys::streq;
 
 const abi::InitBootInfo* g_info = nullptr;
 const sd::System* g_sys = nullptr;
-uint64_t g_memory_index = 0, g_uart_index = 0;
+uint64_t g_memory_index = 0, g_console_index = 0;
 
 enum class TaskState { kNotStarted, kRunning, kExited, kCancelled };
 struct TaskRun {
@@ -66,6 +76,9 @@ struct TaskRun {
 TaskRun g_tasks[sd::kMaxTasks];
 
 uint64_t task_id(uint64_t index) { return index + 2; }  // 1 is init
+// Clients and drivers: paged by the memory server, which hears of their
+// faults and exit (the servers are on their own).
+bool paged_role(sd::Role r) { return r == sd::Role::kClient || r == sd::Role::kDriver; }
 // In the exit notification (bit id: task id exited): Ctrl-C at the console.
 constexpr uint64_t kInterruptBit = 1;  // (bit 0: no task has id 0)
 uint64_t task_slot(uint64_t index, uint64_t what) { return kTaskSlots + 6 * index + what; }
@@ -94,7 +107,7 @@ const char* check_system(const abi::BootModule* mod) {
   if (s->magic != sd::kMagic) return "module 'system' is not a system description (bad magic)";
   if (s->version != sd::kVersion) return "unsupported system description version";
   if (s->task_count == 0 || s->task_count > sd::kMaxTasks) return "task count out of range";
-  int memory = 0, uart = 0;
+  int memory = 0, console = 0;
   for (uint64_t i = 0; i < s->task_count; ++i) {
     const sd::Task& t = s->tasks[i];
     if (!terminated(t.name, sd::kNameSize) || !terminated(t.program, sd::kNameSize)) return "bad task name";
@@ -103,18 +116,21 @@ const char* check_system(const abi::BootModule* mod) {
     if (t.untyped_bytes != 0 && (t.untyped_bytes < 4096 || (t.untyped_bytes & (t.untyped_bytes - 1)) != 0)) {
       return "a task's untyped size is not a power of two";
     }
+    if (t.role > sd::Role::kDriver) return "a task's role is unknown";
     if (t.role == sd::Role::kMemoryServer) g_memory_index = i, ++memory;
-    if (t.role == sd::Role::kUartServer) g_uart_index = i, ++uart;
-    if (t.role != sd::Role::kClient && t.start != sd::Start::kBoot) return "a server does not start at boot";
-    if (t.role == sd::Role::kUartServer && (t.buffer_bytes < 1024 || t.buffer_bytes > 65536)) {
-      return "bad UART buffer size";
+    if (t.role == sd::Role::kConsoleServer) g_console_index = i, ++console;
+    const bool server = t.role == sd::Role::kMemoryServer || t.role == sd::Role::kConsoleServer;
+    if (server && t.start != sd::Start::kBoot) return "a server does not start at boot";
+    if (t.role == sd::Role::kConsoleServer && (t.buffer_bytes < 1024 || t.buffer_bytes > 65536)) {
+      return "bad console buffer size";
     }
-    if (t.role == sd::Role::kUartServer && t.irq != static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) {
-      return "the UART server is given no interrupt";
+    const bool drives = t.role == sd::Role::kDriver || t.role == sd::Role::kConsoleServer;
+    if (t.device_count > sd::kMaxDevices || drives != (t.device_count != 0)) return "bad device lines";
+    for (uint32_t d = 0; d < t.device_count; ++d) {
+      if (!terminated(t.devices[d], sd::kDeviceSpecSize)) return "bad device spec";
     }
-    if (t.irq > static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) return "unknown interrupt source";
   }
-  if (memory != 1 || uart != 1) return "need exactly one memory server and one UART server";
+  if (memory != 1 || console != 1) return "need exactly one memory server and one console server";
   g_sys = s;
   return nullptr;
 }
@@ -166,28 +182,91 @@ Error make_pool() {
   return self.move(kPool, cur);
 }
 
-// The console: the device /chosen/stdout-path names in the DTB.
-keel::devices::Device g_console;
+// ---- device memory -------------------------------------------------------------------
+// The device untyped the kernel gave init, split on demand: a piece that
+// covers a page a driver needs is halved (keeping both halves) down to at
+// most 64 KiB, then made into 4 KiB frames all at once (retype allocates
+// in address order from an untouched untyped, so frame k is at base + k
+// pages). Frames stay init's; drivers get copies.
+struct DevPiece {
+  uint64_t slot = 0, base = 0;
+  unsigned bits = 0;
+  bool split = false;
+  uint64_t first_frame = 0;  // its frames' first slot once framed (0: not yet)
+};
+constexpr size_t kMaxPieces = 128;
+DevPiece g_pieces[kMaxPieces];
+size_t g_piece_count = 0;
+uint64_t g_next_dev_slot = kDevSlots;
+constexpr unsigned kFramedBits = 16;
 
-// The console's first register page as a device frame (from the device
-// untyped covering it).
-Error make_uart_frame() {
-  const char* why = "";
-  if (keel::devices::find(reinterpret_cast<const void*>(g_info->dtb_va), g_info->dtb_size, "stdout", &g_console,
-                          &why) != keel::Status::kOk ||
-      g_console.range_count == 0 || g_console.irq_count == 0) {
-    sys::print("init: no console in the DTB (/chosen/stdout-path: %s)\n", why);
-    return Error::kInvalidArgument;
-  }
-  const uint64_t page = g_console.ranges[0].base & ~uint64_t{0xfff};
-  for (uint64_t i = 0; i < g_info->untyped_count; ++i) {
+void device_memory_init() {
+  for (uint64_t i = 0; i < g_info->untyped_count && g_piece_count < kMaxPieces; ++i) {
     const abi::BootUntyped& u = g_info->untyped[i];
-    if (u.device != 0 && u.size_bits == 12 && u.base == page) {
-      return sys::Untyped(u.slot).retype(ObjectType::kFrame4K, 0, kDeviceFrame);
+    if (u.device != 0) g_pieces[g_piece_count++] = {.slot = u.slot, .base = u.base, .bits = unsigned(u.size_bits)};
+  }
+}
+
+// The slot (in init's CNode) of a frame for the device page at pa.
+// kInvalidAddress: no device untyped covers it (not device memory, or
+// hardware the kernel keeps); kNotEnoughMemory: init's slots ran out.
+Error device_page(uint64_t pa, uint64_t* frame) {
+  pa &= ~uint64_t{0xfff};
+  for (;;) {
+    DevPiece* p = nullptr;
+    for (size_t i = 0; i < g_piece_count && p == nullptr; ++i) {
+      DevPiece& c = g_pieces[i];
+      if (!c.split && pa >= c.base && pa - c.base < (uint64_t{1} << c.bits)) p = &c;
+    }
+    if (p == nullptr) return Error::kInvalidAddress;
+    if (p->first_frame != 0) {
+      *frame = p->first_frame + (pa - p->base) / 4096;
+      return Error::kOk;
+    }
+    if (p->bits <= kFramedBits) {
+      const uint64_t n = uint64_t{1} << (p->bits - 12);
+      if (g_next_dev_slot + n > kDevSlotsEnd) return Error::kNotEnoughMemory;
+      Error e = sys::Untyped(p->slot).retype(ObjectType::kFrame4K, 0, g_next_dev_slot, n);
+      if (e != Error::kOk) return e;
+      p->first_frame = g_next_dev_slot;
+      g_next_dev_slot += n;
+      continue;
+    }
+    if (g_next_dev_slot + 2 > kDevSlotsEnd || g_piece_count + 2 > kMaxPieces) return Error::kNotEnoughMemory;
+    Error e = sys::Untyped(p->slot).retype(ObjectType::kUntyped, p->bits - 1, g_next_dev_slot, 2);
+    if (e != Error::kOk) return e;
+    p->split = true;
+    const uint64_t half = uint64_t{1} << (p->bits - 1);
+    g_pieces[g_piece_count++] = {.slot = g_next_dev_slot, .base = p->base, .bits = p->bits - 1};
+    g_pieces[g_piece_count++] = {.slot = g_next_dev_slot + 1, .base = p->base + half, .bits = p->bits - 1};
+    g_next_dev_slot += 2;
+  }
+}
+
+// IrqHandlers init took, by INTID (a driver restarted gets the same one).
+struct TakenIrq {
+  uint64_t intid = 0, slot = 0;
+};
+TakenIrq g_irqs[kIrqHandlersEnd - kIrqHandlers];
+size_t g_irq_count = 0;
+
+Error irq_handler(uint64_t intid, uint64_t* slot) {
+  for (size_t i = 0; i < g_irq_count; ++i) {
+    if (g_irqs[i].intid == intid) {
+      *slot = g_irqs[i].slot;
+      return Error::kOk;
     }
   }
-  return Error::kInvalidCapability;
+  if (g_irq_count == kIrqHandlersEnd - kIrqHandlers) return Error::kNotEnoughMemory;
+  const uint64_t s = kIrqHandlers + g_irq_count;
+  Error e = sys::IrqControl(islot::kIrqControl).get(intid, s);
+  if (e != Error::kOk) return e;
+  g_irqs[g_irq_count++] = {intid, s};
+  *slot = s;
+  return Error::kOk;
 }
+
+const void* dtb() { return reinterpret_cast<const void*>(g_info->dtb_va); }
 
 // With the boot argument keel.boot_report=NAME (bazel run //:bench), the
 // time from reset to the ready line as a benchmark row: the virtual counter
@@ -246,13 +325,79 @@ Error write_start_info(sys::LoadContext& ctx, uint64_t frame, const abi::StartIn
   return self.remove(copy);  // unmaps it from init
 }
 
-Error start_task(uint64_t index) {
+// A driver's devices (its description's `device` lines), into the task
+// being made: frames mapped in its space (copies of init's, left in
+// scratch slots that go to its CNode with its image's frames), one
+// notification (task_slot::kDeviceNotification) its interrupts signal, an
+// IrqHandler per interrupt, and what it needs to know in its start info.
+// A device the DTB lacks is refused with a message; nothing is given then.
+Error give_devices(const sd::Task& t, uint64_t cn, uint64_t as, const sys::Untyped& ut, sys::LoadContext& ctx,
+                   abi::StartInfo* si) {
+  keel::devices::Device dev[sd::kMaxDevices];
+  for (uint32_t d = 0; d < t.device_count; ++d) {
+    const char* why = "";
+    keel::Status st = keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev[d], &why);
+    if (st == keel::Status::kNotFound) {
+      sys::print("init: task %s: no enabled node '%s' in this machine's DTB%s%s\n", t.name, t.devices[d],
+                 why[0] != '\0' ? ": " : "", why);
+      return Error::kInvalidArgument;
+    }
+    if (st != keel::Status::kOk) {
+      sys::print("init: task %s: device '%s': %s (%s)\n", t.name, t.devices[d], keel::status_name(st), why);
+      return Error::kInvalidArgument;
+    }
+  }
+  const uint64_t ntfn = ctx.next_slot++;
+  Error e = ut.retype(ObjectType::kNotification, 0, ntfn);
+  for (uint32_t d = 0; e == Error::kOk && d < t.device_count; ++d) {
+    abi::DeviceInfo& info = si->devices[si->device_count++];
+    for (size_t c = 0; c + 1 < sizeof info.spec && t.devices[d][c] != '\0'; ++c) info.spec[c] = t.devices[d][c];
+    for (size_t c = 0; c + 1 < sizeof info.path && dev[d].path[c] != '\0'; ++c) info.path[c] = dev[d].path[c];
+    uint64_t va = abi::kDeviceVa + d * abi::kDeviceWindow;
+    for (size_t r = 0; e == Error::kOk && r < dev[d].range_count && r < abi::kMaxDeviceRanges; ++r) {
+      const keel::dtb::Range& range = dev[d].ranges[r];
+      const uint64_t first = range.base & ~uint64_t{0xfff}, end = (range.base + range.size + 0xfff) & ~uint64_t{0xfff};
+      if (end - first > abi::kDeviceWindow / 2) {
+        sys::print("init: task %s: device '%s' has a %llu MiB register range; drivers get at most 2 GiB\n", t.name,
+                   t.devices[d], ull(range.size >> 20));
+        return Error::kInvalidArgument;
+      }
+      info.ranges[info.range_count++] = {.va = va + (range.base - first), .pa = range.base, .size = range.size};
+      for (uint64_t pa = first; e == Error::kOk && pa < end; pa += 4096, va += 4096) {
+        uint64_t frame = 0;
+        e = device_page(pa, &frame);
+        if (e == Error::kInvalidAddress) {
+          sys::print("init: task %s: device '%s' page 0x%llx is not device memory user space may have\n", t.name,
+                     t.devices[d], ull(pa));
+        }
+        const uint64_t copy = ctx.next_slot++;
+        if (e == Error::kOk) e = self.copy(copy, frame, abi::kRightRead | abi::kRightWrite);
+        if (e == Error::kOk) e = sys::map_with_tables(ctx, copy, as, va, abi::kMapWrite);
+      }
+    }
+    for (size_t i = 0; e == Error::kOk && i < dev[d].irq_count && i < abi::kMaxDeviceIrqs; ++i) {
+      uint64_t handler = 0;
+      e = irq_handler(dev[d].irqs[i].intid, &handler);
+      const uint64_t badged = ctx.next_slot++;
+      if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::device_irq_bit(d, i));
+      if (e == Error::kOk) e = sys::IrqHandler(handler).set_notification(badged);
+      if (e == Error::kOk) e = self.remove(badged);
+      if (e == Error::kOk) e = put_copy(cn, abi::task_slot::kDeviceIrq + abi::kMaxDeviceIrqs * d + i, handler);
+      if (e == Error::kOk) info.intid[info.irq_count++] = dev[d].irqs[i].intid;
+    }
+  }
+  if (e == Error::kOk) e = put_move(cn, tslot::kDeviceNotification, ntfn);
+  return e;
+}
+
+Error make_task(uint64_t index) {
   const sd::Task& t = g_sys->tasks[index];
   const uint64_t id = task_id(index);
   TaskRun& run = g_tasks[index];
   const uint64_t block = task_slot(index, kBlock), cn = task_slot(index, kCNode), as = task_slot(index, kAs),
                  th = task_slot(index, kThread), own = task_slot(index, kOwnUntyped);
-  const bool memory_server = t.role == sd::Role::kMemoryServer, uart_server = t.role == sd::Role::kUartServer;
+  const bool memory_server = t.role == sd::Role::kMemoryServer, console_server = t.role == sd::Role::kConsoleServer;
+  const bool paged = paged_role(t.role);
   const unsigned cnode_bits = memory_server ? abi::kMemoryServerCNodeBits : abi::kTaskCNodeBits;
   // Its block: its own untyped first (at offset 0, so aligned), then the
   // CNode and 512 KiB for image, tables and stack.
@@ -263,7 +408,7 @@ Error start_task(uint64_t index) {
     if (e != Error::kOk) return e;
     run.made = true;
   } else {
-    if (t.role == sd::Role::kClient) {  // what the memory server gave it goes back first
+    if (paged) {  // what the memory server gave it goes back first
       sys::Message m = keel::memory::message(keel::memory::kRelease, id);
       (void)keel::memory::request(sys::Endpoint(kMemory), m);
     }
@@ -302,12 +447,12 @@ Error start_task(uint64_t index) {
   si.memory_bytes = g_info->memory_bytes;
   si.quota_bytes = t.quota_bytes;
   si.untyped_bytes = t.untyped_bytes;
-  si.uart_base = g_console.ranges[0].base;
   si.buffer_bytes = t.buffer_bytes;
   if (memory_server) {
     si.untyped_count = g_give_count;
     si.untyped_bytes_total = g_give_bytes;
   }
+  if (e == Error::kOk && t.device_count != 0) e = give_devices(t, cn, as, ut, ctx, &si);
   if (e == Error::kOk) e = write_start_info(ctx, info, si);
   if (e == Error::kOk) e = sys::map_with_tables(ctx, info, as, abi::kStartInfoVa, 0);
   if (e != Error::kOk) return e;
@@ -329,9 +474,9 @@ Error start_task(uint64_t index) {
     e = put_mint(cn, tslot::kMemory, kEpMemory, abi::kRightWrite | abi::kRightGrant, id);
   }
   if (e == Error::kOk && (t.caps & sd::kCapConsole) != 0) {
-    e = put_mint(cn, tslot::kConsole, kEpUart, abi::kRightWrite | abi::kRightGrant, id);
+    e = put_mint(cn, tslot::kConsole, kEpConsole, abi::kRightWrite | abi::kRightGrant, id);
   }
-  if (e == Error::kOk && t.role == sd::Role::kClient) {
+  if (e == Error::kOk && paged) {
     e = put_mint(cn, tslot::kPager, kEpMemory, abi::kRightWrite, id | abi::kPagerBadge);
   }
   if (e == Error::kOk && t.untyped_bytes != 0) e = put_move(cn, tslot::kUntyped, own);
@@ -343,17 +488,17 @@ Error start_task(uint64_t index) {
     if (made != Error::kOk && made != Error::kSlotOccupied) e = made;
     if (e == Error::kOk) e = put_copy(cn, tslot::kChannel, ch);
   }
-  if (e == Error::kOk && uart_server) {
-    e = put_copy(cn, tslot::kServerEndpoint, kEpUart);
-    if (e == Error::kOk) e = put_move(cn, tslot::kUartFrame, kDeviceFrame);
+  if (e == Error::kOk && console_server) {
+    e = put_copy(cn, tslot::kServerEndpoint, kEpConsole);
     if (e == Error::kOk) e = put_copy(cn, tslot::kKernelLog, islot::kKernelLog);
-    // Ctrl-C: the UART server sets the interrupt bit in init's exit notification.
+    // Ctrl-C: the console server sets the interrupt bit in init's exit notification.
     if (e == Error::kOk) e = put_mint(cn, tslot::kConsoleInterrupt, kExitNtfn, abi::kRightWrite, kInterruptBit);
   }
-  if (e == Error::kOk && t.irq == static_cast<uint32_t>(sd::IrqSource::kConsoleUart)) {
-    // The interrupt the description gives it, as the DTB numbers it.
-    e = sys::IrqControl(islot::kIrqControl).get(g_console.irqs[0].intid, kIrq);
-    if (e == Error::kOk) e = put_move(cn, tslot::kUartIrq, kIrq);
+  if (e == Error::kOk && t.role == sd::Role::kDriver) {
+    // The endpoint it serves (made once: a restarted driver serves the same one).
+    Error made = sys::Untyped(kPool).retype(ObjectType::kEndpoint, 0, kDriverEps + index);
+    if (made != Error::kOk && made != Error::kSlotOccupied) e = made;
+    if (e == Error::kOk) e = put_copy(cn, tslot::kServerEndpoint, kDriverEps + index);
   }
   if (e == Error::kOk && memory_server) {
     e = put_copy(cn, tslot::kServerEndpoint, kEpMemory);
@@ -362,8 +507,8 @@ Error start_task(uint64_t index) {
   }
   if (e != Error::kOk) return e;
 
-  // Clients: the memory server learns of them (and pages for them).
-  if (t.role == sd::Role::kClient) {
+  // Clients and drivers: the memory server learns of them (and pages for them).
+  if (paged) {
     const uint64_t mcn = task_slot(g_memory_index, kCNode);
     const uint64_t at = tslot::kMemoryClients + 4 * id;
     for (uint64_t k = 0; k < 3; ++k) (void)sys::CNode(mcn).remove(at + k);  // a previous run's (if any)
@@ -380,11 +525,23 @@ Error start_task(uint64_t index) {
   }
 
   const sys::ThreadCap thread(th);
-  e = thread.configure(cn, as, t.priority, t.role == sd::Role::kClient ? tslot::kPager : 0);
+  e = thread.configure(cn, as, t.priority, paged ? tslot::kPager : 0);
   if (e == Error::kOk && thread.set_affinity(t.cpu) != Error::kOk) e = thread.set_affinity(0);  // not online: CPU 0
   if (e == Error::kOk) e = thread.set_ipc_buffer(abi::kIpcBufferVa);
   if (e == Error::kOk) e = thread.start(prog.entry, prog.stack_top, abi::kStartInfoVa);
   if (e == Error::kOk) run.state = TaskState::kRunning;
+  return e;
+}
+
+// Makes and starts the task; a failure part-way leaves nothing behind: the
+// scratch slots are emptied and everything made from its block revoked, so
+// the next task (or this one again) starts from a clean state.
+Error start_task(uint64_t index) {
+  Error e = make_task(index);
+  if (e == Error::kOk) return e;
+  for (uint64_t s = kScratch; s < kScratchEnd; ++s) (void)self.remove(s);
+  for (uint64_t s = kScratchTables; s < kScratchTablesEnd; ++s) (void)self.remove(s);
+  if (g_tasks[index].made) (void)self.revoke(task_slot(index, kBlock));
   return e;
 }
 
@@ -416,7 +573,7 @@ const char* state_name(uint64_t index, keel::memory::ClientInfo* info, bool have
   const TaskRun& r = g_tasks[index];
   if (r.state == TaskState::kNotStarted) return "not started";
   if (r.state == TaskState::kCancelled) return "cancelled (Ctrl-C; suspended)";
-  if (g_sys->tasks[index].role != sd::Role::kClient || !have) return "running";
+  if (!paged_role(g_sys->tasks[index].role) || !have) return "running";
   if (info->alive) return "running";
   return info->killed ? "stopped by a fault" : "exited";
 }
@@ -438,7 +595,7 @@ void cmd_tasks() {
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     const sd::Task& t = g_sys->tasks[i];
     keel::memory::ClientInfo info{};
-    bool have = t.role == sd::Role::kClient && client_info(task_id(i), &info);
+    bool have = paged_role(t.role) && client_info(task_id(i), &info);
     const char* state = state_name(i, &info, have);
     if (have && !info.alive && !info.killed) {
       sys::print("  %2llu  %-15s %-15s %-14s %4u  %3u  %s (code %lld)\n", ull(task_id(i)), t.name, t.program,
@@ -512,7 +669,7 @@ void run_and_wait(uint64_t mask, const char* what) {
 bool running(uint64_t index) {
   if (g_tasks[index].state != TaskState::kRunning) return false;
   keel::memory::ClientInfo c{};
-  return g_sys->tasks[index].role != sd::Role::kClient || (client_info(task_id(index), &c) && c.alive);
+  return !paged_role(g_sys->tasks[index].role) || (client_info(task_id(index), &c) && c.alive);
 }
 
 // Starts an on-demand task and waits for it. A task with a channel needs
@@ -538,6 +695,24 @@ void cmd_run(const char* name) {
   run_and_wait(mask, name);
 }
 
+// The wall-clock time from the driver whose description says `serves = clock`.
+void cmd_date() {
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if ((g_sys->tasks[i].serves & sd::kServeClock) == 0 || !running(i)) continue;
+    uint64_t s = 0;
+    Error e = keel::clock::read(sys::Endpoint(kDriverEps + i), &s);
+    if (e != Error::kOk) {
+      sys::print("date: %s: %s\n", g_sys->tasks[i].name, abi::error_name(e));
+      return;
+    }
+    const keel::clock::Date d = keel::clock::date_of(s);
+    sys::print("%04lld-%02u-%02u %02u:%02u:%02u UTC (from %s)\n", static_cast<long long>(d.year), d.month, d.day,
+               d.hour, d.minute, d.second, g_sys->tasks[i].name);
+    return;
+  }
+  sys::print("date: no running driver serves the clock (a task with 'serves = clock')\n");
+}
+
 void cmd_help() {
   sys::print(
       "commands:\n"
@@ -546,7 +721,8 @@ void cmd_help() {
       "  test        run the self-tests (tasks with start = test)\n"
       "  bench       run the benchmarks (task 'bench')\n"
       "  run NAME    start an on-demand task (and its channel peer) and wait for it\n"
-      "  uart        the UART server's counters\n"
+      "  console     the console server's counters\n"
+      "  date        the wall-clock time, from the driver that serves 'clock'\n"
       "  help        this list\n"
       "Ctrl-C cancels a command that waits for tasks; Up and Down recall earlier lines.\n");
 }
@@ -584,15 +760,18 @@ void console() {
       const char* name = cmd[0] == 'b' ? "bench" : cmd + 4;
       while (*name == ' ') ++name;
       cmd_run(name);
-    } else if (streq(cmd, "uart")) {
+    } else if (streq(cmd, "date")) {
+      cmd_date();
+    } else if (streq(cmd, "console")) {
       keel::console::Stats st{};
       if (keel::console::stats(con, &st) == Error::kOk) {
         sys::print(
-            "uart server: %llu bytes in %llu lines written, %llu writes waited for buffer space, %llu bytes "
+            "console server: %llu bytes in %llu lines written, %llu writes waited for buffer space, %llu bytes "
             "received, %llu bytes of kernel log, %llu-byte buffer\n",
             ull(st.bytes), ull(st.lines), ull(st.waited), ull(st.received), ull(st.kernel_bytes), ull(st.buffer_size));
         sys::print(
-            "uart server: %llu echo bytes not shown (buffer full), %llu typed lines dropped (unread), %llu characters "
+            "console server: %llu echo bytes not shown (buffer full), %llu typed lines dropped (unread), %llu "
+            "characters "
             "typed past a full line\n",
             ull(st.echo_skipped), ull(st.input_dropped), ull(st.typed_over));
       }
@@ -622,16 +801,16 @@ Error boot_system() {
   Error e = make_pool();
   if (e == Error::kOk) e = map_scratch_window();
   const sys::Untyped pool(kPool);
-  if (e == Error::kOk) e = make_uart_frame();
-  if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEpUart);
+  device_memory_init();
+  if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEpConsole);
   if (e == Error::kOk) e = pool.retype(ObjectType::kEndpoint, 0, kEpMemory);
   if (e == Error::kOk) e = pool.retype(ObjectType::kNotification, 0, kExitNtfn);
-  if (e == Error::kOk) e = self.mint(kConsole, kEpUart, abi::kRightWrite, abi::kInitTaskId);
+  if (e == Error::kOk) e = self.mint(kConsole, kEpConsole, abi::kRightWrite, abi::kInitTaskId);
   if (e == Error::kOk) e = self.mint(kMemory, kEpMemory, abi::kRightWrite, abi::kInitTaskId);
   if (e != Error::kOk) return e;
-  e = start_task(g_uart_index);
+  e = start_task(g_console_index);
   if (e != Error::kOk) return e;
-  sys::set_console(kConsole);  // from here on, init's output goes through the UART server
+  sys::set_console(kConsole);  // from here on, init's output goes through the console server
   e = start_task(g_memory_index);
   if (e != Error::kOk) return e;
   keel::memory::Stats st{};
@@ -661,7 +840,8 @@ int main() {
   sys::print("keel ready: cpus=%llu mem=%lluMiB\n", ull(g_info->cpus_online), ull(g_info->memory_bytes >> 20));
   report_boot_time();
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
-    if (g_sys->tasks[i].role != sd::Role::kClient || g_sys->tasks[i].start != sd::Start::kBoot) continue;
+    const sd::Role role = g_sys->tasks[i].role;
+    if (!paged_role(role) || g_sys->tasks[i].start != sd::Start::kBoot) continue;
     e = start_task(i);
     if (e != Error::kOk) sys::print("init: cannot start %s: %s\n", g_sys->tasks[i].name, abi::error_name(e));
   }

@@ -117,16 +117,17 @@ constexpr uint64_t kUserLimit = 0x0000'8000'0000'0000ull;    // first address us
 namespace keel::abi {
 
 // Slots of init's root CNode (2^kInitCNodeBits slots) that the kernel fills.
-constexpr unsigned kInitCNodeBits = 9;
+constexpr unsigned kInitCNodeBits = 10;
 namespace init_slot {
-constexpr uint64_t kCNode = 1;           // the root CNode itself
-constexpr uint64_t kThread = 2;          // init's thread
-constexpr uint64_t kAddressSpace = 3;    // init's address space (root table)
-constexpr uint64_t kIrqControl = 4;      // authority over every device interrupt
-constexpr uint64_t kKernelLog = 5;       // the kernel's console output (Method::kKernelLogBind)
-constexpr uint64_t kFirstPageTable = 8;  // page tables of init's address space ...
-constexpr uint64_t kFirstFrame = 32;     // frames: init's image, stack, IPC buffer ...
-constexpr uint64_t kFirstUntyped = 128;  // untyped memory, the largest region first, ... to the end
+constexpr uint64_t kCNode = 1;            // the root CNode itself
+constexpr uint64_t kThread = 2;           // init's thread
+constexpr uint64_t kAddressSpace = 3;     // init's address space (root table)
+constexpr uint64_t kIrqControl = 4;       // authority over every device interrupt
+constexpr uint64_t kKernelLog = 5;        // the kernel's console output (Method::kKernelLogBind)
+constexpr uint64_t kFirstPageTable = 8;   // page tables of init's address space ...
+constexpr uint64_t kFirstFrame = 32;      // frames: init's image, stack, IPC buffer ...
+constexpr uint64_t kFirstUntyped = 128;   // untyped memory, the largest region first, ... (at most kMaxBootUntyped)
+constexpr uint64_t kMaxBootUntyped = 64;  // (InitBootInfo::untyped): slots from 192 on are init's
 }  // namespace init_slot
 
 }  // namespace keel::abi
@@ -501,7 +502,7 @@ struct InitBootInfo {
   uint64_t dtb_va;
   uint64_t dtb_size;
   uint64_t untyped_count;
-  BootUntyped untyped[64];
+  BootUntyped untyped[init_slot::kMaxBootUntyped];
   uint64_t module_count;
   BootModule modules[16];
   uint64_t cpus_online;  // CPUs running the kernel (numbered 0 .. cpus_online - 1)

@@ -15,15 +15,20 @@
 namespace keel::sysdesc {
 
 constexpr uint64_t kMagic = 0x31535953'4c45454bull;  // "KEELSYS1"
-constexpr uint64_t kVersion = 1;
+constexpr uint64_t kVersion = 2;
 constexpr unsigned kMaxTasks = 12;
-constexpr unsigned kNameSize = 16;  // NUL-terminated, so at most 15 characters
+constexpr unsigned kNameSize = 16;        // NUL-terminated, so at most 15 characters
+constexpr unsigned kMaxDevices = 4;       // `device` lines per task
+constexpr unsigned kDeviceSpecSize = 48;  // a device spec (keel/devices.h), NUL-terminated
 
 // What a task is to init.
 enum class Role : uint32_t {
   kClient = 0,        // an ordinary program: memory from the memory server, output through the console
   kMemoryServer = 1,  // exactly one: gets the untyped RAM init does not keep
-  kUartServer = 2,    // exactly one: gets the console UART's registers, interrupt and the kernel log
+  // Exactly one: a driver that also serves the console to every task and
+  // takes the kernel's log over (its device is the console's hardware).
+  kConsoleServer = 2,
+  kDriver = 3,  // its devices (`device` lines): registers, interrupts; an endpoint it serves
 };
 
 // When init starts it.
@@ -33,16 +38,15 @@ enum class Start : uint32_t {
   kTest = 2,      // with the console's `test` (the self-tests)
 };
 
-// Interrupts a task can be given (`irq = ...`), as the DTB names them.
-enum class IrqSource : uint32_t {
-  kNone = 0,
-  kConsoleUart = 1,  // the console PL011's interrupt (`irq = console-uart`)
-};
-
 // Initial capabilities (bit set), beyond its own CNode, thread and address space.
 enum CapBits : uint32_t {
   kCapMemory = 1u << 0,   // a badged endpoint to the memory server (and it is the task's pager)
-  kCapConsole = 1u << 1,  // a badged endpoint to the UART server
+  kCapConsole = 1u << 1,  // a badged endpoint to the console server
+};
+
+// Protocols a driver serves (`serves = ...`), for init's console commands.
+enum ServiceBits : uint32_t {
+  kServeClock = 1u << 0,  // keel/proto/clock.h (`date`)
 };
 
 struct Task {
@@ -54,12 +58,15 @@ struct Task {
   uint32_t caps;            // CapBits
   uint64_t quota_bytes;     // memory-server pages it may hold at once (clients)
   uint64_t untyped_bytes;   // untyped memory of its own (threads, endpoints it makes itself)
-  uint64_t buffer_bytes;    // UART server: its transmit buffer
+  uint64_t buffer_bytes;    // console server: its transmit buffer
   char channel[kNameSize];  // another task: init gives both one endpoint (task_slot::kChannel); "" = none
   uint32_t expect_stopped;  // 1: a test that is meant to be stopped by a fault (`outcome = stopped`)
   uint32_t cpu;             // the CPU its thread runs on (CPU 0 if that one is not online)
-  uint32_t irq;             // IrqSource: the interrupt it is given (an IrqHandler capability)
-  uint32_t reserved;
+  uint32_t device_count;    // drivers: how many of `devices` are used
+  uint32_t serves;          // ServiceBits: protocols a driver serves on its endpoint (init asks it)
+  // Device specs (keel/devices.h: COMPATIBLE[#N], /PATH or stdout); init
+  // resolves them in the machine's DTB at boot.
+  char devices[kMaxDevices][kDeviceSpecSize];
 };
 
 struct System {
@@ -74,7 +81,8 @@ constexpr const char* role_name(Role r) {
   switch (r) {
     case Role::kClient: return "client";
     case Role::kMemoryServer: return "memory-server";
-    case Role::kUartServer: return "uart-server";
+    case Role::kConsoleServer: return "console-server";
+    case Role::kDriver: return "driver";
   }
   return "?";
 }

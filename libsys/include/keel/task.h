@@ -27,15 +27,17 @@ constexpr uint64_t kConsole = 6;       // endpoint to the UART server (kCapConso
 constexpr uint64_t kPager = 7;         // its fault endpoint: the memory server's, badge = id | kPagerBadge
 constexpr uint64_t kUntyped = 8;       // its own untyped memory, if the description gives it some
 constexpr uint64_t kChannel = 9;       // the endpoint its description's `channel` names
-// UART server: signalled when Ctrl-C is typed (init cancels the command it waits for).
+// Console server: signalled when Ctrl-C is typed (init cancels the command it waits for).
 constexpr uint64_t kConsoleInterrupt = 10;
-// Servers (the one that receives on it has the full-rights original here).
+// Servers and drivers (the one that receives on it has the full-rights
+// original here; init and, for the servers, the clients hold badged copies).
 constexpr uint64_t kServerEndpoint = 16;
-// UART server.
-constexpr uint64_t kUartFrame = 17;         // the PL011's registers (a 4 KiB device frame)
-constexpr uint64_t kUartIrq = 18;           // IrqHandler for the interrupt its description gives it (`irq = ...`)
-constexpr uint64_t kKernelLog = 19;         // the kernel's console output
-constexpr uint64_t kUartNotification = 20;  // signalled by the interrupt (badge 1) and the kernel log (badge 2)
+constexpr uint64_t kKernelLog = 19;  // console server: the kernel's console output
+// Drivers (and the console server): the notification its interrupts signal
+// (device d's interrupt i: badge bit kDeviceIrqBit(d, i)), and the
+// IrqHandler of each, at kDeviceIrq + kMaxDeviceIrqs * d + i (Ack after handling).
+constexpr uint64_t kDeviceNotification = 20;
+constexpr uint64_t kDeviceIrq = 240;  // .. 240 + 4 * 4 = 256
 // Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
 // many), and per client (ids 1..kMaxTaskId), from kMemoryClients + 4 * id:
 // its address space, its thread, and the notification that tells init the
@@ -57,6 +59,33 @@ constexpr uint64_t kInitTaskId = 1;
 constexpr uint64_t kPagerBadge = 1ull << 8;       // set in the badge of faults (memory server)
 constexpr uint64_t kServerSelfBadge = 1ull << 9;  // a server's own helper threads
 
+constexpr uint64_t kMaxDevices = 4;     // (sysdesc::kMaxDevices)
+constexpr uint64_t kMaxDeviceIrqs = 4;  // interrupts of one device a driver is given
+constexpr uint64_t kMaxDeviceRanges = 2;
+constexpr uint64_t device_irq_bit(uint64_t device, uint64_t irq) {
+  return uint64_t{1} << (kMaxDeviceIrqs * device + irq);
+}
+// Where init maps device d's registers: a window of kDeviceWindow bytes
+// each, the ranges one after another (page aligned, each at its page offset).
+constexpr uint64_t kDeviceVa = 0x0000'6000'0000'0000ull;
+constexpr uint64_t kDeviceWindow = 0x1'0000'0000ull;  // 4 GiB
+
+// One register range of a device, mapped Device-nGnRE read-write.
+struct DeviceRange {
+  uint64_t va;  // the range's first byte (kDeviceVa + d * kDeviceWindow + its page offset ...)
+  uint64_t pa;
+  uint64_t size;
+};
+// A device init gave the task, in its description's order.
+struct DeviceInfo {
+  char spec[48];  // as the description names it
+  char path[64];  // the DTB node (truncated if longer)
+  uint64_t range_count;
+  DeviceRange ranges[kMaxDeviceRanges];
+  uint64_t irq_count;
+  uint64_t intid[kMaxDeviceIrqs];  // GIC INTIDs; handler: task_slot::kDeviceIrq + kMaxDeviceIrqs * d + i
+};
+
 struct StartInfo {
   uint64_t magic;
   char name[16];
@@ -66,11 +95,13 @@ struct StartInfo {
   uint64_t memory_bytes;   // RAM, as the DTB says
   uint64_t quota_bytes;    // what the memory server lets it hold
   uint64_t untyped_bytes;  // at task_slot::kUntyped (0: none)
-  uint64_t uart_base;      // UART server: the PL011's physical address
-  uint64_t buffer_bytes;   // UART server: transmit buffer size
+  uint64_t buffer_bytes;   // console server: transmit buffer size
   uint64_t untyped_count;  // memory server: untyped at kMemoryUntyped..
   uint64_t untyped_bytes_total;
+  uint64_t device_count;  // drivers: devices[0 .. device_count)
+  DeviceInfo devices[kMaxDevices];
 };
+static_assert(sizeof(StartInfo) <= 4096, "one page");
 
 inline const StartInfo* start_info() { return reinterpret_cast<const StartInfo*>(kStartInfoVa); }
 
