@@ -18,6 +18,7 @@
 //     device   = SPEC          a driver's device (up to 4 lines): COMPATIBLE, COMPATIBLE#N,
 //                              /PATH or stdout (keel/devices.h); init gives it the
 //                              node's registers and interrupts. One device, one task.
+//     dma      = SIZE          a driver's physically contiguous RAM (power of two, 4K..1M)
 //     serves   = clock         a driver's protocol on its endpoint (init's `date` asks it)
 //     outcome  = exit | stopped   how a test ends when it passes (default exit 0;
 //                                 stopped: the memory server stops it for a fault)

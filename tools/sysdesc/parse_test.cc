@@ -117,6 +117,17 @@ TEST(SysdescTest, Devices) {
   EXPECT_STREQ(t.devices[0], "virtio,mmio#31");
   EXPECT_STREQ(t.devices[1], "/pl031@9010000");
   EXPECT_EQ(t.serves, sysdesc::kServeClock);
+  auto dma = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n dma = 64K\n"),
+                          kModules);
+  ASSERT_TRUE(dma.ok()) << dma.status();
+  EXPECT_EQ(dma->tasks[2].dma_bytes, 64u << 10);
+  EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n dma = 4K\n")),
+            "task c: only a driver is given DMA memory");
+  for (const char* bad : {"3K", "2M", "12K"}) {
+    EXPECT_EQ(error_of(with(std::string("task c\n program = client\n priority = 3\n dma = ") + bad + "\n")),
+              "line 14: dma must be a power of two, 4K..1M")
+        << bad;
+  }
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = clock\n")),
             "task c: only a driver serves a protocol");
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = time\n")),

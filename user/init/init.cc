@@ -82,7 +82,7 @@ bool paged_role(sd::Role r) { return r == sd::Role::kClient || r == sd::Role::kD
 // In the exit notification (bit id: task id exited): Ctrl-C at the console.
 constexpr uint64_t kInterruptBit = 1;  // (bit 0: no task has id 0)
 uint64_t task_slot(uint64_t index, uint64_t what) { return kTaskSlots + 6 * index + what; }
-enum : uint64_t { kBlock = 0, kCNode = 1, kAs = 2, kThread = 3, kOwnUntyped = 4 };
+enum : uint64_t { kBlock = 0, kCNode = 1, kAs = 2, kThread = 3, kOwnUntyped = 4, kDma = 5 };
 
 const abi::BootModule* find_module(const char* name) {
   for (uint64_t i = 0; i < g_info->module_count && i < 16; ++i) {
@@ -390,6 +390,35 @@ Error give_devices(const sd::Task& t, uint64_t cn, uint64_t as, const sys::Untyp
   return e;
 }
 
+// A driver's DMA memory: the untyped `dma` (physically contiguous: one
+// block of the pool) made into frames in address order, mapped from
+// kDmaVa, the frames into its CNode from task_slot::kDmaFrames. Write-back
+// if every device it has is dma-coherent (its DTB says so), else
+// non-cacheable (the kernel cleans the lines first).
+Error give_dma(const sd::Task& t, uint64_t dma, uint64_t cn, uint64_t as, sys::LoadContext& ctx, abi::StartInfo* si) {
+  bool coherent = true;
+  for (uint32_t d = 0; d < t.device_count; ++d) {
+    keel::devices::Device dev;
+    coherent &=
+        keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev) == keel::Status::kOk && dev.dma_coherent;
+  }
+  const uint64_t flags = abi::kMapWrite | (coherent ? 0 : abi::kMapUncached);
+  const uint64_t frames = t.dma_bytes / 4096;
+  Error e = frames > tslot::kDmaFramesMax ? Error::kInvalidArgument : Error::kOk;
+  for (uint64_t i = 0; e == Error::kOk && i < frames; ++i) {
+    const uint64_t f = ctx.next_slot;  // (a scratch slot, moved out at once)
+    e = sys::Untyped(dma).retype(ObjectType::kFrame4K, 0, f);
+    if (e == Error::kOk && i == 0) e = sys::FrameCap(f).address(&si->dma_pa);
+    if (e == Error::kOk) e = sys::map_with_tables(ctx, f, as, abi::kDmaVa + i * 4096, flags);
+    if (e == Error::kOk) e = put_move(cn, tslot::kDmaFrames + i, f);
+  }
+  if (e != Error::kOk) return e;
+  si->dma_va = abi::kDmaVa;
+  si->dma_size = t.dma_bytes;
+  si->dma_uncached = coherent ? 0 : 1;
+  return Error::kOk;
+}
+
 Error make_task(uint64_t index) {
   const sd::Task& t = g_sys->tasks[index];
   const uint64_t id = task_id(index);
@@ -399,9 +428,10 @@ Error make_task(uint64_t index) {
   const bool memory_server = t.role == sd::Role::kMemoryServer, console_server = t.role == sd::Role::kConsoleServer;
   const bool paged = paged_role(t.role);
   const unsigned cnode_bits = memory_server ? abi::kMemoryServerCNodeBits : abi::kTaskCNodeBits;
-  // Its block: its own untyped first (at offset 0, so aligned), then the
-  // CNode and 512 KiB for image, tables and stack.
-  const uint64_t bytes = t.untyped_bytes + (uint64_t{64} << cnode_bits) + (512u << 10);
+  // Its block: its own untyped and DMA memory first, the larger at offset 0
+  // (powers of two, so both aligned without a gap), then the CNode and
+  // 512 KiB for image, tables and stack.
+  const uint64_t bytes = t.untyped_bytes + t.dma_bytes + (uint64_t{64} << cnode_bits) + (512u << 10);
   Error e = Error::kOk;
   if (!run.made) {
     e = sys::Untyped(kPool).retype(ObjectType::kUntyped, log2_up(bytes), block);
@@ -416,7 +446,11 @@ Error make_task(uint64_t index) {
     if (e != Error::kOk) return e;
   }
   const sys::Untyped ut(block);
-  if (t.untyped_bytes != 0) e = ut.retype(ObjectType::kUntyped, log2_up(t.untyped_bytes), own);
+  const uint64_t dma = task_slot(index, kDma);
+  const bool dma_first = t.dma_bytes > t.untyped_bytes;
+  if (dma_first) e = ut.retype(ObjectType::kUntyped, log2_up(t.dma_bytes), dma);
+  if (e == Error::kOk && t.untyped_bytes != 0) e = ut.retype(ObjectType::kUntyped, log2_up(t.untyped_bytes), own);
+  if (e == Error::kOk && !dma_first && t.dma_bytes != 0) e = ut.retype(ObjectType::kUntyped, log2_up(t.dma_bytes), dma);
   if (e == Error::kOk) e = ut.retype(ObjectType::kCNode, cnode_bits, cn);
   if (e == Error::kOk) e = ut.retype(ObjectType::kAddressSpace, 0, as);
   if (e == Error::kOk) e = ut.retype(ObjectType::kThread, 0, th);
@@ -453,6 +487,7 @@ Error make_task(uint64_t index) {
     si.untyped_bytes_total = g_give_bytes;
   }
   if (e == Error::kOk && t.device_count != 0) e = give_devices(t, cn, as, ut, ctx, &si);
+  if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);
   if (e == Error::kOk) e = write_start_info(ctx, info, si);
   if (e == Error::kOk) e = sys::map_with_tables(ctx, info, as, abi::kStartInfoVa, 0);
   if (e != Error::kOk) return e;

@@ -64,6 +64,7 @@ struct Task {
   uint32_t cpu;             // the CPU its thread runs on (CPU 0 if that one is not online)
   uint32_t device_count;    // drivers: how many of `devices` are used
   uint32_t serves;          // ServiceBits: protocols a driver serves on its endpoint (init asks it)
+  uint64_t dma_bytes;       // drivers: physically contiguous RAM for DMA (0: none)
   // Device specs (keel/devices.h: COMPATIBLE[#N], /PATH or stdout); init
   // resolves them in the machine's DTB at boot.
   char devices[kMaxDevices][kDeviceSpecSize];

@@ -45,6 +45,9 @@ constexpr uint64_t kDeviceIrq = 240;  // .. 240 + 4 * 4 = 256
 constexpr uint64_t kMemoryUntyped = 32;
 constexpr uint64_t kMemoryUntypedMax = 64;
 constexpr uint64_t kMemoryClients = 96;  // ..96 + 4 * 32 = 224
+// A driver's DMA memory (`dma = SIZE`): its frames in address order.
+constexpr uint64_t kDmaFrames = 384;
+constexpr uint64_t kDmaFramesMax = 256;  // .. 640: 1 MiB of 4 KiB frames
 // The program's own pages: its frames in load order (text first, then
 // rodata, data, stack, IPC buffer, start info), then the page tables of its
 // address space.
@@ -65,6 +68,9 @@ constexpr uint64_t kMaxDeviceRanges = 2;
 constexpr uint64_t device_irq_bit(uint64_t device, uint64_t irq) {
   return uint64_t{1} << (kMaxDeviceIrqs * device + irq);
 }
+// Where init maps a driver's DMA memory (physically contiguous, write-back
+// when its devices are dma-coherent, else Normal non-cacheable).
+constexpr uint64_t kDmaVa = 0x0000'5000'0000'0000ull;
 // Where init maps device d's registers: a window of kDeviceWindow bytes
 // each, the ranges one after another (page aligned, each at its page offset).
 constexpr uint64_t kDeviceVa = 0x0000'6000'0000'0000ull;
@@ -100,6 +106,10 @@ struct StartInfo {
   uint64_t untyped_bytes_total;
   uint64_t device_count;  // drivers: devices[0 .. device_count)
   DeviceInfo devices[kMaxDevices];
+  // Drivers with `dma = SIZE`: [dma_va, + dma_size) maps [dma_pa, + dma_size),
+  // physically contiguous, zeroed; frames at task_slot::kDmaFrames.. in order.
+  uint64_t dma_va, dma_pa, dma_size;
+  uint64_t dma_uncached;  // 1: mapped Normal non-cacheable (a device that does not snoop caches)
 };
 static_assert(sizeof(StartInfo) <= 4096, "one page");
 
