@@ -125,7 +125,7 @@ TEST(SysdescTest, Devices) {
             "task c: only a driver is given DMA memory");
   for (const char* bad : {"3K", "2M", "12K"}) {
     EXPECT_EQ(error_of(with(std::string("task c\n program = client\n priority = 3\n dma = ") + bad + "\n")),
-              "line 14: dma must be a power of two, 4K..1M")
+              "line 15: dma must be a power of two, 4K..1M")
         << bad;
   }
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = clock\n")),
