@@ -139,7 +139,7 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       if (!absl::SimpleAtoi(value, &p) || p < 1 || p > 254) return error("priority must be 1..254 (init has 255)");
       task->priority = p;
       has_priority = true;
-    } else if (key == "quota" || key == "untyped" || key == "buffer" || key == "dma") {
+    } else if (key == "quota" || key == "untyped" || key == "buffer" || key == "dma" || key == "shared") {
       uint64_t v = 0;
       if (!parse_size(value, &v)) return error(absl::StrCat("bad size '", value, "' (bytes, optional K or M)"));
       if (key == "quota") task->quota_bytes = v;
@@ -148,6 +148,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         // could never fit would make its writer wait forever.
         if (v < 1024 || v > 65536) return error("buffer must be 1K..64K bytes");
         task->buffer_bytes = v;
+      }
+      if (key == "shared") {
+        if (v < 4096 || v > (64u << 10) || (v & (v - 1)) != 0) return error("shared must be a power of two, 4K..64K");
+        task->shared_bytes = v;
       }
       if (key == "dma") {
         if (v < 4096 || v > (1u << 20) || (v & (v - 1)) != 0) return error("dma must be a power of two, 4K..1M");
@@ -226,6 +230,14 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
           return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": device '", t.devices[d],
                                                          "' is also claimed by task ", sys.tasks[j].name));
         }
+      }
+    }
+    if (t.shared_bytes != 0) {
+      bool peer = t.channel[0] != '\0';
+      for (uint64_t j = 0; j < sys.task_count; ++j) peer |= std::strcmp(sys.tasks[j].channel, t.name) == 0;
+      if (!peer) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("task ", t.name, ": shared memory needs a channel (it is the channel's)"));
       }
     }
     if (t.dma_bytes != 0 && t.role != Role::kDriver) {

@@ -14,6 +14,8 @@
 //     buffer   = SIZE          console server: transmit buffer, 1K..64K
 //     caps     = memory, console    (either or both, comma-separated)
 //     channel  = TASK          an endpoint shared with TASK (both ends get it)
+//     shared   = SIZE          memory both ends of the channel map, and a notification
+//                              each way (power of two, 4K..64K; either end may say)
 //     cpu      = 0..7          the CPU it runs on (default 0; CPU 0 if that one is not online)
 //     device   = SPEC          a driver's device (up to 4 lines): COMPATIBLE, COMPATIBLE#N,
 //                              /PATH or stdout (keel/devices.h); init gives it the

@@ -117,10 +117,19 @@ TEST(SysdescTest, Devices) {
   EXPECT_STREQ(t.devices[0], "virtio,mmio#31");
   EXPECT_STREQ(t.devices[1], "/pl031@9010000");
   EXPECT_EQ(t.serves, sysdesc::kServeClock);
-  auto dma = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n dma = 64K\n"),
-                          kModules);
+  auto dma = parse_system(
+      with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n dma = 64K\n"), kModules);
   ASSERT_TRUE(dma.ok()) << dma.status();
   EXPECT_EQ(dma->tasks[2].dma_bytes, 64u << 10);
+  auto sh = parse_system(with("task a\n program = client\n priority = 3\n channel = b\n task b\n program = client\n"
+                              " priority = 3\n shared = 16K\n"),
+                         kModules);
+  ASSERT_TRUE(sh.ok()) << sh.status();
+  EXPECT_EQ(sh->tasks[3].shared_bytes, 16u << 10) << "the end that did not declare the channel may say";
+  EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n shared = 4K\n")),
+            "task c: shared memory needs a channel (it is the channel's)");
+  EXPECT_EQ(error_of(with("task a\n program = client\n priority = 3\n channel = uart\n shared = 128K\n")),
+            "line 16: shared must be a power of two, 4K..64K");
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n dma = 4K\n")),
             "task c: only a driver is given DMA memory");
   for (const char* bad : {"3K", "2M", "12K"}) {

@@ -243,6 +243,33 @@ Error device_page(uint64_t pa, uint64_t* frame) {
   }
 }
 
+// A channel's shared memory and its two notifications, made once per pair
+// (the first start of either end) from the pool; the ends get copies.
+struct SharedPair {
+  bool made = false;
+  uint64_t first_frame = 0, frames = 0;
+  uint64_t notify[2] = {};  // [0]: the pair's first task waits on it, [1]: the second
+};
+SharedPair g_pairs[sd::kMaxTasks];
+
+Error shared_pair(uint64_t first, uint64_t bytes, SharedPair** out) {
+  SharedPair& p = g_pairs[first];
+  *out = &p;
+  if (p.made) return Error::kOk;
+  const uint64_t frames = bytes / 4096;
+  if (g_next_dev_slot + frames + 2 > kDevSlotsEnd) return Error::kNotEnoughMemory;
+  const sys::Untyped pool(kPool);
+  Error e = pool.retype(ObjectType::kFrame4K, 0, g_next_dev_slot, frames);
+  if (e == Error::kOk) e = pool.retype(ObjectType::kNotification, 0, g_next_dev_slot + frames, 2);
+  if (e != Error::kOk) return e;
+  p = SharedPair{.made = true,
+                 .first_frame = g_next_dev_slot,
+                 .frames = frames,
+                 .notify = {g_next_dev_slot + frames, g_next_dev_slot + frames + 1}};
+  g_next_dev_slot += frames + 2;
+  return Error::kOk;
+}
+
 // IrqHandlers init took, by INTID (a driver restarted gets the same one).
 struct TakenIrq {
   uint64_t intid = 0, slot = 0;
@@ -419,6 +446,30 @@ Error give_dma(const sd::Task& t, uint64_t dma, uint64_t cn, uint64_t as, sys::L
   return Error::kOk;
 }
 
+// A channel's shared memory, mapped into the task being made (copies of
+// the pair's frames, left in scratch slots that go to its CNode), and its
+// two notifications: its own to wait on, the other end's to wake it.
+Error give_shared(uint64_t index, uint64_t peer, uint64_t cn, uint64_t as, sys::LoadContext& ctx, abi::StartInfo* si) {
+  const sd::Task &t = g_sys->tasks[index], &u = g_sys->tasks[peer];
+  const uint64_t bytes = t.shared_bytes > u.shared_bytes ? t.shared_bytes : u.shared_bytes;
+  const uint64_t first = index < peer ? index : peer;
+  SharedPair* p = nullptr;
+  Error e = shared_pair(first, bytes, &p);
+  for (uint64_t i = 0; e == Error::kOk && i < p->frames; ++i) {
+    const uint64_t copy = ctx.next_slot++;
+    e = self.copy(copy, p->first_frame + i, abi::kRightRead | abi::kRightWrite);
+    if (e == Error::kOk) e = sys::map_with_tables(ctx, copy, as, abi::kSharedVa + i * 4096, abi::kMapWrite);
+  }
+  const unsigned me = index == first ? 0 : 1;
+  if (e == Error::kOk) e = put_copy(cn, tslot::kSharedWait, p->notify[me], abi::kRightRead | abi::kRightWrite);
+  if (e == Error::kOk) e = put_copy(cn, tslot::kSharedWake, p->notify[1 - me], abi::kRightWrite);
+  if (e != Error::kOk) return e;
+  si->shared_va = abi::kSharedVa;
+  si->shared_size = p->frames * 4096;
+  si->shared_first = me == 0 ? 1 : 0;
+  return Error::kOk;
+}
+
 Error make_task(uint64_t index) {
   const sd::Task& t = g_sys->tasks[index];
   const uint64_t id = task_id(index);
@@ -488,6 +539,10 @@ Error make_task(uint64_t index) {
   }
   if (e == Error::kOk && t.device_count != 0) e = give_devices(t, cn, as, ut, ctx, &si);
   if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);
+  const uint64_t peer = channel_peer(index);
+  if (e == Error::kOk && peer < sd::kMaxTasks && (t.shared_bytes | g_sys->tasks[peer].shared_bytes) != 0) {
+    e = give_shared(index, peer, cn, as, ctx, &si);
+  }
   if (e == Error::kOk) e = write_start_info(ctx, info, si);
   if (e == Error::kOk) e = sys::map_with_tables(ctx, info, as, abi::kStartInfoVa, 0);
   if (e != Error::kOk) return e;
@@ -515,7 +570,6 @@ Error make_task(uint64_t index) {
     e = put_mint(cn, tslot::kPager, kEpMemory, abi::kRightWrite, id | abi::kPagerBadge);
   }
   if (e == Error::kOk && t.untyped_bytes != 0) e = put_move(cn, tslot::kUntyped, own);
-  const uint64_t peer = channel_peer(index);
   if (e == Error::kOk && peer < sd::kMaxTasks) {
     // One endpoint per pair, in the slot of the pair's first task; whichever starts first makes it.
     uint64_t ch = kChannels + (index < peer ? index : peer);

@@ -65,6 +65,7 @@ struct Task {
   uint32_t device_count;    // drivers: how many of `devices` are used
   uint32_t serves;          // ServiceBits: protocols a driver serves on its endpoint (init asks it)
   uint64_t dma_bytes;       // drivers: physically contiguous RAM for DMA (0: none)
+  uint64_t shared_bytes;    // memory both ends of its channel map (0: none; either end may say)
   // Device specs (keel/devices.h: COMPATIBLE[#N], /PATH or stdout); init
   // resolves them in the machine's DTB at boot.
   char devices[kMaxDevices][kDeviceSpecSize];

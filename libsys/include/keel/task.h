@@ -27,6 +27,10 @@ constexpr uint64_t kConsole = 6;       // endpoint to the UART server (kCapConso
 constexpr uint64_t kPager = 7;         // its fault endpoint: the memory server's, badge = id | kPagerBadge
 constexpr uint64_t kUntyped = 8;       // its own untyped memory, if the description gives it some
 constexpr uint64_t kChannel = 9;       // the endpoint its description's `channel` names
+// A channel with shared memory (`shared = SIZE`): the notification this
+// task waits on, and a write-only one that wakes the other end.
+constexpr uint64_t kSharedWait = 11;
+constexpr uint64_t kSharedWake = 12;
 // Console server: signalled when Ctrl-C is typed (init cancels the command it waits for).
 constexpr uint64_t kConsoleInterrupt = 10;
 // Servers and drivers (the one that receives on it has the full-rights
@@ -68,6 +72,8 @@ constexpr uint64_t kMaxDeviceRanges = 2;
 constexpr uint64_t device_irq_bit(uint64_t device, uint64_t irq) {
   return uint64_t{1} << (kMaxDeviceIrqs * device + irq);
 }
+// Where init maps a channel's shared memory (both ends, write-back).
+constexpr uint64_t kSharedVa = 0x0000'4000'0000'0000ull;
 // Where init maps a driver's DMA memory (physically contiguous, write-back
 // when its devices are dma-coherent, else Normal non-cacheable).
 constexpr uint64_t kDmaVa = 0x0000'5000'0000'0000ull;
@@ -110,6 +116,9 @@ struct StartInfo {
   // physically contiguous, zeroed; frames at task_slot::kDmaFrames.. in order.
   uint64_t dma_va, dma_pa, dma_size;
   uint64_t dma_uncached;  // 1: mapped Normal non-cacheable (a device that does not snoop caches)
+  // A channel's shared memory: the same frames the other end maps (0: none).
+  uint64_t shared_va, shared_size;
+  uint64_t shared_first;  // 1: this task is the pair's first in the description (say, the ring's producer)
 };
 static_assert(sizeof(StartInfo) <= 4096, "one page");
 
