@@ -341,11 +341,19 @@ inline abi::Error debug_write(const char* s, size_t n) {
 
 inline abi::Error yield() { return syscall(static_cast<uint64_t>(abi::Syscall::kYield)).error; }
 
-// printf-style output (libsys/src/print.cc): through the UART server once
-// set_console names an endpoint to it, through debug_write before. A call
-// writes whole lines in one request, so its lines do not interleave with
-// other clients'.
+// printf-style output (libsys/src/print.cc): through the console server
+// once set_console names an endpoint to it, through debug_write before. A
+// call writes whole lines in one request, so its lines do not interleave
+// with other clients'. A task's threads take turns writing (once
+// enable_print_turns has made the lock, which start_thread does), so a
+// task never has more writes waiting than the server holds for it, and no
+// line is refused or lost; each thread's lines stay in order.
 void print(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void set_console(uint64_t endpoint_slot);
+// Makes the notification that lets a task's writers take turns, at
+// notification_slot (an empty slot) from `untyped`; from then on print
+// serializes console writes. start_thread calls it for tasks (slot
+// task_slot::kPrintTurns). Idempotent.
+abi::Error enable_print_turns(uint64_t untyped, uint64_t notification_slot);
 
 }  // namespace keel::sys

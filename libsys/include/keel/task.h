@@ -31,6 +31,9 @@ constexpr uint64_t kChannel = 9;       // the endpoint its description's `channe
 // task waits on, and a write-only one that wakes the other end.
 constexpr uint64_t kSharedWait = 11;
 constexpr uint64_t kSharedWake = 12;
+// libsys: the notification a task's threads take turns at the console with
+// (made by the first sys::start_thread).
+constexpr uint64_t kPrintTurns = 13;
 // Console server: signalled when Ctrl-C is typed (init cancels the command it waits for).
 constexpr uint64_t kConsoleInterrupt = 10;
 // Servers and drivers (the one that receives on it has the full-rights
