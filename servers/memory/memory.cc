@@ -497,6 +497,9 @@ Error handle(uint64_t id, const sys::Message& m, sys::Message& out) {
       Share& sh = g_shares[s];
       if (sh.owner != id) return Error::kInsufficientRights;  // only its creator hands a share out
       if (a[1] == 0 || a[1] >= kClients || a[1] == id) return Error::kInvalidArgument;
+      // Only to a task that exists: an id nobody holds now may be given to a
+      // task started later, which must inherit nothing.
+      if (!g_clients[a[1]].registered || !g_clients[a[1]].alive) return Error::kInvalidArgument;
       int slot = -1;
       for (uint64_t i = 0; i < mem::kMaxGrants; ++i) {
         if (sh.granted[i] == a[1]) slot = static_cast<int>(i);  // changing an earlier grant

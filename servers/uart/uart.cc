@@ -457,6 +457,25 @@ bool handle(const sys::Message& m, uint64_t reply_slot, sys::Message& out) {
       out.mr[8] = g_stats.typed_over;
       out.length = 9;
       return true;
+    case con::kForget: {
+      // Init's word that task mr[0] is gone: nothing of it stays for a new
+      // task with its id (a held reader would keep the foreground).
+      const uint64_t gone = m.mr[0];
+      if (id != abi::kInitTaskId || m.length < 1 || gone == 0 || gone == abi::kInitTaskId || gone >= kClients) {
+        out.label =
+            static_cast<uint64_t>(id != abi::kInitTaskId ? Error::kInsufficientRights : Error::kInvalidArgument);
+        return true;
+      }
+      Client& g = g_clients[gone];
+      if (g.write_reply != 0) reply_to(g.write_reply, Error::kObjectDestroyed);
+      for (size_t i = 0; i < g.queued_count; ++i) reply_to(g.queued[i].reply, Error::kObjectDestroyed);
+      if (g.read_reply != 0) reply_to(g.read_reply, Error::kObjectDestroyed);
+      g.len = g.pending_len = g.pending_pos = 0;
+      g.write_reply = g.read_reply = g.read_max = 0;
+      g.queued_count = 0;
+      g.read_seq = g.wait_seq = 0;
+      return true;
+    }
     default: out.label = static_cast<uint64_t>(Error::kInvalidArgument); return true;
   }
 }

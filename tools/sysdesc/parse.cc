@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -100,6 +101,7 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       }
       task = &sys.tasks[sys.task_count++];
       set_name(task->name, name);
+      task->reset_offset = ~uint64_t{0};
       has_priority = false;
       continue;
     }
@@ -161,6 +163,12 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         if (v < 4096 || (v & (v - 1)) != 0) return error("untyped must be a power of two of at least 4K");
         task->untyped_bytes = v;
       }
+    } else if (key == "reset") {
+      uint64_t off = 0;
+      if (!absl::SimpleHexAtoi(value, &off) || !absl::StartsWith(value, "0x") || off > 0xffc || (off & 3) != 0) {
+        return error("reset must be a register offset 0x0..0xffc, 4-byte aligned, in hex (0x70)");
+      }
+      task->reset_offset = off;
     } else if (key == "serves") {
       if (value != "clock") return error(absl::StrCat("unknown protocol '", value, "' (clock)"));
       task->serves |= sysdesc::kServeClock;
@@ -239,6 +247,9 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         return absl::InvalidArgumentError(
             absl::StrCat("task ", t.name, ": shared memory needs a channel (it is the channel's)"));
       }
+    }
+    if (t.reset_offset != ~uint64_t{0} && t.role != Role::kDriver) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a driver's devices are reset"));
     }
     if (t.dma_bytes != 0 && t.role != Role::kDriver) {
       return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a driver is given DMA memory"));

@@ -21,6 +21,8 @@
 //                              /PATH or stdout (keel/devices.h); init gives it the
 //                              node's registers and interrupts. One device, one task.
 //     dma      = SIZE          a driver's physically contiguous RAM (power of two, 4K..1M)
+//     reset    = 0xOFFSET      a driver's devices, quieted when it is stopped: 0 written
+//                              there, read back until 0 (virtio-mmio: 0x70)
 //     serves   = clock         a driver's protocol on its endpoint (init's `date` asks it)
 //     outcome  = exit | stopped   how a test ends when it passes (default exit 0;
 //                                 stopped: the memory server stops it for a fault)

@@ -121,6 +121,19 @@ TEST(SysdescTest, Devices) {
       with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n dma = 64K\n"), kModules);
   ASSERT_TRUE(dma.ok()) << dma.status();
   EXPECT_EQ(dma->tasks[2].dma_bytes, 64u << 10);
+  auto rs = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n"
+                              " reset = 0x70\n"),
+                         kModules);
+  ASSERT_TRUE(rs.ok()) << rs.status();
+  EXPECT_EQ(rs->tasks[2].reset_offset, 0x70u);
+  EXPECT_EQ(rs->tasks[0].reset_offset, ~uint64_t{0}) << "none unless said";
+  EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n reset = 0x70\n")),
+            "task c: only a driver's devices are reset");
+  for (const char* bad : {"70", "0x71", "0x1000", "0xzz"}) {
+    EXPECT_EQ(error_of(with(std::string("task c\n program = client\n priority = 3\n reset = ") + bad + "\n")),
+              "line 15: reset must be a register offset 0x0..0xffc, 4-byte aligned, in hex (0x70)")
+        << bad;
+  }
   auto sh = parse_system(with("task a\n program = client\n priority = 3\n channel = b\n task b\n program = client\n"
                               " priority = 3\n shared = 16K\n"),
                          kModules);

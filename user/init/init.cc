@@ -68,10 +68,11 @@ const abi::InitBootInfo* g_info = nullptr;
 const sd::System* g_sys = nullptr;
 uint64_t g_memory_index = 0, g_console_index = 0;
 
-enum class TaskState { kNotStarted, kRunning, kExited, kCancelled };
+enum class TaskState { kNotStarted, kRunning, kExited, kStopped };
 struct TaskRun {
   TaskState state = TaskState::kNotStarted;
-  bool made = false;  // its untyped block exists (it ran before)
+  bool made = false;         // its untyped block exists (it ran before)
+  bool quarantined = false;  // a device of it did not reset: its block (DMA memory) is never reused
 };
 TaskRun g_tasks[sd::kMaxTasks];
 
@@ -626,11 +627,73 @@ Error make_task(uint64_t index) {
 // scratch slots are emptied and everything made from its block revoked, so
 // the next task (or this one again) starts from a clean state.
 Error start_task(uint64_t index) {
+  if (g_tasks[index].quarantined) return Error::kObjectDestroyed;
   Error e = make_task(index);
   if (e == Error::kOk) return e;
   for (uint64_t s = kScratch; s < kScratchEnd; ++s) (void)self.remove(s);
   for (uint64_t s = kScratchTables; s < kScratchTablesEnd; ++s) (void)self.remove(s);
   if (g_tasks[index].made) (void)self.revoke(task_slot(index, kBlock));
+  return e;
+}
+
+// Quiets a stopped driver's devices the way its description says
+// (`reset = OFFSET`): 0 written at that register of each device's first
+// range through a mapping of init's own, read back until it is 0 (at most
+// kResetPolls reads). Before any memory they could still write by DMA is
+// reused. False if a device did not read back 0.
+constexpr unsigned kResetPolls = 100000;
+bool reset_devices(const sd::Task& t) {
+  if (t.reset_offset == ~uint64_t{0}) return true;
+  bool quiet = true;
+  for (uint32_t d = 0; d < t.device_count; ++d) {
+    keel::devices::Device dev;
+    if (keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev) != keel::Status::kOk || dev.range_count == 0 ||
+        t.reset_offset + 4 > dev.ranges[0].size) {
+      continue;
+    }
+    const uint64_t pa = dev.ranges[0].base + t.reset_offset;
+    uint64_t frame = 0;
+    const uint64_t copy = kScratch;  // (free between task starts)
+    Error e = device_page(pa, &frame);
+    if (e == Error::kOk) e = self.copy(copy, frame, abi::kRightRead | abi::kRightWrite);
+    if (e == Error::kOk) e = sys::FrameCap(copy).map(islot::kAddressSpace, kScratchVa, abi::kMapWrite);
+    if (e == Error::kOk) {
+      auto* reg = reinterpret_cast<volatile uint32_t*>(kScratchVa + (pa & 0xfff));
+      *reg = 0;
+      unsigned polls = 0;
+      while (*reg != 0 && ++polls < kResetPolls) {
+      }
+      if (*reg != 0) quiet = false;
+    }
+    (void)self.remove(copy);  // (unmaps it)
+    if (e != Error::kOk) quiet = false;
+  }
+  return quiet;
+}
+
+// A real stop. First everything made from its block is revoked — CNode,
+// address space, every thread, all it made from its own untyped — so
+// nothing of it runs any more (its threads, above the servers perhaps,
+// would otherwise starve the very servers init asks next). Then its
+// devices are reset, before any memory they could still write by DMA is
+// given out again (the block's memory is reused only by its next start);
+// then the console and memory servers forget it (its unfinished output and
+// waiting requests; its pages, shares and grants), so a new task with its
+// id inherits nothing. The block itself stays for the next start.
+Error stop_task(uint64_t index) {
+  const sd::Task& t = g_sys->tasks[index];
+  if (!g_tasks[index].made) return Error::kOk;
+  Error e = self.revoke(task_slot(index, kBlock));
+  if (!reset_devices(t)) {
+    sys::print("init: %s: a device did not reset: the task stays stopped and its memory is never reused\n", t.name);
+    g_tasks[index].quarantined = true;
+  }
+  (void)keel::console::forget(sys::Endpoint(kConsole), task_id(index));
+  if (paged_role(t.role)) {
+    sys::Message m = keel::memory::message(keel::memory::kRelease, task_id(index));
+    (void)keel::memory::request(sys::Endpoint(kMemory), m);
+  }
+  if (e == Error::kOk) g_tasks[index].state = TaskState::kStopped;
   return e;
 }
 
@@ -661,7 +724,7 @@ void absorb_exits() {
 const char* state_name(uint64_t index, keel::memory::ClientInfo* info, bool have) {
   const TaskRun& r = g_tasks[index];
   if (r.state == TaskState::kNotStarted) return "not started";
-  if (r.state == TaskState::kCancelled) return "cancelled (Ctrl-C; suspended)";
+  if (r.state == TaskState::kStopped) return "stopped (kill or Ctrl-C)";
   if (!paged_role(g_sys->tasks[index].role) || !have) return "running";
   if (info->alive) return "running";
   return info->killed ? "stopped by a fault" : "exited";
@@ -686,7 +749,7 @@ void cmd_tasks() {
     keel::memory::ClientInfo info{};
     bool have = paged_role(t.role) && client_info(task_id(i), &info);
     const char* state = state_name(i, &info, have);
-    if (have && !info.alive && !info.killed) {
+    if (have && !info.alive && !info.killed && g_tasks[i].state != TaskState::kStopped) {
       sys::print("  %2llu  %-15s %-15s %-14s %4u  %3u  %s (code %lld)\n", ull(task_id(i)), t.name, t.program,
                  sd::role_name(t.role), t.priority, cpu_of(t), state, static_cast<long long>(info.exit_code));
     } else {
@@ -734,8 +797,8 @@ void run_and_wait(uint64_t mask, const char* what) {
     // it runs again), and the command ends.
     for (uint64_t i = 0; i < g_sys->task_count; ++i) {
       if ((ids & (uint64_t{1} << task_id(i))) == 0 || (g_exited & (uint64_t{1} << task_id(i))) != 0) continue;
-      (void)sys::ThreadCap(task_slot(i, kThread)).suspend();
-      g_tasks[i].state = TaskState::kCancelled;
+      (void)stop_task(i);
+      g_tasks[i].state = TaskState::kStopped;
       sys::print("%s: %s cancelled\n", what, g_sys->tasks[i].name);
     }
     g_exited &= ~ids;
@@ -802,6 +865,37 @@ void cmd_date() {
   sys::print("date: no running driver serves the clock (a task with 'serves = clock')\n");
 }
 
+// kill NAME: a real stop (stop_task). restart NAME [N]: stop it if it runs
+// and start it again, N times (the last start stays running).
+void cmd_kill(const char* name, bool restart, uint64_t times) {
+  const uint64_t i = task_index(name);
+  if (i == sd::kMaxTasks) {
+    sys::print("%s: no task named '%s' (see 'tasks')\n", restart ? "restart" : "kill", name);
+    return;
+  }
+  const sd::Role role = g_sys->tasks[i].role;
+  if (role == sd::Role::kMemoryServer || role == sd::Role::kConsoleServer) {
+    sys::print("%s: %s is a server the system needs; not stopped\n", restart ? "restart" : "kill", name);
+    return;
+  }
+  absorb_exits();
+  for (uint64_t n = 0; n < times; ++n) {
+    Error e = stop_task(i);
+    if (e == Error::kOk && restart) e = start_task(i);
+    if (e != Error::kOk) {
+      sys::print("%s: %s: %s\n", restart ? "restart" : "kill", name, abi::error_name(e));
+      return;
+    }
+  }
+  absorb_exits();
+  g_exited &= ~(uint64_t{1} << task_id(i));  // (its exit bits from the stops: not news)
+  if (restart) {
+    sys::print("restart: %s running again (%llu time%s)\n", name, ull(times), times == 1 ? "" : "s");
+  } else {
+    sys::print("kill: %s stopped\n", name);
+  }
+}
+
 void cmd_help() {
   sys::print(
       "commands:\n"
@@ -810,6 +904,8 @@ void cmd_help() {
       "  test        run the self-tests (tasks with start = test)\n"
       "  bench       run the benchmarks (task 'bench')\n"
       "  run NAME    start an on-demand task (and its channel peer) and wait for it\n"
+      "  kill NAME   stop a task for good: its objects, memory and server state go\n"
+      "  restart NAME [N]  stop it if it runs and start it afresh (N times)\n"
       "  console     the console server's counters\n"
       "  date        the wall-clock time, from the driver that serves 'clock'\n"
       "  help        this list\n"
@@ -849,6 +945,20 @@ void console() {
       const char* name = cmd[0] == 'b' ? "bench" : cmd + 4;
       while (*name == ' ') ++name;
       cmd_run(name);
+    } else if (starts_with(cmd, "kill ")) {
+      const char* name = cmd + 5;
+      while (*name == ' ') ++name;
+      cmd_kill(name, false, 1);
+    } else if (starts_with(cmd, "restart ")) {
+      char name[sd::kNameSize] = {};
+      const char* p = cmd + 8;
+      while (*p == ' ') ++p;
+      size_t n = 0;
+      for (; *p != '\0' && *p != ' ' && n + 1 < sizeof name; ++p) name[n++] = *p;
+      while (*p == ' ') ++p;
+      uint64_t times = 0;
+      for (; *p >= '0' && *p <= '9' && times < 100000; ++p) times = times * 10 + static_cast<uint64_t>(*p - '0');
+      cmd_kill(name, true, times == 0 ? 1 : times);
     } else if (streq(cmd, "date")) {
       cmd_date();
     } else if (streq(cmd, "console")) {

@@ -66,6 +66,11 @@ struct Task {
   uint32_t serves;          // ServiceBits: protocols a driver serves on its endpoint (init asks it)
   uint64_t dma_bytes;       // drivers: physically contiguous RAM for DMA (0: none)
   uint64_t shared_bytes;    // memory both ends of its channel map (0: none; either end may say)
+  // Drivers: how init quiets its devices when it stops the task, before any
+  // memory they could still write by DMA is reused: a 32-bit 0 written at
+  // this offset of each device's first register range, read back until 0
+  // (virtio-mmio: Status, 0x70). ~0: none.
+  uint64_t reset_offset;
   // Device specs (keel/devices.h: COMPATIBLE[#N], /PATH or stdout); init
   // resolves them in the machine's DTB at boot.
   char devices[kMaxDevices][kDeviceSpecSize];

@@ -27,6 +27,10 @@
 //          MR4 kernel-log bytes forwarded, MR5 transmit buffer size,
 //          MR6 echo bytes not shown (the buffer was full: echo never
 //          waits), MR7 typed lines dropped (2 KiB of lines nobody read)
+//   Forget MR0 = task id                   -> ok    (init only: the task was stopped)
+//          Its unfinished line, held and queued writes and pending read
+//          are dropped (their callers answered kObjectDestroyed), so a new
+//          task with the same id inherits nothing.
 // Malformed requests (unknown label, n > kMaxBytes, message shorter than n
 // says, a second Read) get kInvalidArgument / kSlotOccupied and change nothing.
 #pragma once
@@ -39,7 +43,7 @@
 
 namespace keel::console {
 
-enum Label : uint64_t { kWrite = 1, kRead = 2, kStats = 3 };
+enum Label : uint64_t { kWrite = 1, kRead = 2, kStats = 3, kForget = 4 };
 
 constexpr size_t kMaxBytes = 8 * (abi::kMaxMessageWords - 1);  // 248
 constexpr size_t kLineMax = 256;
@@ -90,6 +94,15 @@ struct Stats {
   uint64_t bytes, lines, waited, received, kernel_bytes, buffer_size, echo_skipped, input_dropped;
   uint64_t typed_over;  // characters typed past the end of a full line (each rings the bell)
 };
+
+inline abi::Error forget(const sys::Endpoint& ep, uint64_t id) {
+  sys::Message m;
+  m.label = kForget;
+  m.mr[0] = id;
+  m.length = 1;
+  abi::Error e = ep.call(m);
+  return e == abi::Error::kOk ? static_cast<abi::Error>(m.label) : e;
+}
 
 inline abi::Error stats(const sys::Endpoint& ep, Stats* out) {
   sys::Message m;
