@@ -44,7 +44,8 @@ const char* take_device(const abi::StartInfo* info) {
   }
   g_base = d.ranges[0].va;
   for (unsigned i = 0; i < 4; ++i) {
-    if ((reg(kPeriphId0 + 4 * i) & 0xff) != kPeriphId[i] || (reg(kCellId0 + 4 * i) & 0xff) != kCellId[i]) {
+    if ((reg(kPeriphId0 + uint64_t{4} * i) & 0xff) != kPeriphId[i] ||
+        (reg(kCellId0 + uint64_t{4} * i) & 0xff) != kCellId[i]) {
       return "the device does not identify as a PL031";
     }
   }

@@ -58,7 +58,7 @@ int main() {
   uint64_t word = 0;
   if (e == Error::kOk) e = sys::Notification(kDone).wait(&word);
   if (e == Error::kOk) e = keel::console::stats(con, &after);
-  checks.report(e == Error::kOk && after.lines - before.lines == kThreads * kLines,
+  checks.report(e == Error::kOk && after.lines - before.lines == uint64_t{kThreads} * kLines,
                 "40 threads x 8 lines of 200 characters all arrive", "%llu lines written (%llu writes waited)",
                 static_cast<unsigned long long>(after.lines - before.lines),
                 static_cast<unsigned long long>(after.waited - before.waited));

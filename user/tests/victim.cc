@@ -34,9 +34,10 @@ void caller(uint64_t) {
 }
 
 void writer(uint64_t t) {
-  for (uint64_t n = 0;; ++n)
+  for (uint64_t n = 0;; ++n) {
     sys::print("victim: writer %llu line %llu .......................................\n",
                static_cast<unsigned long long>(t), static_cast<unsigned long long>(n));
+  }
 }
 
 }  // namespace
