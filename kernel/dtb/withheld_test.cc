@@ -9,22 +9,17 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "kernel/dtb/dtb.h"
+#include "kernel/dtb/qemu_dtb_file.h"
 #include "kernel/object/memory_map.h"
 
 namespace keel::dtb {
 namespace {
 
-std::vector<uint8_t> Load(const std::string& name) {
-  std::ifstream f("kernel/dtb/" + name + ".dtb", std::ios::binary);
-  EXPECT_TRUE(f.good()) << name;
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
+std::vector<uint8_t> Load(const std::string& name) { return dtb::testing::load_qemu_dtb(name); }
 
 struct Expect {
   const char* name;

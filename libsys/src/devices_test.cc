@@ -3,19 +3,15 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
+
+#include "kernel/dtb/qemu_dtb_file.h"
 
 namespace keel::devices {
 namespace {
 
-std::vector<uint8_t> Load(const std::string& name) {
-  std::ifstream f("kernel/dtb/" + name + ".dtb", std::ios::binary);
-  EXPECT_TRUE(f.good()) << name;
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
-}
+std::vector<uint8_t> Load(const std::string& name) { return dtb::testing::load_qemu_dtb(name); }
 
 TEST(Devices, FindsByCompatibleIndexPathAndStdout) {
   const std::vector<uint8_t> dtb = Load("a53_smp1_128m");
