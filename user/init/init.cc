@@ -200,6 +200,7 @@ DevPiece g_pieces[kMaxPieces];
 size_t g_piece_count = 0;
 uint64_t g_next_dev_slot = kDevSlots;
 constexpr unsigned kFramedBits = 16;
+constexpr uint64_t kMaxDevicePages = 64;  // per register range a driver is given (init's slots are finite)
 
 void device_memory_init() {
   for (uint64_t i = 0; i < g_info->untyped_count && g_piece_count < kMaxPieces; ++i) {
@@ -271,16 +272,19 @@ Error shared_pair(uint64_t first, uint64_t bytes, SharedPair** out) {
   return Error::kOk;
 }
 
-// IrqHandlers init took, by INTID (a driver restarted gets the same one).
+// IrqHandlers init took, by INTID (a driver restarted gets the same one),
+// and the task that has it: an interrupt is one task's (a second task
+// whose device shares it is refused, not silently rebound).
 struct TakenIrq {
-  uint64_t intid = 0, slot = 0;
+  uint64_t intid = 0, slot = 0, owner = 0;
 };
 TakenIrq g_irqs[kIrqHandlersEnd - kIrqHandlers];
 size_t g_irq_count = 0;
 
-Error irq_handler(uint64_t intid, uint64_t* slot) {
+Error irq_handler(uint64_t intid, uint64_t owner, uint64_t* slot) {
   for (size_t i = 0; i < g_irq_count; ++i) {
     if (g_irqs[i].intid == intid) {
+      if (g_irqs[i].owner != owner) return Error::kSlotOccupied;
       *slot = g_irqs[i].slot;
       return Error::kOk;
     }
@@ -289,7 +293,7 @@ Error irq_handler(uint64_t intid, uint64_t* slot) {
   const uint64_t s = kIrqHandlers + g_irq_count;
   Error e = sys::IrqControl(islot::kIrqControl).get(intid, s);
   if (e != Error::kOk) return e;
-  g_irqs[g_irq_count++] = {intid, s};
+  g_irqs[g_irq_count++] = {intid, s, owner};
   *slot = s;
   return Error::kOk;
 }
@@ -359,8 +363,9 @@ Error write_start_info(sys::LoadContext& ctx, uint64_t frame, const abi::StartIn
 // notification (task_slot::kDeviceNotification) its interrupts signal, an
 // IrqHandler per interrupt, and what it needs to know in its start info.
 // A device the DTB lacks is refused with a message; nothing is given then.
-Error give_devices(const sd::Task& t, uint64_t cn, uint64_t as, const sys::Untyped& ut, sys::LoadContext& ctx,
+Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped& ut, sys::LoadContext& ctx,
                    abi::StartInfo* si) {
+  const sd::Task& t = g_sys->tasks[index];
   keel::devices::Device dev[sd::kMaxDevices];
   for (uint32_t d = 0; d < t.device_count; ++d) {
     const char* why = "";
@@ -385,9 +390,9 @@ Error give_devices(const sd::Task& t, uint64_t cn, uint64_t as, const sys::Untyp
     for (size_t r = 0; e == Error::kOk && r < dev[d].range_count && r < abi::kMaxDeviceRanges; ++r) {
       const keel::dtb::Range& range = dev[d].ranges[r];
       const uint64_t first = range.base & ~uint64_t{0xfff}, end = (range.base + range.size + 0xfff) & ~uint64_t{0xfff};
-      if (end - first > abi::kDeviceWindow / 2) {
-        sys::print("init: task %s: device '%s' has a %llu MiB register range; drivers get at most 2 GiB\n", t.name,
-                   t.devices[d], ull(range.size >> 20));
+      if (end - first > kMaxDevicePages * 4096) {
+        sys::print("init: task %s: device '%s' has %llu KiB of registers; init maps at most %llu KiB per range\n",
+                   t.name, t.devices[d], ull(range.size >> 10), ull(kMaxDevicePages * 4));
         return Error::kInvalidArgument;
       }
       info.ranges[info.range_count++] = {.va = va + (range.base - first), .pa = range.base, .size = range.size};
@@ -405,7 +410,11 @@ Error give_devices(const sd::Task& t, uint64_t cn, uint64_t as, const sys::Untyp
     }
     for (size_t i = 0; e == Error::kOk && i < dev[d].irq_count && i < abi::kMaxDeviceIrqs; ++i) {
       uint64_t handler = 0;
-      e = irq_handler(dev[d].irqs[i].intid, &handler);
+      e = irq_handler(dev[d].irqs[i].intid, index, &handler);
+      if (e == Error::kSlotOccupied) {
+        sys::print("init: task %s: device '%s' interrupt %llu is another task's\n", t.name, t.devices[d],
+                   ull(dev[d].irqs[i].intid));
+      }
       const uint64_t badged = ctx.next_slot++;
       if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::device_irq_bit(d, i));
       if (e == Error::kOk) e = sys::IrqHandler(handler).set_notification(badged);
@@ -538,7 +547,7 @@ Error make_task(uint64_t index) {
     si.untyped_count = g_give_count;
     si.untyped_bytes_total = g_give_bytes;
   }
-  if (e == Error::kOk && t.device_count != 0) e = give_devices(t, cn, as, ut, ctx, &si);
+  if (e == Error::kOk && t.device_count != 0) e = give_devices(index, cn, as, ut, ctx, &si);
   if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);
   const uint64_t peer = channel_peer(index);
   if (e == Error::kOk && peer < sd::kMaxTasks && (t.shared_bytes | g_sys->tasks[peer].shared_bytes) != 0) {
