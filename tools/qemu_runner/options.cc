@@ -4,9 +4,11 @@
 
 #include <cstdint>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "keel/abi.h"
 
 namespace keel::tools {
@@ -122,6 +124,24 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   // following the host clock, so runs repeat exactly.
   if (o.icount) argv->insert(argv->end(), {"-icount", "shift=0,sleep=off"});
   if (!o.trace_file.empty()) argv->insert(argv->end(), {"-d", "int,mmu,guest_errors", "-D", o.trace_file});
+  for (size_t i = 0; i < o.drives.size(); ++i) {
+    std::string file = o.drives[i];
+    const bool ro = absl::EndsWith(file, ",ro");
+    if (ro) file.resize(file.size() - 3);
+    if (file.empty() || access(file.c_str(), ro ? R_OK : R_OK | W_OK) != 0) {
+      *error = absl::StrCat("--drive ", o.drives[i], ": cannot ", ro ? "read" : "read and write", " it");
+      return false;
+    }
+    // QEMU option values escape a comma by doubling it. Pinned to transport
+    // i (the bus QEMU otherwise fills from the top), so disk i is always
+    // the same virtio-mmio node.
+    const std::string escaped = absl::StrReplaceAll(file, {{",", ",,"}});
+    argv->insert(argv->end(), {"-drive", absl::StrCat("if=none,format=raw,id=disk", i, ",file=", escaped,
+                                                      ro ? ",readonly=on" : "")});
+    argv->insert(argv->end(), {"-device", absl::StrCat("virtio-blk-device,drive=disk", i, ",bus=virtio-mmio-bus.", i)});
+  }
+  // Modern virtio only (keel's drivers refuse the legacy transport).
+  if (!o.drives.empty()) argv->insert(argv->end(), {"-global", "virtio-mmio.force-legacy=false"});
   if (!o.plugin.empty()) {
     const std::string so = o.plugin.substr(0, o.plugin.find(','));
     if (access(so.c_str(), R_OK) != 0) {

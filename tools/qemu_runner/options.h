@@ -21,6 +21,9 @@ struct RunOptions {
   std::string dtb;         // a DTB to hand the guest instead of QEMU's own
   std::string append;      // the guest's /chosen/bootargs (QEMU -append)
   std::string plugin;      // a TCG plugin and its arguments (QEMU -plugin), e.g. tools/profile
+  // Raw disk images, FILE or FILE,ro, each a virtio-blk-device on a modern
+  // (version 2) virtio-mmio transport, in order from the first transport.
+  std::vector<std::string> drives;
   bool interactive = true;
   int gdb_port = 0;         // nonzero: a gdbstub on 127.0.0.1:port
   bool gdb_wait = true;     // with gdb_port: start halted (-S) until the debugger says continue
@@ -44,6 +47,7 @@ inline constexpr char kOptionHelp[] =
     "  --dtb FILE         hand the guest this DTB instead of QEMU's own\n"
     "  --append TEXT      the guest's /chosen/bootargs (init reads them from its boot info)\n"
     "  --plugin SO,ARGS   load a QEMU TCG plugin (bazel run //:profile uses it)\n"
+    "  --drive FILE[,ro]  attach a raw disk image as a virtio-blk device (repeatable; ,ro: read-only)\n"
     "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n"
     "  -h, --help         this list\n";
 

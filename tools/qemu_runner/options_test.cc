@@ -62,6 +62,21 @@ TEST(RunnerOptions, EachOptionReachesQemu) {
   EXPECT_NE(Cmd(o).find("-device loader,file=/proc/self/exe,addr=0x48000000,force-raw=on"), std::string::npos);
 }
 
+TEST(RunnerOptions, DrivesAreModernVirtioBlockDevicesInOrder) {
+  RunOptions o = Base();
+  o.drives = {"/proc/self/exe,ro", "/proc/self/exe,ro"};
+  const std::string c = Cmd(o);
+  EXPECT_NE(c.find("-drive if=none,format=raw,id=disk0,file=/proc/self/exe,readonly=on -device "
+                   "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.0"),
+            std::string::npos)
+      << c;
+  EXPECT_NE(c.find("bus=virtio-mmio-bus.1"), std::string::npos) << c;
+  EXPECT_NE(c.find("-global virtio-mmio.force-legacy=false"), std::string::npos) << c;
+  EXPECT_EQ(Cmd(Base()).find("virtio"), std::string::npos) << "no drive, no virtio flags";
+  o.drives = {"/nonexistent/disk.img"};
+  EXPECT_NE(Error(o).find("--drive /nonexistent/disk.img: cannot read and write it"), std::string::npos);
+}
+
 TEST(RunnerOptions, GdbStubHaltedOrRunning) {
   RunOptions o = Base();
   o.gdb_port = 1234;

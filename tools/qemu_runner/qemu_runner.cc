@@ -130,6 +130,7 @@ std::string trace_path() {
 std::vector<std::string> g_expects;
 std::vector<std::string> g_fail_on;
 std::vector<std::string> g_input_on;
+std::vector<std::string> g_drives;
 
 // Removes every --expect / --fail_on / --input_on (=VALUE or VALUE as the next
 // word) from argv.
@@ -140,7 +141,7 @@ std::vector<char*> take_expects(int argc, char** argv) {
     bool taken = false;
     for (auto [flag, list] :
          {std::pair{std::string("--expect"), &g_expects}, std::pair{std::string("--fail_on"), &g_fail_on},
-          std::pair{std::string("--input_on"), &g_input_on}}) {
+          std::pair{std::string("--input_on"), &g_input_on}, std::pair{std::string("--drive"), &g_drives}}) {
       if (absl::StartsWith(a, flag + "=")) {
         list->push_back(a.substr(flag.size() + 1));
         taken = true;
@@ -295,6 +296,7 @@ int run(int argc, char** argv) {
   o.dtb = user_path(absl::GetFlag(FLAGS_dtb));
   o.append = absl::GetFlag(FLAGS_append);
   o.plugin = user_path(absl::GetFlag(FLAGS_plugin));
+  for (const std::string& d : g_drives) o.drives.push_back(user_path(d));
   o.interactive = g_expects.empty();
   if (absl::GetFlag(FLAGS_trace)) o.trace_file = trace_path();
   if (argc > 1) {
