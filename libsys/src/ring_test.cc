@@ -48,9 +48,11 @@ TEST(Ring, HostileIndicesAreRefused) {
   uint32_t* words = reinterpret_cast<uint32_t*>(&r);
   words[0] = 1000;  // head: 1000 published, says the "producer"
   EXPECT_FALSE(r.pop(&d, &signal)) << "more than N published is broken";
+  EXPECT_TRUE(r.prepare_wait()) << "a broken ring is nothing to take: the consumer sleeps rather than spin on it";
   words[0] = 1;
   words[16] = 5000;  // tail, one cache line on
   EXPECT_FALSE(r.push(Desc{2, 0, 0}, &signal)) << "a tail ahead of head is broken";
+  EXPECT_TRUE(r.producer_prepare_wait()) << "and the producer sleeps on it";
 }
 
 // Two threads, 10 M descriptors; each side sleeps when it must (a

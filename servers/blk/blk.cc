@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/proto/block.h"
 #include "keel/sys.h"
 #include "keel/task.h"
 #include "keel/virtio.h"
@@ -170,6 +171,141 @@ const char* self_test() {
   return nullptr;
 }
 
+// ---- serving clients (keel/proto/block.h) --------------------------------------------
+// Every request in flight on the device, by its chain's head descriptor:
+// whose it is. Its header and status byte sit in the header page at
+// head * 32 (the queue has at most 128 descriptors: one page).
+struct InFlight {
+  bool used = false;
+  uint16_t conn = 0;
+  uint32_t id = 0, bytes = 0;
+};
+InFlight g_inflight[vio::Queue::kMaxQueueSize];
+
+struct Conn {
+  keel::block::Shared* shared = nullptr;
+  uint64_t pa = 0;
+  uint64_t first = 0, sectors = 0;  // the partition, in disk sectors
+  uint64_t requests = 0, errors = 0, lost = 0;
+};
+Conn g_conns[abi::kMaxConns];
+uint64_t g_conn_count = 0;
+
+void complete(uint16_t conn, uint32_t id, int32_t status, uint64_t value) {
+  Conn& c = g_conns[conn];
+  bool signal = false;
+  if (status != keel::block::kOk) ++c.errors;
+  // A client that does not take its completions loses them, not others.
+  if (!c.shared->done.push(keel::block::Completion{id, status, value}, &signal)) ++c.lost;
+  if (signal) (void)sys::Notification(slot::kConnWake + conn).signal();
+}
+
+// Starts one decoded request on the device (false: no descriptors free).
+bool start_io(uint16_t conn, const keel::block::Request& r, const keel::block::Decoded& dec) {
+  Disk& d = g_disk;
+  const bool data = r.op == keel::block::kRead || r.op == keel::block::kWrite;
+  const int head = d.queue.alloc_chain(data ? 3 : 2);
+  if (head < 0) return false;
+  const uint64_t hdr_off = kHeaderPage + static_cast<uint64_t>(head) * 32;
+  auto* hdr = reinterpret_cast<volatile RequestHeader*>(d.dma_va + hdr_off);
+  auto* status = reinterpret_cast<volatile uint8_t*>(d.dma_va + hdr_off + 16);
+  hdr->type = r.op == keel::block::kRead ? kIn : r.op == keel::block::kWrite ? kOut : kFlush;
+  hdr->reserved = 0;
+  hdr->sector = dec.disk_sector;
+  *status = 0xff;
+  uint16_t id = static_cast<uint16_t>(head);
+  vio::Desc& h = d.queue.desc(id);
+  h.addr = d.dma_pa + hdr_off;
+  h.len = sizeof(RequestHeader);
+  id = h.next;
+  if (data) {
+    vio::Desc& buf = d.queue.desc(id);
+    buf.addr = g_conns[conn].pa + dec.data_offset;  // the client's own buffer, checked by decode
+    buf.len = dec.bytes;
+    buf.flags = static_cast<uint16_t>(buf.flags | (r.op == keel::block::kRead ? vio::kDescWrite : 0));
+    id = buf.next;
+  }
+  vio::Desc& st = d.queue.desc(id);
+  st.addr = d.dma_pa + hdr_off + 16;
+  st.len = 1;
+  st.flags = vio::kDescWrite;
+  g_inflight[head] = InFlight{true, conn, r.id, dec.bytes};
+  d.queue.submit(d.regs, static_cast<uint16_t>(head));
+  return true;
+}
+
+// Takes each connection's requests while the device has room.
+void take_requests() {
+  Disk& d = g_disk;
+  for (uint16_t i = 0; i < g_conn_count; ++i) {
+    Conn& c = g_conns[i];
+    while (d.queue.free_count() >= 3) {
+      keel::block::Request r{};
+      bool signal = false;
+      if (!c.shared->requests.pop(&r, &signal)) break;
+      if (signal) (void)sys::Notification(slot::kConnWake + i).signal();
+      ++c.requests;
+      const keel::block::Decoded dec = keel::block::decode(r, c.first, c.sectors, d.read_only);
+      if (dec.status != keel::block::kOk) {
+        complete(i, r.id, dec.status, 0);
+      } else if (r.op == keel::block::kInfo) {
+        complete(i, r.id, keel::block::kOk, c.sectors);
+      } else if (r.op == keel::block::kFlush && !d.flush) {
+        complete(i, r.id, keel::block::kOk, 0);  // (a device without FLUSH writes through)
+      } else {
+        (void)start_io(i, r, dec);
+      }
+    }
+  }
+}
+
+// Completions from the device, matched by descriptor id, any order.
+void take_completions() {
+  Disk& d = g_disk;
+  uint16_t head = 0;
+  uint32_t len = 0;
+  while (d.queue.take(&head, &len)) {
+    InFlight& f = g_inflight[head];
+    if (!f.used) continue;
+    const auto* status = reinterpret_cast<volatile uint8_t*>(d.dma_va + kHeaderPage + uint64_t{head} * 32 + 16);
+    f.used = false;
+    complete(f.conn, f.id, *status == kStatusOk ? keel::block::kOk : keel::block::kIoError, f.bytes);
+  }
+}
+
+[[noreturn]] void serve(const abi::StartInfo* info) {
+  Disk& d = g_disk;
+  for (uint64_t i = 0; i < info->conn_count && i < abi::kMaxConns; ++i) {
+    const auto& in = info->conns[i];
+    Conn& c = g_conns[g_conn_count++];
+    c.shared = reinterpret_cast<keel::block::Shared*>(in.va);
+    c.pa = in.pa;
+    // The partition in sectors, clipped to the disk (a partition past the
+    // end has no sectors: every request is out of range).
+    const uint64_t first = in.part_offset / kSector;
+    const uint64_t rest = first < d.capacity ? d.capacity - first : 0;
+    c.first = first;
+    c.sectors = in.part_size == 0 ? rest : (in.part_size / kSector < rest ? in.part_size / kSector : rest);
+    sys::print("blk: client %llu: sectors [%llu, %llu)\n", static_cast<unsigned long long>(in.client_id),
+               static_cast<unsigned long long>(c.first), static_cast<unsigned long long>(c.first + c.sectors));
+  }
+  for (;;) {
+    take_requests();
+    // Asleep only when every client's queue is empty after it was asked to
+    // wake us (or the device has no room: its interrupt wakes us then).
+    bool pending = false;
+    for (uint16_t i = 0; i < g_conn_count; ++i) pending |= !g_conns[i].shared->requests.prepare_wait();
+    if (pending && d.queue.free_count() >= 3) continue;
+    uint64_t word = 0;
+    (void)sys::Notification(slot::kDeviceNotification).wait(&word);
+    if ((word & irq_bits()) != 0) {
+      d.regs.write(vio::kInterruptAck, d.regs.read(vio::kInterruptStatus));  // acknowledge, then drain
+      (void)sys::IrqHandler(slot::kDeviceIrq).ack();
+    }
+    take_completions();
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -178,6 +314,8 @@ int main() {
     sys::print("blk: no disk: %s\n", why);
     return 0;
   }
+  const abi::StartInfo* info = abi::start_info();
+  if (info->conn_count != 0) serve(info);  // clients: serve them (a test disk is theirs, not the driver's)
   if (const char* why = self_test()) {
     sys::print("blk: I/O failed: %s\n", why);
     return 1;

@@ -163,6 +163,18 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         if (v < 4096 || (v & (v - 1)) != 0) return error("untyped must be a power of two of at least 4K");
         task->untyped_bytes = v;
       }
+    } else if (key == "disk") {
+      std::vector<absl::string_view> w = absl::StrSplit(value, ' ', absl::SkipEmpty());
+      uint64_t off = 0, size = 0;
+      if ((w.size() != 1 && w.size() != 3) || !valid_name(w[0]) ||
+          (w.size() == 3 && (!parse_size(w[1], &off) || !parse_size(w[2], &size) || size == 0))) {
+        return error("disk must be DRIVER, or DRIVER OFFSET SIZE (sizes with an optional K or M)");
+      }
+      if (off % 512 != 0 || size % 512 != 0)
+        return error("a disk partition's offset and size are whole 512-byte sectors");
+      set_name(task->disk, w[0]);
+      task->disk_offset = off;
+      task->disk_size = size;
     } else if (key == "reset") {
       uint64_t off = 0;
       if (!absl::SimpleHexAtoi(value, &off) || !absl::StartsWith(value, "0x") || off > 0xffc || (off & 3) != 0) {
@@ -238,6 +250,36 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
           return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": device '", t.devices[d],
                                                          "' is also claimed by task ", sys.tasks[j].name));
         }
+      }
+    }
+    if (t.disk[0] != '\0') {
+      const Task* drv = nullptr;
+      for (uint64_t j = 0; j < sys.task_count; ++j) {
+        if (std::strcmp(sys.tasks[j].name, t.disk) == 0) drv = &sys.tasks[j];
+      }
+      if (drv == nullptr || drv->role != Role::kDriver) {
+        return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": disk '", t.disk, "' is not a driver task"));
+      }
+      if (t.role != Role::kClient) {
+        return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a client is given a disk"));
+      }
+      int clients = 0;
+      for (uint64_t j = 0; j < sys.task_count; ++j) {
+        const Task& u = sys.tasks[j];
+        if (std::strcmp(u.disk, t.disk) != 0) continue;
+        ++clients;
+        if (j >= i) continue;  // (each pair once)
+        // Partitions of one disk must not overlap (size 0: to the end).
+        const uint64_t a0 = t.disk_offset, a1 = t.disk_size == 0 ? ~uint64_t{0} : a0 + t.disk_size;
+        const uint64_t b0 = u.disk_offset, b1 = u.disk_size == 0 ? ~uint64_t{0} : b0 + u.disk_size;
+        if (a0 < b1 && b0 < a1) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("task ", t.name, ": its partition of ", t.disk, " overlaps task ", u.name, "'s"));
+        }
+      }
+      if (clients > 4) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("task ", t.name, ": driver ", t.disk, " has more than 4 clients"));
       }
     }
     if (t.shared_bytes != 0) {

@@ -21,6 +21,8 @@
 //                              /PATH or stdout (keel/devices.h); init gives it the
 //                              node's registers and interrupts. One device, one task.
 //     dma      = SIZE          a driver's physically contiguous RAM (power of two, 4K..1M)
+//     disk     = DRIVER [OFFSET SIZE]  a client's partition of a block driver's disk (whole
+//                              disk without OFFSET SIZE; partitions never overlap; <= 4 per driver)
 //     reset    = 0xOFFSET      a driver's devices, quieted when it is stopped: 0 written
 //                              there, read back until 0 (virtio-mmio: 0x70)
 //     serves   = clock         a driver's protocol on its endpoint (init's `date` asks it)

@@ -134,6 +134,24 @@ TEST(SysdescTest, Devices) {
               "line 15: reset must be a register offset 0x0..0xffc, 4-byte aligned, in hex (0x70)")
         << bad;
   }
+  auto dk = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n"
+                             "task a\n program = client\n priority = 3\n disk = blk 0 32K\n"
+                             "task b\n program = client\n priority = 3\n disk = blk 32K 32K\n"),
+                        kModules);
+  ASSERT_TRUE(dk.ok()) << dk.status();
+  EXPECT_STREQ(dk->tasks[3].disk, "blk");
+  EXPECT_EQ(dk->tasks[4].disk_offset, 32u << 10);
+  EXPECT_EQ(dk->tasks[4].disk_size, 32u << 10);
+  EXPECT_EQ(error_of(with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n"
+                          "task a\n program = client\n priority = 3\n disk = blk 0 32K\n"
+                          "task b\n program = client\n priority = 3\n disk = blk 16K 32K\n")),
+            "task b: its partition of blk overlaps task a's");
+  EXPECT_EQ(error_of(with("task a\n program = client\n priority = 3\n disk = memory\n")),
+            "task a: disk 'memory' is not a driver task");
+  EXPECT_EQ(error_of(with("task a\n program = client\n priority = 3\n disk = blk 100 4K\n")),
+            "line 15: a disk partition's offset and size are whole 512-byte sectors");
+  EXPECT_EQ(error_of(with("task a\n program = client\n priority = 3\n disk = blk 4K\n")),
+            "line 15: disk must be DRIVER, or DRIVER OFFSET SIZE (sizes with an optional K or M)");
   auto sh = parse_system(with("task a\n program = client\n priority = 3\n channel = b\n task b\n program = client\n"
                               " priority = 3\n shared = 16K\n"),
                          kModules);

@@ -272,6 +272,73 @@ Error shared_pair(uint64_t first, uint64_t bytes, SharedPair** out) {
   return Error::kOk;
 }
 
+// Each driver's notification (its interrupts and its clients' wake-ups
+// signal it), made once: it outlives restarts, so clients' wake-up
+// capabilities to it stay good.
+uint64_t g_task_ntfn[sd::kMaxTasks] = {};
+
+Error task_notification(uint64_t index, uint64_t* slot) {
+  if (g_task_ntfn[index] == 0) {
+    if (g_next_dev_slot + 1 > kDevSlotsEnd) return Error::kNotEnoughMemory;
+    Error e = sys::Untyped(kPool).retype(ObjectType::kNotification, 0, g_next_dev_slot);
+    if (e != Error::kOk) return e;
+    g_task_ntfn[index] = g_next_dev_slot++;
+  }
+  *slot = g_task_ntfn[index];
+  return Error::kOk;
+}
+
+// A disk connection (client index -> its driver): kConnBytes of shared
+// frames, physically contiguous (one retype from the pool), and the
+// notification the driver wakes the client with. Made once.
+struct DiskConn {
+  bool made = false;
+  uint64_t first_frame = 0, notify = 0, pa = 0;
+};
+DiskConn g_disk_conns[sd::kMaxTasks];
+
+Error disk_conn(uint64_t client, DiskConn** out) {
+  DiskConn& c = g_disk_conns[client];
+  *out = &c;
+  if (c.made) return Error::kOk;
+  const uint64_t frames = abi::kConnBytes / 4096;
+  if (g_next_dev_slot + frames + 1 > kDevSlotsEnd) return Error::kNotEnoughMemory;
+  const sys::Untyped pool(kPool);
+  Error e = pool.retype(ObjectType::kFrame4K, 0, g_next_dev_slot, frames);
+  if (e == Error::kOk) e = pool.retype(ObjectType::kNotification, 0, g_next_dev_slot + frames);
+  uint64_t pa = 0;
+  for (uint64_t i = 0; e == Error::kOk && i < frames; ++i) {
+    uint64_t p = 0;
+    e = sys::FrameCap(g_next_dev_slot + i).address(&p);
+    if (i == 0) pa = p;
+    if (e == Error::kOk && p != pa + i * 4096) e = Error::kInvalidAddress;  // (one retype: never)
+  }
+  if (e != Error::kOk) return e;
+  c = DiskConn{.made = true, .first_frame = g_next_dev_slot, .notify = g_next_dev_slot + frames, .pa = pa};
+  g_next_dev_slot += frames + 1;
+  return Error::kOk;
+}
+
+// The clients of driver `driver`, in description order (connection i).
+uint64_t disk_clients(uint64_t driver, uint64_t* out) {
+  uint64_t n = 0;
+  for (uint64_t i = 0; i < g_sys->task_count && n < abi::kMaxConns; ++i) {
+    if (streq(g_sys->tasks[i].disk, g_sys->tasks[driver].name)) out[n++] = i;
+  }
+  return n;
+}
+
+// Maps a connection's frames at va in the task being made (scratch copies).
+Error map_conn(const DiskConn& c, uint64_t as, uint64_t va, sys::LoadContext& ctx) {
+  Error e = Error::kOk;
+  for (uint64_t i = 0; e == Error::kOk && i < abi::kConnBytes / 4096; ++i) {
+    const uint64_t copy = ctx.next_slot++;
+    e = self.copy(copy, c.first_frame + i, abi::kRightRead | abi::kRightWrite);
+    if (e == Error::kOk) e = sys::map_with_tables(ctx, copy, as, va + i * 4096, abi::kMapWrite);
+  }
+  return e;
+}
+
 // IrqHandlers init took, by INTID (a driver restarted gets the same one),
 // and the task that has it: an interrupt is one task's (a second task
 // whose device shares it is refused, not silently rebound).
@@ -380,8 +447,9 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
       return Error::kInvalidArgument;
     }
   }
-  const uint64_t ntfn = ctx.next_slot++;
-  Error e = ut.retype(ObjectType::kNotification, 0, ntfn);
+  (void)ut;
+  uint64_t ntfn = 0;
+  Error e = task_notification(index, &ntfn);
   for (uint32_t d = 0; e == Error::kOk && d < t.device_count; ++d) {
     abi::DeviceInfo& info = si->devices[si->device_count++];
     for (size_t c = 0; c + 1 < sizeof info.spec && t.devices[d][c] != '\0'; ++c) info.spec[c] = t.devices[d][c];
@@ -423,7 +491,7 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
       if (e == Error::kOk) info.intid[info.irq_count++] = dev[d].irqs[i].intid;
     }
   }
-  if (e == Error::kOk) e = put_move(cn, tslot::kDeviceNotification, ntfn);
+  if (e == Error::kOk) e = put_copy(cn, tslot::kDeviceNotification, ntfn);
   return e;
 }
 
@@ -478,6 +546,53 @@ Error give_shared(uint64_t index, uint64_t peer, uint64_t cn, uint64_t as, sys::
   si->shared_size = p->frames * 4096;
   si->shared_first = me == 0 ? 1 : 0;
   return Error::kOk;
+}
+
+// Disk connections: a client's (its partition of a driver's disk) and a
+// block driver's (one per client naming it). The client gets the shared
+// memory, its completion notification and a badged wake-up of the
+// driver's notification; the driver the same memory and a wake-up of each
+// client, the partitions in its start info.
+Error give_disks(uint64_t index, uint64_t cn, uint64_t as, sys::LoadContext& ctx, abi::StartInfo* si) {
+  const sd::Task& t = g_sys->tasks[index];
+  Error e = Error::kOk;
+  if (t.disk[0] != '\0') {
+    const uint64_t driver = task_index(t.disk);
+    uint64_t clients[abi::kMaxConns];
+    const uint64_t n = driver == sd::kMaxTasks ? 0 : disk_clients(driver, clients);
+    uint64_t conn = n;
+    for (uint64_t k = 0; k < n; ++k) conn = clients[k] == index ? k : conn;
+    if (conn == n) return Error::kInvalidArgument;
+    DiskConn* c = nullptr;
+    uint64_t drv_ntfn = 0, wake = ctx.next_slot++;
+    e = disk_conn(index, &c);
+    if (e == Error::kOk) e = task_notification(driver, &drv_ntfn);
+    if (e == Error::kOk) e = map_conn(*c, as, abi::kDiskVa, ctx);
+    if (e == Error::kOk) e = put_copy(cn, tslot::kDiskWait, c->notify, abi::kRightRead | abi::kRightWrite);
+    if (e == Error::kOk) e = self.mint(wake, drv_ntfn, abi::kRightWrite, abi::conn_bit(conn));
+    if (e == Error::kOk) e = put_move(cn, tslot::kDiskWake, wake);
+    if (e == Error::kOk) si->disk_va = abi::kDiskVa;
+  }
+  if (t.role == sd::Role::kDriver) {
+    uint64_t clients[abi::kMaxConns];
+    const uint64_t n = disk_clients(index, clients);
+    for (uint64_t k = 0; e == Error::kOk && k < n; ++k) {
+      DiskConn* c = nullptr;
+      const uint64_t va = abi::kConnVa + k * abi::kConnBytes;
+      e = disk_conn(clients[k], &c);
+      if (e == Error::kOk) e = map_conn(*c, as, va, ctx);
+      if (e == Error::kOk) e = put_copy(cn, tslot::kConnWake + k, c->notify, abi::kRightWrite);
+      const sd::Task& u = g_sys->tasks[clients[k]];
+      if (e == Error::kOk) {
+        si->conns[si->conn_count++] = {.client_id = task_id(clients[k]),
+                                       .va = va,
+                                       .pa = c->pa,
+                                       .part_offset = u.disk_offset,
+                                       .part_size = u.disk_size};
+      }
+    }
+  }
+  return e;
 }
 
 Error make_task(uint64_t index) {
@@ -549,6 +664,7 @@ Error make_task(uint64_t index) {
   }
   if (e == Error::kOk && t.device_count != 0) e = give_devices(index, cn, as, ut, ctx, &si);
   if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);
+  if (e == Error::kOk) e = give_disks(index, cn, as, ctx, &si);
   const uint64_t peer = channel_peer(index);
   if (e == Error::kOk && peer < sd::kMaxTasks && (t.shared_bytes | g_sys->tasks[peer].shared_bytes) != 0) {
     e = give_shared(index, peer, cn, as, ctx, &si);

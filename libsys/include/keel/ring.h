@@ -96,9 +96,13 @@ class Ring {
   bool prepare_wait() {
     __atomic_store_n(&consumer_waiting_, 1u, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);  // Ordering: flag store before the head load (pairs with push)
-    const bool empty = acquire(head_) == relaxed(tail_);
-    if (!empty) __atomic_store_n(&consumer_waiting_, 0u, __ATOMIC_RELAXED);  // (not sleeping: withdraw)
-    return empty;
+    // Nothing to take: empty, or a head more than N ahead (a broken peer:
+    // sleeping is right — spinning on it would let one client hold its
+    // server's CPU — and a sane push later wakes it).
+    const uint32_t n = acquire(head_) - relaxed(tail_);
+    const bool nothing = n == 0 || n > N;
+    if (!nothing) __atomic_store_n(&consumer_waiting_, 0u, __ATOMIC_RELAXED);  // (not sleeping: withdraw)
+    return nothing;
   }
 
   // Published and untaken (either side; a snapshot).

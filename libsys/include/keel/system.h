@@ -71,6 +71,11 @@ struct Task {
   // this offset of each device's first register range, read back until 0
   // (virtio-mmio: Status, 0x70). ~0: none.
   uint64_t reset_offset;
+  // Clients: the block driver task whose disk they use (`disk = TASK
+  // [OFFSET SIZE]`, "" = none) and their partition of it, in bytes (size 0:
+  // from offset to the end of the disk).
+  char disk[kNameSize];
+  uint64_t disk_offset, disk_size;
   // Device specs (keel/devices.h: COMPATIBLE[#N], /PATH or stdout); init
   // resolves them in the machine's DTB at boot.
   char devices[kMaxDevices][kDeviceSpecSize];

@@ -34,6 +34,13 @@ constexpr uint64_t kSharedWake = 12;
 // libsys: the notification a task's threads take turns at the console with
 // (made by the first sys::start_thread).
 constexpr uint64_t kPrintTurns = 13;
+// A client with a disk (`disk = DRIVER ...`): the notification its
+// completions signal, and a write-only one that wakes the driver.
+constexpr uint64_t kDiskWait = 14;
+constexpr uint64_t kDiskWake = 15;
+// A block driver: per connection i, a write-only notification that wakes
+// that client (its requests and completions are in the connection's memory).
+constexpr uint64_t kConnWake = 48;  // .. 48 + kMaxConns
 // Console server: signalled when Ctrl-C is typed (init cancels the command it waits for).
 constexpr uint64_t kConsoleInterrupt = 10;
 // Servers and drivers (the one that receives on it has the full-rights
@@ -69,7 +76,16 @@ constexpr uint64_t kInitTaskId = 1;
 constexpr uint64_t kPagerBadge = 1ull << 8;       // set in the badge of faults (memory server)
 constexpr uint64_t kServerSelfBadge = 1ull << 9;  // a server's own helper threads
 
-constexpr uint64_t kMaxDevices = 4;     // (sysdesc::kMaxDevices)
+constexpr uint64_t kMaxDevices = 4;         // (sysdesc::kMaxDevices)
+constexpr uint64_t kMaxConns = 4;           // clients of one driver (`disk = DRIVER`)
+constexpr uint64_t kConnBytes = 64 * 1024;  // one connection's shared memory
+// The bit a client's wake-up sets in its driver's notification
+// (task_slot::kDeviceNotification; device interrupts use the low 16 bits).
+constexpr uint64_t conn_bit(uint64_t conn) { return uint64_t{1} << (16 + conn); }
+// Where init maps connection memory: a client's at kDiskVa, a driver's
+// connection i at kConnVa + i * kConnBytes.
+constexpr uint64_t kDiskVa = 0x0000'4100'0000'0000ull;
+constexpr uint64_t kConnVa = 0x0000'4200'0000'0000ull;
 constexpr uint64_t kMaxDeviceIrqs = 4;  // interrupts of one device a driver is given
 constexpr uint64_t kMaxDeviceRanges = 2;
 constexpr uint64_t device_irq_bit(uint64_t device, uint64_t irq) {
@@ -122,6 +138,16 @@ struct StartInfo {
   // A channel's shared memory: the same frames the other end maps (0: none).
   uint64_t shared_va, shared_size;
   uint64_t shared_first;  // 1: this task is the pair's first in the description (say, the ring's producer)
+  // A client's disk connection: kConnBytes at disk_va (0: none).
+  uint64_t disk_va;
+  // A block driver's connections, one per client naming it.
+  struct Connection {
+    uint64_t client_id;
+    uint64_t va, pa;                  // the shared memory here and its (contiguous) physical address
+    uint64_t part_offset, part_size;  // the client's partition in bytes (size 0: to the end of the disk)
+  };
+  uint64_t conn_count;
+  Connection conns[kMaxConns];
 };
 static_assert(sizeof(StartInfo) <= 4096, "one page");
 
