@@ -135,9 +135,9 @@ TEST(SysdescTest, Devices) {
         << bad;
   }
   auto dk = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n"
-                             "task a\n program = client\n priority = 3\n disk = blk 0 32K\n"
-                             "task b\n program = client\n priority = 3\n disk = blk 32K 32K\n"),
-                        kModules);
+                              "task a\n program = client\n priority = 3\n disk = blk 0 32K\n"
+                              "task b\n program = client\n priority = 3\n disk = blk 32K 32K\n"),
+                         kModules);
   ASSERT_TRUE(dk.ok()) << dk.status();
   EXPECT_STREQ(dk->tasks[3].disk, "blk");
   EXPECT_EQ(dk->tasks[4].disk_offset, 32u << 10);
