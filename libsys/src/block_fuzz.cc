@@ -62,7 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     auto* used_idx = reinterpret_cast<uint16_t*>(va + 8192 + 2);
     auto* used = reinterpret_cast<keel::virtio::UsedElem*>(va + 8192 + 4);
-    for (size_t off = 0; off + 8 <= n && off < 8 * 64; off += 8) {
+    for (size_t off = 0; off + 8 <= n && off < size_t{8} * 64; off += 8) {
       memcpy(&used[*used_idx % q.size()], p + off, 8);
       ++*used_idx;
       uint16_t head = 0;

@@ -189,7 +189,7 @@ struct Conn {
   uint64_t requests = 0, errors = 0, lost = 0;
 };
 Conn g_conns[abi::kMaxConns];
-uint64_t g_conn_count = 0;
+uint16_t g_conn_count = 0;
 
 void complete(uint16_t conn, uint32_t id, int32_t status, uint64_t value) {
   Conn& c = g_conns[conn];
@@ -286,8 +286,9 @@ void take_completions() {
     const uint64_t rest = first < d.capacity ? d.capacity - first : 0;
     c.first = first;
     c.sectors = in.part_size == 0 ? rest : (in.part_size / kSector < rest ? in.part_size / kSector : rest);
+    const uint64_t end = c.first + c.sectors;
     sys::print("blk: client %llu: sectors [%llu, %llu)\n", static_cast<unsigned long long>(in.client_id),
-               static_cast<unsigned long long>(c.first), static_cast<unsigned long long>(c.first + c.sectors));
+               static_cast<unsigned long long>(c.first), static_cast<unsigned long long>(end));
   }
   for (;;) {
     take_requests();
