@@ -312,7 +312,7 @@ void take_completions() {
 int main() {
   sys::set_console(slot::kConsole);
   if (const char* why = start()) {
-    sys::print("blk: no disk: %s\n", why);
+    sys::print("blk: no disk (%s)\n", why);
     return 0;
   }
   const abi::StartInfo* info = abi::start_info();

@@ -206,6 +206,7 @@ def keel_system_image(name, system, programs, **kwargs):
     name), started as the system description `system` says."""
     modules = {
         "//servers/memory": "memory",
+        "//servers/blk": "blk",
         "//servers/rtc": "rtc",
         "//servers/uart": "uart",
     }
