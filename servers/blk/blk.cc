@@ -249,7 +249,7 @@ void take_requests() {
       if (dec.status != keel::block::kOk) {
         complete(i, r.id, dec.status, 0);
       } else if (r.op == keel::block::kInfo) {
-        complete(i, r.id, keel::block::kOk, c.sectors);
+        complete(i, r.id, keel::block::kOk, c.sectors | (d.read_only ? keel::block::kInfoReadOnly : 0));
       } else if (r.op == keel::block::kFlush && !d.flush) {
         complete(i, r.id, keel::block::kOk, 0);  // (a device without FLUSH writes through)
       } else {

@@ -39,7 +39,8 @@ int main() {
   sys::Checks checks(info->name);
   sys::BlockDevice disk;
   uint64_t sectors = 0;
-  int32_t st = disk.ok() ? disk.info(&sectors) : blk::kBadOp;
+  bool read_only = false;
+  int32_t st = disk.ok() ? disk.info(&sectors, &read_only) : blk::kBadOp;
   checks.report(st == blk::kOk && sectors > 0, "its partition", "%llu sectors (%s)",
                 static_cast<unsigned long long>(sectors), blk::status_name(st));
   if (is(info->name, "hostile")) {
@@ -79,6 +80,11 @@ int main() {
     sum = fnv(disk.data(), uint64_t{n} * blk::kSector, sum);
   }
   checks.report(ok, "read its partition", "fnv1a %016llx", static_cast<unsigned long long>(sum));
+  if (read_only) {  // (--drive FILE,ro) every write refused, by the driver, before the device
+    checks.check(disk.write(0, 1, 0) == blk::kReadOnly, "a write to the read-only disk is refused");
+    checks.check(disk.flush() == blk::kOk, "a flush of the read-only disk is harmless");
+    return checks.summary("disk_client");
+  }
   for (uint64_t s = 0; s < sectors && ok; s += chunk) {
     const uint32_t n = static_cast<uint32_t>(sectors - s < chunk ? sectors - s : chunk);
     for (uint64_t i = 0; i < uint64_t{n} * blk::kSector; i += 2) {

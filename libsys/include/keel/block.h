@@ -23,7 +23,13 @@ class BlockDevice {
   uint8_t* data() const { return data_; }
 
   // Each waits for its completion; the result is a block::Status.
-  int32_t info(uint64_t* sectors) { return run(block::kInfo, 0, 0, 0, sectors); }
+  int32_t info(uint64_t* sectors, bool* read_only = nullptr) {
+    uint64_t v = 0;
+    const int32_t st = run(block::kInfo, 0, 0, 0, &v);
+    *sectors = v & ~block::kInfoReadOnly;
+    if (read_only != nullptr) *read_only = (v & block::kInfoReadOnly) != 0;
+    return st;
+  }
   int32_t read(uint64_t sector, uint32_t count, uint32_t offset) {
     return run(block::kRead, sector, count, offset, nullptr);
   }

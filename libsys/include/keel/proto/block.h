@@ -56,8 +56,9 @@ struct Request {
 struct Completion {
   uint32_t id;
   int32_t status;
-  uint64_t value;  // kInfo: the partition's size in sectors; else bytes moved
+  uint64_t value;  // kInfo: the partition's size in sectors | kInfoReadOnly; else bytes moved
 };
+constexpr uint64_t kInfoReadOnly = uint64_t{1} << 63;  // the disk refuses writes
 
 using RequestRing = ring::Ring<Request, 32>;
 using CompletionRing = ring::Ring<Completion, 32>;
