@@ -24,6 +24,15 @@ for runner in bench_ipc bench_boot bench_boot_8cpu; do
     exit 1
   fi
 done
+# The block request rows need a disk: a scratch 4 MiB image.
+echo "== bench_blk"
+disk=$(mktemp)
+trap 'rm -f "$out" "$disk"' EXIT
+head -c $((4 << 20)) /dev/zero > "$disk"
+if ! ./bench_blk.sh --drive "$disk" "$@" | tee -a "$out"; then
+  echo "bench: bench_blk failed" >&2
+  exit 1
+fi
 # Instructions run holding the kernel lock, per inter-AS round trip: not a
 # PMU count but the profiler's (tools/profile), over the same 1000 rounds.
 echo "== ipc_roundtrip_lock_held"
