@@ -28,7 +28,8 @@ namespace vio = keel::virtio;
 // Feature bits (§5.2.3) the driver understands.
 constexpr uint64_t kFeatureSegMax = 1u << 2, kFeatureRo = 1u << 5, kFeatureBlkSize = 1u << 6, kFeatureFlush = 1u << 9;
 // Request types and status (§5.2.6).
-constexpr uint32_t kIn = 0, kOut = 1, kFlush = 4;
+constexpr uint32_t kIn = 0, kOut = 1, kFlush = 4, kGetId = 8;
+constexpr uint32_t kIdBytes = 20;  // VIRTIO_BLK_ID_BYTES
 constexpr uint8_t kStatusOk = 0;
 constexpr uint64_t kSector = 512;
 constexpr uint32_t kTestBytes = 8 * 512;  // the test disk's sectors 1..8
@@ -60,8 +61,9 @@ uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
 // can lose a completion).
 const char* request(uint32_t type, uint64_t sector, uint64_t data_offset, uint32_t bytes) {
   Disk& d = g_disk;
-  if (bytes % kSector != 0 || data_offset + bytes > d.dma_size || data_offset < kData) return "bad buffer";
-  if (type != kFlush && (sector >= d.capacity || bytes / kSector > d.capacity - sector)) return "past the end";
+  const bool sectors = type == kIn || type == kOut;
+  if ((sectors && bytes % kSector != 0) || data_offset + bytes > d.dma_size || data_offset < kData) return "bad buffer";
+  if (sectors && (sector >= d.capacity || bytes / kSector > d.capacity - sector)) return "past the end";
   auto* hdr = reinterpret_cast<volatile RequestHeader*>(d.dma_va + kHeaderPage);
   auto* status = reinterpret_cast<volatile uint8_t*>(d.dma_va + kHeaderPage + 64);
   hdr->type = type;
@@ -80,7 +82,7 @@ const char* request(uint32_t type, uint64_t sector, uint64_t data_offset, uint32
     vio::Desc& data = d.queue.desc(id);
     data.addr = d.dma_pa + data_offset;
     data.len = bytes;
-    data.flags = static_cast<uint16_t>(data.flags | (type == kIn ? vio::kDescWrite : 0));
+    data.flags = static_cast<uint16_t>(data.flags | (type == kIn || type == kGetId ? vio::kDescWrite : 0));
     id = data.next;
   }
   vio::Desc& st = d.queue.desc(id);
@@ -134,9 +136,17 @@ const char* start() {
   d.flush = (features & kFeatureFlush) != 0;
   if (const char* why = d.queue.setup(d.regs, 0, {d.dma_va, d.dma_pa, d.dma_size})) return why;
   d.regs.write(vio::kStatus, d.regs.read(vio::kStatus) | vio::kDriverOk);
-  sys::print("blk: %s: %llu sectors (%llu KiB), block %u%s%s, queue of %u\n", info->devices[0].path,
+  // Its serial (GET_ID, §5.2.6): 20 bytes, NUL-padded; untrusted, so only
+  // printable characters are shown.
+  char id[kIdBytes + 1] = {};
+  auto* raw = reinterpret_cast<volatile uint8_t*>(d.dma_va + kData);
+  for (uint32_t i = 0; i < kIdBytes; ++i) raw[i] = 0;
+  if (request(kGetId, 0, kData, kIdBytes) == nullptr) {
+    for (uint32_t i = 0; i < kIdBytes && raw[i] != 0; ++i) id[i] = raw[i] >= 0x20 && raw[i] < 0x7f ? char(raw[i]) : '?';
+  }
+  sys::print("blk: %s: %llu sectors (%llu KiB), block %u%s%s, queue of %u, id '%s'\n", info->devices[0].path,
              static_cast<unsigned long long>(d.capacity), static_cast<unsigned long long>(d.capacity / 2), d.blk_size,
-             d.read_only ? ", read-only" : "", d.flush ? ", flush" : "", d.queue.size());
+             d.read_only ? ", read-only" : "", d.flush ? ", flush" : "", d.queue.size(), id);
   return nullptr;
 }
 

@@ -138,7 +138,8 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
     const std::string escaped = absl::StrReplaceAll(file, {{",", ",,"}});
     argv->insert(argv->end(), {"-drive", absl::StrCat("if=none,format=raw,id=disk", i, ",file=", escaped,
                                                       ro ? ",readonly=on" : "")});
-    argv->insert(argv->end(), {"-device", absl::StrCat("virtio-blk-device,drive=disk", i, ",bus=virtio-mmio-bus.", i)});
+    argv->insert(argv->end(), {"-device", absl::StrCat("virtio-blk-device,drive=disk", i, ",bus=virtio-mmio-bus.", i,
+                                                       ",serial=keel-disk", i)});
   }
   // Modern virtio only (keel's drivers refuse the legacy transport).
   if (!o.drives.empty()) argv->insert(argv->end(), {"-global", "virtio-mmio.force-legacy=false"});

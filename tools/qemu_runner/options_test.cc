@@ -67,7 +67,7 @@ TEST(RunnerOptions, DrivesAreModernVirtioBlockDevicesInOrder) {
   o.drives = {"/proc/self/exe,ro", "/proc/self/exe,ro"};
   const std::string c = Cmd(o);
   EXPECT_NE(c.find("-drive if=none,format=raw,id=disk0,file=/proc/self/exe,readonly=on -device "
-                   "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.0"),
+                   "virtio-blk-device,drive=disk0,bus=virtio-mmio-bus.0,serial=keel-disk0"),
             std::string::npos)
       << c;
   EXPECT_NE(c.find("bus=virtio-mmio-bus.1"), std::string::npos) << c;
