@@ -47,7 +47,11 @@ std::optional<uint64_t> hex_after(const std::string& line, const std::string& ke
 }
 
 bool is_fault(const LoggedException& e) {
-  if (!e.has_esr) return false;  // IRQ, FIQ, SError from the log's point of view: not a fault with a syndrome
+  // An interrupt is never a fault, whatever ESR QEMU prints beside it (it
+  // logs the register's current value: a stale syndrome, or 0 at reset,
+  // which would read as EC 0x00, "unknown reason").
+  if (e.name == "IRQ" || e.name == "FIQ" || e.name == "vIRQ" || e.name == "vFIQ") return false;
+  if (!e.has_esr) return false;  // no syndrome: nothing to decode
   const uint32_t ec = arm64::esr_ec(e.esr);
   return ec != 0x15 && ec != 0x16 && ec != 0x17;  // SVC, HVC, SMC are requests, not faults
 }
