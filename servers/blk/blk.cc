@@ -1,11 +1,15 @@
-// blk — the virtio-blk driver, first step: it takes the transport its
-// description names (`device = virtio,mmio#N`, `dma = 64K`, `reset = 0x70`),
-// checks and negotiates it (keel/virtio.h), reads the configuration (every
-// value range-checked), sets up its request queue in its DMA memory and
-// reads sector 0. A disk whose sector 0 starts with "KEELTEST" is a test
-// disk: the driver writes a known pattern to sectors 1..8, flushes, and reads
-// it back (test/devices:blk_host_readback checks the image file from the
-// host afterwards). Serving clients comes next (the block-driver issue).
+// blk — the virtio-blk driver: it takes the transport its description names
+// (`device = virtio,mmio#N`, `dma = 64K`, `reset = 0x70`), checks and
+// negotiates it (keel/virtio.h), reads the configuration (every value
+// range-checked) and sets up its request queue in its DMA memory. Then:
+//  - with clients (`disk = blk ...` in their descriptions), it serves each
+//    its partition over keel/proto/block.h, many requests in flight, and its
+//    statistics (keel/proto/disk.h, `serves = disk`) on its endpoint;
+//  - without, a disk whose sector 0 starts with "KEELTEST" is a test disk:
+//    the driver first writes a known pattern to sectors 1..8, flushes and
+//    reads it back (test/devices:blk_host_readback checks the image file
+//    from the host); any other disk is left alone; it serves its
+//    statistics all the same.
 //
 // A request is a chain of three descriptors (§5.2.6): the header (type,
 // sector) the device reads, the data buffer, and the status byte it writes.
@@ -13,8 +17,10 @@
 #include <stdint.h>
 
 #include "keel/proto/block.h"
+#include "keel/proto/disk.h"
 #include "keel/sys.h"
 #include "keel/task.h"
+#include "keel/thread.h"
 #include "keel/virtio.h"
 
 namespace {
@@ -51,10 +57,16 @@ struct Disk {
   uint64_t capacity = 0;  // 512-byte sectors
   uint32_t blk_size = 512;
   bool read_only = false, flush = false;
+  uint64_t done = 0, io_errors = 0;  // device requests completed / failed (counters: see count())
 };
 Disk g_disk;
 
 uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
+
+// The counters the statistics thread reads while this one serves: written
+// only by the serving thread, each store and load single-copy atomic.
+void count(uint64_t& counter, uint64_t n = 1) { __atomic_store_n(&counter, counter + n, __ATOMIC_RELAXED); }
+uint64_t counted(const uint64_t* counter) { return __atomic_load_n(counter, __ATOMIC_RELAXED); }
 
 // One request, waited for: header + (data) + status; the interrupt is
 // acknowledged before the used ring is read (§4.2.3.4: the other order
@@ -99,7 +111,11 @@ const char* request(uint32_t type, uint64_t sector, uint64_t data_offset, uint32
     uint16_t done = 0;
     uint32_t len = 0;
     while (d.queue.take(&done, &len)) {  // ... then drain
-      if (done == head) return *status == kStatusOk ? nullptr : "the device reported an error";
+      if (done != head) continue;
+      count(d.done);
+      if (*status == kStatusOk) return nullptr;
+      count(d.io_errors);
+      return "the device reported an error";
     }
   }
 }
@@ -194,9 +210,9 @@ InFlight g_inflight[vio::Queue::kMaxQueueSize];
 
 struct Conn {
   keel::block::Shared* shared = nullptr;
-  uint64_t pa = 0;
+  uint64_t pa = 0, client_id = 0;
   uint64_t first = 0, sectors = 0;  // the partition, in disk sectors
-  uint64_t requests = 0, errors = 0, lost = 0;
+  uint64_t requests = 0, bytes = 0, errors = 0, lost = 0;
 };
 Conn g_conns[abi::kMaxConns];
 uint16_t g_conn_count = 0;
@@ -204,9 +220,9 @@ uint16_t g_conn_count = 0;
 void complete(uint16_t conn, uint32_t id, int32_t status, uint64_t value) {
   Conn& c = g_conns[conn];
   bool signal = false;
-  if (status != keel::block::kOk) ++c.errors;
+  if (status != keel::block::kOk) count(c.errors);
   // A client that does not take its completions loses them, not others.
-  if (!c.shared->done.push(keel::block::Completion{id, status, value}, &signal)) ++c.lost;
+  if (!c.shared->done.push(keel::block::Completion{id, status, value}, &signal)) count(c.lost);
   if (signal) (void)sys::Notification(slot::kConnWake + conn).signal();
 }
 
@@ -254,7 +270,7 @@ void take_requests() {
       bool signal = false;
       if (!c.shared->requests.pop(&r, &signal)) break;
       if (signal) (void)sys::Notification(slot::kConnWake + i).signal();
-      ++c.requests;
+      count(c.requests);
       const keel::block::Decoded dec = keel::block::decode(r, c.first, c.sectors, d.read_only);
       if (dec.status != keel::block::kOk) {
         complete(i, r.id, dec.status, 0);
@@ -279,7 +295,64 @@ void take_completions() {
     if (!f.used) continue;
     const auto* status = reinterpret_cast<volatile uint8_t*>(d.dma_va + kHeaderPage + uint64_t{head} * 32 + 16);
     f.used = false;
-    complete(f.conn, f.id, *status == kStatusOk ? keel::block::kOk : keel::block::kIoError, f.bytes);
+    const bool ok = *status == kStatusOk;
+    count(d.done);
+    if (ok) {
+      count(g_conns[f.conn].bytes, f.bytes);
+    } else {
+      count(d.io_errors);
+    }
+    complete(f.conn, f.id, ok ? keel::block::kOk : keel::block::kIoError, f.bytes);
+  }
+}
+
+// ---- statistics (keel/proto/disk.h), for the console's `disk` -------------------
+// A second thread serves them on the driver's endpoint, so the serving
+// thread waits on one notification only. It reads the counters, nothing
+// else (the configuration is fixed before it starts).
+alignas(4096) abi::IpcBuffer g_stats_ipc;
+alignas(16) char g_stats_stack[4096];
+constexpr uint64_t kStatsThread = slot::kFirstFree;  // its capability's slot in the driver's CNode
+
+void stats_answer(const sys::Message& m, sys::Message* out) {
+  const Disk& d = g_disk;
+  *out = sys::Message{};
+  out->label = static_cast<uint64_t>(Error::kInvalidArgument);
+  if (m.label != keel::disk::kStats || m.length < 1 || m.mr[0] > g_conn_count) return;
+  uint64_t* r = out->mr;
+  if (m.mr[0] == 0) {
+    r[0] = d.capacity;
+    r[1] = (d.read_only ? keel::disk::kReadOnly : 0) | (d.flush ? keel::disk::kFlush : 0);
+    r[2] = g_conn_count;
+    r[3] = counted(&d.done);
+    r[4] = counted(&d.io_errors);
+    r[5] = d.blk_size;
+    r[6] = d.queue.size();
+  } else {
+    const Conn& c = g_conns[m.mr[0] - 1];
+    r[0] = c.client_id;
+    r[1] = c.first;
+    r[2] = c.sectors;
+    r[3] = counted(&c.requests);
+    r[4] = counted(&c.bytes);
+    r[5] = counted(&c.errors);
+    r[6] = counted(&c.lost);
+  }
+  out->length = keel::disk::kStatsWords;
+  out->label = static_cast<uint64_t>(Error::kOk);
+}
+
+void stats_thread(uint64_t) {
+  const sys::Endpoint ep(slot::kServerEndpoint);
+  sys::Message m, out;
+  Error e = ep.recv(m);
+  for (;;) {
+    if (e != Error::kOk) {
+      e = ep.recv(m);
+      continue;
+    }
+    stats_answer(m, &out);
+    e = ep.reply_recv(out, m);
   }
 }
 
@@ -290,6 +363,7 @@ void take_completions() {
     Conn& c = g_conns[g_conn_count++];
     c.shared = reinterpret_cast<keel::block::Shared*>(in.va);
     c.pa = in.pa;
+    c.client_id = in.client_id;
     // The partition in sectors, clipped to the disk (a partition past the
     // end has no sectors: every request is out of range).
     const uint64_t first = in.part_offset / kSector;
@@ -300,6 +374,14 @@ void take_completions() {
     sys::print("blk: client %llu: sectors [%llu, %llu)\n", static_cast<unsigned long long>(in.client_id),
                static_cast<unsigned long long>(c.first), static_cast<unsigned long long>(end));
   }
+  // (Without it the clients are still served; only `disk` cannot ask.)
+  const Error e = sys::start_thread({.untyped = slot::kUntyped,
+                                     .slot = kStatsThread,
+                                     .priority = static_cast<unsigned>(info->priority),
+                                     .entry = stats_thread,
+                                     .stack_top = reinterpret_cast<uint64_t>(g_stats_stack + sizeof g_stats_stack),
+                                     .ipc_buffer = reinterpret_cast<uint64_t>(&g_stats_ipc)});
+  if (e != Error::kOk) sys::print("blk: no statistics thread (%s)\n", abi::error_name(e));
   for (;;) {
     take_requests();
     // Asleep only when every client's queue is empty after it was asked to
@@ -326,10 +408,13 @@ int main() {
     return 0;
   }
   const abi::StartInfo* info = abi::start_info();
-  if (info->conn_count != 0) serve(info);  // clients: serve them (a test disk is theirs, not the driver's)
-  if (const char* why = self_test()) {
-    sys::print("blk: I/O failed: %s\n", why);
-    return 1;
+  // Without clients a test disk is the driver's to test (with clients it is
+  // theirs). Either way it then serves: its clients, and its statistics.
+  if (info->conn_count == 0) {
+    if (const char* why = self_test()) {
+      sys::print("blk: I/O failed: %s\n", why);
+      return 1;
+    }
   }
-  return 0;
+  serve(info);
 }

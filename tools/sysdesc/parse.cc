@@ -182,8 +182,13 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       }
       task->reset_offset = off;
     } else if (key == "serves") {
-      if (value != "clock") return error(absl::StrCat("unknown protocol '", value, "' (clock)"));
-      task->serves |= sysdesc::kServeClock;
+      if (value == "clock") {
+        task->serves |= sysdesc::kServeClock;
+      } else if (value == "disk") {
+        task->serves |= sysdesc::kServeDisk;
+      } else {
+        return error(absl::StrCat("unknown protocol '", value, "' (clock, disk)"));
+      }
     } else if (key == "device") {
       if (task->device_count == sysdesc::kMaxDevices) {
         return error(absl::StrCat("more than ", sysdesc::kMaxDevices, " devices for one task"));

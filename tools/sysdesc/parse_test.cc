@@ -108,7 +108,7 @@ TEST(SysdescTest, WholeSystemRules) {
 TEST(SysdescTest, Devices) {
   auto r = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n"
                              " device = virtio,mmio#31   # the last transport\n device = /pl031@9010000\n"
-                             " serves = clock\n"),
+                             " serves = clock\n serves = disk\n"),
                         kModules);
   ASSERT_TRUE(r.ok()) << r.status();
   const sysdesc::Task& t = r->tasks[2];
@@ -116,7 +116,7 @@ TEST(SysdescTest, Devices) {
   ASSERT_EQ(t.device_count, 2u);
   EXPECT_STREQ(t.devices[0], "virtio,mmio#31");
   EXPECT_STREQ(t.devices[1], "/pl031@9010000");
-  EXPECT_EQ(t.serves, sysdesc::kServeClock);
+  EXPECT_EQ(t.serves, sysdesc::kServeClock | sysdesc::kServeDisk);
   auto dma = parse_system(
       with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n dma = 64K\n"), kModules);
   ASSERT_TRUE(dma.ok()) << dma.status();
@@ -171,7 +171,7 @@ TEST(SysdescTest, Devices) {
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = clock\n")),
             "task c: only a driver serves a protocol");
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = time\n")),
-            "line 15: unknown protocol 'time' (clock)");
+            "line 15: unknown protocol 'time' (clock, disk)");
   EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n")),
             "task d: a driver needs at least one 'device = ...'");
   EXPECT_EQ(error_of(with("task d\n program = client\n priority = 3\n device = arm,pl031\n")),

@@ -26,6 +26,7 @@
 #include "keel/loader.h"
 #include "keel/proto/clock.h"
 #include "keel/proto/console.h"
+#include "keel/proto/disk.h"
 #include "keel/proto/memory.h"
 #include "keel/sys.h"
 #include "keel/system.h"
@@ -990,6 +991,44 @@ void cmd_date() {
   sys::print("date: no running driver serves the clock (a task with 'serves = clock')\n");
 }
 
+// Each running driver that says `serves = disk`: its disk, then each client's
+// partition and counters.
+void cmd_disk() {
+  bool any = false;
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if ((g_sys->tasks[i].serves & sd::kServeDisk) == 0 || !running(i)) continue;
+    any = true;
+    const sys::Endpoint ep(kDriverEps + i);
+    uint64_t v[keel::disk::kStatsWords] = {};
+    Error e = keel::disk::stats(ep, 0, v);
+    if (e != Error::kOk) {
+      sys::print("disk: %s: %s\n", g_sys->tasks[i].name, abi::error_name(e));
+      continue;
+    }
+    const uint64_t clients = v[2];
+    sys::print("%s: %llu sectors (%llu KiB), block %llu, queue %llu%s%s; %llu requests done, %llu device errors\n",
+               g_sys->tasks[i].name, static_cast<unsigned long long>(v[0]), static_cast<unsigned long long>(v[0] / 2),
+               static_cast<unsigned long long>(v[5]), static_cast<unsigned long long>(v[6]),
+               (v[1] & keel::disk::kReadOnly) != 0 ? ", read-only" : "",
+               (v[1] & keel::disk::kFlush) != 0 ? ", flush" : "", static_cast<unsigned long long>(v[3]),
+               static_cast<unsigned long long>(v[4]));
+    for (uint64_t c = 1; c <= clients && c <= abi::kMaxConns; ++c) {
+      if (keel::disk::stats(ep, c, v) != Error::kOk) break;
+      const char* who = "?";
+      for (uint64_t t = 0; t < g_sys->task_count; ++t) {
+        if (task_id(t) == v[0]) who = g_sys->tasks[t].name;
+      }
+      const uint64_t end = v[1] + v[2];
+      sys::print("  %-12s sectors [%llu, %llu): %llu requests, %llu bytes, %llu errors, %llu lost\n", who,
+                 static_cast<unsigned long long>(v[1]), static_cast<unsigned long long>(end),
+                 static_cast<unsigned long long>(v[3]), static_cast<unsigned long long>(v[4]),
+                 static_cast<unsigned long long>(v[5]), static_cast<unsigned long long>(v[6]));
+    }
+    if (clients == 0) sys::print("  no clients\n");
+  }
+  if (!any) sys::print("disk: no running driver serves a disk (a task with 'serves = disk')\n");
+}
+
 // kill NAME: a real stop (stop_task). restart NAME [N]: stop it if it runs
 // and start it again, N times (the last start stays running).
 void cmd_kill(const char* name, bool restart, uint64_t times) {
@@ -1033,6 +1072,7 @@ void cmd_help() {
       "  restart NAME [N]  stop it if it runs and start it afresh (N times)\n"
       "  console     the console server's counters\n"
       "  date        the wall-clock time, from the driver that serves 'clock'\n"
+      "  disk        each disk: capacity, and per client its partition and counters\n"
       "  help        this list\n"
       "Ctrl-C cancels a command that waits for tasks; Up and Down recall earlier lines.\n");
 }
@@ -1086,6 +1126,8 @@ void console() {
       cmd_kill(name, true, times == 0 ? 1 : times);
     } else if (streq(cmd, "date")) {
       cmd_date();
+    } else if (streq(cmd, "disk")) {
+      cmd_disk();
     } else if (streq(cmd, "console")) {
       keel::console::Stats st{};
       if (keel::console::stats(con, &st) == Error::kOk) {

@@ -1,8 +1,14 @@
 // block.h — a client's disk (`disk = DRIVER [OFFSET SIZE]` in its
-// description): synchronous reads, writes and flushes of its partition
-// through the connection the block driver serves (keel/proto/block.h).
+// description): reads, writes and flushes of its partition through the
+// connection the block driver serves (keel/proto/block.h), synchronous
+// (read/write/flush: one request, waited for) or asynchronous (submit, then
+// poll or wait for completions: up to kMaxInFlight at once).
 // Buffers live in the connection's data area (data(), kDataBytes bytes):
-// the device moves them by DMA in place, so there is no copy.
+// the device moves them by DMA in place, so there is no copy; a buffer is
+// the driver's from submit until its completion comes back.
+//
+// One thread uses a BlockDevice. The synchronous calls expect nothing else
+// in flight: they discard completions that are not theirs.
 #pragma once
 
 #include <stdint.h>
@@ -38,26 +44,57 @@ class BlockDevice {
   }
   int32_t flush() { return run(block::kFlush, 0, 0, 0, nullptr); }
 
-  // The raw rings, for asynchronous use (and for tests that misbehave).
+  // ---- asynchronous ----
+  // At most this many requests in flight (the completion ring's size: the
+  // driver never has to drop a completion for want of room).
+  static constexpr uint32_t kMaxInFlight = block::CompletionRing::kCapacity;
+  // Queues one request and returns its id (never 0); 0 when kMaxInFlight are
+  // in flight — take completions first. Waits only while the request ring
+  // is full (the driver has not taken earlier requests yet).
+  uint32_t submit(uint32_t op, uint64_t sector, uint32_t count, uint32_t offset) {
+    if (in_flight_ >= kMaxInFlight) return 0;
+    if (++next_id_ == 0) ++next_id_;
+    bool signal = false;
+    while (!shared_->requests.push(block::Request{op, next_id_, sector, count, offset}, &signal)) {
+      if (shared_->requests.producer_prepare_wait()) wait();
+    }
+    if (signal) (void)Notification(abi::task_slot::kDiskWake).signal();
+    ++in_flight_;
+    return next_id_;
+  }
+  // A completion, if one has come (false: none yet).
+  bool poll(block::Completion* c) {
+    bool signal = false;
+    if (!shared_->done.pop(c, &signal)) return false;
+    if (signal) (void)Notification(abi::task_slot::kDiskWake).signal();
+    if (in_flight_ > 0) --in_flight_;
+    return true;
+  }
+  // The next completion, waited for (any order: match it by id).
+  block::Completion wait_completion() {
+    block::Completion c{};
+    while (!poll(&c)) {
+      if (shared_->done.prepare_wait()) wait();
+    }
+    return c;
+  }
+  uint32_t in_flight() const { return in_flight_; }
+
+  // The raw rings (for tests that misbehave).
   block::Shared* shared() const { return shared_; }
 
  private:
   int32_t run(uint32_t op, uint64_t sector, uint32_t count, uint32_t offset, uint64_t* value) {
-    const uint32_t id = ++next_id_;
-    bool signal = false;
-    while (!shared_->requests.push(block::Request{op, id, sector, count, offset}, &signal)) {
-      if (shared_->requests.producer_prepare_wait()) wait();
+    uint32_t id = submit(op, sector, count, offset);
+    while (id == 0) {  // (a caller's asynchronous requests fill the window: theirs are dropped below)
+      (void)wait_completion();
+      id = submit(op, sector, count, offset);
     }
-    if (signal) (void)Notification(abi::task_slot::kDiskWake).signal();
     for (;;) {
-      block::Completion c{};
-      if (shared_->done.pop(&c, &signal)) {
-        if (signal) (void)Notification(abi::task_slot::kDiskWake).signal();
-        if (c.id != id) continue;  // (an older request's: this API has one in flight)
-        if (value != nullptr) *value = c.value;
-        return c.status;
-      }
-      if (shared_->done.prepare_wait()) wait();
+      const block::Completion c = wait_completion();
+      if (c.id != id) continue;
+      if (value != nullptr) *value = c.value;
+      return c.status;
     }
   }
   static void wait() {
@@ -68,6 +105,7 @@ class BlockDevice {
   block::Shared* shared_;
   uint8_t* data_;
   uint32_t next_id_ = 0;
+  uint32_t in_flight_ = 0;
 };
 
 }  // namespace keel::sys

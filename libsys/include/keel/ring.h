@@ -50,6 +50,8 @@ class Ring {
   static_assert(__is_trivially_copyable(T), "descriptors are plain data");
 
  public:
+  static constexpr uint32_t kCapacity = N;
+
   // ---- producer ----
   // Queues d; false if the ring is full (or broken). *signal: the consumer
   // asked to be woken — signal its notification.

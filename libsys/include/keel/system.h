@@ -47,6 +47,7 @@ enum CapBits : uint32_t {
 // Protocols a driver serves (`serves = ...`), for init's console commands.
 enum ServiceBits : uint32_t {
   kServeClock = 1u << 0,  // keel/proto/clock.h (`date`)
+  kServeDisk = 1u << 1,   // keel/proto/block.h's statistics (`disk`)
 };
 
 struct Task {
