@@ -29,7 +29,7 @@ unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); 
 
 uint64_t pa_of(const void* p) { return layout::linear_to_phys(reinterpret_cast<uint64_t>(p)); }
 
-bool same_object(const Slot* a, const Slot* b) {
+bool same_obj(const Slot* a, const Slot* b) {
   return a != nullptr && b != nullptr && !a->empty() && a->cap.type == b->cap.type && a->cap.object == b->cap.object;
 }
 
@@ -93,20 +93,24 @@ bool record_matches(const object::Capability& c) KEEL_REQUIRES(g_kernel_lock) {
 // ---- pass 1: the derivation tree, live objects, records -----------------------------
 void check_tree() KEEL_REQUIRES(g_kernel_lock) {
   const Slot* anchor = mdb_anchor();
-  if (!anchor->empty() || anchor->mdb_prev != nullptr || anchor->depth != 0) violated("derivation tree: the anchor");
+  if (!anchor->empty() || (anchor->sibling.next != nullptr && anchor->sibling.next != &anchor->sibling))
+    violated("derivation tree: the anchor");
   uint64_t n = 0, table_records = 0;
   const Slot* run_start = nullptr;
-  for (const Slot* s = anchor; s->mdb_next != nullptr; s = s->mdb_next) {
-    const Slot* x = s->mdb_next;
+  const Slot* prev = anchor;
+  for (const Slot* x = object::preorder_next(anchor, anchor); x != nullptr;
+       prev = x, x = object::preorder_next(x, anchor)) {
     if (++n > kMaxSlots) violated("derivation tree: a cycle");
-    if (x->mdb_prev != s) violated("derivation tree: links not symmetric", pa_of(x));
+    const object::MdbLink* const links[2] = {&x->sibling, &x->children};
+    for (const object::MdbLink* l : links) {
+      if (l->next == nullptr || l->prev == nullptr || l->next->prev != l || l->prev->next != l)
+        violated("derivation tree: links not symmetric", pa_of(x));
+    }
     if (x->empty()) violated("derivation tree: an empty slot in the tree", pa_of(x));
     const ObjectType t = x->cap.type;
     if (static_cast<unsigned>(t) >= static_cast<unsigned>(ObjectType::kCount))
       violated("a capability of no type", pa_of(x));
-    if (x->depth > 0 && x->depth > s->depth + 1)
-      violated("derivation tree: a child more than one level below its parent", pa_of(x));
-    if (!same_object(x->mdb_prev, x)) {  // the first capability of its object
+    if (!same_obj(prev, x)) {  // the first capability of its object (they are contiguous in preorder)
       run_start = x;
       table_records = 0;
       if (t == ObjectType::kThread || t == ObjectType::kEndpoint || t == ObjectType::kNotification ||
@@ -129,7 +133,8 @@ void check_tree() KEEL_REQUIRES(g_kernel_lock) {
         }
       }
     }
-    if (t == ObjectType::kPageTable && !same_object(x, x->mdb_next)) {  // the last capability of a table
+    if (const Slot* next = object::preorder_next(x, anchor);
+        t == ObjectType::kPageTable && (next == nullptr || !same_obj(x, next))) {  // the last capability of a table
       const PageInfo* p = page_info(run_start->cap.object);
       const bool installed = p != nullptr && p->kind == PageKind::kInstalledTable;
       if (table_records > 1) violated("a page table with more than one mapping record", x->cap.object);
@@ -286,8 +291,11 @@ void check_space(uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
 
 void check_objects() KEEL_REQUIRES(g_kernel_lock) {
   for (auto& w : g_asids_seen) w = 0;
-  for (const Slot* x = mdb_anchor()->mdb_next; x != nullptr; x = x->mdb_next) {
-    if (same_object(x->mdb_prev, x)) continue;
+  const Slot* anchor = mdb_anchor();
+  const Slot* prev = anchor;
+  for (const Slot* x = object::preorder_next(anchor, anchor); x != nullptr;
+       prev = x, x = object::preorder_next(x, anchor)) {
+    if (same_obj(prev, x)) continue;
     switch (x->cap.type) {
       case ObjectType::kThread: check_thread(layout::linear<Thread>(x->cap.object)); break;
       case ObjectType::kEndpoint: check_endpoint(layout::linear<Endpoint>(x->cap.object)); break;
@@ -324,8 +332,11 @@ void check_cpus() KEEL_REQUIRES(g_kernel_lock) {
 // ---- pass 4: every matched record was reached; scratch back to zero --------------------
 void finish() KEEL_REQUIRES(g_kernel_lock) {
   if (g_device_records != 0) violated("a device mapping record matches no reachable entry");
-  for (const Slot* x = mdb_anchor()->mdb_next; x != nullptr; x = x->mdb_next) {
-    if (same_object(x->mdb_prev, x)) continue;
+  const Slot* anchor = mdb_anchor();
+  const Slot* prev = anchor;
+  for (const Slot* x = object::preorder_next(anchor, anchor); x != nullptr;
+       prev = x, x = object::preorder_next(x, anchor)) {
+    if (same_obj(prev, x)) continue;
     PageInfo* p = page_info(x->cap.object);
     if (p == nullptr) continue;
     if ((is_frame(x->cap.type) || x->cap.type == ObjectType::kPageTable) && p->id != 0) {

@@ -45,22 +45,19 @@ Status decode_frame(const Slot* s, const abi::FrameMap& a, unsigned* level, arm6
 // Records the mapping just made in capability s. The entry was empty, so
 // another capability of this object recording this very mapping is stale
 // (its table was removed and replaced since): it forgets it, and every
-// mapping has exactly one record. (Capabilities of one object are
-// neighbours in the derivation tree.)
+// mapping has exactly one record. (Capabilities of one object are one run
+// in the derivation tree: O(the object's capabilities) — a task with many
+// copies of one frame pays for them here.)
 void record_mapping(Slot* s, uint64_t va, unsigned level, uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
   const object::MappingRecord record{.va = va,
                                      .level = level,
                                      .root = root,
                                      .space_id = page_info(root)->id};  // (a live space: its capability is in hand)
-  for (int dir = 0; dir < 2; ++dir) {
-    for (Slot* n = dir == 0 ? s->mdb_prev : s->mdb_next;
-         n != nullptr && n->cap.type == s->cap.type && n->cap.object == s->cap.object;
-         n = dir == 0 ? n->mdb_prev : n->mdb_next) {
-      if (object::MappingRecord::in(n->cap) && object::MappingRecord::of(n->cap) == record) {
-        object::MappingRecord::clear(&n->cap);
-      }
+  object::for_each_same_object(s, [&](Slot* n) {
+    if (object::MappingRecord::in(n->cap) && object::MappingRecord::of(n->cap) == record) {
+      object::MappingRecord::clear(&n->cap);
     }
-  }
+  });
   record.store(&s->cap);
 }
 

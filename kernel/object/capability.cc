@@ -3,35 +3,90 @@
 namespace keel::object {
 namespace {
 
-bool is_final(const Slot* s) {
-  const Slot* p = s->mdb_prev;
-  const Slot* n = s->mdb_next;
-  return !(p != nullptr && p->cap.type == s->cap.type && p->cap.object == s->cap.object) &&
-         !(n != nullptr && n->cap.type == s->cap.type && n->cap.object == s->cap.object);
-}
-
 // Object types whose memory holds kernel state (destroyed with their final cap).
 bool is_kernel_object(ObjectType t) {
   return t != ObjectType::kNull && t != ObjectType::kUntyped && t != ObjectType::kIrqControl &&
          t != ObjectType::kKernelLog;
 }
 
-void link_after(Slot* prev, Slot* s) {
-  s->mdb_prev = prev;
-  s->mdb_next = prev->mdb_next;
-  if (prev->mdb_next != nullptr) prev->mdb_next->mdb_prev = s;
-  prev->mdb_next = s;
+void ring_init(MdbLink* l) { l->prev = l->next = l; }
+void ring_insert_after(MdbLink* at, MdbLink* l) {
+  l->prev = at;
+  l->next = at->next;
+  at->next->prev = l;
+  at->next = l;
+}
+// A head that was never used (a fresh anchor, zeroed memory) is an empty ring.
+void ring_ready(MdbLink* head) {
+  if (head->next == nullptr) ring_init(head);
 }
 
-void unlink(Slot* s) {
-  if (s->mdb_prev != nullptr) s->mdb_prev->mdb_next = s->mdb_next;
-  if (s->mdb_next != nullptr) s->mdb_next->mdb_prev = s->mdb_prev;
-  s->mdb_prev = s->mdb_next = nullptr;
+// s (empty links) becomes parent's first child.
+void add_child(Slot* parent, Slot* s) {
+  ring_ready(&parent->children);
+  ring_init(&s->children);
+  ring_insert_after(&parent->children, &s->sibling);
+}
+
+// Takes s out of the tree in O(1): its children's ring is spliced into its
+// sibling ring where s was, so they become its parent's children (or, for
+// an original without an anchor, originals among themselves).
+void detach(Slot* s) {
+  MdbLink* prev = s->sibling.prev;
+  MdbLink* next = s->sibling.next;
+  const bool alone = prev == &s->sibling;
+  if (has_children(s)) {
+    MdbLink* first = s->children.next;
+    MdbLink* last = s->children.prev;
+    if (alone) {  // their own ring now
+      first->prev = last;
+      last->next = first;
+    } else {
+      prev->next = first;
+      first->prev = prev;
+      last->next = next;
+      next->prev = last;
+    }
+  } else if (!alone) {
+    prev->next = next;
+    next->prev = prev;
+  }
+  s->sibling = s->children = MdbLink{};
+}
+
+// No other capability names s's object (see capability.h: they are one run
+// of siblings with their subtrees, so one of these would be one).
+bool is_final(const Slot* s) {
+  if (const Slot* c = first_child(s); c != nullptr && same_object(c, s)) return false;
+  if (s->sibling.prev == &s->sibling) return true;
+  return !same_object(slot_of(s->sibling.prev), s) && !same_object(slot_of(s->sibling.next), s);
 }
 
 constexpr uint64_t align_up(uint64_t x, unsigned bits) { return (x + (1ull << bits) - 1) & ~((1ull << bits) - 1); }
 
 }  // namespace
+
+Slot* parent_of(const Slot* s) {
+  if (s->sibling.next == nullptr) return nullptr;
+  for (const MdbLink* l = s->sibling.next; l != &s->sibling; l = l->next) {
+    if (is_children_head(l)) return slot_of(l);
+  }
+  return nullptr;
+}
+
+Slot* preorder_next(const Slot* s, const Slot* root) {
+  return has_children(s) ? slot_of(s->children.next) : preorder_skip(s, root);
+}
+
+Slot* preorder_skip(const Slot* s, const Slot* root) {
+  for (;;) {
+    if (s == root) return nullptr;
+    const MdbLink* n = s->sibling.next;
+    if (n == nullptr || n == &s->sibling) return nullptr;
+    if (!is_children_head(n)) return slot_of(n);
+    s = slot_of(n);  // s was its parent's last child: on from the parent
+  }
+}
 
 unsigned object_size_bits(ObjectType type, unsigned size_bits) {
   switch (type) {
@@ -51,11 +106,14 @@ unsigned object_size_bits(ObjectType type, unsigned size_bits) {
 
 Status insert_original(Slot* dst, const Capability& cap, Slot* anchor) {
   if (!dst->empty()) return Status::kSlotOccupied;
-  if (anchor != nullptr && anchor->depth != 0) return Status::kInvalidArgument;
+  if (anchor != nullptr && !anchor->empty()) return Status::kInvalidArgument;
   dst->cap = cap;
-  dst->mdb_prev = dst->mdb_next = nullptr;
-  dst->depth = 0;
-  if (anchor != nullptr) link_after(anchor, dst);  // before the anchor's old successor: nobody's descendant
+  if (anchor != nullptr) {
+    add_child(anchor, dst);
+  } else {
+    ring_init(&dst->sibling);
+    ring_init(&dst->children);
+  }
   return Status::kOk;
 }
 
@@ -78,8 +136,7 @@ Status derive(Slot* src, Slot* dst, uint8_t rights, uint64_t badge) {
     c.badge = badge;
   }
   dst->cap = c;
-  dst->depth = src->depth + 1;
-  link_after(src, dst);
+  add_child(src, dst);
   return Status::kOk;
 }
 
@@ -87,53 +144,66 @@ Status insert_child(Slot* parent, Slot* dst, const Capability& cap) {
   if (parent->empty()) return Status::kInvalidCapability;
   if (!dst->empty()) return Status::kSlotOccupied;
   dst->cap = cap;
-  dst->depth = parent->depth + 1;
-  link_after(parent, dst);
+  add_child(parent, dst);
   return Status::kOk;
 }
+
+namespace {
+// dst's link takes over src's place in its ring (or an empty ring of its own).
+void relink(MdbLink* src, MdbLink* dst) {
+  if (src->next == src) {
+    ring_init(dst);
+    return;
+  }
+  *dst = *src;
+  dst->prev->next = dst;
+  dst->next->prev = dst;
+}
+}  // namespace
 
 Status move(Slot* src, Slot* dst) {
   if (src->empty()) return Status::kInvalidCapability;
   if (src == dst) return Status::kOk;
   if (!dst->empty()) return Status::kSlotOccupied;
   dst->cap = src->cap;
-  dst->depth = src->depth;
-  dst->mdb_prev = src->mdb_prev;
-  dst->mdb_next = src->mdb_next;
-  if (dst->mdb_prev != nullptr) dst->mdb_prev->mdb_next = dst;
-  if (dst->mdb_next != nullptr) dst->mdb_next->mdb_prev = dst;
+  relink(&src->sibling, &dst->sibling);
+  ring_ready(&src->children);
+  relink(&src->children, &dst->children);
   *src = Slot{};
   return Status::kOk;
 }
 
-bool has_children(const Slot* s) { return s->mdb_next != nullptr && s->mdb_next->depth > s->depth; }
+Taken take(Slot* s) {
+  Taken t{.cap = s->cap, .destroy = is_kernel_object(s->cap.type) && is_final(s)};
+  detach(s);
+  *s = Slot{};
+  return t;
+}
+
+void finish_removal(const Taken& t, Slot* where, const ObjectHooks& hooks) {
+  if (hooks.removed != nullptr) hooks.removed(hooks.ctx, t.cap, where);
+  if (t.destroy && hooks.destroy != nullptr) hooks.destroy(hooks.ctx, t.cap);
+}
 
 Status remove(Slot* s, const ObjectHooks& hooks) {
   if (s->empty()) return Status::kInvalidCapability;
-  Capability c = s->cap;
-  bool destroy = is_kernel_object(c.type) && is_final(s);
-  // Its descendants move up one level, to its parent: left at their depth
-  // they would follow the previous sibling's subtree and count as *its*
-  // descendants (a revoke of an unrelated capability would remove them).
-  // Found by capability_fuzz.
-  for (Slot* d = s->mdb_next; d != nullptr && d->depth > s->depth; d = d->mdb_next) --d->depth;
-  unlink(s);
-  *s = Slot{};
-  if (hooks.removed != nullptr) hooks.removed(hooks.ctx, c, s);
-  if (destroy && hooks.destroy != nullptr) hooks.destroy(hooks.ctx, c);
+  finish_removal(take(s), s, hooks);
   return Status::kOk;
 }
 
 Status revoke(Slot* s, const ObjectHooks& hooks, uint64_t budget) {
   if (s->empty()) return Status::kInvalidCapability;
-  // Deepest-last order is not needed: every successor deeper than s is a
-  // descendant, and removing one never changes which the next one is.
-  while (has_children(s)) {
+  // Each removal splices the child's own children in its place, so the
+  // first child is always a descendant still to go, and each step is O(1).
+  while (Slot* c = first_child(s)) {
     if (budget-- == 0) return Status::kRestart;
-    Status st = remove(s->mdb_next, hooks);
+    Status st = remove(c, hooks);
     if (st != Status::kOk) return st;
   }
-  if (s->cap.type == ObjectType::kUntyped) s->cap.watermark = 0;
+  if (s->cap.type == ObjectType::kUntyped) {
+    if (hooks.settled != nullptr && !hooks.settled(hooks.ctx)) return Status::kRestart;
+    s->cap.watermark = 0;
+  }
   return Status::kOk;
 }
 
@@ -169,8 +239,7 @@ Status retype(Slot* ut, ObjectType type, unsigned size_bits, Slot* const* dests,
                             type == ObjectType::kCNode || type == ObjectType::kUntyped ? size_bits : obj_bits),
                         .flags = ut->cap.flags,
                         .object = pa};
-    d->depth = ut->depth + 1;
-    link_after(ut, d);
+    add_child(ut, d);
   }
   ut->cap.watermark = start + (uint64_t{count} << obj_bits);
   return Status::kOk;

@@ -2,8 +2,11 @@
 // sequences of retype, copy/mint, move, delete, revoke and insert_child
 // over a small CNode, with the tree's invariants as the oracle after every
 // operation:
-//   - the slots form doubly linked lists (links both ways, no empty slot
-//     in a list, no cycle), every non-empty slot in exactly one;
+//   - the slots form one tree under the anchor: every ring linked both
+//     ways, no empty slot in a ring, the preorder walk from the anchor
+//     visits every non-empty slot once and ends;
+//   - the capabilities of one object are found from any one of them
+//     (for_each_same_object: they stay one run of siblings and subtrees);
 //   - an object is destroyed exactly when its last capability goes, once;
 //   - every descendant of an untyped lies inside it, and its watermark does
 //     not pass its end;
@@ -27,6 +30,7 @@ using keel::object::Slot;
 constexpr size_t kSlots = 48;
 
 struct World {
+  Slot anchor;
   Slot slots[kSlots];
   std::map<std::pair<int, uint64_t>, int> made;       // (type, object) -> times made
   std::map<std::pair<int, uint64_t>, int> destroyed;  // -> times destroyed
@@ -41,25 +45,35 @@ void check(const World& w) {
   size_t nonempty = 0, visited = 0;
   std::map<std::pair<int, uint64_t>, int> live;
   for (const Slot& s : w.slots) {
-    if (s.empty()) {
-      if (s.mdb_prev != nullptr || s.mdb_next != nullptr) __builtin_trap();  // an empty slot in a list
-      continue;
+    for (const keel::object::MdbLink* l : {&s.sibling, &s.children}) {
+      if (s.empty()) {
+        if (l->prev != nullptr || l->next != nullptr) __builtin_trap();  // an empty slot in a ring
+      } else if (l->next->prev != l || l->prev->next != l) {
+        __builtin_trap();  // links not both ways
+      }
     }
+    if (s.empty()) continue;
     ++nonempty;
     ++live[{static_cast<int>(s.cap.type), s.cap.object}];
-    if (s.mdb_next != nullptr && s.mdb_next->mdb_prev != &s) __builtin_trap();
-    if (s.mdb_prev != nullptr && s.mdb_prev->mdb_next != &s) __builtin_trap();
-    if (s.mdb_prev != nullptr) continue;
-    for (const Slot* x = &s; x != nullptr; x = x->mdb_next) {  // a list from its head
-      if (++visited > kSlots) __builtin_trap();                // a cycle
-      if (x->cap.type == ObjectType::kUntyped) {
-        if (x->cap.watermark > (1ull << x->cap.size_bits)) __builtin_trap();
-        for (const Slot* d = x->mdb_next; d != nullptr && d->depth > x->depth; d = d->mdb_next) {
-          if (d->cap.object < x->cap.object || d->cap.object >= x->cap.object + (1ull << x->cap.size_bits)) {
-            if (d->cap.type != ObjectType::kIrqHandler) __builtin_trap();  // a descendant outside its untyped
-          }
+  }
+  for (const Slot* x = keel::object::preorder_next(&w.anchor, &w.anchor); x != nullptr;
+       x = keel::object::preorder_next(x, &w.anchor)) {
+    if (++visited > kSlots || x->empty()) __builtin_trap();  // a cycle, or an empty slot reached
+    if (x->cap.type == ObjectType::kUntyped) {
+      if (x->cap.watermark > (1ull << x->cap.size_bits)) __builtin_trap();
+      for (const Slot* d = keel::object::preorder_next(x, x); d != nullptr; d = keel::object::preorder_next(d, x)) {
+        if (d->cap.object < x->cap.object || d->cap.object >= x->cap.object + (1ull << x->cap.size_bits)) {
+          if (d->cap.type != ObjectType::kIrqHandler) __builtin_trap();  // a descendant outside its untyped
         }
       }
+    }
+    if (x->cap.type != ObjectType::kUntyped && x->cap.type != ObjectType::kIrqControl) {
+      int same = 0;
+      keel::object::for_each_same_object(const_cast<Slot*>(x), [&](Slot* y) {
+        if (!keel::object::same_object(x, y)) __builtin_trap();
+        ++same;
+      });
+      if (same != live[{static_cast<int>(x->cap.type), x->cap.object}]) __builtin_trap();  // an object's caps split
     }
   }
   if (visited != nonempty) __builtin_trap();
@@ -91,20 +105,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ++static_cast<World*>(ctx)->destroyed[{static_cast<int>(c.type), c.object}];
   };
   // Two untyped originals and an IRQ control, as the kernel makes at boot.
-  Slot anchor;
   (void)keel::object::insert_original(
       &w->slots[0], Capability{.type = ObjectType::kUntyped, .rights = 7, .size_bits = 16, .object = 0x100000},
-      &anchor);
+      &w->anchor);
   (void)keel::object::insert_original(
       &w->slots[1], Capability{.type = ObjectType::kUntyped, .rights = 7, .size_bits = 14, .object = 0x200000},
-      &anchor);
-  (void)keel::object::insert_original(&w->slots[2], Capability{.type = ObjectType::kIrqControl, .rights = 7}, &anchor);
-  // (the anchor is a stack slot: unlink it before checking the slots alone)
-  auto detach_anchor = [&] {
-    if (anchor.mdb_next != nullptr) anchor.mdb_next->mdb_prev = nullptr;
-    anchor.mdb_next = nullptr;
-  };
-  detach_anchor();
+      &w->anchor);
+  (void)keel::object::insert_original(&w->slots[2], Capability{.type = ObjectType::kIrqControl, .rights = 7},
+                                      &w->anchor);
   check(*w);
   for (size_t i = 0; i + 4 <= size; i += 4) {
     const uint8_t op = data[i] % 7, a = data[i + 1], b = data[i + 2], c = data[i + 3];

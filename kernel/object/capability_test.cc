@@ -54,7 +54,7 @@ TEST_F(CapTest, RetypePlacesAlignedObjectsAndAdvancesTheWatermark) {
   EXPECT_EQ(s[4].cap.size_bits, 4u);
   EXPECT_EQ(rec.made.size(), 4u);
   EXPECT_TRUE(has_children(&s[0]));
-  EXPECT_EQ(s[1].depth, 1u);
+  EXPECT_EQ(parent_of(&s[1]), &s[0]);
 }
 
 TEST_F(CapTest, RetypeErrors) {
@@ -99,7 +99,7 @@ TEST_F(CapTest, MintReducesRightsAndBadgesOnce) {
   ASSERT_EQ(derive(&s[1], &s[2], abi::kRightWrite, 42), Status::kOk);
   EXPECT_EQ(s[2].cap.badge, 42u);
   EXPECT_EQ(s[2].cap.rights, abi::kRightWrite);
-  EXPECT_EQ(s[2].depth, 2u);
+  EXPECT_EQ(parent_of(&s[2]), &s[1]);
   EXPECT_EQ(derive(&s[2], &s[3], abi::kRightWrite, 7), Status::kInvalidArgument) << "no rebadging";
   EXPECT_EQ(derive(&s[2], &s[3], abi::kRightWrite | abi::kRightRead, 0), Status::kInsufficientRights);
   ASSERT_EQ(derive(&s[2], &s[3], abi::kRightWrite, 0), Status::kOk);
@@ -133,7 +133,7 @@ TEST_F(CapTest, DeletedParentsChildrenMoveUpNotUnderASibling) {
   ASSERT_EQ(derive(&s[1], &s[4], abi::kRightsAll, 0), Status::kOk);  // A' after A
   // Delete B: B' must become a child of the untyped, not of A (or of what precedes).
   ASSERT_EQ(remove(&s[2], rec.hooks()), Status::kOk);
-  EXPECT_EQ(s[3].depth, 1u);
+  EXPECT_EQ(parent_of(&s[3]), &s[0]);
   ASSERT_EQ(revoke(&s[1], rec.hooks()), Status::kOk);  // A's own descendants: A' only
   EXPECT_TRUE(s[4].empty());
   EXPECT_FALSE(s[3].empty()) << "revoking the endpoint removed a copy of the frame";
@@ -147,7 +147,7 @@ TEST_F(CapTest, MoveKeepsTheTreePosition) {
   ASSERT_EQ(move(&s[2], &s[9]), Status::kOk);
   EXPECT_TRUE(s[2].empty());
   EXPECT_EQ(s[9].cap.badge, 5u);
-  EXPECT_EQ(s[1].mdb_next, &s[9]);
+  EXPECT_EQ(first_child(&s[1]), &s[9]);
   EXPECT_EQ(move(&s[2], &s[10]), Status::kInvalidCapability);
   ASSERT_EQ(derive(&s[1], &s[3], abi::kRightsAll, 0), Status::kOk);
   EXPECT_EQ(move(&s[3], &s[9]), Status::kSlotOccupied);
@@ -190,6 +190,79 @@ TEST_F(CapTest, RevokeOfAMintedCapOnlyTakesItsSubtree) {
 
 // Random operation sequences keep the tree well-formed: the list links are
 // consistent, and revoke(untyped) always empties every derived slot.
+// The hostile shape of the bounded-time issue: a chain of copies, each the
+// child of the one before. Removing a link in the middle re-parents the
+// rest of the chain to the link's parent without visiting it (O(1)); the
+// object dies with its last copy, wherever that is.
+TEST(CapChain, RemovalInAChainReparentsAndTheObjectDiesWithItsLastCap) {
+  constexpr int kN = 5000;
+  std::vector<Slot> s(kN + 1);
+  Recorder rec;
+  Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
+  ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
+  Slot* d = &s[1];
+  ASSERT_EQ(retype(&s[0], ObjectType::kEndpoint, 0, &d, 1, rec.hooks()), Status::kOk);
+  for (int i = 2; i <= kN; ++i) ASSERT_EQ(derive(&s[i - 1], &s[i], abi::kRightsAll, 0), Status::kOk);
+  ASSERT_EQ(parent_of(&s[kN]), &s[kN - 1]);
+  ASSERT_EQ(remove(&s[kN / 2], rec.hooks()), Status::kOk);
+  EXPECT_EQ(parent_of(&s[kN / 2 + 1]), &s[kN / 2 - 1]) << "the rest of the chain moved up one level";
+  int seen = 0;
+  for_each_same_object(&s[kN], [&](Slot* x) {
+    ++seen;
+    EXPECT_EQ(x->cap.type, ObjectType::kEndpoint);
+  });
+  EXPECT_EQ(seen, kN - 1) << "every remaining copy, from the deepest";
+  for (int i = 1; i < kN; ++i) {
+    if (i != kN / 2) ASSERT_EQ(remove(&s[i], rec.hooks()), Status::kOk);
+  }
+  EXPECT_TRUE(rec.destroyed.empty()) << "one copy is left";
+  EXPECT_EQ(parent_of(&s[kN]), &s[0]);
+  ASSERT_EQ(remove(&s[kN], rec.hooks()), Status::kOk);
+  ASSERT_EQ(rec.destroyed.size(), 1u);
+  EXPECT_FALSE(has_children(&s[0]));
+}
+
+// Revoke of a chain in bounded batches: kRestart with progress until done.
+TEST(CapChain, RevokeOfADeepChainIsBatched) {
+  constexpr int kN = 1000;
+  std::vector<Slot> s(kN + 1);
+  Recorder rec;
+  Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
+  ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
+  Slot* d = &s[1];
+  ASSERT_EQ(retype(&s[0], ObjectType::kFrame4K, 0, &d, 1, rec.hooks()), Status::kOk);
+  for (int i = 2; i <= kN; ++i) ASSERT_EQ(derive(&s[i - 1], &s[i], abi::kRightsAll, 0), Status::kOk);
+  int calls = 0;
+  Status st = Status::kRestart;
+  while (st == Status::kRestart) {
+    st = revoke(&s[1], rec.hooks());
+    ++calls;
+  }
+  EXPECT_EQ(st, Status::kOk);
+  EXPECT_EQ(calls, (kN - 1 + static_cast<int>(kRevokeBatch) - 1) / static_cast<int>(kRevokeBatch));  // 999 in 64s
+  for (int i = 2; i <= kN; ++i) ASSERT_TRUE(s[i].empty());
+  EXPECT_FALSE(s[1].empty());
+}
+
+// An untyped's memory is not reused while hooks.settled says objects in it
+// are still being taken apart.
+TEST(CapSettled, RevokeOfAnUntypedWaitsUntilSettled) {
+  Slot s[4];
+  struct Ctx {
+    int asked = 0;
+  } ctx;
+  ObjectHooks hooks{.settled = [](void* c) { return ++static_cast<Ctx*>(c)->asked >= 3; }, .ctx = &ctx};
+  Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
+  ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
+  Slot* d = &s[1];
+  ASSERT_EQ(retype(&s[0], ObjectType::kFrame4K, 0, &d, 1, hooks), Status::kOk);
+  EXPECT_EQ(revoke(&s[0], hooks), Status::kRestart);
+  EXPECT_NE(s[0].cap.watermark, 0u) << "not reusable yet";
+  EXPECT_EQ(revoke(&s[0], hooks), Status::kRestart);
+  EXPECT_EQ(revoke(&s[0], hooks), Status::kOk);
+  EXPECT_EQ(s[0].cap.watermark, 0u);
+}
+
 TEST(MappingRecord, RoundTripsThroughTheCapability) {
   Capability c{.type = ObjectType::kFrame4K, .rights = abi::kRightsAll, .object = 0x4000'0000};
   EXPECT_FALSE(MappingRecord::in(c));
@@ -245,9 +318,14 @@ TEST(CapRandom, TreeStaysConsistent) {
           break;
       }
       for (Slot& x : s) {
-        if (x.mdb_next != nullptr) ASSERT_EQ(x.mdb_next->mdb_prev, &x);
-        if (x.mdb_prev != nullptr) ASSERT_EQ(x.mdb_prev->mdb_next, &x);
-        if (x.empty()) ASSERT_TRUE(x.mdb_next == nullptr && x.mdb_prev == nullptr);
+        for (MdbLink* l : {&x.sibling, &x.children}) {
+          if (x.empty()) {
+            ASSERT_TRUE(l->next == nullptr && l->prev == nullptr);
+          } else {
+            ASSERT_EQ(l->next->prev, l);
+            ASSERT_EQ(l->prev->next, l);
+          }
+        }
       }
     }
     ASSERT_EQ(revoke(&s[0], rec.hooks()), Status::kOk);

@@ -91,6 +91,8 @@ class HostKernel {
     kernel_exit();
     return ttbr0;
   }
+  // Whether dead CNodes wait to be emptied (tests run on one host thread: no lock).
+  bool dead_cnodes_queued() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_dead_cnodes != 0; }
   // Whether t is in a run queue (tests run on one host thread: no lock).
   bool queued(const Thread* t) KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler.contains(t); }
   object::Slot* slot(uint64_t i) { return arch::phys<object::Slot>(kRamBase) + i; }

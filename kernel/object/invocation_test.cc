@@ -191,6 +191,48 @@ TEST_F(Objects, LongRevokeRestartsInBoundedSteps) {
   EXPECT_EQ(k.take_restarts(), 0u) << "nothing left: done in one entry";
 }
 
+// A dead CNode is emptied in bounded steps after the call that killed it,
+// and an untyped's revoke does not let its memory be reused until every
+// dead CNode is empty (the restarts of that revoke do the rest).
+TEST_F(Objects, DeadCNodesDrainInBoundedStepsBeforeTheirMemoryIsReused) {
+  constexpr uint64_t kUt = 150, kBig = 151, kChain = 160, kChainLength = 40;
+  ASSERT_EQ(k.retype(ObjectType::kUntyped, kUt, 1, 17), Error::kOk);  // 128 KiB of the caller's own
+  auto from_ut = [&](ObjectType type, uint64_t dest, uint64_t count, uint64_t bits) {
+    return k.invoke(
+        kUt, abi::UntypedRetype{.type = static_cast<uint64_t>(type), .size_bits = bits, .dest = dest, .count = count});
+  };
+  // A CNode of 256 slots, each a copy of the endpoint: 256 removals, four times a step's 64.
+  ASSERT_EQ(from_ut(ObjectType::kCNode, kBig, 1, 8), Error::kOk);
+  for (uint64_t i = 0; i < 256; ++i) {
+    ASSERT_EQ(
+        k.invoke(kBig,
+                 abi::CNodeCopy{
+                     .dest = i, .source = kEp, .rights = abi::kRightsAll, .source_cnode = HostKernel::kSlotCNode}),
+        Error::kOk);
+  }
+  // A chain of CNodes, each holding the next one's only capability in its slot 0.
+  ASSERT_EQ(from_ut(ObjectType::kCNode, kChain, kChainLength, 1), Error::kOk);
+  for (uint64_t i = kChainLength - 1; i > 0; --i) {
+    ASSERT_EQ(k.invoke(kChain + i - 1,
+                       abi::CNodeMove{.dest = 0, .source = kChain + i, .source_cnode = HostKernel::kSlotCNode}),
+              Error::kOk);
+  }
+  ASSERT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeDelete{.slot = kBig}), Error::kOk);
+  EXPECT_TRUE(k.dead_cnodes_queued()) << "one call does not empty 256 slots";
+  EXPECT_TRUE(object::has_children(k.slot(kEp))) << "some copies are still there";
+  ASSERT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeDelete{.slot = kChain}), Error::kOk);
+  EXPECT_TRUE(k.dead_cnodes_queued());
+  (void)k.take_restarts();
+  ASSERT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeRevoke{.slot = kUt}), Error::kOk);
+  EXPECT_GE(k.take_restarts(), 1u) << "the revoke waited for the drain, a bounded step per entry";
+  EXPECT_FALSE(k.dead_cnodes_queued());
+  EXPECT_FALSE(object::has_children(k.slot(kEp))) << "every copy in the dead CNode went";
+  EXPECT_EQ(k.cap(kUt).watermark, 0u);
+  // The memory is reusable, and the endpoint still works as before.
+  ASSERT_EQ(from_ut(ObjectType::kCNode, kBig, 1, 8), Error::kOk);
+  EXPECT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeRevoke{.slot = kUt}), Error::kOk);
+}
+
 TEST_F(Objects, CopyFromAnotherCNode) {
   // A parent fills a child's CNode: the source slot is in the root CNode,
   // the destination in the child's (kCNode2, 16 slots).

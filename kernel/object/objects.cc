@@ -17,8 +17,16 @@ using abi::ObjectType;
 void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 void destroy_object(void*, const object::Capability& cap) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 void removed_cap(void*, const object::Capability& cap, object::Slot* where) KEEL_NO_THREAD_SAFETY_ANALYSIS;
-const object::ObjectHooks kHooks{
-    .init = init_object, .destroy = destroy_object, .removed = removed_cap, .ctx = nullptr};
+bool dead_cnodes_settled(void*) KEEL_NO_THREAD_SAFETY_ANALYSIS;
+const object::ObjectHooks kHooks{.init = init_object,
+                                 .destroy = destroy_object,
+                                 .removed = removed_cap,
+                                 .settled = dead_cnodes_settled,
+                                 .ctx = nullptr};
+
+// An untyped's memory is reused only when no dead CNode is left anywhere
+// (one could lie in it): the revoke drains a step and restarts until then.
+bool dead_cnodes_settled(void*) { return drain_dead_cnodes_step(kDrainBudget); }
 
 // New objects are zeroed, except untyped: memory is zeroed when it becomes
 // objects, never twice (splitting untyped costs nothing per byte).

@@ -112,13 +112,18 @@ void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock);
 // A thread's own reference to its address space removed: it stops.
 void thread_lost_space(Thread* t) KEEL_REQUIRES(g_kernel_lock);
 
-// Empties the CNodes destroyed since the last call (cnode.cc; iteratively:
-// a chain of nested CNodes costs no kernel stack). After every syscall, so
-// the test of whether there are any is inline.
-extern uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock);  // PA | size bits, linked through slot 0
-void drain_dead_cnodes_now() KEEL_REQUIRES(g_kernel_lock);
+// Dead CNodes (cnode.cc): destroyed, their slots emptied later in bounded
+// steps — no recursion, whatever user space nested, and no kernel entry
+// longer than a step. drain_dead_cnodes_step does at most `budget` units
+// of that work (a slot looked at: 1, a capability removed: 16) and says
+// whether none is left. Every syscall's exit does one step (the test of
+// whether there are any is inline); an untyped's revoke does steps until
+// none is left before its memory can be reused.
+extern uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock);  // the stack's top: PA | size bits
+bool drain_dead_cnodes_step(uint64_t budget) KEEL_REQUIRES(g_kernel_lock);
+constexpr uint64_t kDrainBudget = 1024;  // 64 removals
 inline void drain_dead_cnodes() KEEL_REQUIRES(g_kernel_lock) {
-  if (__builtin_expect(g_dead_cnodes != 0, false)) drain_dead_cnodes_now();
+  if (__builtin_expect(g_dead_cnodes != 0, false)) (void)drain_dead_cnodes_step(kDrainBudget);
 }
 
 }  // namespace keel

@@ -205,7 +205,13 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   for (uint32_t i = 0; i < m->segment_count; ++i) {
     const ManifestSegment& s = m->segments[i];
     auto* p = reinterpret_cast<volatile uint8_t*>(kernel_pa + (s.vaddr - m->kernel_vbase));
-    for (uint64_t b = s.file_size; b < s.mem_size; ++b) p[b] = 0;
+    // The tail past the file (BSS): bytes up to an 8-byte boundary, then
+    // words (with the MMU off memory is Device-nGnRnE: aligned stores only,
+    // and no DC ZVA), then the last bytes.
+    uint64_t b = s.file_size;
+    for (; b < s.mem_size && ((reinterpret_cast<uintptr_t>(p) + b) & 7) != 0; ++b) p[b] = 0;
+    for (; b + 8 <= s.mem_size; b += 8) *reinterpret_cast<volatile uint64_t*>(p + b) = 0;
+    for (; b < s.mem_size; ++b) p[b] = 0;
   }
   if (m->inject != Inject::kNone) say("keel: fault injection: %s\n", inject_name(m->inject));
   if (m->inject == Inject::kPhysFault) (void)phys_selftest_fault(image_base);
