@@ -19,6 +19,7 @@
 //   ordering          table_writes_visible()       new descriptors visible to table walks (DSB ISHST)
 //                     sync_context()               system-register writes in effect (ISB)
 //   caches            clean_invalidate_to_poc(pa, size)   DC CIVAC over the range, complete (DSB SY)
+//   memory            zero_memory(pa, size)        zeroes (size a multiple of 16): DC ZVA where it can
 //   TLB               tlb_flush_page(va, asid), tlb_flush_asid(asid), tlb_flush_all()   inner shareable, complete
 //                     tlb_flush_local()            this CPU only, every ASID
 //   user tables       set_user_tables(ttbr0)       TTBR0, synchronized
@@ -32,7 +33,8 @@
 //                     irq_enable_ppi(cpu, id), send_sgi(cpu, id)
 //   PMU               pmu_enable()
 //   EL0               enter_user() (the first return to EL0 on this CPU)
-//   waiting           wait_for_interrupt(), cpu_relax(), mask_interrupts(), halt() (masked, forever)
+//   waiting           wait_for_interrupt(), cpu_relax(), wait_while(p, v) (WFE until *p may have changed),
+//                     mask_interrupts(), halt() (masked, forever)
 #pragma once
 
 #include <stdint.h>

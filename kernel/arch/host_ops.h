@@ -54,6 +54,11 @@ inline void table_writes_visible() {}
 inline void sync_context() {}
 
 inline void clean_invalidate_to_poc(uint64_t, uint64_t) { ++g_host.cpu.cache_cleans; }
+inline void wait_while(const uint32_t*, uint32_t) {}  // (host tests run one thread)
+inline void zero_memory(uint64_t pa, uint64_t size) {
+  auto* p = reinterpret_cast<uint64_t*>(g_host.phys_offset + pa);
+  for (uint64_t i = 0; i < size / 8; ++i) p[i] = 0;
+}
 inline void tlb_flush_page(uint64_t, uint64_t) { ++g_host.cpu.tlb_flushes; }
 inline void tlb_flush_asid(uint64_t) { ++g_host.cpu.tlb_flushes; }
 inline void tlb_flush_all() { ++g_host.cpu.tlb_flushes; }

@@ -129,13 +129,32 @@ void kernel_enter() {
   if (checked) __atomic_store_n(&g_lock_holder, me, __ATOMIC_RELAXED);
 }
 
-void kernel_exit() {
-  Cpu& c = this_cpu();
+namespace {
+// The exit with work beyond dropping the locks: a checked kernel's holder
+// check, or a restart's hand-off to waiting CPUs (holder_checked's bits).
+[[gnu::noinline]] void kernel_exit_slow(Cpu& c) KEEL_NO_THREAD_SAFETY_ANALYSIS {
   const uint64_t me = c.index + 1;
-  if (c.holder_checked != 0) {
+  if ((c.holder_checked & 1) != 0) {
     if (__atomic_load_n(&g_lock_holder, __ATOMIC_RELAXED) != me)
       panic("cpu %llu drops a kernel lock it does not hold", static_cast<unsigned long long>(me - 1));
     __atomic_store_n(&g_lock_holder, 0, __ATOMIC_RELAXED);
+  }
+  const bool let_in = (c.holder_checked & kExitLetIn) != 0;
+  c.holder_checked = 0;
+  drop_fast_locks(c);
+  if (let_in) {
+    g_kernel_lock.unlock_for_waiters();
+  } else {
+    g_kernel_lock.unlock();
+  }
+}
+}  // namespace
+
+void kernel_exit() KEEL_NO_THREAD_SAFETY_ANALYSIS {  // (both paths release it; the analysis sees one)
+  Cpu& c = this_cpu();
+  if (c.holder_checked != 0) {  // (one test for both rare cases)
+    kernel_exit_slow(c);
+    return;
   }
   drop_fast_locks(c);
   g_kernel_lock.unlock();

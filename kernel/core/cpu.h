@@ -54,11 +54,13 @@ struct Cpu : arm64::PerCpu {
   // runs without the big lock, and excludes the slow path everywhere
   // meanwhile (docs/smp.md).
   WordLock fast_lock;
-  uint32_t holder_checked;  // this entry set g_lock_holder (checked kernels: kernel_enter)
+  uint32_t holder_checked;  // bit 0: this entry set g_lock_holder (checked kernels: kernel_enter); bit 1
+                            // (kExitLetIn): a restarted operation, kernel_exit lets lock waiters in first
   uint64_t fast_locks;      // while it holds the big lock: the CPUs whose fast locks it took (bit i: CPU i)
   uint64_t pad[4];          // one 128-byte line per CPU
 };
 static_assert(sizeof(Cpu) == 128, "one cache line per CPU");
+constexpr uint32_t kExitLetIn = 2;  // Cpu::holder_checked
 
 // This CPU's record (inline: every kernel entry reads it several times).
 inline Cpu& this_cpu() { return static_cast<Cpu&>(arch::this_percpu()); }

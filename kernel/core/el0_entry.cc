@@ -223,7 +223,7 @@ extern "C" void user_exception(arm64::ExceptionFrame* f, uint64_t slot) {
   bool yield = false;
   if (synchronous && ec == arm64::ec::kSvc64) {
     yield = syscall_dispatch(t);
-    drain_dead_cnodes();
+    drain_deferred();
   } else if (slot == 9) {  // IRQ from EL0: the tick ends the time slice; devices signal; SGIs
     for (IrqResult r = irq_dispatch(); r != IrqResult::kNone; r = irq_dispatch()) yield |= r == IrqResult::kTick;
   } else {

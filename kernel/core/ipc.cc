@@ -216,12 +216,14 @@ void ntfn_wait(Notification* n, Thread* t, bool blocking) {
   t->waiting_on = n;
 }
 
-void ntfn_destroy(Scheduler& s, Notification* n) {
+bool ntfn_destroy(Scheduler& s, Notification* n, uint64_t budget) {
   while (Thread* t = n->waiters.head) {
+    if (budget-- == 0) return false;
     ntfn_unlink(n, t);
     t->regs().set_error(abi::Error::kObjectDestroyed);
     wake(s, t);
   }
+  return true;
 }
 
 void thread_detach(Scheduler& s, Thread* t) {
@@ -247,11 +249,14 @@ void thread_stop(Scheduler& s, Thread* t) {
   set_state(t, ThreadState::kStopped);
 }
 
-void endpoint_destroy(Scheduler& s, Endpoint* ep) {
-  while (Thread* t = ep_pop(ep)) {
+bool endpoint_destroy(Scheduler& s, Endpoint* ep, uint64_t budget) {
+  while (!ep->waiters.empty()) {
+    if (budget-- == 0) return false;
+    Thread* t = ep_pop(ep);
     drop_recv_reply(t);
     release_caller(s, t);  // (a thread sending its fault there is stopped, registers intact)
   }
+  return true;
 }
 
 }  // namespace keel

@@ -57,7 +57,9 @@ void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint6
 // Results: x0 = kOk, x1 = the word.
 void ntfn_signal(Scheduler& s, Notification* n, uint64_t badge);
 void ntfn_wait(Notification* n, Thread* t, bool blocking);
-void ntfn_destroy(Scheduler& s, Notification* n);
+// Wakes up to `budget` of n's waiters with kObjectDestroyed; true when
+// none is left.
+bool ntfn_destroy(Scheduler& s, Notification* n, uint64_t budget);
 
 // Takes t out of whatever it waits in (run queue, endpoint queue, a pending
 // reply), leaving it kInactive. Used by suspend and by thread destruction.
@@ -66,7 +68,8 @@ void thread_detach(Scheduler& s, Thread* t);
 // thread_detach, then kStopped: the thread never runs again.
 void thread_stop(Scheduler& s, Thread* t);
 
-// Wakes every thread queued on ep with abi::Error::kObjectDestroyed.
-void endpoint_destroy(Scheduler& s, Endpoint* ep);
+// Wakes up to `budget` of the threads queued on ep with
+// abi::Error::kObjectDestroyed; true when none is left.
+bool endpoint_destroy(Scheduler& s, Endpoint* ep, uint64_t budget);
 
 }  // namespace keel

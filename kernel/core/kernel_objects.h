@@ -30,6 +30,10 @@ inline Status cnode_slot(const object::Capability& cnode, uint64_t index, object
   return Status::kOk;
 }
 
+// The dying list's top (objects.h: destroyed endpoints and notifications
+// whose waiters are still being released; PA, | 1 for a notification).
+extern uint64_t g_dying_objects KEEL_GUARDED_BY(g_kernel_lock);
+
 // The object a capability names (T: Thread, Endpoint, Notification, Reply, ...).
 template <class T>
 T* object_at(const object::Capability& cap) {

@@ -26,11 +26,21 @@ namespace keel {
 // the next waiter in line even when that vCPU is not running, and everyone
 // waits for the host to schedule it (measured here with 4 vCPUs on 2 host
 // cores: about a thousand acquisitions a second, and smp_test's stress run
-// did not finish in 150 s; with this lock it takes about 15 s). The price is
-// fairness: a waiter can in principle lose the race again and again.
+// did not finish in 150 s; with this lock it takes about 15 s).
+//
+// Fairness where it matters: a long operation split into bounded steps (a
+// revoke that restarts) drops the lock with unlock_for_waiters(), which
+// does not return while another CPU waits and none has taken the lock
+// since — so the restarted step cannot retake it ahead of a waiter (the
+// test-and-test-and-set window is a few hundred instructions; a waiter on
+// another CPU used to lose it for a whole 420 ms revoke).
+//
+// Waiting: a waiter sleeps in WFE on the lock word (arch::wait_while: the
+// holder's releasing store clears its exclusive monitor and wakes it; the
+// generic timer's event stream bounds the sleep), running `spin_hook`
+// between sleeps (cpu.cc: it serves cross-CPU requests meanwhile).
 // Acquire/release ordering: everything written before unlock() is visible to
-// the next owner after its lock(). `spin_hook` runs on every turn of the
-// wait (cpu.cc: it serves cross-CPU requests meanwhile).
+// the next owner after its lock().
 class KEEL_CAPABILITY("mutex") SpinLock {
  public:
   explicit constexpr SpinLock(void (*spin_hook)()) : spin_hook_(spin_hook) {}
@@ -39,18 +49,37 @@ class KEEL_CAPABILITY("mutex") SpinLock {
   }
   void unlock() KEEL_RELEASE() { __atomic_store_n(&locked_, 0u, __ATOMIC_RELEASE); }
 
+  // unlock(), then, if a CPU waits for the lock, wait until one has taken
+  // it (or none waits any more). Out of line: only restarts use it.
+  [[gnu::noinline]] void unlock_for_waiters() KEEL_RELEASE() KEEL_NO_THREAD_SAFETY_ANALYSIS {
+    const uint32_t handed = __atomic_load_n(&contended_, __ATOMIC_RELAXED);
+    unlock();
+    while (__atomic_load_n(&waiters_, __ATOMIC_ACQUIRE) != 0 &&
+           __atomic_load_n(&contended_, __ATOMIC_ACQUIRE) == handed) {
+      if (spin_hook_ != nullptr) spin_hook_();
+      arch::wait_while(&contended_, handed);
+    }
+  }
+
  private:
   // Out of line: the uncontended lock() is one exchange.
   [[gnu::noinline]] void wait() KEEL_NO_THREAD_SAFETY_ANALYSIS {
+    __atomic_fetch_add(&waiters_, 1u, __ATOMIC_RELAXED);
     do {
       while (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0) {
         if (spin_hook_ != nullptr) spin_hook_();
-        arch::cpu_relax();
+        arch::wait_while(&locked_, 1u);
       }
     } while (__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0);
+    // Ordering: a waiter that got the lock says so (contended_) before it
+    // stops counting as a waiter, so unlock_for_waiters sees one or the other.
+    __atomic_fetch_add(&contended_, 1u, __ATOMIC_RELEASE);
+    __atomic_fetch_sub(&waiters_, 1u, __ATOMIC_RELEASE);
   }
 
-  uint32_t locked_ = 0;
+  uint32_t locked_ = 0;     // first: the profiler watches this word (tools/profile)
+  uint32_t waiters_ = 0;    // CPUs in wait()
+  uint32_t contended_ = 0;  // acquisitions by waiters so far
   void (*const spin_hook_)();
 };
 

@@ -10,6 +10,7 @@ unsigned level_of(const Thread* t) { return t->priority < RunQueue::kLevels ? t-
 void RunQueue::enqueue(Thread* t) {
   unsigned p = level_of(t);
   level_[p].append(t);
+  t->run_queued = 1;
   bitmap_[p / 64] |= 1ull << (p % 64);
   summary_ |= 1u << (p / 64);
 }
@@ -21,8 +22,11 @@ bool RunQueue::contains(const Thread* t) const {
   return false;
 }
 
+// O(1): the thread says whether it is queued (a search made destroying
+// 10,000 runnable threads quadratic: 5 M instructions in one kernel entry).
 void RunQueue::remove(Thread* t) {
-  if (!contains(t)) return;
+  if (t->run_queued == 0) return;
+  t->run_queued = 0;
   unsigned p = level_of(t);
   level_[p].unlink(t);
   if (level_[p].empty()) {
@@ -54,6 +58,7 @@ const char* RunQueue::check(unsigned cpu, uint64_t limit) const {
       if (level_of(t) != p) return "run queue: a thread at the wrong priority level";
       if ((t->cpu < 8 ? t->cpu : 0) != cpu) return "run queue: a thread in another CPU's queue";
       if (t->blocked_on != nullptr || t->waiting_on != nullptr) return "run queue: a thread also in a wait queue";
+      if (t->run_queued != 1) return "run queue: a queued thread that does not say so";
     }
     if (q.tail != prev) return "run queue: tail is not the last thread";
   }

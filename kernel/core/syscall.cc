@@ -9,6 +9,7 @@
 
 #include "keel/abi.h"
 #include "kernel/core/abi_map.h"
+#include "kernel/core/cpu.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/object/objects.h"
@@ -43,6 +44,7 @@ bool syscall_dispatch(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
         // the same SVC again, its registers unchanged, after the kernel has
         // dropped the lock — other CPUs and interrupts get their turn.
         t->frame.elr -= 4;
+        this_cpu().holder_checked |= kExitLetIn;  // and a CPU waiting for the lock gets it first (lock.h)
         return false;
       }
       r.set_error(to_abi(st));  // (results beyond x0 are in the frame already)

@@ -188,21 +188,24 @@ TEST_F(CapTest, RevokeOfAMintedCapOnlyTakesItsSubtree) {
   EXPECT_TRUE(rec.destroyed.empty());
 }
 
-// Random operation sequences keep the tree well-formed: the list links are
-// consistent, and revoke(untyped) always empties every derived slot.
 // The hostile shape of the bounded-time issue: a chain of copies, each the
 // child of the one before. Removing a link in the middle re-parents the
 // rest of the chain to the link's parent without visiting it (O(1)); the
 // object dies with its last copy, wherever that is.
+// s[0] an untyped, s[1] one object of `type` from it, s[i] a copy of s[i - 1].
+void MakeChain(std::vector<Slot>& s, ObjectType type, Recorder& rec) {
+  Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
+  ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
+  Slot* d = &s[1];
+  ASSERT_EQ(retype(&s[0], type, 0, &d, 1, rec.hooks()), Status::kOk);
+  for (size_t i = 2; i < s.size(); ++i) ASSERT_EQ(derive(&s[i - 1], &s[i], abi::kRightsAll, 0), Status::kOk);
+}
+
 TEST(CapChain, RemovalInAChainReparentsAndTheObjectDiesWithItsLastCap) {
   constexpr int kN = 5000;
   std::vector<Slot> s(kN + 1);
   Recorder rec;
-  Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
-  ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
-  Slot* d = &s[1];
-  ASSERT_EQ(retype(&s[0], ObjectType::kEndpoint, 0, &d, 1, rec.hooks()), Status::kOk);
-  for (int i = 2; i <= kN; ++i) ASSERT_EQ(derive(&s[i - 1], &s[i], abi::kRightsAll, 0), Status::kOk);
+  MakeChain(s, ObjectType::kEndpoint, rec);
   ASSERT_EQ(parent_of(&s[kN]), &s[kN - 1]);
   ASSERT_EQ(remove(&s[kN / 2], rec.hooks()), Status::kOk);
   EXPECT_EQ(parent_of(&s[kN / 2 + 1]), &s[kN / 2 - 1]) << "the rest of the chain moved up one level";
@@ -227,11 +230,7 @@ TEST(CapChain, RevokeOfADeepChainIsBatched) {
   constexpr int kN = 1000;
   std::vector<Slot> s(kN + 1);
   Recorder rec;
-  Capability ut{.type = ObjectType::kUntyped, .rights = abi::kRightsAll, .size_bits = 20, .object = kRam};
-  ASSERT_EQ(insert_original(&s[0], ut), Status::kOk);
-  Slot* d = &s[1];
-  ASSERT_EQ(retype(&s[0], ObjectType::kFrame4K, 0, &d, 1, rec.hooks()), Status::kOk);
-  for (int i = 2; i <= kN; ++i) ASSERT_EQ(derive(&s[i - 1], &s[i], abi::kRightsAll, 0), Status::kOk);
+  MakeChain(s, ObjectType::kFrame4K, rec);
   int calls = 0;
   Status st = Status::kRestart;
   while (st == Status::kRestart) {
@@ -288,6 +287,8 @@ TEST(MappingRecord, ACopyOfAMappingCapabilityRecordsNothing) {
   EXPECT_FALSE(MappingRecord::in(b.cap)) << "a mapping belongs to the capability that made it";
 }
 
+// Random operation sequences keep the tree well-formed: the ring links are
+// consistent, and revoke(untyped) always empties every derived slot.
 TEST(CapRandom, TreeStaysConsistent) {
   std::mt19937 rng(99);
   for (int round = 0; round < 50; ++round) {

@@ -71,6 +71,7 @@ void prepare_dead(uint64_t id) KEEL_REQUIRES(g_kernel_lock) {
     s[0].cap.watermark = 1;
     s[0].cap.badge = 0;
     g_dead_cnodes = id;
+    g_deferred = 1;
     g_pending = 0;
     if (had) object::finish_removal(taken, &s[0], object_hooks());  // may note one more dead CNode
     id = g_pending;

@@ -55,7 +55,11 @@ Status reply_send(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   return Status::kOk;
 }
 
-void endpoint_destroy_object(Endpoint* ep) KEEL_REQUIRES(g_kernel_lock) { endpoint_destroy(scheduler(), ep); }
+// The first kWaitersBatch waiters now, the rest later (objects.h: dying).
+void endpoint_destroy_object(Endpoint* ep) KEEL_REQUIRES(g_kernel_lock) {
+  if (!endpoint_destroy(scheduler(), ep, kWaitersBatch))
+    dying_push(reinterpret_cast<uint64_t>(ep) - arch::phys_offset(), false);
+}
 void reply_destroy_object(Reply* r) KEEL_REQUIRES(g_kernel_lock) { reply_destroy(scheduler(), r); }
 
 }  // namespace keel

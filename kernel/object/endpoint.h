@@ -23,6 +23,7 @@ struct Endpoint final {
   // the slow path, which excludes every fastpath by holding all CPUs' fast
   // locks. Zero (free) in a newly retyped endpoint.
   WordLock fast_lock;
+  uint64_t dying_next;  // destroyed with waiters still to release: the dying list (objects.h)
 };
 static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
 

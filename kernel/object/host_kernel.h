@@ -46,6 +46,8 @@ class HostKernel {
     g_scheduler = Scheduler{};
     g_asids = object::AsidPool{};
     g_dead_cnodes = 0;
+    g_dying_objects = 0;
+    g_deferred = 0;
     // The root CNode at the bottom, the page records at 64 KiB, untyped in
     // the upper half.
     pages_init(kRamBase + 0x10000, kRamBase, kRamSize / 4096);
@@ -107,7 +109,7 @@ class HostKernel {
       const uint64_t pc = t->frame.elr;
       kernel_enter();
       (void)syscall_dispatch(t);
-      drain_dead_cnodes();
+      drain_deferred();
       kernel_exit();
       if (t->frame.elr != pc - 4) break;
       t->frame.elr = pc;  // a restarted call: the thread runs the SVC again

@@ -25,7 +25,7 @@ Status notification_call(Thread* t, abi::Syscall s) KEEL_REQUIRES(g_kernel_lock)
 void notification_destroy(uint64_t pa) KEEL_REQUIRES(g_kernel_lock) {
   irq_forget_notification(pa);  // nothing may signal it any more
   console_forget_notification(pa);
-  ntfn_destroy(scheduler(), arch::phys<Notification>(pa));
+  if (!ntfn_destroy(scheduler(), arch::phys<Notification>(pa), kWaitersBatch)) dying_push(pa, true);  // (objects.h)
 }
 
 }  // namespace keel

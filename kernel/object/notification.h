@@ -12,6 +12,7 @@ namespace keel {
 struct Notification final {
   uint64_t word;
   ThreadQueue waiters;
+  uint64_t dying_next;  // destroyed with waiters still to release: the dying list (objects.h)
 };
 static_assert(sizeof(Notification) <= 64, "a Notification fits its 64-byte object");
 

@@ -3,6 +3,7 @@
 #include "kernel/object/objects.h"
 
 #include "kernel/arch/arch.h"
+#include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/panic.h"
 #include "kernel/object/page_info.h"
@@ -24,17 +25,20 @@ const object::ObjectHooks kHooks{.init = init_object,
                                  .settled = dead_cnodes_settled,
                                  .ctx = nullptr};
 
-// An untyped's memory is reused only when no dead CNode is left anywhere
-// (one could lie in it): the revoke drains a step and restarts until then.
-bool dead_cnodes_settled(void*) { return drain_dead_cnodes_step(kDrainBudget); }
+// An untyped's memory is reused only when no dead CNode and no dying
+// endpoint or notification is left anywhere (one could lie in it): the
+// revoke does a step of each and restarts until then.
+bool dead_cnodes_settled(void*) {
+  const bool cnodes = drain_dead_cnodes_step(kDrainBudget);
+  return drain_dying_step(1) && cnodes;
+}
 
 // New objects are zeroed, except untyped: memory is zeroed when it becomes
 // objects, never twice (splitting untyped costs nothing per byte).
 void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
   if (type == ObjectType::kUntyped) return;
-  unsigned bits = object::object_size_bits(type, size_bits);
-  auto* p = arch::phys<uint64_t>(pa);
-  for (uint64_t i = 0; i < (1ull << bits) / 8; ++i) p[i] = 0;
+  const unsigned bits = object::object_size_bits(type, size_bits);
+  arch::zero_memory(pa, uint64_t{1} << bits);  // (at most 2 MiB a call: untyped_invoke)
   if (type == ObjectType::kAddressSpace && !pages_new_space(pa)) {
     panic("address space at 0x%llx outside the page records", static_cast<unsigned long long>(pa));
   }
@@ -63,6 +67,39 @@ void destroy_object(void*, const object::Capability& cap) {
 }
 
 }  // namespace
+
+uint64_t g_dying_objects KEEL_GUARDED_BY(g_kernel_lock) = 0;
+uint32_t g_deferred KEEL_GUARDED_BY(g_kernel_lock) = 0;
+
+bool drain_dying_step(uint64_t batches) KEEL_REQUIRES(g_kernel_lock) {
+  for (; g_dying_objects != 0; --batches) {
+    if (batches == 0) return false;
+    const uint64_t top = g_dying_objects;
+    const bool ntfn = (top & 1) != 0;
+    const uint64_t pa = top & ~uint64_t{1};
+    bool done = false;
+    if (ntfn) {
+      auto* n = arch::phys<Notification>(pa);
+      done = ntfn_destroy(scheduler(), n, kWaitersBatch);
+      if (done) g_dying_objects = n->dying_next;
+    } else {
+      auto* ep = arch::phys<Endpoint>(pa);
+      done = endpoint_destroy(scheduler(), ep, kWaitersBatch);
+      if (done) g_dying_objects = ep->dying_next;
+    }
+  }
+  return true;
+}
+
+void dying_push(uint64_t pa, bool notification) KEEL_REQUIRES(g_kernel_lock) {
+  if (notification) {
+    arch::phys<Notification>(pa)->dying_next = g_dying_objects;
+  } else {
+    arch::phys<Endpoint>(pa)->dying_next = g_dying_objects;
+  }
+  g_dying_objects = pa | (notification ? 1 : 0);
+  g_deferred = 1;
+}
 
 const object::ObjectHooks& object_hooks() { return kHooks; }
 

@@ -122,8 +122,27 @@ void thread_lost_space(Thread* t) KEEL_REQUIRES(g_kernel_lock);
 extern uint64_t g_dead_cnodes KEEL_GUARDED_BY(g_kernel_lock);  // the stack's top: PA | size bits
 bool drain_dead_cnodes_step(uint64_t budget) KEEL_REQUIRES(g_kernel_lock);
 constexpr uint64_t kDrainBudget = 1024;  // 64 removals
-inline void drain_dead_cnodes() KEEL_REQUIRES(g_kernel_lock) {
-  if (__builtin_expect(g_dead_cnodes != 0, false)) (void)drain_dead_cnodes_step(kDrainBudget);
+
+// Endpoints and notifications destroyed with more waiters than one step
+// releases (kWaitersBatch): the rest are released kWaitersBatch at a time
+// at syscall exits, and the object's memory is not reused until they are
+// (like a dead CNode's). A stack linked through the objects' dying_next:
+// PA, | 1 for a notification (g_dying_objects: kernel_objects.h, for the
+// invariant checker).
+constexpr uint64_t kWaitersBatch = 64;
+bool drain_dying_step(uint64_t batches) KEEL_REQUIRES(g_kernel_lock);
+void dying_push(uint64_t pa, bool notification) KEEL_REQUIRES(g_kernel_lock);
+
+// One bounded step of both, at every syscall's exit. g_deferred is set
+// whenever either list gains an entry and cleared here once both are
+// empty, so the test on every exit is one load.
+extern uint32_t g_deferred KEEL_GUARDED_BY(g_kernel_lock);
+inline void drain_deferred() KEEL_REQUIRES(g_kernel_lock) {
+  if (__builtin_expect(g_deferred != 0, false)) {
+    (void)drain_dead_cnodes_step(kDrainBudget);
+    (void)drain_dying_step(1);
+    g_deferred = (g_dead_cnodes | g_dying_objects) != 0 ? 1 : 0;
+  }
 }
 
 }  // namespace keel

@@ -67,7 +67,7 @@ Status start(Thread* t, Thread* th) KEEL_REQUIRES(g_kernel_lock) {
 Status set_affinity(Thread* t, Thread* th) KEEL_REQUIRES(g_kernel_lock) {
   const uint64_t cpu = t->regs().method_args<abi::ThreadSetAffinity>().cpu;
   if (!cpu_online(cpu)) return Status::kInvalidArgument;
-  bool queued = th->state == ThreadState::kRunnable && scheduler().contains(th);
+  bool queued = th->run_queued != 0;
   if (queued) scheduler().remove(th);
   uint32_t was = th->cpu;
   th->cpu = static_cast<uint32_t>(cpu);

@@ -60,6 +60,7 @@ struct Thread final {
   uint32_t cpu;              // its CPU (affinity): whose run queue holds it, who runs it
   uint32_t fp_live_on;       // 1 + the CPU whose FP/SIMD registers hold its state (0: in `fp`)
   uint32_t blocked_call;     // in an endpoint queue: sent with Call
+  uint32_t run_queued;       // 1 while in a run queue (RunQueue keeps it: removal needs no search)
   uint64_t blocked_badge;    // in an endpoint queue: the badge it sent with
   Endpoint* blocked_on;      // the endpoint whose queue holds it
   Notification* waiting_on;  // the notification it waits on

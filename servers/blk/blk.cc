@@ -342,19 +342,7 @@ void stats_answer(const sys::Message& m, sys::Message* out) {
   out->label = static_cast<uint64_t>(Error::kOk);
 }
 
-void stats_thread(uint64_t) {
-  const sys::Endpoint ep(slot::kServerEndpoint);
-  sys::Message m, out;
-  Error e = ep.recv(m);
-  for (;;) {
-    if (e != Error::kOk) {
-      e = ep.recv(m);
-      continue;
-    }
-    stats_answer(m, &out);
-    e = ep.reply_recv(out, m);
-  }
-}
+void stats_thread(uint64_t) { sys::serve(sys::Endpoint(slot::kServerEndpoint), stats_answer); }
 
 [[noreturn]] void serve(const abi::StartInfo* info) {
   Disk& d = g_disk;

@@ -63,22 +63,14 @@ int main() {
   }
   set_reg(kImsc, 0);  // no alarm interrupt
   set_reg(kCr, 1);    // the counter runs (it does from reset; a driver says what it wants)
-  const sys::Endpoint ep(slot::kServerEndpoint);
-  sys::Message m, out;
-  Error e = ep.recv(m);
-  for (;;) {
-    if (e != Error::kOk) {
-      e = ep.recv(m);
-      continue;
-    }
-    out = sys::Message{};
+  sys::serve(sys::Endpoint(slot::kServerEndpoint), [](const sys::Message& m, sys::Message* out) {
+    *out = sys::Message{};
     if (m.label == keel::clock::kRead) {
-      out.label = static_cast<uint64_t>(Error::kOk);
-      out.mr[0] = reg(kDr);
-      out.length = 1;
+      out->label = static_cast<uint64_t>(Error::kOk);
+      out->mr[0] = reg(kDr);
+      out->length = 1;
     } else {
-      out.label = static_cast<uint64_t>(Error::kInvalidArgument);
+      out->label = static_cast<uint64_t>(Error::kInvalidArgument);
     }
-    e = ep.reply_recv(out, m);
-  }
+  });
 }

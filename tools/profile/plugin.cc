@@ -21,6 +21,9 @@
 //   windows N        windows opened
 //   total T          instructions counted
 //   held H           of them, executed by the lock holder
+//   longest L S E    the longest single hold inside the window: L
+//                    instructions, from PC S (the holder's first after its
+//                    acquiring store) to PC E (its releasing store)
 //   PC COUNT HELD    one line per instruction address (hex PC), sorted
 //
 // Exact under -icount (QEMU runs the vCPUs one at a time, round robin);
@@ -64,6 +67,10 @@ struct State {
   int open = 0;          // the window is open (atomic)
   uint64_t windows = 0;  // windows opened so far (atomic)
   int holder = -1;       // the vCPU holding the lock, or -1 (atomic)
+  // The current hold and the longest (touched only by the holder's vCPU
+  // while it holds the lock, and by dump(): exact under -icount).
+  uint64_t hold = 0, hold_start = 0, last_pc = 0;
+  uint64_t longest = 0, longest_start = 0, longest_end = 0;
   bool dumped_final = false;
 };
 State* g;
@@ -85,9 +92,11 @@ void dump() {
     qemu_plugin_outs(("keel-profile: cannot write " + g->out + "\n").c_str());
     return;
   }
-  fprintf(f, "keel-profile 1\nwindows %llu\ntotal %llu\nheld %llu\n",
+  fprintf(f, "keel-profile 1\nwindows %llu\ntotal %llu\nheld %llu\nlongest %llu %llx %llx\n",
           static_cast<unsigned long long>(__atomic_load_n(&g->windows, __ATOMIC_RELAXED)),
-          static_cast<unsigned long long>(total), static_cast<unsigned long long>(held));
+          static_cast<unsigned long long>(total), static_cast<unsigned long long>(held),
+          static_cast<unsigned long long>(g->longest), static_cast<unsigned long long>(g->longest_start),
+          static_cast<unsigned long long>(g->longest_end));
   for (const Insn* i : all) {
     fprintf(f, "%llx %llu %llu\n", static_cast<unsigned long long>(i->pc), static_cast<unsigned long long>(i->count),
             static_cast<unsigned long long>(i->held));
@@ -106,6 +115,8 @@ void on_exec(unsigned int vcpu, void* udata) {
   __atomic_add_fetch(&i->count, 1, __ATOMIC_RELAXED);
   if (__atomic_load_n(&g->holder, __ATOMIC_RELAXED) == static_cast<int>(vcpu)) {
     __atomic_add_fetch(&i->held, 1, __ATOMIC_RELAXED);
+    if (g->hold++ == 0) g->hold_start = i->pc;
+    g->last_pc = i->pc;
   }
   if ((i->marks & kMarkTo) != 0) {
     __atomic_store_n(&g->open, 0, __ATOMIC_RELAXED);
@@ -121,10 +132,17 @@ void on_lock_store(unsigned int vcpu, qemu_plugin_meminfo_t info, uint64_t vaddr
   const int me = static_cast<int>(vcpu);
   if (reinterpret_cast<uintptr_t>(udata) == kLockRelease) {
     int expected = me;
-    __atomic_compare_exchange_n(&g->holder, &expected, -1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    if (__atomic_compare_exchange_n(&g->holder, &expected, -1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+      if (g->hold > g->longest) {
+        g->longest = g->hold;
+        g->longest_start = g->hold_start;
+        g->longest_end = g->last_pc;
+      }
+      g->hold = 0;
+    }
   } else {
     int expected = -1;
-    __atomic_compare_exchange_n(&g->holder, &expected, me, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+    if (__atomic_compare_exchange_n(&g->holder, &expected, me, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) g->hold = 0;
   }
 }
 

@@ -23,6 +23,9 @@
 //   --user ELF        symbols for EL0 code (default: the image's init ELF)
 //   --expect RE       stop the guest once its console prints RE (default:
 //                     the scenario's); --timeout S (default 120)
+//   --max_hold_row NAME  print only "NAME <L> instructions <L> cycles": the
+//                     longest single hold of the lock in the window
+//                     (the bench row max_lock_hold)
 //   --row NAME        print only "NAME <held> instructions <held> cycles":
 //                     the instructions per iteration run holding the lock
 //                     (the bench row ipc_roundtrip_lock_held)
@@ -76,6 +79,7 @@ int usage(const std::string& why) {
   if (!why.empty()) std::cerr << "profile: " << why << "\n\n";
   std::cerr << "usage: bazel run //:profile -- <scenario | image.bin> [--from SYM|ADDR] [--to SYM|ADDR] [--nth K]\n"
                "         [--iterations N] [--top N] [--user ELF] [--expect RE] [--timeout S] [--row NAME]\n"
+               "         [--max_hold_row NAME]\n"
                "         [--raw FILE] [runner options: --smp N --cpu MODEL ...]\n"
                "scenarios:\n";
   for (const Scenario& s : kScenarios) std::cerr << absl::StrFormat("  %-24s %s\n", s.name, s.summary);
@@ -204,7 +208,7 @@ std::string shorten(std::string s, size_t max) {
 
 struct Options {
   std::string target;
-  std::string from, to, user, expect, row, raw;
+  std::string from, to, user, expect, row, raw, max_hold_row;
   std::optional<uint64_t> nth, iterations;
   int top = 25;
   int timeout = 120;
@@ -237,13 +241,15 @@ int run(int argc, char** argv) {
       if (!value(&bench_image)) return usage("--bench_image needs a value");
     } else if (is("--boot_image")) {
       if (!value(&boot_image)) return usage("--boot_image needs a value");
-    } else if (is("--from") || is("--to") || is("--user") || is("--expect") || is("--row") || is("--raw")) {
-      std::string* dst = is("--from")     ? &o.from
-                         : is("--to")     ? &o.to
-                         : is("--user")   ? &o.user
-                         : is("--expect") ? &o.expect
-                         : is("--row")    ? &o.row
-                                          : &o.raw;
+    } else if (is("--from") || is("--to") || is("--user") || is("--expect") || is("--row") || is("--raw") ||
+               is("--max_hold_row")) {
+      std::string* dst = is("--from")           ? &o.from
+                         : is("--to")           ? &o.to
+                         : is("--user")         ? &o.user
+                         : is("--expect")       ? &o.expect
+                         : is("--row")          ? &o.row
+                         : is("--max_hold_row") ? &o.max_hold_row
+                                                : &o.raw;
       if (!value(dst)) return usage(a + " needs a value");
     } else if (is("--nth") || is("--iterations") || is("--top") || is("--timeout")) {
       uint64_t n = 0;
@@ -340,9 +346,10 @@ int run(int argc, char** argv) {
     std::cerr << "profile: the guest run failed; the runner said:\n" << (log ? *log : std::string("(nothing)")) << "\n";
     return 1;
   }
-  uint64_t windows = 0, total = 0, held = 0;
+  uint64_t windows = 0, total = 0, held = 0, longest = 0, longest_start = 0, longest_end = 0;
   std::string word;
   counts >> word >> windows >> word >> total >> word >> held;
+  counts >> word >> longest >> std::hex >> longest_start >> longest_end >> std::dec;
   struct Count {
     uint64_t pc, n, held;
   };
@@ -361,6 +368,10 @@ int run(int argc, char** argv) {
     const uint64_t per = held / (o.iterations ? *o.iterations : 1);  // (rounded down, like the PMU rows)
     // Under -icount shift=0 QEMU's cycle counter advances one per instruction.
     std::cout << absl::StrFormat("%s %d instructions %d cycles\n", o.row, per, per);
+    return have_lock ? 0 : 1;
+  }
+  if (!o.max_hold_row.empty()) {  // the longest single hold of the window
+    std::cout << absl::StrFormat("%s %d instructions %d cycles\n", o.max_hold_row, longest, longest);
     return have_lock ? 0 : 1;
   }
 
@@ -403,6 +414,12 @@ int run(int argc, char** argv) {
                                o.iterations ? absl::StrFormat(" (%d iterations)", *o.iterations) : "");
   if (have_lock) std::cout << absl::StrFormat(", %s holding the kernel lock", number(held));
   std::cout << "\n";
+  if (have_lock && longest != 0) {
+    std::vector<Where> ends =
+        symbolize("kernel", access(kernel_elf.c_str(), R_OK) == 0 ? kernel_elf : "", {longest_start, longest_end});
+    std::cout << absl::StrFormat("longest single hold of the lock: %d instructions, from %s to %s\n", longest,
+                                 ends.size() > 0 ? ends[0].function : "?", ends.size() > 1 ? ends[1].function : "?");
+  }
   auto table = [&](const char* title, const std::map<std::string, Sum>& m, int rows) {
     std::vector<std::pair<std::string, Sum>> v(m.begin(), m.end());
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.n > b.second.n; });

@@ -130,6 +130,23 @@ class Endpoint {
   uint64_t slot_;
 };
 
+// A server loop: every message on ep answered by answer(m, &out) and
+// replied with ReplyRecv (a failed receive is retried: nothing a client
+// does makes Recv fail). For servers that answer each call at once.
+template <class F>
+[[noreturn]] void serve(const Endpoint& ep, F answer) {
+  Message m, out;
+  abi::Error e = ep.recv(m);
+  for (;;) {
+    if (e != abi::Error::kOk) {
+      e = ep.recv(m);
+      continue;
+    }
+    answer(m, &out);
+    e = ep.reply_recv(out, m);
+  }
+}
+
 // ---- IPC in registers --------------------------------------------------
 //
 // Up to four words and no capability: the message stays in x1..x5 across
