@@ -49,7 +49,10 @@ void request(size_t index, uint64_t what) {
   uint64_t before = __atomic_load_n(&c.served, __ATOMIC_ACQUIRE);
   __atomic_fetch_or(&c.request, what, __ATOMIC_RELEASE);
   arch::send_sgi(index, kSgiRequest);
-  while (__atomic_load_n(&c.served, __ATOMIC_ACQUIRE) == before) arch::cpu_relax();
+  // (WFE on the counter's low word: the server's increment wakes this CPU.)
+  while (__atomic_load_n(&c.served, __ATOMIC_ACQUIRE) == before) {
+    arch::wait_while(reinterpret_cast<const uint32_t*>(&c.served), static_cast<uint32_t>(before));
+  }
 }
 
 }  // namespace
