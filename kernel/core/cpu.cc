@@ -12,13 +12,22 @@ namespace {
 alignas(128) Cpu g_cpus[kMaxCpus];
 uint64_t g_online_mask = 0;  // bit i: CPU i runs the kernel (atomic; the one record of who is online)
 
-enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4 };
+enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4, kRequestLetWaitersIn = 8 };
 
 // Serves what the lock holder asked of this CPU. Runs with the user context
 // saved and without the lock; the requester holds it and waits for `served`.
-[[gnu::noinline]] void serve_requests_now() {
+// kRequestLetWaitersIn is not the holder's: a CPU starving for the lock
+// posts it to every other CPU (no SGI, nobody waits for it); a CPU about to
+// enter the kernel then lets a waiter have the lock first. It is not
+// counted in `served` (the holder's requests are, one at a time).
+[[gnu::noinline]] void serve_requests_now(bool entering) {
   Cpu& c = this_cpu();
   uint64_t r = __atomic_exchange_n(&c.request, 0, __ATOMIC_ACQUIRE);
+  if ((r & kRequestLetWaitersIn) != 0) {
+    if (entering) g_kernel_lock.let_waiters_first();
+    r &= ~kRequestLetWaitersIn;
+    if (r == 0) return;
+  }
   if ((r & kRequestHalt) != 0) halt_cpu_silently();  // another CPU panicked and reports
   if ((r & kRequestPark) != 0 && c.user_frame != nullptr) {
     // Its EL0 thread pointer, too: the asker may stop the thread for good,
@@ -38,8 +47,20 @@ enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4 };
 }
 
 // The common case is one load, inline; serving is out of line.
-inline void serve_requests() {
-  if (__builtin_expect(__atomic_load_n(&this_cpu().request, __ATOMIC_RELAXED) != 0, false)) serve_requests_now();
+inline void serve_requests(bool entering = false) {
+  if (__builtin_expect(__atomic_load_n(&this_cpu().request, __ATOMIC_RELAXED) != 0, false)) {
+    serve_requests_now(entering);
+  }
+}
+
+// The starving hook: every other online CPU lets waiters in before it next
+// enters the kernel.
+void ask_to_let_waiters_in() {
+  const uint64_t me = this_cpu().index;
+  uint64_t set = __atomic_load_n(&g_online_mask, __ATOMIC_ACQUIRE) & ~(uint64_t{1} << me);
+  for (; set != 0; set &= set - 1) {
+    __atomic_fetch_or(&g_cpus[__builtin_ctzll(set)].request, kRequestLetWaitersIn, __ATOMIC_RELEASE);
+  }
 }
 
 // Asks CPU `index` for `what` and waits until it has served it. Only the
@@ -57,7 +78,7 @@ void request(size_t index, uint64_t what) {
 
 }  // namespace
 
-SpinLock g_kernel_lock{serve_requests};
+SpinLock g_kernel_lock{[] { serve_requests(); }, ask_to_let_waiters_in};
 
 Cpu& cpu_record(size_t index) { return g_cpus[index]; }
 
@@ -125,7 +146,7 @@ void kernel_enter() {
   const bool checked = g_check_lock_holder;
   if (checked && __atomic_load_n(&g_lock_holder, __ATOMIC_RELAXED) == me)
     panic("cpu %llu takes the kernel lock it holds", static_cast<unsigned long long>(me - 1));
-  serve_requests();
+  serve_requests(/*entering=*/true);
   g_kernel_lock.lock();
   take_fast_locks(c);
   c.holder_checked = checked ? 1 : 0;

@@ -43,11 +43,31 @@ namespace keel {
 // the next owner after its lock().
 class KEEL_CAPABILITY("mutex") SpinLock {
  public:
-  explicit constexpr SpinLock(void (*spin_hook)()) : spin_hook_(spin_hook) {}
+  // spin_hook runs on every turn of a wait; starving_hook every
+  // kStarvingTurns turns of one (cpu.cc: it asks the other CPUs to let
+  // waiters in before they next enter: a CPU entering in a tight loop
+  // could otherwise retake the lock every time — QEMU's round-robin -icount
+  // mode did that to a secondary CPU's first entry, for good).
+  constexpr SpinLock(void (*spin_hook)(), void (*starving_hook)())
+      : spin_hook_(spin_hook), starving_hook_(starving_hook) {}
   void lock() KEEL_ACQUIRE() {
     if (__builtin_expect(__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0, false)) wait();
   }
   void unlock() KEEL_RELEASE() { __atomic_store_n(&locked_, 0u, __ATOMIC_RELEASE); }
+
+  // For a CPU about to enter (cpu.cc, on a waiter's request): lets one of
+  // the CPUs already waiting have the lock first, or gives up after a
+  // bounded wait (a waiter whose vCPU the host does not run must not hold
+  // everyone up, the reason this is not a ticket lock).
+  [[gnu::noinline]] void let_waiters_first() {
+    const uint32_t seen = __atomic_load_n(&contended_, __ATOMIC_ACQUIRE);
+    for (unsigned i = 0; i < kPoliteWaits && __atomic_load_n(&waiters_, __ATOMIC_ACQUIRE) != 0 &&
+                         __atomic_load_n(&contended_, __ATOMIC_ACQUIRE) == seen;
+         ++i) {
+      if (spin_hook_ != nullptr) spin_hook_();
+      arch::wait_while(&contended_, seen);
+    }
+  }
 
   // unlock(), then, if a CPU waits for the lock, wait until one has taken
   // it (or none waits any more). Out of line: only restarts use it.
@@ -62,12 +82,17 @@ class KEEL_CAPABILITY("mutex") SpinLock {
   }
 
  private:
+  static constexpr unsigned kPoliteWaits = 256;   // (each at most one event-stream period, 65 us)
+  static constexpr unsigned kStarvingTurns = 64;  // turns of a wait before it asks for a turn
+
   // Out of line: the uncontended lock() is one exchange.
   [[gnu::noinline]] void wait() KEEL_NO_THREAD_SAFETY_ANALYSIS {
     __atomic_fetch_add(&waiters_, 1u, __ATOMIC_RELAXED);
+    unsigned turns = 0;
     do {
       while (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0) {
         if (spin_hook_ != nullptr) spin_hook_();
+        if (++turns % kStarvingTurns == 0 && starving_hook_ != nullptr) starving_hook_();
         arch::wait_while(&locked_, 1u);
       }
     } while (__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0);
@@ -81,6 +106,7 @@ class KEEL_CAPABILITY("mutex") SpinLock {
   uint32_t waiters_ = 0;    // CPUs in wait()
   uint32_t contended_ = 0;  // acquisitions by waiters so far
   void (*const spin_hook_)();
+  void (*const starving_hook_)();
 };
 
 extern SpinLock g_kernel_lock;
