@@ -18,17 +18,17 @@ using abi::ObjectType;
 void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 void destroy_object(void*, const object::Capability& cap) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 void removed_cap(void*, const object::Capability& cap, object::Slot* where) KEEL_NO_THREAD_SAFETY_ANALYSIS;
-bool dead_cnodes_settled(void*) KEEL_NO_THREAD_SAFETY_ANALYSIS;
+bool deferred_work_settled(void*) KEEL_NO_THREAD_SAFETY_ANALYSIS;
 const object::ObjectHooks kHooks{.init = init_object,
                                  .destroy = destroy_object,
                                  .removed = removed_cap,
-                                 .settled = dead_cnodes_settled,
+                                 .settled = deferred_work_settled,
                                  .ctx = nullptr};
 
 // An untyped's memory is reused only when no dead CNode and no dying
 // endpoint or notification is left anywhere (one could lie in it): the
 // revoke does a step of each and restarts until then.
-bool dead_cnodes_settled(void*) {
+bool deferred_work_settled(void*) {
   const bool cnodes = drain_dead_cnodes_step(kDrainBudget);
   return drain_dying_step(1) && cnodes;
 }

@@ -47,7 +47,7 @@ struct RequestHeader {
 };
 
 // The DMA memory: the queue's three pages, then one page of headers and
-// status bytes, then data buffers.
+// status bytes (32 bytes per chain head), then data buffers.
 constexpr uint64_t kHeaderPage = vio::Queue::kBytes, kData = kHeaderPage + 4096;
 
 struct Disk {
@@ -68,6 +68,50 @@ uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
 void count(uint64_t& counter, uint64_t n = 1) { __atomic_store_n(&counter, counter + n, __ATOMIC_RELAXED); }
 uint64_t counted(const uint64_t* counter) { return __atomic_load_n(counter, __ATOMIC_RELAXED); }
 
+// The header and status byte of the request whose chain starts at `head`:
+// in the header page at head * 32 (the queue has at most 128 descriptors).
+volatile RequestHeader* header_of(uint16_t head) {
+  return reinterpret_cast<volatile RequestHeader*>(g_disk.dma_va + kHeaderPage + uint64_t{head} * 32);
+}
+volatile uint8_t* status_of(uint16_t head) {
+  return reinterpret_cast<volatile uint8_t*>(g_disk.dma_va + kHeaderPage + uint64_t{head} * 32 + 16);
+}
+
+// Starts one request on the device (§5.2.6): a chain of the header (type,
+// sector), the data buffer at data_pa (none when bytes is 0; written by the
+// device when `into_memory`) and the status byte. The caller has checked
+// the buffer and the sectors. Returns the chain's head, or -1 when the
+// queue has no room.
+int start_chain(uint32_t type, uint64_t sector, uint64_t data_pa, uint32_t bytes, bool into_memory) {
+  Disk& d = g_disk;
+  const int head = d.queue.alloc_chain(bytes == 0 ? 2 : 3);
+  if (head < 0) return -1;
+  const uint64_t hdr_pa = d.dma_pa + kHeaderPage + static_cast<uint64_t>(head) * 32;
+  volatile RequestHeader* hdr = header_of(static_cast<uint16_t>(head));
+  hdr->type = type;
+  hdr->reserved = 0;
+  hdr->sector = sector;
+  *status_of(static_cast<uint16_t>(head)) = 0xff;
+  uint16_t id = static_cast<uint16_t>(head);
+  vio::Desc& h = d.queue.desc(id);
+  h.addr = hdr_pa;
+  h.len = sizeof(RequestHeader);
+  id = h.next;
+  if (bytes != 0) {
+    vio::Desc& data = d.queue.desc(id);
+    data.addr = data_pa;
+    data.len = bytes;
+    data.flags = static_cast<uint16_t>(data.flags | (into_memory ? vio::kDescWrite : 0));
+    id = data.next;
+  }
+  vio::Desc& st = d.queue.desc(id);
+  st.addr = hdr_pa + 16;
+  st.len = 1;
+  st.flags = vio::kDescWrite;
+  d.queue.submit(d.regs, static_cast<uint16_t>(head));
+  return head;
+}
+
 // One request, waited for: header + (data) + status; the interrupt is
 // acknowledged before the used ring is read (§4.2.3.4: the other order
 // can lose a completion).
@@ -76,32 +120,9 @@ const char* request(uint32_t type, uint64_t sector, uint64_t data_offset, uint32
   const bool sectors = type == kIn || type == kOut;
   if ((sectors && bytes % kSector != 0) || data_offset + bytes > d.dma_size || data_offset < kData) return "bad buffer";
   if (sectors && (sector >= d.capacity || bytes / kSector > d.capacity - sector)) return "past the end";
-  auto* hdr = reinterpret_cast<volatile RequestHeader*>(d.dma_va + kHeaderPage);
-  auto* status = reinterpret_cast<volatile uint8_t*>(d.dma_va + kHeaderPage + 64);
-  hdr->type = type;
-  hdr->reserved = 0;
-  hdr->sector = sector;
-  *status = 0xff;
-  const unsigned n = bytes == 0 ? 2 : 3;
-  const int head = d.queue.alloc_chain(n);
+  const int head = start_chain(type, sector, d.dma_pa + data_offset, bytes, type == kIn || type == kGetId);
   if (head < 0) return "queue full";
-  uint16_t id = static_cast<uint16_t>(head);
-  vio::Desc& h = d.queue.desc(id);
-  h.addr = d.dma_pa + kHeaderPage;
-  h.len = sizeof(RequestHeader);
-  id = h.next;
-  if (bytes != 0) {
-    vio::Desc& data = d.queue.desc(id);
-    data.addr = d.dma_pa + data_offset;
-    data.len = bytes;
-    data.flags = static_cast<uint16_t>(data.flags | (type == kIn || type == kGetId ? vio::kDescWrite : 0));
-    id = data.next;
-  }
-  vio::Desc& st = d.queue.desc(id);
-  st.addr = d.dma_pa + kHeaderPage + 64;
-  st.len = 1;
-  st.flags = vio::kDescWrite;
-  d.queue.submit(d.regs, static_cast<uint16_t>(head));
+  const volatile uint8_t* status = status_of(static_cast<uint16_t>(head));
   for (;;) {
     uint64_t word = 0;
     (void)sys::Notification(slot::kDeviceNotification).wait(&word);
@@ -199,8 +220,7 @@ const char* self_test() {
 
 // ---- serving clients (keel/proto/block.h) --------------------------------------------
 // Every request in flight on the device, by its chain's head descriptor:
-// whose it is. Its header and status byte sit in the header page at
-// head * 32 (the queue has at most 128 descriptors: one page).
+// whose it is (its header and status: header_of / status_of).
 struct InFlight {
   bool used = false;
   uint16_t conn = 0;
@@ -228,35 +248,13 @@ void complete(uint16_t conn, uint32_t id, int32_t status, uint64_t value) {
 
 // Starts one decoded request on the device (false: no descriptors free).
 bool start_io(uint16_t conn, const keel::block::Request& r, const keel::block::Decoded& dec) {
-  Disk& d = g_disk;
   const bool data = r.op == keel::block::kRead || r.op == keel::block::kWrite;
-  const int head = d.queue.alloc_chain(data ? 3 : 2);
+  const uint32_t type = r.op == keel::block::kRead ? kIn : r.op == keel::block::kWrite ? kOut : kFlush;
+  // The data: the client's own buffer, checked by decode.
+  const int head = start_chain(type, dec.disk_sector, g_conns[conn].pa + dec.data_offset, data ? dec.bytes : 0,
+                               r.op == keel::block::kRead);
   if (head < 0) return false;
-  const uint64_t hdr_off = kHeaderPage + static_cast<uint64_t>(head) * 32;
-  auto* hdr = reinterpret_cast<volatile RequestHeader*>(d.dma_va + hdr_off);
-  auto* status = reinterpret_cast<volatile uint8_t*>(d.dma_va + hdr_off + 16);
-  hdr->type = r.op == keel::block::kRead ? kIn : r.op == keel::block::kWrite ? kOut : kFlush;
-  hdr->reserved = 0;
-  hdr->sector = dec.disk_sector;
-  *status = 0xff;
-  uint16_t id = static_cast<uint16_t>(head);
-  vio::Desc& h = d.queue.desc(id);
-  h.addr = d.dma_pa + hdr_off;
-  h.len = sizeof(RequestHeader);
-  id = h.next;
-  if (data) {
-    vio::Desc& buf = d.queue.desc(id);
-    buf.addr = g_conns[conn].pa + dec.data_offset;  // the client's own buffer, checked by decode
-    buf.len = dec.bytes;
-    buf.flags = static_cast<uint16_t>(buf.flags | (r.op == keel::block::kRead ? vio::kDescWrite : 0));
-    id = buf.next;
-  }
-  vio::Desc& st = d.queue.desc(id);
-  st.addr = d.dma_pa + hdr_off + 16;
-  st.len = 1;
-  st.flags = vio::kDescWrite;
   g_inflight[head] = InFlight{true, conn, r.id, dec.bytes};
-  d.queue.submit(d.regs, static_cast<uint16_t>(head));
   return true;
 }
 
@@ -293,9 +291,8 @@ void take_completions() {
   while (d.queue.take(&head, &len)) {
     InFlight& f = g_inflight[head];
     if (!f.used) continue;
-    const auto* status = reinterpret_cast<volatile uint8_t*>(d.dma_va + kHeaderPage + uint64_t{head} * 32 + 16);
     f.used = false;
-    const bool ok = *status == kStatusOk;
+    const bool ok = *status_of(head) == kStatusOk;
     count(d.done);
     if (ok) {
       count(g_conns[f.conn].bytes, f.bytes);

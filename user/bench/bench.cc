@@ -9,6 +9,7 @@
 // It runs as init in the benchmark image (bazel run //:bench), or as a task
 // of the system (the console's `bench`): then its untyped, program pages
 // and priority are where keel/task.h says.
+#include "keel/pmu.h"
 #include "keel/sys.h"
 #include "keel/task.h"
 #include "keel/testing.h"
@@ -46,16 +47,8 @@ alignas(16) char server_stack[8192];
 // Where things are: as init, or as a task (main decides).
 uint64_t g_ut = kInitUt, g_first_frame = slot::kFirstFrame, g_priority = keel::abi::kMaxPriority;
 
-uint64_t cycles() {
-  uint64_t v;
-  asm volatile("isb; mrs %0, pmccntr_el0" : "=r"(v));
-  return v;
-}
-uint64_t instructions() {
-  uint64_t v;
-  asm volatile("isb; mrs %0, pmevcntr0_el0" : "=r"(v));
-  return v;
-}
+uint64_t cycles() { return sys::pmu_cycles(); }
+uint64_t instructions() { return sys::pmu_instructions(); }
 
 // Reply-and-receive forever; touches nothing but its stack and text, so it
 // runs in an address space holding only those.

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "keel/block.h"
+#include "keel/pmu.h"
 #include "keel/sys.h"
 #include "keel/task.h"
 #include "keel/time.h"
@@ -28,16 +29,8 @@ namespace blk = keel::block;
 constexpr uint64_t kRounds = 200;
 constexpr uint32_t kSectors = 8;  // 4 KiB
 
-uint64_t cycles() {
-  uint64_t v;
-  asm volatile("isb; mrs %0, pmccntr_el0" : "=r"(v));
-  return v;
-}
-uint64_t instructions() {
-  uint64_t v;
-  asm volatile("isb; mrs %0, pmevcntr0_el0" : "=r"(v));
-  return v;
-}
+uint64_t cycles() { return sys::pmu_cycles(); }
+uint64_t instructions() { return sys::pmu_instructions(); }
 
 // The profiler's window (bazel run //:profile -- ... --from blk_window_begin
 // --to blk_window_end, docs/performance.md): the measured rounds. The
