@@ -1,6 +1,7 @@
 #!/bin/bash
 # install-deps.sh — installs the Debian 12 packages keel's build, boot and
-# tests use, and only those that are missing. Idempotent; quiet when
+# tests use, and only those that are missing, then Debian's lwIP source
+# (tools/fetch-lwip.sh). Idempotent; quiet when
 # everything is present. Needs root (or sudo) only when it installs.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ PACKAGES=(
   clangd-16              # editor support from compile_commands.json
   git                    # ./keel lint lists the tracked files
   libssl3 libpcre2-8-0   # what Debian's nginx binary links (tools/remote_cache/check.sh unpacks it, CI runs it)
+  dpkg-dev xz-utils      # dpkg-source: unpacks Debian's lwIP source package (tools/fetch-lwip.sh)
+  curl                   # the network tests fetch pages from keel's httpd (127.0.0.1 only)
 )
 
 missing=()
@@ -28,7 +31,9 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exec "$(dirname "$0")/fetch-lwip.sh"  # lwIP's source, built by Bazel (@lwip)
+fi
 
 echo "keel: installing missing Debian packages: ${missing[*]}" >&2
 SUDO=()
@@ -44,3 +49,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "keel: packages installed" >&2
+exec "$(dirname "$0")/fetch-lwip.sh"

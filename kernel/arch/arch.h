@@ -27,7 +27,8 @@
 //                     translation_control()        TCR (uaccess walks with it)
 //   thread pointers   user_tp(), set_user_tp(tp, tpro)
 //   FP/SIMD           set_fp_access(el0), fp_save(FpState*), fp_restore(const FpState*)
-//   timer             timer_frequency(), timer_arm(ticks), timer_stop()
+//   timer             timer_frequency(), timer_arm(ticks), timer_stop(),
+//                     user_timer_arm(deadline), user_timer_stop()
 //   interrupts        irq_controller_init(regs), irq_cpu_init(cpu, mpidr),
 //                     irq_ack(), irq_eoi(id), irq_enable(spi), irq_disable(spi),
 //                     irq_enable_ppi(cpu, id), send_sgi(cpu, id)

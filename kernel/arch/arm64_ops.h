@@ -132,6 +132,18 @@ inline void timer_stop() {
   arm64::write_sysreg(arm64::CntpCtlEl0{}.enable(0).imask(1));
   arm64::isb();
 }
+// The EL1 virtual timer (CNTV): the user timer (an IrqHandler for
+// abi::kTimerIntid). CTL: ENABLE bit 0, IMASK bit 1 (Arm ARM D13.8.18);
+// the ISB puts the new comparator in effect before the eret.
+inline void user_timer_arm(uint64_t deadline) {
+  KEEL_WRITE_SYSREG(cntv_cval_el0, deadline);
+  KEEL_WRITE_SYSREG(cntv_ctl_el0, uint64_t{1});
+  arm64::isb();
+}
+inline void user_timer_stop() {
+  KEEL_WRITE_SYSREG(cntv_ctl_el0, uint64_t{2});
+  arm64::isb();
+}
 
 inline void irq_controller_init(const arm64::GicRegs& regs) { arm64::gic_init(regs); }
 inline bool irq_cpu_init(uint64_t cpu, uint64_t mpidr) { return arm64::gic_init_cpu(cpu, mpidr); }

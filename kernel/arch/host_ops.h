@@ -23,6 +23,7 @@ struct HostCpu {
   bool fp_el0 = false;
   bool timer_armed = false;
   uint64_t timer_ticks = 0;
+  uint64_t user_timer_deadline = 0;  // 0: stopped
   uint64_t tlb_flushes = 0;   // every kind
   uint64_t cache_cleans = 0;  // clean_invalidate_to_poc calls
   uint64_t sgis_sent = 0;
@@ -84,6 +85,8 @@ inline void timer_arm(uint64_t ticks) {
   g_host.cpu.timer_ticks = ticks;
 }
 inline void timer_stop() { g_host.cpu.timer_armed = false; }
+inline void user_timer_arm(uint64_t deadline) { g_host.cpu.user_timer_deadline = deadline; }
+inline void user_timer_stop() { g_host.cpu.user_timer_deadline = 0; }
 
 inline void irq_controller_init(const arm64::GicRegs&) {}
 inline bool irq_cpu_init(uint64_t, uint64_t) { return true; }

@@ -14,6 +14,7 @@ namespace keel {
 namespace {
 
 uint32_t g_timer_intid = 0;
+uint32_t g_vtimer_intid = 0;  // the user timer's PPI (0: the DTB names none)
 bool g_gic_up = false;  // the GIC is mapped and initialized
 uint64_t g_ticks_per_slice = 0;
 
@@ -60,6 +61,9 @@ bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   }
   arch::irq_controller_init(regs);
   g_timer_intid = dt.timer.phys_ns_intid;
+  if (dt.timer.virt_intid >= 16 && dt.timer.virt_intid < 32 && dt.timer.virt_intid != g_timer_intid) {
+    g_vtimer_intid = dt.timer.virt_intid;
+  }
   g_ticks_per_slice = arch::timer_frequency() * kSliceMs / 1000;
   g_gic_up = true;
   if (!timer_init_cpu()) return false;
@@ -77,6 +81,10 @@ bool timer_init_cpu() {
     return false;
   }
   arch::irq_enable_ppi(c.index, g_timer_intid);
+  if (g_vtimer_intid != 0) {
+    arch::user_timer_stop();  // (whatever firmware left) until a holder arms it
+    arch::irq_enable_ppi(c.index, g_vtimer_intid);
+  }
   rearm();
   return true;
 }
@@ -90,6 +98,8 @@ struct IrqBinding {
   uint64_t badge;
 };
 IrqBinding g_irq[kMaxIntid];
+IrqBinding g_user_timer;  // abi::kTimerIntid
+bool is_user_timer(uint32_t intid) { return intid == abi::kTimerIntid; }
 
 }  // namespace
 
@@ -106,6 +116,11 @@ IrqResult irq_dispatch() {
   if (intid == g_timer_intid) {
     rearm();
     r = IrqResult::kTick;
+  } else if (intid == g_vtimer_intid && g_vtimer_intid != 0) {
+    arch::user_timer_stop();  // once per deadline; also an unbound or stale one
+    if (g_user_timer.ntfn_pa != 0) {
+      ntfn_signal(scheduler(), arch::phys<Notification>(g_user_timer.ntfn_pa), g_user_timer.badge);
+    }
   } else if (g_irq[intid].ntfn_pa != 0) {
     // Level-triggered devices keep asserting until served: mask until Ack.
     arch::irq_disable(intid);
@@ -118,6 +133,12 @@ IrqResult irq_dispatch() {
 }
 
 Status irq_claim(uint32_t intid) {
+  if (is_user_timer(intid)) {
+    if (g_vtimer_intid == 0) return Status::kInvalidArgument;
+    if (g_user_timer.claimed) return Status::kSlotOccupied;
+    g_user_timer = IrqBinding{true, 0, 0};
+    return Status::kOk;
+  }
   if (!g_gic_up || intid < kFirstSpi || intid >= kMaxIntid) return Status::kInvalidArgument;
   if (g_irq[intid].claimed) return Status::kSlotOccupied;
   g_irq[intid] = IrqBinding{true, 0, 0};
@@ -125,6 +146,12 @@ Status irq_claim(uint32_t intid) {
 }
 
 Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge) {
+  if (is_user_timer(intid)) {
+    if (!g_user_timer.claimed) return Status::kInvalidCapability;
+    g_user_timer.ntfn_pa = ntfn_pa;
+    g_user_timer.badge = badge;
+    return Status::kOk;
+  }
   if (intid >= kMaxIntid || !g_irq[intid].claimed) return Status::kInvalidCapability;
   g_irq[intid].ntfn_pa = ntfn_pa;
   g_irq[intid].badge = badge;
@@ -133,12 +160,14 @@ Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge) {
 }
 
 Status irq_ack(uint32_t intid) {
+  if (is_user_timer(intid)) return g_user_timer.ntfn_pa == 0 ? Status::kInvalidArgument : Status::kOk;
   if (intid >= kMaxIntid || g_irq[intid].ntfn_pa == 0) return Status::kInvalidArgument;
   arch::irq_enable(intid);
   return Status::kOk;
 }
 
 void irq_forget_notification(uint64_t ntfn_pa) {
+  if (g_user_timer.ntfn_pa == ntfn_pa) g_user_timer.ntfn_pa = 0;
   for (uint32_t intid = kFirstSpi; intid < kMaxIntid; ++intid) {
     if (g_irq[intid].ntfn_pa != ntfn_pa) continue;
     if (g_gic_up) arch::irq_disable(intid);  // claimed still, masked until bound again
@@ -147,9 +176,22 @@ void irq_forget_notification(uint64_t ntfn_pa) {
 }
 
 void irq_release(uint32_t intid) {
+  if (is_user_timer(intid)) {
+    // A deadline armed on another CPU may still fire there: unbound, it
+    // only stops that CPU's timer.
+    if (g_vtimer_intid != 0) arch::user_timer_stop();
+    g_user_timer = IrqBinding{};
+    return;
+  }
   if (intid >= kMaxIntid) return;
   if (g_gic_up) arch::irq_disable(intid);
   g_irq[intid] = IrqBinding{};
+}
+
+Status user_timer_set(uint64_t deadline) {
+  if (g_vtimer_intid == 0 || !g_user_timer.claimed) return Status::kInvalidArgument;
+  arch::user_timer_arm(deadline);
+  return Status::kOk;
 }
 
 void timer_restart() {

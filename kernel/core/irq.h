@@ -44,5 +44,10 @@ Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge);  // and unmas
 void irq_forget_notification(uint64_t ntfn_pa);                     // it is being destroyed
 Status irq_ack(uint32_t intid);                                     // unmask after handling
 void irq_release(uint32_t intid);                                   // the handler is gone
+// The user timer (intid abi::kTimerIntid, the EL1 virtual timer): claimed,
+// bound, released like an SPI; armed per CPU. When it fires it is stopped
+// on that CPU (CNTV_CTL.ENABLE 0: no interrupt storm from a level that
+// stays asserted) and its notification signalled once.
+Status user_timer_set(uint64_t deadline);
 
 }  // namespace keel

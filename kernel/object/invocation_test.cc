@@ -90,6 +90,9 @@ Valid<abi::IrqHandlerSetNotification> valid(abi::IrqHandlerSetNotification*) {
   return {HostKernel::kSlotIrqControl, {.notification = kNtfn}};
 }
 Valid<abi::IrqHandlerAck> valid(abi::IrqHandlerAck*) { return {HostKernel::kSlotIrqControl, {}}; }
+Valid<abi::IrqHandlerSetDeadline> valid(abi::IrqHandlerSetDeadline*) {
+  return {HostKernel::kSlotIrqControl, {.deadline = 1}};
+}
 Valid<abi::KernelLogBind> valid(abi::KernelLogBind*) { return {HostKernel::kSlotKernelLog, {.notification = kNtfn}}; }
 Valid<abi::KernelLogRead> valid(abi::KernelLogRead*) {
   return {HostKernel::kSlotKernelLog, {.buffer = 0x1000, .size = 8}};

@@ -78,6 +78,18 @@ Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va
   return map_frame(frame, as, va, flags, fresh);
 }
 
+uint64_t program_pages(const uint8_t* elf_bytes, size_t size) {
+  Result<elf::File> f = elf::File::open(elf_bytes, size);
+  if (!f.ok()) return 0;
+  uint64_t pages = 0;
+  for (size_t i = 0; i < f.value().segment_count(); ++i) {
+    elf::Segment s = f.value().segment(i);
+    if (s.type != elf::kPtLoad || s.mem_size == 0 || s.mem_size > abi::kUserLimit) continue;
+    pages += (s.mem_size + (s.vaddr & (kPage - 1)) + kPage - 1) / kPage;
+  }
+  return pages;
+}
+
 Error load_program(LoadContext& ctx, const uint8_t* elf_bytes, size_t size, uint64_t as, LoadedProgram* out) {
   Result<elf::File> f = elf::File::open(elf_bytes, size);
   if (!f.ok()) return Error::kInvalidArgument;

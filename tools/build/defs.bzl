@@ -207,6 +207,8 @@ def keel_system_image(name, system, programs, **kwargs):
     modules = {
         "//servers/memory": "memory",
         "//servers/blk": "blk",
+        "//servers/net": "net",
+        "//servers/netstack": "netstack",
         "//servers/rtc": "rtc",
         "//servers/uart": "uart",
     }

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "keel/abi.h"
@@ -119,7 +120,41 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
     }
     argv->insert(argv->end(), {"-dtb", o.dtb});
   }
-  if (!o.append.empty()) argv->insert(argv->end(), {"-append", o.append});
+  std::string append = o.append;
+  if (o.net || !o.net_dgram.empty()) {
+    if (o.net && !o.net_dgram.empty()) {
+      *error = "--net and --net_dgram are two different networks: give one";
+      return false;
+    }
+    std::string netdev;
+    if (o.net) {
+      netdev = "user,id=net0,restrict=on,net=10.0.2.0/24";
+      for (const std::string& f : o.net_forwards) {
+        std::vector<std::string> w = absl::StrSplit(f, ':');
+        int host = 0, guest = 0;
+        if (w.size() != 3 || (w[0] != "tcp" && w[0] != "udp") || !absl::SimpleAtoi(w[1], &host) ||
+            !absl::SimpleAtoi(w[2], &guest) || host < 1 || host > 65535 || guest < 1 || guest > 65535) {
+          *error = absl::StrCat("--net ", f, ": a forward is PROTO:HOSTPORT:GUESTPORT (tcp or udp, ports 1..65535)");
+          return false;
+        }
+        absl::StrAppend(&netdev, ",hostfwd=", w[0], ":127.0.0.1:", host, "-:", guest);
+      }
+    } else {
+      std::vector<std::string> w = absl::StrSplit(o.net_dgram, ':');
+      int local = 0, remote = 0;
+      if (w.size() != 2 || !absl::SimpleAtoi(w[0], &local) || !absl::SimpleAtoi(w[1], &remote) || local < 1 ||
+          local > 65535 || remote < 1 || remote > 65535) {
+        *error = absl::StrCat("--net_dgram ", o.net_dgram, ": LOCALPORT:REMOTEPORT (1..65535)");
+        return false;
+      }
+      netdev = absl::StrCat("dgram,id=net0,local.type=inet,local.host=127.0.0.1,local.port=", local,
+                            ",remote.type=inet,remote.host=127.0.0.1,remote.port=", remote);
+    }
+    argv->insert(argv->end(), {"-netdev", netdev, "-device",
+                               absl::StrCat("virtio-net-device,netdev=net0,bus=virtio-mmio-bus.", kNetTransport)});
+    append = append.empty() ? "keel.net=1" : absl::StrCat(append, " keel.net=1");
+  }
+  if (!append.empty()) argv->insert(argv->end(), {"-append", append});
   // sleep=off: an idle guest skips ahead to its next timer instead of
   // following the host clock, so runs repeat exactly.
   if (o.icount) argv->insert(argv->end(), {"-icount", "shift=0,sleep=off"});
@@ -142,7 +177,9 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
                                                        ",serial=keel-disk", i)});
   }
   // Modern virtio only (keel's drivers refuse the legacy transport).
-  if (!o.drives.empty()) argv->insert(argv->end(), {"-global", "virtio-mmio.force-legacy=false"});
+  if (!o.drives.empty() || o.net || !o.net_dgram.empty()) {
+    argv->insert(argv->end(), {"-global", "virtio-mmio.force-legacy=false"});
+  }
   if (!o.plugin.empty()) {
     const std::string so = o.plugin.substr(0, o.plugin.find(','));
     if (access(so.c_str(), R_OK) != 0) {

@@ -24,6 +24,17 @@ struct RunOptions {
   // Raw disk images, FILE or FILE,ro, each a virtio-blk-device on a modern
   // (version 2) virtio-mmio transport, in order from the first transport.
   std::vector<std::string> drives;
+  // A network: a virtio-net-device on transport kNetTransport, on QEMU user
+  // networking with restrict=on (the guest reaches nothing outside QEMU)
+  // and these forwards, each PROTO:HOSTPORT:GUESTPORT (tcp or udp), bound
+  // to 127.0.0.1 only. The guest is told keel.net=1 (init starts the
+  // `start = with-net` tasks).
+  bool net = false;
+  std::vector<std::string> net_forwards;
+  // Or raw frames for tests: the device on a datagram socket netdev,
+  // LOCALPORT:REMOTEPORT on 127.0.0.1 (the test's end sends and receives
+  // Ethernet frames there).
+  std::string net_dgram;
   bool interactive = true;
   int gdb_port = 0;         // nonzero: a gdbstub on 127.0.0.1:port
   bool gdb_wait = true;     // with gdb_port: start halted (-S) until the debugger says continue
@@ -48,8 +59,14 @@ inline constexpr char kOptionHelp[] =
     "  --append TEXT      the guest's /chosen/bootargs (init reads them from its boot info)\n"
     "  --plugin SO,ARGS   load a QEMU TCG plugin (bazel run //:profile uses it)\n"
     "  --drive FILE[,ro]  attach a raw disk image as a virtio-blk device (repeatable; ,ro: read-only)\n"
+    "  --net [FWD,...]    a virtio-net device on QEMU user networking (restrict=on: no way out), with\n"
+    "                     forwards PROTO:HOSTPORT:GUESTPORT bound to 127.0.0.1 (e.g. tcp:8080:80,udp:7007:7)\n"
+    "  --net_dgram L:R    the network device on a UDP socket pair on 127.0.0.1 (raw frames; tests)\n"
     "  --timeout S, --expect RE, --expect_failure, --expect_exit: test mode\n"
     "  -h, --help         this list\n";
+
+// The virtio-mmio transport the network device sits on (disks take 0..).
+inline constexpr int kNetTransport = 8;
 
 // Where the loader puts the image (the boot ELF's load base, for gdb): QEMU's
 // -kernel places an arm64 Image 2 MiB into RAM; U-Boot's fw_cfg autoboot

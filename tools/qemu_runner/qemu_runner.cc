@@ -39,6 +39,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "tools/common/exec.h"
 #include "tools/common/net.h"
 #include "tools/qemu_runner/options.h"
@@ -56,6 +57,7 @@ ABSL_FLAG(std::string, load_addr, "",
           "with --uboot: load the image at this PA and boot it with an explicit booti command");
 ABSL_FLAG(std::string, dtb, "", "hand the guest this DTB instead of QEMU's own");
 ABSL_FLAG(std::string, append, "", "the guest's /chosen/bootargs (QEMU -append)");
+ABSL_FLAG(std::string, net_dgram, "", "the network device on a UDP socket pair LOCALPORT:REMOTEPORT on 127.0.0.1");
 ABSL_FLAG(std::string, plugin, "", "a QEMU TCG plugin: FILE.so[,name=value...] (QEMU -plugin)");
 ABSL_FLAG(bool, icount, false, "deterministic instruction counting (-icount shift=0,sleep=off)");
 ABSL_FLAG(bool, trace, false, "log exceptions and MMU faults (-d int,mmu,guest_errors) to a file");
@@ -131,6 +133,8 @@ std::vector<std::string> g_expects;
 std::vector<std::string> g_fail_on;
 std::vector<std::string> g_input_on;
 std::vector<std::string> g_drives;
+bool g_net = false;
+std::vector<std::string> g_net_forwards;
 
 // Removes every --expect / --fail_on / --input_on (=VALUE or VALUE as the next
 // word) from argv.
@@ -139,6 +143,14 @@ std::vector<char*> take_expects(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     std::string a = argv[i];
     bool taken = false;
+    // --net [FWD,...] | --net=FWD,...: the forwards are optional, so a bare
+    // --net (last, or before another option) means none.
+    if (a == "--net" || absl::StartsWith(a, "--net=")) {
+      g_net = true;
+      std::string v = a == "--net" ? (i + 1 < argc && argv[i + 1][0] != '-' ? argv[++i] : "") : a.substr(6);
+      for (absl::string_view f : absl::StrSplit(v, ',', absl::SkipEmpty())) g_net_forwards.emplace_back(f);
+      continue;
+    }
     for (auto [flag, list] :
          {std::pair{std::string("--expect"), &g_expects}, std::pair{std::string("--fail_on"), &g_fail_on},
           std::pair{std::string("--input_on"), &g_input_on}, std::pair{std::string("--drive"), &g_drives}}) {
@@ -297,6 +309,9 @@ int run(int argc, char** argv) {
   o.append = absl::GetFlag(FLAGS_append);
   o.plugin = user_path(absl::GetFlag(FLAGS_plugin));
   for (const std::string& d : g_drives) o.drives.push_back(user_path(d));
+  o.net = g_net;
+  o.net_forwards = g_net_forwards;
+  o.net_dgram = absl::GetFlag(FLAGS_net_dgram);
   o.interactive = g_expects.empty();
   if (absl::GetFlag(FLAGS_trace)) o.trace_file = trace_path();
   if (argc > 1) {

@@ -133,8 +133,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         task->start = Start::kOnDemand;
       } else if (value == "test") {
         task->start = Start::kTest;
+      } else if (value == "with-net") {
+        task->start = Start::kWithNet;
       } else {
-        return error(absl::StrCat("start must be boot, on-demand or test, not '", value, "'"));
+        return error(absl::StrCat("start must be boot, on-demand, test or with-net, not '", value, "'"));
       }
     } else if (key == "priority") {
       uint32_t p = 0;
@@ -175,6 +177,14 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       set_name(task->disk, w[0]);
       task->disk_offset = off;
       task->disk_size = size;
+    } else if (key == "connect") {
+      if (!valid_name(value)) return error("connect must name a driver task");
+      set_name(task->disk, value);
+      task->disk_offset = task->disk_size = 0;
+      task->connect = 1;
+    } else if (key == "timer") {
+      if (value != "yes" && value != "no") return error("timer must be yes or no");
+      task->timer = value == "yes" ? 1 : 0;
     } else if (key == "reset") {
       uint64_t off = 0;
       if (!absl::SimpleHexAtoi(value, &off) || !absl::StartsWith(value, "0x") || off > 0xffc || (off & 3) != 0) {
@@ -237,9 +247,13 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": channel to unknown task '", t.channel, "'"));
     }
     const bool drives = t.role == Role::kDriver || t.role == Role::kConsoleServer;
-    if (drives && t.device_count == 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("task ", t.name, ": a ", sysdesc::role_name(t.role), " needs at least one 'device = ...'"));
+    // (A driver stacked on another — the network stack over the network
+    // driver — has its connection instead of a device.)
+    const bool stacked = t.role == Role::kDriver && t.disk[0] != '\0';
+    if (drives && t.device_count == 0 && !stacked) {
+      return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": a ", sysdesc::role_name(t.role),
+                                                     " needs at least one 'device = ...'",
+                                                     t.role == Role::kDriver ? " (or a 'connect = DRIVER')" : ""));
     }
     if (!drives && t.device_count != 0) {
       return absl::InvalidArgumentError(
@@ -265,15 +279,17 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       if (drv == nullptr || drv->role != Role::kDriver) {
         return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": disk '", t.disk, "' is not a driver task"));
       }
-      if (t.role != Role::kClient) {
-        return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a client is given a disk"));
+      if (t.role != Role::kClient && t.role != Role::kDriver) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("task ", t.name, ": only a client or a driver connects to a driver"));
       }
+      if (drv == &t) return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": connects to itself"));
       int clients = 0;
       for (uint64_t j = 0; j < sys.task_count; ++j) {
         const Task& u = sys.tasks[j];
         if (std::strcmp(u.disk, t.disk) != 0) continue;
         ++clients;
-        if (j >= i) continue;  // (each pair once)
+        if (j >= i || t.connect != 0 || u.connect != 0) continue;  // (each pair once; partitions only)
         // Partitions of one disk must not overlap (size 0: to the end).
         const uint64_t a0 = t.disk_offset, a1 = t.disk_size == 0 ? ~uint64_t{0} : a0 + t.disk_size;
         const uint64_t b0 = u.disk_offset, b1 = u.disk_size == 0 ? ~uint64_t{0} : b0 + u.disk_size;
@@ -293,6 +309,17 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       if (!peer) {
         return absl::InvalidArgumentError(
             absl::StrCat("task ", t.name, ": shared memory needs a channel (it is the channel's)"));
+      }
+    }
+    if (t.timer != 0) {
+      if (t.role != Role::kDriver) {
+        return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a driver is given the timer"));
+      }
+      for (uint64_t j = 0; j < i; ++j) {
+        if (sys.tasks[j].timer != 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("task ", t.name, ": the timer is task ", sys.tasks[j].name, "'s already"));
+        }
       }
     }
     if (t.reset_offset != ~uint64_t{0} && t.role != Role::kDriver) {

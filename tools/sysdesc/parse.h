@@ -7,7 +7,8 @@
 //   task NAME                 a new task (NAME: 1..15 of [a-z0-9_-])
 //     program  = MODULE       the boot module it is loaded from (default NAME)
 //     role     = client | driver | memory-server | console-server   (default client)
-//     start    = boot | on-demand | test   (default boot; test: the console's `test`)
+//     start    = boot | on-demand | test | with-net   (default boot; test: the console's `test`;
+//                with-net: at boot when the runner attached a network, `keel.net` boot argument)
 //     priority = 1..254
 //     quota    = SIZE          memory-server pages it may hold (clients)
 //     untyped  = SIZE          untyped memory of its own (a power of two)
@@ -23,6 +24,9 @@
 //     dma      = SIZE          a driver's physically contiguous RAM (power of two, 4K..1M)
 //     disk     = DRIVER [OFFSET SIZE]  a client's partition of a block driver's disk (whole
 //                              disk without OFFSET SIZE; partitions never overlap; <= 4 per driver)
+//     connect  = DRIVER        a connection to a driver (shared memory, a wake-up each way;
+//                              a driver may connect to another driver; <= 4 per driver)
+//     timer    = yes           a driver gets the user timer (one task in the system)
 //     reset    = 0xOFFSET      a driver's devices, quieted when it is stopped: 0 written
 //                              there, read back until 0 (virtio-mmio: 0x70)
 //     serves   = clock         a driver's protocol on its endpoint (init's `date` asks it)

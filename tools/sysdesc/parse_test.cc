@@ -101,8 +101,8 @@ TEST(SysdescTest, WholeSystemRules) {
                      " priority = 9\n start = on-demand\n"),
             "task memory: a server must start at boot");
   std::string many = kMinimal;
-  for (int i = 0; i < 11; ++i) many += "task c" + std::to_string(i) + "\n program = client\n priority = 1\n";
-  EXPECT_EQ(error_of(many), "line 42: more than 12 tasks");
+  for (int i = 0; i < 15; ++i) many += "task c" + std::to_string(i) + "\n program = client\n priority = 1\n";
+  EXPECT_EQ(error_of(many), "line 54: more than 16 tasks");
 }
 
 TEST(SysdescTest, Devices) {
@@ -173,7 +173,26 @@ TEST(SysdescTest, Devices) {
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = time\n")),
             "line 15: unknown protocol 'time' (clock, disk)");
   EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n")),
-            "task d: a driver needs at least one 'device = ...'");
+            "task d: a driver needs at least one 'device = ...' (or a 'connect = DRIVER')");
+  auto st = parse_system(with("task net\n program = client\n role = driver\n priority = 200\n device = x\n"
+                              "task stack\n program = client\n role = driver\n priority = 190\n connect = net\n"
+                              " timer = yes\n"
+                              "task web\n program = client\n priority = 3\n connect = stack\n"),
+                         kModules);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_STREQ(st->tasks[3].disk, "net") << "a driver stacked on a driver: a connection, no device";
+  EXPECT_EQ(st->tasks[3].timer, 1u);
+  EXPECT_EQ(st->tasks[3].device_count, 0u);
+  EXPECT_STREQ(st->tasks[4].disk, "stack");
+  EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n connect = d\n")),
+            "task d: connects to itself");
+  EXPECT_EQ(error_of(with("task d\n program = client\n priority = 3\n timer = yes\n")),
+            "task d: only a driver is given the timer");
+  EXPECT_EQ(error_of(with("task d\n program = client\n priority = 3\n timer = soon\n")),
+            "line 15: timer must be yes or no");
+  EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n device = a\n timer = yes\n"
+                          "task e\n program = client\n role = driver\n priority = 3\n device = b\n timer = yes\n")),
+            "task e: the timer is task d's already");
   EXPECT_EQ(error_of(with("task d\n program = client\n priority = 3\n device = arm,pl031\n")),
             "task d: only a driver or the console-server is given devices");
   EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n device = stdout\n")),

@@ -46,15 +46,18 @@ namespace tslot = keel::abi::task_slot;
 // init's own CNode (2^10 slots): 1..127 and the untyped from 128 are the
 // kernel's (abi.h); init uses the rest.
 constexpr uint64_t kEpConsole = 200, kEpMemory = 201, kExitNtfn = 202, kConsole = 203, kMemory = 204, kPool = 205;
-constexpr uint64_t kChannels = 208;                        // + task index
+constexpr uint64_t kChannels = 208;                        // + task index (< sd::kMaxTasks = 16)
 constexpr uint64_t kTaskSlots = 224;                       // + 6 * task index: block, CNode, AS, thread, own untyped
-constexpr uint64_t kOwnTables = 290, kOwnTablesEnd = 300;  // tables for init's scratch mapping
-constexpr uint64_t kScratch = 300, kScratchEnd = 400;      // the loader's frames for a task
-constexpr uint64_t kScratchTables = 400, kScratchTablesEnd = 448;  // and the task's page tables
-constexpr uint64_t kSplit = 448, kSplitEnd = 512;                  // halves of the RAM block the pool comes from
-constexpr uint64_t kDriverEps = 512;                               // + task index: a driver's endpoint
-constexpr uint64_t kIrqHandlers = 524, kIrqHandlersEnd = 588;      // the IrqHandlers init took for drivers
-constexpr uint64_t kDevSlots = 588, kDevSlotsEnd = 1024;           // device untyped pieces and frames
+constexpr uint64_t kOwnTables = 320, kOwnTablesEnd = 330;  // tables for init's scratch mapping
+constexpr uint64_t kScratch = 330, kScratchEnd = 530;      // the loader's frames for a task (<= 800 KiB)
+constexpr uint64_t kScratchTables = 530, kScratchTablesEnd = 578;  // and the task's page tables
+constexpr uint64_t kSplit = 578, kSplitEnd = 642;                  // halves of the RAM block the pool comes from
+constexpr uint64_t kDriverEps = 642;                               // + task index: a driver's endpoint
+constexpr uint64_t kIrqHandlers = 658, kIrqHandlersEnd = 722;      // the IrqHandlers init took for drivers
+constexpr uint64_t kDevSlots = 722, kDevSlotsEnd = 1024;           // device untyped pieces and frames
+static_assert(kChannels + sd::kMaxTasks <= kTaskSlots && kTaskSlots + 6 * sd::kMaxTasks <= kOwnTables &&
+                  kDriverEps + sd::kMaxTasks <= kIrqHandlers,
+              "init's slot ranges do not overlap");
 constexpr uint64_t kScratchVa = 0x2000'0000;
 constexpr unsigned kPoolBits = 24;  // 16 MiB for making tasks
 
@@ -127,7 +130,13 @@ const char* check_system(const abi::BootModule* mod) {
       return "bad console buffer size";
     }
     const bool drives = t.role == sd::Role::kDriver || t.role == sd::Role::kConsoleServer;
-    if (t.device_count > sd::kMaxDevices || drives != (t.device_count != 0)) return "bad device lines";
+    const bool stacked = t.role == sd::Role::kDriver && t.disk[0] != '\0';  // (over another driver)
+    if (t.device_count > sd::kMaxDevices || (drives && t.device_count == 0 && !stacked) ||
+        (!drives && t.device_count != 0)) {
+      return "bad device lines";
+    }
+    if (t.timer != 0 && t.role != sd::Role::kDriver) return "only a driver has the timer";
+    if (t.start > sd::Start::kWithNet) return "a task's start is unknown";
     for (uint32_t d = 0; d < t.device_count; ++d) {
       if (!terminated(t.devices[d], sd::kDeviceSpecSize)) return "bad device spec";
     }
@@ -496,6 +505,22 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
   return e;
 }
 
+// The user timer (`timer = yes`): its IrqHandler (init keeps the original,
+// so a restarted driver gets it again), signalling the driver's
+// notification with abi::kTimerBit.
+Error give_timer(uint64_t index, uint64_t cn, sys::LoadContext& ctx) {
+  uint64_t ntfn = 0, handler = 0;
+  Error e = task_notification(index, &ntfn);
+  if (e == Error::kOk) e = irq_handler(abi::kTimerIntid, index, &handler);
+  const uint64_t badged = ctx.next_slot++;
+  if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::kTimerBit);
+  if (e == Error::kOk) e = sys::IrqHandler(handler).set_notification(badged);
+  if (e == Error::kOk) e = self.remove(badged);
+  if (e == Error::kOk) e = put_copy(cn, tslot::kTimer, handler);
+  if (e != Error::kOk) sys::print("init: task %s: no timer (%s)\n", g_sys->tasks[index].name, abi::error_name(e));
+  return e;
+}
+
 // A driver's DMA memory: the untyped `dma` (physically contiguous: one
 // block of the pool) made into frames in address order, mapped from
 // kDmaVa, the frames into its CNode from task_slot::kDmaFrames. Write-back
@@ -582,7 +607,17 @@ Error give_disks(uint64_t index, uint64_t cn, uint64_t as, sys::LoadContext& ctx
       const uint64_t va = abi::kConnVa + k * abi::kConnBytes;
       e = disk_conn(clients[k], &c);
       if (e == Error::kOk) e = map_conn(*c, as, va, ctx);
-      if (e == Error::kOk) e = put_copy(cn, tslot::kConnWake + k, c->notify, abi::kRightWrite);
+      if (e == Error::kOk && g_sys->tasks[clients[k]].role == sd::Role::kDriver) {
+        // A driver as the client waits on its own notification: the wake-up
+        // sets abi::kUpstreamBit there.
+        uint64_t client_ntfn = 0;
+        const uint64_t wake = ctx.next_slot++;
+        e = task_notification(clients[k], &client_ntfn);
+        if (e == Error::kOk) e = self.mint(wake, client_ntfn, abi::kRightWrite, abi::kUpstreamBit);
+        if (e == Error::kOk) e = put_move(cn, tslot::kConnWake + k, wake);
+      } else if (e == Error::kOk) {
+        e = put_copy(cn, tslot::kConnWake + k, c->notify, abi::kRightWrite);
+      }
       const sd::Task& u = g_sys->tasks[clients[k]];
       if (e == Error::kOk) {
         si->conns[si->conn_count++] = {.client_id = task_id(clients[k]),
@@ -607,8 +642,12 @@ Error make_task(uint64_t index) {
   const unsigned cnode_bits = memory_server ? abi::kMemoryServerCNodeBits : abi::kTaskCNodeBits;
   // Its block: its own untyped and DMA memory first, the larger at offset 0
   // (powers of two, so both aligned without a gap), then the CNode and
-  // 512 KiB for image, tables and stack.
-  const uint64_t bytes = t.untyped_bytes + t.dma_bytes + (uint64_t{64} << cnode_bits) + (512u << 10);
+  // room for image, tables and stack: 512 KiB, or the program's pages and
+  // 128 KiB when that is more (the network stack's lwIP pools).
+  const abi::BootModule* module = find_module(t.program);
+  const uint64_t image = sys::program_pages(reinterpret_cast<const uint8_t*>(module->va), module->size) * 4096;
+  const uint64_t room = image + (128u << 10) > (512u << 10) ? image + (128u << 10) : (512u << 10);
+  const uint64_t bytes = t.untyped_bytes + t.dma_bytes + (uint64_t{64} << cnode_bits) + room;
   Error e = Error::kOk;
   if (!run.made) {
     e = sys::Untyped(kPool).retype(ObjectType::kUntyped, log2_up(bytes), block);
@@ -665,6 +704,14 @@ Error make_task(uint64_t index) {
   }
   if (e == Error::kOk && t.device_count != 0) e = give_devices(index, cn, as, ut, ctx, &si);
   if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);
+  if (e == Error::kOk && t.timer != 0) e = give_timer(index, cn, ctx);
+  if (e == Error::kOk && t.role == sd::Role::kDriver && t.device_count == 0) {
+    // A stacked driver's notification (give_devices puts a device driver's):
+    // its upstream driver, its clients and its timer signal it.
+    uint64_t own = 0;
+    e = task_notification(index, &own);
+    if (e == Error::kOk) e = put_copy(cn, tslot::kDeviceNotification, own);
+  }
   if (e == Error::kOk) e = give_disks(index, cn, as, ctx, &si);
   const uint64_t peer = channel_peer(index);
   if (e == Error::kOk && peer < sd::kMaxTasks && (t.shared_bytes | g_sys->tasks[peer].shared_bytes) != 0) {
@@ -1205,9 +1252,15 @@ int main() {
   // count, unless one failed to start: the kernel has said so then).
   sys::print("keel ready: cpus=%llu mem=%lluMiB\n", ull(g_info->cpus_online), ull(g_info->memory_bytes >> 20));
   report_boot_time();
+  // With a network (`./keel run --net` says keel.net=1), the tasks that
+  // need one start too, in description order (the driver before the stack
+  // before its clients).
+  char net[4] = {};
+  const bool with_net = sys::word_value(g_info->bootargs, "keel.net", net, sizeof net) && streq(net, "1");
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     const sd::Role role = g_sys->tasks[i].role;
-    if (!paged_role(role) || g_sys->tasks[i].start != sd::Start::kBoot) continue;
+    const sd::Start start = g_sys->tasks[i].start;
+    if (!paged_role(role) || (start != sd::Start::kBoot && !(with_net && start == sd::Start::kWithNet))) continue;
     e = start_task(i);
     if (e != Error::kOk) sys::print("init: cannot start %s: %s\n", g_sys->tasks[i].name, abi::error_name(e));
   }

@@ -118,6 +118,11 @@ namespace keel::abi {
 
 // Slots of init's root CNode (2^kInitCNodeBits slots) that the kernel fills.
 constexpr unsigned kInitCNodeBits = 10;
+// IrqControlGet's intid for the user timer: the EL1 virtual timer (its
+// PPI is the DTB's; the kernel's own tick is the physical timer). One
+// holder in the system; SetDeadline arms it (a server multiplexes it for
+// others, as drivers share nothing else of the kernel's).
+constexpr uint64_t kTimerIntid = 0x10000;
 namespace init_slot {
 constexpr uint64_t kCNode = 1;            // the root CNode itself
 constexpr uint64_t kThread = 2;           // init's thread
@@ -183,11 +188,16 @@ enum class Method : uint64_t {
   // The physical address of a frame the caller holds (any rights): what a
   // driver programs into a DMA device. No capability, no answer.
   kFrameAddress = 50,
-  kIrqControlGet = 64,  // an IrqHandler for an SPI (32..1019)
+  kIrqControlGet = 64,  // an IrqHandler for an SPI (32..1019), or the user timer (kTimerIntid)
   // The notification is signalled (with its badge) when the interrupt
   // fires; the interrupt stays masked until Ack.
   kIrqHandlerSetNotification = 65,
   kIrqHandlerAck = 66,
+  // The user timer's handler only (kTimerIntid): signal its notification
+  // when the virtual counter (CNTVCT_EL0, which EL0 reads) reaches
+  // `deadline`, once. Armed on the calling CPU (pin the thread that uses
+  // it: `cpu =`); a new deadline replaces the old on that CPU.
+  kIrqHandlerSetDeadline = 67,
   // From Bind on, the kernel no longer writes the UART (except to report a
   // panic): its messages and DebugWrite output go to a log ring, and the
   // notification is signalled (with its badge) when there is something to
@@ -286,6 +296,10 @@ struct IrqHandlerSetNotification {
 };
 struct IrqHandlerAck {
   static constexpr Method kMethod = Method::kIrqHandlerAck;
+};
+struct IrqHandlerSetDeadline {
+  static constexpr Method kMethod = Method::kIrqHandlerSetDeadline;
+  uint64_t deadline;  // a CNTVCT_EL0 value
 };
 struct KernelLogBind {
   static constexpr Method kMethod = Method::kKernelLogBind;
@@ -417,7 +431,7 @@ struct TypeList {};
 using AllMethods =
     TypeList<CNodeCopy, CNodeMint, CNodeMove, CNodeDelete, CNodeRevoke, UntypedRetype, ThreadConfigure, ThreadStart,
              ThreadSuspend, ThreadSetIpcBuffer, ThreadSetAffinity, PageTableMap, FrameMap, FrameAddress, IrqControlGet,
-             IrqHandlerSetNotification, IrqHandlerAck, KernelLogBind, KernelLogRead>;
+             IrqHandlerSetNotification, IrqHandlerAck, IrqHandlerSetDeadline, KernelLogBind, KernelLogRead>;
 
 template <class... M>
 struct MethodTable {

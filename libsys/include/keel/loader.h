@@ -55,6 +55,9 @@ abi::Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64
 
 // Loads the ELF at elf[0..size) into the address space in slot `as` (which
 // may be fresh: tables are created as needed). Returns the first error.
+// The pages an ELF's loadable segments take (0 if it is not one keel loads).
+uint64_t program_pages(const uint8_t* elf, size_t size);
+
 abi::Error load_program(LoadContext& ctx, const uint8_t* elf, size_t size, uint64_t as, LoadedProgram* out);
 
 }  // namespace keel::sys

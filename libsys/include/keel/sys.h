@@ -272,6 +272,9 @@ class IrqHandler {
     return invoke(slot_, abi::IrqHandlerSetNotification{.notification = notification});
   }
   abi::Error ack() const { return invoke(slot_, abi::IrqHandlerAck{}); }
+  // The user timer's handler: signal at virtual count `deadline` (time.h
+  // counter()), on the calling CPU.
+  abi::Error set_deadline(uint64_t deadline) const { return invoke(slot_, abi::IrqHandlerSetDeadline{.deadline = deadline}); }
 
  private:
   uint64_t slot_;

@@ -15,8 +15,8 @@
 namespace keel::sysdesc {
 
 constexpr uint64_t kMagic = 0x31535953'4c45454bull;  // "KEELSYS1"
-constexpr uint64_t kVersion = 2;
-constexpr unsigned kMaxTasks = 12;
+constexpr uint64_t kVersion = 3;
+constexpr unsigned kMaxTasks = 16;
 constexpr unsigned kNameSize = 16;        // NUL-terminated, so at most 15 characters
 constexpr unsigned kMaxDevices = 4;       // `device` lines per task
 constexpr unsigned kDeviceSpecSize = 48;  // a device spec (keel/devices.h), NUL-terminated
@@ -36,6 +36,8 @@ enum class Start : uint32_t {
   kBoot = 0,      // before the ready line
   kOnDemand = 1,  // when asked at the console (`run NAME`)
   kTest = 2,      // with the console's `test` (the self-tests)
+  kWithNet = 3,   // after the ready line when the machine has a network (boot argument keel.net,
+                  // which `./keel run --net` adds); else on demand
 };
 
 // Initial capabilities (bit set), beyond its own CNode, thread and address space.
@@ -72,14 +74,20 @@ struct Task {
   // this offset of each device's first register range, read back until 0
   // (virtio-mmio: Status, 0x70). ~0: none.
   uint64_t reset_offset;
-  // Clients: the block driver task whose disk they use (`disk = TASK
-  // [OFFSET SIZE]`, "" = none) and their partition of it, in bytes (size 0:
-  // from offset to the end of the disk).
+  // A connection to a driver (`disk = TASK [OFFSET SIZE]` for a block
+  // driver's clients, `connect = TASK` for any other; "" = none): the
+  // driver task, and for a disk the client's partition of it, in bytes
+  // (size 0: from offset to the end of the disk). A driver may be another
+  // driver's client (the network stack over the network driver).
   char disk[kNameSize];
   uint64_t disk_offset, disk_size;
+  uint32_t connect;  // 1: `connect = TASK` (no partition: clients of one driver never overlap)
   // Device specs (keel/devices.h: COMPATIBLE[#N], /PATH or stdout); init
   // resolves them in the machine's DTB at boot.
   char devices[kMaxDevices][kDeviceSpecSize];
+  // Drivers: 1 = init gives it the user timer (`timer = yes`; one task in
+  // the system): task_slot::kTimer, signalling its device notification.
+  uint32_t timer;
 };
 
 struct System {

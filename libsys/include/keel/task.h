@@ -51,6 +51,9 @@ constexpr uint64_t kKernelLog = 19;  // console server: the kernel's console out
 // (device d's interrupt i: badge bit kDeviceIrqBit(d, i)), and the
 // IrqHandler of each, at kDeviceIrq + kMaxDeviceIrqs * d + i (Ack after handling).
 constexpr uint64_t kDeviceNotification = 20;
+// A driver with `timer = yes`: the user timer's IrqHandler
+// (IrqHandler::set_deadline); it signals kDeviceNotification with kTimerBit.
+constexpr uint64_t kTimer = 17;
 constexpr uint64_t kDeviceIrq = 240;  // .. 240 + 4 * 4 = 256
 // Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
 // many), and per client (ids 1..kMaxTaskId), from kMemoryClients + 4 * id:
@@ -82,6 +85,11 @@ constexpr uint64_t kConnBytes = 64 * 1024;  // one connection's shared memory
 // The bit a client's wake-up sets in its driver's notification
 // (task_slot::kDeviceNotification; device interrupts use the low 16 bits).
 constexpr uint64_t conn_bit(uint64_t conn) { return uint64_t{1} << (16 + conn); }
+// A driver that is itself another driver's client (`connect = DRIVER`):
+// the bit the other driver's wake-up sets in its notification.
+constexpr uint64_t kUpstreamBit = uint64_t{1} << 24;
+// The user timer's bit in a driver's notification (`timer = yes`).
+constexpr uint64_t kTimerBit = uint64_t{1} << 25;
 // Where init maps connection memory: a client's at kDiskVa, a driver's
 // connection i at kConnVa + i * kConnBytes.
 constexpr uint64_t kDiskVa = 0x0000'4100'0000'0000ull;

@@ -6,6 +6,18 @@
 
 namespace keel::sys {
 
+// The virtual counter and its frequency (the user timer's deadlines).
+inline uint64_t counter() {
+  uint64_t t;
+  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
+  return t;
+}
+inline uint64_t counter_frequency() {
+  uint64_t f;
+  asm volatile("mrs %0, cntfrq_el0" : "=r"(f));
+  return f;
+}
+
 inline uint64_t now_ns() {
   uint64_t t, f;
   asm volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
