@@ -40,7 +40,7 @@ namespace link = keel::link;
 namespace sock = keel::sock;
 
 constexpr uint32_t kRxBuffers = 14;  // given to the driver to receive into; the rest send
-constexpr uint32_t kUdpQueue = 16;   // datagrams a UDP socket holds unread (more are dropped, counted)
+constexpr uint32_t kUdpQueue = 8;    // datagrams a UDP socket holds unread (more are dropped, counted)
 
 // ---- the link ------------------------------------------------------------------------
 

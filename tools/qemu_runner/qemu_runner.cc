@@ -66,6 +66,9 @@ ABSL_FLAG(bool, trace, false, "log exceptions and MMU faults (-d int,mmu,guest_e
 ABSL_FLAG(std::string, expect, "", "test mode: a regex that must match a console line; repeatable");
 ABSL_FLAG(std::string, fail_on, "", "test mode: a regex that fails the run when a line matches; repeatable");
 ABSL_FLAG(bool, expect_failure, false, "test mode: failure markers are expected, not fatal");
+ABSL_FLAG(std::string, hold_file, "",
+          "test mode: once every --expect matched, create this file and keep the guest running until the "
+          "file is removed (a host-side test talks to it meanwhile); --fail_on still applies");
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
@@ -389,6 +392,8 @@ int run(int argc, char** argv) {
   const auto deadline = start + std::chrono::seconds(absl::GetFlag(FLAGS_timeout));
   bool qemu_exited = false;
   int qemu_status = 0;
+  const std::string hold_file = absl::GetFlag(FLAGS_hold_file);
+  bool held = false;  // the hold file was created (every expectation met)
 
   auto consider = [&](const std::string& text) {
     for (size_t i = 0; i < expects.size(); ++i) {
@@ -421,7 +426,12 @@ int run(int argc, char** argv) {
       bool failure_fatal = failure_at && !absl::GetFlag(FLAGS_expect_failure);
       // A failure marker: collect its report for a moment, then stop.
       if (failure_fatal && Clock::now() - *failure_at > std::chrono::milliseconds(1500)) break;
-      if (unmatched == 0 && !absl::GetFlag(FLAGS_expect_exit) && !failure_fatal) {
+      if (unmatched == 0 && !hold_file.empty() && !held) {
+        if (FILE* f = std::fopen(hold_file.c_str(), "w")) std::fclose(f);
+        held = true;
+      }
+      if (held && access(hold_file.c_str(), F_OK) != 0) break;  // the host side is done
+      if (unmatched == 0 && hold_file.empty() && !absl::GetFlag(FLAGS_expect_exit) && !failure_fatal) {
         // Give a backtrace being printed a moment to finish.
         if (!failure_at || Clock::now() - *failure_at > std::chrono::milliseconds(500)) break;
       }
@@ -510,6 +520,12 @@ int run(int argc, char** argv) {
           "last line: '%s'\n",
           secs, absl::StrJoin(missing, ", "), last_line);
     }
+    return 1;
+  }
+  if (held && access(hold_file.c_str(), F_OK) == 0) {
+    std::cout << absl::StrFormat("qemu_runner: FAIL: %s after %.1fs while the host side still held it (%s)\n",
+                                 qemu_exited ? "QEMU exited" : "timed out", secs, hold_file);
+    (void)std::remove(hold_file.c_str());
     return 1;
   }
   if (absl::GetFlag(FLAGS_expect_exit) && !qemu_exited) {

@@ -15,8 +15,8 @@ namespace sys = keel::sys;
 namespace sock = keel::sock;
 
 constexpr uint16_t kPort = 7;
-constexpr uint32_t kUdpOffset = 0, kUdpBytes = 8192;  // one datagram at a time
-constexpr uint32_t kConns = 12, kConnBytes = 4096;   // after the UDP buffer
+constexpr uint32_t kUdpOffset = 0, kUdpBytes = 4096;  // one datagram at a time
+constexpr uint32_t kConns = 52, kConnBytes = 1024;   // after the UDP buffer
 static_assert(kUdpBytes + kConns * kConnBytes <= sock::kDataBytes);
 
 struct Conn {

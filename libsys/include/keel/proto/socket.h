@@ -6,8 +6,8 @@
 //
 //   connection memory (abi::kConnBytes = 64 KiB):
 //   +------------------------------+ 0
-//   | requests: Ring<Request, 32>  |  client -> stack
-//   | done:     Ring<Completion,32>|  stack -> client
+//   | requests: Ring<Request, 64>  |  client -> stack
+//   | done:     Ring<Completion,128>| stack -> client
 //   +------------------------------+ kDataOffset (8 KiB)
 //   | data: the client's buffers   |  56 KiB, addressed by Request::offset
 //   +------------------------------+
@@ -25,7 +25,7 @@
 //  - Every request gets exactly one completion, carrying its id. Accept,
 //    Connect, Send, Recv and RecvFrom may wait (for a peer, for window,
 //    for data); one of each kind per socket at a time (a second: kBusy).
-//  - A client keeps at most 32 requests in flight (the completion ring's
+//  - A client keeps at most 128 requests in flight (the completion ring's
 //    size), so the stack never has to drop a completion.
 //  - Wake-ups: keel/ring.h's protocol; the client signals task_slot::kDiskWake,
 //    the stack its kDiskWait.
@@ -40,7 +40,7 @@ namespace keel::sock {
 
 constexpr uint64_t kDataOffset = 8192;
 constexpr uint32_t kDataBytes = 64 * 1024 - kDataOffset;
-constexpr uint32_t kMaxSockets = 16;  // per client
+constexpr uint32_t kMaxSockets = 64;  // per client
 constexpr uint32_t kMaxBacklog = 8;   // connections a listener holds before they are accepted
 constexpr uint32_t kMaxDatagram = 8192;
 
@@ -95,8 +95,9 @@ struct Completion {
   uint32_t reserved;
 };
 
-using RequestRing = ring::Ring<Request, 32>;
-using CompletionRing = ring::Ring<Completion, 32>;
+// Completions: room for a receive and a send waiting on every socket.
+using RequestRing = ring::Ring<Request, 64>;
+using CompletionRing = ring::Ring<Completion, 2 * kMaxSockets>;
 struct Shared {
   RequestRing requests;
   CompletionRing done;

@@ -39,7 +39,7 @@
 #define MEM_SIZE (96 * 1024)
 #define MEMP_NUM_PBUF 64
 #define MEMP_NUM_UDP_PCB 16
-#define MEMP_NUM_TCP_PCB 40
+#define MEMP_NUM_TCP_PCB 80 /* 64 sockets of one client, and the others' */
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 192
 #define MEMP_NUM_ARP_QUEUE 16
