@@ -45,13 +45,16 @@ struct Nic {
   uint32_t rx_buffer[vio::Queue::kMaxQueueSize];  // by chain head: the stack's buffer in flight
   uint32_t tx_buffer[vio::Queue::kMaxQueueSize];
   bool held[link::kBuffers] = {};  // the driver's (posted to the device) now
-  // Counters (this thread's only).
-  uint64_t rx_frames = 0, rx_bytes = 0, tx_frames = 0, tx_bytes = 0;
-  uint64_t rx_dropped[4] = {};  // by vnet::Rx
-  uint64_t bad_buffers = 0;     // from the stack: out of range, held already, bad length
   uint32_t skip = 0;            // continuation buffers of a dropped multi-buffer frame still to come
 };
 Nic g_nic;
+
+// The counters live in the link's Info (the stack reports them); only this
+// thread writes them.
+void count(link::Counter c, uint64_t n = 1) {
+  uint64_t& v = g_nic.shared->info.counters[c];
+  __atomic_store_n(&v, v + n, __ATOMIC_RELAXED);
+}
 
 uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
 
@@ -120,7 +123,7 @@ bool post_rx(uint32_t buffer) {
 bool take_from_stack(const link::Frame& f, bool tx) {
   Nic& n = g_nic;
   if (f.buffer >= link::kBuffers || n.held[f.buffer] || (tx && !link::valid_frame(f))) {
-    ++n.bad_buffers;
+    count(link::kBadBuffers);
     return false;
   }
   return true;
@@ -154,8 +157,8 @@ bool pump() {
     d.flags = 0;
     n.tx_buffer[head] = f.buffer;
     n.held[f.buffer] = true;
-    ++n.tx_frames;
-    n.tx_bytes += f.len;
+    count(link::kTxFrames);
+    count(link::kTxBytes, f.len);
     n.txq.submit(n.regs, static_cast<uint16_t>(head));
   }
   // Received frames, checked; a bad one's buffer goes back to the device.
@@ -181,16 +184,18 @@ bool pump() {
       n.skip = num_buffers - 1u;
     }
     if (verdict != vnet::Rx::kOk) {
-      ++n.rx_dropped[static_cast<int>(verdict)];
+      count(verdict == vnet::Rx::kShort  ? link::kRxShort
+            : verdict == vnet::Rx::kLong ? link::kRxLong
+                                         : link::kRxBadNumBuffers);
       (void)post_rx(buffer);  // (the slot it came from is free)
       continue;
     }
-    ++n.rx_frames;
-    n.rx_bytes += frame;
+    count(link::kRxFrames);
+    count(link::kRxBytes, frame);
 
     bool sig = false;
     if (!s.rx.push(link::Frame{buffer, frame}, &sig)) {
-      ++n.bad_buffers;  // a full ring: the stack broke the protocol; the buffer stays with the device
+      count(link::kBadBuffers);  // a full ring: the stack broke the protocol; the buffer stays with the device
       (void)post_rx(buffer);
     }
     wake |= sig;
@@ -202,7 +207,7 @@ bool pump() {
     if (buffer == kNoBuffer) continue;
     n.held[buffer] = false;
     bool sig = false;
-    if (!s.tx_done.push(link::Frame{buffer, 0}, &sig)) ++n.bad_buffers;
+    if (!s.tx_done.push(link::Frame{buffer, 0}, &sig)) count(link::kBadBuffers);
     wake |= sig;
   }
   if (wake) wake_stack();

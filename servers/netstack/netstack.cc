@@ -420,6 +420,28 @@ void handle(Client& c, const sock::Request& r) {
   ++c.requests;
   const int32_t st = sock::check(r);
   if (st != sock::kOk) return complete(c, r.id, st);
+  if (r.op == sock::kStats) {
+    if (r.len < sizeof(sock::Stats)) return complete(c, r.id, sock::kBadBuffer);
+    sock::Stats st{};
+    const Link& l = g_link;
+    static_assert(link::kCounters <= sizeof st.link / sizeof st.link[0]);
+    for (uint32_t k = 0; k < link::kCounters; ++k) st.link[k] = __atomic_load_n(&l.shared->info.counters[k], __ATOMIC_RELAXED);
+    st.rx_frames = l.rx_frames;
+    st.tx_frames = l.tx_frames;
+    st.rx_no_pbuf = l.rx_no_pbuf;
+    st.tx_waits = l.tx_waits;
+    st.tx_dropped = l.tx_dropped;
+    st.bad_from_driver = l.bad_from_driver;
+    st.clients = g_client_count;
+    for (uint32_t k = 0; k < g_client_count; ++k) {
+      for (const Sock& x : g_clients[k].socks) st.sockets += x.type != 0 ? 1 : 0;
+    }
+    st.requests = c.requests;
+    st.errors = c.errors;
+    st.udp_dropped = c.udp_dropped;
+    __builtin_memcpy(c.data + r.offset, &st, sizeof st);
+    return complete(c, r.id, sock::kOk, sizeof st);
+  }
   if (r.op == sock::kSocket) {
     Sock* s = new_sock(c, r.arg);
     if (s == nullptr) return complete(c, r.id, sock::kNoSockets);
@@ -507,6 +529,7 @@ void handle(Client& c, const sock::Request& r) {
       return;
     }
     case sock::kClose: close_sock(s); return complete(c, r.id, sock::kOk);
+    case sock::kStats: return;  // (answered above)
     default: return complete(c, r.id, sock::kBadOp);
   }
 }

@@ -3,7 +3,8 @@
 # `--net` (QEMU user networking, restrict=on: the guest can reach nothing;
 # forwards bound to 127.0.0.1), then, while the guest runs, net_client
 # (and curl) on 127.0.0.1 only:
-#   GET / (plain text) and GET /tasks (JSON that parses) from httpd;
+#   GET / (plain text: tasks and their state, memory, console and network
+#   counters) and GET /tasks (the same as JSON that parses) from httpd;
 #   1,000 sequential and 50 concurrent TCP connections to echo, every byte
 #   echoed in order; 10,000 UDP datagrams echoed (loss reported); a 64 MiB
 #   TCP stream echoed, byte-exact.
@@ -43,8 +44,10 @@ run() { "$@" || status=1; }
 run curl -sS --max-time 20 -o "$dir/root.txt" "http://127.0.0.1:$http/"
 grep -q '^keel: up ' "$dir/root.txt" || { echo "net_test: FAIL: curl's GET / has no 'keel: up' line" >&2; status=1; }
 echo "curl http://127.0.0.1:$http/ said:"; cat "$dir/root.txt"
-run "$client" http "$http" / --expect "keel: up" --expect "httpd: task"
-run "$client" http "$http" /tasks --json --expect '"system":"keel"'
+run "$client" http "$http" / --expect "keel: up" --expect "httpd: task" --expect "memory: " --expect "console: " \
+  --expect "net: received " --expect "netstack " --expect "running"
+run "$client" http "$http" /tasks --json --expect '"system":"keel"' --expect '"name":"echo","state":"running"' \
+  --expect '"net":{"rx_frames":'
 run "$client" tcp_seq "$echo_port" 1000
 run "$client" tcp_conc "$echo_port" 50
 # (UDP: net_raw_test.sh — the restricted user network drops every datagram the guest sends)

@@ -83,6 +83,12 @@ class Sockets {
     return r;
   }
   int close(int s) { return run({.op = sock::kClose, .sock = u(s)}); }
+  // The stack's and the link's counters (for this client: its requests).
+  int stats(sock::Stats* out) {
+    const int r = run({.op = sock::kStats, .offset = kStagingOffset, .len = sizeof(sock::Stats)});
+    if (r >= 0) copy(reinterpret_cast<uint8_t*>(out), data() + kStagingOffset, sizeof(sock::Stats));
+    return r;
+  }
 
   // ---- asynchronous ----
   // Queues r (its id is set and returned, never 0); 0 when kMaxInFlight are

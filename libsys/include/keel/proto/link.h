@@ -49,10 +49,20 @@ struct Frame {
 using FrameRing = ring::Ring<Frame, 32>;
 static_assert(FrameRing::kCapacity > kBuffers, "an honest side never finds a ring full");
 
+// The driver's counters, for the stack's statistics: written only by the
+// driver, each store single-copy atomic (the stack may read any time).
+enum Counter : uint32_t {
+  kRxFrames, kRxBytes, kTxFrames, kTxBytes,
+  kRxShort, kRxLong, kRxBadNumBuffers,  // received frames dropped, by reason (keel/virtio_net.h)
+  kBadBuffers,                          // buffers the stack handed over wrongly (refused)
+  kCounters,
+};
+
 struct Info {
   uint32_t ready;  // 1 once the rest is written (stored with release)
   uint32_t mtu;
   uint8_t mac[6];
+  uint64_t counters[kCounters];
 };
 
 struct Shared {

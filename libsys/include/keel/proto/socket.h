@@ -55,6 +55,7 @@ enum Op : uint32_t {
   kSendTo,      // sock (UDP), offset, len, addr, port
   kRecvFrom,    // sock (UDP), offset, len -> value: datagram bytes (truncated to len), addr/port
   kClose,       // sock
+  kStats,       // offset, len (>= sizeof(Stats)): the stack's and the link's counters -> value: bytes
   kOpEnd,
 };
 enum Type : uint32_t { kTcp = 1, kUdp = 2 };
@@ -109,9 +110,9 @@ static_assert(sizeof(Shared) <= kDataOffset, "the rings fit before the data area
 // buffer inside the data area where one is used. kOk or why not.
 constexpr int32_t check(const Request& r) {
   if (r.op == 0 || r.op >= kOpEnd) return kBadOp;
-  if (r.op != kSocket && r.sock >= kMaxSockets) return kBadSocket;
+  if (r.op != kSocket && r.op != kStats && r.sock >= kMaxSockets) return kBadSocket;
   if (r.op == kSocket && r.arg != kTcp && r.arg != kUdp) return kInvalid;
-  const bool buffer = r.op == kSend || r.op == kRecv || r.op == kSendTo || r.op == kRecvFrom;
+  const bool buffer = r.op == kSend || r.op == kRecv || r.op == kSendTo || r.op == kRecvFrom || r.op == kStats;
   if (buffer && (r.len == 0 || r.offset > kDataBytes || r.len > kDataBytes - r.offset)) return kBadBuffer;
   if ((r.op == kSendTo) && (r.len > kMaxDatagram || r.port == 0 || r.port > 0xffff)) return kInvalid;
   if ((r.op == kConnect) && (r.port == 0 || r.port > 0xffff || r.addr == 0)) return kInvalid;
@@ -119,6 +120,19 @@ constexpr int32_t check(const Request& r) {
   if (r.op == kListen && (r.arg == 0 || r.arg > kMaxBacklog)) return kInvalid;
   return kOk;
 }
+
+// kStats's answer, written into the client's buffer.
+struct Stats {
+  uint64_t link[16];        // the driver's counters (keel/proto/link.h Counter order; kCounters used)
+  uint64_t rx_frames, tx_frames;  // frames the stack took from and gave to the link
+  uint64_t rx_no_pbuf;      // received frames dropped for want of a pbuf
+  uint64_t tx_waits, tx_dropped;  // sends that waited for a link buffer / gave up after 50 ms
+  uint64_t bad_from_driver; // frames or buffers the driver handed over wrongly
+  uint64_t clients;         // connected clients
+  uint64_t sockets;         // open sockets, all clients
+  uint64_t requests, errors, udp_dropped;  // the asking client's
+};
+static_assert(sizeof(Stats) <= kDataBytes);
 
 constexpr const char* status_name(int32_t s) {
   switch (s) {
