@@ -45,7 +45,7 @@ struct Nic {
   uint32_t rx_buffer[vio::Queue::kMaxQueueSize];  // by chain head: the stack's buffer in flight
   uint32_t tx_buffer[vio::Queue::kMaxQueueSize];
   bool held[link::kBuffers] = {};  // the driver's (posted to the device) now
-  uint32_t skip = 0;            // continuation buffers of a dropped multi-buffer frame still to come
+  vnet::RxIntake intake;  // what each received buffer is (keel/virtio_net.h)
 };
 Nic g_nic;
 
@@ -172,18 +172,9 @@ bool pump() {
     n.held[buffer] = false;
     const auto* hdr =
         reinterpret_cast<const volatile vnet::Header*>(n.conn_va + link::buffer_offset(buffer));
-    if (n.skip > 0) {  // the rest of a frame that did not fit one buffer: dropped with it
-      --n.skip;
-      (void)post_rx(buffer);
-      continue;
-    }
     uint32_t frame = 0;
-    const uint16_t num_buffers = hdr->num_buffers;
-    const vnet::Rx verdict = vnet::check_rx(len, link::kBufferBytes, num_buffers, &frame);
-    if (verdict == vnet::Rx::kBadNumBuffers && num_buffers > 1 && num_buffers <= n.rxq.size()) {
-      n.skip = num_buffers - 1u;
-    }
-    if (verdict != vnet::Rx::kOk) {
+    vnet::Rx verdict = vnet::Rx::kOk;
+    if (!n.intake.take(len, link::kBufferBytes, hdr->num_buffers, n.rxq.size(), &frame, &verdict)) {
       count(verdict == vnet::Rx::kShort  ? link::kRxShort
             : verdict == vnet::Rx::kLong ? link::kRxLong
                                          : link::kRxBadNumBuffers);
