@@ -13,6 +13,11 @@
 //       counted (loss reported, not failed, over UDP), content checked.
 //   net_client tcp_bulk PORT MIB     one connection: MIB MiB sent while the
 //       echo is read back and compared byte for byte; MiB/s printed.
+//   net_client tcp_sink PORT MIB     MIB MiB to the discard service, timed:
+//       the guest's receive rate (prints net_tcp_mbps).
+//   net_client raw_udp_bench QEMU_PORT MY_PORT N   raw_udp between the
+//       echo_bench markers (the guest prints net_udp_echo); prints
+//       net_udp_echo_us, the wall time per round trip.
 //   net_client raw_udp QEMU_PORT MY_PORT N
 //       raw Ethernet frames over QEMU's datagram netdev (-netdev dgram on
 //       127.0.0.1: QEMU at QEMU_PORT, this end at MY_PORT): this end plays
@@ -356,6 +361,21 @@ int tcp_bulk(int port, int mib) {
   return 0;
 }
 
+int tcp_sink(int port, int mib) {
+  int fd = dial(port, 60);
+  std::vector<uint8_t> chunk(65536);
+  for (auto& b : chunk) b = next_byte();
+  const auto t0 = Clock::now();
+  for (int i = 0; i < mib * 16; ++i) send_all(fd, chunk.data(), chunk.size());
+  shutdown(fd, SHUT_WR);
+  char c;
+  (void)recv(fd, &c, 1, 0);  // the guest's close: everything was taken
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  close(fd);
+  std::printf("net_tcp_mbps %.2f MiB/s (%d MiB from the host in %.2f s)\n", mib / s, mib, s);
+  return 0;
+}
+
 // ---- raw frames (the datagram netdev) ---------------------------------------------------
 
 constexpr uint8_t kGuestMac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -506,6 +526,23 @@ int raw_udp(int qemu_port, int my_port, int n, Raw* given = nullptr) {
   return 0;
 }
 
+int raw_udp_bench(int qemu_port, int my_port, int n) {
+  Raw r = open_raw(qemu_port, my_port);
+  // Warm up (the guest learns this end's MAC), then the measured run.
+  if (raw_udp(qemu_port, my_port, 20, &r) != 0) return 1;
+  send_frame(r, udp_frame(39999, 7, "keel-bench-begin"));
+  std::string p;
+  uint16_t d = 0;
+  (void)take_udp(r, 2000, &p, &d);
+  const auto t0 = Clock::now();
+  const int rc = raw_udp(qemu_port, my_port, n, &r);
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  send_frame(r, udp_frame(39999, 7, "keel-bench-end"));
+  (void)take_udp(r, 2000, &p, &d);
+  std::printf("net_udp_echo_us %.1f us per round trip (%d datagrams)\n", 1e6 * s / n, n);
+  return rc;
+}
+
 int raw_fuzz(int qemu_port, int my_port, int n, int seed) {
   Raw r = open_raw(qemu_port, my_port);
   g_rng ^= static_cast<uint64_t>(seed) * 0x9e3779b97f4a7c15ull;
@@ -627,6 +664,8 @@ int main(int argc, char** argv) {
   if (mode == "udp") return udp(port, n);
   if (mode == "tcp_bulk") return tcp_bulk(port, n);
   if (mode == "raw_udp" && argc >= 5) return raw_udp(port, n, std::atoi(argv[4]));
+  if (mode == "raw_udp_bench" && argc >= 5) return raw_udp_bench(port, n, std::atoi(argv[4]));
+  if (mode == "tcp_sink") return tcp_sink(port, n);
   if (mode == "raw_fuzz" && argc >= 6) return raw_fuzz(port, n, std::atoi(argv[4]), std::atoi(argv[5]));
   fail("unknown mode " + mode);
 }

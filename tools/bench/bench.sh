@@ -36,6 +36,38 @@ if ! ./bench_blk.sh --drive "$disk" "$@" | tee -a "$out"; then
   echo "bench: bench_blk failed" >&2
   exit 1
 fi
+# The network: the instructions per UDP echo (exact under -icount: raw
+# frames over a datagram netdev on 127.0.0.1, the guest's PMU between the
+# host's markers), then, without -icount, wall-clock rates that are a
+# ratio on this machine and no gate: TCP from the host into the guest
+# through user networking (restrict=on, a forward on 127.0.0.1) and the
+# UDP echo round trip.
+echo "== bench_net"
+client=test/net/net_client
+net_guest() {  # net_guest RUNNER_ARGS... -- CLIENT_ARGS...
+  local hold
+  hold=$(mktemp -u)
+  local args=()
+  while [[ $1 != -- ]]; do args+=("$1"); shift; done
+  shift
+  ./bench_net.sh --hold_file="$hold" "${args[@]}" > "$out.guest" 2>&1 &
+  local runner=$!
+  for _ in $(seq 300); do [[ -e "$hold" ]] && break; sleep 0.2; done
+  local rc=0
+  "$client" "$@" || rc=1
+  rm -f "$hold"
+  wait "$runner" || rc=1
+  grep -E '^net_udp_echo |^echo: bench' "$out.guest" || true
+  [[ $rc -eq 0 ]] || { cat "$out.guest"; echo "bench: the network run failed" >&2; exit 1; }
+}
+port() { echo $((20000 + RANDOM % 30000)); }
+qp=$(port) mp=$(port)
+net_guest --icount --net_dgram "$qp:$mp" -- raw_udp_bench "$qp" "$mp" 1000 | tee -a "$out"
+qp=$(port) mp=$(port)
+net_guest --net_dgram "$qp:$mp" -- raw_udp_bench "$qp" "$mp" 2000 | grep -E '^net_udp_echo_us' | tee -a "$out.wall"
+hp=$(port)
+net_guest --net "tcp:$hp:9" -- tcp_sink "$hp" 64 | tee -a "$out.wall"
+rm -f "$out.guest"
 # Instructions run holding the kernel lock, per inter-AS round trip: not a
 # PMU count but the profiler's (tools/profile), over the same 1000 rounds.
 echo "== ipc_roundtrip_lock_held"
@@ -57,5 +89,8 @@ if ! tools/profile/profile --runner_tool=tools/qemu_runner/qemu_runner \
   echo "bench: the hostile profile failed" >&2
   exit 1
 fi
+echo "== wall-clock (this machine, no gate)"
+cat "$out.wall"
+rm -f "$out.wall"
 echo "== rows"
 tr -d '\r' <"$out" | grep -E '^[a-z0-9_]+ [0-9]+ instructions [0-9]+ cycles$'
