@@ -24,8 +24,8 @@ struct HostCpu {
   bool timer_armed = false;
   uint64_t timer_ticks = 0;
   uint64_t user_timer_deadline = 0;  // 0: stopped
-  uint64_t tlb_flushes = 0;   // every kind
-  uint64_t cache_cleans = 0;  // clean_invalidate_to_poc calls
+  uint64_t tlb_flushes = 0;          // every kind
+  uint64_t cache_cleans = 0;         // clean_invalidate_to_poc calls
   uint64_t sgis_sent = 0;
   uint64_t irq_enabled[1024 / 64] = {};
   uint32_t pending_irq = 1023;  // what irq_ack returns next (1023: none)

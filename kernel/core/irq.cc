@@ -15,7 +15,7 @@ namespace {
 
 uint32_t g_timer_intid = 0;
 uint32_t g_vtimer_intid = 0;  // the user timer's PPI (0: the DTB names none)
-bool g_gic_up = false;  // the GIC is mapped and initialized
+bool g_gic_up = false;        // the GIC is mapped and initialized
 uint64_t g_ticks_per_slice = 0;
 
 void rearm() { arch::timer_arm(g_ticks_per_slice); }

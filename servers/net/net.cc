@@ -45,7 +45,7 @@ struct Nic {
   uint32_t rx_buffer[vio::Queue::kMaxQueueSize];  // by chain head: the stack's buffer in flight
   uint32_t tx_buffer[vio::Queue::kMaxQueueSize];
   bool held[link::kBuffers] = {};  // the driver's (posted to the device) now
-  vnet::RxIntake intake;  // what each received buffer is (keel/virtio_net.h)
+  vnet::RxIntake intake;           // what each received buffer is (keel/virtio_net.h)
 };
 Nic g_nic;
 
@@ -89,9 +89,9 @@ const char* start() {
   if (const char* why = n.rxq.setup(n.regs, vnet::kRxQueue, {info->dma_va, info->dma_pa, vio::Queue::kBytes})) {
     return why;
   }
-  if (const char* why = n.txq.setup(n.regs, vnet::kTxQueue,
-                                    {info->dma_va + vio::Queue::kBytes, info->dma_pa + vio::Queue::kBytes,
-                                     vio::Queue::kBytes})) {
+  if (const char* why =
+          n.txq.setup(n.regs, vnet::kTxQueue,
+                      {info->dma_va + vio::Queue::kBytes, info->dma_pa + vio::Queue::kBytes, vio::Queue::kBytes})) {
     return why;
   }
   for (uint32_t& b : n.rx_buffer) b = kNoBuffer;
@@ -137,7 +137,6 @@ bool pump() {
   link::Frame f{};
   // Empty buffers for the device, while it has room.
   while (n.rxq.free_count() > 0 && s.rx_free.pop(&f, &signal)) {
-
     wake |= signal;
     moved = true;
     if (take_from_stack(f, false)) (void)post_rx(f.buffer);
@@ -170,8 +169,7 @@ bool pump() {
     n.rx_buffer[head] = kNoBuffer;
     if (buffer == kNoBuffer) continue;  // (take() only returns heads in flight)
     n.held[buffer] = false;
-    const auto* hdr =
-        reinterpret_cast<const volatile vnet::Header*>(n.conn_va + link::buffer_offset(buffer));
+    const auto* hdr = reinterpret_cast<const volatile vnet::Header*>(n.conn_va + link::buffer_offset(buffer));
     uint32_t frame = 0;
     vnet::Rx verdict = vnet::Rx::kOk;
     if (!n.intake.take(len, link::kBufferBytes, hdr->num_buffers, n.rxq.size(), &frame, &verdict)) {

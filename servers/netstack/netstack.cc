@@ -235,7 +235,7 @@ int32_t status_of(err_t e) {
   switch (e) {
     case ERR_OK: return sock::kOk;
     case ERR_MEM: return sock::kNoMemory;
-    case ERR_RST: return sock::kReset;
+    case ERR_RST:  // (reset by the peer)
     case ERR_ABRT: return sock::kReset;
     case ERR_CLSD: return sock::kClosed;
     case ERR_CONN: return sock::kNotConnected;
@@ -275,8 +275,8 @@ void try_send(Sock& s) {
     if (room == 0 || tcp_sndqueuelen(s.tcp) >= TCP_SND_QUEUELEN) break;
     if (n > room) n = room;
     if (n > 0xffff) n = 0xffff;
-    const err_t e = tcp_write(s.tcp, s.client->data + s.send.offset + s.send.done, static_cast<u16_t>(n),
-                              TCP_WRITE_FLAG_COPY);
+    const err_t e =
+        tcp_write(s.tcp, s.client->data + s.send.offset + s.send.done, static_cast<u16_t>(n), TCP_WRITE_FLAG_COPY);
     if (e == ERR_MEM) break;  // (room later)
     if (e != ERR_OK) {
       finish(s, s.send, status_of(e));
@@ -425,7 +425,8 @@ void handle(Client& c, const sock::Request& r) {
     sock::Stats st{};
     const Link& l = g_link;
     static_assert(link::kCounters <= sizeof st.link / sizeof st.link[0]);
-    for (uint32_t k = 0; k < link::kCounters; ++k) st.link[k] = __atomic_load_n(&l.shared->info.counters[k], __ATOMIC_RELAXED);
+    for (uint32_t k = 0; k < link::kCounters; ++k)
+      st.link[k] = __atomic_load_n(&l.shared->info.counters[k], __ATOMIC_RELAXED);
     st.rx_frames = l.rx_frames;
     st.tx_frames = l.tx_frames;
     st.rx_no_pbuf = l.rx_no_pbuf;
@@ -466,8 +467,8 @@ void handle(Client& c, const sock::Request& r) {
   switch (r.op) {
     case sock::kBind: {
       if (s.listening || (tcp && s.tcp == nullptr)) return complete(c, r.id, sock::kBadOp);
-      const err_t e = tcp ? tcp_bind(s.tcp, &addr, static_cast<u16_t>(r.port))
-                          : udp_bind(s.udp, &addr, static_cast<u16_t>(r.port));
+      const err_t e =
+          tcp ? tcp_bind(s.tcp, &addr, static_cast<u16_t>(r.port)) : udp_bind(s.udp, &addr, static_cast<u16_t>(r.port));
       return complete(c, r.id, status_of(e));
     }
     case sock::kListen: {

@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernel/lib/fmt.h"
 #include "keel/sys.h"
 #include "keel/time.h"
+#include "kernel/lib/fmt.h"
 #include "lwip/sys.h"
 
 extern "C" {

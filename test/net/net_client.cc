@@ -40,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +48,12 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::string concat(std::initializer_list<std::string> parts) {
+  std::string s;
+  for (const std::string& p : parts) s += p;
+  return s;
+}
 
 [[noreturn]] void fail(const std::string& why) {
   std::fprintf(stderr, "net_client: FAIL: %s\n", why.c_str());
@@ -199,7 +206,9 @@ struct Json {
 
 int http(int port, const std::string& path, bool json, const std::vector<std::string>& expect) {
   int fd = dial(port);
-  std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  std::string req = "GET ";
+  req += path;
+  req += " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
   send_all(fd, reinterpret_cast<const uint8_t*>(req.data()), req.size());
   std::string resp;
   char buf[4096];
@@ -214,13 +223,15 @@ int http(int port, const std::string& path, bool json, const std::vector<std::st
   if (resp.compare(0, 15, "HTTP/1.0 200 OK") != 0 || end == std::string::npos) fail("not a 200 response: " + resp);
   std::string body = resp.substr(end + 4);
   size_t cl = resp.find("Content-Length: ");
-  if (cl == std::string::npos || std::stoul(resp.substr(cl + 16)) != body.size()) fail("Content-Length is not the body's");
+  if (cl == std::string::npos || std::stoul(resp.substr(cl + 16)) != body.size())
+    fail("Content-Length is not the body's");
   for (const std::string& e : expect) {
-    if (body.find(e) == std::string::npos) fail("the body lacks '" + e + "': " + body);
+    if (body.find(e) == std::string::npos) fail(concat({"the body lacks '", e, "': ", body}));
   }
   if (json) {
     Json j{body};
-    if (!j.value() || j.i != body.size()) fail("the body is not one JSON value (at byte " + std::to_string(j.i) + "): " + body);
+    if (!j.value() || j.i != body.size())
+      fail("the body is not one JSON value (at byte " + std::to_string(j.i) + "): " + body);
   }
   std::printf("%s", body.c_str());
   std::printf("net_client: http %s: PASS (%zu bytes%s)\n", path.c_str(), body.size(), json ? ", valid JSON" : "");
@@ -250,6 +261,7 @@ int tcp_sequential(int port, int n) {
 
 int tcp_conc(int port, int n) {
   std::vector<int> fds;
+  fds.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) fds.push_back(dial(port, 60));
   // Every connection is open; now each sends 8 KiB in 1 KiB pieces,
   // interleaved, and reads each piece back.
@@ -276,7 +288,7 @@ int udp(int port, int n) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in a = loopback(port);
   if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) fail("udp connect");
-  timeval tv{0, 200 * 1000};
+  timeval tv{0, 200000};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   int got = 0, bad = 0;
   std::vector<bool> seen(n, false);
@@ -313,7 +325,7 @@ int udp(int port, int n) {
 }
 
 int tcp_bulk(int port, int mib) {
-  const size_t total = static_cast<size_t>(mib) << 20;
+  const size_t total = static_cast<size_t>(mib) << 20;  // (bytes)
   int fd = dial(port, 60);
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -356,8 +368,9 @@ int tcp_bulk(int port, int mib) {
   close(fd);
   if (received != total) fail("received " + std::to_string(received) + " of " + std::to_string(total) + " bytes");
   if (mismatch || sum_in != sum_out) fail("the echoed stream differs from what was sent");
-  std::printf("net_client: tcp_bulk: PASS: %d MiB each way, byte-exact (checksum %016llx), %.2f s, %.2f MiB/s each way\n",
-              mib, static_cast<unsigned long long>(sum_in), s, mib / s);
+  std::printf(
+      "net_client: tcp_bulk: PASS: %d MiB each way, byte-exact (checksum %016llx), %.2f s, %.2f MiB/s each way\n", mib,
+      static_cast<unsigned long long>(sum_in), s, mib / s);
   return 0;
 }
 
@@ -456,7 +469,8 @@ bool take_udp(Raw& r, int ms, std::string* payload, uint16_t* dport) {
   const auto end = Clock::now() + std::chrono::milliseconds(ms);
   uint8_t b[65536];
   for (;;) {
-    const int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count());
+    const int left =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now()).count());
     if (left <= 0) return false;
     pollfd p{r.fd, POLLIN, 0};
     if (poll(&p, 1, left) <= 0) return false;
@@ -480,7 +494,7 @@ bool take_udp(Raw& r, int ms, std::string* payload, uint16_t* dport) {
       continue;
     }
     if (type != 0x0800 || n < 42 || b[23] != 17) continue;
-    const size_t ihl = (b[14] & 0xf) * 4u;
+    const size_t ihl = size_t{b[14] & 0xfu} * 4;
     if (n < static_cast<ssize_t>(14 + ihl + 8)) continue;
     const uint8_t* u = b + 14 + ihl;
     const size_t ulen = get16(u + 4);
@@ -546,7 +560,9 @@ int raw_udp_bench(int qemu_port, int my_port, int n) {
 int raw_fuzz(int qemu_port, int my_port, int n, int seed) {
   Raw r = open_raw(qemu_port, my_port);
   g_rng ^= static_cast<uint64_t>(seed) * 0x9e3779b97f4a7c15ull;
-  auto rnd = [] { return static_cast<uint32_t>(next_byte()) << 24 | next_byte() << 16 | next_byte() << 8 | next_byte(); };
+  auto rnd = [] {
+    return static_cast<uint32_t>(next_byte()) << 24 | next_byte() << 16 | next_byte() << 8 | next_byte();
+  };
   const std::vector<uint8_t> good = udp_frame(5555, 7, "a well-formed datagram to mutate");
   int kinds[9] = {};
   // NET_FUZZ_KINDS: a bit mask of the kinds below (to find which one a failure needs).
@@ -628,9 +644,10 @@ int raw_fuzz(int qemu_port, int my_port, int n, int seed) {
     while (take_udp(r, 0, &p, &d)) {  // (answer ARP meanwhile)
     }
   }
-  std::printf("net_client: raw_fuzz: sent %d frames (truncated %d, oversized %d, random %d, header byte %d, IPv4 %d, "
-              "fragments %d, TCP %d, ICMP %d, ARP %d)\n",
-              n, kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5], kinds[6], kinds[7], kinds[8]);
+  std::printf(
+      "net_client: raw_fuzz: sent %d frames (truncated %d, oversized %d, random %d, header byte %d, IPv4 %d, "
+      "fragments %d, TCP %d, ICMP %d, ARP %d)\n",
+      n, kinds[0], kinds[1], kinds[2], kinds[3], kinds[4], kinds[5], kinds[6], kinds[7], kinds[8]);
   usleep(500 * 1000);
   return raw_udp(qemu_port, my_port, 200, &r);
 }

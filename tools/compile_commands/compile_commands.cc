@@ -89,6 +89,12 @@ int main() {
   // bazel-out/ through Bazel's convenience symlink. (The execroot holds
   // source symlinks only while a build runs in it.)
   const std::string root = ws;
+  // External repositories (@lwip) are fetched under the output base's
+  // external/ (the execroot's external/ exists only during a build).
+  std::string output_base = run(cd + "bazel info output_base 2>/dev/null", &status);
+  while (!output_base.empty() && (output_base.back() == '\n' || output_base.back() == '\r')) output_base.pop_back();
+  std::string external = output_base;
+  external += "/external/";
   std::cerr << "compile_commands: querying compile actions (bazel aquery)...\n";
   std::string proto = run(cd + "bazel aquery --output=textproto "
                                "'mnemonic(\"CppCompile\", deps(//...))' 2>/dev/null",
@@ -123,6 +129,7 @@ int main() {
       std::string a = unescape(line.substr(12, line.size() - 13));
       // Bazel's reproducibility defines (__DATE__ etc.) only make tools warn.
       if (absl::StartsWith(a, "-D__DATE__") || absl::StartsWith(a, "-D__TIME")) continue;
+      if (absl::StartsWith(a, "external/")) a = absl::StrCat(external, a.substr(9));
       args.push_back(a);
     } else if (line == "}") {
       flush();

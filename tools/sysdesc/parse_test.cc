@@ -81,7 +81,8 @@ TEST(SysdescTest, ErrorsNameTheLineAndTheReason) {
   EXPECT_EQ(error_of(with("task x\n outcome = maybe\n")), "line 13: outcome must be exit or stopped");
   EXPECT_EQ(error_of(with("task x\n cpu = 8\n")), "line 13: cpu must be 0..7");
   EXPECT_EQ(error_of(with("task x\n buffer = 512\n")), "line 13: buffer must be 1K..64K bytes");
-  EXPECT_EQ(error_of(with("task x\n start = later\n")), "line 13: start must be boot, on-demand, test or with-net, not 'later'");
+  EXPECT_EQ(error_of(with("task x\n start = later\n")),
+            "line 13: start must be boot, on-demand, test or with-net, not 'later'");
 }
 
 TEST(SysdescTest, WholeSystemRules) {

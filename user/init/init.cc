@@ -55,7 +55,7 @@ constexpr uint64_t kSplit = 578, kSplitEnd = 642;                  // halves of 
 constexpr uint64_t kDriverEps = 642;                               // + task index: a driver's endpoint
 constexpr uint64_t kIrqHandlers = 658, kIrqHandlersEnd = 722;      // the IrqHandlers init took for drivers
 constexpr uint64_t kDevSlots = 722, kDevSlotsEnd = 1024;           // device untyped pieces and frames
-static_assert(kChannels + sd::kMaxTasks <= kTaskSlots && kTaskSlots + 6 * sd::kMaxTasks <= kOwnTables &&
+static_assert(kChannels + sd::kMaxTasks <= kTaskSlots && kTaskSlots + uint64_t{6} * sd::kMaxTasks <= kOwnTables &&
                   kDriverEps + sd::kMaxTasks <= kIrqHandlers,
               "init's slot ranges do not overlap");
 constexpr uint64_t kScratchVa = 0x2000'0000;

@@ -24,7 +24,7 @@ namespace sock = keel::sock;
 
 constexpr uint16_t kPort = 7, kDiscardPort = 9;
 constexpr uint32_t kUdpOffset = 0, kUdpBytes = 4096;  // one datagram at a time
-constexpr uint32_t kConns = 52, kConnBytes = 1024;   // after the UDP buffer
+constexpr uint32_t kConns = 52, kConnBytes = 1024;    // after the UDP buffer
 static_assert(kUdpBytes + kConns * kConnBytes <= sock::kDataBytes);
 
 struct Conn {
@@ -125,8 +125,9 @@ int main() {
   if (g_discard >= 0) r = g_net.bind(g_discard, 0, kDiscardPort);
   if (g_discard >= 0 && r >= 0) r = g_net.listen(g_discard, sock::kMaxBacklog);
   if (r < 0 || g_udp < 0 || g_discard < 0) {
-    sys::print("echo: cannot listen on ports 7 and 9: %s\n",
-               sock::status_name(r < 0 ? r : g_udp < 0 ? g_udp : g_discard));
+    sys::print("echo: cannot listen on ports 7 and 9: %s\n", sock::status_name(r < 0       ? r
+                                                                               : g_udp < 0 ? g_udp
+                                                                                           : g_discard));
     return 1;
   }
   const char* name = keel::abi::start_info()->name;
@@ -142,8 +143,12 @@ int main() {
       if (c.status == sock::kOk && c.value > 0) {
         ++g_datagrams;
         if (g_bench) bench_marker(g_net.data() + kUdpOffset, c.value);
-        (void)g_net.submit({.op = sock::kSendTo, .sock = uint32_t(g_udp), .offset = kUdpOffset, .len = c.value,
-                            .addr = c.addr, .port = c.port});
+        (void)g_net.submit({.op = sock::kSendTo,
+                            .sock = uint32_t(g_udp),
+                            .offset = kUdpOffset,
+                            .len = c.value,
+                            .addr = c.addr,
+                            .port = c.port});
         // (the send is copied out before it completes: the buffer is free
         // again once its completion is seen, which comes before the next
         // receive's, in order)

@@ -8,7 +8,6 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-#include "kernel/lib/fmt.h"
 #include "keel/proto/console.h"
 #include "keel/proto/link.h"
 #include "keel/proto/memory.h"
@@ -16,6 +15,7 @@
 #include "keel/sys.h"
 #include "keel/task.h"
 #include "keel/time.h"
+#include "kernel/lib/fmt.h"
 
 namespace {
 
@@ -99,8 +99,8 @@ uint32_t page(bool json) {
   if (json) {
     add("]");
     if (have_mem) {
-      add(",\"memory\":{\"pages_managed\":%llu,\"pages_free\":%llu,\"clients\":%llu,\"faults\":%llu}",
-          ull(ms.managed), ull(ms.free), ull(ms.clients), ull(ms.faults));
+      add(",\"memory\":{\"pages_managed\":%llu,\"pages_free\":%llu,\"clients\":%llu,\"faults\":%llu}", ull(ms.managed),
+          ull(ms.free), ull(ms.clients), ull(ms.faults));
     }
     if (have_con) {
       add(",\"console\":{\"bytes\":%llu,\"lines\":%llu,\"received\":%llu,\"kernel_bytes\":%llu}", ull(cs.bytes),

@@ -36,7 +36,9 @@ class Sockets {
 
   // ---- the familiar calls ----
   int socket(sock::Type type) { return run({.op = sock::kSocket, .arg = type}); }
-  int bind(int s, uint32_t addr, uint16_t port) { return run({.op = sock::kBind, .sock = u(s), .addr = addr, .port = port}); }
+  int bind(int s, uint32_t addr, uint16_t port) {
+    return run({.op = sock::kBind, .sock = u(s), .addr = addr, .port = port});
+  }
   int listen(int s, uint32_t backlog) { return run({.op = sock::kListen, .sock = u(s), .arg = backlog}); }
   int accept(int s, uint32_t* addr = nullptr, uint16_t* port = nullptr) {
     sock::Completion c{};

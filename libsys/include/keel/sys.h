@@ -274,7 +274,9 @@ class IrqHandler {
   abi::Error ack() const { return invoke(slot_, abi::IrqHandlerAck{}); }
   // The user timer's handler: signal at virtual count `deadline` (time.h
   // counter()), on the calling CPU.
-  abi::Error set_deadline(uint64_t deadline) const { return invoke(slot_, abi::IrqHandlerSetDeadline{.deadline = deadline}); }
+  abi::Error set_deadline(uint64_t deadline) const {
+    return invoke(slot_, abi::IrqHandlerSetDeadline{.deadline = deadline});
+  }
 
  private:
   uint64_t slot_;

@@ -52,9 +52,14 @@ static_assert(FrameRing::kCapacity > kBuffers, "an honest side never finds a rin
 // The driver's counters, for the stack's statistics: written only by the
 // driver, each store single-copy atomic (the stack may read any time).
 enum Counter : uint32_t {
-  kRxFrames, kRxBytes, kTxFrames, kTxBytes,
-  kRxShort, kRxLong, kRxBadNumBuffers,  // received frames dropped, by reason (keel/virtio_net.h)
-  kBadBuffers,                          // buffers the stack handed over wrongly (refused)
+  kRxFrames,
+  kRxBytes,
+  kTxFrames,
+  kTxBytes,
+  kRxShort,
+  kRxLong,
+  kRxBadNumBuffers,  // received frames dropped, by reason (keel/virtio_net.h)
+  kBadBuffers,       // buffers the stack handed over wrongly (refused)
   kCounters,
 };
 
@@ -75,8 +80,6 @@ static_assert(sizeof(Shared) <= kDataOffset, "the rings fit before the buffers")
 constexpr uint64_t buffer_offset(uint32_t index) { return kDataOffset + uint64_t{index} * kBufferBytes; }
 
 // A frame length one side may hand the other (tx from the stack, rx from the driver).
-constexpr bool valid_frame(const Frame& f) {
-  return f.buffer < kBuffers && f.len >= kMinFrame && f.len <= kMaxFrame;
-}
+constexpr bool valid_frame(const Frame& f) { return f.buffer < kBuffers && f.len >= kMinFrame && f.len <= kMaxFrame; }
 
 }  // namespace keel::link

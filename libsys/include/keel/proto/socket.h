@@ -63,19 +63,19 @@ enum Type : uint32_t { kTcp = 1, kUdp = 2 };
 // Completion::status (0 = done); errno-like, documented in docs/drivers.md.
 enum Status : int32_t {
   kOk = 0,
-  kBadOp = -1,          // unknown op, or an op the socket's type or state does not allow
-  kBadSocket = -2,      // not one of the client's open sockets
-  kBadBuffer = -3,      // offset + len outside the data area (or len 0 / too large)
-  kNoSockets = -4,      // the client holds kMaxSockets already
-  kAddressInUse = -5,   // bind: the port is taken
-  kNotConnected = -6,   // send/recv on a TCP socket that is not connected
-  kRefused = -7,        // connect: the peer refused (RST)
-  kReset = -8,          // the connection was reset or aborted
-  kBusy = -9,           // an op of that kind is already waiting on this socket
-  kNoMemory = -10,      // the stack is out of memory for it (try again)
-  kInvalid = -11,       // a bad argument (backlog, port 0 for a destination, ...)
-  kClosed = -12,        // the socket was closed while the op waited
-  kUnreachable = -13,   // no route, or the stack has no link
+  kBadOp = -1,         // unknown op, or an op the socket's type or state does not allow
+  kBadSocket = -2,     // not one of the client's open sockets
+  kBadBuffer = -3,     // offset + len outside the data area (or len 0 / too large)
+  kNoSockets = -4,     // the client holds kMaxSockets already
+  kAddressInUse = -5,  // bind: the port is taken
+  kNotConnected = -6,  // send/recv on a TCP socket that is not connected
+  kRefused = -7,       // connect: the peer refused (RST)
+  kReset = -8,         // the connection was reset or aborted
+  kBusy = -9,          // an op of that kind is already waiting on this socket
+  kNoMemory = -10,     // the stack is out of memory for it (try again)
+  kInvalid = -11,      // a bad argument (backlog, port 0 for a destination, ...)
+  kClosed = -12,       // the socket was closed while the op waited
+  kUnreachable = -13,  // no route, or the stack has no link
 };
 
 struct Request {
@@ -123,13 +123,13 @@ constexpr int32_t check(const Request& r) {
 
 // kStats's answer, written into the client's buffer.
 struct Stats {
-  uint64_t link[16];        // the driver's counters (keel/proto/link.h Counter order; kCounters used)
-  uint64_t rx_frames, tx_frames;  // frames the stack took from and gave to the link
-  uint64_t rx_no_pbuf;      // received frames dropped for want of a pbuf
-  uint64_t tx_waits, tx_dropped;  // sends that waited for a link buffer / gave up after 50 ms
-  uint64_t bad_from_driver; // frames or buffers the driver handed over wrongly
-  uint64_t clients;         // connected clients
-  uint64_t sockets;         // open sockets, all clients
+  uint64_t link[16];                       // the driver's counters (keel/proto/link.h Counter order; kCounters used)
+  uint64_t rx_frames, tx_frames;           // frames the stack took from and gave to the link
+  uint64_t rx_no_pbuf;                     // received frames dropped for want of a pbuf
+  uint64_t tx_waits, tx_dropped;           // sends that waited for a link buffer / gave up after 50 ms
+  uint64_t bad_from_driver;                // frames or buffers the driver handed over wrongly
+  uint64_t clients;                        // connected clients
+  uint64_t sockets;                        // open sockets, all clients
   uint64_t requests, errors, udp_dropped;  // the asking client's
 };
 static_assert(sizeof(Stats) <= kDataBytes);
