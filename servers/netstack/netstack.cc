@@ -26,6 +26,7 @@
 #include "lwip/ip4_addr.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/priv/tcp_priv.h"  // tcp_process_refused_data: hand back what a client over its limit refused
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
@@ -41,6 +42,12 @@ namespace sock = keel::sock;
 
 constexpr uint32_t kRxBuffers = 14;  // given to the driver to receive into; the rest send
 constexpr uint32_t kUdpQueue = 8;    // datagrams a UDP socket holds unread (more are dropped, counted)
+// Received bytes a client's sockets may hold unread, together: past it new
+// stream data is refused (lwIP keeps one refused segment per connection and
+// drops the rest until it is taken; the peer retransmits) and datagrams are
+// dropped. So one client that does not read cannot take the pbuf pool from
+// the others: it holds at most this plus one segment per socket.
+constexpr uint32_t kClientUnreadLimit = 32 * 1024;
 
 // ---- the link ------------------------------------------------------------------------
 
@@ -201,6 +208,8 @@ struct Client {
   uint64_t client_id = 0;
   Sock socks[sock::kMaxSockets];
   uint64_t requests = 0, errors = 0, lost = 0, udp_dropped = 0;
+  uint32_t unread = 0;    // bytes in its sockets' receive queues (kClientUnreadLimit)
+  bool refusing = false;  // a connection's data was refused for the limit
 };
 Client g_clients[abi::kMaxConns];
 uint32_t g_client_count = 0;
@@ -245,6 +254,20 @@ int32_t status_of(err_t e) {
   }
 }
 
+void try_recv(Sock& s);
+
+// A client back under half its limit gets the data it refused offered
+// again at once (lwIP would retry only at its next fast timer).
+void offer_refused(Client& c) {
+  if (!c.refusing || c.unread > kClientUnreadLimit / 2) return;
+  c.refusing = false;
+  for (Sock& x : c.socks) {
+    if (x.type == sock::kTcp && x.tcp != nullptr && !x.listening && x.tcp->refused_data != nullptr) {
+      (void)tcp_process_refused_data(x.tcp);  // (may call on_recv, or on_error if the pcb is aborted)
+    }
+  }
+}
+
 // A TCP socket's waiting recv, if data (or the end) is there.
 void try_recv(Sock& s) {
   if (!s.recv.on) return;
@@ -252,8 +275,10 @@ void try_recv(Sock& s) {
     const uint32_t n = s.rx->tot_len < s.recv.len ? s.rx->tot_len : s.recv.len;
     pbuf_copy_partial(s.rx, s.client->data + s.recv.offset, static_cast<u16_t>(n), 0);
     s.rx = pbuf_free_header(s.rx, static_cast<u16_t>(n));
+    s.client->unread -= n;
     if (s.tcp != nullptr) tcp_recved(s.tcp, static_cast<u16_t>(n));
     finish(s, s.recv, sock::kOk, n);
+    offer_refused(*s.client);
   } else if (s.eof) {
     finish(s, s.recv, sock::kOk, 0);
   } else if (s.error != sock::kOk || s.tcp == nullptr) {
@@ -289,9 +314,16 @@ void try_send(Sock& s) {
 }
 
 void drop_rx(Sock& s) {
-  if (s.rx != nullptr) pbuf_free(s.rx);
+  if (s.rx != nullptr) {
+    s.client->unread -= s.rx->tot_len;
+    pbuf_free(s.rx);
+  }
   s.rx = nullptr;
-  for (uint32_t i = 0; i < s.dgram_count; ++i) pbuf_free(s.dgrams[(s.dgram_head + i) % kUdpQueue].p);
+  for (uint32_t i = 0; i < s.dgram_count; ++i) {
+    pbuf* p = s.dgrams[(s.dgram_head + i) % kUdpQueue].p;
+    s.client->unread -= p->tot_len;
+    pbuf_free(p);
+  }
   s.dgram_count = 0;
 }
 
@@ -309,10 +341,16 @@ err_t on_recv(void* arg, tcp_pcb* pcb, pbuf* p, err_t err) {
   } else if (err != ERR_OK) {
     pbuf_free(p);
     return ERR_OK;
-  } else if (s->rx == nullptr) {
-    s->rx = p;
+  } else if (s->client->unread + p->tot_len > kClientUnreadLimit) {
+    s->client->refusing = true;
+    return ERR_MEM;  // lwIP keeps p (refused_data) and offers it again
   } else {
-    pbuf_cat(s->rx, p);
+    s->client->unread += p->tot_len;
+    if (s->rx == nullptr) {
+      s->rx = p;
+    } else {
+      pbuf_cat(s->rx, p);
+    }
   }
   (void)pcb;
   try_recv(*s);
@@ -375,11 +413,12 @@ err_t on_accept(void* arg, tcp_pcb* pcb, err_t err) {
 }
 void on_udp(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
   Sock* s = static_cast<Sock*>(arg);
-  if (s == nullptr || s->dgram_count == kUdpQueue) {
+  if (s == nullptr || s->dgram_count == kUdpQueue || s->client->unread + p->tot_len > kClientUnreadLimit) {
     if (s != nullptr) ++s->client->udp_dropped;
     pbuf_free(p);
     return;
   }
+  s->client->unread += p->tot_len;
   s->dgrams[(s->dgram_head + s->dgram_count++) % kUdpQueue] = Datagram{p, host_addr(addr), port};
   if (s->recv.on) {
     Datagram d = s->dgrams[s->dgram_head];
@@ -387,6 +426,7 @@ void on_udp(void* arg, udp_pcb*, pbuf* p, const ip_addr_t* addr, u16_t port) {
     --s->dgram_count;
     const uint32_t n = d.p->tot_len < s->recv.len ? d.p->tot_len : s->recv.len;
     pbuf_copy_partial(d.p, s->client->data + s->recv.offset, static_cast<u16_t>(n), 0);
+    s->client->unread -= d.p->tot_len;
     pbuf_free(d.p);
     finish(*s, s->recv, sock::kOk, n, d.addr, d.port);
   }
@@ -524,6 +564,7 @@ void handle(Client& c, const sock::Request& r) {
         --s.dgram_count;
         const uint32_t n = d.p->tot_len < r.len ? d.p->tot_len : r.len;
         pbuf_copy_partial(d.p, c.data + r.offset, static_cast<u16_t>(n), 0);
+        c.unread -= d.p->tot_len;
         pbuf_free(d.p);
         finish(s, s.recv, sock::kOk, n, d.addr, d.port);
       }

@@ -18,6 +18,11 @@
 //   net_client raw_udp_bench QEMU_PORT MY_PORT N   raw_udp between the
 //       echo_bench markers (the guest prints net_udp_echo); prints
 //       net_udp_echo_us, the wall time per round trip.
+//   net_client limits HOG_PORT ECHO_PORT N
+//       N connections to a client that reads nothing, each fed until the
+//       stack stops taking (its window and the client's unread limit);
+//       with all of them open, echo must still carry 8 MiB byte-exact and
+//       100 connections one after another.
 //   net_client raw_udp QEMU_PORT MY_PORT N
 //       raw Ethernet frames over QEMU's datagram netdev (-netdev dgram on
 //       127.0.0.1: QEMU at QEMU_PORT, this end at MY_PORT): this end plays
@@ -389,6 +394,30 @@ int tcp_sink(int port, int mib) {
   return 0;
 }
 
+int limits(int hog_port, int echo_port, int n) {
+  std::vector<int> fds;
+  fds.reserve(static_cast<size_t>(n));
+  size_t pushed = 0;
+  std::vector<uint8_t> chunk(16384, 0x5a);
+  for (int i = 0; i < n; ++i) {
+    int fd = dial(hog_port, 5);
+    // Feed it until the guest stops taking (send blocks past the timeout).
+    timeval tv{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    for (int k = 0; k < 16; ++k) {
+      ssize_t r = send(fd, chunk.data(), chunk.size(), MSG_NOSIGNAL);
+      if (r <= 0) break;
+      pushed += static_cast<size_t>(r);
+    }
+    fds.push_back(fd);
+  }
+  std::printf("net_client: limits: %d connections to the reader-less client, %zu KiB pushed at it\n", n, pushed >> 10);
+  const int rc = tcp_bulk(echo_port, 8) | tcp_sequential(echo_port, 100);
+  for (int fd : fds) close(fd);
+  if (rc == 0) std::printf("net_client: limits: PASS: echo unharmed while the other client held everything it could\n");
+  return rc;
+}
+
 // ---- raw frames (the datagram netdev) ---------------------------------------------------
 
 constexpr uint8_t kGuestMac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
@@ -683,6 +712,7 @@ int main(int argc, char** argv) {
   if (mode == "raw_udp" && argc >= 5) return raw_udp(port, n, std::atoi(argv[4]));
   if (mode == "raw_udp_bench" && argc >= 5) return raw_udp_bench(port, n, std::atoi(argv[4]));
   if (mode == "tcp_sink") return tcp_sink(port, n);
+  if (mode == "limits" && argc >= 5) return limits(port, n, std::atoi(argv[4]));
   if (mode == "raw_fuzz" && argc >= 6) return raw_fuzz(port, n, std::atoi(argv[4]), std::atoi(argv[5]));
   fail("unknown mode " + mode);
 }

@@ -43,7 +43,7 @@
 #define MEMP_NUM_TCP_PCB_LISTEN 8
 #define MEMP_NUM_TCP_SEG 192
 #define MEMP_NUM_ARP_QUEUE 16
-#define PBUF_POOL_SIZE 64
+#define PBUF_POOL_SIZE 128 /* received frames; each client may hold 32 KiB unread (netstack.cc) */
 #define PBUF_POOL_BUFSIZE 1536
 
 #define TCP_MSS 1460
