@@ -77,6 +77,39 @@ TEST(RunnerOptions, DrivesAreModernVirtioBlockDevicesInOrder) {
   EXPECT_NE(Error(o).find("--drive /nonexistent/disk.img: cannot read and write it"), std::string::npos);
 }
 
+TEST(RunnerOptions, NetworksStayOnLoopback) {
+  RunOptions o = Base();
+  o.net = true;
+  o.net_forwards = {"tcp:8080:80", "udp:7007:7"};
+  const std::string c = Cmd(o);
+  EXPECT_NE(c.find("-netdev user,id=net0,restrict=on,net=10.0.2.0/24,hostfwd=tcp:127.0.0.1:8080-:80,"
+                   "hostfwd=udp:127.0.0.1:7007-:7 -device virtio-net-device,netdev=net0,bus=virtio-mmio-bus.8"),
+            std::string::npos)
+      << c;
+  EXPECT_NE(c.find("-append keel.net=1"), std::string::npos) << "init starts the with-net tasks: " << c;
+  EXPECT_NE(c.find("-global virtio-mmio.force-legacy=false"), std::string::npos) << c;
+  o.append = "quiet";
+  EXPECT_NE(Cmd(o).find("-append quiet keel.net=1"), std::string::npos);
+  o.net_forwards.clear();
+  EXPECT_NE(Cmd(o).find("-netdev user,id=net0,restrict=on,net=10.0.2.0/24 -device"), std::string::npos)
+      << "no forwards: a network all the same";
+  for (const char* bad : {"tcp:8080", "sctp:1:2", "tcp:0:80", "tcp:8080:70000", "tcp:a:b", "tcp:1:2:3"}) {
+    o.net_forwards = {bad};
+    EXPECT_NE(Error(o).find("a forward is PROTO:HOSTPORT:GUESTPORT"), std::string::npos) << bad;
+  }
+  RunOptions d = Base();
+  d.net_dgram = "4000:4001";
+  EXPECT_NE(Cmd(d).find("-netdev dgram,id=net0,local.type=inet,local.host=127.0.0.1,local.port=4000,"
+                        "remote.type=inet,remote.host=127.0.0.1,remote.port=4001"),
+            std::string::npos);
+  d.net = true;
+  EXPECT_NE(Error(d).find("two different networks"), std::string::npos);
+  d.net = false;
+  d.net_dgram = "4000";
+  EXPECT_NE(Error(d).find("LOCALPORT:REMOTEPORT"), std::string::npos);
+  EXPECT_EQ(Cmd(Base()).find("-netdev"), std::string::npos) << "no network unless asked";
+}
+
 TEST(RunnerOptions, GdbStubHaltedOrRunning) {
   RunOptions o = Base();
   o.gdb_port = 1234;
