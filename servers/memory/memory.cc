@@ -113,6 +113,7 @@ struct Client {
   uint64_t quota, pages, faults, exit_code;
   Region regions[kMaxRegions];
   uint64_t region_count;
+  uint64_t stop_kind, stop_addr, stop_pc;  // why it was stopped (abi::FaultKind, or 0), where
 };
 Client g_clients[kClients];
 uint64_t g_faults = 0;
@@ -342,7 +343,10 @@ Error map_range(uint64_t id, uint64_t va, uint64_t pages, uint64_t flags, int sh
   return Error::kOk;
 }
 
-void say_stopped(uint64_t id, const char* why, uint64_t addr, uint64_t pc) {
+void say_stopped(uint64_t id, const char* why, uint64_t addr, uint64_t pc, uint64_t kind) {
+  g_clients[id].stop_kind = kind;
+  g_clients[id].stop_addr = addr;
+  g_clients[id].stop_pc = pc;
   sys::print("memory: client %s (id %llu) %s at 0x%llx (PC 0x%llx): stopped, %llu pages reclaimed\n",
              g_clients[id].name, static_cast<unsigned long long>(id), why, static_cast<unsigned long long>(addr),
              static_cast<unsigned long long>(pc), static_cast<unsigned long long>(reclaim(id)));
@@ -370,7 +374,7 @@ bool handle_fault(uint64_t id, const sys::Message& m) {
       if (far < r.va || far >= r.end) continue;
       if (c.pages + 1 > c.quota) {
         c.killed = true;
-        say_stopped(id, "needs a page beyond its quota", far, m.mr[2]);
+        say_stopped(id, "needs a page beyond its quota", far, m.mr[2], abi::kFaultMemory);
         (void)sys::ThreadCap(thread_slot(id)).suspend();
         client_gone(id);
         return false;
@@ -383,7 +387,7 @@ bool handle_fault(uint64_t id, const sys::Message& m) {
   }
   c.killed = true;
   say_stopped(id, m.label == abi::kFaultMemory ? "faulted outside its regions" : "took an exception it cannot handle",
-              far, m.mr[2]);
+              far, m.mr[2], m.label == abi::kFaultMemory ? abi::kFaultMemory : abi::kFaultException);
   (void)sys::ThreadCap(thread_slot(id)).suspend();
   client_gone(id);
   return false;
@@ -409,7 +413,10 @@ Error handle(uint64_t id, const sys::Message& m, sys::Message& out) {
                  .faults = 0,
                  .exit_code = 0,
                  .regions = {},
-                 .region_count = 0};
+                 .region_count = 0,
+                 .stop_kind = 0,
+                 .stop_addr = 0,
+                 .stop_pc = 0};
       for (int i = 0; i < 15; ++i) n.name[i] = static_cast<char>(a[2 + i / 8] >> (8 * (i % 8)));
       return Error::kOk;
     }
@@ -444,7 +451,10 @@ Error handle(uint64_t id, const sys::Message& m, sys::Message& out) {
         out.mr[6] = x.alive ? 1 : 0;
         out.mr[7] = x.exit_code;
         out.mr[8] = x.killed ? 1 : 0;
-        out.length = 9;
+        out.mr[9] = x.stop_kind;
+        out.mr[10] = x.stop_addr;
+        out.mr[11] = x.stop_pc;
+        out.length = 12;
         return Error::kOk;
       }
       return Error::kInvalidArgument;  // past the last client

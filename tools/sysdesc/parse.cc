@@ -65,7 +65,7 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
   sys.magic = sysdesc::kMagic;
   sys.version = sysdesc::kVersion;
   Task* task = nullptr;
-  bool has_priority = false;
+  bool has_priority = false, restart_said = false;
   int line_no = 0;
   auto error = [&](absl::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat("line ", line_no, ": ", what));
@@ -73,6 +73,8 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
   auto finish = [&]() -> absl::Status {
     if (task == nullptr) return absl::OkStatus();
     if (!has_priority) return absl::InvalidArgumentError(absl::StrCat("task ", task->name, ": no priority"));
+    // Drivers come back after a fault unless they say otherwise.
+    if (!restart_said && task->role == Role::kDriver) task->restart = sysdesc::kRestartOnFault;
     if (task->program[0] == '\0') set_name(task->program, task->name);
     if (std::find(modules.begin(), modules.end(), std::string(task->program)) == modules.end()) {
       return absl::InvalidArgumentError(
@@ -103,6 +105,7 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       set_name(task->name, name);
       task->reset_offset = ~uint64_t{0};
       has_priority = false;
+      restart_said = false;
       continue;
     }
     size_t eq = line.find('=');
@@ -182,6 +185,17 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
       set_name(task->disk, value);
       task->disk_offset = task->disk_size = 0;
       task->connect = 1;
+    } else if (key == "restart") {
+      if (value == "never") {
+        task->restart = sysdesc::kRestartNever;
+      } else if (value == "on-fault") {
+        task->restart = sysdesc::kRestartOnFault;
+      } else if (value == "always") {
+        task->restart = sysdesc::kRestartAlways;
+      } else {
+        return error("restart must be always, on-fault or never");
+      }
+      restart_said = true;
     } else if (key == "timer") {
       if (value != "yes" && value != "no") return error("timer must be yes or no");
       task->timer = value == "yes" ? 1 : 0;
@@ -321,6 +335,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
               absl::StrCat("task ", t.name, ": the timer is task ", sys.tasks[j].name, "'s already"));
         }
       }
+    }
+    if (t.restart != sysdesc::kRestartNever && (t.role == Role::kMemoryServer || t.role == Role::kConsoleServer)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task ", t.name, ": a server is not restarted (it is the system)"));
     }
     if (t.reset_offset != ~uint64_t{0} && t.role != Role::kDriver) {
       return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a driver's devices are reset"));

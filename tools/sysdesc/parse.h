@@ -27,6 +27,8 @@
 //     connect  = DRIVER        a connection to a driver (shared memory, a wake-up each way;
 //                              a driver may connect to another driver; <= 4 per driver)
 //     timer    = yes           a driver gets the user timer (one task in the system)
+//     restart  = always | on-fault | never   when it stops by itself, init restarts it
+//                              (drivers default to on-fault, others to never)
 //     reset    = 0xOFFSET      a driver's devices, quieted when it is stopped: 0 written
 //                              there, read back until 0 (virtio-mmio: 0x70)
 //     serves   = clock         a driver's protocol on its endpoint (init's `date` asks it)

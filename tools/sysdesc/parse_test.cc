@@ -184,6 +184,17 @@ TEST(SysdescTest, Devices) {
   EXPECT_STREQ(st->tasks[3].disk, "net") << "a driver stacked on a driver: a connection, no device";
   EXPECT_EQ(st->tasks[3].timer, 1u);
   EXPECT_EQ(st->tasks[3].device_count, 0u);
+  EXPECT_EQ(st->tasks[2].restart, sysdesc::kRestartOnFault) << "a driver comes back after a fault by default";
+  EXPECT_EQ(st->tasks[4].restart, sysdesc::kRestartNever) << "a client does not, unless it says so";
+  auto rs2 = parse_system(with("task a\n program = client\n priority = 3\n restart = always\n"
+                               "task b\n program = client\n role = driver\n priority = 3\n device = x\n"
+                               " restart = never\n"),
+                          kModules);
+  ASSERT_TRUE(rs2.ok()) << rs2.status();
+  EXPECT_EQ(rs2->tasks[2].restart, sysdesc::kRestartAlways);
+  EXPECT_EQ(rs2->tasks[3].restart, sysdesc::kRestartNever);
+  EXPECT_EQ(error_of(with("task a\n program = client\n priority = 3\n restart = sometimes\n")),
+            "line 15: restart must be always, on-fault or never");
   EXPECT_STREQ(st->tasks[4].disk, "stack");
   EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n connect = d\n")),
             "task d: connects to itself");

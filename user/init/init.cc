@@ -32,6 +32,9 @@
 #include "keel/system.h"
 #include "keel/task.h"
 #include "keel/text.h"
+#include "keel/thread.h"
+#include "keel/time.h"
+#include "kernel/lib/fmt.h"
 
 namespace {
 
@@ -54,7 +57,10 @@ constexpr uint64_t kScratchTables = 530, kScratchTablesEnd = 578;  // and the ta
 constexpr uint64_t kSplit = 578, kSplitEnd = 642;                  // halves of the RAM block the pool comes from
 constexpr uint64_t kDriverEps = 642;                               // + task index: a driver's endpoint
 constexpr uint64_t kIrqHandlers = 658, kIrqHandlersEnd = 722;      // the IrqHandlers init took for drivers
-constexpr uint64_t kDevSlots = 722, kDevSlotsEnd = 1024;           // device untyped pieces and frames
+constexpr uint64_t kDevSlots = 722, kDevSlotsEnd = 1021;           // device untyped pieces and frames
+// The console reader thread, the notification that lets it read the next
+// line, and its badged wake-up of init's main thread (kExitNtfn, kLineBit).
+constexpr uint64_t kReaderThread = 1021, kReaderGo = 1022, kReaderSignal = 1023;
 static_assert(kChannels + sd::kMaxTasks <= kTaskSlots && kTaskSlots + uint64_t{6} * sd::kMaxTasks <= kOwnTables &&
                   kDriverEps + sd::kMaxTasks <= kIrqHandlers,
               "init's slot ranges do not overlap");
@@ -86,6 +92,8 @@ uint64_t task_id(uint64_t index) { return index + 2; }  // 1 is init
 bool paged_role(sd::Role r) { return r == sd::Role::kClient || r == sd::Role::kDriver; }
 // In the exit notification (bit id: task id exited): Ctrl-C at the console.
 constexpr uint64_t kInterruptBit = 1;  // (bit 0: no task has id 0)
+// And: the console reader has a line (task ids stop at 31).
+constexpr uint64_t kLineBit = uint64_t{1} << 40;
 uint64_t task_slot(uint64_t index, uint64_t what) { return kTaskSlots + 6 * index + what; }
 enum : uint64_t { kBlock = 0, kCNode = 1, kAs = 2, kThread = 3, kOwnUntyped = 4, kDma = 5 };
 
@@ -873,13 +881,17 @@ Error stop_task(uint64_t index) {
 // ---- the console ---------------------------------------------------------------------
 uint64_t g_exited = 0;  // exit-notification bits seen and not yet consumed
 
+void supervise(uint64_t waited_for);
+
 // Waits until every task in `mask` (bits 1 << id) has exited; false if
-// Ctrl-C was typed first.
+// Ctrl-C was typed first. Tasks that stop by themselves meanwhile are
+// supervised (restarted as their description says).
 bool wait_exits(uint64_t mask) {
   while ((g_exited & mask) != mask) {
     uint64_t word = 0;
     if (sys::Notification(kExitNtfn).wait(&word) != Error::kOk) return true;
     g_exited |= word;
+    supervise(mask);
     if ((g_exited & kInterruptBit) != 0) {
       g_exited &= ~kInterruptBit;
       return false;
@@ -1107,6 +1119,148 @@ void cmd_kill(const char* name, bool restart, uint64_t times) {
   }
 }
 
+// ---- supervision (`restart = ...`) -----------------------------------------------------
+// A task that faults (or, with `restart = always`, exits) is stopped for
+// real — its devices reset before any memory they could DMA into is reused
+// — and started afresh with the same devices, DMA memory (zeroed) and
+// connections. Init does it itself, not a supervisor task: only init holds
+// what a restart needs (the task's block, its devices' frames and
+// interrupts, the connections' memory), and lending all of that to another
+// task would make that task as powerful as init. A task that fails
+// kRestartTries times in a row, each time within kQuickNs of its start, is
+// left stopped with a message instead of restarted forever.
+constexpr unsigned kRestartTries = 5;
+constexpr uint64_t kQuickNs = 2'000'000'000;
+struct Supervision {
+  uint64_t restarts = 0;
+  uint64_t started_ns = 0;  // of the last restart
+  unsigned quick = 0;       // failures in a row, each within kQuickNs of its start
+};
+Supervision g_supervision[sd::kMaxTasks];
+
+void supervise(uint64_t waited_for) {
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    const sd::Task& t = g_sys->tasks[i];
+    const uint64_t bit = uint64_t{1} << task_id(i);
+    if (t.restart == sd::kRestartNever || (g_exited & bit) == 0 || (waited_for & bit) != 0) continue;
+    if (g_tasks[i].state != TaskState::kRunning) continue;  // (stopped by init: its bit is not news)
+    keel::memory::ClientInfo c{};
+    if (!client_info(task_id(i), &c) || c.alive) continue;
+    g_exited &= ~bit;
+    char why[96];
+    if (!c.killed) {
+      (void)keel::snformat(why, sizeof why, "it exited (code %lld)", static_cast<long long>(c.exit_code));
+    } else if (c.stop_kind == abi::kFaultMemory) {
+      (void)keel::snformat(why, sizeof why, "a memory fault at 0x%llx (PC 0x%llx)", ull(c.stop_addr), ull(c.stop_pc));
+    } else {
+      (void)keel::snformat(why, sizeof why, "an exception at PC 0x%llx", ull(c.stop_pc));
+    }
+    if (!c.killed && t.restart == sd::kRestartOnFault) {
+      g_tasks[i].state = TaskState::kExited;
+      continue;  // (it ended by itself: nothing to restart)
+    }
+    Supervision& s = g_supervision[i];
+    const uint64_t now = sys::now_ns();
+    s.quick = s.started_ns != 0 && now - s.started_ns < kQuickNs ? s.quick + 1 : 0;
+    Error e = stop_task(i);
+    if (s.quick >= kRestartTries) {
+      sys::print(
+          "init: %s stopped after %s; it failed %u times, each within 2 s of its start: left stopped "
+          "(restart %s to try again)\n",
+          t.name, why, s.quick, t.name);
+      s = Supervision{};
+      continue;
+    }
+    if (e == Error::kOk) e = start_task(i);
+    absorb_exits();
+    g_exited &= ~bit;  // (the stop's own exit bit)
+    if (e != Error::kOk) {
+      sys::print("init: %s stopped after %s and could not be restarted: %s\n", t.name, why, abi::error_name(e));
+      continue;
+    }
+    ++s.restarts;
+    s.started_ns = now;
+    sys::print("init: %s restarted after %s (restart %llu)\n", t.name, why, ull(s.restarts));
+  }
+}
+
+// `crash NAME` (images booted with keel.inject=1 only: the tests'): the
+// task's thread is stopped wherever it is and started again at an address
+// nothing maps — an instruction abort at a random point of its work, as a
+// real bug would fault, seen by its pager and supervised like one.
+void cmd_crash(const char* name) {
+  const uint64_t i = task_index(name);
+  if (i == sd::kMaxTasks || g_tasks[i].state != TaskState::kRunning || !paged_role(g_sys->tasks[i].role)) {
+    sys::print("crash: no running task named '%s'\n", name);
+    return;
+  }
+  const sys::ThreadCap th(task_slot(i, kThread));
+  Error e = th.suspend();
+  if (e == Error::kOk) e = th.start(0xdead0000, 0, 0);
+  if (e != Error::kOk) sys::print("crash: %s: %s\n", name, abi::error_name(e));
+}
+
+// ---- the console reader ---------------------------------------------------------------
+// A second thread of init waits in the console server's Read, so that the
+// main thread waits on one notification for everything: a typed line
+// (kLineBit), a task that stopped (its id's bit), Ctrl-C.
+alignas(4096) abi::IpcBuffer g_reader_ipc;
+alignas(16) char g_reader_stack[4096];
+char g_line[128];
+size_t g_line_len = 0;
+bool g_line_ok = false;
+
+bool g_reading = false;  // (main thread) the reader is in a Read
+
+void reader_thread(uint64_t) {
+  for (;;) {
+    uint64_t word = 0;
+    (void)sys::Notification(kReaderGo).wait(&word);
+    g_line_ok = keel::console::read_line(sys::Endpoint(kConsole), g_line, sizeof g_line, &g_line_len) == Error::kOk;
+    (void)sys::Notification(kReaderSignal).signal();  // Ordering: the syscall orders g_line before the wake-up
+  }
+}
+
+Error start_reader() {
+  const sys::Untyped pool(kPool);
+  Error e = pool.retype(ObjectType::kNotification, 0, kReaderGo);
+  if (e == Error::kOk) e = self.mint(kReaderSignal, kExitNtfn, abi::kRightWrite, kLineBit);
+  if (e == Error::kOk) {
+    e = sys::start_thread({.untyped = kPool,
+                           .slot = kReaderThread,
+                           .priority = 255,
+                           .entry = reader_thread,
+                           .stack_top = reinterpret_cast<uint64_t>(g_reader_stack + sizeof g_reader_stack),
+                           .ipc_buffer = reinterpret_cast<uint64_t>(&g_reader_ipc)});
+  }
+  return e;
+}
+
+// The prompt and the next typed line; tasks that stop meanwhile are
+// supervised.
+bool next_line(char* line, size_t size, size_t* n) {
+  if (!g_reading) {
+    sys::print("keel> ");  // (a Read shows the unfinished line: the prompt)
+    g_reading = true;
+    (void)sys::Notification(kReaderGo).signal();
+  }
+  for (;;) {
+    supervise(0);
+    if ((g_exited & kLineBit) != 0) {
+      g_exited &= ~kLineBit;
+      g_reading = false;
+      const bool ok = g_line_ok;
+      *n = g_line_len < size ? g_line_len : size - 1;
+      for (size_t i = 0; i < *n; ++i) line[i] = g_line[i];
+      line[*n] = '\0';
+      return ok;
+    }
+    uint64_t word = 0;
+    if (sys::Notification(kExitNtfn).wait(&word) != Error::kOk) return false;
+    g_exited |= word;
+  }
+}
+
 void cmd_help() {
   sys::print(
       "commands:\n"
@@ -1126,12 +1280,18 @@ void cmd_help() {
 
 void console() {
   const sys::Endpoint con(kConsole);
+  char inject[4] = {};
+  const bool crash_allowed =
+      sys::word_value(g_info->bootargs, "keel.inject", inject, sizeof inject) && streq(inject, "1");
   cmd_help();
+  if (const Error e = start_reader(); e != Error::kOk) {
+    sys::print("init: no console reader thread (%s)\n", abi::error_name(e));
+    return;
+  }
   for (;;) {
-    sys::print("keel> ");  // (a Read shows the unfinished line: the prompt)
     char line[128];
     size_t n = 0;
-    if (keel::console::read_line(con, line, sizeof line, &n) != Error::kOk) {
+    if (!next_line(line, sizeof line, &n)) {
       sys::print("init: console read failed\n");
       return;
     }
@@ -1171,6 +1331,10 @@ void console() {
       uint64_t times = 0;
       for (; *p >= '0' && *p <= '9' && times < 100000; ++p) times = times * 10 + static_cast<uint64_t>(*p - '0');
       cmd_kill(name, true, times == 0 ? 1 : times);
+    } else if (crash_allowed && starts_with(cmd, "crash ")) {
+      const char* name = cmd + 6;
+      while (*name == ' ') ++name;
+      cmd_crash(name);
     } else if (streq(cmd, "date")) {
       cmd_date();
     } else if (streq(cmd, "disk")) {

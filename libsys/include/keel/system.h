@@ -88,7 +88,13 @@ struct Task {
   // Drivers: 1 = init gives it the user timer (`timer = yes`; one task in
   // the system): task_slot::kTimer, signalling its device notification.
   uint32_t timer;
+  uint32_t restart;  // Restart: what init does when it stops by itself
 };
+
+// `restart = ...`: when the task faults or exits, init stops it for real
+// (devices reset) and starts it afresh — backing off, and leaving it
+// stopped after kRestartTries quick failures. Drivers default to on-fault.
+enum Restart : uint32_t { kRestartNever = 0, kRestartOnFault = 1, kRestartAlways = 2 };
 
 struct System {
   uint64_t magic;
