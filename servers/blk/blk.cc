@@ -230,9 +230,10 @@ InFlight g_inflight[vio::Queue::kMaxQueueSize];
 
 struct Conn {
   keel::block::Shared* shared = nullptr;
+  uint32_t generation = 0;  // this instance's (proto/block.h "Generations")
   uint64_t pa = 0, client_id = 0;
   uint64_t first = 0, sectors = 0;  // the partition, in disk sectors
-  uint64_t requests = 0, bytes = 0, errors = 0, lost = 0;
+  uint64_t requests = 0, bytes = 0, errors = 0, lost = 0, stale = 0;
 };
 Conn g_conns[abi::kMaxConns];
 uint16_t g_conn_count = 0;
@@ -268,6 +269,10 @@ void take_requests() {
       bool signal = false;
       if (!c.shared->requests.pop(&r, &signal)) break;
       if (signal) (void)sys::Notification(slot::kConnWake + i).signal();
+      if (r.gen != c.generation) {  // made for another instance: the client submits it again
+        count(c.stale);
+        continue;
+      }
       count(c.requests);
       const keel::block::Decoded dec = keel::block::decode(r, c.first, c.sectors, d.read_only);
       if (dec.status != keel::block::kOk) {
@@ -356,8 +361,13 @@ void stats_thread(uint64_t) { sys::serve(sys::Endpoint(slot::kServerEndpoint), s
     c.first = first;
     c.sectors = in.part_size == 0 ? rest : (in.part_size / kSector < rest ? in.part_size / kSector : rest);
     const uint64_t end = c.first + c.sectors;
-    sys::print("blk: client %llu: sectors [%llu, %llu)\n", static_cast<unsigned long long>(in.client_id),
-               static_cast<unsigned long long>(c.first), static_cast<unsigned long long>(end));
+    // A new generation: what an earlier instance left unanswered, the
+    // client submits again (proto/block.h). Woken so it notices.
+    c.generation = __atomic_load_n(&c.shared->generation, __ATOMIC_RELAXED) + 1;
+    __atomic_store_n(&c.shared->generation, c.generation, __ATOMIC_RELEASE);
+    (void)sys::Notification(slot::kConnWake + (g_conn_count - 1)).signal();
+    sys::print("blk: client %llu: sectors [%llu, %llu), generation %u\n", static_cast<unsigned long long>(in.client_id),
+               static_cast<unsigned long long>(c.first), static_cast<unsigned long long>(end), c.generation);
   }
   // (Without it the clients are still served; only `disk` cannot ask.)
   const Error e = sys::start_thread({.untyped = slot::kUntyped,

@@ -54,7 +54,9 @@ int main() {
     checks.check(disk.write(0, 1, 100) == blk::kBadBuffer, "an unaligned buffer");
     checks.check(disk.write(0, 1, 0xffffff00) == blk::kBadBuffer, "a buffer offset far outside");
     checks.check(disk.read(~uint64_t{0} - 1, 2, 0) == blk::kOutOfRange, "a sector number that wraps");
-    blk::Request bad{77, 0, 0, 1, 0};
+    // (Raw requests carry the driver's generation, or it drops them unanswered.)
+    const uint32_t gen = __atomic_load_n(&disk.shared()->generation, __ATOMIC_ACQUIRE);
+    blk::Request bad{77, 0, 0, 1, 0, gen, 0};
     bool signal = false;
     (void)disk.shared()->requests.push(bad, &signal);
     (void)sys::Notification(abi::task_slot::kDiskWake).signal();
@@ -67,8 +69,13 @@ int main() {
     uint64_t x = 0x9e3779b97f4a7c15ull, answered = 0, refused = 0;
     for (uint32_t k = 0; k < 32; ++k) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      blk::Request g{static_cast<uint32_t>(x % 6), 1000 + k, (x >> 8) % (2 * sectors),
-                     static_cast<uint32_t>(x >> 20) % 200, static_cast<uint32_t>(x >> 40) % 70000};
+      blk::Request g{static_cast<uint32_t>(x % 6),
+                     1000 + k,
+                     (x >> 8) % (2 * sectors),
+                     static_cast<uint32_t>(x >> 20) % 200,
+                     static_cast<uint32_t>(x >> 40) % 70000,
+                     gen,
+                     0};
       if (g.op == blk::kWrite) g.op = blk::kRead;  // (its own partition's data stays as the harness left it)
       (void)disk.shared()->requests.push(g, &signal);
     }

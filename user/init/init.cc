@@ -1129,7 +1129,8 @@ void cmd_kill(const char* name, bool restart, uint64_t times) {
 // task would make that task as powerful as init. A task that fails
 // kRestartTries times in a row, each time within kQuickNs of its start, is
 // left stopped with a message instead of restarted forever.
-constexpr unsigned kRestartTries = 5;
+constexpr unsigned kRestartTries = 5;  // (boot argument keel.restart_tries=N: the crash tests' many restarts)
+unsigned g_restart_tries = kRestartTries;
 constexpr uint64_t kQuickNs = 2'000'000'000;
 struct Supervision {
   uint64_t restarts = 0;
@@ -1163,7 +1164,7 @@ void supervise(uint64_t waited_for) {
     const uint64_t now = sys::now_ns();
     s.quick = s.started_ns != 0 && now - s.started_ns < kQuickNs ? s.quick + 1 : 0;
     Error e = stop_task(i);
-    if (s.quick >= kRestartTries) {
+    if (s.quick >= g_restart_tries) {
       sys::print(
           "init: %s stopped after %s; it failed %u times, each within 2 s of its start: left stopped "
           "(restart %s to try again)\n",
@@ -1283,6 +1284,12 @@ void console() {
   char inject[4] = {};
   const bool crash_allowed =
       sys::word_value(g_info->bootargs, "keel.inject", inject, sizeof inject) && streq(inject, "1");
+  char tries[8] = {};
+  if (sys::word_value(g_info->bootargs, "keel.restart_tries", tries, sizeof tries)) {
+    unsigned n = 0;
+    for (const char* p = tries; *p >= '0' && *p <= '9' && n < 100000; ++p) n = n * 10 + static_cast<unsigned>(*p - '0');
+    if (n > 0) g_restart_tries = n;
+  }
   cmd_help();
   if (const Error e = start_reader(); e != Error::kOk) {
     sys::print("init: no console reader thread (%s)\n", abi::error_name(e));

@@ -21,6 +21,17 @@
 //  - Completions carry the request's id; they may come in any order.
 //  - Wake-ups: keel/ring.h's protocol; the client signals task_slot::kDiskWake,
 //    the driver wakes the client's kDiskWait.
+//  - Generations (a driver that restarts): each driver instance, as it
+//    starts, adds one to `generation` and wakes the client. A request
+//    carries the generation the client had seen when it made it; the driver
+//    drops (without a completion) every request of another generation — the
+//    ones the dead instance left in the ring among them. A client that sees
+//    the generation change first takes every completion there is (the dead
+//    instance's are all in the ring by then), then submits again, with the
+//    new generation, every request still without a completion. So each
+//    request completes exactly once, and none runs twice after its
+//    completion was seen (block requests may run twice before it: the same
+//    sectors and data again, which is harmless).
 #pragma once
 
 #include <stdint.h>
@@ -52,6 +63,8 @@ struct Request {
   uint64_t sector;
   uint32_t count;   // sectors
   uint32_t offset;  // of the buffer in the data area (bytes from kDataOffset)
+  uint32_t gen;     // the driver generation the client had seen (see above)
+  uint32_t reserved;
 };
 struct Completion {
   uint32_t id;
@@ -65,6 +78,7 @@ using CompletionRing = ring::Ring<Completion, 32>;
 struct Shared {
   RequestRing requests;
   CompletionRing done;
+  alignas(64) uint32_t generation;  // the driver's: one more per instance (see above)
 };
 static_assert(sizeof(Shared) <= kDataOffset, "the rings fit before the data area");
 

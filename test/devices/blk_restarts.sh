@@ -1,0 +1,17 @@
+#!/bin/bash
+# blk_restarts — the block driver crashed 50 times under load (see BUILD);
+# then the host reads the image: every 4 KiB block of the client's
+# partition is exactly its last written pattern (stress_check, against the
+# versions hash the client printed).
+set -euo pipefail
+boot=$1
+check=$2
+dir=${TEST_TMPDIR:-$(mktemp -d)}
+img=$dir/disk.img
+head -c $((512 << 10)) /dev/zero > "$img"
+"$boot" --drive "$img" | tee "$dir/console.log"
+hash=$(tr -d '\r' < "$dir/console.log" | sed -n 's/^disk_stress: PASS: .* versions hash \([0-9a-f]*\)$/\1/p')
+[[ -n $hash ]] || { echo "blk_restarts: FAIL: no versions hash from the client" >&2; exit 1; }
+restarts=$(grep -c '^init: blk restarted after a memory fault' "$dir/console.log" || true)
+echo "blk_restarts: the driver was restarted $restarts times"
+"$check" "$img" 0 64 "$hash"

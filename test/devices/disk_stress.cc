@@ -1,0 +1,136 @@
+// disk_stress — a block workload for driver restarts (//test/devices:
+// blk_restarts): 4 KiB blocks of its partition written with patterns that
+// name themselves (block, version), up to 8 requests in flight, every
+// write's block read back and checked later, while the runner has init
+// crash the block driver at each "round" line. At the end: every request
+// completed exactly once (none lost, none twice), no read-back differed,
+// and a hash of each block's last version, which the host compares with
+// the image file (test/devices/stress_check.cc).
+#include <stdint.h>
+
+#include "keel/block.h"
+#include "keel/sys.h"
+#include "keel/task.h"
+
+namespace {
+
+namespace sys = keel::sys;
+namespace blk = keel::block;
+
+constexpr uint32_t kBlockSectors = 8, kBlockBytes = 4096;
+constexpr uint32_t kMaxBlocks = 64;
+constexpr uint32_t kDepth = 8;        // requests in flight at most
+constexpr uint32_t kRequests = 3000;  // in all
+constexpr uint32_t kRound = 50;       // completions per "round" line
+
+uint32_t g_version[kMaxBlocks];  // the last version written (0: never)
+bool g_writing[kMaxBlocks];      // a write of the block is in flight
+uint8_t g_done[kRequests + 1];   // completions seen per request (by its index)
+
+struct Slot {
+  uint32_t id = 0, index = 0, block = 0, version = 0;
+  bool write = false;
+};
+Slot g_slots[kDepth];
+
+uint8_t pattern(uint32_t block, uint32_t version, uint32_t i) {
+  return static_cast<uint8_t>((block * 131u + version * 31u + i * 7u + (i >> 8)) & 0xff);
+}
+void fill(uint8_t* p, uint32_t block, uint32_t version) {
+  const uint32_t head[4] = {0x5254534b /* "KSTR" */, block, version, ~(block ^ version)};
+  for (uint32_t i = 0; i < 16; ++i) p[i] = static_cast<uint8_t>(head[i / 4] >> (8 * (i % 4)));
+  for (uint32_t i = 16; i < kBlockBytes; ++i) p[i] = pattern(block, version, i);
+}
+bool holds(const uint8_t* p, uint32_t block, uint32_t version) {
+  uint8_t want[16];
+  const uint32_t head[4] = {0x5254534b, block, version, ~(block ^ version)};
+  for (uint32_t i = 0; i < 16; ++i) want[i] = static_cast<uint8_t>(head[i / 4] >> (8 * (i % 4)));
+  for (uint32_t i = 0; i < 16; ++i) {
+    if (p[i] != want[i]) return false;
+  }
+  for (uint32_t i = 16; i < kBlockBytes; ++i) {
+    if (p[i] != pattern(block, version, i)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  sys::set_console(keel::abi::task_slot::kConsole);
+  sys::BlockDevice disk;
+  uint64_t sectors = 0;
+  if (!disk.ok() || disk.info(&sectors) != blk::kOk) {
+    sys::print("disk_stress: no disk\n");
+    return 1;
+  }
+  const uint32_t blocks =
+      sectors / kBlockSectors < kMaxBlocks ? static_cast<uint32_t>(sectors / kBlockSectors) : kMaxBlocks;
+  sys::print("disk_stress: %u blocks of 4 KiB, %u requests, up to %u in flight\n", blocks, kRequests, kDepth);
+  uint64_t x = 0x243f6a8885a308d3ull;
+  uint32_t issued = 0, completed = 0, twice = 0, unknown = 0, corrupt = 0, errors = 0;
+  while (completed < kRequests) {
+    // Fill the window: a write of a block nobody is writing, or a read-back
+    // of a block written before (each slot has its own buffer).
+    for (uint32_t k = 0; k < kDepth && issued < kRequests; ++k) {
+      Slot& s = g_slots[k];
+      if (s.id != 0) continue;
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      uint32_t b = static_cast<uint32_t>(x % blocks);
+      for (uint32_t t = 0; t < blocks && g_writing[b]; ++t) b = (b + 1) % blocks;
+      if (g_writing[b]) break;
+      s.block = b;
+      s.index = ++issued;
+      s.write = (x >> 32) % 3 != 0 || g_version[b] == 0;
+      uint8_t* buf = disk.data() + k * kBlockBytes;
+      if (s.write) {
+        s.version = g_version[b] + 1;
+        fill(buf, b, s.version);
+        g_writing[b] = true;
+      } else {
+        s.version = g_version[b];
+      }
+      s.id =
+          disk.submit(s.write ? blk::kWrite : blk::kRead, uint64_t{b} * kBlockSectors, kBlockSectors, k * kBlockBytes);
+      if (s.id == 0) {
+        sys::print("disk_stress: submit refused\n");
+        return 1;
+      }
+    }
+    const blk::Completion c = disk.wait_completion();
+    uint32_t k = 0;
+    while (k < kDepth && g_slots[k].id != c.id) ++k;
+    if (k == kDepth) {
+      ++unknown;
+      continue;
+    }
+    Slot& s = g_slots[k];
+    if (g_done[s.index]++ != 0) ++twice;
+    ++completed;
+    if (c.status != blk::kOk) {
+      ++errors;
+    } else if (s.write) {
+      g_version[s.block] = s.version;
+    } else if (!holds(disk.data() + k * kBlockBytes, s.block, s.version)) {
+      ++corrupt;
+      sys::print("disk_stress: block %u read back without version %u\n", s.block, s.version);
+    }
+    if (s.write) g_writing[s.block] = false;
+    s.id = 0;
+    if (completed % kRound == 0) sys::print("disk_stress: round %03u done\n", completed / kRound);
+  }
+  uint32_t lost = 0;
+  for (uint32_t i = 1; i <= kRequests; ++i) lost += g_done[i] == 0 ? 1 : 0;
+  // FNV-1a over every block's last version: the host finds the same in the image.
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (uint32_t b = 0; b < blocks; ++b) {
+    for (int i = 0; i < 4; ++i) h = (h ^ ((g_version[b] >> (8 * i)) & 0xff)) * 0x100000001b3ull;
+  }
+  const bool ok = lost == 0 && twice == 0 && unknown == 0 && corrupt == 0 && errors == 0;
+  sys::print(
+      "disk_stress: %s: %u requests, %u lost, %u completed twice, %u unknown, %u corrupt, %u errors; "
+      "%llu resubmissions after restarts; versions hash %016llx\n",
+      ok ? "PASS" : "FAIL", kRequests, lost, twice, unknown, corrupt, errors,
+      static_cast<unsigned long long>(disk.resubmits()), static_cast<unsigned long long>(h));
+  return ok ? 0 : 1;
+}
