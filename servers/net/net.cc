@@ -46,6 +46,7 @@ struct Nic {
   uint32_t tx_buffer[vio::Queue::kMaxQueueSize];
   bool held[link::kBuffers] = {};  // the driver's (posted to the device) now
   vnet::RxIntake intake;           // what each received buffer is (keel/virtio_net.h)
+  uint32_t generation = 0;         // this instance's (proto/link.h "Generations")
 };
 Nic g_nic;
 
@@ -122,6 +123,10 @@ bool post_rx(uint32_t buffer) {
 // A buffer the stack hands over: in range and not the driver's already.
 bool take_from_stack(const link::Frame& f, bool tx) {
   Nic& n = g_nic;
+  if (f.gen != n.generation) {  // the stack's, for an earlier instance: it takes the buffer back itself
+    count(link::kStale);
+    return false;
+  }
   if (f.buffer >= link::kBuffers || n.held[f.buffer] || (tx && !link::valid_frame(f))) {
     count(link::kBadBuffers);
     return false;
@@ -183,7 +188,7 @@ bool pump() {
     count(link::kRxBytes, frame);
 
     bool sig = false;
-    if (!s.rx.push(link::Frame{buffer, frame}, &sig)) {
+    if (!s.rx.push(link::Frame{buffer, frame, n.generation, 0}, &sig)) {
       count(link::kBadBuffers);  // a full ring: the stack broke the protocol; the buffer stays with the device
       (void)post_rx(buffer);
     }
@@ -196,7 +201,7 @@ bool pump() {
     if (buffer == kNoBuffer) continue;
     n.held[buffer] = false;
     bool sig = false;
-    if (!s.tx_done.push(link::Frame{buffer, 0}, &sig)) count(link::kBadBuffers);
+    if (!s.tx_done.push(link::Frame{buffer, 0, n.generation, 0}, &sig)) count(link::kBadBuffers);
     wake |= sig;
   }
   if (wake) wake_stack();
@@ -240,6 +245,8 @@ int main() {
   n.conn_va = info->conns[0].va;
   n.conn_pa = info->conns[0].pa;
   link::Info& li = n.shared->info;
+  n.generation = __atomic_load_n(&li.generation, __ATOMIC_RELAXED) + 1;
+  __atomic_store_n(&li.generation, n.generation, __ATOMIC_RELEASE);
   li.mtu = 1500;
   for (int i = 0; i < 6; ++i) li.mac[i] = n.mac[i];
   __atomic_store_n(&li.ready, 1u, __ATOMIC_RELEASE);  // Ordering: MAC and MTU before ready

@@ -57,6 +57,8 @@ struct Link {
   uint32_t free_tx[link::kBuffers];
   uint32_t free_tx_count = 0;
   bool ours[link::kBuffers] = {};  // the stack holds it (not the driver)
+  uint32_t generation = 0;         // the driver instance's, as last seen (proto/link.h)
+  uint64_t driver_restarts = 0;
   uint64_t rx_frames = 0, tx_frames = 0, rx_no_pbuf = 0, tx_waits = 0, tx_dropped = 0, bad_from_driver = 0;
 };
 Link g_link;
@@ -93,6 +95,8 @@ bool reclaim_tx() {
   return any;
 }
 
+bool follow_driver_restart();
+
 // lwIP's output to the wire: one copy into a free link buffer. With none
 // free it waits for the driver (bounded: 50 ms, then the frame is dropped
 // and TCP's retransmission covers it).
@@ -113,6 +117,7 @@ err_t link_output(netif*, pbuf* p) {
         return ERR_MEM;
       }
       wait_event(give_up);
+      (void)follow_driver_restart();
       (void)reclaim_tx();
     }
   }
@@ -121,7 +126,7 @@ err_t link_output(netif*, pbuf* p) {
   uint8_t* frame = l.base + link::buffer_offset(b) + link::kHeaderBytes;
   pbuf_copy_partial(p, frame, p->tot_len, 0);
   bool signal = false;
-  if (!l.shared->tx.push(link::Frame{b, p->tot_len}, &signal)) {  // (never full: 32 > kBuffers)
+  if (!l.shared->tx.push(link::Frame{b, p->tot_len, l.generation, 0}, &signal)) {  // (never full: 32 > kBuffers)
     l.ours[b] = true;
     l.free_tx[l.free_tx_count++] = b;
     return ERR_MEM;
@@ -129,6 +134,40 @@ err_t link_output(netif*, pbuf* p) {
   ++l.tx_frames;
   if (signal) wake_driver();
   return ERR_OK;
+}
+
+// Every buffer the stack's again: the receive set to the driver, the rest
+// free to send (at start, and when a new driver instance appears).
+void give_out_buffers() {
+  Link& l = g_link;
+  l.generation = __atomic_load_n(&l.shared->info.generation, __ATOMIC_ACQUIRE);
+  l.free_tx_count = 0;
+  for (uint32_t b = 0; b < link::kBuffers; ++b) {
+    l.ours[b] = true;
+    if (b < kRxBuffers) {
+      bool signal = false;
+      l.ours[b] = false;
+      (void)l.shared->rx_free.push(link::Frame{b, 0, l.generation, 0}, &signal);
+    } else {
+      l.free_tx[l.free_tx_count++] = b;
+    }
+  }
+  wake_driver();
+}
+
+bool link_input();
+
+// A new driver instance (proto/link.h "Generations"): what the rings from
+// the driver still hold is taken (frames received before it died), then
+// every buffer is taken back and given out again. True if it happened.
+bool follow_driver_restart() {
+  Link& l = g_link;
+  if (__atomic_load_n(&l.shared->info.generation, __ATOMIC_ACQUIRE) == l.generation) return false;
+  (void)link_input();
+  (void)reclaim_tx();
+  ++l.driver_restarts;
+  give_out_buffers();
+  return true;
 }
 
 err_t netif_setup(netif* n) {
@@ -166,7 +205,7 @@ bool link_input() {
     }
     l.ours[f.buffer] = false;
     bool sig = false;
-    (void)l.shared->rx_free.push(link::Frame{f.buffer, 0}, &sig);
+    (void)l.shared->rx_free.push(link::Frame{f.buffer, 0, l.generation, 0}, &sig);
     wake |= sig;
     ++l.rx_frames;
     if (p != nullptr && g_netif.input(p, &g_netif) != ERR_OK) pbuf_free(p);
@@ -603,17 +642,7 @@ const char* start() {
   l.base = reinterpret_cast<uint8_t*>(info->disk_va);
   // The driver says ready once it has a device (a while after boot).
   while (__atomic_load_n(&l.shared->info.ready, __ATOMIC_ACQUIRE) == 0) wait_event(0);
-  for (uint32_t b = 0; b < link::kBuffers; ++b) {
-    l.ours[b] = true;
-    if (b < kRxBuffers) {
-      bool signal = false;
-      l.ours[b] = false;
-      (void)l.shared->rx_free.push(link::Frame{b, 0}, &signal);
-    } else {
-      l.free_tx[l.free_tx_count++] = b;
-    }
-  }
-  wake_driver();
+  give_out_buffers();
   lwip_init();
   ip4_addr_t ip, mask, gw;
   IP4_ADDR(&ip, 10, 0, 2, 15);
@@ -642,7 +671,8 @@ const char* start() {
     bool any = true;
     while (any) {
       sys_check_timeouts();
-      any = link_input();
+      any = follow_driver_restart();
+      any |= link_input();
       any |= reclaim_tx();
       any |= serve_clients();
     }

@@ -69,6 +69,9 @@ ABSL_FLAG(bool, expect_failure, false, "test mode: failure markers are expected,
 ABSL_FLAG(std::string, hold_file, "",
           "test mode: once every --expect matched, create this file and keep the guest running until the "
           "file is removed (a host-side test talks to it meanwhile); --fail_on still applies");
+ABSL_FLAG(std::string, input_every, "",
+          "test mode, with --hold_file: MS:COUNT|TEXT types TEXT every MS milliseconds, COUNT times, once the "
+          "guest is held (crash a driver again and again while the host side works)");
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
@@ -394,6 +397,20 @@ int run(int argc, char** argv) {
   int qemu_status = 0;
   const std::string hold_file = absl::GetFlag(FLAGS_hold_file);
   bool held = false;  // the hold file was created (every expectation met)
+  // --input_every=MS:COUNT|TEXT
+  uint64_t every_ms = 0, every_left = 0;
+  std::string every_text;
+  if (const std::string spec = absl::GetFlag(FLAGS_input_every); !spec.empty()) {
+    const size_t bar = spec.find('|'), colon = spec.find(':');
+    if (bar == std::string::npos || colon == std::string::npos || colon > bar ||
+        !absl::SimpleAtoi(spec.substr(0, colon), &every_ms) ||
+        !absl::SimpleAtoi(spec.substr(colon + 1, bar - colon - 1), &every_left) || every_ms == 0) {
+      std::cerr << "qemu_runner: --input_every takes MS:COUNT|TEXT, got '" << spec << "'\n";
+      return 2;
+    }
+    every_text = absl::StrReplaceAll(spec.substr(bar + 1), {{"\\n", "\n"}});
+  }
+  auto every_last = Clock::now();
 
   auto consider = [&](const std::string& text) {
     for (size_t i = 0; i < expects.size(); ++i) {
@@ -431,6 +448,11 @@ int run(int argc, char** argv) {
         held = true;
       }
       if (held && access(hold_file.c_str(), F_OK) != 0) break;  // the host side is done
+      if (held && every_left > 0 && child.in >= 0 && Clock::now() - every_last >= std::chrono::milliseconds(every_ms)) {
+        (void)!write(child.in, every_text.data(), every_text.size());
+        every_last = Clock::now();
+        --every_left;
+      }
       if (unmatched == 0 && hold_file.empty() && !absl::GetFlag(FLAGS_expect_exit) && !failure_fatal) {
         // Give a backtrace being printed a moment to finish.
         if (!failure_at || Clock::now() - *failure_at > std::chrono::milliseconds(500)) break;

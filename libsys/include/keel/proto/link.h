@@ -26,6 +26,13 @@
 //  - Wake-ups: keel/ring.h's protocol; the stack signals task_slot::kDiskWake
 //    (the driver's notification, conn bit), the driver the stack's
 //    notification (abi::kUpstreamBit).
+//  - Generations (a driver that restarts): each driver instance adds one to
+//    Info::generation as it starts (its device was reset before: nothing
+//    of the dead instance's can still be written by DMA) and wakes the
+//    stack. Frames carry the generation they were sent in; the driver
+//    drops frames of another generation. The stack, seeing a new one,
+//    takes what the driver rings hold, then takes back every buffer (the
+//    dead instance's are lost with it) and gives them out again.
 #pragma once
 
 #include <stdint.h>
@@ -45,6 +52,8 @@ static_assert(kHeaderBytes + kMaxFrame <= kBufferBytes);
 struct Frame {
   uint32_t buffer;
   uint32_t len;
+  uint32_t gen;  // the driver generation it belongs to (see above)
+  uint32_t reserved;
 };
 using FrameRing = ring::Ring<Frame, 32>;
 static_assert(FrameRing::kCapacity > kBuffers, "an honest side never finds a ring full");
@@ -60,11 +69,13 @@ enum Counter : uint32_t {
   kRxLong,
   kRxBadNumBuffers,  // received frames dropped, by reason (keel/virtio_net.h)
   kBadBuffers,       // buffers the stack handed over wrongly (refused)
+  kStale,            // frames of another driver instance, dropped (see Generations)
   kCounters,
 };
 
 struct Info {
-  uint32_t ready;  // 1 once the rest is written (stored with release)
+  uint32_t ready;       // 1 once the rest is written (stored with release)
+  uint32_t generation;  // the driver instance's (see above)
   uint32_t mtu;
   uint8_t mac[6];
   uint64_t counters[kCounters];

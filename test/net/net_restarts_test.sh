@@ -1,0 +1,29 @@
+#!/bin/bash
+# net_restarts_test — the network driver crashed 20 times (every 400 ms,
+# `crash net` typed by the runner) while the host pushes 16 MiB through
+# echo and reads it back: the transfer must complete byte-exact, httpd must
+# answer afterwards, and init must have restarted the driver every time.
+set -euo pipefail
+boot=$1
+client=$2
+source "$3"  # guest.sh
+dir=${TEST_TMPDIR:-$(mktemp -d)}
+kills=${NET_KILLS:-20}
+http=$(free_tcp_port)
+echo_port=$(free_tcp_port)
+guest_start "$boot" "$dir/console.log" --net "tcp:$http:80,tcp:$echo_port:7" \
+  --input_every="400:$kills|crash net\n"
+status=0
+"$client" tcp_bulk "$echo_port" 16 || status=1
+# Every crash typed, and the last restart done, before the last check.
+for _ in $(seq 300); do
+  [[ $(grep -c '^init: net restarted after' "$dir/console.log" || true) -ge $kills ]] && break
+  sleep 0.1
+done
+"$client" http "$http" / --expect "net: received " || status=1
+restarts=$(grep -c '^init: net restarted after' "$dir/console.log" || true)
+guest_stop
+echo "net_restarts_test: the driver was restarted $restarts times"
+[[ $restarts -ge $kills ]] || { echo "net_restarts_test: FAIL: $restarts restarts, not $kills" >&2; exit 1; }
+[[ $status -eq 0 ]] || { echo "net_restarts_test: FAIL: a host-side check failed (above)" >&2; exit 1; }
+echo "net_restarts_test: PASS"
