@@ -82,7 +82,7 @@ int main() {
       s.block = b;
       s.index = ++issued;
       s.write = (x >> 32) % 3 != 0 || g_version[b] == 0;
-      uint8_t* buf = disk.data() + k * kBlockBytes;
+      uint8_t* buf = disk.data() + size_t{k} * kBlockBytes;
       if (s.write) {
         s.version = g_version[b] + 1;
         fill(buf, b, s.version);
@@ -111,7 +111,7 @@ int main() {
       ++errors;
     } else if (s.write) {
       g_version[s.block] = s.version;
-    } else if (!holds(disk.data() + k * kBlockBytes, s.block, s.version)) {
+    } else if (!holds(disk.data() + size_t{k} * kBlockBytes, s.block, s.version)) {
       ++corrupt;
       sys::print("disk_stress: block %u read back without version %u\n", s.block, s.version);
     }
