@@ -11,13 +11,14 @@
 #include "keel/block.h"
 #include "keel/sys.h"
 #include "keel/task.h"
+#include "test/devices/stress_pattern.h"
 
 namespace {
 
 namespace sys = keel::sys;
 namespace blk = keel::block;
 
-constexpr uint32_t kBlockSectors = 8, kBlockBytes = 4096;
+constexpr uint32_t kBlockSectors = 8, kBlockBytes = keel::stress::kBlockBytes;
 constexpr uint32_t kMaxBlocks = 64;
 constexpr uint32_t kDepth = 8;        // requests in flight at most
 constexpr uint32_t kRequests = 3000;  // in all
@@ -32,27 +33,6 @@ struct Slot {
   bool write = false;
 };
 Slot g_slots[kDepth];
-
-uint8_t pattern(uint32_t block, uint32_t version, uint32_t i) {
-  return static_cast<uint8_t>((block * 131u + version * 31u + i * 7u + (i >> 8)) & 0xff);
-}
-void fill(uint8_t* p, uint32_t block, uint32_t version) {
-  const uint32_t head[4] = {0x5254534b /* "KSTR" */, block, version, ~(block ^ version)};
-  for (uint32_t i = 0; i < 16; ++i) p[i] = static_cast<uint8_t>(head[i / 4] >> (8 * (i % 4)));
-  for (uint32_t i = 16; i < kBlockBytes; ++i) p[i] = pattern(block, version, i);
-}
-bool holds(const uint8_t* p, uint32_t block, uint32_t version) {
-  uint8_t want[16];
-  const uint32_t head[4] = {0x5254534b, block, version, ~(block ^ version)};
-  for (uint32_t i = 0; i < 16; ++i) want[i] = static_cast<uint8_t>(head[i / 4] >> (8 * (i % 4)));
-  for (uint32_t i = 0; i < 16; ++i) {
-    if (p[i] != want[i]) return false;
-  }
-  for (uint32_t i = 16; i < kBlockBytes; ++i) {
-    if (p[i] != pattern(block, version, i)) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -85,7 +65,7 @@ int main() {
       uint8_t* buf = disk.data() + size_t{k} * kBlockBytes;
       if (s.write) {
         s.version = g_version[b] + 1;
-        fill(buf, b, s.version);
+        keel::stress::fill(buf, b, s.version);
         g_writing[b] = true;
       } else {
         s.version = g_version[b];
@@ -111,7 +91,7 @@ int main() {
       ++errors;
     } else if (s.write) {
       g_version[s.block] = s.version;
-    } else if (!holds(disk.data() + size_t{k} * kBlockBytes, s.block, s.version)) {
+    } else if (!keel::stress::holds(disk.data() + size_t{k} * kBlockBytes, s.block, s.version)) {
       ++corrupt;
       sys::print("disk_stress: block %u read back without version %u\n", s.block, s.version);
     }
@@ -122,10 +102,7 @@ int main() {
   uint32_t lost = 0;
   for (uint32_t i = 1; i <= kRequests; ++i) lost += g_done[i] == 0 ? 1 : 0;
   // FNV-1a over every block's last version: the host finds the same in the image.
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (uint32_t b = 0; b < blocks; ++b) {
-    for (int i = 0; i < 4; ++i) h = (h ^ ((g_version[b] >> (8 * i)) & 0xff)) * 0x100000001b3ull;
-  }
+  const uint64_t h = keel::stress::versions_hash(g_version, blocks);
   const bool ok = lost == 0 && twice == 0 && unknown == 0 && corrupt == 0 && errors == 0;
   sys::print(
       "disk_stress: %s: %u requests, %u lost, %u completed twice, %u unknown, %u corrupt, %u errors; "

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <vector>
 
+#include "test/devices/stress_pattern.h"
+
 int main(int argc, char** argv) {
   if (argc != 5) {
     std::fprintf(stderr, "usage: stress_check IMAGE OFFSET BLOCKS HASH\n");
@@ -22,34 +24,20 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stress_check: FAIL: the image is too small\n");
     return 1;
   }
-  uint64_t h = 0xcbf29ce484222325ull;
+  std::vector<uint32_t> versions(blocks);
   int bad = 0;
   for (uint32_t b = 0; b < blocks; ++b) {
-    const uint8_t* p = img.data() + off + uint64_t{b} * 4096;
-    auto u32 = [&](int i) {
-      return uint32_t{p[i]} | uint32_t{p[i + 1]} << 8 | uint32_t{p[i + 2]} << 16 | uint32_t{p[i + 3]} << 24;
-    };
-    uint32_t version = 0;
-    if (u32(0) == 0x5254534b) {
-      version = u32(8);
-      bool ok = u32(4) == b && u32(12) == ~(b ^ version);
-      for (uint32_t i = 16; ok && i < 4096; ++i)
-        ok = p[i] == static_cast<uint8_t>((b * 131u + version * 31u + i * 7u + (i >> 8)) & 0xff);
-      if (!ok) {
-        std::fprintf(stderr, "stress_check: block %u is not a whole pattern (version %u)\n", b, version);
-        ++bad;
-      }
-    } else {
-      for (int i = 0; i < 4096; ++i) {
-        if (p[i] != 0) {
-          std::fprintf(stderr, "stress_check: block %u is neither a pattern nor untouched\n", b);
-          ++bad;
-          break;
-        }
-      }
+    const uint8_t* p = img.data() + off + uint64_t{b} * keel::stress::kBlockBytes;
+    versions[b] = keel::stress::version_of(p);
+    bool ok = versions[b] != 0 ? keel::stress::holds(p, b, versions[b]) : true;
+    for (uint32_t i = 0; ok && versions[b] == 0 && i < keel::stress::kBlockBytes; ++i) ok = p[i] == 0;
+    if (!ok) {
+      std::fprintf(stderr, "stress_check: block %u is neither exactly a pattern (version %u) nor untouched\n", b,
+                   versions[b]);
+      ++bad;
     }
-    for (int i = 0; i < 4; ++i) h = (h ^ ((version >> (8 * i)) & 0xff)) * 0x100000001b3ull;
   }
+  const uint64_t h = keel::stress::versions_hash(versions.data(), static_cast<uint32_t>(blocks));
   if (bad != 0 || h != want) {
     std::fprintf(stderr, "stress_check: FAIL: %d bad blocks; versions hash %016llx, the guest said %016llx\n", bad,
                  static_cast<unsigned long long>(h), static_cast<unsigned long long>(want));
