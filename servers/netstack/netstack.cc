@@ -247,8 +247,9 @@ struct Client {
   uint64_t client_id = 0;
   Sock socks[sock::kMaxSockets];
   uint64_t requests = 0, errors = 0, lost = 0, udp_dropped = 0;
-  uint32_t unread = 0;    // bytes in its sockets' receive queues (kClientUnreadLimit)
-  bool refusing = false;  // a connection's data was refused for the limit
+  uint32_t generation = 0;  // this instance's (proto/socket.h "Generations")
+  uint32_t unread = 0;      // bytes in its sockets' receive queues (kClientUnreadLimit)
+  bool refusing = false;    // a connection's data was refused for the limit
 };
 Client g_clients[abi::kMaxConns];
 uint32_t g_client_count = 0;
@@ -497,6 +498,8 @@ void close_sock(Sock& s) {
 
 void handle(Client& c, const sock::Request& r) {
   ++c.requests;
+  // Made for a dead instance (0: before any instance ran, the first's).
+  if (r.gen != c.generation && !(r.gen == 0 && c.generation == 1)) return complete(c, r.id, sock::kReset);
   const int32_t st = sock::check(r);
   if (st != sock::kOk) return complete(c, r.id, st);
   if (r.op == sock::kStats) {
@@ -658,6 +661,9 @@ const char* start() {
     c.data = reinterpret_cast<uint8_t*>(info->conns[i].va + sock::kDataOffset);
     c.conn = g_client_count++;
     c.client_id = info->conns[i].client_id;
+    c.generation = __atomic_load_n(&c.shared->generation, __ATOMIC_RELAXED) + 1;
+    __atomic_store_n(&c.shared->generation, c.generation, __ATOMIC_RELEASE);
+    (void)sys::Notification(slot::kConnWake + c.conn).signal();
   }
   const uint8_t* m = l.shared->info.mac;
   sys::print("netstack: lwIP %s on %02x:%02x:%02x:%02x:%02x:%02x, 10.0.2.15/24 via 10.0.2.2, %u clients\n",

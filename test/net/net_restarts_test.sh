@@ -1,8 +1,11 @@
 #!/bin/bash
 # net_restarts_test — the network driver crashed 20 times (every 400 ms,
 # `crash net` typed by the runner) while the host pushes 16 MiB through
-# echo and reads it back: the transfer must complete byte-exact, httpd must
-# answer afterwards, and init must have restarted the driver every time.
+# echo and reads it back: the transfer must complete byte-exact, and init
+# must have restarted the driver every time. Then the stack itself is
+# crashed once (after the 20th driver restart): httpd's and echo's waiting
+# sockets fail with a reset (never hang), they listen again on the new
+# stack, and curl gets the page.
 set -euo pipefail
 boot=$1
 client=$2
@@ -11,8 +14,9 @@ dir=${TEST_TMPDIR:-$(mktemp -d)}
 kills=${NET_KILLS:-20}
 http=$(free_tcp_port)
 echo_port=$(free_tcp_port)
+type=$dir/type
 guest_start "$boot" "$dir/console.log" --net "tcp:$http:80,tcp:$echo_port:7" \
-  --input_every="400:$kills|crash net\n"
+  --input_every="400:$kills|crash net\n" --type_file="$type"
 status=0
 "$client" tcp_bulk "$echo_port" 16 || status=1
 # Every crash typed, and the last restart done, before the last check.
@@ -20,6 +24,16 @@ for _ in $(seq 300); do
   [[ $(grep -c '^init: net restarted after' "$dir/console.log" || true) -ge $kills ]] && break
   sleep 0.1
 done
+# Now the stack itself (the runner types what this file says).
+printf 'crash netstack\n' > "$type"
+for _ in $(seq 300); do
+  grep -q '^httpd: listening on port 80' <(sed -n '/^httpd: the network stack restarted/,$p' "$dir/console.log") && break
+  sleep 0.1
+done
+grep -q '^init: netstack restarted after' "$dir/console.log" || { echo "net_restarts_test: FAIL: the stack was not restarted" >&2; status=1; }
+grep -q '^echo: the network stack restarted; opening the ports again' "$dir/console.log" ||
+  { echo "net_restarts_test: FAIL: echo did not hear of the restart" >&2; status=1; }
+curl -sS --max-time 20 "http://127.0.0.1:$http/" | grep -q '^keel: up ' || { echo "net_restarts_test: FAIL: no page after the stack's restart" >&2; status=1; }
 "$client" http "$http" / --expect "net: received " || status=1
 restarts=$(grep -c '^init: net restarted after' "$dir/console.log" || true)
 guest_stop

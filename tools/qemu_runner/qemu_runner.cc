@@ -22,6 +22,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -72,6 +73,9 @@ ABSL_FLAG(std::string, hold_file, "",
 ABSL_FLAG(std::string, input_every, "",
           "test mode, with --hold_file: MS:COUNT|TEXT types TEXT every MS milliseconds, COUNT times, once the "
           "guest is held (crash a driver again and again while the host side works)");
+ABSL_FLAG(std::string, type_file, "",
+          "test mode: whenever this file appears, type its contents at the guest's console and remove it "
+          "(a host-side test's way to give commands)");
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
@@ -411,6 +415,7 @@ int run(int argc, char** argv) {
     every_text = absl::StrReplaceAll(spec.substr(bar + 1), {{"\\n", "\n"}});
   }
   auto every_last = Clock::now();
+  const std::string type_file = absl::GetFlag(FLAGS_type_file);
 
   auto consider = [&](const std::string& text) {
     for (size_t i = 0; i < expects.size(); ++i) {
@@ -448,6 +453,12 @@ int run(int argc, char** argv) {
         held = true;
       }
       if (held && access(hold_file.c_str(), F_OK) != 0) break;  // the host side is done
+      if (!type_file.empty() && child.in >= 0 && access(type_file.c_str(), F_OK) == 0) {
+        std::ifstream f(type_file);
+        const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        (void)!write(child.in, text.data(), text.size());
+        (void)std::remove(type_file.c_str());
+      }
       if (held && every_left > 0 && child.in >= 0 && Clock::now() - every_last >= std::chrono::milliseconds(every_ms)) {
         (void)!write(child.in, every_text.data(), every_text.size());
         every_last = Clock::now();

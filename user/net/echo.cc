@@ -110,12 +110,26 @@ void drop(Conn& c) {
 
 }  // namespace
 
+bool open_all();
+[[noreturn]] void serve();
+
 int main() {
   sys::set_console(keel::abi::task_slot::kConsole);
   if (!g_net.ok()) {
     sys::print("echo: no network (connect = netstack)\n");
     return 1;
   }
+  const char* name = keel::abi::start_info()->name;
+  g_bench = starts(reinterpret_cast<const uint8_t*>(name), 16, "echo_bench");
+  for (uint32_t i = 0; i < kConns; ++i) g_conns[i].offset = kUdpBytes + i * kConnBytes;
+  if (!open_all()) return 1;
+  serve();
+}
+
+// The listeners and the UDP socket (again after the stack restarted).
+bool open_all() {
+  g_accept = g_discard_accept = g_udp_op = 0;
+  for (Conn& k : g_conns) k.sock = -1, k.op = 0;
   g_listener = g_net.socket(sock::kTcp);
   int r = g_listener < 0 ? g_listener : g_net.bind(g_listener, 0, kPort);
   if (r >= 0) r = g_net.listen(g_listener, sock::kMaxBacklog);
@@ -128,17 +142,25 @@ int main() {
     sys::print("echo: cannot listen on ports 7 and 9: %s\n", sock::status_name(r < 0       ? r
                                                                                : g_udp < 0 ? g_udp
                                                                                            : g_discard));
-    return 1;
+    return false;
   }
-  const char* name = keel::abi::start_info()->name;
-  g_bench = starts(reinterpret_cast<const uint8_t*>(name), 16, "echo_bench");
-  for (uint32_t i = 0; i < kConns; ++i) g_conns[i].offset = kUdpBytes + i * kConnBytes;
   sys::print("echo: TCP and UDP port %u, TCP discard port %u\n", kPort, kDiscardPort);
   accept_next();
   udp_next();
+  return true;
+}
+
+[[noreturn]] void serve() {
   for (;;) {
     sock::Completion c{};
     g_net.wait(&c);
+    // The stack restarted: every socket is gone; open them again.
+    if (c.status == sock::kReset && (c.id == g_udp_op || c.id == g_accept || c.id == g_discard_accept)) {
+      sys::print("echo: the network stack restarted; opening the ports again\n");
+      while (!open_all()) {
+      }
+      continue;
+    }
     if (c.id == g_udp_op) {
       if (c.status == sock::kOk && c.value > 0) {
         ++g_datagrams;

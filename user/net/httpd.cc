@@ -187,18 +187,22 @@ int main() {
     sys::print("httpd: no network (connect = netstack)\n");
     return 1;
   }
-  const int l = g_net.socket(sock::kTcp);
-  int r = l < 0 ? l : g_net.bind(l, 0, kPort);
-  if (r >= 0) r = g_net.listen(l, sock::kMaxBacklog);
-  if (r < 0) {
-    sys::print("httpd: cannot listen on port %u: %s\n", kPort, sock::status_name(r));
-    return 1;
-  }
-  sys::print("httpd: listening on port %u\n", kPort);
   for (;;) {
-    const int s = g_net.accept(l);
-    if (s < 0) continue;
-    serve(s);
-    (void)g_net.close(s);
+    const int l = g_net.socket(sock::kTcp);
+    int r = l < 0 ? l : g_net.bind(l, 0, kPort);
+    if (r >= 0) r = g_net.listen(l, sock::kMaxBacklog);
+    if (r < 0) {
+      sys::print("httpd: cannot listen on port %u: %s\n", kPort, sock::status_name(r));
+      return 1;
+    }
+    sys::print("httpd: listening on port %u\n", kPort);
+    for (;;) {
+      const int s = g_net.accept(l);
+      if (s == sock::kReset) break;  // the network stack restarted: listen again on the new one
+      if (s < 0) continue;
+      serve(s);
+      (void)g_net.close(s);
+    }
+    sys::print("httpd: the network stack restarted; listening again\n");
   }
 }

@@ -94,29 +94,44 @@ class Sockets {
 
   // ---- asynchronous ----
   // Queues r (its id is set and returned, never 0); 0 when kMaxInFlight are
-  // in flight. Waits only while the request ring is full.
+  // in flight. Waits only while the request ring is full. A request on a
+  // socket from before a restart of the stack is answered kReset here.
   uint32_t submit(sock::Request r) {
     if (in_flight_ >= kMaxInFlight) return 0;
     if (++next_id_ == 0) ++next_id_;
     r.id = next_id_;
+    uint32_t k = 0;
+    while (pending_[k].id != 0) ++k;  // (a free entry: fewer than kMaxInFlight in flight)
+    pending_[k] = Pending{r.id, r.op};
+    ++in_flight_;
+    catch_up();
+    const bool names_socket = r.op != sock::kSocket && r.op != sock::kStats && r.sock < sock::kMaxSockets;
+    if (names_socket && sock_gen_[r.sock] != gen_) {  // a socket of a dead stack instance
+      reset_[reset_count_++] = r.id;
+      return r.id;
+    }
+    r.gen = gen_;
     bool signal = false;
     while (!shared()->requests.push(r, &signal)) {
       if (shared()->requests.producer_prepare_wait()) wait_signal();
     }
     if (signal) (void)Notification(abi::task_slot::kDiskWake).signal();
-    ++in_flight_;
     return r.id;
   }
   bool poll(sock::Completion* c) {
-    bool signal = false;
-    if (!shared()->done.pop(c, &signal)) return false;
-    if (signal) (void)Notification(abi::task_slot::kDiskWake).signal();
-    if (in_flight_ > 0) --in_flight_;
-    return true;
+    catch_up();
+    if (reset_count_ > 0) {
+      *c = sock::Completion{reset_[--reset_count_], sock::kReset, 0, 0, 0, 0};
+      finish(*c);
+      return true;
+    }
+    return take(c);
   }
   void wait(sock::Completion* c) {
     while (!poll(c)) {
-      if (shared()->done.prepare_wait()) wait_signal();
+      if (shared()->done.prepare_wait() && __atomic_load_n(&shared()->generation, __ATOMIC_ACQUIRE) == gen_) {
+        wait_signal();
+      }
     }
   }
   uint32_t in_flight() const { return in_flight_; }
@@ -142,7 +157,66 @@ class Sockets {
   }
 
   static sock::Shared* shared() { return reinterpret_cast<sock::Shared*>(abi::start_info()->disk_va); }
+  struct Pending {
+    uint32_t id, op;
+  };
+  // A new stack instance (proto/socket.h "Generations"): what the dead one
+  // answered is taken first, then everything still waiting is answered
+  // kReset here, and its sockets are gone.
+  void catch_up() {
+    const uint32_t gen = __atomic_load_n(&shared()->generation, __ATOMIC_ACQUIRE);
+    if (gen == gen_) return;
+    if (gen_ == 0) {  // the first instance, not a restart: what was asked before it started is its
+      for (uint32_t& g : sock_gen_) g = g == 0 ? gen : g;
+      gen_ = gen;
+      return;
+    }
+    sock::Completion c{};
+    while (take_ring(&c)) held_[held_count_ < kMaxInFlight ? held_count_++ : held_count_ - 1] = c;
+    for (const Pending& p : pending_) {
+      if (p.id != 0 && reset_count_ < kMaxInFlight) reset_[reset_count_++] = p.id;
+    }
+    gen_ = gen;
+  }
+  bool take(sock::Completion* c) {
+    if (held_count_ > 0) {
+      *c = held_[--held_count_];
+      return true;
+    }
+    return take_ring(c);
+  }
+  // The next completion of a request in flight (others dropped).
+  bool take_ring(sock::Completion* c) {
+    bool signal = false;
+    while (shared()->done.pop(c, &signal)) {
+      if (signal) (void)Notification(abi::task_slot::kDiskWake).signal();
+      if (finish(*c)) return true;
+    }
+    return false;
+  }
+  // Retires the request c answers; a new socket belongs to the generation
+  // it was made in. False if c answers nothing in flight.
+  bool finish(const sock::Completion& c) {
+    for (Pending& p : pending_) {
+      if (p.id == 0 || p.id != c.id) continue;
+      if ((p.op == sock::kSocket || p.op == sock::kAccept) && c.status == sock::kOk && c.value < sock::kMaxSockets) {
+        sock_gen_[c.value] = gen_;
+      }
+      p.id = 0;
+      --in_flight_;
+      return true;
+    }
+    return false;
+  }
+
   uint32_t next_id_ = 0, in_flight_ = 0;
+  uint32_t gen_ = 0;  // the stack's generation as last seen (0: before its first start)
+  Pending pending_[kMaxInFlight] = {};
+  uint32_t sock_gen_[sock::kMaxSockets] = {};
+  sock::Completion held_[kMaxInFlight] = {};
+  uint32_t held_count_ = 0;
+  uint32_t reset_[kMaxInFlight] = {};  // ids to answer kReset here
+  uint32_t reset_count_ = 0;
 };
 
 // 10.0.2.2 -> 0x0a000202 (no checks: a constant's spelling).

@@ -29,6 +29,13 @@
 //    size), so the stack never has to drop a completion.
 //  - Wake-ups: keel/ring.h's protocol; the client signals task_slot::kDiskWake,
 //    the stack its kDiskWait.
+//  - Generations (a stack that restarts): each stack instance adds one to
+//    `generation` as it starts and wakes the client. Every socket and
+//    connection of the dead instance is gone: a request made for another
+//    generation is answered kReset (generation 0, before any instance
+//    started, counts as the first's), and the client's library answers kReset
+//    itself for what the dead instance never answered and for any later use
+//    of a socket from before (keel/socket.h). Nothing waits forever.
 // Addresses are IPv4 in host order (10.0.2.15 = 0x0a00020f), ports too.
 #pragma once
 
@@ -86,6 +93,8 @@ struct Request {
   uint32_t offset, len;
   uint32_t addr;
   uint32_t port;
+  uint32_t gen;  // the stack generation the client had seen (see above)
+  uint32_t reserved;
 };
 struct Completion {
   uint32_t id;
@@ -102,6 +111,7 @@ using CompletionRing = ring::Ring<Completion, 2 * kMaxSockets>;
 struct Shared {
   RequestRing requests;
   CompletionRing done;
+  alignas(64) uint32_t generation;  // the stack's: one more per instance (see above)
 };
 static_assert(sizeof(Shared) <= kDataOffset, "the rings fit before the data area");
 
