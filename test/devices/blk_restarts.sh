@@ -1,8 +1,9 @@
 #!/bin/bash
 # blk_restarts — the block driver crashed 50 times under load (see BUILD);
-# then the host reads the image: every 4 KiB block of the client's
-# partition is exactly its last written pattern (stress_check, against the
-# versions hash the client printed).
+# the memory server's totals must be what they were before; then the host
+# reads the image: every 4 KiB block of the client's partition is exactly
+# its last written pattern (stress_check, against the versions hash the
+# client printed).
 set -euo pipefail
 boot=$1
 check=$2
@@ -14,4 +15,13 @@ hash=$(tr -d '\r' < "$dir/console.log" | sed -n 's/^disk_stress: PASS: .* versio
 [[ -n $hash ]] || { echo "blk_restarts: FAIL: no versions hash from the client" >&2; exit 1; }
 restarts=$(grep -c '^init: blk restarted after a memory fault' "$dir/console.log" || true)
 echo "blk_restarts: the driver was restarted $restarts times"
+# The memory server's totals before the first crash and after the last.
+mapfile -t totals < <(tr -d '\r' < "$dir/console.log" | grep '^memory server: ')
+[[ ${#totals[@]} -eq 2 ]] || { echo "blk_restarts: FAIL: expected two 'mem' reports, got ${#totals[@]}" >&2; exit 1; }
+[[ ${totals[0]} == "${totals[1]}" ]] || {
+  echo "blk_restarts: FAIL: the memory server's totals changed across the restarts:" >&2
+  printf '  %s\n' "${totals[@]}" >&2
+  exit 1
+}
+echo "blk_restarts: the memory server's totals are the same after the restarts: ${totals[1]}"
 "$check" "$img" 0 64 "$hash"

@@ -11,6 +11,7 @@
 #include "keel/block.h"
 #include "keel/sys.h"
 #include "keel/task.h"
+#include "keel/time.h"
 #include "test/devices/stress_pattern.h"
 
 namespace {
@@ -27,6 +28,10 @@ constexpr uint32_t kRound = 50;       // completions per "round" line
 uint32_t g_version[kMaxBlocks];  // the last version written (0: never)
 bool g_writing[kMaxBlocks];      // a write of the block is in flight
 uint8_t g_done[kRequests + 1];   // completions seen per request (by its index)
+constexpr uint32_t kMaxGaps = 128;
+uint64_t g_gaps[kMaxGaps];  // ns from the last completion before a restart to the first after it
+uint32_t g_gap_count = 0;
+uint64_t g_last_ns = 0;
 
 struct Slot {
   uint32_t id = 0, index = 0, block = 0, version = 0;
@@ -77,7 +82,14 @@ int main() {
         return 1;
       }
     }
+    const uint64_t resubmits = disk.resubmits();
     const blk::Completion c = disk.wait_completion();
+    // The time a restart cost: from the last completion before it to the
+    // first after it (the fault lies in between; wall time, TCG).
+    const uint64_t now = sys::now_ns();
+    if (disk.resubmits() != resubmits && g_gap_count < kMaxGaps && g_last_ns != 0)
+      g_gaps[g_gap_count++] = now - g_last_ns;
+    g_last_ns = now;
     uint32_t k = 0;
     while (k < kDepth && g_slots[k].id != c.id) ++k;
     if (k == kDepth) {
@@ -103,6 +115,21 @@ int main() {
   for (uint32_t i = 1; i <= kRequests; ++i) lost += g_done[i] == 0 ? 1 : 0;
   // FNV-1a over every block's last version: the host finds the same in the image.
   const uint64_t h = keel::stress::versions_hash(g_version, blocks);
+  // The restarts' cost, median and worst (a few dozen values: insertion sort).
+  for (uint32_t i = 1; i < g_gap_count; ++i) {
+    for (uint32_t j = i; j > 0 && g_gaps[j - 1] > g_gaps[j]; --j) {
+      const uint64_t t = g_gaps[j];
+      g_gaps[j] = g_gaps[j - 1];
+      g_gaps[j - 1] = t;
+    }
+  }
+  if (g_gap_count > 0) {
+    sys::print(
+        "disk_stress: from the last completion before a restart to the first after it: median %llu us, worst "
+        "%llu us (%u restarts)\n",
+        static_cast<unsigned long long>(g_gaps[g_gap_count / 2] / 1000),
+        static_cast<unsigned long long>(g_gaps[g_gap_count - 1] / 1000), g_gap_count);
+  }
   const bool ok = lost == 0 && twice == 0 && unknown == 0 && corrupt == 0 && errors == 0;
   sys::print(
       "disk_stress: %s: %u requests, %u lost, %u completed twice, %u unknown, %u corrupt, %u errors; "
