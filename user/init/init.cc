@@ -1181,7 +1181,8 @@ void supervise(uint64_t waited_for) {
     }
     ++s.restarts;
     s.started_ns = now;
-    sys::print("init: %s restarted after %s (restart %llu)\n", t.name, why, ull(s.restarts));
+    sys::print("init: %s restarted after %s (restart %llu, %llu us)\n", t.name, why, ull(s.restarts),
+               ull((sys::now_ns() - now) / 1000));
   }
 }
 
