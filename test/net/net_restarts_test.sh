@@ -1,6 +1,7 @@
 #!/bin/bash
 # net_restarts_test — the network driver crashed 20 times (every 400 ms,
-# `crash net` typed by the runner) while the host pushes 16 MiB through
+# `crash net` typed by the runner; NET_KILLS=N for more, with a transfer
+# that grows with it) while the host pushes 16 MiB through
 # echo and reads it back: the transfer must complete byte-exact, and init
 # must have restarted the driver every time. Then the stack itself is
 # crashed once (after the 20th driver restart): httpd's and echo's waiting
@@ -11,16 +12,17 @@ boot=$1
 client=$2
 source "$3"  # guest.sh
 dir=${TEST_TMPDIR:-$(mktemp -d)}
-kills=${NET_KILLS:-20}
+kills=${NET_KILLS:-20}           # (--test_env=NET_KILLS=100: the long run)
+mib=$(( kills * 8 / 10 > 16 ? kills * 8 / 10 : 16 ))  # a transfer that outlasts the crashes
 http=$(free_tcp_port)
 echo_port=$(free_tcp_port)
 type=$dir/type
 guest_start "$boot" "$dir/console.log" --net "tcp:$http:80,tcp:$echo_port:7" \
   --input_every="400:$kills|crash net\n" --type_file="$type"
 status=0
-"$client" tcp_bulk "$echo_port" 16 || status=1
+"$client" tcp_bulk "$echo_port" "$mib" || status=1
 # Every crash typed, and the last restart done, before the last check.
-for _ in $(seq 300); do
+for _ in $(seq $((kills * 5 + 300))); do
   [[ $(grep -c '^init: net restarted after' "$dir/console.log" || true) -ge $kills ]] && break
   sleep 0.1
 done
