@@ -140,6 +140,10 @@ inline void user_timer_arm(uint64_t deadline) {
   KEEL_WRITE_SYSREG(cntv_ctl_el0, uint64_t{1});
   arm64::isb();
 }
+inline uint64_t virtual_count() {
+  arm64::isb();  // (the count after what came before, not speculated earlier)
+  return KEEL_READ_SYSREG(cntvct_el0);
+}
 inline void user_timer_stop() {
   KEEL_WRITE_SYSREG(cntv_ctl_el0, uint64_t{2});
   arm64::isb();

@@ -87,6 +87,7 @@ inline void timer_arm(uint64_t ticks) {
 inline void timer_stop() { g_host.cpu.timer_armed = false; }
 inline void user_timer_arm(uint64_t deadline) { g_host.cpu.user_timer_deadline = deadline; }
 inline void user_timer_stop() { g_host.cpu.user_timer_deadline = 0; }
+inline uint64_t virtual_count() { return 0; }
 
 inline void irq_controller_init(const arm64::GicRegs&) {}
 inline bool irq_cpu_init(uint64_t, uint64_t) { return true; }

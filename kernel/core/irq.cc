@@ -98,8 +98,34 @@ struct IrqBinding {
   uint64_t badge;
 };
 IrqBinding g_irq[kMaxIntid];
-IrqBinding g_user_timer;  // abi::kTimerIntid
-bool is_user_timer(uint32_t intid) { return intid == abi::kTimerIntid; }
+// The user timer's channels (abi::kTimerIntid + c): each one holder, one
+// deadline, armed on the CPU that set it. Each CPU's virtual timer is
+// programmed for the earliest deadline armed there.
+struct UserTimer {
+  IrqBinding binding;
+  uint64_t deadline;
+  uint32_t cpu;
+  bool armed;
+};
+UserTimer g_user_timers[abi::kTimerChannels];
+bool is_user_timer(uint32_t intid) {
+  return intid >= abi::kTimerIntid && intid < abi::kTimerIntid + abi::kTimerChannels;
+}
+UserTimer& user_timer(uint32_t intid) { return g_user_timers[intid - abi::kTimerIntid]; }
+
+// This CPU's virtual timer: the earliest deadline armed here, or stopped.
+void program_user_timer() {
+  const uint32_t cpu = static_cast<uint32_t>(this_cpu().index);
+  uint64_t earliest = ~uint64_t{0};
+  for (const UserTimer& t : g_user_timers) {
+    if (t.armed && t.cpu == cpu && t.deadline < earliest) earliest = t.deadline;
+  }
+  if (earliest == ~uint64_t{0}) {
+    arch::user_timer_stop();
+  } else {
+    arch::user_timer_arm(earliest);
+  }
+}
 
 }  // namespace
 
@@ -117,10 +143,18 @@ IrqResult irq_dispatch() {
     rearm();
     r = IrqResult::kTick;
   } else if (intid == g_vtimer_intid && g_vtimer_intid != 0) {
-    arch::user_timer_stop();  // once per deadline; also an unbound or stale one
-    if (g_user_timer.ntfn_pa != 0) {
-      ntfn_signal(scheduler(), arch::phys<Notification>(g_user_timer.ntfn_pa), g_user_timer.badge);
+    // Every channel due here signals once; the timer is then programmed
+    // for the next (or stopped: no storm from a level still asserted).
+    const uint64_t now = arch::virtual_count();
+    const uint32_t cpu = static_cast<uint32_t>(this_cpu().index);
+    for (UserTimer& t : g_user_timers) {
+      if (!t.armed || t.cpu != cpu || t.deadline > now) continue;
+      t.armed = false;
+      if (t.binding.ntfn_pa != 0) {
+        ntfn_signal(scheduler(), arch::phys<Notification>(t.binding.ntfn_pa), t.binding.badge);
+      }
     }
+    program_user_timer();
   } else if (g_irq[intid].ntfn_pa != 0) {
     // Level-triggered devices keep asserting until served: mask until Ack.
     arch::irq_disable(intid);
@@ -135,8 +169,8 @@ IrqResult irq_dispatch() {
 Status irq_claim(uint32_t intid) {
   if (is_user_timer(intid)) {
     if (g_vtimer_intid == 0) return Status::kInvalidArgument;
-    if (g_user_timer.claimed) return Status::kSlotOccupied;
-    g_user_timer = IrqBinding{true, 0, 0};
+    if (user_timer(intid).binding.claimed) return Status::kSlotOccupied;
+    user_timer(intid) = UserTimer{IrqBinding{true, 0, 0}, 0, 0, false};
     return Status::kOk;
   }
   if (!g_gic_up || intid < kFirstSpi || intid >= kMaxIntid) return Status::kInvalidArgument;
@@ -147,9 +181,9 @@ Status irq_claim(uint32_t intid) {
 
 Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge) {
   if (is_user_timer(intid)) {
-    if (!g_user_timer.claimed) return Status::kInvalidCapability;
-    g_user_timer.ntfn_pa = ntfn_pa;
-    g_user_timer.badge = badge;
+    if (!user_timer(intid).binding.claimed) return Status::kInvalidCapability;
+    user_timer(intid).binding.ntfn_pa = ntfn_pa;
+    user_timer(intid).binding.badge = badge;
     return Status::kOk;
   }
   if (intid >= kMaxIntid || !g_irq[intid].claimed) return Status::kInvalidCapability;
@@ -160,14 +194,16 @@ Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge) {
 }
 
 Status irq_ack(uint32_t intid) {
-  if (is_user_timer(intid)) return g_user_timer.ntfn_pa == 0 ? Status::kInvalidArgument : Status::kOk;
+  if (is_user_timer(intid)) return user_timer(intid).binding.ntfn_pa == 0 ? Status::kInvalidArgument : Status::kOk;
   if (intid >= kMaxIntid || g_irq[intid].ntfn_pa == 0) return Status::kInvalidArgument;
   arch::irq_enable(intid);
   return Status::kOk;
 }
 
 void irq_forget_notification(uint64_t ntfn_pa) {
-  if (g_user_timer.ntfn_pa == ntfn_pa) g_user_timer.ntfn_pa = 0;
+  for (UserTimer& t : g_user_timers) {
+    if (t.binding.ntfn_pa == ntfn_pa) t.binding.ntfn_pa = 0;
+  }
   for (uint32_t intid = kFirstSpi; intid < kMaxIntid; ++intid) {
     if (g_irq[intid].ntfn_pa != ntfn_pa) continue;
     if (g_gic_up) arch::irq_disable(intid);  // claimed still, masked until bound again
@@ -177,10 +213,10 @@ void irq_forget_notification(uint64_t ntfn_pa) {
 
 void irq_release(uint32_t intid) {
   if (is_user_timer(intid)) {
-    // A deadline armed on another CPU may still fire there: unbound, it
-    // only stops that CPU's timer.
-    if (g_vtimer_intid != 0) arch::user_timer_stop();
-    g_user_timer = IrqBinding{};
+    // Disarmed; if it was armed on another CPU, that CPU's timer may still
+    // fire: it finds nothing due and programs itself for what is left.
+    user_timer(intid) = UserTimer{};
+    if (g_vtimer_intid != 0) program_user_timer();
     return;
   }
   if (intid >= kMaxIntid) return;
@@ -188,9 +224,15 @@ void irq_release(uint32_t intid) {
   g_irq[intid] = IrqBinding{};
 }
 
-Status user_timer_set(uint64_t deadline) {
-  if (g_vtimer_intid == 0 || !g_user_timer.claimed) return Status::kInvalidArgument;
-  arch::user_timer_arm(deadline);
+Status user_timer_set(uint32_t intid, uint64_t deadline) {
+  if (g_vtimer_intid == 0 || !is_user_timer(intid) || !user_timer(intid).binding.claimed) {
+    return Status::kInvalidArgument;
+  }
+  UserTimer& t = user_timer(intid);
+  t.deadline = deadline;
+  t.cpu = static_cast<uint32_t>(this_cpu().index);
+  t.armed = true;
+  program_user_timer();
   return Status::kOk;
 }
 

@@ -44,10 +44,13 @@ Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge);  // and unmas
 void irq_forget_notification(uint64_t ntfn_pa);                     // it is being destroyed
 Status irq_ack(uint32_t intid);                                     // unmask after handling
 void irq_release(uint32_t intid);                                   // the handler is gone
-// The user timer (intid abi::kTimerIntid, the EL1 virtual timer): claimed,
-// bound, released like an SPI; armed per CPU. When it fires it is stopped
-// on that CPU (CNTV_CTL.ENABLE 0: no interrupt storm from a level that
-// stays asserted) and its notification signalled once.
-Status user_timer_set(uint64_t deadline);
+// The user timer (intids abi::kTimerIntid + 0..kTimerChannels-1, channels
+// of the EL1 virtual timer): each claimed, bound, released like an SPI,
+// one deadline each, armed on the CPU that sets it; a CPU's timer is
+// programmed for the earliest deadline armed there. When it fires, every
+// channel due signals its notification once and the timer is programmed
+// for the next (or stopped: no interrupt storm from a level that stays
+// asserted).
+Status user_timer_set(uint32_t intid, uint64_t deadline);
 
 }  // namespace keel

@@ -16,7 +16,9 @@ Status irq_invoke(Thread* t, object::Slot* s, abi::Method m) KEEL_REQUIRES(g_ker
     Status st = cnode_slot(t->cspace(), a.dest, &dst);
     if (st != Status::kOk) return st;
     if (!dst->empty()) return Status::kSlotOccupied;
-    if (a.intid > 0xffff && a.intid != abi::kTimerIntid) return Status::kInvalidArgument;
+    if (a.intid > 0xffff && (a.intid < abi::kTimerIntid || a.intid >= abi::kTimerIntid + abi::kTimerChannels)) {
+      return Status::kInvalidArgument;
+    }
     st = irq_claim(static_cast<uint32_t>(a.intid));  // (kSlotOccupied if taken; an SPI only)
     if (st != Status::kOk) return st;
     return object::insert_child(
@@ -32,8 +34,7 @@ Status irq_invoke(Thread* t, object::Slot* s, abi::Method m) KEEL_REQUIRES(g_ker
     }
     case abi::Method::kIrqHandlerAck: return irq_ack(intid);
     case abi::Method::kIrqHandlerSetDeadline:
-      if (intid != abi::kTimerIntid) return Status::kInvalidArgument;
-      return user_timer_set(r.method_args<abi::IrqHandlerSetDeadline>().deadline);
+      return user_timer_set(intid, r.method_args<abi::IrqHandlerSetDeadline>().deadline);
     default: return Status::kInvalidArgument;
   }
 }

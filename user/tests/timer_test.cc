@@ -34,8 +34,8 @@ int main() {
   g_checks.check(e == Error::kOk, "the timer is claimed", e);
   const Error twice = sys::IrqControl(slot::kIrqControl).get(keel::abi::kTimerIntid, kAgain);
   g_checks.report(twice == Error::kSlotOccupied, "only once", "a second claim: %s", keel::abi::error_name(twice));
-  const Error bad = sys::IrqControl(slot::kIrqControl).get(keel::abi::kTimerIntid + 1, kAgain);
-  g_checks.report(bad == Error::kInvalidArgument, "no other intid past 0xffff", "%s", keel::abi::error_name(bad));
+  const Error bad = sys::IrqControl(slot::kIrqControl).get(keel::abi::kTimerIntid + keel::abi::kTimerChannels, kAgain);
+  g_checks.report(bad == Error::kInvalidArgument, "no intid past the channels", "%s", keel::abi::error_name(bad));
   // An SPI's handler has no deadline (virtio-mmio #0's interrupt: 48 on virt).
   Error spi = sys::IrqControl(slot::kIrqControl).get(48, kSpi);
   if (spi == Error::kOk) spi = sys::IrqHandler(kSpi).set_deadline(1);
@@ -74,7 +74,21 @@ int main() {
   at = wait_signal(&word);
   g_checks.report(at >= late, "a new deadline replaces the old", "woke %lld ticks after the later one",
                   static_cast<long long>(at - late));
-  // 4. Deleted, then claimed afresh (a restarted driver gets it again).
+  // 4. Two channels on one CPU: each signals once, at its own deadline, in order.
+  constexpr uint64_t kSecond = 66, kSecondBadge = 67;
+  e = sys::IrqControl(slot::kIrqControl).get(keel::abi::kTimerIntid + 1, kSecond);
+  if (e == Error::kOk) e = sys::CNode(slot::kCNode).mint(kSecondBadge, kNtfn, keel::abi::kRightWrite, 0x80);
+  if (e == Error::kOk) e = sys::IrqHandler(kSecond).set_notification(kSecondBadge);
+  const uint64_t first = sys::counter() + 10 * per_ms, second = first + 20 * per_ms;
+  if (e == Error::kOk) e = sys::IrqHandler(kSecond).set_deadline(second);
+  if (e == Error::kOk) e = sys::IrqHandler(kTimer).set_deadline(first);
+  uint64_t w1 = 0, w2 = 0;
+  const uint64_t at1 = wait_signal(&w1);
+  const uint64_t at2 = wait_signal(&w2);
+  g_checks.report(e == Error::kOk && w1 == 0x40 && at1 >= first && at1 < second && w2 == 0x80 && at2 >= second,
+                  "two channels, each at its deadline", "words 0x%llx then 0x%llx", static_cast<unsigned long long>(w1),
+                  static_cast<unsigned long long>(w2));
+  // 5. Deleted, then claimed afresh (a restarted driver gets it again).
   e = sys::CNode(slot::kCNode).remove(kTimer);
   if (e == Error::kOk) e = sys::IrqControl(slot::kIrqControl).get(keel::abi::kTimerIntid, kAgain);
   g_checks.check(e == Error::kOk, "released with its last capability, claimed again", e);

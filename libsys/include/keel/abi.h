@@ -119,10 +119,12 @@ namespace keel::abi {
 // Slots of init's root CNode (2^kInitCNodeBits slots) that the kernel fills.
 constexpr unsigned kInitCNodeBits = 10;
 // IrqControlGet's intid for the user timer: the EL1 virtual timer (its
-// PPI is the DTB's; the kernel's own tick is the physical timer). One
-// holder in the system; SetDeadline arms it (a server multiplexes it for
-// others, as drivers share nothing else of the kernel's).
+// PPI is the DTB's; the kernel's own tick is the physical timer), as
+// kTimerChannels channels; SetDeadline arms one.
 constexpr uint64_t kTimerIntid = 0x10000;
+// Its channels: kTimerIntid + 0 .. kTimerChannels - 1, each one holder and
+// one deadline (the network stack has one, init another).
+constexpr uint64_t kTimerChannels = 4;
 namespace init_slot {
 constexpr uint64_t kCNode = 1;            // the root CNode itself
 constexpr uint64_t kThread = 2;           // init's thread
