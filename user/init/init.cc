@@ -92,8 +92,12 @@ uint64_t task_id(uint64_t index) { return index + 2; }  // 1 is init
 bool paged_role(sd::Role r) { return r == sd::Role::kClient || r == sd::Role::kDriver; }
 // In the exit notification (bit id: task id exited): Ctrl-C at the console.
 constexpr uint64_t kInterruptBit = 1;  // (bit 0: no task has id 0)
-// And: the console reader has a line (task ids stop at 31).
+// And: the console reader has a line (task ids stop at 31); init's timer.
 constexpr uint64_t kLineBit = uint64_t{1} << 40;
+constexpr uint64_t kTimerTickBit = uint64_t{1} << 41;
+// Init's channel of the user timer (the restarts' back-off) and its
+// badged copy of kExitNtfn.
+constexpr uint64_t kInitTimer = 206, kInitTimerSignal = 207;
 uint64_t task_slot(uint64_t index, uint64_t what) { return kTaskSlots + 6 * index + what; }
 enum : uint64_t { kBlock = 0, kCNode = 1, kAs = 2, kThread = 3, kOwnUntyped = 4, kDma = 5 };
 
@@ -882,6 +886,7 @@ Error stop_task(uint64_t index) {
 uint64_t g_exited = 0;  // exit-notification bits seen and not yet consumed
 
 void supervise(uint64_t waited_for);
+void forget_supervision(uint64_t index);
 
 // Waits until every task in `mask` (bits 1 << id) has exited; false if
 // Ctrl-C was typed first. Tasks that stop by themselves meanwhile are
@@ -1102,6 +1107,7 @@ void cmd_kill(const char* name, bool restart, uint64_t times) {
     return;
   }
   absorb_exits();
+  forget_supervision(i);  // (a back-off restart waiting: the console decides now)
   for (uint64_t n = 0; n < times; ++n) {
     Error e = stop_task(i);
     if (e == Error::kOk && restart) e = start_task(i);
@@ -1136,10 +1142,65 @@ struct Supervision {
   uint64_t restarts = 0;
   uint64_t started_ns = 0;  // of the last restart
   unsigned quick = 0;       // failures in a row, each within kQuickNs of its start
+  uint64_t due_ns = 0;      // stopped, to be started again then (0: not waiting)
+  char why[96] = {};        // what stopped it (for the line when it is restarted)
 };
 Supervision g_supervision[sd::kMaxTasks];
+// Back-off: a task failing again within kQuickNs of its start waits 50 ms,
+// then 100, 200, ... at most 2 s before its next start (boot argument
+// keel.restart_backoff=0: none, for the crash tests). Init's timer channel
+// wakes it (kTimerTickBit); without one, restarts are immediate.
+bool g_backoff = true, g_have_timer = false;
+constexpr uint64_t kBackoffFirstNs = 50'000'000, kBackoffMaxNs = 2'000'000'000;
+
+void forget_supervision(uint64_t index) {
+  g_supervision[index].due_ns = 0;
+  g_supervision[index].quick = 0;
+}
+
+void arm_backoff_timer() {
+  uint64_t earliest = 0;
+  for (const Supervision& s : g_supervision) {
+    if (s.due_ns != 0 && (earliest == 0 || s.due_ns < earliest)) earliest = s.due_ns;
+  }
+  if (earliest == 0 || !g_have_timer) return;
+  const uint64_t f = sys::counter_frequency(), now_ns = sys::now_ns();
+  const uint64_t wait_ns = earliest > now_ns ? earliest - now_ns : 0;
+  (void)sys::IrqHandler(kInitTimer).set_deadline(sys::counter() + wait_ns / 1000 * (f / 1000000));
+}
+
+void restart_now(uint64_t i) {
+  Supervision& s = g_supervision[i];
+  const sd::Task& t = g_sys->tasks[i];
+  const uint64_t bit = uint64_t{1} << task_id(i), now = sys::now_ns();
+  s.due_ns = 0;
+  Error e = start_task(i);
+  absorb_exits();
+  g_exited &= ~bit;  // (the stop's own exit bit)
+  if (e != Error::kOk) {
+    sys::print("init: %s stopped after %s and could not be restarted: %s\n", t.name, s.why, abi::error_name(e));
+    return;
+  }
+  ++s.restarts;
+  s.started_ns = now;
+  sys::print("init: %s restarted after %s (restart %llu, %llu us)\n", t.name, s.why, ull(s.restarts),
+             ull((sys::now_ns() - now) / 1000));
+}
 
 void supervise(uint64_t waited_for) {
+  // Restarts whose back-off is over.
+  g_exited &= ~kTimerTickBit;
+  const uint64_t now_ns = sys::now_ns();
+  bool waiting = false;
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if (g_supervision[i].due_ns == 0) continue;
+    if (g_supervision[i].due_ns <= now_ns) {
+      restart_now(i);
+    } else {
+      waiting = true;
+    }
+  }
+  if (waiting) arm_backoff_timer();
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     const sd::Task& t = g_sys->tasks[i];
     const uint64_t bit = uint64_t{1} << task_id(i);
@@ -1148,19 +1209,19 @@ void supervise(uint64_t waited_for) {
     keel::memory::ClientInfo c{};
     if (!client_info(task_id(i), &c) || c.alive) continue;
     g_exited &= ~bit;
-    char why[96];
+    Supervision& s = g_supervision[i];
+    char* why = s.why;
     if (!c.killed) {
-      (void)keel::snformat(why, sizeof why, "it exited (code %lld)", static_cast<long long>(c.exit_code));
+      (void)keel::snformat(why, sizeof s.why, "it exited (code %lld)", static_cast<long long>(c.exit_code));
     } else if (c.stop_kind == abi::kFaultMemory) {
-      (void)keel::snformat(why, sizeof why, "a memory fault at 0x%llx (PC 0x%llx)", ull(c.stop_addr), ull(c.stop_pc));
+      (void)keel::snformat(why, sizeof s.why, "a memory fault at 0x%llx (PC 0x%llx)", ull(c.stop_addr), ull(c.stop_pc));
     } else {
-      (void)keel::snformat(why, sizeof why, "an exception at PC 0x%llx", ull(c.stop_pc));
+      (void)keel::snformat(why, sizeof s.why, "an exception at PC 0x%llx", ull(c.stop_pc));
     }
     if (!c.killed && t.restart == sd::kRestartOnFault) {
       g_tasks[i].state = TaskState::kExited;
       continue;  // (it ended by itself: nothing to restart)
     }
-    Supervision& s = g_supervision[i];
     const uint64_t now = sys::now_ns();
     s.quick = s.started_ns != 0 && now - s.started_ns < kQuickNs ? s.quick + 1 : 0;
     Error e = stop_task(i);
@@ -1172,18 +1233,30 @@ void supervise(uint64_t waited_for) {
       s = Supervision{};
       continue;
     }
-    if (e == Error::kOk) e = start_task(i);
-    absorb_exits();
-    g_exited &= ~bit;  // (the stop's own exit bit)
     if (e != Error::kOk) {
-      sys::print("init: %s stopped after %s and could not be restarted: %s\n", t.name, why, abi::error_name(e));
+      sys::print("init: %s stopped after %s and could not be stopped cleanly: %s\n", t.name, why, abi::error_name(e));
       continue;
     }
-    ++s.restarts;
-    s.started_ns = now;
-    sys::print("init: %s restarted after %s (restart %llu, %llu us)\n", t.name, why, ull(s.restarts),
-               ull((sys::now_ns() - now) / 1000));
+    if (s.quick > 0 && g_backoff && g_have_timer) {
+      uint64_t delay = kBackoffFirstNs << (s.quick - 1 < 8 ? s.quick - 1 : 8);
+      if (delay > kBackoffMaxNs) delay = kBackoffMaxNs;
+      s.due_ns = now + delay;
+      sys::print("init: %s failed again within 2 s of its start (%s): restarting it in %llu ms\n", t.name, why,
+                 ull(delay / 1000000));
+      arm_backoff_timer();
+      continue;
+    }
+    restart_now(i);
   }
+}
+
+// Init's own channel of the user timer, for the back-off (none on a
+// machine without the virtual timer: restarts are then immediate).
+void take_init_timer() {
+  Error e = sys::IrqControl(islot::kIrqControl).get(abi::kTimerIntid + abi::kTimerChannels - 1, kInitTimer);
+  if (e == Error::kOk) e = self.mint(kInitTimerSignal, kExitNtfn, abi::kRightWrite, kTimerTickBit);
+  if (e == Error::kOk) e = sys::IrqHandler(kInitTimer).set_notification(kInitTimerSignal);
+  g_have_timer = e == Error::kOk;
 }
 
 // `crash NAME` (images booted with keel.inject=1 only: the tests'): the
@@ -1285,6 +1358,11 @@ void console() {
   char inject[4] = {};
   const bool crash_allowed =
       sys::word_value(g_info->bootargs, "keel.inject", inject, sizeof inject) && streq(inject, "1");
+  char backoff[4] = {};
+  if (sys::word_value(g_info->bootargs, "keel.restart_backoff", backoff, sizeof backoff) && streq(backoff, "0")) {
+    g_backoff = false;
+  }
+  take_init_timer();
   char tries[8] = {};
   if (sys::word_value(g_info->bootargs, "keel.restart_tries", tries, sizeof tries)) {
     unsigned n = 0;
