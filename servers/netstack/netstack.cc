@@ -70,10 +70,18 @@ void wake_driver() { (void)sys::Notification(slot::kDiskWake).signal(); }
 uint64_t counter_per_ms() { return sys::counter_frequency() / 1000; }
 
 // Waits for the next event of any kind (remembered: the main loop polls all).
+// The timer stays armed across wakes: a new deadline is set only when it
+// is earlier than the one armed (a later one would wake us early: the loop
+// just looks again), which saves a syscall on most wakes.
+uint64_t g_armed = 0;  // the deadline armed and not yet fired (0: none)
+
 void wait_event(uint64_t deadline_counter) {
-  if (deadline_counter != 0) (void)sys::IrqHandler(slot::kTimer).set_deadline(deadline_counter);
+  if (deadline_counter != 0 && (g_armed == 0 || deadline_counter < g_armed)) {
+    if (sys::IrqHandler(slot::kTimer).set_deadline(deadline_counter) == abi::Error::kOk) g_armed = deadline_counter;
+  }
   uint64_t word = 0;
   (void)sys::Notification(slot::kDeviceNotification).wait(&word);
+  if ((word & abi::kTimerBit) != 0) g_armed = 0;
   g_wake_bits |= word;
 }
 
