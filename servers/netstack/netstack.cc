@@ -58,20 +58,19 @@ struct Link {
   uint32_t free_tx_count = 0;
   bool ours[link::kBuffers] = {};  // the stack holds it (not the driver)
   uint32_t generation = 0;         // the driver instance's, as last seen (proto/link.h)
-  uint64_t driver_restarts = 0;
   uint64_t rx_frames = 0, tx_frames = 0, rx_no_pbuf = 0, tx_waits = 0, tx_dropped = 0, bad_from_driver = 0;
 };
 Link g_link;
 netif g_netif;
-uint64_t g_wake_bits = 0;  // notification bits seen while waiting inside lwIP's output
 
 void wake_driver() { (void)sys::Notification(slot::kDiskWake).signal(); }
 
 uint64_t counter_per_ms() { return sys::counter_frequency() / 1000; }
 
-// Waits for the next event of any kind (remembered: the main loop polls all).
-// The timer stays armed across wakes: a new deadline is set only when it
-// is earlier than the one armed (a later one would wake us early: the loop
+// Waits for the next event of any kind (which one does not matter: the
+// main loop looks at everything after each wake), or the deadline. The
+// timer stays armed across wakes: a new deadline is set only when it is
+// earlier than the one armed (a later one would wake us early: the loop
 // just looks again), which saves a syscall on most wakes.
 uint64_t g_armed = 0;  // the deadline armed and not yet fired (0: none)
 
@@ -82,7 +81,6 @@ void wait_event(uint64_t deadline_counter) {
   uint64_t word = 0;
   (void)sys::Notification(slot::kDeviceNotification).wait(&word);
   if ((word & abi::kTimerBit) != 0) g_armed = 0;
-  g_wake_bits |= word;
 }
 
 // Buffers the driver is done sending come back to the free list.
@@ -173,7 +171,6 @@ bool follow_driver_restart() {
   if (__atomic_load_n(&l.shared->info.generation, __ATOMIC_ACQUIRE) == l.generation) return false;
   (void)link_input();
   (void)reclaim_tx();
-  ++l.driver_restarts;
   give_out_buffers();
   return true;
 }
@@ -697,7 +694,6 @@ const char* start() {
     if (pending) continue;
     const u32_t ms = sys_timeouts_sleeptime();
     wait_event(ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? 0 : sys::counter() + (uint64_t{ms} + 1) * per_ms);
-    g_wake_bits = 0;
   }
 }
 

@@ -35,9 +35,7 @@ void keel_lwip_assert(const char* what, const char* file, int line) {
 // sequence numbers are not predictable from a fixed start.
 unsigned keel_lwip_rand(void) {
   static uint64_t state = 0;
-  uint64_t t;
-  asm volatile("mrs %0, cntvct_el0" : "=r"(t));
-  state ^= t + 0x9e3779b97f4a7c15ull;
+  state ^= keel::sys::counter() + 0x9e3779b97f4a7c15ull;
   state ^= state << 13;
   state ^= state >> 7;
   state ^= state << 17;

@@ -427,7 +427,6 @@ constexpr uint32_t kGuestIp = 0x0a00020f, kMyIp = 0x0a000202;
 struct Raw {
   int fd = -1;
   sockaddr_in qemu{};
-  uint64_t arp_answered = 0;
 };
 
 Raw open_raw(int qemu_port, int my_port) {
@@ -519,7 +518,6 @@ bool take_udp(Raw& r, int ms, std::string* payload, uint16_t* dport) {
       put32(a, 28, kMyIp);
       std::memcpy(a.data() + 32, b + 22, 10);  // the asker's MAC and IP
       send_frame(r, a);
-      ++r.arp_answered;
       continue;
     }
     if (type != 0x0800 || n < 42 || b[23] != 17) continue;

@@ -39,7 +39,6 @@ sys::Sockets g_net;
 Conn g_conns[kConns];
 uint32_t g_accept = 0, g_discard_accept = 0, g_udp_op = 0;
 int g_listener = -1, g_discard = -1, g_udp = -1;
-uint64_t g_connections = 0, g_datagrams = 0;
 bool g_bench = false;
 uint64_t g_bench_start = 0, g_bench_datagrams = 0, g_bench_cycles = 0;
 bool g_benching = false;
@@ -163,7 +162,6 @@ bool open_all() {
     }
     if (c.id == g_udp_op) {
       if (c.status == sock::kOk && c.value > 0) {
-        ++g_datagrams;
         if (g_bench) bench_marker(g_net.data() + kUdpOffset, c.value);
         (void)g_net.submit({.op = sock::kSendTo,
                             .sock = uint32_t(g_udp),
@@ -187,7 +185,6 @@ bool open_all() {
           k.sock = static_cast<int>(c.value);
           k.sending = false;
           k.discard = discard;
-          ++g_connections;
           recv_on(k);
           break;
         }

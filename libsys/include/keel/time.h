@@ -19,9 +19,7 @@ inline uint64_t counter_frequency() {
 }
 
 inline uint64_t now_ns() {
-  uint64_t t, f;
-  asm volatile("isb; mrs %0, cntvct_el0" : "=r"(t));
-  asm volatile("mrs %0, cntfrq_el0" : "=r"(f));
+  const uint64_t t = counter(), f = counter_frequency();
   return (t / f) * 1000000000u + (t % f) * 1000000000u / f;  // (no 128-bit division in user space)
 }
 
