@@ -6,7 +6,12 @@
   .text
   .global _start
 _start:
-  mov   x29, xzr
+  b     0f
+  // Fault injection (keel/task.h): init restarts a thread here to make it
+  // fail the way a bug would. Their offsets from _start are the ABI's.
+  udf   #0                      // _start + abi::kInjectUndefinedOffset
+  b     .                       // _start + abi::kInjectLoopOffset
+0:mov   x29, xzr
   mov   x30, xzr
   bl    main
   mov   x19, x0                 // the exit code (callee-saved across the report)

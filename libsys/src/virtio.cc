@@ -31,6 +31,14 @@ bool reset(Regs& r) {
   return false;
 }
 
+bool needs_reset(Regs& r) { return (r.read(kStatus) & kNeedsReset) != 0; }
+
+uint32_t acknowledge(Regs& r) {
+  const uint32_t status = r.read(kInterruptStatus);
+  r.write(kInterruptAck, status);
+  return status;
+}
+
 const char* negotiate(Regs& r, uint64_t wanted, uint64_t* accepted) {
   if (!reset(r)) return "the device does not reset (Status never reads 0)";
   r.write(kStatus, kAcknowledge);
@@ -111,6 +119,11 @@ int Queue::alloc_chain(unsigned n) {
 }
 
 void Queue::submit(Regs& r, uint16_t head) {
+  if (wild_) {
+    wild_ = false;
+    descs_[head].addr = kWildAddress;
+    descs_[head].len = kWildLength;
+  }
   avail_[2 + avail_idx_ % size_] = head;
   // Ordering: the descriptors and the ring entry before the index the device reads (§2.7.13).
   __atomic_thread_fence(__ATOMIC_RELEASE);

@@ -155,6 +155,28 @@ TEST(VirtioQueue, ChainsSubmitCompleteAndRecycle) {
   EXPECT_EQ(q.alloc_chain(0), -1);
 }
 
+TEST(VirtioQueue, InjectedWildDescriptorHitsOnlyTheNextChain) {
+  FakeDevice d;
+  Memory m;
+  Queue q;
+  ASSERT_EQ(q.setup(d, 0, m.region()), nullptr);
+  int a = q.alloc_chain(1);
+  ASSERT_GE(a, 0);
+  q.desc(static_cast<uint16_t>(a)) = Desc{.addr = 0x4000'0000, .len = 512, .flags = 0, .next = 0};
+  q.inject_wild();
+  q.submit(d, static_cast<uint16_t>(a));
+  EXPECT_EQ(q.desc(static_cast<uint16_t>(a)).addr, Queue::kWildAddress);
+  EXPECT_EQ(q.desc(static_cast<uint16_t>(a)).len, Queue::kWildLength);
+  int b = q.alloc_chain(1);
+  ASSERT_GE(b, 0);
+  q.desc(static_cast<uint16_t>(b)) = Desc{.addr = 0x4000'1000, .len = 512, .flags = 0, .next = 0};
+  q.submit(d, static_cast<uint16_t>(b));
+  EXPECT_EQ(q.desc(static_cast<uint16_t>(b)).addr, 0x4000'1000u) << "once only";
+  EXPECT_FALSE(needs_reset(d));
+  d.reg[kStatus] |= kNeedsReset;
+  EXPECT_TRUE(needs_reset(d));
+}
+
 TEST(VirtioQueue, AHostileDeviceCannotCorruptTheFreeList) {
   FakeDevice d;
   Memory m;

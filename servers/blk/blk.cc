@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/driver.h"
 #include "keel/proto/block.h"
 #include "keel/proto/disk.h"
 #include "keel/sys.h"
@@ -62,6 +63,17 @@ struct Disk {
 Disk g_disk;
 
 uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
+
+// The device's interrupt: acknowledged at the device, then at the kernel.
+// A device that found an error (a wild descriptor) serves nothing until it
+// is reset: the driver exits, and init restarts it (restart = on-fault).
+void acknowledge_interrupt() {
+  if ((vio::acknowledge(g_disk.regs) & vio::kConfigChange) != 0 && vio::needs_reset(g_disk.regs)) {
+    sys::print("blk: the device reports an error and needs a reset; exiting for a restart\n");
+    sys::exit(3);
+  }
+  (void)sys::IrqHandler(slot::kDeviceIrq).ack();
+}
 
 // The counters the statistics thread reads while this one serves: written
 // only by the serving thread, each store and load single-copy atomic.
@@ -125,10 +137,10 @@ const char* request(uint32_t type, uint64_t sector, uint64_t data_offset, uint32
   const volatile uint8_t* status = status_of(static_cast<uint16_t>(head));
   for (;;) {
     uint64_t word = 0;
-    (void)sys::Notification(slot::kDeviceNotification).wait(&word);
+    (void)sys::driver_wait(&word);
+    if ((word & abi::kInjectDmaBit) != 0) d.queue.inject_wild();
     if ((word & irq_bits()) == 0) continue;
-    d.regs.write(vio::kInterruptAck, d.regs.read(vio::kInterruptStatus));  // first acknowledge ...
-    (void)sys::IrqHandler(slot::kDeviceIrq).ack();
+    acknowledge_interrupt();  // first acknowledge ...
     uint16_t done = 0;
     uint32_t len = 0;
     while (d.queue.take(&done, &len)) {  // ... then drain
@@ -385,11 +397,9 @@ void stats_thread(uint64_t) { sys::serve(sys::Endpoint(slot::kServerEndpoint), s
     for (uint16_t i = 0; i < g_conn_count; ++i) pending |= !g_conns[i].shared->requests.prepare_wait();
     if (pending && d.queue.free_count() >= 3) continue;
     uint64_t word = 0;
-    (void)sys::Notification(slot::kDeviceNotification).wait(&word);
-    if ((word & irq_bits()) != 0) {
-      d.regs.write(vio::kInterruptAck, d.regs.read(vio::kInterruptStatus));  // acknowledge, then drain
-      (void)sys::IrqHandler(slot::kDeviceIrq).ack();
-    }
+    (void)sys::driver_wait(&word);
+    if ((word & abi::kInjectDmaBit) != 0) d.queue.inject_wild();
+    if ((word & irq_bits()) != 0) acknowledge_interrupt();  // acknowledge, then drain
     take_completions();
   }
 }

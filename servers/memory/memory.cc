@@ -114,6 +114,7 @@ struct Client {
   Region regions[kMaxRegions];
   uint64_t region_count;
   uint64_t stop_kind, stop_addr, stop_pc;  // why it was stopped (abi::FaultKind, or 0), where
+  uint64_t stop_esr;                       // the fault's syndrome
 };
 Client g_clients[kClients];
 uint64_t g_faults = 0;
@@ -343,8 +344,9 @@ Error map_range(uint64_t id, uint64_t va, uint64_t pages, uint64_t flags, int sh
   return Error::kOk;
 }
 
-void say_stopped(uint64_t id, const char* why, uint64_t addr, uint64_t pc, uint64_t kind) {
+void say_stopped(uint64_t id, const char* why, uint64_t addr, uint64_t pc, uint64_t kind, uint64_t esr) {
   g_clients[id].stop_kind = kind;
+  g_clients[id].stop_esr = esr;
   g_clients[id].stop_addr = addr;
   g_clients[id].stop_pc = pc;
   sys::print("memory: client %s (id %llu) %s at 0x%llx (PC 0x%llx): stopped, %llu pages reclaimed\n",
@@ -374,7 +376,7 @@ bool handle_fault(uint64_t id, const sys::Message& m) {
       if (far < r.va || far >= r.end) continue;
       if (c.pages + 1 > c.quota) {
         c.killed = true;
-        say_stopped(id, "needs a page beyond its quota", far, m.mr[2], abi::kFaultMemory);
+        say_stopped(id, "needs a page beyond its quota", far, m.mr[2], abi::kFaultMemory, m.mr[0]);
         (void)sys::ThreadCap(thread_slot(id)).suspend();
         client_gone(id);
         return false;
@@ -387,7 +389,7 @@ bool handle_fault(uint64_t id, const sys::Message& m) {
   }
   c.killed = true;
   say_stopped(id, m.label == abi::kFaultMemory ? "faulted outside its regions" : "took an exception it cannot handle",
-              far, m.mr[2], m.label == abi::kFaultMemory ? abi::kFaultMemory : abi::kFaultException);
+              far, m.mr[2], m.label == abi::kFaultMemory ? abi::kFaultMemory : abi::kFaultException, m.mr[0]);
   (void)sys::ThreadCap(thread_slot(id)).suspend();
   client_gone(id);
   return false;
@@ -416,7 +418,8 @@ Error handle(uint64_t id, const sys::Message& m, sys::Message& out) {
                  .region_count = 0,
                  .stop_kind = 0,
                  .stop_addr = 0,
-                 .stop_pc = 0};
+                 .stop_pc = 0,
+                 .stop_esr = 0};
       for (int i = 0; i < 15; ++i) n.name[i] = static_cast<char>(a[2 + i / 8] >> (8 * (i % 8)));
       return Error::kOk;
     }
@@ -454,7 +457,8 @@ Error handle(uint64_t id, const sys::Message& m, sys::Message& out) {
         out.mr[9] = x.stop_kind;
         out.mr[10] = x.stop_addr;
         out.mr[11] = x.stop_pc;
-        out.length = 12;
+        out.mr[12] = x.stop_esr;
+        out.length = 13;
         return Error::kOk;
       }
       return Error::kInvalidArgument;  // past the last client

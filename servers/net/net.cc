@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/driver.h"
 #include "keel/proto/link.h"
 #include "keel/sys.h"
 #include "keel/task.h"
@@ -218,9 +219,18 @@ bool pump() {
     const bool rx_pending = !n.shared->rx_free.prepare_wait(), tx_pending = !n.shared->tx.prepare_wait();
     if ((rx_pending && n.rxq.free_count() > 0) || (tx_pending && n.txq.free_count() > 0)) continue;
     uint64_t word = 0;
-    (void)sys::Notification(slot::kDeviceNotification).wait(&word);
+    (void)sys::driver_wait(&word);
+    if ((word & abi::kInjectDmaBit) != 0) {  // (the next chain of either queue: both armed)
+      n.rxq.inject_wild();
+      n.txq.inject_wild();
+    }
     if ((word & irq_bits()) != 0) {
-      n.regs.write(vio::kInterruptAck, n.regs.read(vio::kInterruptStatus));  // acknowledge, then drain (§4.2.3.4)
+      // Acknowledge, then drain (§4.2.3.4). A device that found an error
+      // (a wild descriptor) serves nothing until reset: init restarts us.
+      if ((vio::acknowledge(n.regs) & vio::kConfigChange) != 0 && vio::needs_reset(n.regs)) {
+        sys::print("net: the device reports an error and needs a reset; exiting for a restart\n");
+        sys::exit(3);
+      }
       (void)sys::IrqHandler(slot::kDeviceIrq).ack();
     }
   }

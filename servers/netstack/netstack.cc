@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "keel/driver.h"
 #include "keel/proto/link.h"
 #include "keel/proto/socket.h"
 #include "keel/sys.h"
@@ -79,7 +80,7 @@ void wait_event(uint64_t deadline_counter) {
     if (sys::IrqHandler(slot::kTimer).set_deadline(deadline_counter) == abi::Error::kOk) g_armed = deadline_counter;
   }
   uint64_t word = 0;
-  (void)sys::Notification(slot::kDeviceNotification).wait(&word);
+  (void)sys::driver_wait(&word);
   if ((word & abi::kTimerBit) != 0) g_armed = 0;
 }
 

@@ -13,8 +13,12 @@ head -c $((512 << 10)) /dev/zero > "$img"
 "$boot" --drive "$img" | tee "$dir/console.log"
 hash=$(tr -d '\r' < "$dir/console.log" | sed -n 's/^disk_stress: PASS: .* versions hash \([0-9a-f]*\)$/\1/p')
 [[ -n $hash ]] || { echo "blk_restarts: FAIL: no versions hash from the client" >&2; exit 1; }
-restarts=$(grep -c '^init: blk restarted after a memory fault' "$dir/console.log" || true)
-echo "blk_restarts: the driver was restarted $restarts times"
+# Each fault kind the test injects in turn restarted the driver (BUILD).
+for kind in 'a memory fault' 'an illegal instruction' 'it exited [(]code 3[)]' 'it did not answer its watchdog'; do
+  n=$(grep -cE "^init: blk restarted after $kind" "$dir/console.log" || true)
+  echo "blk_restarts: restarted after $kind: $n times"
+  [[ $n -gt 0 ]] || { echo "blk_restarts: FAIL: no restart after $kind" >&2; exit 1; }
+done
 # The memory server's totals before the first crash and after the last.
 mapfile -t totals < <(tr -d '\r' < "$dir/console.log" | grep '^memory server: ')
 [[ ${#totals[@]} -eq 2 ]] || { echo "blk_restarts: FAIL: expected two 'mem' reports, got ${#totals[@]}" >&2; exit 1; }

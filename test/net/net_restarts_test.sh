@@ -1,6 +1,7 @@
 #!/bin/bash
 # net_restarts_test — the network driver crashed 20 times (every 400 ms,
-# `crash net` typed by the runner; NET_KILLS=N for more, with a transfer
+# `crash net any` typed by the runner: a memory fault and an illegal
+# instruction in turn; then one wild DMA descriptor; NET_KILLS=N for more, with a transfer
 # that grows with it) while the host pushes 16 MiB through
 # echo and reads it back: the transfer must complete byte-exact, and init
 # must have restarted the driver every time. Then the stack itself is
@@ -18,7 +19,7 @@ http=$(free_tcp_port)
 echo_port=$(free_tcp_port)
 type=$dir/type
 guest_start "$boot" "$dir/console.log" --net "tcp:$http:80,tcp:$echo_port:7" \
-  --input_every="400:$kills|crash net\n" --type_file="$type"
+  --input_every="400:$kills|crash net any\n" --type_file="$type"
 status=0
 "$client" tcp_bulk "$echo_port" "$mib" || status=1
 # Every crash typed, and the last restart done, before the last check.
@@ -26,6 +27,17 @@ for _ in $(seq $((kills * 5 + 300))); do
   [[ $(grep -c '^init: net restarted after' "$dir/console.log" || true) -ge $kills ]] && break
   sleep 0.1
 done
+# A wild DMA descriptor: it bites at the driver's next one (traffic, a page
+# fetched, brings it); the device asks for a reset, the driver exits with
+# code 3 and is restarted.
+printf 'crash net dma\n' > "$type"
+for _ in $(seq 300); do
+  grep -q '^init: net restarted after it exited (code 3)' "$dir/console.log" && break
+  curl -s --max-time 1 "http://127.0.0.1:$http/" > /dev/null || true
+  sleep 0.1
+done
+grep -q '^net: the device reports an error and needs a reset' "$dir/console.log" ||
+  { echo "net_restarts_test: FAIL: the wild descriptor was not reported" >&2; status=1; }
 # Now the stack itself (the runner types what this file says).
 printf 'crash netstack\n' > "$type"
 for _ in $(seq 300); do
@@ -38,8 +50,14 @@ grep -q '^echo: the network stack restarted; opening the ports again' "$dir/cons
 curl -sS --max-time 20 "http://127.0.0.1:$http/" | grep -q '^keel: up ' || { echo "net_restarts_test: FAIL: no page after the stack's restart" >&2; status=1; }
 "$client" http "$http" / --expect "net: received " || status=1
 restarts=$(grep -c '^init: net restarted after' "$dir/console.log" || true)
+# `crash net any`: a memory fault and an illegal instruction in turn; then the wild descriptor.
+for kind in 'a memory fault' 'an illegal instruction' 'it exited [(]code 3[)]'; do
+  n=$(grep -cE "^init: net (restarted|failed again).* after $kind" "$dir/console.log" || true)
+  echo "net_restarts_test: restarted after $kind: $n times"
+  [[ $n -gt 0 ]] || { echo "net_restarts_test: FAIL: no restart after $kind" >&2; status=1; }
+done
 guest_stop
 echo "net_restarts_test: the driver was restarted $restarts times"
-[[ $restarts -ge $kills ]] || { echo "net_restarts_test: FAIL: $restarts restarts, not $kills" >&2; exit 1; }
+[[ $restarts -ge $((kills + 1)) ]] || { echo "net_restarts_test: FAIL: $restarts restarts, not $kills" >&2; exit 1; }
 [[ $status -eq 0 ]] || { echo "net_restarts_test: FAIL: a host-side check failed (above)" >&2; exit 1; }
 echo "net_restarts_test: PASS"

@@ -199,6 +199,25 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
     } else if (key == "timer") {
       if (value != "yes" && value != "no") return error("timer must be yes or no");
       task->timer = value == "yes" ? 1 : 0;
+    } else if (key == "watchdog") {
+      // off, N ms or N s: 100 ms .. 60 s.
+      uint64_t n = 0, scale = 1;
+      absl::string_view v = value;
+      if (absl::ConsumeSuffix(&v, "ms")) {
+        scale = 1;
+      } else if (absl::ConsumeSuffix(&v, "s")) {
+        scale = 1000;
+      } else if (v != "off") {
+        return error("watchdog must be off, N ms or N s (2s, 500ms)");
+      }
+      v = absl::StripAsciiWhitespace(v);
+      if (value == "off") {
+        task->watchdog_ms = 0;
+      } else if (!absl::SimpleAtoi(v, &n) || n * scale < 100 || n * scale > 60000) {
+        return error("watchdog must be between 100ms and 60s");
+      } else {
+        task->watchdog_ms = static_cast<uint32_t>(n * scale);
+      }
     } else if (key == "reset") {
       uint64_t off = 0;
       if (!absl::SimpleHexAtoi(value, &off) || !absl::StartsWith(value, "0x") || off > 0xffc || (off & 3) != 0) {
@@ -339,6 +358,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
     if (t.restart != sysdesc::kRestartNever && (t.role == Role::kMemoryServer || t.role == Role::kConsoleServer)) {
       return absl::InvalidArgumentError(
           absl::StrCat("task ", t.name, ": a server is not restarted (it is the system)"));
+    }
+    if (t.watchdog_ms != 0 && (t.role != Role::kDriver || t.restart == sysdesc::kRestartNever)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task ", t.name, ": only a driver that is restarted has a watchdog"));
     }
     if (t.reset_offset != ~uint64_t{0} && t.role != Role::kDriver) {
       return absl::InvalidArgumentError(absl::StrCat("task ", t.name, ": only a driver's devices are reset"));

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace keel::tools {
@@ -198,6 +199,20 @@ TEST(SysdescTest, Devices) {
   EXPECT_STREQ(st->tasks[4].disk, "stack");
   EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n connect = d\n")),
             "task d: connects to itself");
+  const std::string drv = "task d\n program = client\n role = driver\n priority = 3\n device = a\n";
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, uint32_t>>{
+           {"2s", 2000}, {"500ms", 500}, {"100 ms", 100}, {"60s", 60000}, {"off", 0}}) {
+    auto w = parse_system(with(absl::StrCat(drv, " watchdog = ", text, "\n")), kModules);
+    ASSERT_TRUE(w.ok()) << text << ": " << w.status();
+    EXPECT_EQ(w->tasks[2].watchdog_ms, ms) << text;
+  }
+  for (const char* bad : {"99ms", "61s", "2", "soon", "-1s", "1.5s", "0ms"}) {
+    EXPECT_EQ(error_of(with(absl::StrCat(drv, " watchdog = ", bad, "\n"))).substr(0, 18), "line 17: watchdog ") << bad;
+  }
+  EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n watchdog = 1s\n")),
+            "task c: only a driver that is restarted has a watchdog");
+  EXPECT_EQ(error_of(with(drv + " restart = never\n watchdog = 1s\n")),
+            "task d: only a driver that is restarted has a watchdog");
   EXPECT_EQ(error_of(with("task d\n program = client\n priority = 3\n timer = yes\n")),
             "task d: only a driver is given the timer");
   EXPECT_EQ(error_of(with("task d\n program = client\n priority = 3\n timer = soon\n")),

@@ -57,7 +57,10 @@ constexpr uint64_t kScratchTables = 530, kScratchTablesEnd = 578;  // and the ta
 constexpr uint64_t kSplit = 578, kSplitEnd = 642;                  // halves of the RAM block the pool comes from
 constexpr uint64_t kDriverEps = 642;                               // + task index: a driver's endpoint
 constexpr uint64_t kIrqHandlers = 658, kIrqHandlersEnd = 722;      // the IrqHandlers init took for drivers
-constexpr uint64_t kDevSlots = 722, kDevSlotsEnd = 1021;           // device untyped pieces and frames
+constexpr uint64_t kDevSlots = 722, kDevSlotsEnd = 1018;           // device untyped pieces and frames
+// The thread that asks drivers for the console (date, disk), its go
+// notification and its badged wake-up of the main thread (kQueryBit).
+constexpr uint64_t kQueryThread = 1018, kQueryGo = 1019, kQuerySignal = 1020;
 // The console reader thread, the notification that lets it read the next
 // line, and its badged wake-up of init's main thread (kExitNtfn, kLineBit).
 constexpr uint64_t kReaderThread = 1021, kReaderGo = 1022, kReaderSignal = 1023;
@@ -83,6 +86,7 @@ struct TaskRun {
   TaskState state = TaskState::kNotStarted;
   bool made = false;         // its untyped block exists (it ran before)
   bool quarantined = false;  // a device of it did not reset: its block (DMA memory) is never reused
+  uint64_t entry = 0;        // its program's entry (crash injection's offsets are from it)
 };
 TaskRun g_tasks[sd::kMaxTasks];
 
@@ -95,6 +99,7 @@ constexpr uint64_t kInterruptBit = 1;  // (bit 0: no task has id 0)
 // And: the console reader has a line (task ids stop at 31); init's timer.
 constexpr uint64_t kLineBit = uint64_t{1} << 40;
 constexpr uint64_t kTimerTickBit = uint64_t{1} << 41;
+constexpr uint64_t kQueryBit = uint64_t{1} << 42;  // the query thread is done
 // Init's channel of the user timer (the restarts' back-off) and its
 // badged copy of kExitNtfn.
 constexpr uint64_t kInitTimer = 206, kInitTimerSignal = 207;
@@ -643,6 +648,51 @@ Error give_disks(uint64_t index, uint64_t cn, uint64_t as, sys::LoadContext& ctx
   return e;
 }
 
+// ---- the watchdog (`watchdog = 2s`) --------------------------------------------------
+// Init pings a running driver that has a watchdog every watchdog_ms / 2
+// (abi::kWatchdogBit in its notification); sys::driver_wait answers on
+// task_slot::kWatchdog, a write-only copy of g_watchdog_ntfn badged with
+// the task's id bit. One that has missed two pings in a row and not
+// answered for watchdog_ms — it loops, or is blocked somewhere else — is
+// failed like a faulted one (supervise). Init runs above every task, so a
+// driver spinning at its own priority cannot keep the watchdog from running.
+struct Watch {
+  uint64_t ping = 0;         // slot: its notification, badged kWatchdogBit (made once)
+  uint64_t answered_ns = 0;  // its last answer (or start)
+  uint64_t next_ns = 0;      // the next ping (0: not watched now)
+  unsigned missed = 0;       // pings sent since its last answer
+};
+Watch g_watch[sd::kMaxTasks];
+uint64_t g_watchdog_ntfn = 0;  // slot (made with the first watched task)
+uint64_t g_answered = 0;       // answers polled from it, not yet looked at (task id bits)
+
+uint64_t watch_period_ns(const sd::Task& t) { return uint64_t{t.watchdog_ms} * 1'000'000 / 2; }
+
+Error give_watchdog(uint64_t index, uint64_t cn) {
+  Watch& w = g_watch[index];
+  uint64_t ntfn = 0;
+  Error e = task_notification(index, &ntfn);
+  if (e == Error::kOk && g_watchdog_ntfn == 0) {
+    if (g_next_dev_slot + 1 > kDevSlotsEnd) return Error::kNotEnoughMemory;
+    e = sys::Untyped(kPool).retype(ObjectType::kNotification, 0, g_next_dev_slot);
+    if (e == Error::kOk) g_watchdog_ntfn = g_next_dev_slot++;
+  }
+  if (e == Error::kOk && w.ping == 0) {
+    if (g_next_dev_slot + 1 > kDevSlotsEnd) return Error::kNotEnoughMemory;
+    e = self.mint(g_next_dev_slot, ntfn, abi::kRightWrite, abi::kWatchdogBit);
+    if (e == Error::kOk) w.ping = g_next_dev_slot++;
+  }
+  if (e == Error::kOk)
+    e = put_mint(cn, tslot::kWatchdog, g_watchdog_ntfn, abi::kRightWrite, uint64_t{1} << task_id(index));
+  if (e != Error::kOk) return e;
+  const uint64_t now = sys::now_ns();
+  g_answered &= ~(uint64_t{1} << task_id(index));  // (a previous instance's answer)
+  w.answered_ns = now;
+  w.missed = 0;
+  w.next_ns = now + watch_period_ns(g_sys->tasks[index]);
+  return Error::kOk;
+}
+
 Error make_task(uint64_t index) {
   const sd::Task& t = g_sys->tasks[index];
   const uint64_t id = task_id(index);
@@ -803,8 +853,12 @@ Error make_task(uint64_t index) {
   e = thread.configure(cn, as, t.priority, paged ? tslot::kPager : 0);
   if (e == Error::kOk && thread.set_affinity(t.cpu) != Error::kOk) e = thread.set_affinity(0);  // not online: CPU 0
   if (e == Error::kOk) e = thread.set_ipc_buffer(abi::kIpcBufferVa);
+  if (e == Error::kOk && t.watchdog_ms != 0) e = give_watchdog(index, cn);
   if (e == Error::kOk) e = thread.start(prog.entry, prog.stack_top, abi::kStartInfoVa);
-  if (e == Error::kOk) run.state = TaskState::kRunning;
+  if (e == Error::kOk) {
+    run.state = TaskState::kRunning;
+    run.entry = prog.entry;
+  }
   return e;
 }
 
@@ -1158,10 +1212,17 @@ void forget_supervision(uint64_t index) {
   g_supervision[index].quick = 0;
 }
 
-void arm_backoff_timer() {
-  uint64_t earliest = 0;
-  for (const Supervision& s : g_supervision) {
-    if (s.due_ns != 0 && (earliest == 0 || s.due_ns < earliest)) earliest = s.due_ns;
+uint64_t g_query_deadline_ns = 0;  // a console question to a driver waits until then (0: none)
+
+// Init's timer: the earliest back-off restart, watchdog ping or question's deadline.
+void arm_init_timer() {
+  uint64_t earliest = g_query_deadline_ns;
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    const uint64_t at[2] = {g_supervision[i].due_ns,
+                            g_tasks[i].state == TaskState::kRunning ? g_watch[i].next_ns : uint64_t{0}};
+    for (const uint64_t a : at) {
+      if (a != 0 && (earliest == 0 || a < earliest)) earliest = a;
+    }
   }
   if (earliest == 0 || !g_have_timer) return;
   const uint64_t f = sys::counter_frequency(), now_ns = sys::now_ns();
@@ -1187,20 +1248,94 @@ void restart_now(uint64_t i) {
              ull((sys::now_ns() - now) / 1000));
 }
 
+// Task i failed (s.why says how): stopped for real, then restarted at once,
+// after a back-off, or — the kRestartTries-th quick failure — not at all.
+void fail_task(uint64_t i) {
+  Supervision& s = g_supervision[i];
+  const sd::Task& t = g_sys->tasks[i];
+  const char* why = s.why;
+  const uint64_t now = sys::now_ns();
+  s.quick = s.started_ns != 0 && now - s.started_ns < kQuickNs ? s.quick + 1 : 0;
+  Error e = stop_task(i);
+  if (s.quick >= g_restart_tries) {
+    sys::print(
+        "init: %s stopped after %s; it failed %u times, each within 2 s of its start: left stopped "
+        "(restart %s to try again)\n",
+        t.name, why, s.quick, t.name);
+    s = Supervision{};
+    return;
+  }
+  if (e != Error::kOk) {
+    sys::print("init: %s stopped after %s and could not be stopped cleanly: %s\n", t.name, why, abi::error_name(e));
+    return;
+  }
+  if (s.quick > 0 && g_backoff && g_have_timer) {
+    uint64_t delay = kBackoffFirstNs << (s.quick - 1 < 8 ? s.quick - 1 : 8);
+    if (delay > kBackoffMaxNs) delay = kBackoffMaxNs;
+    s.due_ns = now + delay;
+    sys::print("init: %s failed again within 2 s of its start (%s): restarting it in %llu ms\n", t.name, why,
+               ull(delay / 1000000));
+    return;
+  }
+  restart_now(i);
+}
+
+// Why a task the memory server saw stop did (for init's lines); false if
+// it ended by itself in a way its description does not restart.
+bool stop_reason(const sd::Task& t, const keel::memory::ClientInfo& c, char* why, size_t size) {
+  if (!c.killed) {
+    if (t.restart == sd::kRestartOnFault && c.exit_code == 0) return false;  // (finished: nothing to restart)
+    (void)keel::snformat(why, size, "it exited (code %lld)", static_cast<long long>(c.exit_code));
+  } else if (c.stop_kind == abi::kFaultMemory) {
+    (void)keel::snformat(why, size, "a memory fault at 0x%llx (PC 0x%llx)", ull(c.stop_addr), ull(c.stop_pc));
+  } else if ((c.stop_esr >> 26) == 0) {  // ESR_EL1.EC 0: an unknown (undefined) instruction
+    (void)keel::snformat(why, size, "an illegal instruction at PC 0x%llx", ull(c.stop_pc));
+  } else {
+    (void)keel::snformat(why, size, "an exception (ESR 0x%llx) at PC 0x%llx", ull(c.stop_esr), ull(c.stop_pc));
+  }
+  return true;
+}
+
+// The watchdog's round: answers are taken in, and each watched driver
+// whose ping is due is pinged — or, silent too long, failed.
+void watchdog(uint64_t now) {
+  uint64_t answered = 0;
+  if (g_watchdog_ntfn != 0 && sys::Notification(g_watchdog_ntfn).poll(&answered) == Error::kOk) {
+    g_answered |= answered;
+  }
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    const sd::Task& t = g_sys->tasks[i];
+    Watch& w = g_watch[i];
+    const uint64_t bit = uint64_t{1} << task_id(i);
+    if (t.watchdog_ms == 0 || w.next_ns == 0 || g_tasks[i].state != TaskState::kRunning) continue;
+    if ((g_answered & bit) != 0) {
+      g_answered &= ~bit;
+      w.answered_ns = now;
+      w.missed = 0;
+    }
+    if (now < w.next_ns) continue;
+    const uint64_t silent_ms = (now - w.answered_ns) / 1'000'000;
+    if (w.missed >= 2 && silent_ms >= t.watchdog_ms) {
+      w.next_ns = 0;
+      (void)keel::snformat(g_supervision[i].why, sizeof g_supervision[i].why,
+                           "it did not answer its watchdog for %llu ms", ull(silent_ms));
+      fail_task(i);
+      continue;
+    }
+    (void)sys::Notification(w.ping).signal();
+    ++w.missed;
+    w.next_ns = now + watch_period_ns(t);
+  }
+}
+
 void supervise(uint64_t waited_for) {
-  // Restarts whose back-off is over.
+  // Restarts whose back-off is over; the watchdog's pings.
   g_exited &= ~kTimerTickBit;
   const uint64_t now_ns = sys::now_ns();
-  bool waiting = false;
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
-    if (g_supervision[i].due_ns == 0) continue;
-    if (g_supervision[i].due_ns <= now_ns) {
-      restart_now(i);
-    } else {
-      waiting = true;
-    }
+    if (g_supervision[i].due_ns != 0 && g_supervision[i].due_ns <= now_ns) restart_now(i);
   }
-  if (waiting) arm_backoff_timer();
+  watchdog(now_ns);
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
     const sd::Task& t = g_sys->tasks[i];
     const uint64_t bit = uint64_t{1} << task_id(i);
@@ -1209,45 +1344,13 @@ void supervise(uint64_t waited_for) {
     keel::memory::ClientInfo c{};
     if (!client_info(task_id(i), &c) || c.alive) continue;
     g_exited &= ~bit;
-    Supervision& s = g_supervision[i];
-    char* why = s.why;
-    if (!c.killed) {
-      (void)keel::snformat(why, sizeof s.why, "it exited (code %lld)", static_cast<long long>(c.exit_code));
-    } else if (c.stop_kind == abi::kFaultMemory) {
-      (void)keel::snformat(why, sizeof s.why, "a memory fault at 0x%llx (PC 0x%llx)", ull(c.stop_addr), ull(c.stop_pc));
-    } else {
-      (void)keel::snformat(why, sizeof s.why, "an exception at PC 0x%llx", ull(c.stop_pc));
-    }
-    if (!c.killed && t.restart == sd::kRestartOnFault) {
+    if (!stop_reason(t, c, g_supervision[i].why, sizeof g_supervision[i].why)) {
       g_tasks[i].state = TaskState::kExited;
-      continue;  // (it ended by itself: nothing to restart)
-    }
-    const uint64_t now = sys::now_ns();
-    s.quick = s.started_ns != 0 && now - s.started_ns < kQuickNs ? s.quick + 1 : 0;
-    Error e = stop_task(i);
-    if (s.quick >= g_restart_tries) {
-      sys::print(
-          "init: %s stopped after %s; it failed %u times, each within 2 s of its start: left stopped "
-          "(restart %s to try again)\n",
-          t.name, why, s.quick, t.name);
-      s = Supervision{};
       continue;
     }
-    if (e != Error::kOk) {
-      sys::print("init: %s stopped after %s and could not be stopped cleanly: %s\n", t.name, why, abi::error_name(e));
-      continue;
-    }
-    if (s.quick > 0 && g_backoff && g_have_timer) {
-      uint64_t delay = kBackoffFirstNs << (s.quick - 1 < 8 ? s.quick - 1 : 8);
-      if (delay > kBackoffMaxNs) delay = kBackoffMaxNs;
-      s.due_ns = now + delay;
-      sys::print("init: %s failed again within 2 s of its start (%s): restarting it in %llu ms\n", t.name, why,
-                 ull(delay / 1000000));
-      arm_backoff_timer();
-      continue;
-    }
-    restart_now(i);
+    fail_task(i);
   }
+  arm_init_timer();
 }
 
 // Init's own channel of the user timer, for the back-off (none on a
@@ -1259,19 +1362,61 @@ void take_init_timer() {
   g_have_timer = e == Error::kOk;
 }
 
-// `crash NAME` (images booted with keel.inject=1 only: the tests'): the
-// task's thread is stopped wherever it is and started again at an address
-// nothing maps — an instruction abort at a random point of its work, as a
-// real bug would fault, seen by its pager and supervised like one.
-void cmd_crash(const char* name) {
+// `crash NAME [KIND]` (images booted with keel.inject=1 only: the tests'):
+// the task fails the way a bug would, at a random point of its work, and
+// is supervised like one. Its thread is stopped wherever it is and started
+// again at:
+//   fault    an address nothing maps: a memory fault (the default);
+//   illegal  crt0's undefined instruction (abi::kInjectUndefinedOffset);
+//   loop     crt0's branch to itself: it spins at its priority and stops
+//            answering; its watchdog (`watchdog = ...`) catches it.
+// Or, without stopping it:
+//   dma      its next DMA descriptor points at a wild address (a virtio
+//            driver's; abi::kInjectDmaBit): the device reports the error,
+//            the driver exits, init restarts it.
+//   any      fault and illegal in turn, one per command (the kinds that
+//            stop it at once: a test can count one restart per command).
+unsigned g_crash_turn = 0;
+void cmd_crash(const char* args) {
+  char name[sd::kNameSize] = {};
+  size_t n = 0;
+  for (; *args != '\0' && *args != ' ' && n + 1 < sizeof name; ++args) name[n++] = *args;
+  while (*args == ' ') ++args;
+  const char* kind = *args == '\0' ? "fault" : args;
   const uint64_t i = task_index(name);
   if (i == sd::kMaxTasks || g_tasks[i].state != TaskState::kRunning || !paged_role(g_sys->tasks[i].role)) {
     sys::print("crash: no running task named '%s'\n", name);
     return;
   }
-  const sys::ThreadCap th(task_slot(i, kThread));
-  Error e = th.suspend();
-  if (e == Error::kOk) e = th.start(0xdead0000, 0, 0);
+  if (streq(kind, "any")) kind = g_crash_turn++ % 2 == 0 ? "fault" : "illegal";
+  Error e = Error::kOk;
+  if (streq(kind, "dma")) {
+    uint64_t ntfn = 0;
+    if (g_sys->tasks[i].role != sd::Role::kDriver) {
+      sys::print("crash: %s is not a driver (no DMA to make wild)\n", name);
+      return;
+    }
+    e = task_notification(i, &ntfn);
+    const uint64_t badged = kScratch;  // (free between loads)
+    if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::kInjectDmaBit);
+    if (e == Error::kOk) e = sys::Notification(badged).signal();
+    (void)self.remove(badged);
+  } else {
+    uint64_t pc = 0;
+    if (streq(kind, "fault")) {
+      pc = 0xdead0000;
+    } else if (streq(kind, "illegal")) {
+      pc = g_tasks[i].entry + abi::kInjectUndefinedOffset;
+    } else if (streq(kind, "loop")) {
+      pc = g_tasks[i].entry + abi::kInjectLoopOffset;
+    } else {
+      sys::print("crash: unknown kind '%s' (fault, illegal, loop, dma)\n", kind);
+      return;
+    }
+    const sys::ThreadCap th(task_slot(i, kThread));
+    e = th.suspend();
+    if (e == Error::kOk) e = th.start(pc, 0, 0);
+  }
   if (e != Error::kOk) sys::print("crash: %s: %s\n", name, abi::error_name(e));
 }
 
@@ -1311,6 +1456,77 @@ Error start_reader() {
   return e;
 }
 
+// ---- questions to drivers --------------------------------------------------------------
+// `date` and `disk` ask drivers over IPC. A driver may not answer for a
+// long time — hung until its watchdog fires, or restarted before its server
+// thread runs — and init's main thread, which would supervise it, must not
+// wait in that Call. A helper thread asks; the main thread waits for it at
+// most kQueryNs, supervising meanwhile, and otherwise says so and goes on
+// (the answer is printed when it comes; one question at a time).
+constexpr uint64_t kQueryNs = 2'000'000'000;
+alignas(4096) abi::IpcBuffer g_query_ipc;
+alignas(16) char g_query_stack[8192];
+void (*g_query_fn)() = nullptr;  // set by the main thread before kQueryGo, read by the helper after it
+bool g_query_busy = false;       // (main thread) the helper has not signalled kQueryBit yet
+bool g_have_query_thread = false;
+
+void query_thread(uint64_t) {
+  for (;;) {
+    uint64_t word = 0;
+    (void)sys::Notification(kQueryGo).wait(&word);
+    g_query_fn();
+    (void)sys::Notification(kQuerySignal).signal();
+  }
+}
+
+Error start_query_thread() {
+  const sys::Untyped pool(kPool);
+  Error e = pool.retype(ObjectType::kNotification, 0, kQueryGo);
+  if (e == Error::kOk) e = self.mint(kQuerySignal, kExitNtfn, abi::kRightWrite, kQueryBit);
+  if (e == Error::kOk) {
+    e = sys::start_thread({.untyped = kPool,
+                           .slot = kQueryThread,
+                           .priority = 255,
+                           .entry = query_thread,
+                           .stack_top = reinterpret_cast<uint64_t>(g_query_stack + sizeof g_query_stack),
+                           .ipc_buffer = reinterpret_cast<uint64_t>(&g_query_ipc)});
+  }
+  return e;
+}
+
+void ask_drivers(const char* what, void (*fn)()) {
+  if (!g_have_query_thread) {
+    fn();  // (no helper: asked directly, as before)
+    return;
+  }
+  if (g_query_busy) {
+    sys::print("%s: an earlier question to a driver is still unanswered; try again later\n", what);
+    return;
+  }
+  g_query_fn = fn;
+  g_query_busy = true;
+  g_exited &= ~kQueryBit;
+  g_query_deadline_ns = sys::now_ns() + kQueryNs;
+  (void)sys::Notification(kQueryGo).signal();  // Ordering: the syscall orders g_query_fn before the wake-up
+  for (;;) {
+    supervise(0);  // (arms the timer for the deadline too)
+    if ((g_exited & kQueryBit) != 0) {
+      g_exited &= ~kQueryBit;
+      g_query_busy = false;
+      break;
+    }
+    if (sys::now_ns() >= g_query_deadline_ns) {
+      sys::print("%s: no answer within %llu s (a driver is busy, hung or restarting); it follows when it comes\n", what,
+                 ull(kQueryNs / 1'000'000'000));
+      break;
+    }
+    uint64_t word = 0;
+    if (sys::Notification(kExitNtfn).wait(&word) != Error::kOk) break;
+    g_exited |= word;
+  }
+  g_query_deadline_ns = 0;
+}
+
 // The prompt and the next typed line; tasks that stop meanwhile are
 // supervised.
 bool next_line(char* line, size_t size, size_t* n) {
@@ -1321,6 +1537,10 @@ bool next_line(char* line, size_t size, size_t* n) {
   }
   for (;;) {
     supervise(0);
+    if ((g_exited & kQueryBit) != 0) {  // a late answer (ask_drivers gave up waiting): the helper is free again
+      g_exited &= ~kQueryBit;
+      g_query_busy = false;
+    }
     if ((g_exited & kLineBit) != 0) {
       g_exited &= ~kLineBit;
       g_reading = false;
@@ -1370,6 +1590,7 @@ void console() {
     if (n > 0) g_restart_tries = n;
   }
   cmd_help();
+  g_have_query_thread = start_query_thread() == Error::kOk;
   if (const Error e = start_reader(); e != Error::kOk) {
     sys::print("init: no console reader thread (%s)\n", abi::error_name(e));
     return;
@@ -1418,13 +1639,13 @@ void console() {
       for (; *p >= '0' && *p <= '9' && times < 100000; ++p) times = times * 10 + static_cast<uint64_t>(*p - '0');
       cmd_kill(name, true, times == 0 ? 1 : times);
     } else if (crash_allowed && starts_with(cmd, "crash ")) {
-      const char* name = cmd + 6;
-      while (*name == ' ') ++name;
-      cmd_crash(name);
+      const char* args = cmd + 6;
+      while (*args == ' ') ++args;
+      cmd_crash(args);
     } else if (streq(cmd, "date")) {
-      cmd_date();
+      ask_drivers("date", cmd_date);
     } else if (streq(cmd, "disk")) {
-      cmd_disk();
+      ask_drivers("disk", cmd_disk);
     } else if (streq(cmd, "console")) {
       keel::console::Stats st{};
       if (keel::console::stats(con, &st) == Error::kOk) {

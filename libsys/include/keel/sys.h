@@ -363,6 +363,14 @@ inline abi::Error debug_write(const char* s, size_t n) {
 
 inline abi::Error yield() { return syscall(static_cast<uint64_t>(abi::Syscall::kYield)).error; }
 
+// Ends the calling thread with `code`, as returning it from main does: its
+// fault endpoint (a task's pager) hears of it, and for a task's first
+// thread that ends the task (init: a nonzero code of a driver is a failure
+// it restarts, `restart = on-fault`).
+[[noreturn]] inline void exit(int code) {
+  for (;;) (void)syscall(sysno(abi::Syscall::kExit), static_cast<uint64_t>(static_cast<int64_t>(code)));
+}
+
 // printf-style output (libsys/src/print.cc): through the console server
 // once set_console names an endpoint to it, through debug_write before. A
 // call writes whole lines in one request, so its lines do not interleave

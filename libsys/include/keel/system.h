@@ -15,7 +15,7 @@
 namespace keel::sysdesc {
 
 constexpr uint64_t kMagic = 0x31535953'4c45454bull;  // "KEELSYS1"
-constexpr uint64_t kVersion = 3;
+constexpr uint64_t kVersion = 4;
 constexpr unsigned kMaxTasks = 16;
 constexpr unsigned kNameSize = 16;        // NUL-terminated, so at most 15 characters
 constexpr unsigned kMaxDevices = 4;       // `device` lines per task
@@ -89,6 +89,11 @@ struct Task {
   // the system): task_slot::kTimer, signalling its device notification.
   uint32_t timer;
   uint32_t restart;  // Restart: what init does when it stops by itself
+  // Drivers (`watchdog = 2s`, 0 = none): init pings it (kWatchdogBit in its
+  // notification) every watchdog_ms / 2; one that has not answered for
+  // watchdog_ms (a loop, a deadlock) is stopped and restarted like a
+  // faulted one. Its answers go through sys::driver_wait (keel/devices.h).
+  uint32_t watchdog_ms;
 };
 
 // `restart = ...`: when the task faults or exits, init stops it for real

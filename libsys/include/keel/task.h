@@ -54,6 +54,9 @@ constexpr uint64_t kDeviceNotification = 20;
 // A driver with `timer = yes`: the user timer's IrqHandler
 // (IrqHandler::set_deadline); it signals kDeviceNotification with kTimerBit.
 constexpr uint64_t kTimer = 17;
+// A driver with a watchdog: a write-only notification of init's (badged
+// with the task's id bit) that answers init's ping (kWatchdogBit).
+constexpr uint64_t kWatchdog = 18;
 constexpr uint64_t kDeviceIrq = 240;  // .. 240 + 4 * 4 = 256
 // Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
 // many), and per client (ids 1..kMaxTaskId), from kMemoryClients + 4 * id:
@@ -90,6 +93,18 @@ constexpr uint64_t conn_bit(uint64_t conn) { return uint64_t{1} << (16 + conn); 
 constexpr uint64_t kUpstreamBit = uint64_t{1} << 24;
 // The user timer's bit in a driver's notification (`timer = yes`).
 constexpr uint64_t kTimerBit = uint64_t{1} << 25;
+// A driver with a watchdog (`watchdog = 2s`): init's ping. The driver
+// answers by signalling task_slot::kWatchdog (sys::driver_wait does).
+constexpr uint64_t kWatchdogBit = uint64_t{1} << 26;
+// Fault injection (images booted with keel.inject=1): `crash NAME illegal`
+// and `crash NAME loop` restart the task's thread at these offsets from its
+// ELF entry, where crt0 keeps an undefined instruction and a branch to
+// itself (a bug's illegal instruction; a hang for the watchdog).
+constexpr uint64_t kInjectUndefinedOffset = 4;
+constexpr uint64_t kInjectLoopOffset = 8;
+// `crash NAME dma`:
+// the driver's next DMA descriptor is made wild (virtio::Queue::inject_wild).
+constexpr uint64_t kInjectDmaBit = uint64_t{1} << 27;
 // Where init maps connection memory: a client's at kDiskVa, a driver's
 // connection i at kConnVa + i * kConnBytes.
 constexpr uint64_t kDiskVa = 0x0000'4100'0000'0000ull;

@@ -95,6 +95,18 @@ const char* negotiate(Regs& r, uint64_t wanted, uint64_t* accepted);
 // if it never did.
 bool reset(Regs& r);
 
+// The device found an error it cannot go on from (§2.1.2: DEVICE_NEEDS_RESET
+// in Status, announced by a configuration-change interrupt, InterruptStatus
+// bit 1): it serves nothing more until it is reset. A driver then exits
+// with a nonzero code, and init restarts it (`restart = on-fault`).
+bool needs_reset(Regs& r);
+
+// InterruptStatus bits (§4.2.2).
+enum InterruptBits : uint32_t { kUsedBuffer = 1, kConfigChange = 2 };
+// Acknowledges what InterruptStatus shows (before the used rings are read:
+// §4.2.3.4, the other order can lose a completion) and returns it.
+uint32_t acknowledge(Regs& r);
+
 // ---- split virtqueue (§2.7) --------------------------------------------------------
 
 struct Desc {
@@ -146,6 +158,17 @@ class Queue {
   bool take(uint16_t* head, uint32_t* len);
   uint64_t bad_completions() const { return bad_; }
 
+  // Fault injection (images booted with keel.inject=1 only: init's `crash
+  // NAME dma` sets abi::kInjectDmaBit): the next chain submitted has its
+  // head descriptor point kWildLength bytes at kWildAddress, as a driver
+  // bug's wild pointer would. That address is outside RAM and every device
+  // window of QEMU's virt machine, so the device finds it bogus and asks
+  // for a reset (needs_reset); aimed at RAM, without an SMMU, it would be
+  // written — which is why injection never aims there.
+  static constexpr uint64_t kWildAddress = 0x0000'dead'0000'0000ull;
+  static constexpr uint32_t kWildLength = 1u << 20;
+  void inject_wild() { wild_ = true; }
+
  private:
   Desc* descs_ = nullptr;
   volatile uint16_t* avail_ = nullptr;     // flags, idx, ring[size]
@@ -157,6 +180,7 @@ class Queue {
   uint32_t chain_len_[kMaxQueueSize] = {};  // 0: not an in-flight head
   uint16_t next_free_[kMaxQueueSize] = {};
   uint64_t bad_ = 0;
+  bool wild_ = false;
 };
 
 }  // namespace keel::virtio

@@ -74,6 +74,7 @@ struct ClientInfo {
   uint64_t exit_code;
   bool killed;
   uint64_t stop_kind, stop_addr, stop_pc;  // killed: abi::FaultKind (memory or exception), the address, the PC
+  uint64_t stop_esr;                       // and the syndrome (ESR_EL1: its EC names the exception)
 };
 
 // Client side: one Call, the reply's label as the result.
@@ -132,8 +133,8 @@ inline abi::Error client(const sys::Endpoint& ep, uint64_t index, ClientInfo* ou
   sys::Message m = message(kClient, index);
   abi::Error e = request(ep, m);
   if (e != abi::Error::kOk) return e;
-  *out = ClientInfo{m.mr[0], m.mr[1],      m.mr[2], m.mr[3],  {},      m.mr[6] != 0,
-                    m.mr[7], m.mr[8] != 0, m.mr[9], m.mr[10], m.mr[11]};
+  *out = ClientInfo{m.mr[0], m.mr[1],      m.mr[2], m.mr[3],  {},       m.mr[6] != 0,
+                    m.mr[7], m.mr[8] != 0, m.mr[9], m.mr[10], m.mr[11], m.mr[12]};
   for (int i = 0; i < 15; ++i) out->name[i] = static_cast<char>(m.mr[4 + i / 8] >> (8 * (i % 8)));
   out->name[15] = '\0';
   return e;
