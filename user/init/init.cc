@@ -1371,8 +1371,8 @@ void take_init_timer() {
 //   loop     crt0's branch to itself: it spins at its priority and stops
 //            answering; its watchdog (`watchdog = ...`) catches it.
 // Or, without stopping it:
-//   dma      its next DMA descriptor points at a wild address (a virtio
-//            driver's; abi::kInjectDmaBit): the device reports the error,
+//   dma      its next DMA descriptor points at a wild address (the
+//            driver's DMA library: abi::kInjectDmaBit): the device reports the error,
 //            the driver exits, init restarts it.
 //   any      fault and illegal in turn, one per command (the kinds that
 //            stop it at once: a test can count one restart per command).

@@ -100,6 +100,9 @@ class BlockDevice {
   // How many times requests were submitted again for a restarted driver,
   // and completions dropped as not (or no longer) in flight.
   uint64_t resubmits() const { return resubmits_; }
+  // The driver instance's generation this client last saw (it changes when
+  // the driver was restarted: proto/block.h).
+  uint32_t generation() const { return gen_; }
   uint64_t stray_completions() const { return stray_; }
 
   // The raw rings (for tests that misbehave).
