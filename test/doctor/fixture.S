@@ -10,6 +10,16 @@
 // entry 1 maps RAM, 1..2 GiB, as Normal. MAIR attr0 = Device-nGnRnE,
 // attr1 = Normal write-back. Every exception goes to a handler that waits
 // forever: the silent hang the doctor is for.
+//
+// Variants that are not mistakes: IDLE_NO_STACK (it never sets SP, so SP
+// stays 0, and idles with IDLE_B / IDLE_WFE / IDLE_WFI: healthy, nothing
+// faults), GRANULE_64K (tables laid out for 64 KiB granules: 8 KiB level-2
+// roots, 512 MiB blocks; TG0 and TG1 say so), JUMP_HIGH (after the switch
+// it runs at its TTBR1 alias), VHE (entered at EL2, it sets HCR_EL2.E2H
+// and then runs the same code: the _el1 register names reach the EL2
+// registers, TTBR1_EL2 included). Mistakes of the granule kind:
+// TG0_BITS / TG1_BITS override the TGn field while the tables stay laid
+// out for 4 KiB.
 
 #define UART_PA 0x09000000
 #define ATTR_DEVICE (0 << 2)
@@ -18,9 +28,31 @@
 #define INNER_SHAREABLE (3 << 8)
 #define TABLE 0b11
 #define MAIR_VALUE 0xff00               // attr1 = 0xff (Normal WB), attr0 = 0x00 (Device-nGnRnE)
-#define TCR_T0 (25 | 1 << 8 | 1 << 10 | 3 << 12 | 0 << 14)  // T0SZ 25, WB WA, inner shareable, TG0 = 4K
+#if defined(GRANULE_64K)
+#define TG0_VALUE 1                     // 64 KiB in TG0's numbering
+#define TG1_VALUE 3                     // and in TG1's
+#define RAM_SLOT 16                     // level-2 index of 1 GiB (512 MiB entries) * 8
+#define HIGH_DEVICE_SLOT 8              // TTBR1: RAM at entry 0 (512 MiB), the devices at entry 1
+#elif defined(TG0_BITS)
+#define TG0_VALUE TG0_BITS
+#define TG1_VALUE 2
+#define RAM_SLOT 8
+#define HIGH_DEVICE_SLOT 8
+#elif defined(TG1_BITS)
+#define TG0_VALUE 0
+#define TG1_VALUE TG1_BITS
+#define RAM_SLOT 8
+#define HIGH_DEVICE_SLOT 8
+#else
+#define TG0_VALUE 0                     // 4 KiB
+#define TG1_VALUE 2                     // 4 KiB (TG1 numbers granules differently)
+#define RAM_SLOT 8                      // level-1 index 1 (1 GiB entries) * 8
+#define HIGH_DEVICE_SLOT 8
+#endif
+#define TCR_T0 (25 | 1 << 8 | 1 << 10 | 3 << 12 | TG0_VALUE << 14)  // T0SZ 25, WB WA, inner shareable, TG0
 #define TCR_T1 (25 << 16 | 1 << 24 | 1 << 26 | 3 << 28)     // T1SZ 25, WB WA, inner shareable
-#define TCR_TG1_4K (2 << 30)
+#define TCR_TG1_4K (TG1_VALUE << 30)                         // (the TG1 field: 4 KiB unless a variant says)
+#define HIGH_BASE 0xffffff8000000000    // TTBR1's first entry maps RAM from 0x40000000 here
 #define TCR_EPD0 (1 << 7)
 #define TCR_EPD1 (1 << 23)
 #define TCR_IPS_40 (2 << 32)
@@ -28,6 +60,16 @@
   .section .text.entry, "ax"
   .global _start
 _start:
+#ifdef VHE
+  mrs   x0, CurrentEL
+  cmp   x0, #(2 << 2)
+  b.ne  1f
+  mrs   x0, hcr_el2
+  orr   x0, x0, #(1 << 34)            // E2H: EL2 gets TTBR1_EL2; the _el1 names below reach EL2's registers
+  msr   hcr_el2, x0
+  isb
+1:
+#endif
   ldr   x19, =UART_PA
   adr   x0, msg_start
   bl    puts
@@ -40,7 +82,9 @@ _start:
 #else
   ldr   x0, =stack_top
 #endif
+#ifndef IDLE_NO_STACK
   mov   sp, x0
+#endif
 
   // The level-1 table(s).
   adr   x1, l1_table
@@ -54,13 +98,13 @@ _start:
 #endif
 #ifndef BREAK_IDMAP_GAP
   ldr   x2, =(0x40000000 | BLOCK | ATTR_NORMAL | INNER_SHAREABLE)
-  str   x2, [x1, #8]
+  str   x2, [x1, #RAM_SLOT]
 #endif
-  adr   x3, l1_high                   // TTBR1's table: RAM at the top 512 GiB's first GiB, the UART in the next
+  adr   x3, l1_high                   // TTBR1's table: RAM at the top 512 GiB's first GiB (or 512 MiB), the devices next
   ldr   x2, =(0x40000000 | BLOCK | ATTR_NORMAL | INNER_SHAREABLE)
   str   x2, [x3, #0]
   ldr   x2, =(0x00000000 | BLOCK | ATTR_DEVICE)
-  str   x2, [x3, #8]
+  str   x2, [x3, #HIGH_DEVICE_SLOT]
 
   ldr   x0, =MAIR_VALUE
   msr   mair_el1, x0
@@ -93,15 +137,29 @@ _start:
   // Meant to run at the high alias from here (ldr x0, =virtual; br x0)
   // before the switch; as written the PC is still physical.
 #endif
+#ifdef JUMP_HIGH
+  ldr   x0, =high + (HIGH_BASE - 0x40000000)
+  br    x0                            // from here on at the TTBR1 alias
+high:
+#endif
+#ifndef IDLE_NO_STACK
   sub   sp, sp, #16                   // the stack, after the switch
   str   x19, [sp]
+#endif
   adr   x0, msg_on
   bl    puts
 #ifdef BREAK_VBAR_UNSET
   brk   #0                            // an assertion: the first exception after the switch
 #endif
+#if defined(IDLE_B)
+1:b     1b
+#elif defined(IDLE_WFI)
+1:wfi
+  b     1b
+#else
 1:wfe
   b     1b
+#endif
 
 // puts(x0): the string at x0 to the UART at x19.
 puts:
@@ -128,11 +186,20 @@ hang:
 
   .section .data.tables, "aw"
   .balign 4096
+#ifdef GRANULE_64K
+  .balign 8192                        // a 64 KiB-granule level-2 root of 1,024 entries: 8 KiB, aligned so
+#endif
 l1_table:
   .space 4096
   .space 4096                         // (the empty page BREAK_TABLE_NOT_AT_TTBR points at)
+#ifdef GRANULE_64K
+  .balign 8192
+l1_high:
+  .space 8192
+#else
 l1_high:
   .space 4096
+#endif
   .balign 16
 stack:
   .space 4096

@@ -50,7 +50,11 @@ struct Snapshot {
   uint64_t x[31] = {};
   uint64_t sp = 0, pc = 0, cpsr = 0;
   uint64_t sctlr = 0, tcr = 0, mair = 0, ttbr0 = 0, ttbr1 = 0, vbar = 0, esr = 0, far = 0, elr = 0;
-  bool has_ttbr1 = true;  // EL1 (EL2 without VHE has one range)
+  // EL1, and EL2 with VHE (HCR_EL2.E2H = 1: TTBR1_EL2, TCR_EL2 in
+  // TCR_EL1's layout); EL2 without VHE has one range (the doctor passes its
+  // TCR_EL2 rewritten into TCR_EL1's layout, EPD1 set).
+  bool has_ttbr1 = true;
+  bool vhe = false;
   // Machine facts from QEMU's DTB.
   std::vector<Range> ram;
   Range uart;
@@ -67,11 +71,18 @@ struct Snapshot {
 
 struct Finding {
   std::string rule;  // short id, e.g. "sctlr-next-unmapped", stable for tests
-  std::string text;  // what is wrong, in plain words, with the values
+  std::string text;  // what is wrong, in plain words, with the values, and the evidence
 };
 
+// A problem needs evidence that the kernel is stuck *because of* it: a
+// logged fault whose address or level it explains, a PC that cannot be
+// fetched, exceptions that go to an unmapped vector. What only looks wrong
+// — a register that would fault if used, a table nothing walked through,
+// an attribute QEMU does not care about — is a note: said, and the exit
+// code stays 0.
 struct Diagnosis {
-  std::vector<Finding> findings;  // empty: no problem found
+  std::vector<Finding> findings;  // problems (evidence); empty: no problem found
+  std::vector<Finding> notes;     // suspicions without evidence
   std::string first_fault;        // the first fault decoded ("" if none)
   std::string setup;              // a short summary of the translation setup
 };

@@ -352,8 +352,13 @@ int run(int argc, char** argv) {
     s.tcr = r(el2 ? "TCR_EL2" : "TCR_EL1");
     s.mair = r(el2 ? "MAIR_EL2" : "MAIR_EL1");
     s.ttbr0 = r(el2 ? "TTBR0_EL2" : "TTBR0_EL1");
-    s.ttbr1 = el2 ? 0 : r("TTBR1_EL1");
-    s.has_ttbr1 = !el2;
+    // EL2 with VHE (HCR_EL2.E2H, bit 34) has two ranges and TCR_EL1's
+    // layout; without, one range, and TCR_EL2's own layout: T0SZ, IRGN0,
+    // ORGN0, SH0, TG0 where TCR_EL1 has them, PS (bits 18:16) for IPS.
+    s.vhe = el2 && ((r("HCR_EL2") >> 34) & 1) != 0;
+    s.has_ttbr1 = !el2 || s.vhe;
+    s.ttbr1 = !el2 ? r("TTBR1_EL1") : s.vhe ? r("TTBR1_EL2") : 0;
+    if (el2 && !s.vhe) s.tcr = (s.tcr & 0xffff) | (((s.tcr >> 16) & 7) << 32) | (1ull << 23);
     s.vbar = r(el2 ? "VBAR_EL2" : "VBAR");
     s.esr = r(el2 ? "ESR_EL2" : "ESR_EL1");
     s.far = r(el2 ? "FAR_EL2" : "FAR_EL1");
@@ -423,11 +428,28 @@ int run(int argc, char** argv) {
     std::cout << absl::StrFormat("doctor: last exception: %s at ELR 0x%x -> vector 0x%x\n", l.name, l.elr, l.vector_pc);
   }
   std::cout << "doctor: translation setup: " << d.setup << "\n";
+  // A kernel that stopped itself says so on its console (Linux: "Kernel
+  // panic - not syncing: ..."): that is why it went quiet, not its tables.
+  for (const char* marker : {"Kernel panic - not syncing", "PANIC", "panic:"}) {
+    const size_t at = console.find(marker);
+    if (at == std::string::npos) continue;
+    const size_t line_start = console.rfind('\n', at) == std::string::npos ? 0 : console.rfind('\n', at) + 1;
+    const size_t line_end = console.find('\n', at);
+    std::cout << "doctor: the console shows the kernel stopped itself: "
+              << absl::StripTrailingAsciiWhitespace(console.substr(line_start, line_end - line_start))
+              << " (it went quiet by its own choice after that)\n";
+    break;
+  }
   if (d.findings.empty()) {
-    std::cout << "doctor: no problem found\n";
+    std::cout << "doctor: no problem found" << (d.notes.empty() ? "" : " (notes below are suspicions, not causes)")
+              << "\n";
   } else {
     std::cout << "doctor: " << d.findings.size() << " problem(s):\n";
     for (const Finding& f : d.findings) std::cout << "  [" << f.rule << "] " << f.text << "\n";
+  }
+  if (!d.notes.empty()) {
+    std::cout << "doctor: " << d.notes.size() << " note(s):\n";
+    for (const Finding& f : d.notes) std::cout << "  note [" << f.rule << "] " << f.text << "\n";
   }
   std::string cleanup = absl::StrCat("rm -rf ", dir);
   (void)!system(cleanup.c_str());

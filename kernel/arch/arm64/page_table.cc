@@ -189,6 +189,24 @@ bool table_empty(PhysWindow window, uint64_t table_pa) {
   return true;
 }
 
+bool granule_of_tg0(uint64_t tg0, Granule* out) {
+  switch (tg0) {
+    case 0b00: *out = Granule{12}; return true;
+    case 0b01: *out = Granule{16}; return true;
+    case 0b10: *out = Granule{14}; return true;
+    default: return false;
+  }
+}
+
+bool granule_of_tg1(uint64_t tg1, Granule* out) {
+  switch (tg1) {
+    case 0b01: *out = Granule{14}; return true;
+    case 0b10: *out = Granule{12}; return true;
+    case 0b11: *out = Granule{16}; return true;
+    default: return false;
+  }
+}
+
 Translation translate_with(const TranslationRegime& regime, DescriptorReader read, void* ctx, uint64_t va) {
   Translation t;
   const TcrEl1 tcr = regime.tcr;
@@ -196,8 +214,9 @@ Translation translate_with(const TranslationRegime& regime, DescriptorReader rea
   const unsigned t0sz = static_cast<unsigned>(tcr.t0sz()), t1sz = static_cast<unsigned>(tcr.t1sz());
   unsigned va_bits;
   uint64_t root;
+  Granule g;
   if (t0sz >= 16 && t0sz <= 39 && (va >> (64 - t0sz)) == 0) {
-    if (tcr.tg0() != Tg0::k4K) {
+    if (!granule_of_tg0(static_cast<uint64_t>(tcr.tg0()), &g)) {
       t.fault = WalkFault::kUnsupported;
       return t;
     }
@@ -208,7 +227,7 @@ Translation translate_with(const TranslationRegime& regime, DescriptorReader rea
     va_bits = 64 - t0sz;
     root = regime.ttbr0;
   } else if (t1sz >= 16 && t1sz <= 39 && (~va >> (64 - t1sz)) == 0) {
-    if (tcr.tg1() != Tg1::k4K) {
+    if (!granule_of_tg1(static_cast<uint64_t>(tcr.tg1()), &g)) {
       t.fault = WalkFault::kUnsupported;
       return t;
     }
@@ -224,42 +243,48 @@ Translation translate_with(const TranslationRegime& regime, DescriptorReader rea
     t.fault = (t0sz < 16 || t0sz > 39 || t1sz < 16 || t1sz > 39) ? WalkFault::kUnsupported : WalkFault::kTranslation;
     return t;
   }
-  // 4 KiB granule: 9 bits per level below the 12-bit page offset; the walk
-  // starts at the level whose entries cover the top VA bits (D8.2.6).
-  const unsigned start = va_bits > 39 ? 0 : va_bits > 30 ? 1 : 2;
+  // page_shift - 3 bits per level below the page offset; the walk starts
+  // at the level whose entries cover the top VA bits (D8.2.6..8).
+  const unsigned start = g.start_level(va_bits);
   unsigned pa_bits = pa_bits_from_encoding(tcr.ips());
   uint64_t pa_limit = pa_bits >= 64 || pa_bits == 0 ? ~0ull : (1ull << pa_bits);
-  uint64_t table_pa = root & kOaMask;
+  // The root table is aligned to its size (at least 64 bytes); TTBR bits
+  // below that are RES0, and a CPU (QEMU among them) may ignore them: a
+  // misaligned TTBR walks the table at the aligned address below.
+  const unsigned root_bits = va_bits - g.level_shift(start) + 3;
+  uint64_t table_pa = root & g.oa_mask(root_bits > 6 ? root_bits : 6);
   bool pxn_table = false, uxn_table = false;
   uint64_t ap_table = 0;
+  const uint64_t masked = va_bits >= 64 ? va : va & ((1ull << va_bits) - 1);
   for (unsigned level = start; level <= 3; ++level) {
     t.level = level;
     if (table_pa >= pa_limit) {
       t.fault = WalkFault::kAddressSize;
       return t;
     }
-    // The first level indexes only the VA bits below va_bits.
-    const uint64_t masked = va_bits >= 64 ? va : va & ((1ull << va_bits) - 1);
+    const unsigned shift = g.level_shift(level);
+    const uint64_t index = (masked >> shift) & ((1ull << g.bits_per_level()) - 1);
     uint64_t raw = 0;
-    if (!read(ctx, table_pa + 8ull * level_index(masked, level), &raw)) {
+    if (!read(ctx, table_pa + 8 * index, &raw)) {
       t.fault = WalkFault::kUnreadable;
       return t;
     }
     Pte e{raw};
-    if (!e.valid() || (level == 0 && !e.table_or_page()) || (level == 3 && !e.table_or_page())) {
+    const bool table_or_page = e.table_or_page();
+    if (!e.valid() || (level == 3 && !table_or_page) || (level < 3 && !table_or_page && !g.block_allowed(level))) {
       t.fault = WalkFault::kTranslation;
       return t;
     }
-    if (level < 3 && e.table_or_page()) {
+    if (level < 3 && table_or_page) {
       pxn_table |= e.pxn_table() != 0;
       uxn_table |= e.uxn_table() != 0;
       ap_table |= e.ap_table();
-      table_pa = e.address();
+      table_pa = raw & g.oa_mask(g.page_shift);
       continue;
     }
-    // Leaf: block (level 1, 2) or page (level 3).
-    uint64_t span = level_size(level);
-    uint64_t oa = (level == 3 ? e.address() : e.block_address(level)) | (va & (span - 1));
+    // Leaf: block (level 1 or 2, as the granule allows) or page (level 3).
+    const uint64_t span = 1ull << shift;
+    const uint64_t oa = (raw & g.oa_mask(shift)) | (va & (span - 1));
     if (oa >= pa_limit) {
       t.fault = WalkFault::kAddressSize;
       return t;

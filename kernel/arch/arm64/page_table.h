@@ -145,10 +145,33 @@ struct Translation {
 // keel's regime only (48-bit VAs, 4 KiB granule: kUnsupported otherwise).
 Translation translate(const TranslationRegime& regime, PhysWindow window, uint64_t va);
 
-// The general stage-1 walk for a 4 KiB granule and any T0SZ/T1SZ in 16..39
-// (starting at level 0, 1 or 2 as the VA size needs): what the doctor runs
-// on another kernel's tables. `read` fetches the descriptor at a physical
-// address (false: unreadable). translate() is this with keel's checks.
+// A translation granule (Arm ARM D8.2): 4, 16 or 64 KiB pages. Each table
+// level resolves page_shift - 3 bits of VA; the leaf level is 3; 48-bit
+// output addresses (no FEAT_LPA/LPA2).
+struct Granule {
+  unsigned page_shift = 12;  // 12, 14 or 16
+  constexpr unsigned bits_per_level() const { return page_shift - 3; }
+  // The lowest VA bit level `level` indexes.
+  constexpr unsigned level_shift(unsigned level) const { return page_shift + (3 - level) * bits_per_level(); }
+  // The level a walk over va_bits of VA starts at (D8.2.6, D8.2.7, D8.2.8).
+  constexpr unsigned start_level(unsigned va_bits) const { return 3 - (va_bits - page_shift - 1) / bits_per_level(); }
+  // Block descriptors (48-bit OA): 4 KiB at levels 1 and 2; 16 and 64 KiB at level 2 only.
+  constexpr bool block_allowed(unsigned level) const {
+    return page_shift == 12 ? (level == 1 || level == 2) : level == 2;
+  }
+  // Output address bits of a descriptor at `level` (a table's or page's: bits 47:page_shift).
+  constexpr uint64_t oa_mask(unsigned shift) const { return ((1ull << 48) - 1) & ~((1ull << shift) - 1); }
+  constexpr unsigned kib() const { return 1u << (page_shift - 10); }
+};
+// The granule TCR.TG0 / TG1 selects (their encodings differ), or false for a reserved one.
+bool granule_of_tg0(uint64_t tg0, Granule* out);
+bool granule_of_tg1(uint64_t tg1, Granule* out);
+
+// The general stage-1 walk for any granule (4, 16, 64 KiB) and any
+// T0SZ/T1SZ in 16..39 (starting at the level the VA size needs): what the
+// doctor runs on another kernel's tables. `read` fetches the descriptor at
+// a physical address (false: unreadable). translate() is this with keel's
+// checks. kUnsupported: a reserved TGn encoding or a TxSZ outside 16..39.
 using DescriptorReader = bool (*)(void* ctx, uint64_t pa, uint64_t* out);
 Translation translate_with(const TranslationRegime& regime, DescriptorReader read, void* ctx, uint64_t va);
 

@@ -291,7 +291,11 @@ TEST(PageTable, GeneralWalkerStartsWhereTheVaSizeSays) {
   EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 0xffffff0000000000ull).fault, WalkFault::kTranslation)
       << "below the top half's 512 GiB";
   r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k64K).t1sz(25).tg1(Tg1::k4K).ips(2);
-  EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 0x40001234).fault, WalkFault::kUnsupported);
+  t = translate_with(r, SparseMemory::read, &m, 0x40001234);
+  EXPECT_EQ(t.fault, WalkFault::kTranslation) << "64 KiB: bits 38:29 index the root, entry 2 is empty";
+  EXPECT_EQ(t.level, 2u);
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0{0b11}).t1sz(25).tg1(Tg1::k4K).ips(2);
+  EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 0x40001234).fault, WalkFault::kUnsupported) << "TG0 0b11";
   // 48-bit VAs start at level 0: the same root now indexes bits 47:39.
   r.tcr = TcrEl1{}.t0sz(16).tg0(Tg0::k4K).t1sz(25).tg1(Tg1::k4K).ips(2);
   t = translate_with(r, SparseMemory::read, &m, 0x40001234);
@@ -301,6 +305,70 @@ TEST(PageTable, GeneralWalkerStartsWhereTheVaSizeSays) {
   m.words.push_back({0x1000 + 8 * 3, 0x200000 | 0b11});
   r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k4K).t1sz(25).tg1(Tg1::k4K).ips(2);
   EXPECT_EQ(translate_with(r, SparseMemory::read, &m, 0xc0000000).fault, WalkFault::kUnreadable);
+}
+
+// 16 and 64 KiB granules: 13 (64K) or 11 (16K) VA bits per level, blocks
+// only at level 2, output addresses aligned to the granule.
+TEST(PageTable, GeneralWalkerModelsEveryGranule) {
+  SparseMemory m;
+  const uint64_t af = 1ull << 10, block = af | 0b01, table = 0b11, page = af | 0b11;
+  // 64 KiB, T0SZ 25 (39-bit VAs): the walk starts at level 2 (bits 38:29,
+  // 512 MiB blocks), then level 3 (bits 28:16, 64 KiB pages).
+  m.words.push_back({0x10000 + 8 * 2, 0x40000000 | block});   // L2[2]: VA 1 GiB -> PA 1 GiB, one 512 MiB block
+  m.words.push_back({0x10000 + 8 * 0, 0x20000 | table});      // L2[0] -> L3 table at 0x20000
+  m.words.push_back({0x20000 + 8 * 1, 0x50000 | page});       // L3[1]: VA 0x10000 -> PA 0x50000
+  m.words.push_back({0x20000 + 8 * 2, 0x60000 | 0b01 | af});  // L3[2]: a block descriptor at level 3: invalid
+  TranslationRegime r;
+  r.ttbr0 = 0x10000;
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k64K).t1sz(25).tg1(Tg1::k4K).epd1(1).ips(2);
+  Translation t = translate_with(r, SparseMemory::read, &m, 0x40001234);
+  ASSERT_TRUE(t.ok()) << walk_fault_name(t.fault);
+  EXPECT_EQ(t.level, 2u);
+  EXPECT_EQ(t.pa, 0x40001234u);
+  t = translate_with(r, SparseMemory::read, &m, 0x1fedc);
+  ASSERT_TRUE(t.ok()) << walk_fault_name(t.fault);
+  EXPECT_EQ(t.level, 3u);
+  EXPECT_EQ(t.pa, 0x5fedcu) << "a 64 KiB page keeps 16 bits of offset";
+  t = translate_with(r, SparseMemory::read, &m, 0x20000);
+  EXPECT_EQ(t.fault, WalkFault::kTranslation);
+  EXPECT_EQ(t.level, 3u);
+  // The same tables under a 4 KiB TG0 walk other bits: nothing is where they look.
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k4K).t1sz(25).tg1(Tg1::k4K).epd1(1).ips(2);
+  EXPECT_FALSE(translate_with(r, SparseMemory::read, &m, 0x40001234).ok());
+  // 64 KiB with 48-bit VAs starts at level 1 (bits 47:42, 64 entries).
+  r.tcr = TcrEl1{}.t0sz(16).tg0(Tg0::k64K).t1sz(25).tg1(Tg1::k4K).epd1(1).ips(2);
+  t = translate_with(r, SparseMemory::read, &m, 0x40001234);
+  EXPECT_EQ(t.level, 2u) << "L1[0] of 0x10000 is a table (to 0x20000), whose entry 2 reads as a level-2 block";
+  // 16 KiB in the top half, T1SZ 17 (47-bit VAs): levels 1 (bits 46:36),
+  // 2 (35:25, 32 MiB blocks), 3 (24:14); no blocks at level 1.
+  const uint64_t top = 0xffff800000000000ull;
+  m.words.push_back({0x4000 + 8 * 0, 0x8000 | table});          // L1[0] -> L2 at 0x8000
+  m.words.push_back({0x8000 + 8 * 1, 0x42000000 | block});      // L2[1]: top + 32 MiB -> PA 0x42000000
+  m.words.push_back({0x4000 + 8 * 1, 0x100000000ull | block});  // L1[1]: a level-1 block: not for 16 KiB
+  r.ttbr1 = 0x4000;
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k4K).epd0(1).t1sz(17).tg1(Tg1::k16K).ips(5);
+  t = translate_with(r, SparseMemory::read, &m, top + (32ull << 20) + 0x123456);
+  ASSERT_TRUE(t.ok()) << walk_fault_name(t.fault);
+  EXPECT_EQ(t.level, 2u);
+  EXPECT_EQ(t.pa, 0x42123456u);
+  t = translate_with(r, SparseMemory::read, &m, top + (1ull << 36));
+  EXPECT_EQ(t.fault, WalkFault::kTranslation) << "a block at level 1 is reserved with 16 KiB granules";
+  EXPECT_EQ(t.level, 1u);
+  // Reserved encodings: TG1 = 0b00, TG0 = 0b11.
+  r.tcr = TcrEl1{}.t0sz(25).tg0(Tg0::k4K).t1sz(17).ips(5);
+  EXPECT_EQ(translate_with(r, SparseMemory::read, &m, top).fault, WalkFault::kUnsupported);
+  Granule g;
+  EXPECT_FALSE(granule_of_tg0(0b11, &g));
+  EXPECT_FALSE(granule_of_tg1(0b00, &g));
+  ASSERT_TRUE(granule_of_tg1(0b11, &g));
+  EXPECT_EQ(g.kib(), 64u);
+  ASSERT_TRUE(granule_of_tg0(0b10, &g));
+  EXPECT_EQ(g.kib(), 16u);
+  EXPECT_EQ(Granule{16}.start_level(48), 1u);
+  EXPECT_EQ(Granule{16}.start_level(42), 2u);
+  EXPECT_EQ(Granule{14}.start_level(48), 0u);
+  EXPECT_EQ(Granule{14}.start_level(36), 2u);
+  EXPECT_EQ(Granule{12}.start_level(25), 2u);
 }
 
 }  // namespace
