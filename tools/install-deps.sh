@@ -1,7 +1,8 @@
 #!/bin/bash
 # install-deps.sh — installs the Debian 12 packages keel's build, boot and
 # tests use, and only those that are missing, then Debian's lwIP source
-# (tools/fetch-lwip.sh). Idempotent; quiet when
+# (tools/fetch-lwip.sh) and arm64 Linux kernel (tools/fetch-linux-arm64.sh:
+# the doctor's tests boot it). Idempotent; quiet when
 # everything is present. Needs root (or sudo) only when it installs.
 set -euo pipefail
 
@@ -24,6 +25,12 @@ PACKAGES=(
   curl                   # the network tests fetch pages from keel's httpd (127.0.0.1 only)
 )
 
+# What is fetched from Debian besides packages (into ~/.cache/keel).
+fetch() {
+  "$(dirname "$0")/fetch-lwip.sh"           # lwIP's source, built by Bazel (@lwip)
+  exec "$(dirname "$0")/fetch-linux-arm64.sh"  # a real kernel for the doctor's tests (@linux_arm64)
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   [[ "$p" == \#* ]] && continue
@@ -32,7 +39,7 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 if [[ ${#missing[@]} -eq 0 ]]; then
-  exec "$(dirname "$0")/fetch-lwip.sh"  # lwIP's source, built by Bazel (@lwip)
+  fetch
 fi
 
 echo "keel: installing missing Debian packages: ${missing[*]}" >&2
@@ -49,4 +56,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${SUDO[@]}" apt-get update -qq
 "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "keel: packages installed" >&2
-exec "$(dirname "$0")/fetch-lwip.sh"
+fetch

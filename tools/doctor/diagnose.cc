@@ -207,7 +207,8 @@ Diagnosis diagnose(const Snapshot& s) {
     if (evidence) {
       add(rule, std::move(text));
     } else {
-      note(rule, absl::StrCat(text, ". Only a note: ", why_only_a_note));
+      const bool stop = !text.empty() && (text.back() == '.' || text.back() == '?');
+      note(rule, absl::StrCat(text, stop ? " " : ". ", "Only a note: ", why_only_a_note, "."));
     }
   };
   auto named = [&](uint64_t a) {

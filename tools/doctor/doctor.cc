@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -30,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "keel/devices.h"
 #include "kernel/dtb/dtb.h"
 #include "kernel/lib/elf/elf.h"
 #include "tools/common/exec.h"
@@ -62,9 +64,10 @@ void on_signal(int sig) {
 int usage(const std::string& why) {
   if (!why.empty()) std::cerr << "doctor: " << why << "\n\n";
   std::cerr << "usage: bazel run //tools/doctor -- --image FILE [--timeout S] [--quiet S] [--cpu MODEL] [--smp N]\n"
-               "         [--mem SIZE] [--el2] [--gic 2|3] [--load_addr PA]\n"
-               "  FILE: an ELF (loaded at its physical addresses), an arm64 Linux-format Image, or a raw\n"
-               "        binary with --load_addr (the PA to load it at and start it from)\n"
+               "         [--mem SIZE] [--el2] [--gic 2|3] [--load_addr PA] [--bios]\n"
+               "  FILE: an ELF (loaded at its physical addresses), an arm64 Linux-format Image, a raw\n"
+               "        binary with --load_addr (the PA to load it at and start it from), or with --bios\n"
+               "        firmware run from the flash at 0 (QEMU's -bios: U-Boot's u-boot.bin)\n"
                "  --timeout S  stop after S seconds even if the kernel still talks (default 10)\n"
                "  --quiet S    a console silent for S seconds counts as hung (default 2)\n";
   return why.empty() ? 0 : 2;
@@ -84,7 +87,7 @@ off_t file_size(const std::string& path) {
 
 // What the image is and where its code goes.
 struct Image {
-  enum Kind { kElf, kLinuxImage, kRaw } kind = kRaw;
+  enum Kind { kElf, kLinuxImage, kRaw, kFirmware } kind = kRaw;
   std::vector<uint64_t> sctlr_writes;       // PAs of `msr sctlr_el1/el2, xt`
   std::map<uint64_t, std::string> symbols;  // address -> name (ELF with symbols)
   uint64_t load = 0;                        // raw / Image: where it is loaded
@@ -105,7 +108,8 @@ void find_sctlr_writes(const std::string& bytes, size_t offset, size_t size, uin
   }
 }
 
-bool load_image(const std::string& path, uint64_t load_addr, uint64_t load_base, Image* img, std::string* error) {
+bool load_image(const std::string& path, uint64_t load_addr, uint64_t load_base, bool firmware, Image* img,
+                std::string* error) {
   const std::string b = read_file(path);
   if (b.size() < 64) {
     *error = absl::StrCat(path, ": too small to be a kernel (", b.size(), " bytes)");
@@ -139,6 +143,12 @@ bool load_image(const std::string& path, uint64_t load_addr, uint64_t load_base,
     }
     return true;
   }
+  if (firmware) {  // QEMU's -bios: the flash at 0, where the CPU starts
+    img->kind = Image::kFirmware;
+    img->load = 0;
+    find_sctlr_writes(b, 0, b.size(), img->load, &img->sctlr_writes);
+    return true;
+  }
   if (b.compare(56, 4, "ARM\x64") == 0) {  // arm64 Linux Image header: where QEMU's loader puts it (the runner's rule)
     img->kind = Image::kLinuxImage;
     img->load = load_base;
@@ -169,6 +179,7 @@ int run(int argc, char** argv) {
   o.interactive = false;
   int timeout_s = 10, quiet_s = 2;
   uint64_t load_addr = 0;
+  bool firmware = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i], v;
@@ -185,6 +196,10 @@ int run(int argc, char** argv) {
     };
     if (a == "--el2") {
       o.el2 = true;
+      continue;
+    }
+    if (a == "--bios") {
+      firmware = true;
       continue;
     }
     if (!absl::StartsWith(a, "--")) return usage("unexpected argument '" + a + "'");
@@ -216,7 +231,7 @@ int run(int argc, char** argv) {
   if (access(o.image.c_str(), R_OK) != 0) return usage("--image " + o.image + ": cannot read it");
   Image img;
   std::string error;
-  if (!load_image(o.image, load_addr, tools::boot_load_base(o), &img, &error)) {
+  if (!load_image(o.image, load_addr, tools::boot_load_base(o), firmware, &img, &error)) {
     std::cerr << "doctor: " << error << "\n";
     return 2;
   }
@@ -231,6 +246,11 @@ int run(int argc, char** argv) {
   o.trace_file = log;
   std::vector<std::string> cmd;
   if (!tools::build_qemu_command(o, &cmd, &error)) return usage(error);
+  if (img.kind == Image::kFirmware) {
+    for (size_t i = 0; i + 1 < cmd.size(); ++i) {
+      if (cmd[i] == "-kernel") cmd[i] = "-bios";
+    }
+  }
   if (img.kind == Image::kRaw) {
     for (size_t i = 0; i + 1 < cmd.size(); ++i) {
       if (cmd[i] == "-kernel") {
@@ -267,7 +287,17 @@ int run(int argc, char** argv) {
     if (!blob.empty() && dtb::parse_dtb(blob.data(), blob.size(), &info) == Status::kOk) {
       for (size_t i = 0; i < info.memory_count; ++i) s.ram.push_back(Range{info.memory[i].base, info.memory[i].size});
       if (info.uart.present) s.uart = Range{info.uart.mmio.base, info.uart.mmio.size};
+      // Every device's ranges but flash: NOR flash (cfi-flash) is memory
+      // read in place, and Normal is the right attribute for it (U-Boot
+      // maps it so).
+      std::vector<uint64_t> flash;
+      for (size_t i = 0; i < devices::count(blob.data(), blob.size(), "cfi-flash"); ++i) {
+        devices::Device f;
+        if (devices::find(blob.data(), blob.size(), absl::StrCat("cfi-flash#", i).c_str(), &f) != Status::kOk) continue;
+        for (size_t r = 0; r < f.range_count; ++r) flash.push_back(f.ranges[r].base);
+      }
       for (size_t i = 0; i < info.device_count && i < dtb::kMaxDeviceRanges; ++i) {
+        if (std::find(flash.begin(), flash.end(), info.devices[i].base) != flash.end()) continue;
         s.devices.push_back(Range{info.devices[i].base, info.devices[i].size});
       }
     }
