@@ -75,6 +75,10 @@ struct Node {
   uint32_t address_cells = 2;  // this node's #address-cells (for its children)
   uint32_t size_cells = 1;
   Value reg, compatible, device_type, method, interrupts, status, stdout_path, bootargs, ranges;
+  // Arrays of cells a PCI host bridge's reader needs (NodeView::cells).
+  Value interrupt_map, interrupt_map_mask, bus_range, iommu_map;
+  uint32_t phandle = 0;
+  uint32_t interrupt_cells = 0;     // #interrupt-cells (0: none)
   bool is_cpus = false;             // /cpus
   bool is_reserved_memory = false;  // /reserved-memory
   bool is_chosen = false;
@@ -193,6 +197,10 @@ struct Walker {
               } else if (str_eq(pname, "#size-cells")) {
                 if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
                 node.size_cells = cells;
+              } else if (str_eq(pname, "#interrupt-cells")) {
+                if (!v.u32(&cells) || cells > 4)
+                  return fail(Status::kMalformed, "#interrupt-cells is not a cell count");
+                node.interrupt_cells = cells;
               }
               break;
             case 'r':
@@ -216,7 +224,20 @@ struct Walker {
               if (str_eq(pname, "method")) node.method = v;
               break;
             case 'i':
-              if (str_eq(pname, "interrupts")) node.interrupts = v;
+              if (str_eq(pname, "interrupts")) {
+                node.interrupts = v;
+              } else if (str_eq(pname, "interrupt-map")) {
+                node.interrupt_map = v;
+              } else if (str_eq(pname, "interrupt-map-mask")) {
+                node.interrupt_map_mask = v;
+              } else if (str_eq(pname, "iommu-map")) {
+                node.iommu_map = v;
+              }
+              break;
+            case 'p':
+              if (str_eq(pname, "phandle") && !v.u32(&node.phandle)) {
+                return fail(Status::kMalformed, "phandle is not one cell");
+              }
               break;
             case 's':
               if (str_eq(pname, "status")) {
@@ -226,7 +247,11 @@ struct Walker {
               }
               break;
             case 'b':
-              if (str_eq(pname, "bootargs")) node.bootargs = v;
+              if (str_eq(pname, "bootargs")) {
+                node.bootargs = v;
+              } else if (str_eq(pname, "bus-range")) {
+                node.bus_range = v;
+              }
               break;
             case 'n':
               if (str_eq(pname, "no-map")) node.no_map = true;
@@ -331,16 +356,48 @@ bool NodeView::interrupt(size_t i, Interrupt* out) const {
   uint32_t pos = static_cast<uint32_t>(i) * 12;
   uint64_t type = 0, num = 0, flags = 0;
   if (!read_cells(v, &pos, 1, &type) || !read_cells(v, &pos, 1, &num) || !read_cells(v, &pos, 1, &flags)) return false;
-  if (type == 0 && num < 988) {
-    out->intid = static_cast<uint32_t>(32 + num);
-  } else if (type == 1 && num < 16) {
-    out->intid = static_cast<uint32_t>(16 + num);
+  return gic_interrupt(static_cast<uint32_t>(type), static_cast<uint32_t>(num), static_cast<uint32_t>(flags), out);
+}
+
+bool gic_interrupt(uint32_t type, uint32_t number, uint32_t flags, Interrupt* out) {
+  if (type == 0 && number < 988) {
+    out->intid = 32 + number;
+  } else if (type == 1 && number < 16) {
+    out->intid = 16 + number;
   } else {
     return false;
   }
   out->edge = (flags & 0x3) != 0;
   return true;
 }
+
+namespace {
+const Value* cell_array(const detail::Node& n, const char* property) {
+  if (str_eq(property, "ranges")) return &n.ranges;
+  if (str_eq(property, "interrupt-map")) return &n.interrupt_map;
+  if (str_eq(property, "interrupt-map-mask")) return &n.interrupt_map_mask;
+  if (str_eq(property, "bus-range")) return &n.bus_range;
+  if (str_eq(property, "iommu-map")) return &n.iommu_map;
+  if (str_eq(property, "reg")) return &n.reg;
+  return nullptr;
+}
+}  // namespace
+
+size_t NodeView::cells(const char* property) const {
+  const Value* v = cell_array(node_of(*this), property);
+  return v == nullptr || v->len % 4 != 0 ? 0 : v->len / 4;
+}
+
+uint32_t NodeView::cell(const char* property, size_t i) const {
+  const Value* v = cell_array(node_of(*this), property);
+  return v == nullptr || i >= cells(property) ? 0 : be32(v->data + 4 * i);
+}
+
+uint32_t NodeView::address_cells() const { return node_of(*this).address_cells; }
+uint32_t NodeView::size_cells() const { return node_of(*this).size_cells; }
+uint32_t NodeView::parent_address_cells() const { return parent_of(*this).address_cells; }
+uint32_t NodeView::phandle() const { return node_of(*this).phandle; }
+uint32_t NodeView::interrupt_cells() const { return node_of(*this).interrupt_cells; }
 
 const char* NodeView::string(const char* property) const {
   const detail::Node& n = node_of(*this);

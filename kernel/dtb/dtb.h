@@ -139,7 +139,21 @@ struct NodeView {
   // A string property keel reads ("stdout-path", "bootargs", "device_type",
   // "method", "status"); "" if absent or not a string.
   const char* string(const char* property) const;
+  // The cells of an array property keel reads ("ranges", "reg",
+  // "interrupt-map", "interrupt-map-mask", "bus-range", "iommu-map"):
+  // how many (0 if absent or not whole cells), and cell i (0 past the end).
+  size_t cells(const char* property) const;
+  uint32_t cell(const char* property, size_t i) const;
+  uint32_t address_cells() const;         // its #address-cells (for its children; 2 if unsaid)
+  uint32_t size_cells() const;            // its #size-cells (1 if unsaid)
+  uint32_t parent_address_cells() const;  // its parent's (how its reg and ranges' parent side are written)
+  uint32_t phandle() const;               // 0: none
+  uint32_t interrupt_cells() const;       // its #interrupt-cells (0: not an interrupt parent)
 };
+
+// A GIC interrupt specifier (type, number, flags; binding arm,gic) as the
+// GIC numbers it. False for a type or number it cannot be.
+bool gic_interrupt(uint32_t type, uint32_t number, uint32_t flags, Interrupt* out);
 
 // Called for every node; any status but kOk stops the walk and is returned.
 using Visit = Status (*)(void* ctx, const NodeView& node);
