@@ -206,13 +206,18 @@ void size_bars(Config& c, Function& f) {
     } else {
       b.size = m == 0 ? 0 : (~m + 1) & 0xffffffffull;
     }
+    // A real BAR's writable bits are contiguous from the top: its size is a
+    // power of two. Any other answer (a broken or hostile device) is
+    // treated as no BAR, never placed.
+    if ((b.size & (b.size - 1)) != 0) b = Bar{};
   }
   c.write32(f.bdf, kCommandStatus, command);
 }
 
 }  // namespace
 
-size_t enumerate(Config& c, const Host& host, Function* out, size_t max) {
+size_t enumerate(Config& config, const Host& host, Function* out, size_t max) {
+  Config& c = config;
   size_t n = 0;
   for (uint32_t bus = host.bus_first; bus <= host.bus_last; ++bus) {
     for (uint32_t dev = 0; dev < 32; ++dev) {
@@ -245,7 +250,9 @@ size_t enumerate(Config& c, const Host& host, Function* out, size_t max) {
   return n;
 }
 
-Status assign(Config& c, const Host& host, Function* fs, size_t count) {
+Status assign(Config& config, const Host& host, Function* functions, size_t count) {
+  Config& c = config;
+  Function* fs = functions;
   // Next free PCI address in each window.
   uint64_t next[kMaxWindows];
   for (size_t w = 0; w < host.window_count; ++w) next[w] = host.windows[w].pci_base;
