@@ -1441,19 +1441,28 @@ void reader_thread(uint64_t) {
   }
 }
 
-Error start_reader() {
+// A helper thread of init (at init's priority): it waits on its own `go`
+// notification and wakes the main thread through `signal`, a copy of
+// kExitNtfn badged `bit`.
+Error start_helper(uint64_t thread, uint64_t go, uint64_t signal, uint64_t bit, void (*entry)(uint64_t), char* stack,
+                   size_t stack_size, abi::IpcBuffer* ipc) {
   const sys::Untyped pool(kPool);
-  Error e = pool.retype(ObjectType::kNotification, 0, kReaderGo);
-  if (e == Error::kOk) e = self.mint(kReaderSignal, kExitNtfn, abi::kRightWrite, kLineBit);
+  Error e = pool.retype(ObjectType::kNotification, 0, go);
+  if (e == Error::kOk) e = self.mint(signal, kExitNtfn, abi::kRightWrite, bit);
   if (e == Error::kOk) {
     e = sys::start_thread({.untyped = kPool,
-                           .slot = kReaderThread,
+                           .slot = thread,
                            .priority = 255,
-                           .entry = reader_thread,
-                           .stack_top = reinterpret_cast<uint64_t>(g_reader_stack + sizeof g_reader_stack),
-                           .ipc_buffer = reinterpret_cast<uint64_t>(&g_reader_ipc)});
+                           .entry = entry,
+                           .stack_top = reinterpret_cast<uint64_t>(stack + stack_size),
+                           .ipc_buffer = reinterpret_cast<uint64_t>(ipc)});
   }
   return e;
+}
+
+Error start_reader() {
+  return start_helper(kReaderThread, kReaderGo, kReaderSignal, kLineBit, reader_thread, g_reader_stack,
+                      sizeof g_reader_stack, &g_reader_ipc);
 }
 
 // ---- questions to drivers --------------------------------------------------------------
@@ -1480,18 +1489,8 @@ void query_thread(uint64_t) {
 }
 
 Error start_query_thread() {
-  const sys::Untyped pool(kPool);
-  Error e = pool.retype(ObjectType::kNotification, 0, kQueryGo);
-  if (e == Error::kOk) e = self.mint(kQuerySignal, kExitNtfn, abi::kRightWrite, kQueryBit);
-  if (e == Error::kOk) {
-    e = sys::start_thread({.untyped = kPool,
-                           .slot = kQueryThread,
-                           .priority = 255,
-                           .entry = query_thread,
-                           .stack_top = reinterpret_cast<uint64_t>(g_query_stack + sizeof g_query_stack),
-                           .ipc_buffer = reinterpret_cast<uint64_t>(&g_query_ipc)});
-  }
-  return e;
+  return start_helper(kQueryThread, kQueryGo, kQuerySignal, kQueryBit, query_thread, g_query_stack,
+                      sizeof g_query_stack, &g_query_ipc);
 }
 
 void ask_drivers(const char* what, void (*fn)()) {
