@@ -1476,7 +1476,9 @@ constexpr uint64_t kQueryNs = 2'000'000'000;
 alignas(4096) abi::IpcBuffer g_query_ipc;
 alignas(16) char g_query_stack[8192];
 void (*g_query_fn)() = nullptr;  // set by the main thread before kQueryGo, read by the helper after it
+const char* g_query_what = "";   // (the same) the command's name
 bool g_query_busy = false;       // (main thread) the helper has not signalled kQueryBit yet
+bool g_query_late = false;       // the main thread gave up waiting (atomic: both threads)
 bool g_have_query_thread = false;
 
 void query_thread(uint64_t) {
@@ -1484,6 +1486,7 @@ void query_thread(uint64_t) {
     uint64_t word = 0;
     (void)sys::Notification(kQueryGo).wait(&word);
     g_query_fn();
+    if (__atomic_load_n(&g_query_late, __ATOMIC_ACQUIRE)) sys::print("%s: the answer above came late\n", g_query_what);
     (void)sys::Notification(kQuerySignal).signal();
   }
 }
@@ -1503,6 +1506,8 @@ void ask_drivers(const char* what, void (*fn)()) {
     return;
   }
   g_query_fn = fn;
+  g_query_what = what;
+  __atomic_store_n(&g_query_late, false, __ATOMIC_RELEASE);
   g_query_busy = true;
   g_exited &= ~kQueryBit;
   g_query_deadline_ns = sys::now_ns() + kQueryNs;
@@ -1515,6 +1520,7 @@ void ask_drivers(const char* what, void (*fn)()) {
       break;
     }
     if (sys::now_ns() >= g_query_deadline_ns) {
+      __atomic_store_n(&g_query_late, true, __ATOMIC_RELEASE);
       sys::print("%s: no answer within %llu s (a driver is busy, hung or restarting); it follows when it comes\n", what,
                  ull(kQueryNs / 1'000'000'000));
       break;
