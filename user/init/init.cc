@@ -1392,8 +1392,8 @@ void cmd_crash(const char* args) {
   Error e = Error::kOk;
   if (streq(kind, "dma")) {
     uint64_t ntfn = 0;
-    if (g_sys->tasks[i].role != sd::Role::kDriver) {
-      sys::print("crash: %s is not a driver (no DMA to make wild)\n", name);
+    if (g_sys->tasks[i].role != sd::Role::kDriver || g_sys->tasks[i].dma_bytes == 0) {
+      sys::print("crash: %s is not a driver with DMA memory (no descriptor to make wild)\n", name);
       return;
     }
     e = task_notification(i, &ntfn);
