@@ -53,12 +53,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // fuzzer's bytes as used entries.
   void* mem = std::aligned_alloc(4096, keel::virtio::Queue::kBytes);
   NullRegs regs;
+  keel::virtio::MmioTransport mmio{regs};
   keel::virtio::Queue q;
   const uint64_t va = reinterpret_cast<uint64_t>(mem);
-  if (q.setup(regs, 0, {va, va, keel::virtio::Queue::kBytes}) == nullptr) {
+  if (q.setup(mmio, 0, {va, va, keel::virtio::Queue::kBytes}) == nullptr) {
     for (int i = 0; i < 4; ++i) {
       const int h = q.alloc_chain(1 + i % 3);
-      if (h >= 0) q.submit(regs, static_cast<uint16_t>(h));
+      if (h >= 0) q.submit(mmio, static_cast<uint16_t>(h));
     }
     auto* used_idx = reinterpret_cast<uint16_t*>(va + 8192 + 2);
     auto* used = reinterpret_cast<keel::virtio::UsedElem*>(va + 8192 + 4);

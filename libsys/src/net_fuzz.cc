@@ -38,15 +38,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // fuzzer's bytes as used entries (8) each followed by a num_buffers (2).
   void* mem = std::aligned_alloc(4096, keel::virtio::Queue::kBytes);
   NullRegs regs;
+  keel::virtio::MmioTransport mmio{regs};
   keel::virtio::Queue q;
   const uint64_t va = reinterpret_cast<uint64_t>(mem);
-  if (q.setup(regs, 0, {va, va, keel::virtio::Queue::kBytes}) == nullptr) {
+  if (q.setup(mmio, 0, {va, va, keel::virtio::Queue::kBytes}) == nullptr) {
     bool in_flight[keel::virtio::Queue::kMaxQueueSize] = {};
     for (uint16_t i = 0; i < q.size(); ++i) {
       const int h = q.alloc_chain(1);
       if (h < 0) __builtin_trap();
       in_flight[h] = true;
-      q.submit(regs, static_cast<uint16_t>(h));
+      q.submit(mmio, static_cast<uint16_t>(h));
     }
     auto* used_idx = reinterpret_cast<uint16_t*>(va + 8192 + 2);
     auto* used = reinterpret_cast<keel::virtio::UsedElem*>(va + 8192 + 4);
@@ -75,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const int h = q.alloc_chain(1);
         if (h >= 0) {
           in_flight[h] = true;
-          q.submit(regs, static_cast<uint16_t>(h));
+          q.submit(mmio, static_cast<uint16_t>(h));
         }
       }
       if (q.free_count() > q.size()) __builtin_trap();

@@ -5,7 +5,7 @@ namespace {
 
 constexpr unsigned kResetPolls = 1'000'000;
 
-void fail(Regs& r) { r.write(kStatus, r.read(kStatus) | kFailed); }
+void fail(Transport& t) { t.set_status(t.status() | kFailed); }
 
 }  // namespace
 
@@ -23,56 +23,77 @@ const char* check_transport(Regs& r, uint32_t want_device) {
   return nullptr;
 }
 
-bool reset(Regs& r) {
-  r.write(kStatus, 0);
+uint64_t MmioTransport::device_features() {
+  r_.write(kDeviceFeaturesSel, 0);
+  uint64_t offered = r_.read(kDeviceFeatures);
+  r_.write(kDeviceFeaturesSel, 1);
+  return offered | uint64_t{r_.read(kDeviceFeatures)} << 32;
+}
+
+void MmioTransport::set_driver_features(uint64_t features) {
+  r_.write(kDriverFeaturesSel, 0);
+  r_.write(kDriverFeatures, static_cast<uint32_t>(features));
+  r_.write(kDriverFeaturesSel, 1);
+  r_.write(kDriverFeatures, static_cast<uint32_t>(features >> 32));
+}
+
+void MmioTransport::setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) {
+  r_.write(kQueueSel, q);
+  r_.write(kQueueNum, size);
+  r_.write(kQueueDescLow, static_cast<uint32_t>(desc));
+  r_.write(kQueueDescHigh, static_cast<uint32_t>(desc >> 32));
+  r_.write(kQueueDriverLow, static_cast<uint32_t>(driver));
+  r_.write(kQueueDriverHigh, static_cast<uint32_t>(driver >> 32));
+  r_.write(kQueueDeviceLow, static_cast<uint32_t>(device));
+  r_.write(kQueueDeviceHigh, static_cast<uint32_t>(device >> 32));
+  r_.write(kQueueReady, 1);
+}
+
+uint32_t MmioTransport::take_interrupt_status() {
+  const uint32_t status = r_.read(kInterruptStatus);
+  r_.write(kInterruptAck, status);
+  return status;
+}
+
+bool reset(Transport& t) {
+  t.set_status(0);
   for (unsigned i = 0; i < kResetPolls; ++i) {
-    if (r.read(kStatus) == 0) return true;
+    if (t.status() == 0) return true;
   }
   return false;
 }
 
-bool needs_reset(Regs& r) { return (r.read(kStatus) & kNeedsReset) != 0; }
+bool needs_reset(Transport& t) { return (t.status() & kNeedsReset) != 0; }
 
-uint32_t acknowledge(Regs& r) {
-  const uint32_t status = r.read(kInterruptStatus);
-  r.write(kInterruptAck, status);
-  return status;
-}
+uint32_t acknowledge(Transport& t) { return t.take_interrupt_status(); }
 
-const char* negotiate(Regs& r, uint64_t wanted, uint64_t* accepted) {
-  if (!reset(r)) return "the device does not reset (Status never reads 0)";
-  r.write(kStatus, kAcknowledge);
-  r.write(kStatus, kAcknowledge | kDriver);
-  r.write(kDeviceFeaturesSel, 0);
-  uint64_t offered = r.read(kDeviceFeatures);
-  r.write(kDeviceFeaturesSel, 1);
-  offered |= uint64_t{r.read(kDeviceFeatures)} << 32;
+const char* negotiate(Transport& t, uint64_t wanted, uint64_t* accepted) {
+  if (!reset(t)) return "the device does not reset (Status never reads 0)";
+  t.set_status(kAcknowledge);
+  t.set_status(kAcknowledge | kDriver);
+  const uint64_t offered = t.device_features();
   if ((offered & kFeatureVersion1) == 0) {
-    fail(r);
+    fail(t);
     return "the device does not offer VIRTIO_F_VERSION_1";
   }
   // Only what the device offers and the driver understands.
   const uint64_t use = offered & (wanted | kFeatureVersion1);
-  r.write(kDriverFeaturesSel, 0);
-  r.write(kDriverFeatures, static_cast<uint32_t>(use));
-  r.write(kDriverFeaturesSel, 1);
-  r.write(kDriverFeatures, static_cast<uint32_t>(use >> 32));
-  r.write(kStatus, kAcknowledge | kDriver | kFeaturesOk);
-  if ((r.read(kStatus) & kFeaturesOk) == 0) {
-    fail(r);
+  t.set_driver_features(use);
+  t.set_status(kAcknowledge | kDriver | kFeaturesOk);
+  if ((t.status() & kFeaturesOk) == 0) {
+    fail(t);
     return "the device refused the features (FEATURES_OK did not stay set)";
   }
   *accepted = use;
   return nullptr;
 }
 
-const char* Queue::setup(Regs& r, uint32_t index, const DmaRegion& mem) {
+const char* Queue::setup(Transport& t, uint32_t index, const DmaRegion& mem) {
   if (mem.size < kBytes || (mem.va & 0xfff) != 0 || (mem.pa & 0xfff) != 0) {
     return "queue memory must be 3 pages, page aligned";
   }
-  r.write(kQueueSel, index);
-  if (r.read(kQueueReady) != 0) return "the queue is in use already";
-  const uint32_t max = r.read(kQueueNumMax);
+  if (t.queue_ready(index)) return "the queue is in use already";
+  const uint32_t max = t.queue_max(index);
   if (max == 0) return "the device has no such queue";
   uint32_t n = max < kMaxQueueSize ? max : kMaxQueueSize;
   while ((n & (n - 1)) != 0) n &= n - 1;  // a power of two (split queues need not, but it keeps idx math simple)
@@ -90,15 +111,7 @@ const char* Queue::setup(Regs& r, uint32_t index, const DmaRegion& mem) {
   avail_idx_ = used_seen_ = 0;
   for (uint32_t& c : chain_len_) c = 0;
   bad_ = 0;
-  r.write(kQueueNum, n);
-  const uint64_t desc = mem.pa, driver = mem.pa + 4096, device = mem.pa + 8192;
-  r.write(kQueueDescLow, static_cast<uint32_t>(desc));
-  r.write(kQueueDescHigh, static_cast<uint32_t>(desc >> 32));
-  r.write(kQueueDriverLow, static_cast<uint32_t>(driver));
-  r.write(kQueueDriverHigh, static_cast<uint32_t>(driver >> 32));
-  r.write(kQueueDeviceLow, static_cast<uint32_t>(device));
-  r.write(kQueueDeviceHigh, static_cast<uint32_t>(device >> 32));
-  r.write(kQueueReady, 1);
+  t.setup_queue(index, n, mem.pa, mem.pa + 4096, mem.pa + 8192);
   return nullptr;
 }
 
@@ -118,7 +131,7 @@ int Queue::alloc_chain(unsigned n) {
   return head;
 }
 
-void Queue::submit(Regs& r, uint16_t head) {
+void Queue::submit(Transport& t, uint16_t head) {
   if (wild_) {
     wild_ = false;
     descs_[head].addr = kWildAddress;
@@ -131,7 +144,7 @@ void Queue::submit(Regs& r, uint16_t head) {
   avail_[1] = avail_idx_;
   __atomic_thread_fence(__ATOMIC_SEQ_CST);  // Ordering: the index before reading the device's flags (§2.7.10)
   const uint16_t used_flags = used_hdr_[0];
-  if ((used_flags & 1) == 0) r.write(kQueueNotify, index_);  // VIRTQ_USED_F_NO_NOTIFY clear: it wants a kick
+  if ((used_flags & 1) == 0) t.notify(index_);  // VIRTQ_USED_F_NO_NOTIFY clear: it wants a kick
 }
 
 bool Queue::take(uint16_t* head, uint32_t* len) {

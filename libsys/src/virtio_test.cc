@@ -21,6 +21,7 @@ struct FakeDevice final : Regs {
   bool refuse_features = false;
   bool never_resets = false;
   int notifies = 0;
+  MmioTransport mmio{*this};
   FakeDevice() {
     reg[kMagic] = kMagicValue;
     reg[kVersion] = kModernVersion;
@@ -60,24 +61,24 @@ TEST(VirtioTransport, NegotiatesOnlyWhatBothSidesKnow) {
   FakeDevice d;
   d.offered = kFeatureVersion1 | (1u << 5) | (1u << 9);
   uint64_t got = 0;
-  ASSERT_EQ(negotiate(d, (1u << 9) | (1u << 20), &got), nullptr);
+  ASSERT_EQ(negotiate(d.mmio, (1u << 9) | (1u << 20), &got), nullptr);
   EXPECT_EQ(got, kFeatureVersion1 | (1u << 9)) << "bit 5 not wanted, bit 20 not offered";
   EXPECT_EQ(d.driver_features, got);
   EXPECT_EQ(d.reg[kStatus], kAcknowledge | kDriver | kFeaturesOk);
 
   FakeDevice legacy_only;
   legacy_only.offered = 1;
-  EXPECT_STREQ(negotiate(legacy_only, 1, &got), "the device does not offer VIRTIO_F_VERSION_1");
+  EXPECT_STREQ(negotiate(legacy_only.mmio, 1, &got), "the device does not offer VIRTIO_F_VERSION_1");
   EXPECT_NE(legacy_only.reg[kStatus] & kFailed, 0u);
 
   FakeDevice refuses;
   refuses.refuse_features = true;
-  EXPECT_STREQ(negotiate(refuses, 0, &got), "the device refused the features (FEATURES_OK did not stay set)");
+  EXPECT_STREQ(negotiate(refuses.mmio, 0, &got), "the device refused the features (FEATURES_OK did not stay set)");
   EXPECT_NE(refuses.reg[kStatus] & kFailed, 0u);
 
   FakeDevice stuck;
   stuck.never_resets = true;
-  EXPECT_STREQ(negotiate(stuck, 0, &got), "the device does not reset (Status never reads 0)");
+  EXPECT_STREQ(negotiate(stuck.mmio, 0, &got), "the device does not reset (Status never reads 0)");
 }
 
 // A page-aligned DMA region in host memory (VA = PA for the test).
@@ -99,7 +100,7 @@ TEST(VirtioQueue, SetupProgramsTheRingsAndCapsTheSize) {
   FakeDevice d;
   Memory m;
   Queue q;
-  ASSERT_EQ(q.setup(d, 0, m.region()), nullptr);
+  ASSERT_EQ(q.setup(d.mmio, 0, m.region()), nullptr);
   EXPECT_EQ(q.size(), Queue::kMaxQueueSize) << "QueueNumMax 256, capped";
   EXPECT_EQ(d.reg[kQueueNum], Queue::kMaxQueueSize);
   EXPECT_EQ(d.reg[kQueueReady], 1u);
@@ -110,26 +111,26 @@ TEST(VirtioQueue, SetupProgramsTheRingsAndCapsTheSize) {
   FakeDevice small;
   small.reg[kQueueNumMax] = 100;
   Queue q2;
-  ASSERT_EQ(q2.setup(small, 0, m.region()), nullptr);
+  ASSERT_EQ(q2.setup(small.mmio, 0, m.region()), nullptr);
   EXPECT_EQ(q2.size(), 64) << "never more than the device's maximum";
   small.reg[kQueueReady] = 1;
-  EXPECT_STREQ(q2.setup(small, 0, m.region()), "the queue is in use already");
+  EXPECT_STREQ(q2.setup(small.mmio, 0, m.region()), "the queue is in use already");
   FakeDevice none;
   none.reg[kQueueNumMax] = 0;
-  EXPECT_STREQ(q2.setup(none, 1, m.region()), "the device has no such queue");
+  EXPECT_STREQ(q2.setup(none.mmio, 1, m.region()), "the device has no such queue");
 }
 
 TEST(VirtioQueue, ChainsSubmitCompleteAndRecycle) {
   FakeDevice d;
   Memory m;
   Queue q;
-  ASSERT_EQ(q.setup(d, 0, m.region()), nullptr);
+  ASSERT_EQ(q.setup(d.mmio, 0, m.region()), nullptr);
   const uint16_t n = q.size();
   int head = q.alloc_chain(3);
   ASSERT_GE(head, 0);
   EXPECT_EQ(q.free_count(), n - 3);
   EXPECT_EQ(q.desc(head).flags & kDescNext, kDescNext);
-  q.submit(d, static_cast<uint16_t>(head));
+  q.submit(d.mmio, static_cast<uint16_t>(head));
   EXPECT_EQ(m.avail()[1], 1) << "avail idx";
   EXPECT_EQ(m.avail()[2], head);
   EXPECT_EQ(d.notifies, 1);
@@ -145,7 +146,7 @@ TEST(VirtioQueue, ChainsSubmitCompleteAndRecycle) {
   for (int round = 0; round < 3 * n; ++round) {
     int h = q.alloc_chain(1 + round % 3);
     ASSERT_GE(h, 0) << round;
-    q.submit(d, static_cast<uint16_t>(h));
+    q.submit(d.mmio, static_cast<uint16_t>(h));
     m.complete(static_cast<uint32_t>(h), 1, n);
     ASSERT_TRUE(q.take(&got, &len));
     ASSERT_EQ(got, h);
@@ -159,32 +160,32 @@ TEST(VirtioQueue, InjectedWildDescriptorHitsOnlyTheNextChain) {
   FakeDevice d;
   Memory m;
   Queue q;
-  ASSERT_EQ(q.setup(d, 0, m.region()), nullptr);
+  ASSERT_EQ(q.setup(d.mmio, 0, m.region()), nullptr);
   int a = q.alloc_chain(1);
   ASSERT_GE(a, 0);
   q.desc(static_cast<uint16_t>(a)) = Desc{.addr = 0x4000'0000, .len = 512, .flags = 0, .next = 0};
   q.inject_wild();
-  q.submit(d, static_cast<uint16_t>(a));
+  q.submit(d.mmio, static_cast<uint16_t>(a));
   EXPECT_EQ(q.desc(static_cast<uint16_t>(a)).addr, Queue::kWildAddress);
   EXPECT_EQ(q.desc(static_cast<uint16_t>(a)).len, Queue::kWildLength);
   int b = q.alloc_chain(1);
   ASSERT_GE(b, 0);
   q.desc(static_cast<uint16_t>(b)) = Desc{.addr = 0x4000'1000, .len = 512, .flags = 0, .next = 0};
-  q.submit(d, static_cast<uint16_t>(b));
+  q.submit(d.mmio, static_cast<uint16_t>(b));
   EXPECT_EQ(q.desc(static_cast<uint16_t>(b)).addr, 0x4000'1000u) << "once only";
-  EXPECT_FALSE(needs_reset(d));
+  EXPECT_FALSE(needs_reset(d.mmio));
   d.reg[kStatus] |= kNeedsReset;
-  EXPECT_TRUE(needs_reset(d));
+  EXPECT_TRUE(needs_reset(d.mmio));
 }
 
 TEST(VirtioQueue, AHostileDeviceCannotCorruptTheFreeList) {
   FakeDevice d;
   Memory m;
   Queue q;
-  ASSERT_EQ(q.setup(d, 0, m.region()), nullptr);
+  ASSERT_EQ(q.setup(d.mmio, 0, m.region()), nullptr);
   const uint16_t n = q.size();
   int head = q.alloc_chain(2);
-  q.submit(d, static_cast<uint16_t>(head));
+  q.submit(d.mmio, static_cast<uint16_t>(head));
   m.complete(9999, 4, n);                             // out of range
   m.complete(static_cast<uint32_t>(head) + 1, 4, n);  // inside the chain, not its head
   m.complete(static_cast<uint32_t>(head), 4, n);      // the real one
@@ -199,7 +200,7 @@ TEST(VirtioQueue, AHostileDeviceCannotCorruptTheFreeList) {
   // The device rewrote the chain's next fields: freeing does not follow them.
   head = q.alloc_chain(2);
   q.desc(static_cast<uint16_t>(head)).next = static_cast<uint16_t>(head);
-  q.submit(d, static_cast<uint16_t>(head));
+  q.submit(d.mmio, static_cast<uint16_t>(head));
   m.complete(static_cast<uint32_t>(head), 0, n);
   ASSERT_TRUE(q.take(&got, &len));
   EXPECT_EQ(q.free_count(), n);
@@ -212,9 +213,9 @@ TEST(VirtioQueue, NoKickWhenTheDeviceSaysSo) {
   FakeDevice d;
   Memory m;
   Queue q;
-  ASSERT_EQ(q.setup(d, 0, m.region()), nullptr);
+  ASSERT_EQ(q.setup(d.mmio, 0, m.region()), nullptr);
   m.used_hdr()[0] = 1;  // VIRTQ_USED_F_NO_NOTIFY
-  q.submit(d, static_cast<uint16_t>(q.alloc_chain(1)));
+  q.submit(d.mmio, static_cast<uint16_t>(q.alloc_chain(1)));
   EXPECT_EQ(d.notifies, 0);
 }
 

@@ -53,6 +53,7 @@ constexpr uint64_t kHeaderPage = vio::Queue::kBytes, kData = kHeaderPage + 4096;
 
 struct Disk {
   vio::MmioRegs regs{0};
+  vio::MmioTransport transport{regs};  // (over regs, whatever they are set to)
   vio::Queue queue;
   uint64_t dma_va = 0, dma_pa = 0, dma_size = 0;
   uint64_t capacity = 0;  // 512-byte sectors
@@ -68,7 +69,7 @@ uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
 // A device that found an error (a wild descriptor) serves nothing until it
 // is reset: the driver exits, and init restarts it (restart = on-fault).
 void acknowledge_interrupt() {
-  if ((vio::acknowledge(g_disk.regs) & vio::kConfigChange) != 0 && vio::needs_reset(g_disk.regs)) {
+  if ((vio::acknowledge(g_disk.transport) & vio::kConfigChange) != 0 && vio::needs_reset(g_disk.transport)) {
     sys::print("blk: the device reports an error and needs a reset; exiting for a restart\n");
     sys::exit(3);
   }
@@ -120,7 +121,7 @@ int start_chain(uint32_t type, uint64_t sector, uint64_t data_pa, uint32_t bytes
   st.addr = hdr_pa + 16;
   st.len = 1;
   st.flags = vio::kDescWrite;
-  d.queue.submit(d.regs, static_cast<uint16_t>(head));
+  d.queue.submit(d.transport, static_cast<uint16_t>(head));
   return head;
 }
 
@@ -168,23 +169,23 @@ const char* start() {
   if (const char* why = vio::check_transport(d.regs, vio::kBlock)) return why;
   uint64_t features = 0;
   if (const char* why =
-          vio::negotiate(d.regs, kFeatureRo | kFeatureBlkSize | kFeatureFlush | kFeatureSegMax, &features)) {
+          vio::negotiate(d.transport, kFeatureRo | kFeatureBlkSize | kFeatureFlush | kFeatureSegMax, &features)) {
     return why;
   }
   // The configuration (§5.2.4), little-endian; re-read until the generation is stable.
   uint32_t gen = 0;
   do {
-    gen = d.regs.read(vio::kConfigGeneration);
-    d.capacity = d.regs.read(vio::kConfig) | uint64_t{d.regs.read(vio::kConfig + 4)} << 32;
-    if ((features & kFeatureBlkSize) != 0) d.blk_size = d.regs.read(vio::kConfig + 20);
-  } while (gen != d.regs.read(vio::kConfigGeneration));
+    gen = d.transport.config_generation();
+    d.capacity = d.transport.config32(0) | uint64_t{d.transport.config32(4)} << 32;
+    if ((features & kFeatureBlkSize) != 0) d.blk_size = d.transport.config32(20);
+  } while (gen != d.transport.config_generation());
   // Untrusted values: a block size keel does not handle is refused.
   if (d.blk_size < 512 || d.blk_size > 65536 || (d.blk_size & (d.blk_size - 1)) != 0) return "implausible blk_size";
   if (d.capacity == 0 || d.capacity > (uint64_t{1} << 48)) return "implausible capacity";
   d.read_only = (features & kFeatureRo) != 0;
   d.flush = (features & kFeatureFlush) != 0;
-  if (const char* why = d.queue.setup(d.regs, 0, {d.dma_va, d.dma_pa, d.dma_size})) return why;
-  d.regs.write(vio::kStatus, d.regs.read(vio::kStatus) | vio::kDriverOk);
+  if (const char* why = d.queue.setup(d.transport, 0, {d.dma_va, d.dma_pa, d.dma_size})) return why;
+  d.transport.set_status(d.transport.status() | vio::kDriverOk);
   // Its serial (GET_ID, §5.2.6): 20 bytes, NUL-padded; untrusted, so only
   // printable characters are shown.
   char id[kIdBytes + 1] = {};

@@ -55,6 +55,8 @@ enum Status : uint32_t {
   kFailed = 128,
 };
 constexpr uint64_t kFeatureVersion1 = uint64_t{1} << 32;
+// Interrupt status bits (§4.2.2 InterruptStatus, §4.1.4.5 ISR status).
+enum InterruptBits : uint32_t { kUsedBuffer = 1, kConfigChange = 2 };
 
 // Device IDs (§5).
 enum DeviceId : uint32_t { kNet = 1, kBlock = 2 };
@@ -81,31 +83,81 @@ class MmioRegs final : public Regs {
   uint64_t base_;
 };
 
-// Why a transport was refused (nullptr: accepted).
+// Why an MMIO transport was refused (nullptr: accepted): its magic,
+// version (modern only) and device ID.
 const char* check_transport(Regs& r, uint32_t want_device);
+
+// What a driver does with its device whatever bus it sits on (§4: the
+// transports): status, features, queues, notification, the interrupt
+// status, the device-specific configuration. MMIO now; PCI next (its
+// structures: keel/virtio_pci.h).
+class Transport {
+ public:
+  virtual uint32_t status() = 0;
+  virtual void set_status(uint32_t value) = 0;
+  virtual uint64_t device_features() = 0;
+  virtual void set_driver_features(uint64_t features) = 0;
+  // Queue q's largest size (0: no such queue) and whether it is enabled.
+  virtual uint32_t queue_max(uint32_t q) = 0;
+  virtual bool queue_ready(uint32_t q) = 0;
+  // Size and the rings' device addresses, then enabled.
+  virtual void setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) = 0;
+  virtual void notify(uint32_t q) = 0;
+  // The interrupt status (kUsedBuffer, kConfigChange), acknowledged.
+  virtual uint32_t take_interrupt_status() = 0;
+  virtual uint32_t config_generation() = 0;
+  virtual uint32_t config32(uint32_t offset) = 0;  // device-specific configuration, 32-bit aligned
+
+ protected:
+  ~Transport() = default;
+};
+
+// virtio-mmio (§4.2): the registers of one transport window.
+class MmioTransport final : public Transport {
+ public:
+  explicit MmioTransport(Regs& r) : r_(r) {}
+  uint32_t status() override { return r_.read(kStatus); }
+  void set_status(uint32_t value) override { r_.write(kStatus, value); }
+  uint64_t device_features() override;
+  void set_driver_features(uint64_t features) override;
+  uint32_t queue_max(uint32_t q) override {
+    r_.write(kQueueSel, q);
+    return r_.read(kQueueNumMax);
+  }
+  bool queue_ready(uint32_t q) override {
+    r_.write(kQueueSel, q);
+    return r_.read(kQueueReady) != 0;
+  }
+  void setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) override;
+  void notify(uint32_t q) override { r_.write(kQueueNotify, q); }
+  uint32_t take_interrupt_status() override;
+  uint32_t config_generation() override { return r_.read(kConfigGeneration); }
+  uint32_t config32(uint32_t offset) override { return r_.read(kConfig + offset); }
+
+ private:
+  Regs& r_;
+};
 
 // §3.1.1 steps 1-6: reset, ACKNOWLEDGE, DRIVER, feature negotiation
 // (VERSION_1 required; of the device's features only those in `wanted` are
 // accepted), FEATURES_OK written and read back. *accepted gets the
 // negotiated set. nullptr on success, else why (the device is left FAILED).
-const char* negotiate(Regs& r, uint64_t wanted, uint64_t* accepted);
+const char* negotiate(Transport& t, uint64_t wanted, uint64_t* accepted);
 
 // Resets the device (Status 0) and waits until it reads back 0 (§4.2.3.1:
 // the device must not touch memory the driver gave it afterwards). False
 // if it never did.
-bool reset(Regs& r);
+bool reset(Transport& t);
 
 // The device found an error it cannot go on from (§2.1.2: DEVICE_NEEDS_RESET
 // in Status, announced by a configuration-change interrupt, InterruptStatus
 // bit 1): it serves nothing more until it is reset. A driver then exits
 // with a nonzero code, and init restarts it (`restart = on-fault`).
-bool needs_reset(Regs& r);
+bool needs_reset(Transport& t);
 
-// InterruptStatus bits (§4.2.2).
-enum InterruptBits : uint32_t { kUsedBuffer = 1, kConfigChange = 2 };
-// Acknowledges what InterruptStatus shows (before the used rings are read:
-// §4.2.3.4, the other order can lose a completion) and returns it.
-uint32_t acknowledge(Regs& r);
+// Acknowledges what the interrupt status shows (before the used rings are
+// read: §4.2.3.4, the other order can lose a completion) and returns it.
+uint32_t acknowledge(Transport& t);
 
 // ---- split virtqueue (§2.7) --------------------------------------------------------
 
@@ -138,7 +190,7 @@ class Queue {
 
   // Sets queue `index` up on the device: QueueNumMax read, rings placed in
   // mem and zeroed, their PAs programmed, QueueReady. nullptr, or why not.
-  const char* setup(Regs& r, uint32_t index, const DmaRegion& mem);
+  const char* setup(Transport& t, uint32_t index, const DmaRegion& mem);
 
   uint16_t size() const { return size_; }
   uint16_t free_count() const { return free_count_; }
@@ -150,7 +202,7 @@ class Queue {
   // Makes the chain at head available to the device (release ordering:
   // the descriptors are written before the index that publishes them),
   // and notifies it (QueueNotify) unless it asked not to be.
-  void submit(Regs& r, uint16_t head);
+  void submit(Transport& t, uint16_t head);
   // The next completion: *head = the chain's head id, *len = bytes the
   // device says it wrote. Its descriptors return to the free list. False
   // if none. A used entry naming a descriptor that is not an in-flight
