@@ -1,5 +1,6 @@
-// virtio.h — the virtio-mmio transport (modern, register layout version 2)
-// and split virtqueues, shared by keel's virtio drivers (block first, then
+// virtio.h — device initialization and split virtqueues over a transport
+// interface (virtio::Transport; the modern virtio-mmio one, register layout
+// version 2, is MmioTransport), shared by keel's virtio drivers (block,
 // network). Portable: registers are reached through a Regs interface, so
 // host tests drive it against an emulated device.
 // Spec: Virtual I/O Device (VIRTIO) Version 1.2, §2.7 (split virtqueues),
