@@ -37,7 +37,7 @@ void MmioTransport::set_driver_features(uint64_t features) {
   r_.write(kDriverFeatures, static_cast<uint32_t>(features >> 32));
 }
 
-void MmioTransport::setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) {
+bool MmioTransport::setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) {
   r_.write(kQueueSel, q);
   r_.write(kQueueNum, size);
   r_.write(kQueueDescLow, static_cast<uint32_t>(desc));
@@ -47,6 +47,7 @@ void MmioTransport::setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64
   r_.write(kQueueDeviceLow, static_cast<uint32_t>(device));
   r_.write(kQueueDeviceHigh, static_cast<uint32_t>(device >> 32));
   r_.write(kQueueReady, 1);
+  return true;
 }
 
 uint32_t MmioTransport::take_interrupt_status() {
@@ -111,7 +112,9 @@ const char* Queue::setup(Transport& t, uint32_t index, const DmaRegion& mem) {
   avail_idx_ = used_seen_ = 0;
   for (uint32_t& c : chain_len_) c = 0;
   bad_ = 0;
-  t.setup_queue(index, n, mem.pa, mem.pa + 4096, mem.pa + 8192);
+  if (!t.setup_queue(index, n, mem.pa, mem.pa + 4096, mem.pa + 8192)) {
+    return "the device's notification address for the queue is outside its notify structure";
+  }
   return nullptr;
 }
 

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace keel::virtio {
@@ -118,6 +120,131 @@ TEST(VirtioPci, RefusesWhatItCannotUse) {
   pci::Function legacy = f;
   legacy.device = 0x1001;  // transitional block device
   EXPECT_EQ(pci_device_type(legacy), 0u);
+}
+
+// A modern virtio-pci device's structures, emulated: the common
+// configuration (feature windows, status, per-queue registers selected by
+// queue_select), the notify area (doorbell writes recorded), the ISR byte
+// (cleared on read) and a device configuration.
+struct FakeStructures {
+  struct Common final : Io {
+    FakeStructures* dev;
+    uint32_t read(uint32_t off, unsigned bytes) override { return dev->common_read(off, bytes); }
+    void write(uint32_t off, uint32_t v, unsigned bytes) override { dev->common_write(off, v, bytes); }
+  } common{};
+  struct Notify final : Io {
+    std::vector<std::pair<uint32_t, uint32_t>> writes;  // (offset, value)
+    uint32_t read(uint32_t, unsigned) override { return 0; }
+    void write(uint32_t off, uint32_t v, unsigned bytes) override {
+      EXPECT_EQ(bytes, 2u) << "a doorbell is a 16-bit write";
+      writes.push_back({off, v});
+    }
+  } notify;
+  struct Isr final : Io {
+    uint32_t value = 0;
+    uint32_t read(uint32_t, unsigned) override { return std::exchange(value, 0); }
+    void write(uint32_t, uint32_t, unsigned) override {}
+  } isr;
+  struct Device final : Io {
+    uint32_t read(uint32_t off, unsigned) override { return off == 0 ? 0x800 : 0; }  // capacity: 2048 sectors
+    void write(uint32_t, uint32_t, unsigned) override {}
+  } device;
+  uint64_t offered = kFeatureVersion1 | (1u << 9), accepted = 0;
+  uint32_t feature_select = 0, driver_select = 0, status = 0, queue = 0;
+  struct Q {
+    uint32_t size = 0, max = 256, enable = 0, notify_off = 0;
+    uint64_t desc = 0, driver = 0, device = 0;
+  } queues[2];
+  FakeStructures() {
+    common.dev = this;
+    queues[1].notify_off = 1;
+  }
+  uint32_t common_read(uint32_t off, unsigned bytes) {
+    switch (off) {
+      case kPciDeviceFeature: EXPECT_EQ(bytes, 4u); return static_cast<uint32_t>(offered >> (32 * feature_select));
+      case kPciNumQueues: EXPECT_EQ(bytes, 2u); return 2;
+      case kPciDeviceStatus: EXPECT_EQ(bytes, 1u); return status;
+      case kPciConfigGeneration: return 0;
+      case kPciQueueSize: EXPECT_EQ(bytes, 2u); return queues[queue].size ? queues[queue].size : queues[queue].max;
+      case kPciQueueEnable: return queues[queue].enable;
+      case kPciQueueNotifyOff: EXPECT_EQ(bytes, 2u); return queues[queue].notify_off;
+      default: return 0;
+    }
+  }
+  void common_write(uint32_t off, uint32_t v, unsigned bytes) {
+    auto half = [&](uint64_t* field, uint32_t at) {
+      EXPECT_EQ(bytes, 4u);
+      const int shift = off == at ? 0 : 32;
+      *field = (*field & ~(0xffffffffull << shift)) | uint64_t{v} << shift;
+    };
+    Q& q = queues[queue];
+    switch (off) {
+      case kPciDeviceFeatureSelect: feature_select = v; break;
+      case kPciDriverFeatureSelect: driver_select = v; break;
+      case kPciDriverFeature:
+        accepted = (accepted & ~(0xffffffffull << (32 * driver_select))) | uint64_t{v} << (32 * driver_select);
+        break;
+      case kPciDeviceStatus:
+        EXPECT_EQ(bytes, 1u) << "device_status is one byte";
+        status = v;
+        break;
+      case kPciQueueSelect:
+        EXPECT_EQ(bytes, 2u);
+        queue = v < 2 ? v : 0;
+        break;
+      case kPciQueueSize: q.size = v; break;
+      case kPciQueueEnable: q.enable = v; break;
+      case kPciQueueDesc:
+      case kPciQueueDesc + 4: half(&q.desc, kPciQueueDesc); break;
+      case kPciQueueDriver:
+      case kPciQueueDriver + 4: half(&q.driver, kPciQueueDriver); break;
+      case kPciQueueDevice:
+      case kPciQueueDevice + 4: half(&q.device, kPciQueueDevice); break;
+      default: break;
+    }
+  }
+};
+
+// The transport-independent code (negotiate, Queue) runs over PCI as over MMIO.
+TEST(VirtioPci, TransportDrivesNegotiationAndQueues) {
+  FakeStructures dev;
+  PciTransport t(dev.common, dev.notify, 0x1000, 4, dev.isr, dev.device);
+  uint64_t got = 0;
+  ASSERT_EQ(negotiate(t, 1u << 9, &got), nullptr);
+  EXPECT_EQ(got, kFeatureVersion1 | (1u << 9));
+  EXPECT_EQ(dev.accepted, got);
+  EXPECT_EQ(dev.status, kAcknowledge | kDriver | kFeaturesOk);
+  EXPECT_EQ(t.config32(0), 0x800u);
+  void* mem = aligned_alloc(4096, Queue::kBytes);
+  ASSERT_NE(mem, nullptr);
+  const uint64_t va = reinterpret_cast<uint64_t>(mem);
+  Queue q;
+  ASSERT_EQ(q.setup(t, 1, {va, 0x4000'0000, Queue::kBytes}), nullptr);
+  EXPECT_EQ(dev.queues[1].size, 128u) << "capped at kMaxQueueSize";
+  EXPECT_EQ(dev.queues[1].desc, 0x4000'0000u);
+  EXPECT_EQ(dev.queues[1].driver, 0x4000'1000u);
+  EXPECT_EQ(dev.queues[1].device, 0x4000'2000u);
+  EXPECT_EQ(dev.queues[1].enable, 1u);
+  const int head = q.alloc_chain(1);
+  ASSERT_GE(head, 0);
+  q.submit(t, static_cast<uint16_t>(head));
+  ASSERT_EQ(dev.notify.writes.size(), 1u);
+  EXPECT_EQ(dev.notify.writes[0].first, 4u) << "queue_notify_off 1 x multiplier 4";
+  EXPECT_EQ(dev.notify.writes[0].second, 1u) << "the queue's index";
+  dev.isr.value = kUsedBuffer;
+  EXPECT_EQ(acknowledge(t), kUsedBuffer);
+  EXPECT_EQ(acknowledge(t), 0u) << "reading ISR acknowledged it";
+  EXPECT_EQ(t.queue_max(2), 0u) << "a queue the device does not have";
+  // A device that points a queue's doorbell past its notify structure: the
+  // queue is refused, nothing enabled, no write anywhere.
+  FakeStructures bad;
+  bad.queues[0].notify_off = 0x800;  // x 4 = 8 KiB into a 4 KiB structure
+  PciTransport tb(bad.common, bad.notify, 0x1000, 4, bad.isr, bad.device);
+  Queue q2;
+  EXPECT_STREQ(q2.setup(tb, 0, {va, 0x4000'0000, Queue::kBytes}),
+               "the device's notification address for the queue is outside its notify structure");
+  EXPECT_EQ(bad.queues[0].enable, 0u);
+  free(mem);
 }
 
 }  // namespace

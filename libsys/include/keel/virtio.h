@@ -101,8 +101,9 @@ class Transport {
   // Queue q's largest size (0: no such queue) and whether it is enabled.
   virtual uint32_t queue_max(uint32_t q) = 0;
   virtual bool queue_ready(uint32_t q) = 0;
-  // Size and the rings' device addresses, then enabled.
-  virtual void setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) = 0;
+  // Size and the rings' device addresses, then enabled. False if the
+  // device's answers make the queue unusable (nothing enabled).
+  virtual bool setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) = 0;
   virtual void notify(uint32_t q) = 0;
   // The interrupt status (kUsedBuffer, kConfigChange), acknowledged.
   virtual uint32_t take_interrupt_status() = 0;
@@ -129,7 +130,7 @@ class MmioTransport final : public Transport {
     r_.write(kQueueSel, q);
     return r_.read(kQueueReady) != 0;
   }
-  void setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) override;
+  bool setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) override;
   void notify(uint32_t q) override { r_.write(kQueueNotify, q); }
   uint32_t take_interrupt_status() override;
   uint32_t config_generation() override { return r_.read(kConfigGeneration); }
