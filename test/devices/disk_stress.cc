@@ -26,8 +26,11 @@ constexpr uint32_t kDepth = 8;  // requests in flight at most
 constexpr uint32_t kRequests = 3000, kLongRequests = 60000;
 constexpr uint32_t kRound = 50;  // completions per "round" line
 
-uint32_t g_version[kMaxBlocks];     // the last version written (0: never)
-bool g_writing[kMaxBlocks];         // a write of the block is in flight
+uint32_t g_version[kMaxBlocks];  // the last version written (0: never)
+// A request for the block is in flight. One at a time per block: the device
+// may run in-flight requests in any order (and a restart resubmits them in
+// another), so a read beside a write of the same block could see either.
+bool g_busy[kMaxBlocks];
 uint8_t g_done[kLongRequests + 1];  // completions seen per request (by its index)
 constexpr uint32_t kMaxGaps = 1024;
 uint64_t g_gaps[kMaxGaps];  // ns from the last completion before a restart to the first after it
@@ -59,15 +62,15 @@ int main() {
   uint64_t x = 0x243f6a8885a308d3ull;
   uint32_t issued = 0, completed = 0, twice = 0, unknown = 0, corrupt = 0, errors = 0;
   while (completed < requests) {
-    // Fill the window: a write of a block nobody is writing, or a read-back
-    // of a block written before (each slot has its own buffer).
+    // Fill the window: a write of a block no request is in flight for, or a
+    // read-back of a block written before (each slot has its own buffer).
     for (uint32_t k = 0; k < kDepth && issued < requests; ++k) {
       Slot& s = g_slots[k];
       if (s.id != 0) continue;
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
       uint32_t b = static_cast<uint32_t>(x % blocks);
-      for (uint32_t t = 0; t < blocks && g_writing[b]; ++t) b = (b + 1) % blocks;
-      if (g_writing[b]) break;
+      for (uint32_t t = 0; t < blocks && g_busy[b]; ++t) b = (b + 1) % blocks;
+      if (g_busy[b]) break;
       s.block = b;
       s.index = ++issued;
       s.write = (x >> 32) % 3 != 0 || g_version[b] == 0;
@@ -75,10 +78,10 @@ int main() {
       if (s.write) {
         s.version = g_version[b] + 1;
         keel::stress::fill(buf, b, s.version);
-        g_writing[b] = true;
       } else {
         s.version = g_version[b];
       }
+      g_busy[b] = true;
       s.id =
           disk.submit(s.write ? blk::kWrite : blk::kRead, uint64_t{b} * kBlockSectors, kBlockSectors, k * kBlockBytes);
       if (s.id == 0) {
@@ -111,7 +114,7 @@ int main() {
       ++corrupt;
       sys::print("disk_stress: block %u read back without version %u\n", s.block, s.version);
     }
-    if (s.write) g_writing[s.block] = false;
+    g_busy[s.block] = false;
     s.id = 0;
     if (completed % kRound == 0) sys::print("disk_stress: round %04u done\n", completed / kRound);
   }
