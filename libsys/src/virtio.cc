@@ -66,8 +66,6 @@ bool reset(Transport& t) {
 
 bool needs_reset(Transport& t) { return (t.status() & kNeedsReset) != 0; }
 
-uint32_t acknowledge(Transport& t) { return t.take_interrupt_status(); }
-
 const char* negotiate(Transport& t, uint64_t wanted, uint64_t* accepted) {
   if (!reset(t)) return "the device does not reset (Status never reads 0)";
   t.set_status(kAcknowledge);

@@ -232,8 +232,8 @@ TEST(VirtioPci, TransportDrivesNegotiationAndQueues) {
   EXPECT_EQ(dev.notify.writes[0].first, 4u) << "queue_notify_off 1 x multiplier 4";
   EXPECT_EQ(dev.notify.writes[0].second, 1u) << "the queue's index";
   dev.isr.value = kUsedBuffer;
-  EXPECT_EQ(acknowledge(t), kUsedBuffer);
-  EXPECT_EQ(acknowledge(t), 0u) << "reading ISR acknowledged it";
+  EXPECT_EQ(t.take_interrupt_status(), kUsedBuffer);
+  EXPECT_EQ(t.take_interrupt_status(), 0u) << "reading ISR acknowledged it";
   EXPECT_EQ(t.queue_max(2), 0u) << "a queue the device does not have";
   // A device that points a queue's doorbell past its notify structure: the
   // queue is refused, nothing enabled, no write anywhere.

@@ -69,7 +69,7 @@ uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
 // A device that found an error (a wild descriptor) serves nothing until it
 // is reset: the driver exits, and init restarts it (restart = on-fault).
 void acknowledge_interrupt() {
-  if ((vio::acknowledge(g_disk.transport) & vio::kConfigChange) != 0 && vio::needs_reset(g_disk.transport)) {
+  if ((g_disk.transport.take_interrupt_status() & vio::kConfigChange) != 0 && vio::needs_reset(g_disk.transport)) {
     sys::print("blk: the device reports an error and needs a reset; exiting for a restart\n");
     sys::exit(3);
   }

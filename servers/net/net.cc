@@ -228,7 +228,7 @@ bool pump() {
     if ((word & irq_bits()) != 0) {
       // Acknowledge, then drain (§4.2.3.4). A device that found an error
       // (a wild descriptor) serves nothing until reset: init restarts us.
-      if ((vio::acknowledge(n.transport) & vio::kConfigChange) != 0 && vio::needs_reset(n.transport)) {
+      if ((n.transport.take_interrupt_status() & vio::kConfigChange) != 0 && vio::needs_reset(n.transport)) {
         sys::print("net: the device reports an error and needs a reset; exiting for a restart\n");
         sys::exit(3);
       }

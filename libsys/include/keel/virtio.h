@@ -105,7 +105,9 @@ class Transport {
   // device's answers make the queue unusable (nothing enabled).
   virtual bool setup_queue(uint32_t q, uint32_t size, uint64_t desc, uint64_t driver, uint64_t device) = 0;
   virtual void notify(uint32_t q) = 0;
-  // The interrupt status (kUsedBuffer, kConfigChange), acknowledged.
+  // The interrupt status (kUsedBuffer, kConfigChange), acknowledged: a
+  // driver calls it before it reads the used rings (§4.2.3.4: the other
+  // order can lose a completion).
   virtual uint32_t take_interrupt_status() = 0;
   virtual uint32_t config_generation() = 0;
   virtual uint32_t config32(uint32_t offset) = 0;  // device-specific configuration, 32-bit aligned
@@ -156,10 +158,6 @@ bool reset(Transport& t);
 // bit 1): it serves nothing more until it is reset. A driver then exits
 // with a nonzero code, and init restarts it (`restart = on-fault`).
 bool needs_reset(Transport& t);
-
-// Acknowledges what the interrupt status shows (before the used rings are
-// read: §4.2.3.4, the other order can lose a completion) and returns it.
-uint32_t acknowledge(Transport& t);
 
 // ---- split virtqueue (§2.7) --------------------------------------------------------
 
