@@ -579,6 +579,27 @@ struct BootReader {
         ++out->device_count;
       }
     }
+    // A PCI host bridge's memory windows (its `ranges`, phys.hi space code
+    // 2: 32-bit, 3: 64-bit memory) are device memory too: BARs are placed
+    // there (keel/pci.h), and the frames a PCI driver is given come from
+    // them. The I/O-space window is not (keel does not use port I/O). An
+    // entry that cannot be read or translated is skipped, not guessed.
+    if (!kernel_owned && str_eq(n.device_type.str(), "pci") && n.ranges.present() && n.address_cells == 3) {
+      const uint32_t entry = (3 + parent.address_cells + n.size_cells) * 4;
+      for (uint32_t pos = 0; entry > 12 && pos + entry <= n.ranges.len;) {
+        uint64_t hi = 0, child = 0, cpu = 0, len = 0;
+        if (!read_cells(n.ranges, &pos, 1, &hi) || !read_cells(n.ranges, &pos, 2, &child) ||
+            !read_cells(n.ranges, &pos, parent.address_cells, &cpu) ||
+            !read_cells(n.ranges, &pos, n.size_cells, &len)) {
+          break;
+        }
+        const uint64_t space = (hi >> 24) & 3;
+        if ((space != 2 && space != 3) || len == 0 || cpu + len < cpu) continue;
+        if (!v.walker->translate(node_depth, cpu, len, &cpu)) continue;
+        if (out->device_count < kMaxDeviceRanges) out->devices[out->device_count] = Range{cpu, len};
+        ++out->device_count;
+      }
+    }
     if (is_gic(n) && out->gic.version == 0) {
       GicInfo& g = out->gic;
       if (!v.reg(0, &g.distributor) || !v.reg(1, &g.cpu_or_redist)) {

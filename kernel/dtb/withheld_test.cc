@@ -70,8 +70,11 @@ TEST_P(Withheld, KernelHardwareNeverBecomesDeviceUntyped) {
     }
   }
   // Everything else stays: the UART, the RTC, the first and last
-  // virtio-mmio transports, the flash's second bank (its second reg range).
-  for (uint64_t pa : {0x0900'0000ull, 0x0901'0000ull, 0x0a00'0000ull, 0x0a00'3e00ull, 0x0400'0000ull}) {
+  // virtio-mmio transports, the flash's second bank (its second reg range),
+  // the PCIe ECAM and both of the host bridge's memory windows (where BARs
+  // are placed: the first and last page of the 32-bit one, the 64-bit one).
+  for (uint64_t pa : {0x0900'0000ull, 0x0901'0000ull, 0x0a00'0000ull, 0x0a00'3e00ull, 0x0400'0000ull, 0x40'1000'0000ull,
+                      0x1000'0000ull, 0x3efe'f000ull, 0x80'0000'0000ull, 0xff'ffff'f000ull}) {
     bool covered = false;
     for (size_t i = 0; i < n; ++i) {
       covered |= pa >= blocks[i].base && pa - blocks[i].base < (uint64_t{1} << blocks[i].size_bits);
