@@ -344,3 +344,137 @@ void describe(const Function& f, char* buf, size_t size) {
 }
 
 }  // namespace keel::pci
+
+namespace keel::pci {
+namespace {
+
+// A hex number of exactly `digits` digits (0: 1..8) at s; its end in *end.
+bool hex_field(const char* s, unsigned digits, uint32_t* out, const char** end) {
+  uint32_t v = 0;
+  unsigned n = 0;
+  for (; n < 8 && s[n] != '\0'; ++n) {
+    const char c = s[n];
+    unsigned d = 0;
+    if (c >= '0' && c <= '9') {
+      d = static_cast<unsigned>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      d = static_cast<unsigned>(c - 'a' + 10);
+    } else if (c >= 'A' && c <= 'F') {
+      d = static_cast<unsigned>(c - 'A' + 10);
+    } else {
+      break;
+    }
+    v = v << 4 | d;
+  }
+  if (n == 0 || (digits != 0 && n != digits)) return false;
+  *out = v;
+  *end = s + n;
+  return true;
+}
+
+// The capability (id) whose structure holds offset, walking the list from
+// 0x34 (at most 48 entries: a looping list is cut off). Its length is
+// taken as what the next capability or 0x100 leaves (MSI and MSI-X are
+// short; the bound only needs to cover them).
+bool in_capability(Config& config, uint32_t bdf, uint32_t offset, uint8_t id) {
+  if ((config.read32(bdf, kCommandStatus) & (1u << 20)) == 0) return false;  // Status: capabilities list
+  uint32_t at = config.read32(bdf, kCapabilities) & 0xfc;
+  for (unsigned n = 0; n < 48 && at >= 0x40; ++n) {
+    const uint32_t head = config.read32(bdf, at);
+    const uint32_t next = (head >> 8) & 0xfc;
+    // MSI is at most 24 bytes (64-bit, per-vector masking), MSI-X 12.
+    if ((head & 0xff) == id && offset >= at && offset < at + 24) return true;
+    at = next;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool is_spec(const char* spec) {
+  for (size_t i = 0; i + 1 < sizeof kSpecPrefix; ++i) {
+    if (spec[i] != kSpecPrefix[i]) return false;
+  }
+  return true;
+}
+
+const char* parse_match(const char* spec, Match* out) {
+  if (!is_spec(spec)) return "not a pci: device";
+  const char* s = spec + sizeof kSpecPrefix - 1;
+  Match m;
+  uint32_t a = 0;
+  const char* end = s;
+  if (!hex_field(s, 0, &a, &end)) return "expected pci:VENDOR:DEVICE or pci:CLASS (hex)";
+  if (*end == ':') {
+    uint32_t b = 0;
+    if (end - s != 4) return "the vendor is 4 hex digits";
+    if (!hex_field(end + 1, 4, &b, &end)) return "the device is 4 hex digits";
+    m.vendor = static_cast<uint16_t>(a);
+    m.device = static_cast<uint16_t>(b);
+  } else if (end - s == 6 || end - s == 4) {
+    m.by_class = true;
+    m.class_code = end - s == 6 ? a : a << 8;
+    m.class_mask = end - s == 6 ? 0xffffff : 0xffff00;
+  } else {
+    return "CLASS is 4 (class, subclass) or 6 (with programming interface) hex digits";
+  }
+  if (*end == '#') {
+    uint32_t n = 0;
+    const char* p = end + 1;
+    for (; *p >= '0' && *p <= '9' && n < 1000; ++p) n = n * 10 + static_cast<uint32_t>(*p - '0');
+    if (p == end + 1 || n >= 1000) return "#N is a decimal number below 1000";
+    m.instance = n;
+    end = p;
+  }
+  if (*end != '\0') return "unexpected characters after the device";
+  *out = m;
+  return nullptr;
+}
+
+bool matches(const Function& f, const Match& m) {
+  if (f.header_type != 0) return false;
+  if (m.by_class) return (f.class_code & m.class_mask) == m.class_code;
+  return f.vendor == m.vendor && f.device == m.device;
+}
+
+Status check_config_access(Config& config, uint32_t bdf, uint32_t offset, uint32_t width, bool write) {
+  if ((width != 1 && width != 2 && width != 4) || offset % width != 0 || offset >= 0x1000) {
+    return Status::kInvalidArgument;
+  }
+  if (!write) return Status::kOk;
+  if (offset >= 0x100) return Status::kInsufficientRights;
+  if (offset < 0x40) {
+    // Only the Command register (bytes 4..5) and only as the whole of it
+    // or its high byte; config_write keeps every other bit as it is.
+    const bool command = (offset == kCommandStatus && width >= 2) || (offset == kCommandStatus + 1 && width == 1);
+    return command ? Status::kOk : Status::kInsufficientRights;
+  }
+  for (uint32_t b = offset; b < offset + width; ++b) {
+    if (in_capability(config, bdf, b, 0x05) || in_capability(config, bdf, b, 0x11)) return Status::kInsufficientRights;
+  }
+  return Status::kOk;
+}
+
+uint32_t config_read(Config& config, uint32_t bdf, uint32_t offset, uint32_t width) {
+  const uint32_t v = config.read32(bdf, offset & ~3u) >> (8 * (offset & 3));
+  return width == 4 ? v : v & ((1u << (8 * width)) - 1);
+}
+
+void config_write(Config& config, uint32_t bdf, uint32_t offset, uint32_t width, uint32_t value) {
+  const uint32_t at = offset & ~3u, shift = 8 * (offset & 3);
+  const uint32_t mask = (width == 4 ? 0xffffffffu : (1u << (8 * width)) - 1) << shift;
+  const uint32_t old = config.read32(bdf, at);
+  if (at == kCommandStatus) {
+    // The Command register: only INTx-disable is the driver's; memory
+    // decode, bus mastering and the rest stay as the bus task set them.
+    // The Status half is written 0 (its error bits are write-1-to-clear).
+    const uint32_t command = old & 0xffff;
+    const uint32_t asked = (value << shift) & mask;
+    const uint32_t next = (mask & kIntxDisable) != 0 ? (command & ~kIntxDisable) | (asked & kIntxDisable) : command;
+    config.write32(bdf, at, next);
+    return;
+  }
+  config.write32(bdf, at, (old & ~mask) | ((value << shift) & mask));
+}
+
+}  // namespace keel::pci

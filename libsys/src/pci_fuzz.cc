@@ -78,5 +78,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       placed.push_back({b.pci_address, b.size});
     }
   }
+  // The driver-write policy on a hostile capability list: it ends, and
+  // never lets a write into the header (but Command) or extended space.
+  if (size >= 3) {
+    const uint32_t offset = (uint32_t{data[1]} << 4 | data[2]) & 0xfff, width = 1u << (data[0] % 3);
+    const keel::Status s = check_config_access(config, 0, offset, width, true);
+    const bool command = offset == kCommandStatus || offset == kCommandStatus + 1;
+    if (s == keel::Status::kOk && ((offset < 0x40 && !command) || offset >= 0x100)) __builtin_trap();
+    if (s == keel::Status::kOk && offset % width != 0) __builtin_trap();
+  }
   return 0;
 }

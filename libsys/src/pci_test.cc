@@ -222,3 +222,119 @@ TEST(PciHost, EcamConfigStaysInsideItsWindow) {
 
 }  // namespace
 }  // namespace keel::pci
+
+namespace keel::pci {
+namespace {
+
+TEST(PciSpec, ParsesVendorDeviceAndClass) {
+  Match m;
+  ASSERT_EQ(parse_match("pci:1af4:1042", &m), nullptr);
+  EXPECT_FALSE(m.by_class);
+  EXPECT_EQ(m.vendor, 0x1af4);
+  EXPECT_EQ(m.device, 0x1042);
+  EXPECT_EQ(m.instance, 0u);
+  ASSERT_EQ(parse_match("pci:1AF4:1041#2", &m), nullptr);
+  EXPECT_EQ(m.device, 0x1041);
+  EXPECT_EQ(m.instance, 2u);
+  ASSERT_EQ(parse_match("pci:0100", &m), nullptr);
+  EXPECT_TRUE(m.by_class);
+  EXPECT_EQ(m.class_code, 0x010000u);
+  EXPECT_EQ(m.class_mask, 0xffff00u);
+  ASSERT_EQ(parse_match("pci:010802#1", &m), nullptr);
+  EXPECT_EQ(m.class_code, 0x010802u);
+  EXPECT_EQ(m.class_mask, 0xffffffu);
+  EXPECT_EQ(m.instance, 1u);
+  for (const char* bad : {"pci:", "pci:1af4:", "pci:1af4:10422", "pci:af4:1042", "pci:01000", "pci:1af4:1042#",
+                          "pci:1af4:1042#1000", "pci:1af4:1042x", "pci:zz", "virtio,mmio", "pci:1af4:1042#1#2"}) {
+    EXPECT_NE(parse_match(bad, &m), nullptr) << bad;
+  }
+  EXPECT_TRUE(is_spec("pci:0100"));
+  EXPECT_FALSE(is_spec("pc"));
+
+  Function blk;
+  blk.vendor = 0x1af4;
+  blk.device = 0x1042;
+  blk.class_code = 0x010000;
+  ASSERT_EQ(parse_match("pci:1af4:1042", &m), nullptr);
+  EXPECT_TRUE(matches(blk, m));
+  ASSERT_EQ(parse_match("pci:0100", &m), nullptr);
+  EXPECT_TRUE(matches(blk, m));
+  ASSERT_EQ(parse_match("pci:010001", &m), nullptr);
+  EXPECT_FALSE(matches(blk, m));
+  blk.header_type = 1;
+  ASSERT_EQ(parse_match("pci:1af4:1042", &m), nullptr);
+  EXPECT_FALSE(matches(blk, m)) << "bridges are the bus task's";
+}
+
+// Config space as bytes: one function with a capability list (a vendor
+// capability at 0x40, MSI-X at 0x50, MSI at 0x60).
+struct ByteConfig final : Config {
+  uint8_t bytes[4096] = {};
+  uint32_t read32(uint32_t, uint32_t off) override {
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = v << 8 | bytes[off + static_cast<uint32_t>(i)];
+    return v;
+  }
+  void write32(uint32_t, uint32_t off, uint32_t v) override {
+    for (uint32_t i = 0; i < 4; ++i) bytes[off + i] = static_cast<uint8_t>(v >> (8 * i));
+  }
+  ByteConfig() {
+    write32(0, kVendorDevice, 0x10421af4);
+    write32(0, kCommandStatus, (1u << 20) | kMemorySpace | kBusMaster);  // capabilities list; decode, BME on
+    write32(0, kBar0 + 16, 0x8000000c);
+    bytes[kCapabilities] = 0x40;
+    bytes[0x40] = 0x09, bytes[0x41] = 0x50, bytes[0x42] = 16;  // vendor (virtio), next 0x50
+    bytes[0x50] = 0x11, bytes[0x51] = 0x60;                    // MSI-X, next 0x60
+    bytes[0x60] = 0x05, bytes[0x61] = 0x00;                    // MSI, end
+  }
+};
+
+TEST(PciPolicy, ADriverWritesOnlyWhatCannotHurtOthers) {
+  ByteConfig c;
+  // Reads: anywhere in the function's 4 KiB, aligned.
+  EXPECT_EQ(check_config_access(c, 0, 0x10, 4, false), Status::kOk);
+  EXPECT_EQ(check_config_access(c, 0, 0xffc, 4, false), Status::kOk);
+  EXPECT_EQ(check_config_access(c, 0, 0x1000, 4, false), Status::kInvalidArgument);
+  EXPECT_EQ(check_config_access(c, 0, 0x11, 2, false), Status::kInvalidArgument) << "misaligned";
+  EXPECT_EQ(check_config_access(c, 0, 0x10, 3, false), Status::kInvalidArgument) << "no 3-byte accesses";
+  EXPECT_EQ(check_config_access(c, 0, 0x10, 8, false), Status::kInvalidArgument);
+  // Writes: never a BAR, the ROM BAR, the IDs, the interrupt line, extended space.
+  for (uint32_t off : {0x10u, 0x14u, 0x20u, 0x24u, 0x30u, 0x00u, 0x08u, 0x0cu, 0x3cu, 0x34u}) {
+    EXPECT_EQ(check_config_access(c, 0, off, 4, true), Status::kInsufficientRights) << std::hex << off;
+  }
+  EXPECT_EQ(check_config_access(c, 0, 0x100, 4, true), Status::kInsufficientRights);
+  // Nor MSI-X's or MSI's structures, any byte of them.
+  EXPECT_EQ(check_config_access(c, 0, 0x52, 2, true), Status::kInsufficientRights) << "MSI-X control";
+  EXPECT_EQ(check_config_access(c, 0, 0x54, 4, true), Status::kInsufficientRights) << "MSI-X table offset";
+  EXPECT_EQ(check_config_access(c, 0, 0x64, 4, true), Status::kInsufficientRights) << "MSI address";
+  EXPECT_EQ(check_config_access(c, 0, 0x62, 1, true), Status::kInsufficientRights) << "MSI enable";
+  // The vendor capability (virtio's PCI config access window) is the driver's.
+  EXPECT_EQ(check_config_access(c, 0, 0x44, 4, true), Status::kOk);
+  EXPECT_EQ(check_config_access(c, 0, 0x4c, 4, true), Status::kOk);
+
+  // The Command register: only INTx-disable changes.
+  ASSERT_EQ(check_config_access(c, 0, kCommandStatus, 2, true), Status::kOk);
+  config_write(c, 0, kCommandStatus, 2, kIntxDisable);  // (asks decode and BME off too)
+  EXPECT_EQ(config_read(c, 0, kCommandStatus, 2), kMemorySpace | kBusMaster | kIntxDisable);
+  config_write(c, 0, kCommandStatus, 4, 0xffffffff);
+  EXPECT_EQ(config_read(c, 0, kCommandStatus, 2), kMemorySpace | kBusMaster | kIntxDisable) << "no more bits";
+  config_write(c, 0, kCommandStatus + 1, 1, 0);
+  EXPECT_EQ(config_read(c, 0, kCommandStatus, 2), kMemorySpace | kBusMaster) << "high byte: INTx-disable off";
+  EXPECT_EQ(check_config_access(c, 0, kCommandStatus, 1, true), Status::kInsufficientRights)
+      << "the low byte holds decode and bus mastering only";
+  // A narrow write elsewhere keeps its neighbours.
+  c.write32(0, 0x44, 0x11223344);
+  config_write(c, 0, 0x45, 1, 0xaa);
+  EXPECT_EQ(c.read32(0, 0x44), 0x1122aa44u);
+  EXPECT_EQ(config_read(c, 0, 0x46, 2), 0x1122u);
+}
+
+TEST(PciPolicy, ALoopingCapabilityListEnds) {
+  ByteConfig c;
+  c.bytes[0x61] = 0x40;  // MSI -> the vendor capability again: a loop
+  EXPECT_EQ(check_config_access(c, 0, 0x80, 4, true), Status::kOk);
+  EXPECT_EQ(check_config_access(c, 0, 0x64, 4, true), Status::kInsufficientRights);
+}
+
+}  // namespace
+}  // namespace keel::pci

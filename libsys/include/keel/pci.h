@@ -137,4 +137,44 @@ bool stream_id(const Host& host, uint32_t bdf, uint32_t* out);
 // "1af4:1042 at 00:02.0" into buf.
 void describe(const Function& f, char* buf, size_t size);
 
+// A description's `device = pci:VENDOR:DEVICE[#N]` or `pci:CLASS[#N]`
+// (hex; CLASS is class and subclass, 4 digits, or with the programming
+// interface, 6): which function, and the how-manieth (from 0) that matches.
+struct Match {
+  bool by_class = false;
+  uint16_t vendor = 0, device = 0;
+  uint32_t class_code = 0;  // 24 bits
+  uint32_t class_mask = 0;  // 0xffffff, or 0xffff00 for CLASS of 4 digits
+  uint32_t instance = 0;
+};
+constexpr char kSpecPrefix[] = "pci:";
+// True for a spec of that form (a PCI device, found through the bus task).
+bool is_spec(const char* spec);
+// nullptr on success, else what is wrong with the spec.
+const char* parse_match(const char* spec, Match* out);
+// Whether f is one the match names (ignoring instance); bridges never are.
+bool matches(const Function& f, const Match& m);
+
+// The bus task's rule for a driver's config-space access to the function
+// it was given (the bus task is the only writer of everyone's config
+// space; the driver asks it). `offset` must be aligned to `width` (1, 2 or
+// 4) and below 4 KiB; reads are otherwise free. Writes are refused
+// (kPermissionDenied) to:
+//   - the header (0x00..0x3f), but for the Command register's INTx-disable
+//     bit: a driver may not move its BARs onto someone else's, turn off its
+//     decode, or turn on bus mastering the bus task turned off;
+//   - an MSI or MSI-X capability: an enabled MSI is a DMA write to an
+//     address the device chooses (keel has no safe MSI path yet);
+//   - extended config space (0x100..): ATS, ACS, resizable BARs and the
+//     like are the bus task's.
+// kInvalidArgument: a bad width, a misaligned or out-of-range offset.
+Status check_config_access(Config& config, uint32_t bdf, uint32_t offset, uint32_t width, bool write);
+
+// A narrow access to config space through 32-bit ones. config_write is a
+// driver's write that check_config_access allowed: it merges the other
+// bytes of its dword as read, and in the Command/Status dword changes only
+// INTx-disable (the Status half is written 0: its bits are write-1-to-clear).
+uint32_t config_read(Config& config, uint32_t bdf, uint32_t offset, uint32_t width);
+void config_write(Config& config, uint32_t bdf, uint32_t offset, uint32_t width, uint32_t value);
+
 }  // namespace keel::pci
