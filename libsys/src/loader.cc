@@ -18,6 +18,8 @@ Error take_slot(LoadContext& ctx, uint64_t* slot) {
   return Error::kOk;
 }
 
+}  // namespace
+
 // A fresh zeroed frame, filled from src[0..len), mapped at va in `as`.
 Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, size_t len, uint64_t flags) {
   uint64_t frame = 0, scratch = 0;
@@ -46,8 +48,6 @@ Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, 
   }
   return map_with_tables(ctx, frame, as, va, flags);
 }
-
-}  // namespace
 
 Error map_frame(uint64_t frame, uint64_t as, uint64_t va, uint64_t flags, const TableSource& tables) {
   Error e = FrameCap(frame).map(as, va, flags);

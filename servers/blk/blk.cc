@@ -23,6 +23,7 @@
 #include "keel/task.h"
 #include "keel/thread.h"
 #include "keel/virtio.h"
+#include "keel/virtio_device.h"
 
 namespace {
 
@@ -52,8 +53,8 @@ struct RequestHeader {
 constexpr uint64_t kHeaderPage = vio::Queue::kBytes, kData = kHeaderPage + 4096;
 
 struct Disk {
-  vio::MmioRegs regs{0};
-  vio::MmioTransport transport{regs};  // (over regs, whatever they are set to)
+  vio::Device device;                               // virtio-mmio or virtio-pci, as init gave it
+  vio::Transport* transport = &device.transport();  // (re-taken once open)
   vio::Queue queue;
   uint64_t dma_va = 0, dma_pa = 0, dma_size = 0;
   uint64_t capacity = 0;  // 512-byte sectors
@@ -69,7 +70,7 @@ uint64_t irq_bits() { return abi::device_irq_bit(0, 0); }
 // A device that found an error (a wild descriptor) serves nothing until it
 // is reset: the driver exits, and init restarts it (restart = on-fault).
 void acknowledge_interrupt() {
-  if ((g_disk.transport.take_interrupt_status() & vio::kConfigChange) != 0 && vio::needs_reset(g_disk.transport)) {
+  if ((g_disk.transport->take_interrupt_status() & vio::kConfigChange) != 0 && vio::needs_reset(*g_disk.transport)) {
     sys::print("blk: the device reports an error and needs a reset; exiting for a restart\n");
     sys::exit(3);
   }
@@ -121,7 +122,7 @@ int start_chain(uint32_t type, uint64_t sector, uint64_t data_pa, uint32_t bytes
   st.addr = hdr_pa + 16;
   st.len = 1;
   st.flags = vio::kDescWrite;
-  d.queue.submit(d.transport, static_cast<uint16_t>(head));
+  d.queue.submit(*d.transport, static_cast<uint16_t>(head));
   return head;
 }
 
@@ -156,36 +157,34 @@ const char* request(uint32_t type, uint64_t sector, uint64_t data_offset, uint32
 
 const char* start() {
   const abi::StartInfo* info = abi::start_info();
-  if (info->device_count != 1 || info->devices[0].range_count != 1 || info->devices[0].ranges[0].size < 0x200 ||
-      info->devices[0].irq_count != 1) {
-    return "expected one virtio-mmio device with one interrupt";
-  }
+  if (info->device_count != 1 || info->devices[0].irq_count != 1) return "expected one device with one interrupt";
   if (info->dma_size < kData + kTestBytes) return "needs dma = 64K";
   Disk& d = g_disk;
-  d.regs = vio::MmioRegs(info->devices[0].ranges[0].va);
   d.dma_va = info->dma_va;
   d.dma_pa = info->dma_pa;
   d.dma_size = info->dma_size;
-  if (const char* why = vio::check_transport(d.regs, vio::kBlock)) return why;
+  if (const char* why = d.device.open(info->devices[0], 0, vio::kBlock)) return why;
+  d.transport = &d.device.transport();
   uint64_t features = 0;
-  if (const char* why =
-          vio::negotiate(d.transport, kFeatureRo | kFeatureBlkSize | kFeatureFlush | kFeatureSegMax, &features)) {
+  if (const char* why = vio::negotiate(
+          *d.transport, kFeatureRo | kFeatureBlkSize | kFeatureFlush | kFeatureSegMax | d.device.platform_features(),
+          &features)) {
     return why;
   }
   // The configuration (§5.2.4), little-endian; re-read until the generation is stable.
   uint32_t gen = 0;
   do {
-    gen = d.transport.config_generation();
-    d.capacity = d.transport.config32(0) | uint64_t{d.transport.config32(4)} << 32;
-    if ((features & kFeatureBlkSize) != 0) d.blk_size = d.transport.config32(20);
-  } while (gen != d.transport.config_generation());
+    gen = d.transport->config_generation();
+    d.capacity = d.transport->config32(0) | uint64_t{d.transport->config32(4)} << 32;
+    if ((features & kFeatureBlkSize) != 0) d.blk_size = d.transport->config32(20);
+  } while (gen != d.transport->config_generation());
   // Untrusted values: a block size keel does not handle is refused.
   if (d.blk_size < 512 || d.blk_size > 65536 || (d.blk_size & (d.blk_size - 1)) != 0) return "implausible blk_size";
   if (d.capacity == 0 || d.capacity > (uint64_t{1} << 48)) return "implausible capacity";
   d.read_only = (features & kFeatureRo) != 0;
   d.flush = (features & kFeatureFlush) != 0;
-  if (const char* why = d.queue.setup(d.transport, 0, {d.dma_va, d.dma_pa, d.dma_size})) return why;
-  d.transport.set_status(d.transport.status() | vio::kDriverOk);
+  if (const char* why = d.queue.setup(*d.transport, 0, {d.dma_va, d.dma_pa, d.dma_size})) return why;
+  d.transport->set_status(d.transport->status() | vio::kDriverOk);
   // Its serial (GET_ID, §5.2.6): 20 bytes, NUL-padded; untrusted, so only
   // printable characters are shown.
   char id[kIdBytes + 1] = {};

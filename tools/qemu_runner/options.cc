@@ -87,6 +87,7 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   std::string machine = "virt";
   if (o.el2) machine += ",virtualization=on";
   if (o.gic != 0) machine += absl::StrCat(",gic-version=", o.gic);
+  if (o.iommu) machine += ",iommu=smmuv3";
   *argv = {"qemu-system-aarch64", "-M", machine, "-cpu", o.cpu, "-smp", std::to_string(o.smp), "-m", o.mem};
   if (o.gdb_port != 0) {
     for (const char* a : {"-display", "none", "-monitor", "none"}) argv->push_back(a);
@@ -159,22 +160,43 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
   // following the host clock, so runs repeat exactly.
   if (o.icount) argv->insert(argv->end(), {"-icount", "shift=0,sleep=off"});
   if (!o.trace_file.empty()) argv->insert(argv->end(), {"-d", "int,mmu,guest_errors", "-D", o.trace_file});
-  for (size_t i = 0; i < o.drives.size(); ++i) {
-    std::string file = o.drives[i];
-    const bool ro = absl::EndsWith(file, ",ro");
-    if (ro) file.resize(file.size() - 3);
-    if (file.empty() || access(file.c_str(), ro ? R_OK : R_OK | W_OK) != 0) {
-      *error = absl::StrCat("--drive ", o.drives[i], ": cannot ", ro ? "read" : "read and write", " it");
+  // A drive's file, checked readable (and writable unless ,ro).
+  auto drive_file = [&](const std::string& flag, const std::string& spec, std::string* file, bool* ro) {
+    *file = spec;
+    *ro = absl::EndsWith(spec, ",ro");
+    if (*ro) file->resize(file->size() - 3);
+    if (file->empty() || access(file->c_str(), *ro ? R_OK : R_OK | W_OK) != 0) {
+      *error = absl::StrCat(flag, " ", spec, ": cannot ", *ro ? "read" : "read and write", " it");
       return false;
     }
-    // QEMU option values escape a comma by doubling it. Pinned to transport
-    // i (the bus QEMU otherwise fills from the top), so disk i is always
-    // the same virtio-mmio node.
-    const std::string escaped = absl::StrReplaceAll(file, {{",", ",,"}});
-    argv->insert(argv->end(), {"-drive", absl::StrCat("if=none,format=raw,id=disk", i, ",file=", escaped,
-                                                      ro ? ",readonly=on" : "")});
+    // QEMU option values escape a comma by doubling it.
+    *file = absl::StrReplaceAll(*file, {{",", ",,"}});
+    return true;
+  };
+  for (size_t i = 0; i < o.drives.size(); ++i) {
+    std::string file;
+    bool ro = false;
+    if (!drive_file("--drive", o.drives[i], &file, &ro)) return false;
+    // Pinned to transport i (the bus QEMU otherwise fills from the top),
+    // so disk i is always the same virtio-mmio node.
+    argv->insert(argv->end(),
+                 {"-drive", absl::StrCat("if=none,format=raw,id=disk", i, ",file=", file, ro ? ",readonly=on" : "")});
     argv->insert(argv->end(), {"-device", absl::StrCat("virtio-blk-device,drive=disk", i, ",bus=virtio-mmio-bus.", i,
                                                        ",serial=keel-disk", i)});
+  }
+  for (size_t i = 0; i < o.pci_drives.size(); ++i) {
+    std::string file;
+    bool ro = false;
+    if (!drive_file("--pci_drive", o.pci_drives[i], &file, &ro)) return false;
+    // Modern only (disable-legacy), addresses through the platform's IOMMU
+    // when there is one (iommu_platform: the driver must accept
+    // VIRTIO_F_ACCESS_PLATFORM), no option ROM (keel runs no firmware
+    // drivers), in slot 1 + i of the root bus.
+    argv->insert(argv->end(),
+                 {"-drive", absl::StrCat("if=none,format=raw,id=pdisk", i, ",file=", file, ro ? ",readonly=on" : "")});
+    argv->insert(argv->end(),
+                 {"-device", absl::StrCat("virtio-blk-pci,drive=pdisk", i, ",bus=pcie.0,addr=", 1 + i,
+                                          ",disable-legacy=on,iommu_platform=on,romfile=,serial=keel-pdisk", i)});
   }
   // Modern virtio only (keel's drivers refuse the legacy transport).
   if (!o.drives.empty() || o.net || !o.net_dgram.empty()) {

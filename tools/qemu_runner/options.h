@@ -24,6 +24,10 @@ struct RunOptions {
   // Raw disk images, FILE or FILE,ro, each a virtio-blk-device on a modern
   // (version 2) virtio-mmio transport, in order from the first transport.
   std::vector<std::string> drives;
+  // The same as virtio-blk-pci functions (modern, iommu_platform=on) in
+  // slots 1.. of the PCIe root bus.
+  std::vector<std::string> pci_drives;
+  bool iommu = false;  // an SMMUv3 in front of the PCIe devices (virt's iommu=smmuv3)
   // A network: a virtio-net-device on transport kNetTransport, on QEMU user
   // networking with restrict=on (the guest reaches nothing outside QEMU)
   // and these forwards, each PROTO:HOSTPORT:GUESTPORT (tcp or udp), bound
@@ -59,6 +63,8 @@ inline constexpr char kOptionHelp[] =
     "  --append TEXT      the guest's /chosen/bootargs (init reads them from its boot info)\n"
     "  --plugin SO,ARGS   load a QEMU TCG plugin (bazel run //:profile uses it)\n"
     "  --drive FILE[,ro]  attach a raw disk image as a virtio-blk device (repeatable; ,ro: read-only)\n"
+    "  --pci_drive FILE[,ro]  the same as a virtio-blk-pci function on the PCIe root bus (slot 1, 2, ...)\n"
+    "  --iommu            an SMMUv3 in front of the PCIe devices (iommu=smmuv3)\n"
     "  --net [FWD,...]    a virtio-net device on QEMU user networking (restrict=on: no way out), with\n"
     "                     forwards PROTO:HOSTPORT:GUESTPORT bound to 127.0.0.1 (e.g. tcp:8080:80,udp:7007:7)\n"
     "  --net_dgram L:R    the network device on a UDP socket pair on 127.0.0.1 (raw frames; tests)\n"

@@ -77,6 +77,24 @@ TEST(RunnerOptions, DrivesAreModernVirtioBlockDevicesInOrder) {
   EXPECT_NE(Error(o).find("--drive /nonexistent/disk.img: cannot read and write it"), std::string::npos);
 }
 
+TEST(RunnerOptions, PciDrivesAreModernFunctionsBehindTheIommuWhenAsked) {
+  RunOptions o = Base();
+  o.pci_drives = {"/proc/self/exe,ro", "/proc/self/exe,ro"};
+  std::string c = Cmd(o);
+  EXPECT_NE(c.find("-drive if=none,format=raw,id=pdisk0,file=/proc/self/exe,readonly=on -device "
+                   "virtio-blk-pci,drive=pdisk0,bus=pcie.0,addr=1,disable-legacy=on,iommu_platform=on,romfile=,"
+                   "serial=keel-pdisk0"),
+            std::string::npos)
+      << c;
+  EXPECT_NE(c.find("drive=pdisk1,bus=pcie.0,addr=2,"), std::string::npos) << c;
+  EXPECT_EQ(c.find("iommu=smmuv3"), std::string::npos) << c;
+  o.iommu = true;
+  c = Cmd(o);
+  EXPECT_NE(c.find("-M virt,iommu=smmuv3 "), std::string::npos) << c;
+  o.pci_drives = {"/nonexistent/disk.img"};
+  EXPECT_NE(Error(o).find("--pci_drive /nonexistent/disk.img: cannot read and write it"), std::string::npos);
+}
+
 TEST(RunnerOptions, NetworksStayOnLoopback) {
   RunOptions o = Base();
   o.net = true;

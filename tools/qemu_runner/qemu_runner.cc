@@ -52,6 +52,7 @@ ABSL_FLAG(std::string, cpu, "cortex-a72", "CPU model");
 ABSL_FLAG(int, smp, 1, "number of CPUs");
 ABSL_FLAG(std::string, mem, "512M", "RAM size, e.g. 128M or 2G");
 ABSL_FLAG(bool, el2, false, "enter keel at EL2 (virtualization=on)");
+ABSL_FLAG(bool, iommu, false, "an SMMUv3 in front of the PCIe devices (virt's iommu=smmuv3)");
 ABSL_FLAG(int, gic, 0, "GIC version, 2 or 3 (0: QEMU's default)");
 ABSL_FLAG(bool, uboot, false, "boot through Debian's U-Boot (booti)");
 ABSL_FLAG(std::string, load_addr, "",
@@ -143,6 +144,7 @@ std::vector<std::string> g_expects;
 std::vector<std::string> g_fail_on;
 std::vector<std::string> g_input_on;
 std::vector<std::string> g_drives;
+std::vector<std::string> g_pci_drives;
 bool g_net = false;
 std::vector<std::string> g_net_forwards;
 
@@ -163,7 +165,8 @@ std::vector<char*> take_expects(int argc, char** argv) {
     }
     for (auto [flag, list] :
          {std::pair{std::string("--expect"), &g_expects}, std::pair{std::string("--fail_on"), &g_fail_on},
-          std::pair{std::string("--input_on"), &g_input_on}, std::pair{std::string("--drive"), &g_drives}}) {
+          std::pair{std::string("--input_on"), &g_input_on}, std::pair{std::string("--drive"), &g_drives},
+          std::pair{std::string("--pci_drive"), &g_pci_drives}}) {
       if (absl::StartsWith(a, flag + "=")) {
         list->push_back(a.substr(flag.size() + 1));
         taken = true;
@@ -319,6 +322,8 @@ int run(int argc, char** argv) {
   o.append = absl::GetFlag(FLAGS_append);
   o.plugin = user_path(absl::GetFlag(FLAGS_plugin));
   for (const std::string& d : g_drives) o.drives.push_back(user_path(d));
+  for (const std::string& d : g_pci_drives) o.pci_drives.push_back(user_path(d));
+  o.iommu = absl::GetFlag(FLAGS_iommu);
   o.net = g_net;
   o.net_forwards = g_net_forwards;
   o.net_dgram = absl::GetFlag(FLAGS_net_dgram);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "keel/pci.h"
 
 namespace keel::tools {
 namespace {
@@ -229,8 +230,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         task->serves |= sysdesc::kServeClock;
       } else if (value == "disk") {
         task->serves |= sysdesc::kServeDisk;
+      } else if (value == "pci") {
+        task->serves |= sysdesc::kServePci;
       } else {
-        return error(absl::StrCat("unknown protocol '", value, "' (clock, disk)"));
+        return error(absl::StrCat("unknown protocol '", value, "' (clock, disk, pci)"));
       }
     } else if (key == "device") {
       if (task->device_count == sysdesc::kMaxDevices) {
@@ -240,6 +243,10 @@ absl::StatusOr<sysdesc::System> parse_system(absl::string_view text, const std::
         return error(absl::StrCat("bad device '", value,
                                   "' (COMPATIBLE, COMPATIBLE#N, /PATH or stdout; at most 47 characters)"));
       }
+      const std::string spec(value);
+      keel::pci::Match match;
+      const char* why = keel::pci::is_spec(spec.c_str()) ? keel::pci::parse_match(spec.c_str(), &match) : nullptr;
+      if (why != nullptr) return error(absl::StrCat("bad device '", value, "': ", why));
       char(&d)[sysdesc::kDeviceSpecSize] = task->devices[task->device_count++];
       std::memset(d, 0, sizeof d);
       std::memcpy(d, value.data(), value.size());

@@ -110,7 +110,7 @@ TEST(SysdescTest, WholeSystemRules) {
 TEST(SysdescTest, Devices) {
   auto r = parse_system(with("task blk\n program = client\n role = driver\n priority = 200\n"
                              " device = virtio,mmio#31   # the last transport\n device = /pl031@9010000\n"
-                             " serves = clock\n serves = disk\n"),
+                             " serves = clock\n serves = disk\n serves = pci\n"),
                         kModules);
   ASSERT_TRUE(r.ok()) << r.status();
   const sysdesc::Task& t = r->tasks[2];
@@ -118,7 +118,7 @@ TEST(SysdescTest, Devices) {
   ASSERT_EQ(t.device_count, 2u);
   EXPECT_STREQ(t.devices[0], "virtio,mmio#31");
   EXPECT_STREQ(t.devices[1], "/pl031@9010000");
-  EXPECT_EQ(t.serves, sysdesc::kServeClock | sysdesc::kServeDisk);
+  EXPECT_EQ(t.serves, sysdesc::kServeClock | sysdesc::kServeDisk | sysdesc::kServePci);
   auto dma = parse_system(
       with("task blk\n program = client\n role = driver\n priority = 200\n device = x\n dma = 64K\n"), kModules);
   ASSERT_TRUE(dma.ok()) << dma.status();
@@ -170,10 +170,14 @@ TEST(SysdescTest, Devices) {
               "line 15: dma must be a power of two, 4K..1M")
         << bad;
   }
+  EXPECT_EQ(error_of(with("task p\n program = client\n role = driver\n priority = 3\n device = pci:1af4:104\n")),
+            "line 16: bad device 'pci:1af4:104': the device is 4 hex digits");
+  EXPECT_EQ(error_of(with("task p\n program = client\n role = driver\n priority = 3\n device = pci:01\n")),
+            "line 16: bad device 'pci:01': CLASS is 4 (class, subclass) or 6 (with programming interface) hex digits");
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = clock\n")),
             "task c: only a driver serves a protocol");
   EXPECT_EQ(error_of(with("task c\n program = client\n priority = 3\n serves = time\n")),
-            "line 15: unknown protocol 'time' (clock, disk)");
+            "line 15: unknown protocol 'time' (clock, disk, pci)");
   EXPECT_EQ(error_of(with("task d\n program = client\n role = driver\n priority = 3\n")),
             "task d: a driver needs at least one 'device = ...' (or a 'connect = DRIVER')");
   auto st = parse_system(with("task net\n program = client\n role = driver\n priority = 200\n device = x\n"

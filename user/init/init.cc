@@ -28,6 +28,7 @@
 #include "keel/proto/console.h"
 #include "keel/proto/disk.h"
 #include "keel/proto/memory.h"
+#include "keel/proto/pci.h"
 #include "keel/sys.h"
 #include "keel/system.h"
 #include "keel/task.h"
@@ -87,6 +88,8 @@ struct TaskRun {
   bool made = false;         // its untyped block exists (it ran before)
   bool quarantined = false;  // a device of it did not reset: its block (DMA memory) is never reused
   uint64_t entry = 0;        // its program's entry (crash injection's offsets are from it)
+  uint32_t pci_claimed = 0;  // bit d: its device d is a PCI function the bus task gave it
+  uint32_t pci_bdf[sd::kMaxDevices] = {};
 };
 TaskRun g_tasks[sd::kMaxTasks];
 
@@ -221,13 +224,19 @@ struct DevPiece {
   unsigned bits = 0;
   bool split = false;
   uint64_t first_frame = 0;  // its frames' first slot once framed (0: not yet)
+  unsigned frame_bits = 12;  // 12: 4 KiB frames, 21: 2 MiB frames
 };
 constexpr size_t kMaxPieces = 128;
 DevPiece g_pieces[kMaxPieces];
 size_t g_piece_count = 0;
 uint64_t g_next_dev_slot = kDevSlots;
-constexpr unsigned kFramedBits = 16;
-constexpr uint64_t kMaxDevicePages = 64;  // per register range a driver is given (init's slots are finite)
+constexpr unsigned kFramedBits = 16;    // pieces made into 4 KiB frames: 64 KiB
+constexpr unsigned kFramed2MBits = 24;  // pieces made into 2 MiB frames: 16 MiB
+constexpr uint64_t kMaxDevicePages =
+    64;  // per register range a driver is given in 4 KiB frames (init's slots are finite)
+// A larger range (2 MiB aligned: a PCI host bridge's ECAM) is mapped with
+// 2 MiB frames, at most this much of it; the task is told what was mapped.
+constexpr uint64_t kMaxLargeDeviceBytes = uint64_t{16} << 20;
 
 void device_memory_init() {
   for (uint64_t i = 0; i < g_info->untyped_count && g_piece_count < kMaxPieces; ++i) {
@@ -236,11 +245,14 @@ void device_memory_init() {
   }
 }
 
-// The slot (in init's CNode) of a frame for the device page at pa.
-// kInvalidAddress: no device untyped covers it (not device memory, or
-// hardware the kernel keeps); kNotEnoughMemory: init's slots ran out.
-Error device_page(uint64_t pa, uint64_t* frame) {
-  pa &= ~uint64_t{0xfff};
+// The slot (in init's CNode) of a frame of 2^frame_bits bytes (12 or 21)
+// for the device memory at pa. kInvalidAddress: no device untyped covers
+// it (not device memory, or hardware the kernel keeps); kNotEnoughMemory:
+// init's slots ran out; kInvalidArgument: the memory there was made into
+// frames of the other size already.
+Error device_frame(uint64_t pa, unsigned frame_bits, uint64_t* frame) {
+  pa &= ~((uint64_t{1} << frame_bits) - 1);
+  const unsigned framed = frame_bits == 12 ? kFramedBits : kFramed2MBits;
   for (;;) {
     DevPiece* p = nullptr;
     for (size_t i = 0; i < g_piece_count && p == nullptr; ++i) {
@@ -249,15 +261,24 @@ Error device_page(uint64_t pa, uint64_t* frame) {
     }
     if (p == nullptr) return Error::kInvalidAddress;
     if (p->first_frame != 0) {
-      *frame = p->first_frame + (pa - p->base) / 4096;
+      if (p->frame_bits != frame_bits) return Error::kInvalidArgument;
+      *frame = p->first_frame + ((pa - p->base) >> frame_bits);
       return Error::kOk;
     }
-    if (p->bits <= kFramedBits) {
-      const uint64_t n = uint64_t{1} << (p->bits - 12);
+    if (p->bits <= framed) {
+      if (p->bits < frame_bits) return Error::kInvalidArgument;
+      const uint64_t n = uint64_t{1} << (p->bits - frame_bits);
       if (g_next_dev_slot + n > kDevSlotsEnd) return Error::kNotEnoughMemory;
-      Error e = sys::Untyped(p->slot).retype(ObjectType::kFrame4K, 0, g_next_dev_slot, n);
+      // (One Retype makes at most 2 MiB of objects: 2 MiB frames one per
+      // call, still in address order from the untouched piece.)
+      Error e =
+          frame_bits == 12 ? sys::Untyped(p->slot).retype(ObjectType::kFrame4K, 0, g_next_dev_slot, n) : Error::kOk;
+      for (uint64_t k = 0; frame_bits != 12 && e == Error::kOk && k < n; ++k) {
+        e = sys::Untyped(p->slot).retype(ObjectType::kFrame2M, 0, g_next_dev_slot + k);
+      }
       if (e != Error::kOk) return e;
       p->first_frame = g_next_dev_slot;
+      p->frame_bits = frame_bits;
       g_next_dev_slot += n;
       continue;
     }
@@ -271,6 +292,7 @@ Error device_page(uint64_t pa, uint64_t* frame) {
     g_next_dev_slot += 2;
   }
 }
+Error device_page(uint64_t pa, uint64_t* frame) { return device_frame(pa, 12, frame); }
 
 // A channel's shared memory and its two notifications, made once per pair
 // (the first start of either end) from the pool; the ends get copies.
@@ -457,11 +479,118 @@ Error write_start_info(sys::LoadContext& ctx, uint64_t frame, const abi::StartIn
 // notification (task_slot::kDeviceNotification) its interrupts signal, an
 // IrqHandler per interrupt, and what it needs to know in its start info.
 // A device the DTB lacks is refused with a message; nothing is given then.
+// The PCI bus task (the running driver that `serves = pci`), or kMaxTasks.
+uint64_t pci_bus_task() {
+  for (uint64_t i = 0; i < g_sys->task_count; ++i) {
+    if ((g_sys->tasks[i].serves & sd::kServePci) != 0 && g_tasks[i].state == TaskState::kRunning) return i;
+  }
+  return sd::kMaxTasks;
+}
+
+// The PCI functions the task was given back to the bus task: bus
+// mastering and decode off before its memory is reused (a function that
+// no longer answers is forgotten all the same: the bus task is trusted to
+// have done it, and if it is gone there is nobody to ask).
+void release_pci(uint64_t index) {
+  TaskRun& run = g_tasks[index];
+  const uint64_t bus = pci_bus_task();
+  for (uint32_t d = 0; d < sd::kMaxDevices; ++d) {
+    if ((run.pci_claimed & (1u << d)) == 0) continue;
+    if (bus < sd::kMaxTasks) {
+      const Error e = keel::pcibus::release(sys::Endpoint(kDriverEps + bus), run.pci_bdf[d]);
+      if (e != Error::kOk) {
+        sys::print("init: %s: the PCI bus task did not release its function (%s)\n", g_sys->tasks[index].name,
+                   abi::error_name(e));
+      }
+    }
+    run.pci_claimed &= ~(1u << d);
+  }
+}
+
+// Device d of the task, a PCI function (`device = pci:...`): claimed from
+// the bus task (which turns on its decode and bus mastering), its memory
+// BARs mapped one after another in the device's window, its INTx as an
+// IrqHandler like any device interrupt, and a copy of the bus task's
+// endpoint badged with the function for its config space.
+Error give_pci_device(uint64_t index, uint32_t d, uint64_t cn, uint64_t as, uint64_t ntfn, sys::LoadContext& ctx,
+                      abi::DeviceInfo& info) {
+  const sd::Task& t = g_sys->tasks[index];
+  const uint64_t bus = pci_bus_task();
+  if (bus == sd::kMaxTasks) {
+    sys::print("init: task %s: device '%s' needs the PCI bus task (a running driver with 'serves = pci')\n", t.name,
+               t.devices[d]);
+    return Error::kInvalidArgument;
+  }
+  keel::pci::Match match;
+  if (const char* why = keel::pci::parse_match(t.devices[d], &match)) {
+    sys::print("init: task %s: device '%s': %s\n", t.name, t.devices[d], why);
+    return Error::kInvalidArgument;
+  }
+  keel::pcibus::Claimed c;
+  Error e = keel::pcibus::claim(sys::Endpoint(kDriverEps + bus), match, task_id(index), &c);
+  if (e != Error::kOk) {
+    sys::print("init: task %s: no PCI function '%s' for it (%s)\n", t.name, t.devices[d],
+               e == Error::kSlotOccupied ? "another task has it" : "not on the bus");
+    return Error::kInvalidArgument;
+  }
+  g_tasks[index].pci_claimed |= 1u << d;
+  g_tasks[index].pci_bdf[d] = c.bdf;
+  info.pci = 1;
+  (void)keel::snformat(info.path, sizeof info.path, "pci %02x:%02x.%u", c.bdf >> 8, (c.bdf >> 3) & 0x1f, c.bdf & 7);
+  info.pci_bdf = c.bdf;
+  info.pci_id = uint32_t{c.vendor} << 16 | c.device;
+  info.pci_class = c.class_code;
+  info.pci_stream = c.stream;
+  uint64_t va = abi::kDeviceVa + d * abi::kDeviceWindow;
+  for (unsigned b = 0; e == Error::kOk && b < 6; ++b) {
+    if (c.bar_size[b] == 0) continue;
+    const uint64_t pages = (c.bar_size[b] + 0xfff) / 4096;
+    if (pages > kMaxDevicePages || (c.bar_address[b] & 0xfff) != 0) {
+      sys::print("init: task %s: device '%s' BAR%u is %llu KiB; init maps at most %llu KiB\n", t.name, t.devices[d], b,
+                 ull(c.bar_size[b] >> 10), ull(kMaxDevicePages * 4));
+      return Error::kInvalidArgument;
+    }
+    info.bar_va[b] = va;
+    info.bar_pa[b] = c.bar_address[b];
+    info.bar_size[b] = c.bar_size[b];
+    for (uint64_t i = 0; e == Error::kOk && i < pages; ++i, va += 4096) {
+      uint64_t frame = 0;
+      e = device_page(c.bar_address[b] + i * 4096, &frame);
+      if (e == Error::kInvalidAddress) {
+        sys::print("init: task %s: device '%s' BAR%u at 0x%llx is not device memory user space may have\n", t.name,
+                   t.devices[d], b, ull(c.bar_address[b]));
+      }
+      const uint64_t copy = ctx.next_slot++;
+      if (e == Error::kOk) e = self.copy(copy, frame, abi::kRightRead | abi::kRightWrite);
+      if (e == Error::kOk) e = sys::map_with_tables(ctx, copy, as, va, abi::kMapWrite);
+    }
+  }
+  if (e == Error::kOk && c.intid != 0) {
+    uint64_t handler = 0;
+    e = irq_handler(c.intid, index, &handler);
+    if (e == Error::kSlotOccupied) {
+      sys::print("init: task %s: device '%s' interrupt %u is another task's (a shared INTx line)\n", t.name,
+                 t.devices[d], c.intid);
+    }
+    const uint64_t badged = ctx.next_slot++;
+    if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::device_irq_bit(d, 0));
+    if (e == Error::kOk) e = sys::IrqHandler(handler).set_notification(badged);
+    if (e == Error::kOk) e = self.remove(badged);
+    if (e == Error::kOk) e = put_copy(cn, abi::task_slot::kDeviceIrq + abi::kMaxDeviceIrqs * d, handler);
+    if (e == Error::kOk) info.intid[info.irq_count++] = c.intid;
+  }
+  if (e == Error::kOk) {
+    e = put_mint(cn, tslot::kPciConfig + d, kDriverEps + bus, abi::kRightWrite, keel::pcibus::kDriverBadge | c.bdf);
+  }
+  return e;
+}
+
 Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped& ut, sys::LoadContext& ctx,
                    abi::StartInfo* si) {
   const sd::Task& t = g_sys->tasks[index];
   keel::devices::Device dev[sd::kMaxDevices];
   for (uint32_t d = 0; d < t.device_count; ++d) {
+    if (keel::pci::is_spec(t.devices[d])) continue;  // (found through the bus task)
     const char* why = "";
     keel::Status st = keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev[d], &why);
     if (st == keel::Status::kNotFound) {
@@ -480,11 +609,34 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
   for (uint32_t d = 0; e == Error::kOk && d < t.device_count; ++d) {
     abi::DeviceInfo& info = si->devices[si->device_count++];
     for (size_t c = 0; c + 1 < sizeof info.spec && t.devices[d][c] != '\0'; ++c) info.spec[c] = t.devices[d][c];
+    if (keel::pci::is_spec(t.devices[d])) {
+      e = give_pci_device(index, d, cn, as, ntfn, ctx, info);
+      continue;
+    }
     for (size_t c = 0; c + 1 < sizeof info.path && dev[d].path[c] != '\0'; ++c) info.path[c] = dev[d].path[c];
     uint64_t va = abi::kDeviceVa + d * abi::kDeviceWindow;
     for (size_t r = 0; e == Error::kOk && r < dev[d].range_count && r < abi::kMaxDeviceRanges; ++r) {
       const keel::dtb::Range& range = dev[d].ranges[r];
       const uint64_t first = range.base & ~uint64_t{0xfff}, end = (range.base + range.size + 0xfff) & ~uint64_t{0xfff};
+      constexpr uint64_t k2M = uint64_t{1} << 21;
+      if (end - first > kMaxDevicePages * 4096 && (range.base & (k2M - 1)) == 0 && (range.size & (k2M - 1)) == 0) {
+        // Large and 2 MiB aligned: 2 MiB frames, at most kMaxLargeDeviceBytes.
+        const uint64_t size = range.size < kMaxLargeDeviceBytes ? range.size : kMaxLargeDeviceBytes;
+        info.ranges[info.range_count++] = {.va = va, .pa = range.base, .size = size};
+        for (uint64_t off = 0; e == Error::kOk && off < size; off += k2M, va += k2M) {
+          uint64_t frame = 0;
+          e = device_frame(range.base + off, 21, &frame);
+          const uint64_t copy = ctx.next_slot++;
+          if (e == Error::kOk) e = self.copy(copy, frame, abi::kRightRead | abi::kRightWrite);
+          if (e == Error::kOk) e = sys::map_with_tables(ctx, copy, as, va, abi::kMapWrite);
+        }
+        if (e != Error::kOk) {
+          sys::print("init: task %s: device '%s': its %llu MiB range could not be mapped (%s)\n", t.name, t.devices[d],
+                     ull(range.size >> 20), abi::error_name(e));
+        }
+        va = (va + 0xfff) & ~uint64_t{0xfff};
+        continue;
+      }
       if (end - first > kMaxDevicePages * 4096) {
         sys::print("init: task %s: device '%s' has %llu KiB of registers; init maps at most %llu KiB per range\n",
                    t.name, t.devices[d], ull(range.size >> 10), ull(kMaxDevicePages * 4));
@@ -522,6 +674,38 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
   return e;
 }
 
+// The bus task's read-only copy of the DTB (it reads the host bridge from
+// it): the header and blocks up to the end of the last of them — QEMU's
+// totalsize is 1 MiB of mostly padding — with totalsize set to that.
+constexpr uint64_t kMaxDtbCopy = uint64_t{64} << 10;
+Error give_dtb(uint64_t as, sys::LoadContext& ctx, abi::StartInfo* si) {
+  const auto* d = static_cast<const uint8_t*>(dtb());
+  auto be32 = [&](size_t at) {
+    return uint32_t{d[at]} << 24 | uint32_t{d[at + 1]} << 16 | uint32_t{d[at + 2]} << 8 | d[at + 3];
+  };
+  // (the kernel parsed it at boot: the header is sound)
+  const uint64_t structs = uint64_t{be32(8)} + be32(36), strings = uint64_t{be32(12)} + be32(32);
+  const uint64_t used = structs > strings ? structs : strings;
+  if (used > g_info->dtb_size || used > kMaxDtbCopy) {
+    sys::print("init: the DTB holds %llu KiB; the bus task's copy holds at most %llu KiB\n", ull(used >> 10),
+               ull(kMaxDtbCopy >> 10));
+    return Error::kInvalidArgument;
+  }
+  static uint8_t page[4096];  // (init's main thread only)
+  Error e = Error::kOk;
+  for (uint64_t off = 0; e == Error::kOk && off < used; off += 4096) {
+    const size_t len = used - off < 4096 ? used - off : 4096;
+    for (size_t i = 0; i < len; ++i) page[i] = d[off + i];
+    if (off == 0) {  // totalsize (big-endian) = what is copied
+      for (unsigned b = 0; b < 4; ++b) page[4 + b] = static_cast<uint8_t>(used >> (24 - 8 * b));
+    }
+    e = sys::load_page(ctx, as, abi::kDtbVa + off, page, len, 0);
+  }
+  si->dtb_va = abi::kDtbVa;
+  si->dtb_size = used;
+  return e;
+}
+
 // The user timer (`timer = yes`): its IrqHandler (init keeps the original,
 // so a restarted driver gets it again), signalling the driver's
 // notification with abi::kTimerBit.
@@ -546,6 +730,11 @@ Error give_timer(uint64_t index, uint64_t cn, sys::LoadContext& ctx) {
 Error give_dma(const sd::Task& t, uint64_t dma, uint64_t cn, uint64_t as, sys::LoadContext& ctx, abi::StartInfo* si) {
   bool coherent = true;
   for (uint32_t d = 0; d < t.device_count; ++d) {
+    if (keel::pci::is_spec(t.devices[d])) {  // (a PCI function: as its host bridge says)
+      keel::pci::Host host;
+      coherent &= keel::pci::find_host(dtb(), g_info->dtb_size, 0, &host) == keel::Status::kOk && host.dma_coherent;
+      continue;
+    }
     keel::devices::Device dev;
     coherent &=
         keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev) == keel::Status::kOk && dev.dma_coherent;
@@ -764,6 +953,7 @@ Error make_task(uint64_t index) {
     si.untyped_count = g_give_count;
     si.untyped_bytes_total = g_give_bytes;
   }
+  if (e == Error::kOk && (t.serves & sd::kServePci) != 0) e = give_dtb(as, ctx, &si);
   if (e == Error::kOk && t.device_count != 0) e = give_devices(index, cn, as, ut, ctx, &si);
   if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);
   if (e == Error::kOk && t.timer != 0) e = give_timer(index, cn, ctx);
@@ -872,6 +1062,7 @@ Error start_task(uint64_t index) {
   for (uint64_t s = kScratch; s < kScratchEnd; ++s) (void)self.remove(s);
   for (uint64_t s = kScratchTables; s < kScratchTablesEnd; ++s) (void)self.remove(s);
   if (g_tasks[index].made) (void)self.revoke(task_slot(index, kBlock));
+  release_pci(index);
   return e;
 }
 
@@ -923,6 +1114,7 @@ Error stop_task(uint64_t index) {
   const sd::Task& t = g_sys->tasks[index];
   if (!g_tasks[index].made) return Error::kOk;
   Error e = self.revoke(task_slot(index, kBlock));
+  release_pci(index);
   if (!reset_devices(t)) {
     sys::print("init: %s: a device did not reset: the task stays stopped and its memory is never reused\n", t.name);
     g_tasks[index].quarantined = true;

@@ -53,6 +53,11 @@ abi::Error map_frame(uint64_t frame, uint64_t as, uint64_t va, uint64_t flags, c
 // the untyped is revoked).
 abi::Error map_with_tables(LoadContext& ctx, uint64_t frame, uint64_t as, uint64_t va, uint64_t flags);
 
+// A fresh zeroed frame from ctx.untyped (its capability in the next
+// slot), filled from src[0..len) (len <= 4096) through a scratch mapping
+// of the caller's, mapped at va in `as` with flags.
+abi::Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, size_t len, uint64_t flags);
+
 // Loads the ELF at elf[0..size) into the address space in slot `as` (which
 // may be fresh: tables are created as needed). Returns the first error.
 // The pages an ELF's loadable segments take (0 if it is not one keel loads).

@@ -50,6 +50,7 @@ enum CapBits : uint32_t {
 enum ServiceBits : uint32_t {
   kServeClock = 1u << 0,  // keel/proto/clock.h (`date`)
   kServeDisk = 1u << 1,   // keel/proto/block.h's statistics (`disk`)
+  kServePci = 1u << 2,    // keel/proto/pci.h: the PCI bus task (init resolves `device = pci:...` through it)
 };
 
 struct Task {

@@ -57,6 +57,10 @@ constexpr uint64_t kTimer = 17;
 // A driver with a watchdog: a write-only notification of init's (badged
 // with the task's id bit) that answers init's ping (kWatchdogBit).
 constexpr uint64_t kWatchdog = 18;
+// A driver given a PCI function (`device = pci:...`) as its device d: an
+// endpoint to the PCI bus task, badged with the function, for its config
+// space (keel/proto/pci.h: pcibus::BusConfig).
+constexpr uint64_t kPciConfig = 21;   // .. 21 + kMaxDevices
 constexpr uint64_t kDeviceIrq = 240;  // .. 240 + 4 * 4 = 256
 // Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
 // many), and per client (ids 1..kMaxTaskId), from kMemoryClients + 4 * id:
@@ -123,6 +127,8 @@ constexpr uint64_t kDmaVa = 0x0000'5000'0000'0000ull;
 // each, the ranges one after another (page aligned, each at its page offset).
 constexpr uint64_t kDeviceVa = 0x0000'6000'0000'0000ull;
 constexpr uint64_t kDeviceWindow = 0x1'0000'0000ull;  // 4 GiB
+// Where init maps the bus task's copy of the DTB.
+constexpr uint64_t kDtbVa = 0x0000'6800'0000'0000ull;
 
 // One register range of a device, mapped Device-nGnRE read-write.
 struct DeviceRange {
@@ -138,6 +144,17 @@ struct DeviceInfo {
   DeviceRange ranges[kMaxDeviceRanges];
   uint64_t irq_count;
   uint64_t intid[kMaxDeviceIrqs];  // GIC INTIDs; handler: task_slot::kDeviceIrq + kMaxDeviceIrqs * d + i
+  // A PCI function (`device = pci:...`; ranges are then empty): its
+  // bus/device/function, its IDs, and each memory BAR mapped at bar_va[i]
+  // (0: none), bar_pa[i] its CPU address, bar_size[i] its size. Config
+  // space through task_slot::kPciConfig + d.
+  uint64_t pci;  // 1: this is a PCI function
+  uint32_t pci_bdf;
+  uint32_t pci_id;  // vendor << 16 | device
+  uint32_t pci_class;
+  uint32_t pci_pad;
+  uint64_t pci_stream;  // its IOMMU stream ID (pcibus::kNoStream: none)
+  uint64_t bar_va[6], bar_pa[6], bar_size[6];
 };
 
 struct StartInfo {
@@ -154,6 +171,9 @@ struct StartInfo {
   uint64_t untyped_bytes_total;
   uint64_t device_count;  // drivers: devices[0 .. device_count)
   DeviceInfo devices[kMaxDevices];
+  // The bus task (`serves = pci`): a read-only copy of the DTB, the
+  // header's totalsize trimmed to the structure and strings it holds.
+  uint64_t dtb_va, dtb_size;
   // Drivers with `dma = SIZE`: [dma_va, + dma_size) maps [dma_pa, + dma_size),
   // physically contiguous, zeroed; frames at task_slot::kDmaFrames.. in order.
   uint64_t dma_va, dma_pa, dma_size;

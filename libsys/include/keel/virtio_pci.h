@@ -61,6 +61,7 @@ struct Io {
 class MmioIo final : public Io {
  public:
   explicit MmioIo(uint64_t base) : base_(base) {}
+  void set_base(uint64_t base) { base_ = base; }
   uint32_t read(uint32_t offset, unsigned bytes) override;
   void write(uint32_t offset, uint32_t value, unsigned bytes) override;
 
@@ -102,6 +103,11 @@ class PciTransport final : public Transport {
         multiplier_(notify_multiplier),
         isr_(isr),
         device_(device) {}
+  // (For a transport made before its device's layout is known.)
+  void set_notify_geometry(uint32_t notify_length, uint32_t notify_multiplier) {
+    notify_length_ = notify_length;
+    multiplier_ = notify_multiplier;
+  }
   uint32_t status() override { return common_.read(kPciDeviceStatus, 1); }
   void set_status(uint32_t value) override { common_.write(kPciDeviceStatus, value & 0xff, 1); }
   uint64_t device_features() override;
