@@ -18,6 +18,7 @@
 //   this CPU          this_percpu(), this_percpu_or_null(), set_this_percpu(PerCpu*)
 //   ordering          table_writes_visible()       new descriptors visible to table walks (DSB ISHST)
 //                     sync_context()               system-register writes in effect (ISB)
+//                     io_writes_visible()          memory writes seen by a device before the next MMIO write (DSB SY)
 //   caches            clean_invalidate_to_poc(pa, size)   DC CIVAC over the range, complete (DSB SY)
 //   memory            zero_memory(pa, size)        zeroes (size a multiple of 16): DC ZVA where it can
 //   TLB               tlb_flush_page(va, asid), tlb_flush_asid(asid), tlb_flush_all()   inner shareable, complete
@@ -30,7 +31,7 @@
 //   timer             timer_frequency(), timer_arm(ticks), timer_stop(),
 //                     user_timer_arm(deadline), user_timer_stop()
 //   interrupts        irq_controller_init(regs), irq_cpu_init(cpu, mpidr),
-//                     irq_ack(), irq_eoi(id), irq_enable(spi), irq_disable(spi),
+//                     irq_ack(), irq_eoi(id), irq_enable(spi), irq_set_edge(spi), irq_disable(spi),
 //                     irq_enable_ppi(cpu, id), send_sgi(cpu, id)
 //   PMU               pmu_enable()
 //   EL0               enter_user() (the first return to EL0 on this CPU)

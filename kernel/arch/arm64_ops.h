@@ -48,6 +48,11 @@ inline void set_this_percpu(arm64::PerCpu* c) { KEEL_WRITE_SYSREG(tpidr_el1, rei
 
 inline void table_writes_visible() { arm64::dsb_ishst(); }
 inline void sync_context() { arm64::isb(); }
+// Normal-memory writes (a command, a stream table entry) complete before a
+// following Device-memory write (the queue's producer index) reaches a
+// device that reads them by DMA: DSB SY (Arm ARM B2.3.12; the SMMUv3
+// spec's §3.5 ordering of queue writes before PROD updates).
+inline void io_writes_visible() { arm64::dsb_sy(); }
 
 // [pa, pa + size) cleaned and invalidated to the point of coherency through
 // the linear map (DC CIVAC per line, then DSB SY: arm64::dcache_clean_invalidate_poc).
@@ -154,6 +159,7 @@ inline bool irq_cpu_init(uint64_t cpu, uint64_t mpidr) { return arm64::gic_init_
 inline uint32_t irq_ack() { return arm64::gic_ack(); }
 inline void irq_eoi(uint32_t intid) { arm64::gic_eoi(intid); }
 inline void irq_enable(uint32_t spi) { arm64::gic_enable_spi(spi); }
+inline void irq_set_edge(uint32_t spi) { arm64::gic_set_edge_spi(spi); }
 inline void irq_disable(uint32_t spi) { arm64::gic_disable_spi(spi); }
 inline void irq_enable_ppi(uint64_t cpu, uint32_t intid) { arm64::gic_enable_ppi(cpu, intid); }
 inline void send_sgi(uint64_t cpu, uint32_t intid) { arm64::gic_send_sgi(cpu, intid); }

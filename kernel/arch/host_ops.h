@@ -53,6 +53,7 @@ inline void set_this_percpu(arm64::PerCpu* c) { g_host.percpu = c; }
 
 inline void table_writes_visible() {}
 inline void sync_context() {}
+inline void io_writes_visible() {}
 
 inline void clean_invalidate_to_poc(uint64_t, uint64_t) { ++g_host.cpu.cache_cleans; }
 inline void wait_while(const uint32_t*, uint32_t) {}  // (host tests run one thread)
@@ -98,6 +99,7 @@ inline uint32_t irq_ack() {
 }
 inline void irq_eoi(uint32_t) {}
 inline void irq_enable(uint32_t spi) { g_host.cpu.irq_enabled[spi / 64 % 16] |= 1ull << (spi % 64); }
+inline void irq_set_edge(uint32_t) {}
 inline void irq_disable(uint32_t spi) { g_host.cpu.irq_enabled[spi / 64 % 16] &= ~(1ull << (spi % 64)); }
 inline void irq_enable_ppi(uint64_t, uint32_t) {}
 inline void send_sgi(uint64_t, uint32_t) { ++g_host.cpu.sgis_sent; }

@@ -146,15 +146,15 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     kprintf(" [0x%llx, 0x%llx)", ull(kernel_mmio[i].base), ull(kernel_mmio[i].base + kernel_mmio[i].size));
   }
   kprintf("\n");
-  // Until the kernel drives an IOMMU, every DMA-capable device reaches all
-  // of memory: a driver given one is trusted with the machine (docs/objects.md).
-  kprintf("keel: DMA is not confined (no IOMMU): a driver with a DMA device is trusted with all memory\n");
   for (size_t i = 0; i < ndev && i < kMaxBlocks && add_untyped(dev_blocks[i], object::kFlagDevice); ++i) {
     dev_bytes += 1ull << dev_blocks[i].size_bits;
   }
   check(object::insert_original(&cnode[slot::kIrqControl],
                                 Capability{.type = ObjectType::kIrqControl, .rights = abi::kRightsAll}, mdb_anchor()),
         "IRQ control");
+  check(object::insert_original(&cnode[slot::kIoControl],
+                                Capability{.type = ObjectType::kIoControl, .rights = abi::kRightsAll}, mdb_anchor()),
+        "IO control");
   check(object::insert_original(&cnode[slot::kKernelLog],
                                 Capability{.type = ObjectType::kKernelLog, .rights = abi::kRightsAll}, mdb_anchor()),
         "kernel log");

@@ -6,6 +6,7 @@
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/iommu.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
@@ -20,9 +21,11 @@ uint64_t g_ticks_per_slice = 0;
 
 void rearm() { arch::timer_arm(g_ticks_per_slice); }
 
+}  // namespace
+
 // Maps [pa, pa + size) into the device window after the console page and
 // returns its VA (0 on failure). Tables come from the rest of the boot pool.
-uint64_t map_device(const boot::BootInfo& bi, uint64_t pa, uint64_t size) {
+uint64_t map_kernel_device(const boot::BootInfo& bi, uint64_t pa, uint64_t size) {
   static uint64_t next_va = layout::kDeviceWindowBase + 0x10'0000;  // after the console
   static arm64::PageAllocator pool(arch::phys_window(), bi.pool_end_pa, bi.pool_limit_pa);
   uint64_t base = pa & ~(arm64::kPageSize - 1);
@@ -41,6 +44,8 @@ uint64_t map_device(const boot::BootInfo& bi, uint64_t pa, uint64_t size) {
   return va + (pa - base);
 }
 
+namespace {
+uint64_t map_device(const boot::BootInfo& bi, uint64_t pa, uint64_t size) { return map_kernel_device(bi, pa, size); }
 }  // namespace
 
 bool timer_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
@@ -155,6 +160,8 @@ IrqResult irq_dispatch() {
       }
     }
     program_user_timer();
+  } else if (intid == iommu_event_intid() && intid != 0) {
+    iommu_drain_events();  // (edge-triggered: nothing to mask)
   } else if (g_irq[intid].ntfn_pa != 0) {
     // Level-triggered devices keep asserting until served: mask until Ack.
     arch::irq_disable(intid);
@@ -164,6 +171,15 @@ IrqResult irq_dispatch() {
   }
   arch::irq_eoi(intid);
   return r;
+}
+
+Status irq_claim_kernel(uint32_t intid) {
+  if (!g_gic_up || intid < kFirstSpi || intid >= kMaxIntid) return Status::kInvalidArgument;
+  if (g_irq[intid].claimed) return Status::kSlotOccupied;
+  g_irq[intid] = IrqBinding{true, 0, 0};  // claimed for good: no IrqHandler can take it
+  arch::irq_set_edge(intid);
+  arch::irq_enable(intid);
+  return Status::kOk;
 }
 
 Status irq_claim(uint32_t intid) {

@@ -38,6 +38,13 @@ IrqResult irq_dispatch() KEEL_REQUIRES(g_kernel_lock);
 void timer_stop();
 void timer_restart();
 
+// Maps device registers the kernel keeps (the SMMU's) into its device
+// window; their VA, or 0. Boot only (tables from the boot pool).
+uint64_t map_kernel_device(const boot::BootInfo& bi, uint64_t pa, uint64_t size);
+// An SPI the kernel itself handles (the SMMU's event queue): claimed for
+// good, edge-triggered, enabled.
+Status irq_claim_kernel(uint32_t intid);
+
 // Device interrupts (SPIs) for IrqControl/IrqHandler capabilities.
 Status irq_claim(uint32_t intid);                                   // kSlotOccupied if taken
 Status irq_bind(uint32_t intid, uint64_t ntfn_pa, uint64_t badge);  // and unmask it

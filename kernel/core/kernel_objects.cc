@@ -30,7 +30,9 @@ object::PageInfo* live_space(uint64_t root_pa, uint32_t id) KEEL_REQUIRES(g_kern
   return g_pages.live_space(root_pa, id);
 }
 
-bool pages_new_space(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) { return g_pages.new_space(root_pa) != nullptr; }
+bool pages_new_space(uint64_t root_pa, object::PageKind kind) KEEL_REQUIRES(g_kernel_lock) {
+  return g_pages.new_space(root_pa, kind) != nullptr;
+}
 
 // (The table's range is fixed at boot; reading it needs no lock.)
 bool is_ram(uint64_t pa) KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_pages.at(pa) != nullptr; }

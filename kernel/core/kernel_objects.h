@@ -52,7 +52,8 @@ object::PageInfo* page_info(uint64_t pa) KEEL_REQUIRES(g_kernel_lock);
 // space with identity `id` (a mapping record's space), else null.
 object::PageInfo* live_space(uint64_t root_pa, uint32_t id) KEEL_REQUIRES(g_kernel_lock);
 // Records a new address space at root_pa; false if outside the records.
-bool pages_new_space(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
+bool pages_new_space(uint64_t root_pa, object::PageKind kind = object::PageKind::kAddressSpace)
+    KEEL_REQUIRES(g_kernel_lock);
 // Whether pa is RAM (the kernel reaches it through the linear map).
 bool is_ram(uint64_t pa);
 

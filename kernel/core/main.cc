@@ -16,6 +16,7 @@
 #include "kernel/core/fpu.h"
 #include "kernel/core/init_task.h"
 #include "kernel/core/invariants.h"
+#include "kernel/core/iommu.h"
 #include "kernel/core/ipc.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/kernel_objects.h"
@@ -94,6 +95,12 @@ extern "C" [[noreturn]] void kernel_main(const boot::BootInfo* bi) {
   Thread* init = create_init(*bi, dt);
   if (bi->selftest == boot::Selftest::kForgetRecord) forget_first_frame_record();
   (void)timer_init(*bi, dt);  // (before the secondaries: they need the distributor)
+  // Before init runs: from here on every PCIe stream aborts until bound.
+  // Without an IOMMU every DMA-capable device reaches all of memory: a
+  // driver given one is trusted with the machine (docs/security.md).
+  if (!iommu_init(*bi, dt)) {
+    kprintf("keel: DMA is not confined (no IOMMU): a driver with a DMA device is trusted with all memory\n");
+  }
   cpu_set_online(0);
   size_t online = start_secondaries(*bi, dt);
   boot_info_set_cpus_online(online);

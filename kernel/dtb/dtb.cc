@@ -600,6 +600,11 @@ struct BootReader {
         ++out->device_count;
       }
     }
+    if ((kinds & kSmmu) != 0 && !out->smmu.present && v.reg(0, &out->smmu.regs) && out->smmu.regs.size >= 0x20000) {
+      out->smmu.present = true;
+      Interrupt irq;
+      if (v.interrupt(0, &irq)) out->smmu.eventq_intid = irq.intid;
+    }
     if (is_gic(n) && out->gic.version == 0) {
       GicInfo& g = out->gic;
       if (!v.reg(0, &g.distributor) || !v.reg(1, &g.cpu_or_redist)) {

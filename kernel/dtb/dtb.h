@@ -84,6 +84,14 @@ struct DtbInfo {
   // such ranges than kMaxWithheldRanges does not parse.
   Range withheld[kMaxWithheldRanges];
   size_t withheld_count = 0;
+  // The first arm,smmu-v3 node (the kernel drives it: kernel/core/iommu.h):
+  // its registers and the interrupt its event queue raises (the binding's
+  // first interrupt, "eventq" in QEMU's and Linux's order; 0: none).
+  struct {
+    bool present = false;
+    Range regs;
+    uint32_t eventq_intid = 0;
+  } smmu;
   char bootargs[128] = {};  // /chosen/bootargs (QEMU -append), NUL-terminated, possibly truncated
   const char* error = "";   // why parsing failed (a static string)
 

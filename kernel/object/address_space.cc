@@ -11,6 +11,7 @@
 #include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/page_table.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/iommu.h"
 #include "kernel/object/objects.h"
 #include "kernel/object/page_info.h"
 
@@ -79,6 +80,18 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
   const auto ta = t->regs().method_args<abi::PageTableMap>();
   Slot* as_slot = nullptr;
   Status st = lookup_slot(*t, fa.address_space, ObjectType::kAddressSpace, 0, &as_slot);
+  // Or an IoSpace: a device's view. Only RAM (a device reaching another
+  // device's registers is peer-to-peer DMA no driver needs), never
+  // executable, always write-back (the IOMMU's walks and the device's
+  // accesses are coherent: iommu.h).
+  const bool io = st == Status::kInvalidCapability &&
+                  lookup_slot(*t, fa.address_space, ObjectType::kIoSpace, 0, &as_slot) == Status::kOk;
+  if (io) {
+    st = Status::kOk;
+    if (frame && ((s->cap.flags & object::kFlagDevice) != 0 || (fa.flags & abi::kMapExecute) != 0)) {
+      return Status::kInvalidArgument;
+    }
+  }
   if (st != Status::kOk) return st;
   const AddressSpace as = AddressSpace::of(as_slot->cap);
   uint64_t va = fa.va;
@@ -86,9 +99,11 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
   unsigned level;
   if (frame) {
     arm64::Pte leaf{};
-    st = decode_frame(s, fa, &level, &leaf);
+    abi::FrameMap args = fa;
+    if (io) args.flags &= ~abi::kMapUncached;
+    st = decode_frame(s, args, &level, &leaf);
     if (st != Status::kOk) return st;
-    if ((fa.flags & abi::kMapUncached) != 0 && (s->cap.flags & object::kFlagDevice) == 0) {
+    if ((args.flags & abi::kMapUncached) != 0 && (s->cap.flags & object::kFlagDevice) == 0) {
       // The kernel wrote this frame through its cacheable linear map (the
       // zeroing at retype, earlier lives): lines still dirty or present in
       // a cache would be bypassed by a non-cacheable mapping, showing the
@@ -115,7 +130,8 @@ Status mapping_invoke(Thread* t, Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_
   }
   if (st == Status::kNotFound) return Status::kMissingTable;
   if (st != Status::kOk) return st == Status::kOverlap ? Status::kSlotOccupied : st;
-  arch::table_writes_visible();  // the entry is visible to table walks before user code runs
+  arch::table_writes_visible();       // the entry is visible to table walks before user code runs
+  if (io) arch::io_writes_visible();  // (and to the SMMU's, before the driver's doorbell write)
   record_mapping(s, va, level, as.root());
   return Status::kOk;
 }
@@ -135,7 +151,18 @@ void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock) 
   const uint64_t va = m.va;
   if (object::PageInfo* space = live_space(m.root, m.space_id)) {
     const uint64_t old = AddressSpace(m.root).clear(va, frame ? m.level : m.level - 1, cap.object, !frame);
-    if (old != 0 && g_asids.live(*space)) {
+    if (space->kind == object::PageKind::kIoSpace) {
+      // A device's view: the SMMU forgets the page (a table: the stream's
+      // every translation) and CMD_SYNC completes before this returns, so
+      // the memory leaves the device before it can be reused (iommu.h).
+      if (old != 0 && space->asid != 0) {
+        if (frame) {
+          iommu_flush_page(space->asid - 1, va);
+        } else {
+          iommu_flush_stream(space->asid - 1);
+        }
+      }
+    } else if (old != 0 && g_asids.live(*space)) {
       arch::table_writes_visible();
       if (frame) {
         arch::tlb_flush_page(va, space->asid);

@@ -97,10 +97,11 @@ unsigned object_size_bits(ObjectType type, unsigned size_bits) {
     case ObjectType::kNotification:
     case ObjectType::kReply: return 6;
     case ObjectType::kAddressSpace:
+    case ObjectType::kIoSpace:
     case ObjectType::kPageTable:
     case ObjectType::kFrame4K: return 12;
     case ObjectType::kFrame2M: return 21;
-    default: return 0;  // IrqControl is made at boot, IrqHandlers by IrqControl
+    default: return 0;  // IrqControl and IoControl are made at boot, IrqHandlers by IrqControl
   }
 }
 

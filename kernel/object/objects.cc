@@ -42,6 +42,9 @@ void init_object(void*, ObjectType type, uint64_t pa, unsigned size_bits) {
   if (type == ObjectType::kAddressSpace && !pages_new_space(pa)) {
     panic("address space at 0x%llx outside the page records", static_cast<unsigned long long>(pa));
   }
+  if (type == ObjectType::kIoSpace && !pages_new_space(pa, object::PageKind::kIoSpace)) {
+    panic("IoSpace at 0x%llx outside the page records", static_cast<unsigned long long>(pa));
+  }
 }
 
 void removed_cap(void*, const object::Capability& cap, object::Slot* where) {
@@ -61,6 +64,7 @@ void destroy_object(void*, const object::Capability& cap) {
     case ObjectType::kThread: thread_destroy(object_at<Thread>(cap)); break;
     case ObjectType::kCNode: cnode_destroy(cap); break;
     case ObjectType::kAddressSpace: address_space_destroy(cap.object); break;
+    case ObjectType::kIoSpace: io_space_destroy(cap.object); break;
     case ObjectType::kIrqHandler: irq_release(static_cast<uint32_t>(cap.object)); break;
     default: break;  // frames, page tables, untyped: memory only
   }
@@ -119,6 +123,8 @@ Status invoke(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
     case ObjectType::kIrqControl:
     case ObjectType::kIrqHandler: return irq_invoke(t, s, m);
     case ObjectType::kKernelLog: return kernel_log_invoke(t, s, m);
+    case ObjectType::kIoControl:
+    case ObjectType::kIoSpace: return io_invoke(t, s, m);
     default: return Status::kInvalidCapability;
   }
 }

@@ -81,6 +81,7 @@ Status untyped_invoke(Thread* t, object::Slot* ut, abi::Method m) KEEL_REQUIRES(
 Status thread_invoke(Thread* t, object::Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_lock);
 Status mapping_invoke(Thread* t, object::Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_lock);
 Status irq_invoke(Thread* t, object::Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_lock);
+Status io_invoke(Thread* t, object::Slot* s, abi::Method m) KEEL_REQUIRES(g_kernel_lock);
 Status kernel_log_invoke(Thread* t, object::Slot* log, abi::Method m) KEEL_REQUIRES(g_kernel_lock);
 
 // Syscalls on endpoints and replies (endpoint.cc) and notifications
@@ -107,6 +108,7 @@ void reply_destroy_object(Reply* r) KEEL_REQUIRES(g_kernel_lock);
 void notification_destroy(uint64_t pa) KEEL_REQUIRES(g_kernel_lock);
 void cnode_destroy(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock);
 void address_space_destroy(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
+void io_space_destroy(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock);
 // A frame's or table's capability removed: undo the mapping it records.
 void unmap_recorded(const object::Capability& cap) KEEL_REQUIRES(g_kernel_lock);
 // A thread's own reference to its address space removed: it stops.

@@ -20,14 +20,16 @@ PageInfo* PageInfoTable::at(uint64_t pa) const {
 
 PageInfo* PageInfoTable::live_space(uint64_t root_pa, uint32_t id) const {
   PageInfo* p = at(root_pa);
-  return p != nullptr && p->kind == PageKind::kAddressSpace && p->id == id && id != 0 ? p : nullptr;
+  return p != nullptr && (p->kind == PageKind::kAddressSpace || p->kind == PageKind::kIoSpace) && p->id == id && id != 0
+             ? p
+             : nullptr;
 }
 
-PageInfo* PageInfoTable::new_space(uint64_t root_pa) {
+PageInfo* PageInfoTable::new_space(uint64_t root_pa, PageKind kind) {
   PageInfo* p = at(root_pa);
   if (p == nullptr) return nullptr;
   if (next_id_ == 0) next_id_ = 1;  // (after 2^32 - 1 spaces: ids restart; see docs/security.md)
-  *p = PageInfo{.kind = PageKind::kAddressSpace, .id = next_id_++, .asid = 0, .asid_gen = 0};
+  *p = PageInfo{.kind = kind, .id = next_id_++, .asid = 0, .asid_gen = 0};
   return p;
 }
 

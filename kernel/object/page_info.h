@@ -30,6 +30,7 @@ enum class PageKind : uint32_t {
   kNone = 0,
   kAddressSpace = 1,    // the root table of a live address space
   kInstalledTable = 2,  // a page table installed in some address space
+  kIoSpace = 3,         // the root table of a live IoSpace (a device's DMA space; asid: its stream + 1, 0 unbound)
 };
 
 struct PageInfo {
@@ -46,11 +47,12 @@ class PageInfoTable {
   void init(PageInfo* entries, uint64_t base_pa, uint64_t pages);
   // The record of the page holding pa; nullptr outside the table.
   PageInfo* at(uint64_t pa) const;
-  // The record of the live address space rooted at root_pa whose identity is
-  // id; nullptr if there is none (destroyed, or the page reused).
+  // The record of the live address space or IoSpace rooted at root_pa whose
+  // identity is id; nullptr if there is none (destroyed, or the page reused).
   PageInfo* live_space(uint64_t root_pa, uint32_t id) const;
-  // Marks root_pa a new live address space and gives it a fresh identity.
-  PageInfo* new_space(uint64_t root_pa);
+  // Marks root_pa a new live address space (or IoSpace) and gives it a
+  // fresh identity.
+  PageInfo* new_space(uint64_t root_pa, PageKind kind = PageKind::kAddressSpace);
   uint64_t base() const { return base_; }
   uint64_t pages() const { return pages_; }
 

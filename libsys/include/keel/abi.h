@@ -45,6 +45,8 @@ enum class ObjectType : uint8_t {
   kIrqHandler = 11,
   kReply = 12,
   kKernelLog = 13,  // the kernel's console output, once a user-space console takes it over
+  kIoControl = 14,  // authority over every DMA stream (like kIrqControl): binds IoSpaces to stream IDs
+  kIoSpace = 15,    // a device's DMA address space: a root table (4 KiB) the IOMMU walks for its stream
   kCount,
 };
 
@@ -131,6 +133,7 @@ constexpr uint64_t kThread = 2;           // init's thread
 constexpr uint64_t kAddressSpace = 3;     // init's address space (root table)
 constexpr uint64_t kIrqControl = 4;       // authority over every device interrupt
 constexpr uint64_t kKernelLog = 5;        // the kernel's console output (Method::kKernelLogBind)
+constexpr uint64_t kIoControl = 6;        // authority over DMA streams (Method::kIoControlBind)
 constexpr uint64_t kFirstPageTable = 8;   // page tables of init's address space ...
 constexpr uint64_t kFirstFrame = 32;      // frames: init's image, stack, IPC buffer ...
 constexpr uint64_t kFirstUntyped = 128;   // untyped memory, the largest region first, ... (at most kMaxBootUntyped)
@@ -207,6 +210,16 @@ enum class Method : uint64_t {
   // much was lost.
   kKernelLogBind = 80,
   kKernelLogRead = 81,
+  // Makes an unbound IoSpace the DMA address space of one stream ID (each
+  // stream once; the IoSpace once). From then on the device's requests are
+  // translated through the IoSpace's tables; until then, and after the
+  // IoSpace is destroyed, the stream's every DMA is aborted and reported.
+  // kInvalidArgument without an IOMMU, for a stream beyond its table, or
+  // one bound already. `label` names the owner in the kernel's reports.
+  kIoControlBind = 96,
+  // The IOMMU events recorded for the IoSpace's stream since it was bound,
+  // and the last faulting IO virtual address.
+  kIoSpaceFaults = 97,
 };
 
 // ---- Arguments as types ------------------------------------------------------
@@ -274,6 +287,9 @@ struct ThreadSetAffinity {
   static constexpr Method kMethod = Method::kThreadSetAffinity;
   uint64_t cpu;  // 0 .. cpus_online - 1
 };
+// address_space: an AddressSpace, or an IoSpace (the device's view: a
+// frame of RAM only, never device memory; kMapExecute refused; the IO
+// virtual address is va).
 struct PageTableMap {
   static constexpr Method kMethod = Method::kPageTableMap;
   uint64_t address_space, va, level;  // level 1..3
@@ -291,6 +307,16 @@ struct FrameAddressResult {
 struct IrqControlGet {
   static constexpr Method kMethod = Method::kIrqControlGet;
   uint64_t intid, dest;
+};
+struct IoControlBind {
+  static constexpr Method kMethod = Method::kIoControlBind;
+  uint64_t io_space, stream, label;
+};
+struct IoSpaceFaults {
+  static constexpr Method kMethod = Method::kIoSpaceFaults;
+};
+struct IoSpaceFaultsResult {
+  uint64_t count, last_iova;
 };
 struct IrqHandlerSetNotification {
   static constexpr Method kMethod = Method::kIrqHandlerSetNotification;

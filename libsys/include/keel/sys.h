@@ -265,6 +265,37 @@ class IrqControl {
   uint64_t slot_;
 };
 
+// Authority over DMA streams (init's init_slot::kIoControl).
+class IoControl {
+ public:
+  explicit constexpr IoControl(uint64_t slot) : slot_(slot) {}
+  // The IoSpace at io_space becomes stream `stream`'s DMA address space.
+  abi::Error bind(uint64_t io_space, uint64_t stream, uint64_t label) const {
+    return invoke(slot_, abi::IoControlBind{.io_space = io_space, .stream = stream, .label = label});
+  }
+
+ private:
+  uint64_t slot_;
+};
+
+// A device's DMA address space: frames and page tables map into it with
+// FrameCap::map / PageTableCap::map, the IO virtual address as va.
+class IoSpace {
+ public:
+  explicit constexpr IoSpace(uint64_t slot) : slot_(slot) {}
+  abi::Error faults(uint64_t* count, uint64_t* last_iova) const {
+    SyscallResult r = syscall(sysno(abi::Syscall::kInvoke), abi::invocation(slot_, abi::IoSpaceFaults{}));
+    if (r.error == abi::Error::kOk) {
+      *count = r.as<abi::IoSpaceFaultsResult>().count;
+      *last_iova = r.as<abi::IoSpaceFaultsResult>().last_iova;
+    }
+    return r.error;
+  }
+
+ private:
+  uint64_t slot_;
+};
+
 class IrqHandler {
  public:
   explicit constexpr IrqHandler(uint64_t slot) : slot_(slot) {}

@@ -82,6 +82,14 @@ void gic_enable_spi(uint32_t intid) {
   dsb_sy();
 }
 
+void gic_set_edge_spi(uint32_t intid) {
+  // GICD_ICFGR<n>: two bits per interrupt, the upper one 1 = edge-triggered
+  // (GICv2 and v3 alike, offset 0xc00; Arm IHI 0048B 4.3.13).
+  const uint64_t at = g_regs.distributor + 0xc00 + 4 * uint64_t{intid / 16};
+  reg32(at) = reg32(at) | (2u << (2 * (intid % 16)));
+  dsb_sy();
+}
+
 void gic_disable_spi(uint32_t intid) {
   reg32(g_regs.distributor + kGicdIcenabler + 4 * uint64_t{intid / 32}) = 1u << (intid % 32);
   dsb_sy();

@@ -28,6 +28,7 @@ bool gic_init_cpu(size_t index, uint64_t mpidr);
 void gic_enable_ppi(size_t index, uint32_t intid);
 // Shared peripheral interrupts (INTID 32..1019), routed to the boot CPU.
 void gic_enable_spi(uint32_t intid);
+void gic_set_edge_spi(uint32_t intid);  // (before enabling it: a device that pulses its line)
 void gic_disable_spi(uint32_t intid);
 // Raises SGI `intid` (0..15) on CPU `index` (a no-op before gic_init_cpu ran there).
 void gic_send_sgi(size_t index, uint32_t intid);
