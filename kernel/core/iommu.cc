@@ -2,7 +2,7 @@
 // (the SMMU reads them by physical address: kernel_pa of their VA), one
 // linear stream table, one Context Descriptor per stream, a 32-entry
 // command queue used synchronously (each batch ends in CMD_SYNC and is
-// waited for), a 32-entry event queue read on its interrupt.
+// waited for), a 256-entry event queue read on its interrupt.
 #include "kernel/core/iommu.h"
 
 #include "kernel/arch/arch.h"
@@ -19,9 +19,9 @@ using namespace smmuv3;  // NOLINT(google-build-using-namespace): the register a
 
 constexpr unsigned kStreamBits = 8;  // kIommuStreams = 2^8
 static_assert(kIommuStreams == 1u << kStreamBits);
-constexpr unsigned kCmdqBits = 5, kEventqBits = 5;
-constexpr unsigned kMaxPrintedPerStream = 4;  // events reported in full per stream; the rest are counted
-constexpr uint64_t kSyncPolls = 10'000'000;   // a CMD_SYNC that does not complete: the SMMU is broken
+constexpr unsigned kCmdqBits = 5, kEventqBits = 8;  // (a burst of faults fills a small event queue)
+constexpr unsigned kMaxPrintedPerStream = 4;        // events reported in full per stream; the rest are counted
+constexpr uint64_t kSyncPolls = 10'000'000;         // a CMD_SYNC that does not complete: the SMMU is broken
 
 // The structures the SMMU reads: each aligned to its size (a linear stream
 // table's base is taken modulo its size: §6.3.22).
@@ -38,6 +38,7 @@ struct Stream {
 };
 Stream g_streams[kIommuStreams];
 uint64_t g_unknown_events = 0;  // events of streams beyond the table
+uint64_t g_global_errors = 0;
 
 bool g_present = false;
 uint64_t g_regs = 0;       // the register pages' VA
@@ -139,7 +140,7 @@ bool iommu_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
                     : !f.coherent                 ? "not cache-coherent (keel keeps its tables in cacheable memory)"
                     : f.sid_bits < kStreamBits    ? "fewer stream ID bits than keel's table"
                     : f.cmdq_bits < kCmdqBits     ? "a command queue smaller than 32 entries"
-                    : f.eventq_bits < kEventqBits ? "an event queue smaller than 32 entries"
+                    : f.eventq_bits < kEventqBits ? "an event queue smaller than 256 entries"
                                                   : nullptr;
   if (why != nullptr) {
     kprintf("keel: smmu at 0x%llx not used: %s\n", static_cast<unsigned long long>(dt.smmu.regs.base), why);
@@ -244,7 +245,13 @@ void iommu_drain_events() {
   wr(kEventqCons, cons | (prod & (1u << 31)));  // (acknowledging the overflow flag)
   const uint32_t gerror = rd(kGerror) ^ rd(kGerrorN);
   if (gerror != 0) {
-    kprintf("keel: smmu: global error 0x%x\n", gerror);
+    // EVENTQ_ABT_ERR (bit 2): the queue was full, an event was dropped (the
+    // stream's own counter misses it; the fault itself was still aborted).
+    if (++g_global_errors <= kMaxPrintedPerStream) {
+      kprintf("keel: smmu: global error 0x%x%s%s\n", gerror,
+              (gerror & 4) != 0 ? " (event queue full: events lost)" : "",
+              g_global_errors == kMaxPrintedPerStream ? " (further ones counted, not printed)" : "");
+    }
     wr(kGerrorN, rd(kGerror));
   }
 }

@@ -161,7 +161,7 @@ const char* start() {
   if (info->dma_size < kData + kTestBytes) return "needs dma = 64K";
   Disk& d = g_disk;
   d.dma_va = info->dma_va;
-  d.dma_pa = info->dma_pa;
+  d.dma_pa = info->dma_iova;  // (the device's view: an IOVA behind an IOMMU)
   d.dma_size = info->dma_size;
   if (const char* why = d.device.open(info->devices[0], 0, vio::kBlock)) return why;
   d.transport = &d.device.transport();

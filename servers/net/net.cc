@@ -89,12 +89,12 @@ const char* start() {
   } else {
     for (int i = 0; i < 6; ++i) n.mac[i] = kFallbackMac[i];
   }
-  if (const char* why = n.rxq.setup(n.transport, vnet::kRxQueue, {info->dma_va, info->dma_pa, vio::Queue::kBytes})) {
+  if (const char* why = n.rxq.setup(n.transport, vnet::kRxQueue, {info->dma_va, info->dma_iova, vio::Queue::kBytes})) {
     return why;
   }
   if (const char* why =
           n.txq.setup(n.transport, vnet::kTxQueue,
-                      {info->dma_va + vio::Queue::kBytes, info->dma_pa + vio::Queue::kBytes, vio::Queue::kBytes})) {
+                      {info->dma_va + vio::Queue::kBytes, info->dma_iova + vio::Queue::kBytes, vio::Queue::kBytes})) {
     return why;
   }
   for (uint32_t& b : n.rx_buffer) b = kNoBuffer;

@@ -23,7 +23,10 @@ LC_ALL=C awk 'BEGIN { for (i = 0; i < 4096; i++) printf "%c", (i * 7 + int(i / 5
 [[ $(stat -c %s "$dir/pattern") -eq 4096 ]] || { echo "blk_host_readback: bad pattern file" >&2; exit 1; }
 dd if="$dir/pattern" of="$want" bs=512 seek=1 conv=notrunc status=none
 
-"$boot" "${2:---drive}" "$img"
+# (Flags after the boot script: how to attach the image, --drive if none.)
+flags=("${@:2}")
+[[ ${#flags[@]} -gt 0 ]] || flags=(--drive)
+"$boot" "${flags[@]}" "$img"
 
 if cmp -l "$want" "$img" > "$dir/diff"; then
   echo "blk_host_readback: PASS: sectors 1..8 hold the driver's pattern, every other byte unchanged"

@@ -507,13 +507,41 @@ void release_pci(uint64_t index) {
   }
 }
 
+// The IoSpaces of the task being made (scratch slots; 0: none), into
+// which give_dma maps its DMA memory; they go to its CNode at the end.
+uint64_t g_making_io[sd::kMaxDevices] = {};
+bool g_iommu_absent = false;  // (learnt from the first Bind: the kernel's boot log says which)
+
+// Behind an IOMMU: an IoSpace from the task's block, bound to the
+// function's stream (its every DMA is translated through it from now on;
+// until now it was aborted), labelled with the task's id for the kernel's
+// fault reports. Without an IOMMU, nothing (the device reaches all memory).
+Error give_io_space(uint64_t index, uint32_t d, uint64_t stream, const sys::Untyped& ut, sys::LoadContext& ctx) {
+  if (g_iommu_absent) return Error::kOk;
+  const uint64_t io = ctx.next_slot++;
+  Error e = ut.retype(ObjectType::kIoSpace, 0, io);
+  if (e == Error::kOk) e = sys::IoControl(islot::kIoControl).bind(io, stream, task_id(index));
+  if (e == Error::kInvalidArgument && stream < 256) {  // no IOMMU (a stream the table covers is refused only then)
+    g_iommu_absent = true;
+    (void)self.remove(io);
+    return Error::kOk;
+  }
+  if (e != Error::kOk) {
+    sys::print("init: task %s: its device's DMA stream 0x%llx cannot be given an IoSpace (%s)\n",
+               g_sys->tasks[index].name, ull(stream), abi::error_name(e));
+    return e;
+  }
+  g_making_io[d] = io;
+  return Error::kOk;
+}
+
 // Device d of the task, a PCI function (`device = pci:...`): claimed from
 // the bus task (which turns on its decode and bus mastering), its memory
 // BARs mapped one after another in the device's window, its INTx as an
 // IrqHandler like any device interrupt, and a copy of the bus task's
 // endpoint badged with the function for its config space.
-Error give_pci_device(uint64_t index, uint32_t d, uint64_t cn, uint64_t as, uint64_t ntfn, sys::LoadContext& ctx,
-                      abi::DeviceInfo& info) {
+Error give_pci_device(uint64_t index, uint32_t d, uint64_t cn, uint64_t as, uint64_t ntfn, const sys::Untyped& ut,
+                      sys::LoadContext& ctx, abi::DeviceInfo& info) {
   const sd::Task& t = g_sys->tasks[index];
   const uint64_t bus = pci_bus_task();
   if (bus == sd::kMaxTasks) {
@@ -582,6 +610,7 @@ Error give_pci_device(uint64_t index, uint32_t d, uint64_t cn, uint64_t as, uint
   if (e == Error::kOk) {
     e = put_mint(cn, tslot::kPciConfig + d, kDriverEps + bus, abi::kRightWrite, keel::pcibus::kDriverBadge | c.bdf);
   }
+  if (e == Error::kOk && c.stream != keel::pcibus::kNoStream) e = give_io_space(index, d, c.stream, ut, ctx);
   return e;
 }
 
@@ -603,14 +632,13 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
       return Error::kInvalidArgument;
     }
   }
-  (void)ut;
   uint64_t ntfn = 0;
   Error e = task_notification(index, &ntfn);
   for (uint32_t d = 0; e == Error::kOk && d < t.device_count; ++d) {
     abi::DeviceInfo& info = si->devices[si->device_count++];
     for (size_t c = 0; c + 1 < sizeof info.spec && t.devices[d][c] != '\0'; ++c) info.spec[c] = t.devices[d][c];
     if (keel::pci::is_spec(t.devices[d])) {
-      e = give_pci_device(index, d, cn, as, ntfn, ctx, info);
+      e = give_pci_device(index, d, cn, as, ntfn, ut, ctx, info);
       continue;
     }
     for (size_t c = 0; c + 1 < sizeof info.path && dev[d].path[c] != '\0'; ++c) info.path[c] = dev[d].path[c];
@@ -747,9 +775,23 @@ Error give_dma(const sd::Task& t, uint64_t dma, uint64_t cn, uint64_t as, sys::L
     e = sys::Untyped(dma).retype(ObjectType::kFrame4K, 0, f);
     if (e == Error::kOk && i == 0) e = sys::FrameCap(f).address(&si->dma_pa);
     if (e == Error::kOk) e = sys::map_with_tables(ctx, f, as, abi::kDmaVa + i * 4096, flags);
+    // The devices' view: a copy of the frame in each IoSpace, at the same
+    // offset from kDmaIova (the copy goes to the task's CNode with the
+    // scratch slots; deleting it unmaps the page from the device).
+    for (uint32_t d = 0; e == Error::kOk && d < sd::kMaxDevices; ++d) {
+      if (g_making_io[d] == 0) continue;
+      if (ctx.next_slot == f) ++ctx.next_slot;  // (f's scratch slot stays f's until it moves)
+      const uint64_t copy = ctx.next_slot++;
+      e = self.copy(copy, f, abi::kRightRead | abi::kRightWrite);
+      if (e == Error::kOk)
+        e = sys::map_with_tables(ctx, copy, g_making_io[d], abi::kDmaIova + i * 4096, abi::kMapWrite);
+    }
     if (e == Error::kOk) e = put_move(cn, tslot::kDmaFrames + i, f);
   }
   if (e != Error::kOk) return e;
+  bool io = false;
+  for (uint64_t slot : g_making_io) io |= slot != 0;
+  si->dma_iova = io ? abi::kDmaIova : si->dma_pa;
   si->dma_va = abi::kDmaVa;
   si->dma_size = t.dma_bytes;
   si->dma_uncached = coherent ? 0 : 1;
@@ -824,11 +866,20 @@ Error give_disks(uint64_t index, uint64_t cn, uint64_t as, sys::LoadContext& ctx
       } else if (e == Error::kOk) {
         e = put_copy(cn, tslot::kConnWake + k, c->notify, abi::kRightWrite);
       }
+      // Its devices reach the connection directly (the driver's data moves
+      // between the client's memory and the disk): behind an IOMMU, mapped in
+      // each IoSpace, and the device's address is that IOVA.
+      uint64_t device_address = c->pa;
+      for (uint32_t d = 0; e == Error::kOk && d < sd::kMaxDevices; ++d) {
+        if (g_making_io[d] == 0) continue;
+        device_address = abi::kConnIova + k * abi::kConnBytes;
+        e = map_conn(*c, g_making_io[d], device_address, ctx);
+      }
       const sd::Task& u = g_sys->tasks[clients[k]];
       if (e == Error::kOk) {
         si->conns[si->conn_count++] = {.client_id = task_id(clients[k]),
                                        .va = va,
-                                       .pa = c->pa,
+                                       .pa = device_address,
                                        .part_offset = u.disk_offset,
                                        .part_size = u.disk_size};
       }
@@ -953,6 +1004,7 @@ Error make_task(uint64_t index) {
     si.untyped_count = g_give_count;
     si.untyped_bytes_total = g_give_bytes;
   }
+  for (uint64_t& slot : g_making_io) slot = 0;
   if (e == Error::kOk && (t.serves & sd::kServePci) != 0) e = give_dtb(as, ctx, &si);
   if (e == Error::kOk && t.device_count != 0) e = give_devices(index, cn, as, ut, ctx, &si);
   if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);
@@ -972,6 +1024,10 @@ Error make_task(uint64_t index) {
   if (e == Error::kOk) e = write_start_info(ctx, info, si);
   if (e == Error::kOk) e = sys::map_with_tables(ctx, info, as, abi::kStartInfoVa, 0);
   if (e != Error::kOk) return e;
+  for (uint32_t d = 0; d < sd::kMaxDevices; ++d) {  // (its IoSpaces first: fixed slots)
+    if (g_making_io[d] != 0 && put_move(cn, tslot::kIoSpace + d, g_making_io[d]) != Error::kOk)
+      return Error::kInvalidArgument;
+  }
   // Its pages' capabilities go to its own CNode: frames (empty slots are
   // the scratch copies, deleted again), then tables (empty: dropped spares).
   uint64_t d = tslot::kImage;

@@ -61,6 +61,10 @@ constexpr uint64_t kWatchdog = 18;
 // endpoint to the PCI bus task, badged with the function, for its config
 // space (keel/proto/pci.h: pcibus::BusConfig).
 constexpr uint64_t kPciConfig = 21;   // .. 21 + kMaxDevices
+// And, behind an IOMMU, the function's IoSpace (its DMA address space: the
+// driver's DMA memory is mapped at StartInfo::dma_iova; a frame the driver
+// holds may be mapped there too, and unmapped again).
+constexpr uint64_t kIoSpace = 25;  // .. 25 + kMaxDevices
 constexpr uint64_t kDeviceIrq = 240;  // .. 240 + 4 * 4 = 256
 // Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
 // many), and per client (ids 1..kMaxTaskId), from kMemoryClients + 4 * id:
@@ -127,6 +131,10 @@ constexpr uint64_t kDmaVa = 0x0000'5000'0000'0000ull;
 // each, the ranges one after another (page aligned, each at its page offset).
 constexpr uint64_t kDeviceVa = 0x0000'6000'0000'0000ull;
 constexpr uint64_t kDeviceWindow = 0x1'0000'0000ull;  // 4 GiB
+// Where a PCI device behind an IOMMU sees its driver's DMA memory.
+constexpr uint64_t kDmaIova = 0x0000'0010'0000'0000ull;
+// And connection i's memory (a block driver's clients).
+constexpr uint64_t kConnIova = kDmaIova + 0x1000'0000ull;
 // Where init maps the bus task's copy of the DTB.
 constexpr uint64_t kDtbVa = 0x0000'6800'0000'0000ull;
 
@@ -177,6 +185,10 @@ struct StartInfo {
   // Drivers with `dma = SIZE`: [dma_va, + dma_size) maps [dma_pa, + dma_size),
   // physically contiguous, zeroed; frames at task_slot::kDmaFrames.. in order.
   uint64_t dma_va, dma_pa, dma_size;
+  // Where its devices see that memory (what goes into descriptors): behind
+  // an IOMMU, [dma_iova, + dma_size) of each PCI device's IoSpace (at
+  // task_slot::kIoSpace + d); without one, dma_pa.
+  uint64_t dma_iova;
   uint64_t dma_uncached;  // 1: mapped Normal non-cacheable (a device that does not snoop caches)
   // A channel's shared memory: the same frames the other end maps (0: none).
   uint64_t shared_va, shared_size;
@@ -186,7 +198,8 @@ struct StartInfo {
   // A block driver's connections, one per client naming it.
   struct Connection {
     uint64_t client_id;
-    uint64_t va, pa;                  // the shared memory here and its (contiguous) physical address
+    uint64_t va, pa;                  // the shared memory here and where its devices reach it (contiguous:
+                                      // its physical address, or behind an IOMMU its IOVA)
     uint64_t part_offset, part_size;  // the client's partition in bytes (size 0: to the end of the disk)
   };
   uint64_t conn_count;
