@@ -60,11 +60,11 @@ constexpr uint64_t kWatchdog = 18;
 // A driver given a PCI function (`device = pci:...`) as its device d: an
 // endpoint to the PCI bus task, badged with the function, for its config
 // space (keel/proto/pci.h: pcibus::BusConfig).
-constexpr uint64_t kPciConfig = 21;   // .. 21 + kMaxDevices
+constexpr uint64_t kPciConfig = 21;  // .. 21 + kMaxDevices
 // And, behind an IOMMU, the function's IoSpace (its DMA address space: the
 // driver's DMA memory is mapped at StartInfo::dma_iova; a frame the driver
 // holds may be mapped there too, and unmapped again).
-constexpr uint64_t kIoSpace = 25;  // .. 25 + kMaxDevices
+constexpr uint64_t kIoSpace = 25;     // .. 25 + kMaxDevices
 constexpr uint64_t kDeviceIrq = 240;  // .. 240 + 4 * 4 = 256
 // Memory server: its untyped RAM from kMemoryUntyped on (StartInfo says how
 // many), and per client (ids 1..kMaxTaskId), from kMemoryClients + 4 * id:
