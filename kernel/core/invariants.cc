@@ -5,6 +5,7 @@
 #include "kernel/arch/arm64/pte.h"
 #include "kernel/boot/layout.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/iommu.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
 #include "kernel/object/thread.h"
@@ -65,7 +66,10 @@ uint64_t g_device_records = 0;  // records of device frames that matched (no pag
 const uint64_t* recorded_entry(const object::Capability& c, unsigned* entry_level) KEEL_REQUIRES(g_kernel_lock) {
   const object::MappingRecord m = object::MappingRecord::of(c);
   PageInfo* space = page_info(m.root);
-  if (space == nullptr || space->kind != PageKind::kAddressSpace || space->id != m.space_id) return nullptr;
+  if (space == nullptr || (space->kind != PageKind::kAddressSpace && space->kind != PageKind::kIoSpace) ||
+      space->id != m.space_id) {
+    return nullptr;
+  }
   const uint64_t va = m.va;
   const unsigned level = m.level;
   const unsigned at = is_frame(c.type) ? level : level - 1;
@@ -121,6 +125,11 @@ void check_tree() KEEL_REQUIRES(g_kernel_lock) {
         const PageInfo* p = page_info(x->cap.object);
         if (p == nullptr || p->kind != PageKind::kAddressSpace)
           violated("an address space without its live record", x->cap.object);
+      }
+      if (t == ObjectType::kIoSpace) {
+        const PageInfo* p = page_info(x->cap.object);
+        if (p == nullptr || p->kind != PageKind::kIoSpace)
+          violated("an IoSpace without its live record", x->cap.object);
       }
     }
     if ((is_frame(t) || t == ObjectType::kPageTable) && object::MappingRecord::in(x->cap)) {
@@ -244,7 +253,7 @@ uint64_t g_asids_seen[4];
 
 // Every entry reachable from a live space: tables are installed and counted
 // once against their record, leaves against theirs.
-void walk_table(uint64_t table, unsigned level, uint64_t va) KEEL_REQUIRES(g_kernel_lock) {
+void walk_table(uint64_t table, unsigned level, uint64_t va, bool io = false) KEEL_REQUIRES(g_kernel_lock) {
   const uint64_t* e = layout::linear<uint64_t>(table);
   for (uint64_t i = 0; i < arm64::kPageSize / 8; ++i) {
     arm64::Pte pte{e[i]};
@@ -256,7 +265,7 @@ void walk_table(uint64_t table, unsigned level, uint64_t va) KEEL_REQUIRES(g_ker
       if (p == nullptr || p->kind != PageKind::kInstalledTable) violated("a table entry names no installed table", at);
       if (p->id == 0) violated("a reachable table without its one mapping record", at, pte.address());
       --p->id;
-      walk_table(pte.address(), level + 1, at);
+      walk_table(pte.address(), level + 1, at, io);
       continue;
     }
     if (level == 0) violated("a block at level 0", table, i);
@@ -267,6 +276,9 @@ void walk_table(uint64_t table, unsigned level, uint64_t va) KEEL_REQUIRES(g_ker
       continue;
     }
     PageInfo* p = page_info(pa);
+    if (io && (p == nullptr || level != 3 || pte.uxn() == 0)) {
+      violated("an IoSpace maps device memory, a block or executable memory", at, pa);
+    }
     if (p == nullptr) {
       if (g_device_records == 0) violated("a mapped device page without a mapping record", at, pa);
       --g_device_records;
@@ -276,6 +288,16 @@ void walk_table(uint64_t table, unsigned level, uint64_t va) KEEL_REQUIRES(g_ker
     if (p->id == 0) violated("a mapped page without its mapping record", at, pa);
     --p->id;
   }
+}
+
+// An IoSpace: its entries as an address space's (each counted against its
+// record), only RAM pages; bound, the SMMU's stream names this very root.
+void check_io_space(uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
+  const PageInfo* p = page_info(root);
+  if (p->asid != 0 && (p->asid - 1 >= kIommuStreams || iommu_stream_root(p->asid - 1) != root)) {
+    violated("an IoSpace's stream is bound elsewhere", root, p->asid - 1);
+  }
+  walk_table(root, 0, 0, true);
 }
 
 void check_space(uint64_t root) KEEL_REQUIRES(g_kernel_lock) {
@@ -324,6 +346,7 @@ void check_objects() KEEL_REQUIRES(g_kernel_lock) {
       case ObjectType::kNotification: check_notification(layout::linear<Notification>(x->cap.object)); break;
       case ObjectType::kReply: check_reply(layout::linear<Reply>(x->cap.object)); break;
       case ObjectType::kAddressSpace: check_space(x->cap.object); break;
+      case ObjectType::kIoSpace: check_io_space(x->cap.object); break;
       default: break;
     }
   }

@@ -412,6 +412,49 @@ TEST_F(Objects, AReadOnlyFrameCannotMapWritable) {
   EXPECT_TRUE(k.same_as(before));
 }
 
+// An IoSpace (a device's DMA view) takes frames and tables as an address
+// space does, with their mapping records: a frame maps there once per
+// capability, deleting the capability unmaps it; never executable.
+TEST_F(Objects, AnIoSpaceMapsRamFramesThroughItsRecords) {
+  constexpr uint64_t kIo = 160, kIoTable = 161, kIoFrame = 164, kIova = 0x10'0000'0000;
+  ASSERT_EQ(k.retype(ObjectType::kIoSpace, kIo), Error::kOk);
+  ASSERT_EQ(k.retype(ObjectType::kPageTable, kIoTable, 3), Error::kOk);
+  ASSERT_EQ(k.retype(ObjectType::kFrame4K, kIoFrame), Error::kOk);
+  auto map = [&](uint64_t flags) {
+    return k.invoke(kIoFrame, abi::FrameMap{.address_space = kIo, .va = kIova, .flags = flags});
+  };
+  EXPECT_EQ(map(abi::kMapWrite), Error::kNoPageTable);
+  for (uint64_t level = 1; level <= 3; ++level) {
+    ASSERT_EQ(k.invoke(kIoTable + level - 1, abi::PageTableMap{.address_space = kIo, .va = kIova, .level = level}),
+              Error::kOk);
+  }
+  {
+    const auto before = k.snapshot();
+    EXPECT_EQ(map(abi::kMapWrite | abi::kMapExecute), Error::kInvalidArgument) << "a device never executes";
+    EXPECT_TRUE(k.same_as(before));
+  }
+  ASSERT_EQ(map(abi::kMapWrite | abi::kMapUncached), Error::kOk);
+  const arm64::TranslationRegime regime{
+      .ttbr0 = k.cap(kIo).object, .ttbr1 = 0, .tcr = arch::translation_control().epd0(0)};
+  arm64::Translation tr = arm64::translate(regime, arch::phys_window(), kIova + 0x40);
+  ASSERT_TRUE(tr.ok());
+  EXPECT_EQ(tr.pa, k.cap(kIoFrame).object + 0x40);
+  EXPECT_EQ(tr.leaf.attr_index(), static_cast<uint64_t>(arm64::AttrIndex::kNormalWB)) << "always write-back";
+  EXPECT_EQ(tr.leaf.uxn(), 1u);
+  // Unbound (no IOMMU on the host): no events.
+  ASSERT_EQ(k.invoke(kIo, abi::IoSpaceFaults{}), Error::kOk);
+  EXPECT_EQ(k.caller()->regs().result<abi::IoSpaceFaultsResult>().count, 0u);
+  // Neither the IoSpace nor anything else takes Bind but IoControl.
+  EXPECT_EQ(k.invoke(kIo, abi::IoControlBind{.io_space = kIo, .stream = 8}), Error::kInvalidArgument);
+  EXPECT_EQ(k.invoke(kSpace, abi::IoControlBind{.io_space = kIo, .stream = 8}), Error::kInvalidCapability);
+  ASSERT_EQ(k.invoke(HostKernel::kSlotCNode, abi::CNodeDelete{.slot = kIoFrame}), Error::kOk);
+  EXPECT_FALSE(arm64::translate(regime, arch::phys_window(), kIova).ok()) << "the record unmapped it";
+  // An address space's frame cannot stand in for an IoSpace, nor the reverse.
+  EXPECT_EQ(k.invoke(kIo, abi::ThreadConfigure{}), Error::kInvalidArgument);
+  EXPECT_EQ(k.invoke(kThread, abi::ThreadConfigure{.cnode = 1, .address_space = kIo, .priority = 10}),
+            Error::kInvalidCapability);
+}
+
 // ---- IPC objects destroyed under blocked threads ------------------------------------
 
 // A second thread with the caller's CNode, blocked in Recv on kEp.

@@ -83,7 +83,7 @@ int main() {
         break;
       case 2:  // retype anything from the playground (or from anywhere)
         e = invoke_raw(rnd() % 4 ? kFirstOwn : any_slot(), static_cast<uint64_t>(keel::abi::Method::kUntypedRetype),
-                       rnd() % 14, rnd() % 24, own_slot(), 1 + rnd() % 3);
+                       rnd() % 16, rnd() % 24, own_slot(), 1 + rnd() % 3);  // (types to IoSpace and beyond)
         break;
       case 3: {  // CNode operations: destinations (and moved-out sources) are the fuzzer's own slots
         uint64_t m = 1 + rnd() % 5;
@@ -108,11 +108,16 @@ int main() {
         e = invoke_raw(own_slot(), 48 + rnd() % 2, rnd() % 2 ? slot::kAddressSpace : any_slot(), any_value(),
                        rnd() % 5);
         break;
-      case 6:  // IRQ control and handlers
-        e = invoke_raw(rnd() % 2 ? slot::kIrqControl : own_slot(), 64 + rnd() % 3, rnd() % 1100, own_slot());
+      case 6:  // IRQ control and handlers; IO control (Bind) and IoSpaces (Faults)
+        if (rnd() % 2 != 0) {
+          e = invoke_raw(rnd() % 2 ? slot::kIrqControl : own_slot(), 64 + rnd() % 3, rnd() % 1100, own_slot());
+        } else {
+          e = invoke_raw(rnd() % 2 ? slot::kIoControl : own_slot(), 96 + rnd() % 2, own_slot(), rnd() % 300,
+                         any_value());
+        }
         break;
       default: {  // anything on anything, invoke-wise (but no deleting or suspending init's own)
-        uint64_t target = any_slot(), m = rnd() % 80;
+        uint64_t target = any_slot(), m = rnd() % 100;
         if ((target == slot::kCNode && m >= 3 && m <= 5) || m == 34) target = own_slot();
         e = invoke_raw(target, m, any_value(), any_value(), any_value(), any_value());
         break;
