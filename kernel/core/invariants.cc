@@ -4,6 +4,7 @@
 #include "kernel/arch/arm64/page_table.h"
 #include "kernel/arch/arm64/pte.h"
 #include "kernel/boot/layout.h"
+#include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
 #include "kernel/core/iommu.h"
 #include "kernel/core/kernel_objects.h"
@@ -410,8 +411,29 @@ void invariants_configure(const char* s) {
   }
 }
 
+// The kernel's text and rodata (from its link address to __kernel_ro_end):
+// nothing may change them — not a store (they are mapped read-only), not a
+// device's DMA (the SMMU, docs/security.md). Hashed at boot and again every
+// kImageCheckEvery checks.
+extern "C" const char __kernel_ro_end[];
+constexpr uint64_t kImageCheckEvery = 64;
+uint64_t g_image_hash = 0, g_image_checks = 0;
+
+uint64_t kernel_image_hash() {
+  const auto* p = reinterpret_cast<const uint64_t*>(layout::kKernelVirtBase);
+  const auto* end = reinterpret_cast<const uint64_t*>(__kernel_ro_end);
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (; p < end; ++p) h = (h ^ *p) * 0x100000001b3ull;
+  return h;
+}
+
 void invariants_enable(uint64_t image_pa, uint64_t image_size, uint64_t dtb_pa, uint64_t dtb_size) {
   g_invariants_on = true;
+  g_image_hash = kernel_image_hash();
+  kprintf(
+      "keel: invariant checker: kernel text and rodata (%llu KiB) hash 0x%llx, checked again every %llu checks\n",
+      static_cast<unsigned long long>((reinterpret_cast<uint64_t>(__kernel_ro_end) - layout::kKernelVirtBase) >> 10),
+      static_cast<unsigned long long>(g_image_hash), static_cast<unsigned long long>(kImageCheckEvery));
   g_image_lo = image_pa;
   g_image_hi = image_pa + image_size;
   g_dtb_lo = dtb_pa & ~(arm64::kPageSize - 1);
@@ -419,6 +441,9 @@ void invariants_enable(uint64_t image_pa, uint64_t image_size, uint64_t dtb_pa, 
 }
 
 void check_invariants_now() {
+  if (++g_image_checks % kImageCheckEvery == 0 && kernel_image_hash() != g_image_hash) {
+    violated("the kernel image changed", g_image_hash, kernel_image_hash());
+  }
   g_device_records = 0;
   check_tree();
   for_each_dying([](uint64_t pa, bool) KEEL_NO_THREAD_SAFETY_ANALYSIS { mark_live(pa); });

@@ -22,7 +22,11 @@
 //   queues           run queues (scheduler.h check), endpoint and
 //                    notification queues: links, states, no cycles;
 //   ASIDs            live ASIDs distinct, owned in the pool, and what each
-//                    CPU runs in TTBR0 is a live space with its current ASID.
+//                    CPU runs in TTBR0 is a live space with its current ASID;
+//   IO mappings      IoSpaces as address spaces, RAM pages only, each bound
+//                    one's root in the SMMU's stream table;
+//   kernel image     its text and rodata hash as at boot (every 64 checks:
+//                    no store and no device's DMA changed them).
 #pragma once
 
 #include <stdint.h>
