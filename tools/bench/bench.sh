@@ -36,6 +36,12 @@ if ! ./bench_blk.sh --drive "$disk" "$@" | tee -a "$out"; then
   echo "bench: bench_blk failed" >&2
   exit 1
 fi
+# The same through virtio-blk-pci behind the SMMUv3 (DMA confined).
+echo "== bench_blk_iommu"
+if ! ./bench_blk_iommu.sh --pci_drive "$disk" "$@" | tee -a "$out"; then
+  echo "bench: bench_blk_iommu failed" >&2
+  exit 1
+fi
 # The network: the instructions per UDP echo (exact under -icount: raw
 # frames over a datagram netdev on 127.0.0.1, the guest's PMU between the
 # host's markers), then, without -icount, wall-clock rates that are a

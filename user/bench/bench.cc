@@ -115,6 +115,37 @@ void row(const char* name, Sample s) {
              static_cast<unsigned long long>(s.cycles));
 }
 
+bool check(Error e, const char* what);
+
+// DMA confinement's price per mapping (issue 25): a frame made DMA-visible
+// in an IoSpace and taken away again — a capability copy, FrameMap into
+// the IoSpace, Delete of the copy (the kernel clears the entry, issues
+// CMD_TLBI_NH_VA and waits for CMD_SYNC). Only as init (IoControl) and with
+// an SMMU (bench_ipc runs with --iommu); the IoSpace is bound to stream 0,
+// the host bridge, which does no DMA.
+void iospace_row() {
+  constexpr uint64_t kIo = 200, kIoTables = 201, kIoFrame = 204, kIoCopy = 205, kIova = 0x10'0000'0000;
+  const sys::Untyped ut(g_ut);
+  Error e = ut.retype(ObjectType::kIoSpace, 0, kIo);
+  if (e == Error::kOk) e = sys::IoControl(slot::kIoControl).bind(kIo, 0, 1);
+  if (e != Error::kOk) {
+    sys::print("iospace_map_unmap: not measured (%s: no IOMMU, or not init)\n", keel::abi::error_name(e));
+    return;
+  }
+  for (uint64_t level = 1; e == Error::kOk && level <= 3; ++level) {
+    e = ut.retype(ObjectType::kPageTable, 0, kIoTables + level - 1);
+    if (e == Error::kOk) e = sys::PageTableCap(kIoTables + level - 1).map(kIo, kIova, static_cast<unsigned>(level));
+  }
+  if (e == Error::kOk) e = ut.retype(ObjectType::kFrame4K, 0, kIoFrame);
+  if (!check(e, "an IoSpace and its tables")) return;
+  const sys::CNode cnode(slot::kCNode);
+  row("iospace_map_unmap", measure([&] {
+        (void)cnode.copy(kIoCopy, kIoFrame, keel::abi::kRightRead | keel::abi::kRightWrite);
+        (void)sys::FrameCap(kIoCopy).map(kIo, kIova, keel::abi::kMapWrite);
+        (void)cnode.remove(kIoCopy);
+      }));
+}
+
 bool check(Error e, const char* what) {
   if (e != Error::kOk) sys::print("bench: %s failed: %s\n", what, keel::abi::error_name(e));
   return e == Error::kOk;
@@ -227,6 +258,7 @@ int main() {
   sys::yield();
   sys::RegMessage rm{.info = keel::abi::message_info(0, 1)};
   row("ipc_roundtrip_registers", measure([&] { (void)sys::call_registers(kEp4, rm); }));
+  if (task->magic != keel::abi::kStartInfoMagic) iospace_row();
   const uint64_t before = rm.mr[0];
   const bool echoed = sys::call_registers(kEp4, rm) == Error::kOk && rm.mr[0] == before + 1;
   if (!echoed) sys::print("bench: the register echo server did not answer\n");
