@@ -277,9 +277,7 @@ void walk_table(uint64_t table, unsigned level, uint64_t va, bool io = false) KE
       continue;
     }
     PageInfo* p = page_info(pa);
-    if (io && (p == nullptr || level != 3 || pte.uxn() == 0)) {
-      violated("an IoSpace maps device memory, a block or executable memory", at, pa);
-    }
+    if (io && (p == nullptr || pte.uxn() == 0)) violated("an IoSpace maps device memory or executable memory", at, pa);
     if (p == nullptr) {
       if (g_device_records == 0) violated("a mapped device page without a mapping record", at, pa);
       --g_device_records;

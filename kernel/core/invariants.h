@@ -23,7 +23,7 @@
 //                    notification queues: links, states, no cycles;
 //   ASIDs            live ASIDs distinct, owned in the pool, and what each
 //                    CPU runs in TTBR0 is a live space with its current ASID;
-//   IO mappings      IoSpaces as address spaces, RAM pages only, each bound
+//   IO mappings      IoSpaces as address spaces, RAM only, never executable, each bound
 //                    one's root in the SMMU's stream table;
 //   kernel image     its text and rodata hash as at boot (every 64 checks:
 //                    no store and no device's DMA changed them).

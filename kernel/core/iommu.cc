@@ -10,6 +10,7 @@
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/irq.h"
+#include "kernel/core/panic.h"
 #include "kernel/dev/smmuv3.h"
 
 namespace keel {
@@ -93,7 +94,11 @@ void sync() {
     }
     if ((cons & ((2u << kCmdqBits) - 1)) == g_cmd_prod) return;
   }
-  kprintf("keel: smmu: CMD_SYNC did not complete; the SMMU's state is unknown\n");
+  // Fail closed: the caller is about to let memory go that the SMMU may
+  // still translate to. Only broken hardware gets here (nothing a task
+  // does delays the command queue).
+  panic("smmu: CMD_SYNC did not complete in %llu polls: memory cannot leave a device safely",
+        static_cast<unsigned long long>(kSyncPolls));
 }
 
 void report(const Event& ev) {

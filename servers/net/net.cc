@@ -21,6 +21,7 @@
 #include "keel/sys.h"
 #include "keel/task.h"
 #include "keel/virtio.h"
+#include "keel/virtio_device.h"
 #include "keel/virtio_net.h"
 
 namespace {
@@ -37,8 +38,8 @@ constexpr uint8_t kFallbackMac[6] = {0x02, 0x6b, 0x65, 0x65, 0x6c, 0x01};
 constexpr uint32_t kNoBuffer = ~0u;
 
 struct Nic {
-  vio::MmioRegs regs{0};
-  vio::MmioTransport transport{regs};  // (over regs, whatever they are set to)
+  vio::Device device;                               // virtio-mmio or virtio-pci, as init gave it
+  vio::Transport* transport = &device.transport();  // (re-taken once open)
   vio::Queue rxq, txq;
   link::Shared* shared = nullptr;
   uint64_t conn_pa = 0, conn_va = 0;
@@ -65,41 +66,40 @@ void wake_stack() { (void)sys::Notification(slot::kConnWake).signal(); }
 
 const char* start() {
   const abi::StartInfo* info = abi::start_info();
-  if (info->device_count != 1 || info->devices[0].range_count != 1 || info->devices[0].ranges[0].size < 0x200 ||
-      info->devices[0].irq_count != 1) {
-    return "expected one virtio-mmio device with one interrupt";
-  }
+  if (info->device_count != 1 || info->devices[0].irq_count != 1) return "expected one device with one interrupt";
   if (info->dma_size < 2 * vio::Queue::kBytes) return "needs dma = 32K";
   Nic& n = g_nic;
-  n.regs = vio::MmioRegs(info->devices[0].ranges[0].va);
-  if (const char* why = vio::check_transport(n.regs, vio::kNet)) return why;
+  if (const char* why = n.device.open(info->devices[0], 0, vio::kNet)) return why;
+  n.transport = &n.device.transport();
   uint64_t features = 0;
-  if (const char* why = vio::negotiate(n.transport, vnet::kFeatureMac | vnet::kFeatureMrgRxbuf, &features)) return why;
+  if (const char* why = vio::negotiate(
+          *n.transport, vnet::kFeatureMac | vnet::kFeatureMrgRxbuf | n.device.platform_features(), &features))
+    return why;
   if ((features & vnet::kFeatureMrgRxbuf) == 0) return "the device does not offer MRG_RXBUF (num_buffers)";
   n.mac_from_device = (features & vnet::kFeatureMac) != 0;
   if (n.mac_from_device) {
     // The configuration (§5.1.4): mac[6] first; 32-bit reads, little-endian.
     uint32_t gen = 0;
     do {
-      gen = n.transport.config_generation();
-      const uint32_t lo = n.transport.config32(0), hi = n.transport.config32(4);
+      gen = n.transport->config_generation();
+      const uint32_t lo = n.transport->config32(0), hi = n.transport->config32(4);
       for (int i = 0; i < 4; ++i) n.mac[i] = static_cast<uint8_t>(lo >> (8 * i));
       for (int i = 0; i < 2; ++i) n.mac[4 + i] = static_cast<uint8_t>(hi >> (8 * i));
-    } while (gen != n.transport.config_generation());
+    } while (gen != n.transport->config_generation());
   } else {
     for (int i = 0; i < 6; ++i) n.mac[i] = kFallbackMac[i];
   }
-  if (const char* why = n.rxq.setup(n.transport, vnet::kRxQueue, {info->dma_va, info->dma_iova, vio::Queue::kBytes})) {
+  if (const char* why = n.rxq.setup(*n.transport, vnet::kRxQueue, {info->dma_va, info->dma_iova, vio::Queue::kBytes})) {
     return why;
   }
   if (const char* why =
-          n.txq.setup(n.transport, vnet::kTxQueue,
+          n.txq.setup(*n.transport, vnet::kTxQueue,
                       {info->dma_va + vio::Queue::kBytes, info->dma_iova + vio::Queue::kBytes, vio::Queue::kBytes})) {
     return why;
   }
   for (uint32_t& b : n.rx_buffer) b = kNoBuffer;
   for (uint32_t& b : n.tx_buffer) b = kNoBuffer;
-  n.transport.set_status(n.transport.status() | vio::kDriverOk);
+  n.transport->set_status(n.transport->status() | vio::kDriverOk);
   sys::print("net: %s: MAC %02x:%02x:%02x:%02x:%02x:%02x%s, queues of %u and %u\n", info->devices[0].path, n.mac[0],
              n.mac[1], n.mac[2], n.mac[3], n.mac[4], n.mac[5], n.mac_from_device ? "" : " (fallback)", n.rxq.size(),
              n.txq.size());
@@ -118,7 +118,7 @@ bool post_rx(uint32_t buffer) {
   d.flags = vio::kDescWrite;
   n.rx_buffer[head] = buffer;
   n.held[buffer] = true;
-  n.rxq.submit(n.transport, static_cast<uint16_t>(head));
+  n.rxq.submit(*n.transport, static_cast<uint16_t>(head));
   return true;
 }
 
@@ -165,7 +165,7 @@ bool pump() {
     n.held[f.buffer] = true;
     count(link::kTxFrames);
     count(link::kTxBytes, f.len);
-    n.txq.submit(n.transport, static_cast<uint16_t>(head));
+    n.txq.submit(*n.transport, static_cast<uint16_t>(head));
   }
   // Received frames, checked; a bad one's buffer goes back to the device.
   uint16_t head = 0;
@@ -228,7 +228,7 @@ bool pump() {
     if ((word & irq_bits()) != 0) {
       // Acknowledge, then drain (§4.2.3.4). A device that found an error
       // (a wild descriptor) serves nothing until reset: init restarts us.
-      if ((n.transport.take_interrupt_status() & vio::kConfigChange) != 0 && vio::needs_reset(n.transport)) {
+      if ((n.transport->take_interrupt_status() & vio::kConfigChange) != 0 && vio::needs_reset(*n.transport)) {
         sys::print("net: the device reports an error and needs a reset; exiting for a restart\n");
         sys::exit(3);
       }
@@ -248,7 +248,7 @@ int main() {
   }
   if (info->conn_count != 1) {
     sys::print("net: no network stack is connected (connect = net); the device stays idle\n");
-    (void)vio::reset(g_nic.transport);
+    (void)vio::reset(*g_nic.transport);
     return 0;
   }
   Nic& n = g_nic;
