@@ -122,6 +122,10 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
     argv->insert(argv->end(), {"-dtb", o.dtb});
   }
   std::string append = o.append;
+  if (o.pci_net && !o.net && o.net_dgram.empty()) {
+    *error = "--pci_net puts the network device (--net or --net_dgram) on PCI: give one of them";
+    return false;
+  }
   if (o.net || !o.net_dgram.empty()) {
     if (o.net && !o.net_dgram.empty()) {
       *error = "--net and --net_dgram are two different networks: give one";
@@ -151,8 +155,11 @@ bool build_qemu_command(const RunOptions& o, std::vector<std::string>* argv, std
       netdev = absl::StrCat("dgram,id=net0,local.type=inet,local.host=127.0.0.1,local.port=", local,
                             ",remote.type=inet,remote.host=127.0.0.1,remote.port=", remote);
     }
-    argv->insert(argv->end(), {"-netdev", netdev, "-device",
-                               absl::StrCat("virtio-net-device,netdev=net0,bus=virtio-mmio-bus.", kNetTransport)});
+    argv->insert(argv->end(),
+                 {"-netdev", netdev, "-device",
+                  o.pci_net ? absl::StrCat("virtio-net-pci,netdev=net0,bus=pcie.0,addr=", kNetPciSlot,
+                                           ",disable-legacy=on,iommu_platform=on,romfile=")
+                            : absl::StrCat("virtio-net-device,netdev=net0,bus=virtio-mmio-bus.", kNetTransport)});
     append = append.empty() ? "keel.net=1" : absl::StrCat(append, " keel.net=1");
   }
   if (!append.empty()) argv->insert(argv->end(), {"-append", append});

@@ -27,7 +27,8 @@ struct RunOptions {
   // The same as virtio-blk-pci functions (modern, iommu_platform=on) in
   // slots 1.. of the PCIe root bus.
   std::vector<std::string> pci_drives;
-  bool iommu = false;  // an SMMUv3 in front of the PCIe devices (virt's iommu=smmuv3)
+  bool iommu = false;    // an SMMUv3 in front of the PCIe devices (virt's iommu=smmuv3)
+  bool pci_net = false;  // the network device as a virtio-net-pci function (slot kNetPciSlot) instead
   // A network: a virtio-net-device on transport kNetTransport, on QEMU user
   // networking with restrict=on (the guest reaches nothing outside QEMU)
   // and these forwards, each PROTO:HOSTPORT:GUESTPORT (tcp or udp), bound
@@ -65,6 +66,7 @@ inline constexpr char kOptionHelp[] =
     "  --drive FILE[,ro]  attach a raw disk image as a virtio-blk device (repeatable; ,ro: read-only)\n"
     "  --pci_drive FILE[,ro]  the same as a virtio-blk-pci function on the PCIe root bus (slot 1, 2, ...)\n"
     "  --iommu            an SMMUv3 in front of the PCIe devices (iommu=smmuv3)\n"
+    "  --pci_net          with --net or --net_dgram: the network device is a virtio-net-pci function (slot 8)\n"
     "  --net [FWD,...]    a virtio-net device on QEMU user networking (restrict=on: no way out), with\n"
     "                     forwards PROTO:HOSTPORT:GUESTPORT bound to 127.0.0.1 (e.g. tcp:8080:80,udp:7007:7)\n"
     "  --net_dgram L:R    the network device on a UDP socket pair on 127.0.0.1 (raw frames; tests)\n"
@@ -73,6 +75,8 @@ inline constexpr char kOptionHelp[] =
 
 // The virtio-mmio transport the network device sits on (disks take 0..).
 inline constexpr int kNetTransport = 8;
+// Or, with --pci_net, the PCIe root bus slot it sits in.
+inline constexpr int kNetPciSlot = 8;
 
 // Where the loader puts the image (the boot ELF's load base, for gdb): QEMU's
 // -kernel places an arm64 Image 2 MiB into RAM; U-Boot's fw_cfg autoboot

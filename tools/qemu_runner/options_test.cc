@@ -95,6 +95,18 @@ TEST(RunnerOptions, PciDrivesAreModernFunctionsBehindTheIommuWhenAsked) {
   EXPECT_NE(Error(o).find("--pci_drive /nonexistent/disk.img: cannot read and write it"), std::string::npos);
 }
 
+TEST(RunnerOptions, ThePciNetworkIsAModernFunctionInSlot8) {
+  RunOptions o = Base();
+  o.pci_net = true;
+  EXPECT_NE(Error(o).find("--pci_net puts the network device"), std::string::npos);
+  o.net = true;
+  const std::string c = Cmd(o);
+  EXPECT_NE(c.find("-device virtio-net-pci,netdev=net0,bus=pcie.0,addr=8,disable-legacy=on,iommu_platform=on,romfile="),
+            std::string::npos)
+      << c;
+  EXPECT_EQ(c.find("virtio-net-device"), std::string::npos) << c;
+}
+
 TEST(RunnerOptions, NetworksStayOnLoopback) {
   RunOptions o = Base();
   o.net = true;

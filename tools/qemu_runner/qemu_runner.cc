@@ -52,6 +52,7 @@ ABSL_FLAG(std::string, cpu, "cortex-a72", "CPU model");
 ABSL_FLAG(int, smp, 1, "number of CPUs");
 ABSL_FLAG(std::string, mem, "512M", "RAM size, e.g. 128M or 2G");
 ABSL_FLAG(bool, el2, false, "enter keel at EL2 (virtualization=on)");
+ABSL_FLAG(bool, pci_net, false, "with --net or --net_dgram: the network device as a virtio-net-pci function");
 ABSL_FLAG(bool, iommu, false, "an SMMUv3 in front of the PCIe devices (virt's iommu=smmuv3)");
 ABSL_FLAG(int, gic, 0, "GIC version, 2 or 3 (0: QEMU's default)");
 ABSL_FLAG(bool, uboot, false, "boot through Debian's U-Boot (booti)");
@@ -324,6 +325,7 @@ int run(int argc, char** argv) {
   for (const std::string& d : g_drives) o.drives.push_back(user_path(d));
   for (const std::string& d : g_pci_drives) o.pci_drives.push_back(user_path(d));
   o.iommu = absl::GetFlag(FLAGS_iommu);
+  o.pci_net = absl::GetFlag(FLAGS_pci_net);
   o.net = g_net;
   o.net_forwards = g_net_forwards;
   o.net_dgram = absl::GetFlag(FLAGS_net_dgram);
