@@ -26,6 +26,7 @@
 
 #include "keel/driver.h"
 #include "keel/loader.h"
+#include "keel/proto/pci.h"
 #include "keel/sys.h"
 #include "keel/task.h"
 #include "keel/testing.h"
@@ -178,6 +179,26 @@ int main() {
   if (const char* why = g_dev.open(g_info->devices[0], 0, vio::kBlock)) {
     checks.report(false, "setup", "%s", why);
     return checks.summary("dma_attack");
+  }
+  // Its config space, through the bus task: it may not move its BARs, turn
+  // bus mastering or decode off (or on for another), nor reach extended
+  // space; its Command register keeps what the bus task set.
+  {
+    keel::pcibus::BusConfig config(slot::kPciConfig);
+    uint32_t bar4 = 0, command = 0;
+    const bool read = config.read(0x20, 4, &bar4) == Error::kOk && config.read(0x04, 2, &command) == Error::kOk;
+    const bool bar_refused = config.write(0x20, 4, 0x1000) == Error::kInsufficientRights &&
+                             config.write(0x24, 4, 0) == Error::kInsufficientRights &&
+                             config.write(0x10, 4, 0) == Error::kInsufficientRights;
+    const bool ext_refused = config.write(0x100, 4, 0) == Error::kInsufficientRights;
+    const bool bad_refused =
+        config.write(0x22, 4, 0) == Error::kInvalidArgument && config.read(0x1000, 4, &bar4) == Error::kInvalidArgument;
+    (void)config.write(0x04, 2, 0);  // "decode and bus mastering off": only INTx-disable may change
+    uint32_t after = 0, bar4_after = 0;
+    const bool kept = config.read(0x04, 2, &after) == Error::kOk && (after & 6) == (command & 6) &&
+                      (command & 6) == 6 && config.read(0x20, 4, &bar4_after) == Error::kOk && bar4_after == bar4;
+    checks.report(read && bar_refused && ext_refused && bad_refused && kept, "config space",
+                  "BAR writes and extended space refused, decode and bus mastering kept (Command 0x%x)", after);
   }
   const char* why = restart_device();
   uint8_t st = 0xff;
