@@ -21,6 +21,8 @@ Scheduler g_scheduler;
 object::Slot* mdb_anchor() { return &g_mdb_anchor; }
 
 void pages_init(uint64_t records_pa, uint64_t ram_base, uint64_t pages) KEEL_REQUIRES(g_kernel_lock) {
+  static_assert(sizeof(object::PageInfo) % 16 == 0, "zero_memory takes multiples of 16 bytes");
+  arch::zero_memory(records_pa, pages * sizeof(object::PageInfo));  // (PageInfo{} is all zero)
   g_pages.init(arch::phys<object::PageInfo>(records_pa), ram_base, pages);
 }
 

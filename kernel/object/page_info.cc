@@ -10,7 +10,6 @@ void PageInfoTable::init(PageInfo* entries, uint64_t base_pa, uint64_t pages) {
   entries_ = entries;
   base_ = base_pa;
   pages_ = pages;
-  for (uint64_t i = 0; i < pages; ++i) entries_[i] = PageInfo{};
 }
 
 PageInfo* PageInfoTable::at(uint64_t pa) const {

@@ -44,6 +44,8 @@ static_assert(sizeof(PageInfo) == 16);
 // One PageInfo per 4 KiB page of [base, base + pages * 4 KiB).
 class PageInfoTable {
  public:
+  // entries: `pages` records, all zero already (PageInfo{}: the kernel
+  // zeroes them with DC ZVA, 32 times fewer instructions than a loop).
   void init(PageInfo* entries, uint64_t base_pa, uint64_t pages);
   // The record of the page holding pa; nullptr outside the table.
   PageInfo* at(uint64_t pa) const;
