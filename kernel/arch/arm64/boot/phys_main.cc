@@ -205,12 +205,24 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   for (uint32_t i = 0; i < m->segment_count; ++i) {
     const ManifestSegment& s = m->segments[i];
     auto* p = reinterpret_cast<volatile uint8_t*>(kernel_pa + (s.vaddr - m->kernel_vbase));
-    // The tail past the file (BSS): bytes up to an 8-byte boundary, then
-    // words (with the MMU off memory is Device-nGnRnE: aligned stores only,
-    // and no DC ZVA), then the last bytes.
+    // The tail past the file (BSS): bytes up to a 64-byte boundary, then
+    // 16-byte pairs (with the MMU off memory is Device-nGnRnE: aligned
+    // stores only, and no DC ZVA), then the last bytes.
+    // Aligned 64-byte runs go four STP pairs a turn (7 instructions per 64
+    // bytes instead of 32: the BSS is ~360 KiB, most of the boot stage's time).
     uint64_t b = s.file_size;
-    for (; b < s.mem_size && ((reinterpret_cast<uintptr_t>(p) + b) & 7) != 0; ++b) p[b] = 0;
-    for (; b + 8 <= s.mem_size; b += 8) *reinterpret_cast<volatile uint64_t*>(p + b) = 0;
+    for (; b < s.mem_size && ((reinterpret_cast<uintptr_t>(p) + b) & 63) != 0; ++b) p[b] = 0;
+    if (b + 64 <= s.mem_size) {
+      uint64_t at = reinterpret_cast<uintptr_t>(p) + b;
+      const uint64_t end = at + ((s.mem_size - b) & ~uint64_t{63});
+      asm volatile(
+          "1: stp xzr, xzr, [%0]\n stp xzr, xzr, [%0, #16]\n stp xzr, xzr, [%0, #32]\n stp xzr, xzr, [%0, #48]\n"
+          " add %0, %0, #64\n cmp %0, %1\n b.lo 1b"
+          : "+r"(at)
+          : "r"(end)
+          : "memory", "cc");
+      b = at - reinterpret_cast<uintptr_t>(p);
+    }
     for (; b < s.mem_size; ++b) p[b] = 0;
   }
   if (m->inject != Inject::kNone) say("keel: fault injection: %s\n", inject_name(m->inject));
