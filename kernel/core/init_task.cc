@@ -208,18 +208,11 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     for (uint64_t off = 0; off < s.mem_size; off += kPage) {
       uint64_t pa = map_frame(s.vaddr + off, (s.flags & elf::kPfW) != 0, (s.flags & elf::kPfX) != 0);
       auto* dst = linear<uint8_t>(pa);
-      // The page's part of the file (the frame is zeroed already): 8-byte
-      // words while the source allows (a page-aligned segment in a page-
-      // aligned module: always), then bytes. A byte loop here cost about
-      // 4 instructions per byte of init's image at every boot.
+      // The page's part of the file (the frame is zeroed already). A byte
+      // loop here cost about 4 instructions per byte of init's image at
+      // every boot; memcpy moves aligned 64-byte runs.
       const uint64_t n = off < s.file_size ? (s.file_size - off < kPage ? s.file_size - off : kPage) : 0;
-      uint64_t b = 0;
-      if ((reinterpret_cast<uintptr_t>(data + off) & 7) == 0) {
-        for (; b + 8 <= n; b += 8) {
-          *reinterpret_cast<uint64_t*>(dst + b) = *reinterpret_cast<const uint64_t*>(data + off + b);
-        }
-      }
-      for (; b < n; ++b) dst[b] = data[off + b];
+      __builtin_memcpy(dst, data + off, n);  // (kernel/lib/string.cc: 64 bytes a turn when aligned)
     }
   }
   for (uint64_t va = abi::kUserStackTop - abi::kUserStackSize; va < abi::kUserStackTop; va += kPage) {

@@ -33,16 +33,9 @@ Error load_page(LoadContext& ctx, uint64_t as, uint64_t va, const uint8_t* src, 
     if (e == Error::kOk) e = CNode(ctx.cnode).copy(scratch, frame, abi::kRightRead | abi::kRightWrite);
     if (e == Error::kOk) e = map_with_tables(ctx, scratch, ctx.caller_as, ctx.scratch_va, abi::kMapWrite);
     if (e != Error::kOk) return e;
-    // 8-byte words while the source is aligned (a page-aligned segment of a
-    // page-aligned module: always), then bytes.
-    auto* dst = reinterpret_cast<volatile uint8_t*>(ctx.scratch_va);
-    size_t i = 0;
-    if ((reinterpret_cast<uintptr_t>(src) & 7) == 0) {
-      auto* dst64 = reinterpret_cast<volatile uint64_t*>(ctx.scratch_va);
-      const auto* src64 = reinterpret_cast<const uint64_t*>(src);
-      for (; i + 8 <= len; i += 8) dst64[i / 8] = src64[i / 8];
-    }
-    for (; i < len; ++i) dst[i] = src[i];
+    // (memcpy: kernel/lib/string.cc, aligned 64-byte runs where it can;
+    // the syscall that unmaps the page is a compiler barrier.)
+    __builtin_memcpy(reinterpret_cast<void*>(ctx.scratch_va), src, len);
     e = CNode(ctx.cnode).remove(scratch);
     if (e != Error::kOk) return e;
   }
