@@ -70,6 +70,24 @@ Status PageTableBuilder::map_raw(uint64_t va, uint64_t pa, uint64_t size, Pte le
 Status PageTableBuilder::walk_range(uint64_t table_pa, unsigned level, uint64_t va, uint64_t pa, uint64_t size,
                                     Pte leaf, MapOptions opt, bool dry_run, size_t* tables_needed) {
   uint64_t* table = table_pa != 0 ? window_.table(table_pa) : nullptr;
+  if (level == 3) {
+    // Pages, all in this one table (the level-2 caller passes at most the
+    // rest of its 2 MiB): a tight loop over consecutive entries. A fresh
+    // table in a dry run has nothing to check.
+    const unsigned first = level_index(va, 3);
+    const uint64_t n = size / kPageSize;
+    if (table == nullptr) return Status::kOk;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (Pte{table[first + i]}.valid()) return Status::kOverlap;
+    }
+    if (!dry_run) {
+      // (pa < 2^48 and page aligned, map_raw checked: it ORs into the
+      // address field of a template whose address is 0.)
+      const uint64_t page = leaf.address(0).valid(1).table_or_page(1).raw;
+      for (uint64_t i = 0; i < n; ++i) table[first + i] = page | (pa + i * kPageSize);
+    }
+    return Status::kOk;
+  }
   while (size > 0) {
     unsigned idx = level_index(va, level);
     uint64_t span = level_size(level);
