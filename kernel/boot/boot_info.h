@@ -41,6 +41,12 @@ struct BootInfo {
   Inject inject;
   Selftest selftest;
   uint32_t flags;  // the manifest's kImageFlag*
+  // The boot stage's parse of the DTB (dtb::DtbInfo, the same code the
+  // kernel links), so the kernel need not walk the DTB again; its size as
+  // the boot stage saw it (the kernel parses itself if it differs). Its
+  // `error` pointer is the boot stage's and means nothing after the switch.
+  uint64_t dtb_info_pa;
+  uint64_t dtb_info_size;
 };
 
 }  // namespace keel::boot

@@ -16,7 +16,8 @@ constexpr abi::Error to_abi(Status s) {
     case Status::kInvalidSlot: return abi::Error::kInvalidSlot;
     case Status::kMissingTable: return abi::Error::kNoPageTable;
     // (syscall_dispatch runs a restarted call again instead of answering.)
-    case Status::kRestart: return abi::Error::kInvalidArgument;
+    case Status::kRestart:
+    case Status::kStop: return abi::Error::kInvalidArgument;
     case Status::kNoMemory: return abi::Error::kNotEnoughMemory;
     case Status::kOutOfRange:
     case Status::kNotFound:

@@ -229,6 +229,10 @@ Thread* create_init(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   info->cpu_count = dt.cpu_count;
   info->memory_bytes = dt.memory_bytes();
   for (size_t i = 0; i + 1 < sizeof info->bootargs && dt.bootargs[i] != '\0'; ++i) info->bootargs[i] = dt.bootargs[i];
+  static_assert(sizeof info->stdout_path == sizeof dt.stdout_path);
+  for (size_t i = 0; i + 1 < sizeof info->stdout_path && dt.stdout_path[i] != '\0'; ++i) {
+    info->stdout_path[i] = dt.stdout_path[i];
+  }
   for (uint64_t s = slot::kFirstUntyped; s < next_ut && info->untyped_count < 64; ++s) {
     info->untyped[info->untyped_count++] = abi::BootUntyped{s, cnode[s].cap.object, cnode[s].cap.size_bits,
                                                             (cnode[s].cap.flags & object::kFlagDevice) != 0 ? 1u : 0u};

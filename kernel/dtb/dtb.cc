@@ -763,6 +763,8 @@ Status parse_dtb(const void* blob, size_t max_size, DtbInfo* out) {
     out->error = "no cpu nodes under /cpus";
     return Status::kNotFound;
   }
+  static_assert(sizeof out->stdout_path == kPathMax);
+  for (size_t i = 0; i < kPathMax; ++i) out->stdout_path[i] = p.stdout_path[i];
   // Console: the PL011 /chosen/stdout-path names, else the first one.
   for (size_t i = 0; i < p.uart_count; ++i) {
     if (p.stdout_path[0] != 0 && str_eq(p.uarts[i].path, p.stdout_path)) out->uart = p.uarts[i].info;

@@ -92,8 +92,9 @@ struct DtbInfo {
     Range regs;
     uint32_t eventq_intid = 0;
   } smmu;
-  char bootargs[128] = {};  // /chosen/bootargs (QEMU -append), NUL-terminated, possibly truncated
-  const char* error = "";   // why parsing failed (a static string)
+  char bootargs[128] = {};     // /chosen/bootargs (QEMU -append), NUL-terminated, possibly truncated
+  char stdout_path[128] = {};  // /chosen/stdout-path up to its ":options" (empty: none, or too long)
+  const char* error = "";      // why parsing failed (a static string)
 
   uint64_t memory_bytes() const {
     uint64_t sum = 0;
@@ -163,7 +164,8 @@ struct NodeView {
 // GIC numbers it. False for a type or number it cannot be.
 bool gic_interrupt(uint32_t type, uint32_t number, uint32_t flags, Interrupt* out);
 
-// Called for every node; any status but kOk stops the walk and is returned.
+// Called for every node; any status but kOk stops the walk and is returned
+// (a visitor that has found what it looked for returns kStop).
 using Visit = Status (*)(void* ctx, const NodeView& node);
 
 // The same header and structure checks as parse_dtb; why: the reason of a

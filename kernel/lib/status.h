@@ -27,6 +27,7 @@ enum class [[nodiscard]] Status : uint32_t {
   kInvalidSlot,         // a slot index outside its CNode
   kMissingTable,        // a mapping needs an intermediate table that is absent
   kRestart,             // progress made, more to do: the syscall runs again (never reaches user space)
+  kStop,                // a walk's visitor has what it wanted: the walk ends early (not an error)
 };
 
 constexpr const char* status_name(Status s) {
@@ -48,6 +49,7 @@ constexpr const char* status_name(Status s) {
     case Status::kInvalidSlot: return "invalid slot";
     case Status::kMissingTable: return "missing table";
     case Status::kRestart: return "restart";
+    case Status::kStop: return "stop";
   }
   return "unknown status";
 }

@@ -78,13 +78,14 @@ Status visit(void* ctx, const dtb::NodeView& n) {
   if (match) {
     fill(n, q->out);
     q->found = true;
+    return Status::kStop;  // (nothing after it matters)
   }
   return Status::kOk;
 }
 
 }  // namespace
 
-Status find(const void* dtb, size_t size, const char* spec, Device* out, const char** why) {
+Status find(const void* dtb, size_t size, const char* spec, Device* out, const char** why, const char* stdout_path) {
   Query q;
   if (why != nullptr) *why = "";
   Status s = parse_spec(spec, &q);
@@ -94,7 +95,15 @@ Status find(const void* dtb, size_t size, const char* spec, Device* out, const c
   }
   q.out = out;
   const char* reason = "";
+  if (q.stdout && stdout_path != nullptr && stdout_path[0] != '\0') {  // (known: one walk)
+    size_t i = 0;
+    for (; stdout_path[i] != '\0' && i + 1 < sizeof q.stdout_path; ++i) q.stdout_path[i] = stdout_path[i];
+    q.stdout_path[i] = '\0';
+    q.stdout = false;
+    q.path = q.stdout_path;
+  }
   s = dtb::walk(dtb, size, visit, &q, &reason);
+  if (s == Status::kStop) s = Status::kOk;
   if (s == Status::kOk && q.stdout) {  // second pass: the node it names
     if (q.stdout_path[0] == '\0') {
       if (why != nullptr) *why = "no /chosen/stdout-path";
@@ -103,6 +112,7 @@ Status find(const void* dtb, size_t size, const char* spec, Device* out, const c
     q.stdout = false;
     q.path = q.stdout_path;
     s = dtb::walk(dtb, size, visit, &q, &reason);
+    if (s == Status::kStop) s = Status::kOk;
   }
   if (s != Status::kOk) {
     if (why != nullptr) *why = reason;

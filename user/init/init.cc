@@ -510,6 +510,9 @@ void release_pci(uint64_t index) {
 // The IoSpaces of the task being made (scratch slots; 0: none), into
 // which give_dma maps its DMA memory; they go to its CNode at the end.
 uint64_t g_making_io[sd::kMaxDevices] = {};
+// Whether every device of the task being made is dma-coherent (its DTB
+// node says so; a PCI function: its host bridge), as give_devices found.
+bool g_making_coherent = true;
 bool g_iommu_absent = false;  // (learnt from the first Bind: the kernel's boot log says which)
 
 // Behind an IOMMU: an IoSpace from the task's block, bound to the
@@ -562,6 +565,9 @@ Error give_pci_device(uint64_t index, uint32_t d, uint64_t cn, uint64_t as, uint
     return Error::kInvalidArgument;
   }
   g_tasks[index].pci_claimed |= 1u << d;
+  keel::pci::Host host;  // (DMA coherence: as its host bridge says)
+  g_making_coherent &=
+      keel::pci::find_host(dtb(), g_info->dtb_size, 0, &host) == keel::Status::kOk && host.dma_coherent;
   g_tasks[index].pci_bdf[d] = c.bdf;
   info.pci = 1;
   (void)keel::snformat(info.path, sizeof info.path, "pci %02x:%02x.%u", c.bdf >> 8, (c.bdf >> 3) & 0x1f, c.bdf & 7);
@@ -621,7 +627,7 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
   for (uint32_t d = 0; d < t.device_count; ++d) {
     if (keel::pci::is_spec(t.devices[d])) continue;  // (found through the bus task)
     const char* why = "";
-    keel::Status st = keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev[d], &why);
+    keel::Status st = keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev[d], &why, g_info->stdout_path);
     if (st == keel::Status::kNotFound) {
       sys::print("init: task %s: no enabled node '%s' in this machine's DTB%s%s\n", t.name, t.devices[d],
                  why[0] != '\0' ? ": " : "", why);
@@ -631,6 +637,7 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
       sys::print("init: task %s: device '%s': %s (%s)\n", t.name, t.devices[d], keel::status_name(st), why);
       return Error::kInvalidArgument;
     }
+    g_making_coherent &= dev[d].dma_coherent;
   }
   uint64_t ntfn = 0;
   Error e = task_notification(index, &ntfn);
@@ -756,17 +763,7 @@ Error give_timer(uint64_t index, uint64_t cn, sys::LoadContext& ctx) {
 // if every device it has is dma-coherent (its DTB says so), else
 // non-cacheable (the kernel cleans the lines first).
 Error give_dma(const sd::Task& t, uint64_t dma, uint64_t cn, uint64_t as, sys::LoadContext& ctx, abi::StartInfo* si) {
-  bool coherent = true;
-  for (uint32_t d = 0; d < t.device_count; ++d) {
-    if (keel::pci::is_spec(t.devices[d])) {  // (a PCI function: as its host bridge says)
-      keel::pci::Host host;
-      coherent &= keel::pci::find_host(dtb(), g_info->dtb_size, 0, &host) == keel::Status::kOk && host.dma_coherent;
-      continue;
-    }
-    keel::devices::Device dev;
-    coherent &=
-        keel::devices::find(dtb(), g_info->dtb_size, t.devices[d], &dev) == keel::Status::kOk && dev.dma_coherent;
-  }
+  const bool coherent = g_making_coherent;  // (give_devices found the devices)
   const uint64_t flags = abi::kMapWrite | (coherent ? 0 : abi::kMapUncached);
   const uint64_t frames = t.dma_bytes / 4096;
   Error e = frames > tslot::kDmaFramesMax ? Error::kInvalidArgument : Error::kOk;
@@ -1005,6 +1002,7 @@ Error make_task(uint64_t index) {
     si.untyped_bytes_total = g_give_bytes;
   }
   for (uint64_t& slot : g_making_io) slot = 0;
+  g_making_coherent = true;
   if (e == Error::kOk && (t.serves & sd::kServePci) != 0) e = give_dtb(as, ctx, &si);
   if (e == Error::kOk && t.device_count != 0) e = give_devices(index, cn, as, ut, ctx, &si);
   if (e == Error::kOk && t.dma_bytes != 0) e = give_dma(t, dma, cn, as, ctx, &si);

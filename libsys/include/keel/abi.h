@@ -549,6 +549,9 @@ struct InitBootInfo {
   BootModule modules[16];
   uint64_t cpus_online;  // CPUs running the kernel (numbered 0 .. cpus_online - 1)
   char bootargs[128];    // the DTB's /chosen/bootargs (QEMU -append), NUL-terminated
+  // /chosen/stdout-path up to its ":options" (the kernel read it; empty:
+  // none): init finds `device = stdout` without walking for it first.
+  char stdout_path[128];
 };
 static_assert(sizeof(InitBootInfo) <= 4096, "one page");
 

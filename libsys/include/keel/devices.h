@@ -37,7 +37,10 @@ struct Device {
 // Finds the device `spec` names. kNotFound: no such enabled node (or its
 // index is past the last); kInvalidArgument: a spec that is not of the
 // forms above; kMalformed & co.: the DTB itself (why, if given, says why).
-Status find(const void* dtb, size_t size, const char* spec, Device* out, const char** why = nullptr);
+// stdout_path: /chosen/stdout-path if the caller knows it already (init:
+// the kernel read it), so `stdout` costs one walk, not two.
+Status find(const void* dtb, size_t size, const char* spec, Device* out, const char** why = nullptr,
+            const char* stdout_path = nullptr);
 
 // How many enabled nodes have this compatible string (0 on a bad DTB).
 size_t count(const void* dtb, size_t size, const char* compatible);

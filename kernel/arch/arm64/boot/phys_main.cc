@@ -277,6 +277,8 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   bi->inject = m->inject;
   bi->selftest = m->selftest;
   bi->flags = m->flags;
+  bi->dtb_info_pa = reinterpret_cast<uint64_t>(&dt);  // (the boot stage runs at its physical addresses)
+  bi->dtb_info_size = sizeof dt;
   uint64_t bi_va = layout::phys_to_linear(bi_page.value());
 
   // 4. Preflight.
@@ -313,6 +315,8 @@ extern "C" [[noreturn]] void phys_main(uint64_t dtb_pa, uint64_t entry_el, uint6
   // loads after the switch cannot hit stale lines (Arm ARM D7.5.9, "data and
   // unified caches"; the same rule Linux's head.S follows).
   arm64::dcache_invalidate_poc(reinterpret_cast<uint64_t>(__pool_start), pool.used_end());
+  arm64::dcache_invalidate_poc(reinterpret_cast<uint64_t>(&dt),
+                               reinterpret_cast<uint64_t>(&dt + 1));  // (the kernel reads it)
   for (uint32_t i = 0; i < m->segment_count; ++i) {
     const ManifestSegment& s = m->segments[i];
     uint64_t pa = kernel_pa + (s.vaddr - m->kernel_vbase);
