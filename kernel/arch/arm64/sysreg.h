@@ -88,9 +88,19 @@ inline uint64_t dcache_line_size() { return 4ull << ((KEEL_READ_SYSREG(ctr_el0) 
 // Invalidate [start, end) to the point of coherency (DC IVAC), then DSB SY.
 // Used on memory written with the MMU (and so the data cache) off, so that no
 // stale line can hide those writes once the caches are on. Arm ARM D7.5.9.
+// Four lines a turn while four fit (the boot stage invalidates the
+// kernel's whole BSS: one loop trip per line was ~23,000 instructions).
 inline void dcache_invalidate_poc(uint64_t start, uint64_t end) {
-  uint64_t line = dcache_line_size();
-  for (uint64_t a = start & ~(line - 1); a < end; a += line) asm volatile("dc ivac, %0" ::"r"(a) : "memory");
+  const uint64_t line = dcache_line_size();
+  uint64_t a = start & ~(line - 1);
+  for (; a + 4 * line <= end; a += 4 * line) {
+    asm volatile(
+        "dc ivac, %0\n add x16, %0, %1\n dc ivac, x16\n add x16, x16, %1\n dc ivac, x16\n"
+        " add x16, x16, %1\n dc ivac, x16" ::"r"(a),
+        "r"(line)
+        : "x16", "memory");
+  }
+  for (; a < end; a += line) asm volatile("dc ivac, %0" ::"r"(a) : "memory");
   dsb_sy();
 }
 

@@ -51,15 +51,20 @@ entry:
   add   x0, x0, :lo12:__phys_stack_top
   mov   sp, x0
 
-  // Zero .bss with aligned 8-byte stores (MMU off: memory is Device, so
-  // no unaligned access may happen).
+  // Zero .bss (not the stacks after it), 64 bytes a turn with aligned STP
+  // pairs (MMU off: memory is Device, so no unaligned access may happen;
+  // boot.ld aligns both ends to 64).
   adrp  x0, __bss_start
   add   x0, x0, :lo12:__bss_start
   adrp  x1, __bss_end
   add   x1, x1, :lo12:__bss_end
 3:cmp   x0, x1
   b.hs  4f
-  str   xzr, [x0], #8
+  stp   xzr, xzr, [x0]
+  stp   xzr, xzr, [x0, #16]
+  stp   xzr, xzr, [x0, #32]
+  stp   xzr, xzr, [x0, #48]
+  add   x0, x0, #64
   b     3b
 4:
   mov   x0, x21
