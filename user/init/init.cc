@@ -479,6 +479,27 @@ Error write_start_info(sys::LoadContext& ctx, uint64_t frame, const abi::StartIn
 // notification (task_slot::kDeviceNotification) its interrupts signal, an
 // IrqHandler per interrupt, and what it needs to know in its start info.
 // A device the DTB lacks is refused with a message; nothing is given then.
+// Interrupt i of the task's device d: init's IrqHandler for it (kept
+// across restarts), bound to the task's notification with the device's bit,
+// a copy in its CNode at task_slot::kDeviceIrq, and its INTID in the start
+// info. An interrupt another task has is refused with a message.
+Error give_device_irq(uint64_t index, uint32_t d, uint32_t i, uint64_t intid, uint64_t cn, uint64_t ntfn,
+                      sys::LoadContext& ctx, abi::DeviceInfo& info) {
+  uint64_t handler = 0;
+  Error e = irq_handler(intid, index, &handler);
+  if (e == Error::kSlotOccupied) {
+    sys::print("init: task %s: device '%s' interrupt %llu is another task's\n", g_sys->tasks[index].name,
+               g_sys->tasks[index].devices[d], ull(intid));
+  }
+  const uint64_t badged = ctx.next_slot++;
+  if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::device_irq_bit(d, i));
+  if (e == Error::kOk) e = sys::IrqHandler(handler).set_notification(badged);
+  if (e == Error::kOk) e = self.remove(badged);
+  if (e == Error::kOk) e = put_copy(cn, abi::task_slot::kDeviceIrq + abi::kMaxDeviceIrqs * d + i, handler);
+  if (e == Error::kOk) info.intid[info.irq_count++] = intid;
+  return e;
+}
+
 // The PCI bus task (the running driver that `serves = pci`), or kMaxTasks.
 uint64_t pci_bus_task() {
   for (uint64_t i = 0; i < g_sys->task_count; ++i) {
@@ -600,18 +621,7 @@ Error give_pci_device(uint64_t index, uint32_t d, uint64_t cn, uint64_t as, uint
     }
   }
   if (e == Error::kOk && c.intid != 0) {
-    uint64_t handler = 0;
-    e = irq_handler(c.intid, index, &handler);
-    if (e == Error::kSlotOccupied) {
-      sys::print("init: task %s: device '%s' interrupt %u is another task's (a shared INTx line)\n", t.name,
-                 t.devices[d], c.intid);
-    }
-    const uint64_t badged = ctx.next_slot++;
-    if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::device_irq_bit(d, 0));
-    if (e == Error::kOk) e = sys::IrqHandler(handler).set_notification(badged);
-    if (e == Error::kOk) e = self.remove(badged);
-    if (e == Error::kOk) e = put_copy(cn, abi::task_slot::kDeviceIrq + abi::kMaxDeviceIrqs * d, handler);
-    if (e == Error::kOk) info.intid[info.irq_count++] = c.intid;
+    e = give_device_irq(index, d, 0, c.intid, cn, ntfn, ctx, info);
   }
   if (e == Error::kOk) {
     e = put_mint(cn, tslot::kPciConfig + d, kDriverEps + bus, abi::kRightWrite, keel::pcibus::kDriverBadge | c.bdf);
@@ -691,18 +701,7 @@ Error give_devices(uint64_t index, uint64_t cn, uint64_t as, const sys::Untyped&
       }
     }
     for (size_t i = 0; e == Error::kOk && i < dev[d].irq_count && i < abi::kMaxDeviceIrqs; ++i) {
-      uint64_t handler = 0;
-      e = irq_handler(dev[d].irqs[i].intid, index, &handler);
-      if (e == Error::kSlotOccupied) {
-        sys::print("init: task %s: device '%s' interrupt %llu is another task's\n", t.name, t.devices[d],
-                   ull(dev[d].irqs[i].intid));
-      }
-      const uint64_t badged = ctx.next_slot++;
-      if (e == Error::kOk) e = self.mint(badged, ntfn, abi::kRightWrite, abi::device_irq_bit(d, i));
-      if (e == Error::kOk) e = sys::IrqHandler(handler).set_notification(badged);
-      if (e == Error::kOk) e = self.remove(badged);
-      if (e == Error::kOk) e = put_copy(cn, abi::task_slot::kDeviceIrq + abi::kMaxDeviceIrqs * d + i, handler);
-      if (e == Error::kOk) info.intid[info.irq_count++] = dev[d].irqs[i].intid;
+      e = give_device_irq(index, d, static_cast<uint32_t>(i), dev[d].irqs[i].intid, cn, ntfn, ctx, info);
     }
   }
   if (e == Error::kOk) e = put_copy(cn, tslot::kDeviceNotification, ntfn);
