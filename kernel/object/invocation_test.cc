@@ -433,6 +433,18 @@ TEST_F(Objects, AnIoSpaceMapsRamFramesThroughItsRecords) {
     EXPECT_EQ(map(abi::kMapWrite | abi::kMapExecute), Error::kInvalidArgument) << "a device never executes";
     EXPECT_TRUE(k.same_as(before));
   }
+  {
+    // A frame of device memory (as device untyped makes them: the flag is
+    // the kernel's, set here directly): never in an IoSpace — no DMA from
+    // one device into another's registers. An address space takes it.
+    constexpr uint64_t kDevFrame = 165;
+    ASSERT_EQ(k.retype(ObjectType::kFrame4K, kDevFrame), Error::kOk);
+    k.slot(kDevFrame)->cap.flags |= object::kFlagDevice;
+    const auto before = k.snapshot();
+    EXPECT_EQ(k.invoke(kDevFrame, abi::FrameMap{.address_space = kIo, .va = kIova + 0x1000, .flags = abi::kMapWrite}),
+              Error::kInvalidArgument);
+    EXPECT_TRUE(k.same_as(before));
+  }
   ASSERT_EQ(map(abi::kMapWrite | abi::kMapUncached), Error::kOk);
   const arm64::TranslationRegime regime{
       .ttbr0 = k.cap(kIo).object, .ttbr1 = 0, .tcr = arch::translation_control().epd0(0)};

@@ -90,8 +90,8 @@ const char* check_transport(Regs& r, uint32_t want_device);
 
 // What a driver does with its device whatever bus it sits on (§4: the
 // transports): status, features, queues, notification, the interrupt
-// status, the device-specific configuration. MMIO now; PCI next (its
-// structures: keel/virtio_pci.h).
+// status, the device-specific configuration. MmioTransport here,
+// PciTransport in keel/virtio_pci.h; keel/virtio_device.h opens either.
 class Transport {
  public:
   virtual uint32_t status() = 0;
