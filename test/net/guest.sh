@@ -8,24 +8,31 @@
 #   guest_stop                            ends it; prints its console log;
 #                                         fails the test if the runner did
 
-free_tcp_port() {  # a port nothing listens on at 127.0.0.1
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+# Ports are drawn from below the kernel's ephemeral range: a port there can
+# be the local end of any test's outgoing connection (curl, 1,000 at a time
+# in net_host) between our check and QEMU's bind, and the hostfwd fails with
+# "Could not set up host forwarding rule" (seen in CI). `ss` lists sockets
+# in every state, TIME_WAIT included.
+free_port_in() {  # free_port_in tcp|udp
+  local lo hi p
+  read -r lo hi < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=32768
+  [[ $lo -gt 12000 ]] || { echo "ephemeral ports start at $lo: no room below" >&2; exit 1; }
+  for _ in $(seq 200); do
+    p=$((10000 + RANDOM % (lo - 10000)))
+    if [[ $1 == tcp ]]; then
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+      ss -Htan 2>/dev/null | awk '{print $4; print $5}' | grep -q ":$p\$" && continue
+    else
+      ss -Huan 2>/dev/null | awk '{print $4}' | grep -q ":$p\$" && continue
+    fi
+    echo "$p"
+    return
   done
-  echo "no free TCP port" >&2
+  echo "no free $1 port" >&2
   exit 1
 }
-free_udp_port() {  # a UDP port nothing has bound
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 30000))
-    if ! ss -Hlun 2>/dev/null | grep -q ":$p "; then echo "$p"; return; fi
-  done
-  echo "no free UDP port" >&2
-  exit 1
-}
+free_tcp_port() { free_port_in tcp; }  # a port no TCP socket here uses
+free_udp_port() { free_port_in udp; }  # a UDP port nothing has bound
 
 guest_start() {
   local boot=$1
