@@ -6,7 +6,8 @@
 
 namespace keel {
 
-constexpr abi::Error to_abi(Status s) {
+// (Always inlined: the syscall short path is a leaf function.)
+[[gnu::always_inline]] constexpr abi::Error to_abi(Status s) {
   switch (s) {
     case Status::kOk: return abi::Error::kOk;
     case Status::kInvalidCapability: return abi::Error::kInvalidCapability;

@@ -14,6 +14,7 @@
 #include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/esr.h"
 #include "kernel/arch/arm64/kernel/frame.h"
+#include "kernel/core/abi_map.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
 #include "kernel/core/fpu.h"
@@ -191,6 +192,50 @@ extern "C" bool user_fastpath(const arm64::ExceptionFrame* f) {
   switch_context(c, t, next, next->ttbr0);
   c.fast_lock.unlock();
   return true;
+}
+
+// The short path (keel/abi.h's register contract; docs/performance.md): a
+// syscall that completes on its caller's CPU without switching threads,
+// under this CPU's fast lock (every big-lock holder also holds it, so no
+// slow path runs anywhere meanwhile) instead of the big lock. vectors.S
+// calls it for every SVC but Call and ReplyRecv with only x0..x8 and LR
+// saved in the frame: x19..x29 are still the caller's in the registers
+// (C code preserves them). Done: the results are in the frame's x0..x6 and
+// vectors.S returns at once, zeroing x7 and x9..x18. Declined: nothing has
+// changed and the general path runs the syscall from the start. Returns
+// the frame to return with (the caller's), or null to decline. Serves
+//   DebugWrite of nothing: the capability check alone (writing takes the
+//     console, under the big lock);
+//   Yield with nothing queued here at the caller's priority or above: the
+//     caller would be picked again at once.
+// A leaf (no calls, to_abi inlined): no frame of its own to save.
+extern "C" arm64::ExceptionFrame* user_syscall_short(arm64::ExceptionFrame* f) {
+  Cpu& c = this_cpu();
+  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return nullptr;  // served on the general path
+  if (!c.fast_lock.try_lock()) return nullptr;
+  Thread* t = running();
+  arm64::ExceptionFrame* done = nullptr;
+  if (c.lost_current == 0 && t != nullptr && t->cpu == c.index) {
+    abi::SyscallView r = t->regs();
+    switch (f->syscall_number()) {
+      case abi::kSyscallDebugWrite: {
+        const auto a = r.args<abi::DebugWriteArgs>();
+        if (a.length != 0) break;
+        object::Slot* log = nullptr;
+        r.set_error(to_abi(lookup_slot(*t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log)));
+        done = f;
+        break;
+      }
+      case static_cast<uint64_t>(abi::Syscall::kYield):
+        if (fastpath_scheduler().highest_on(static_cast<unsigned>(c.index)) >= static_cast<int>(t->priority)) break;
+        r.set_error(abi::Error::kOk);
+        done = f;
+        break;
+      default: break;
+    }
+  }
+  c.fast_lock.unlock();
+  return done;
 }
 
 // Called by vectors.S for every exception from EL0; the user context is

@@ -20,7 +20,7 @@ for row in null_syscall ipc_roundtrip_inter_as; do
   [ "$got" = "$want" ] || fail "$row: the plugin counts $got per round, the PMU $want"
   echo "profile_test: $row: plugin $got = PMU $want per round"
 done
-for fn in user_fastpath user_exception_common return_to_user_current 'keel::sys::Endpoint::call'; do
+for fn in user_fastpath svc_entry svc_ipc return_to_user_current 'keel::sys::Endpoint::call'; do
   grep -q "$fn" <<<"$out" || fail "the inter-AS profile does not name $fn"
 done
 for stage in kernel/arch/arm64/kernel/vectors.S kernel/core/ipc_fast.h; do

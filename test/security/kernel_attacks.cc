@@ -57,16 +57,14 @@ asm(R"(
   .p2align 2
   .global probe_recv_loop
 probe_recv_loop:
-  mov x10, x0
-1:mov x0, x10
+  mov x19, x0                   // (callee-saved: x9..x18 do not survive an SVC)
+1:mov x0, x19
   mov x6, #0
   mov x8, #4
   svc #0
   b 1b
   .global probe_recv_spin
 probe_recv_spin:
-  mov x10, x0
-  mov x0, x10
   mov x6, #0
   mov x8, #4
   svc #0

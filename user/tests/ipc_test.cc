@@ -14,33 +14,33 @@ namespace slot = keel::abi::init_slot;
 namespace {
 
 // Slots this test uses in init's CNode (see abi.h init_slot for the rest).
-constexpr uint64_t kScratchUntyped = 100;  // 1 MiB carved from the first untyped
-constexpr uint64_t kEp = 101;
-constexpr uint64_t kEpBadge7 = 102;
-constexpr uint64_t kEpBadge9 = 103;
-constexpr uint64_t kEpIdle = 104;
-constexpr uint64_t kServer = 105;
-constexpr uint64_t kSmallUntyped = 106;  // holds the endpoint revoked under a waiter
-constexpr uint64_t kDoomedEp = 107;
-constexpr uint64_t kWaiter = 108;
-constexpr uint64_t kWriteOnly = 109;
-constexpr uint64_t kFaultEp = 111;        // init receives its test threads' faults here
-constexpr uint64_t kFaultEpBadged = 112;  // the same, badge 5: names the faulter
-constexpr uint64_t kFaulter = 113;
-constexpr uint64_t kFixTable = 114;  // the L3 table init maps to fix the fault
-constexpr uint64_t kFixFrame = 115;
-constexpr uint64_t kNtfn = 116;
-constexpr uint64_t kNtfnBadge2 = 117;
-constexpr uint64_t kLow = 118;
-constexpr uint64_t kHigh = 119;
-constexpr uint64_t kPrioEp = 121;
-constexpr uint64_t kDoneNtfn = 122;
-constexpr uint64_t kXferEp = 123;    // grant right: carries a capability
-constexpr uint64_t kXferNtfn = 124;  // the capability that travels
-constexpr uint64_t kCapReceiver = 125;
-constexpr uint64_t kGotCap = 126;  // where the receiver's capability lands
-constexpr uint64_t kXferEpNoGrant = 127;
-constexpr uint64_t kSpare = 90;             // 90..95: scratch slots for the error cases (below the untyped at 128)
+constexpr uint64_t kScratchUntyped = 300;  // 1 MiB carved from the first untyped
+constexpr uint64_t kEp = 301;
+constexpr uint64_t kEpBadge7 = 302;
+constexpr uint64_t kEpBadge9 = 303;
+constexpr uint64_t kEpIdle = 304;
+constexpr uint64_t kServer = 305;
+constexpr uint64_t kSmallUntyped = 306;  // holds the endpoint revoked under a waiter
+constexpr uint64_t kDoomedEp = 307;
+constexpr uint64_t kWaiter = 308;
+constexpr uint64_t kWriteOnly = 309;
+constexpr uint64_t kFaultEp = 311;        // init receives its test threads' faults here
+constexpr uint64_t kFaultEpBadged = 312;  // the same, badge 5: names the faulter
+constexpr uint64_t kFaulter = 313;
+constexpr uint64_t kFixTable = 314;  // the L3 table init maps to fix the fault
+constexpr uint64_t kFixFrame = 315;
+constexpr uint64_t kNtfn = 316;
+constexpr uint64_t kNtfnBadge2 = 317;
+constexpr uint64_t kLow = 318;
+constexpr uint64_t kHigh = 319;
+constexpr uint64_t kPrioEp = 321;
+constexpr uint64_t kDoneNtfn = 322;
+constexpr uint64_t kXferEp = 323;    // grant right: carries a capability
+constexpr uint64_t kXferNtfn = 324;  // the capability that travels
+constexpr uint64_t kCapReceiver = 325;
+constexpr uint64_t kGotCap = 326;  // where the receiver's capability lands
+constexpr uint64_t kXferEpNoGrant = 327;
+constexpr uint64_t kSpare = 290;            // 290..295: scratch slots for the error cases
 constexpr uint64_t kFaultVa = 0x1000'0000;  // unmapped in init's address space
 
 const sys::CNode cnode(slot::kCNode);
@@ -316,7 +316,7 @@ alignas(16) char long_echo_stack[8192];
 }
 
 void test_long_message() {
-  constexpr uint64_t kLongEp = 96, kLongEcho = 97;
+  constexpr uint64_t kLongEp = 296, kLongEcho = 297;
   sys::ThreadCap th(kLongEcho);
   bool ok = sys::Untyped(kScratchUntyped).retype(ObjectType::kEndpoint, 0, kLongEp) == Error::kOk &&
             sys::Untyped(kScratchUntyped).retype(ObjectType::kThread, 0, kLongEcho) == Error::kOk &&
@@ -340,8 +340,8 @@ void test_long_message() {
 // answers the second caller first; only once that caller has its answer
 // (kReplyStep: it signals) does it answer the first, so the order the
 // clients see does not depend on how the scheduler interleaves them.
-constexpr uint64_t kReplyEp = 80, kReplyServer = 81, kR1 = 82, kR2 = 83, kClientA = 84, kClientB = 85, kReplyDone = 86,
-                   kReplyStep = 87;
+constexpr uint64_t kReplyEp = 280, kReplyServer = 281, kR1 = 282, kR2 = 283, kClientA = 284, kClientB = 285,
+                   kReplyDone = 286, kReplyStep = 87;
 alignas(16) char reply_server_stack[8192];
 alignas(16) char client_a_stack[8192];
 alignas(16) char client_b_stack[8192];

@@ -71,6 +71,7 @@ struct alignas(64) Worker {
   uint64_t per_syscall[16];
   uint64_t per_method[sizeof abi::kAllMethods / sizeof abi::kAllMethods[0]];
   uint64_t rng;
+  uint64_t contract_broken;  // keel::sys::SvcViolation bits seen after any call (0: the contract held)
 };
 Worker g_w[kMaxWorkers];
 alignas(4096) uint8_t g_ipc[kMaxWorkers][4096];
@@ -120,6 +121,15 @@ uint64_t slot(uint64_t& r) {
 
 [[noreturn]] void worker(uint64_t index) { fuzz_loop(index); }
 
+// Every call goes through sys::svc_checked: the syscall register contract
+// (keel/abi.h) is checked after each one, whatever it did.
+sys::SyscallResult checked(Worker& w, uint64_t number, const abi::Registers& regs) {
+  sys::SyscallResult res{};
+  const uint64_t broken = sys::svc_checked(number, regs, &res);
+  if (broken != 0) w.contract_broken |= broken;
+  return res;
+}
+
 [[noreturn]] void fuzz_loop(uint64_t index) {
   Worker& w = g_w[index];
   auto* ipc = reinterpret_cast<abi::IpcBuffer*>(&g_ipc[index][0]);
@@ -140,11 +150,11 @@ uint64_t slot(uint64_t& r) {
       }
       const uint64_t target = next(r) % 2 ? wEp + next(r) % 4 : next(r) % 2 ? wNtfn + next(r) % 2 : slot(r);
       const uint64_t info = abi::message_info(next(r) % 8, next(r) % 40, next(r) % 4 == 0 ? 1 : 0);
-      res = sys::syscall(sys::sysno(s),
-                         abi::syscall_registers(abi::IpcArgs{.cap = target,
-                                                             .info = info,
-                                                             .mr = {wild(r), wild(r), wild(r), wild(r)},
-                                                             .reply = next(r) % 3 == 0 ? wReply : slot(r)}));
+      res = checked(w, sys::sysno(s),
+                    abi::syscall_registers(abi::IpcArgs{.cap = target,
+                                                        .info = info,
+                                                        .mr = {wild(r), wild(r), wild(r), wild(r)},
+                                                        .reply = next(r) % 3 == 0 ? wReply : slot(r)}));
       ++w.per_syscall[static_cast<uint64_t>(s) % 16];
     } else if (pick < 9) {  // an invocation
       const size_t m = next(r) % (sizeof abi::kAllMethods / sizeof abi::kAllMethods[0]);
@@ -213,11 +223,11 @@ uint64_t slot(uint64_t& r) {
         default: break;
       }
       regs.x[0] = target;
-      res = sys::syscall(sys::sysno(abi::Syscall::kInvoke), regs);
+      res = checked(w, sys::sysno(abi::Syscall::kInvoke), regs);
       ++w.per_method[m];
     } else {  // yield, or an unknown syscall number
-      res = next(r) % 2 ? sys::syscall(sys::sysno(abi::Syscall::kYield))
-                        : sys::syscall(13 + next(r) % 200, wild(r), wild(r));
+      res = next(r) % 2 ? checked(w, sys::sysno(abi::Syscall::kYield), abi::Registers{})
+                        : checked(w, 13 + next(r) % 200, abi::Registers{{wild(r), wild(r)}});
     }
     ++w.errors[static_cast<uint64_t>(res.error) < 16 ? static_cast<uint64_t>(res.error) : 15];
     __atomic_store_n(&w.calls, w.calls + 1, __ATOMIC_RELEASE);
@@ -386,9 +396,10 @@ int main() {
   bool ok = pool.retype(ObjectType::kNotification, 0, kTmp) == Error::kOk &&
             sys::Notification(kTmp).signal() == Error::kOk && sys::Notification(kTmp).poll(&word) == Error::kOk &&
             word == 1;
-  uint64_t errors[16] = {}, syscalls[16] = {}, methods = 0, calls = 0;
+  uint64_t errors[16] = {}, syscalls[16] = {}, methods = 0, calls = 0, broken = 0;
   for (unsigned i = 0; i < kMaxWorkers; ++i) {  // (the workers' and the threads they started)
     calls += g_w[i].calls;
+    broken |= g_w[i].contract_broken;
     for (int k = 0; k < 16; ++k) errors[k] += g_w[i].errors[k], syscalls[k] += g_w[i].per_syscall[k];
     for (uint64_t m : g_w[i].per_method) methods += m;
   }
@@ -409,5 +420,9 @@ int main() {
   }
   sys::Checks checks;
   checks.report(ok, "smp_fuzz", "seed 0x%llx, %llu calls", u(g_seed), u(calls));
+  checks.report(broken == 0, "smp_fuzz_register_contract",
+                "after every one of %llu calls: x7/x9..x18 zero %s, x8/x19..x28/LR kept %s", u(calls),
+                (broken & sys::kSvcNotZeroed) != 0 ? "NO" : "yes",
+                (broken & (sys::kSvcCalleeSaved | sys::kSvcNumberChanged)) != 0 ? "NO" : "yes");
   return checks.summary("smp_fuzz");
 }

@@ -6,7 +6,24 @@
 // Register use (SVC #0):  x8 = syscall number; x0..x6 = arguments;
 // on return x0 = Error (0 = ok), x1..x6 = results. Short IPC messages travel
 // in x2..x5 (message registers), longer ones in the IPC buffer page.
+//
+// The register contract of a syscall (like a function call's, AAPCS64):
+//   preserved:  x8 (the number), x19..x29, x30 (LR), SP, TPIDR_EL0, the
+//               FP/SIMD registers;
+//   results:    x0..x6 — x0 the Error; of x1..x6, those the syscall's result
+//               struct does not name hold what the caller passed, or zero;
+//   clobbered:  x7, x9..x18 — always zero on return (the flags come back
+//               as they were, from SPSR):
+//               a thread never sees another thread's or the kernel's values
+//               there. The kernel does not save them (the entry saves only
+//               what this contract keeps); KEEL_SVC_CLOBBERS is the
+//               compiler's view for an `svc` asm statement.
+// Interrupts and faults arrive unasked: they preserve every register.
 #pragma once
+
+// The clobber list of an `svc #0` asm statement with x0..x6 as operands
+// and x8 an input (keel/sys.h).
+#define KEEL_SVC_CLOBBERS "x7", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "x18", "cc", "memory"
 
 #include <stdint.h>
 

@@ -35,7 +35,10 @@ inline SyscallResult syscall(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, 
   register uint64_t x5 asm("x5") = a5;
   register uint64_t x6 asm("x6") = a6;
   register uint64_t x8 asm("x8") = number;
-  asm volatile("svc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6) : "r"(x8) : "memory");
+  asm volatile("svc #0"
+               : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6)
+               : "r"(x8)
+               : KEEL_SVC_CLOBBERS);
   return SyscallResult{static_cast<abi::Error>(x0), {x1, x2, x3, x4, x5, x6}};
 }
 
@@ -169,7 +172,10 @@ inline abi::Error ipc_registers(abi::Syscall s, uint64_t slot, RegMessage& m, ui
   register uint64_t x5 asm("x5") = m.mr[3];
   register uint64_t x6 asm("x6") = reply_slot;
   register uint64_t x8 asm("x8") = sysno(s);
-  asm volatile("svc #0" : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6) : "r"(x8) : "memory");
+  asm volatile("svc #0"
+               : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6)
+               : "r"(x8)
+               : KEEL_SVC_CLOBBERS);
   m.info = x1;
   m.mr[0] = x2;
   m.mr[1] = x3;

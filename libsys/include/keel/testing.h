@@ -16,6 +16,25 @@
 
 namespace keel::sys {
 
+// One SVC with the syscall register contract (keel/abi.h) checked around
+// it (src/svc_checked.S): x7 and x9..x18 must come back zero, x8, x19..x28
+// and LR as they were, and — if `foreign` is not 0 — none of x0..x18 may
+// hold it (a value only another thread has). Returns the rules broken.
+enum SvcViolation : uint64_t {
+  kSvcCalleeSaved = 1,   // x19..x28 or LR changed
+  kSvcNotZeroed = 2,     // x7 or x9..x18 not zero
+  kSvcForeignValue = 4,  // another thread's value seen
+  kSvcNumberChanged = 8  // x8 changed
+};
+extern "C" uint64_t keel_svc_checked(uint64_t number, const uint64_t in[7], uint64_t out[7], uint64_t foreign);
+inline uint64_t svc_checked(uint64_t number, const abi::Registers& in, SyscallResult* out, uint64_t foreign = 0) {
+  uint64_t o[abi::kArgumentRegisters];
+  const uint64_t broken = keel_svc_checked(number, in.x, o, foreign);
+  out->error = static_cast<abi::Error>(o[0]);
+  for (unsigned i = 1; i < abi::kArgumentRegisters; ++i) out->r[i - 1] = o[i];
+  return broken;
+}
+
 class Checks {
  public:
   // suite: a word before every check's name (nullptr: none).

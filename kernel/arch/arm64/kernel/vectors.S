@@ -36,9 +36,17 @@ kernel_vectors:
   .endr
   // Slots 8-15: taken from EL0. SP is SP_EL1 = the top of the (empty)
   // kernel stack, used here only to park x0/x1 for a moment.
+  // Slot 8 (synchronous) tells an SVC from a fault first: an SVC takes
+  // svc_entry with x0/x1 parked the same way.
   .irp slot, 8,9,10,11,12,13,14,15
   .balign 128
   stp   x0, x1, [sp, #-16]!
+  .if \slot == 8
+  mrs   x0, esr_el1
+  lsr   x0, x0, #ESR_EC_SHIFT
+  cmp   x0, #EC_SVC64
+  b.eq  svc_entry
+  .endif
   mov   x1, #\slot
   b     user_exception_common
   .endr
@@ -47,9 +55,42 @@ kernel_vectors:
 // pointer at [TPIDR_EL1], PerCpu::user_frame) and calls
 // user_exception(frame, slot). That may switch threads by changing
 // PerCpu::user_frame; whatever frame it names on return is restored.
+//
+// An SVC follows the syscall register contract (keel/abi.h): x0..x6 and x8
+// are its arguments, x19..x29, LR and SP are preserved, x7 and x9..x18 are
+// the caller's to lose — they are not saved, and come back zero (their
+// frame slots are stored as zero, or the short return zeroes them): no
+// thread ever sees another's values or the kernel's there. Interrupts and
+// faults arrive unasked and save everything.
+// The rest of an SVC's frame for the general path: zero for x9..x18, the
+// callee-saved registers, SP, ELR, SPSR, ESR (FAR means nothing here).
+.macro SVC_SAVE_REST base
+  stp   xzr, xzr, [\base, #72]
+  stp   xzr, xzr, [\base, #88]
+  stp   xzr, xzr, [\base, #104]
+  stp   xzr, xzr, [\base, #120]
+  stp   xzr, xzr, [\base, #136]
+  stp   x19, x20, [\base, #152]
+  stp   x21, x22, [\base, #168]
+  stp   x23, x24, [\base, #184]
+  stp   x25, x26, [\base, #200]
+  stp   x27, x28, [\base, #216]
+  str   x29, [\base, #232]      // (LR is saved already)
+  mrs   x2, sp_el0
+  str   x2, [\base, #FRAME_SP]
+  mrs   x2, elr_el1
+  mrs   x3, spsr_el1
+  stp   x2, x3, [\base, #FRAME_ELR]
+  mrs   x2, esr_el1
+  stp   x2, xzr, [\base, #FRAME_ESR]
+  mov   x29, xzr                // kernel backtraces end here
+.endm
+
 user_exception_common:
   // Unwind information: the outermost kernel frame (no caller), so a
   // debugger's backtrace ends here cleanly, as the frame-pointer chain does.
+  // (The SVC paths below are in the same region: their labels are local
+  // except the two a profile names, svc_entry and svc_ipc.)
   .cfi_startproc
   .cfi_undefined x30
   mrs   x0, tpidr_el1
@@ -67,25 +108,66 @@ user_exception_common:
   mrs   x3, far_el1
   stp   x2, x3, [x0, #FRAME_ESR]
   mov   x29, xzr                // kernel backtraces end here
-  // The IPC fastpath (kernel/core/el0_entry.cc user_fastpath): an SVC
-  // (slot 8, EC = SVC64) with x8 (still the user's) = Call or ReplyRecv.
-  // It returns true having switched PerCpu::user_frame (restore it), or
-  // false having changed nothing (the general path takes the syscall).
-  cmp   x1, #8
-  b.ne  1f
-  lsr   x3, x2, #ESR_EC_SHIFT
-  cmp   x3, #EC_SVC64
-  b.ne  1f
+.Luser_general:                 // x0 = the frame (saved), x1 = the slot
+  bl    user_exception          // (frame, slot)
+  b     return_to_user_current
+
+svc_entry:                      // an SVC; the user's x0/x1 are parked
+  mrs   x0, tpidr_el1
+  ldr   x0, [x0, #PERCPU_USER_FRAME]
+  // Its arguments, and LR (the calls below overwrite it).
+  stp   x2, x3, [x0, #16]
+  stp   x4, x5, [x0, #32]
+  stp   x6, xzr, [x0, #48]      // (x7 given up: zero)
+  str   x8, [x0, #64]
+  ldp   x2, x3, [sp], #16       // the user's x0, x1
+  stp   x2, x3, [x0, #0]
+  str   x30, [x0, #240]
   cmp   x8, #SYS_CALL
   ccmp  x8, #SYS_REPLY_RECV, #4, ne   // (Z set if x8 is either)
-  b.ne  1f
+  b.eq  svc_ipc
+  cmp   x8, #SYS_DEBUG_WRITE
+  b.eq  1f
+  cmp   x8, #SYS_YIELD
+  b.ne  .Lsvc_general           // no short path for the others: not worth a try
+1:  // The short path (el0_entry.cc user_syscall_short): a syscall that needs
+  // no switch and no big lock. x19..x29 are still the user's: C code
+  // preserves them, so they need no save and no restore. It returns the
+  // frame (done) or null (declined).
+  bl    user_syscall_short      // (frame)
+  cbz   x0, .Lsvc_declined
+  ldp   x2, x3, [x0, #16]
+  ldp   x4, x5, [x0, #32]
+  ldp   x6, x7, [x0, #48]       // (x7 = 0)
+  ldr   x8, [x0, #64]
+  ldr   x30, [x0, #240]
+  adr   x9, svc_zeros
+  ldp   x10, x11, [x9]
+  ldp   x12, x13, [x9]
+  ldp   x14, x15, [x9]
+  ldp   x16, x17, [x9]
+  ldp   x18, x9, [x9]
+  ldp   x0, x1, [x0, #0]
+  eret
+.Lsvc_declined:                 // the short path changed nothing
+  mrs   x0, tpidr_el1
+  ldr   x0, [x0, #PERCPU_USER_FRAME]
+.Lsvc_general:                  // x0 = the frame
+  SVC_SAVE_REST x0
+  mov   x1, #8
+  b     .Luser_general
+
+svc_ipc:
+  // The IPC fastpath (kernel/core/el0_entry.cc user_fastpath): Call or
+  // ReplyRecv. It returns true having switched PerCpu::user_frame (restore
+  // it), or false having changed nothing (the general path takes it).
+  SVC_SAVE_REST x0
   bl    user_fastpath           // (frame)
   cbnz  w0, return_to_user_current
   mrs   x0, tpidr_el1           // declined: the frame and the slot again
   ldr   x0, [x0, #PERCPU_USER_FRAME]
   mov   x1, #8
-1:bl    user_exception          // (frame, slot)
-  // fall through
+  b     .Luser_general
 
 // Restores the frame PerCpu::user_frame names and returns to EL0. The
 // kernel stack is empty again (SP_EL1 at its top).
@@ -157,3 +239,9 @@ enter_user:
   ldr   x0, [x0, #PERCPU_KSTACK_TOP]  // this CPU's stack
   mov   sp, x0
   b     return_to_user_current
+
+// Zeros for the short return: x9..x18 in five LDPs of this pair (fewer
+// instructions than ten MOVs).
+  .balign 16
+svc_zeros:
+  .quad 0, 0
