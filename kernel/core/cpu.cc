@@ -11,6 +11,12 @@ namespace {
 
 alignas(128) Cpu g_cpus[kMaxCpus];
 uint64_t g_online_mask = 0;  // bit i: CPU i runs the kernel (atomic; the one record of who is online)
+// Bit i: CPU i has a thread to run, so it may be inside a lockless path
+// (Cpu::fast_busy) whenever the big lock is free. Written under the big lock
+// by the CPU itself (cpu_set_has_thread); a CPU without one idles, and
+// picks its next thread under the lock, so kernel_enter need not wait for
+// it. Boot: no CPU has one.
+uint64_t g_has_thread_mask = 0;
 
 enum : uint64_t { kRequestPark = 1, kRequestSaveFp = 2, kRequestHalt = 4, kRequestLetWaitersIn = 8 };
 
@@ -122,23 +128,27 @@ void serve_and_relax() {
   arch::cpu_relax();
 }
 
-// The fast locks of every online CPU and of this one (a CPU takes the big
-// lock once before it first runs a thread, online or not yet). Taken in CPU
-// order, always after the big lock: a fastpath never waits for the big lock
-// while it holds its fast lock (it declines instead), so no cycle.
-void take_fast_locks(Cpu& c) KEEL_NO_THREAD_SAFETY_ANALYSIS {
-  uint64_t set = __atomic_load_n(&g_online_mask, __ATOMIC_ACQUIRE) | (uint64_t{1} << c.index);
-  c.fast_locks = set;
-  for (; set != 0; set &= set - 1) g_cpus[__builtin_ctzll(set)].fast_lock.lock(serve_and_relax);
-}
-
-void drop_fast_locks(Cpu& c) KEEL_NO_THREAD_SAFETY_ANALYSIS {
-  uint64_t set = c.fast_locks;
-  c.fast_locks = 0;
-  for (; set != 0; set &= set - 1) g_cpus[__builtin_ctzll(set)].fast_lock.unlock();
+// After taking the big lock: waits until no other online CPU runs a
+// lockless path (Cpu::fast_busy; the other half of cpu.h fast_path_enter).
+// The barrier orders the lock word's store before the loads below. Only
+// CPUs with a thread can be in one (g_has_thread_mask: an idle CPU runs
+// none, and takes this lock to pick a thread first).
+void wait_for_fast_paths(const Cpu& c) {
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  uint64_t set = __atomic_load_n(&g_has_thread_mask, __ATOMIC_RELAXED) & ~(uint64_t{1} << c.index);
+  for (; set != 0; set &= set - 1) {
+    const Cpu& other = g_cpus[__builtin_ctzll(set)];
+    while (__atomic_load_n(&other.fast_busy, __ATOMIC_ACQUIRE) != 0) serve_and_relax();
+  }
 }
 
 }  // namespace
+
+void cpu_set_has_thread(bool has) {
+  const uint64_t bit = uint64_t{1} << this_cpu().index;
+  const uint64_t now = __atomic_load_n(&g_has_thread_mask, __ATOMIC_RELAXED);
+  if (((now & bit) != 0) != has) __atomic_store_n(&g_has_thread_mask, has ? now | bit : now & ~bit, __ATOMIC_RELAXED);
+}
 
 void kernel_enter() {
   Cpu& c = this_cpu();
@@ -148,7 +158,7 @@ void kernel_enter() {
     panic("cpu %llu takes the kernel lock it holds", static_cast<unsigned long long>(me - 1));
   serve_requests(/*entering=*/true);
   g_kernel_lock.lock();
-  take_fast_locks(c);
+  wait_for_fast_paths(c);
   c.holder_checked = checked ? 1 : 0;
   if (checked) __atomic_store_n(&g_lock_holder, me, __ATOMIC_RELAXED);
 }
@@ -165,7 +175,6 @@ namespace {
   }
   const bool let_in = (c.holder_checked & kExitLetIn) != 0;
   c.holder_checked = 0;
-  drop_fast_locks(c);
   if (let_in) {
     g_kernel_lock.unlock_for_waiters();
   } else {
@@ -180,7 +189,6 @@ void kernel_exit() KEEL_NO_THREAD_SAFETY_ANALYSIS {  // (both paths release it; 
     kernel_exit_slow(c);
     return;
   }
-  drop_fast_locks(c);
   g_kernel_lock.unlock();
 }
 

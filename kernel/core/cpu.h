@@ -49,21 +49,41 @@ struct Cpu : arm64::PerCpu {
   void* fp_owner;         // the Thread whose FP/SIMD state this CPU's registers hold
   uint64_t cpacr;         // the FP access last set (fpu.h)
   uint64_t ttbr0;         // TTBR0_EL1 as last written for a thread (0: walks disabled, EPD0 = 1)
-  // Held by this CPU's IPC fastpath, and by every holder of the big lock
-  // (kernel_enter takes it for each online CPU and its own): the fastpath
-  // runs without the big lock, and excludes the slow path everywhere
-  // meanwhile (docs/smp.md).
-  WordLock fast_lock;
+  // 1 while this CPU runs the IPC fastpath or the syscall short path,
+  // which run without the big lock and exclude every slow path meanwhile
+  // (docs/smp.md): fast_path_enter sets it and then checks that the big
+  // lock is free; kernel_enter takes the big lock and then waits until no
+  // other online CPU's is set. Written only by this CPU.
+  uint32_t fast_busy;
   uint32_t holder_checked;  // bit 0: this entry set g_lock_holder (checked kernels: kernel_enter); bit 1
                             // (kExitLetIn): a restarted operation, kernel_exit lets lock waiters in first
-  uint64_t fast_locks;      // while it holds the big lock: the CPUs whose fast locks it took (bit i: CPU i)
-  uint64_t pad[4];          // one 128-byte line per CPU
+  uint64_t pad[5];          // one 128-byte line per CPU
 };
 static_assert(sizeof(Cpu) == 128, "one cache line per CPU");
 constexpr uint32_t kExitLetIn = 2;  // Cpu::holder_checked
 
 // This CPU's record (inline: every kernel entry reads it several times).
 inline Cpu& this_cpu() { return static_cast<Cpu&>(arch::this_percpu()); }
+
+// The lockless paths' side of the exclusion (Cpu::fast_busy): true if no
+// slow path runs anywhere and none can start until fast_path_exit — then
+// everything the last big-lock holder wrote is visible. False: a slow path
+// runs or is starting; nothing was touched. Dekker's pattern: this side
+// stores fast_busy then loads the lock word, kernel_enter stores the lock
+// word then loads every fast_busy, each with a full barrier (DMB ISH, a
+// seq_cst fence: Arm ARM B2.3, a store ordered before a later load only by
+// a barrier) between — so at least one of them sees the other.
+inline bool fast_path_enter(Cpu& c) {
+  __atomic_store_n(&c.fast_busy, 1u, __ATOMIC_RELAXED);
+  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  if (__builtin_expect(g_kernel_lock.held(), false)) {
+    __atomic_store_n(&c.fast_busy, 0u, __ATOMIC_RELEASE);
+    return false;
+  }
+  return true;
+}
+// Ends it: what the path wrote is visible to the next big-lock holder.
+inline void fast_path_exit(Cpu& c) { __atomic_store_n(&c.fast_busy, 0u, __ATOMIC_RELEASE); }
 Cpu& cpu_record(size_t index);
 size_t cpus_online();
 bool cpu_online(size_t index);
@@ -72,9 +92,12 @@ void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top);
 void cpu_set_online(size_t index);
 
 // Entry: the user context is saved; take the lock (serving requests while
-// waiting), then the fast lock of every online CPU and this one's, so that no
-// IPC fastpath runs anywhere until kernel_exit (docs/smp.md).
+// waiting), then wait until no other CPU runs a lockless path (Cpu::
+// fast_busy): none starts until kernel_exit (docs/smp.md).
 void kernel_enter() KEEL_ACQUIRE(g_kernel_lock);
+// Whether this CPU now has a thread to run (false: it idles). Tells
+// kernel_enter on the other CPUs whether this one may be in a lockless path.
+void cpu_set_has_thread(bool has) KEEL_REQUIRES(g_kernel_lock);
 // Checked kernels (invariants images) track which CPU holds the big lock
 // and panic on a double take or a release by a non-holder. Set at boot.
 extern bool g_check_lock_holder;
@@ -105,6 +128,6 @@ void cpu_user_walks_off();
 // returns. `last`: the thread whose EL0 registers the CPU still holds.
 [[noreturn]] void cpu_idle(Thread* last) KEEL_REQUIRES(g_kernel_lock);
 // Makes t this CPU's thread (boot: init, before the first entry to EL0).
-void set_current_thread(Thread* t);
+void set_current_thread(Thread* t) KEEL_REQUIRES(g_kernel_lock);
 
 }  // namespace keel

@@ -41,8 +41,8 @@ unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); 
 // Makes `next` this CPU's thread, running in the tables `ttbr0` names (its
 // current TTBR0 value). `from` is the thread whose EL0 registers the CPU
 // still holds (null when it idled or lost its thread). Shared by the slow
-// path (switch_to, under the big lock) and the fastpath (under this CPU's
-// fast lock); inline: the fastpath has no calls.
+// path (switch_to, under the big lock) and the fastpath (fast_path_enter:
+// no slow path anywhere); inline: the fastpath has no calls.
 [[gnu::always_inline]] inline void switch_context(Cpu& c, Thread* from, Thread* next, uint64_t ttbr0) {
   fp_set_access(next == c.fp_owner);
   if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
@@ -62,6 +62,7 @@ unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); 
 // switch_context with next's TTBR0 brought up to date: its space's ASID
 // may have changed since it last ran (a rollover).
 void switch_to(Thread* from, Thread* next) KEEL_REQUIRES(g_kernel_lock) {
+  cpu_set_has_thread(true);
   switch_context(this_cpu(), from, next, thread_ttbr0(next));
 }
 
@@ -83,6 +84,7 @@ void signal_kernel_log() KEEL_REQUIRES(g_kernel_lock) {
 [[noreturn]] void cpu_idle(Thread* last) {
   Cpu& c = this_cpu();
   c.user_frame = nullptr;
+  cpu_set_has_thread(false);  // (no lockless path runs here until it picks one, under the lock)
   // Its EL0 thread pointer now: once the lock is dropped, `last` may run on
   // another CPU, and this one must not write to it later.
   if (last != nullptr) last->tpidr_el0 = arch::user_tp();
@@ -143,13 +145,16 @@ void report_user_fault(const Thread& t, const arm64::ExceptionFrame& f, uint64_t
 
 }  // namespace
 
-void set_current_thread(Thread* t) { this_cpu().user_frame = t != nullptr ? &t->frame : nullptr; }
+void set_current_thread(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
+  this_cpu().user_frame = t != nullptr ? &t->frame : nullptr;
+  cpu_set_has_thread(t != nullptr);
+}
 
 namespace {
 
-// The scheduler's queues, read by the fastpath without the big lock: this
-// CPU's queue is written only by holders of this CPU's fast lock (every
-// big-lock holder takes it, and the fastpath itself does not enqueue).
+// The scheduler's queues, read by the fastpath without the big lock: they
+// are written only by big-lock holders (none runs while a fastpath does:
+// cpu.h fast_path_enter), and the fastpath itself does not enqueue.
 const Scheduler& fastpath_scheduler() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler; }
 uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_asids.generation(); }
 
@@ -157,8 +162,8 @@ uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_as
 
 // The IPC fastpath (docs/performance.md; locking: docs/smp.md): Call and
 // ReplyRecv in the common case, first thing on a syscall, without the big
-// lock. It holds this CPU's fast lock (which every big-lock holder also
-// takes: no slow path runs anywhere meanwhile) and the endpoint's lock
+// lock. It runs between fast_path_enter and fast_path_exit (cpu.h: no slow
+// path runs anywhere meanwhile) and holds the endpoint's lock
 // (which orders fastpaths of different CPUs on one endpoint); it touches
 // only threads of this CPU. Checks first — any unusual case declines,
 // having changed nothing, and the slow path runs the syscall from the
@@ -171,8 +176,8 @@ extern "C" bool user_fastpath(const arm64::ExceptionFrame* f) {
   Cpu& c = this_cpu();
   const bool call = f->syscall_number() == static_cast<uint64_t>(abi::Syscall::kCall);
   if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return false;  // served on the slow path
-  if (!c.fast_lock.try_lock()) return false;  // a big-lock holder is at work: wait for it there
-  Thread* t = running();                      // (null once taken away: lost_current)
+  if (!fast_path_enter(c)) return false;  // a big-lock holder is at work: wait for it there
+  Thread* t = running();                  // (null once taken away: lost_current)
   Thread* next = nullptr;
   if (c.lost_current == 0 && t != nullptr && t->cpu == c.index) {
     const auto a = t->regs().args<abi::IpcArgs>();
@@ -185,19 +190,19 @@ extern "C" bool user_fastpath(const arm64::ExceptionFrame* f) {
     }
   }
   if (next == nullptr) {
-    c.fast_lock.unlock();
+    fast_path_exit(c);
     return false;
   }
   // next's cached TTBR0 is current (the bodies checked its ASID generation).
   switch_context(c, t, next, next->ttbr0);
-  c.fast_lock.unlock();
+  fast_path_exit(c);
   return true;
 }
 
 // The short path (keel/abi.h's register contract; docs/performance.md): a
 // syscall that completes on its caller's CPU without switching threads,
-// under this CPU's fast lock (every big-lock holder also holds it, so no
-// slow path runs anywhere meanwhile) instead of the big lock. vectors.S
+// between fast_path_enter and fast_path_exit (cpu.h: no slow path runs
+// anywhere meanwhile) instead of under the big lock. vectors.S
 // calls it for every SVC but Call and ReplyRecv with only x0..x8 and LR
 // saved in the frame: x19..x29 are still the caller's in the registers
 // (C code preserves them). Done: the results are in the frame's x0..x6 and
@@ -212,7 +217,7 @@ extern "C" bool user_fastpath(const arm64::ExceptionFrame* f) {
 extern "C" arm64::ExceptionFrame* user_syscall_short(arm64::ExceptionFrame* f) {
   Cpu& c = this_cpu();
   if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return nullptr;  // served on the general path
-  if (!c.fast_lock.try_lock()) return nullptr;
+  if (!fast_path_enter(c)) return nullptr;
   Thread* t = running();
   arm64::ExceptionFrame* done = nullptr;
   if (c.lost_current == 0 && t != nullptr && t->cpu == c.index) {
@@ -234,7 +239,7 @@ extern "C" arm64::ExceptionFrame* user_syscall_short(arm64::ExceptionFrame* f) {
       default: break;
     }
   }
-  c.fast_lock.unlock();
+  fast_path_exit(c);
   return done;
 }
 

@@ -9,9 +9,10 @@
 // KEEL_GUARDED_BY(g_kernel_lock) is checked by the compiler
 // (-Wthread-safety): a function that touches it must say KEEL_REQUIRES.
 // The exceptions, per CPU and written without the lock, are in cpu.h. The
-// one path without it is the same-CPU IPC fastpath (el0_entry.cc), under
-// its CPU's fast lock and the endpoint's (kernel/lib/locks.h WordLock):
-// every holder of the big lock also holds every CPU's fast lock.
+// paths without it are the same-CPU IPC fastpath and the syscall short
+// path (el0_entry.cc), which exclude every slow path through Cpu::fast_busy
+// (cpu.h fast_path_enter; the fastpath also takes the endpoint's
+// kernel/lib/locks.h WordLock).
 #pragma once
 
 #include <stdint.h>
@@ -54,6 +55,9 @@ class KEEL_CAPABILITY("mutex") SpinLock {
     if (__builtin_expect(__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0, false)) wait();
   }
   void unlock() KEEL_RELEASE() { __atomic_store_n(&locked_, 0u, __ATOMIC_RELEASE); }
+  // Whether some CPU holds it (acquire: a false answer makes the last
+  // holder's writes visible). For cpu.h's fast_path_enter.
+  bool held() const { return __atomic_load_n(&locked_, __ATOMIC_ACQUIRE) != 0; }
 
   // For a CPU about to enter (cpu.cc, on a waiter's request): lets one of
   // the CPUs already waiting have the lock first, or gives up after a

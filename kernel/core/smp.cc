@@ -19,6 +19,7 @@ namespace {
 constexpr uint64_t kPsciCpuOn64 = 0xc400'0003;
 
 alignas(128) SecondaryBoot g_records[kMaxCpus];
+bool g_without_irqs[kMaxCpus];  // set by each secondary before it reports online (its timer has no interrupt)
 alignas(16) uint8_t g_kernel_stacks[kMaxCpus][layout::kKernelStackSize];  // (vectors.S: KSTACK_SIZE)
 alignas(16) uint8_t g_phys_stacks[kMaxCpus][4096];
 
@@ -47,13 +48,11 @@ extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
   cpu_drop_identity_map();
   cpu_enable_pmu();
   fp_init();
-  bool irqs = timer_init_cpu();
-  kprintf("keel: cpu %llu online (MPIDR 0x%llx) at EL1 in the high half%s\n", ull(rec->cpu), ull(rec->mpidr),
-          irqs ? "" : ", without interrupts");
-  cpu_set_online(rec->cpu);
+  g_without_irqs[rec->cpu] = !timer_init_cpu();
+  cpu_set_online(rec->cpu);  // (release: the boot CPU reads g_without_irqs after it sees this)
+  arm64::sev();              // wakes the boot CPU from its WFE: it reports for every CPU, in order
   kernel_enter();
-  // (With the lock: the boot CPU has left the kernel for init, so the report
-  // is not interleaved with its boot lines.)
+  // (With the lock: the boot CPU has left the kernel for init.)
   if (g_selftest == boot::Selftest::kSecondaryAbort && rec->cpu == 1) secondary_selftest_abort();
   cpu_idle(nullptr);
 }
@@ -61,7 +60,8 @@ extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
 size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
   g_selftest = bi.selftest;
   const uint64_t self = KEEL_READ_SYSREG(mpidr_el1) & 0xff00ffffffull;
-  size_t index = 1;  // keel's CPU numbers: the boot CPU is 0, the others in DTB order
+  size_t index = 1;                 // keel's CPU numbers: the boot CPU is 0, the others in DTB order
+  size_t dtb_index[kMaxCpus] = {};  // each started CPU's place in the DTB
   for (size_t i = 0; i < dt.cpu_count && i < dtb::kMaxCpus; ++i) {
     if ((dt.cpu_mpidr[i] & 0xff00ffffffull) == self) continue;
     if (index >= kMaxCpus) {
@@ -87,23 +87,43 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     // The secondary reads the record with its MMU (and caches) off: clean it
     // to the point of coherency first (Arm ARM D7.5.9).
     arm64::dcache_clean_invalidate_poc(reinterpret_cast<uint64_t>(&r), reinterpret_cast<uint64_t>(&r + 1));
-    size_t before = cpus_online();
     int64_t ret = arm64::psci_call(dt.psci, kPsciCpuOn64, dt.cpu_mpidr[i], bi.secondary_entry_pa, kernel_pa(bi, &r));
     if (ret != 0) {
       kprintf("keel: cpu %zu (MPIDR 0x%llx) did not start: PSCI CPU_ON returned %lld\n", i, ull(dt.cpu_mpidr[i]),
               static_cast<long long>(ret));
       continue;
     }
+    dtb_index[n] = i;
     ++index;
-    // Wait (bounded: five seconds of counter ticks, generous for a loaded
-    // emulator) for it to report in.
-    uint64_t freq = KEEL_READ_SYSREG(cntfrq_el0), t0 = KEEL_READ_SYSREG(cntpct_el0);
-    while (cpus_online() == before && KEEL_READ_SYSREG(cntpct_el0) - t0 < 5 * freq) {
+  }
+  // All started at once; wait (bounded: five seconds of counter ticks,
+  // generous for a loaded emulator) until each has reported in. WFE between
+  // looks: each CPU signals an event once online (SEV), and the timer's
+  // event stream (pmu_enable) wakes it at least every ~65 us regardless.
+  const uint64_t want = index;  // the boot CPU and every CPU started
+  const uint64_t freq = KEEL_READ_SYSREG(cntfrq_el0), t0 = KEEL_READ_SYSREG(cntpct_el0);
+  while (cpus_online() < want && KEEL_READ_SYSREG(cntpct_el0) - t0 < 5 * freq) arm64::wfe();
+  // One line for the CPUs that came up as expected (formatting costs ~1,500
+  // instructions a line, before the ready line), one for each that did not.
+  size_t first = 0, last = 0;
+  for (size_t n = 1; n < want; ++n) {
+    const uint64_t mpidr = dt.cpu_mpidr[dtb_index[n]];
+    if (!cpu_online(n)) {
+      kprintf("keel: cpu %zu (MPIDR 0x%llx) started but did not reach the kernel within five seconds\n", dtb_index[n],
+              ull(mpidr));
+    } else if (g_without_irqs[n]) {
+      kprintf("keel: cpu %zu online (MPIDR 0x%llx) at EL1 in the high half, without interrupts\n", n, ull(mpidr));
+    } else {
+      first = first == 0 ? n : first;
+      last = n;
     }
-    if (cpus_online() == before) {
-      kprintf("keel: cpu %zu (MPIDR 0x%llx) started but did not reach the kernel within five seconds\n", i,
-              ull(dt.cpu_mpidr[i]));
-    }
+  }
+  if (first != 0 && first == last) {
+    kprintf("keel: cpu %zu online (MPIDR 0x%llx) at EL1 in the high half\n", first,
+            ull(dt.cpu_mpidr[dtb_index[first]]));
+  } else if (first != 0) {
+    kprintf("keel: cpus %zu..%zu online (MPIDR 0x%llx..0x%llx) at EL1 in the high half\n", first, last,
+            ull(dt.cpu_mpidr[dtb_index[first]]), ull(dt.cpu_mpidr[dtb_index[last]]));
   }
   size_t online = cpus_online();
   kprintf("keel: %zu of %zu CPUs online\n", online, dt.cpu_count);

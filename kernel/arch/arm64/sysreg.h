@@ -55,6 +55,7 @@ inline void dsb_ish() { asm volatile("dsb ish" ::: "memory"); }
 inline void dsb_ishst() { asm volatile("dsb ishst" ::: "memory"); }
 inline void dsb_nsh() { asm volatile("dsb nsh" ::: "memory"); }
 inline void wfe() { asm volatile("wfe"); }
+inline void sev() { asm volatile("dsb ish; sev" ::: "memory"); }  // (the stores before it visible first)
 inline void wfi() { asm volatile("wfi"); }
 
 inline unsigned current_el() { return static_cast<unsigned>((KEEL_READ_SYSREG(CurrentEL) >> 2) & 3); }
