@@ -14,13 +14,12 @@
 #include "kernel/arch/arch.h"
 #include "kernel/arch/arm64/esr.h"
 #include "kernel/arch/arm64/kernel/frame.h"
-#include "kernel/core/abi_map.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/el0_switch.h"
 #include "kernel/core/fpu.h"
 #include "kernel/core/invariants.h"
 #include "kernel/core/ipc.h"
-#include "kernel/core/ipc_fast.h"
 #include "kernel/core/irq.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
@@ -32,32 +31,7 @@
 namespace keel {
 namespace {
 
-// The thread this CPU runs is the one whose frame its PerCpu::user_frame
-// names (cpu.h): Thread::frame is its first member.
-Thread* running() { return reinterpret_cast<Thread*>(this_cpu().user_frame); }
-
 unsigned long long ull(uint64_t v) { return static_cast<unsigned long long>(v); }
-
-// Makes `next` this CPU's thread, running in the tables `ttbr0` names (its
-// current TTBR0 value). `from` is the thread whose EL0 registers the CPU
-// still holds (null when it idled or lost its thread). Shared by the slow
-// path (switch_to, under the big lock) and the fastpath (fast_path_enter:
-// no slow path anywhere); inline: the fastpath has no calls.
-[[gnu::always_inline]] inline void switch_context(Cpu& c, Thread* from, Thread* next, uint64_t ttbr0) {
-  fp_set_access(next == c.fp_owner);
-  if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
-    if (from != nullptr) from->tpidr_el0 = arch::user_tp();
-    arch::set_user_tp(next->tpidr_el0, next->tpidrro_el0);
-  }
-  if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables
-    arch::set_user_tables(ttbr0);  // (synchronized: TTBR0 before walks can start from it)
-    arch::set_user_walks(true);    // (synchronized: the new address space is in effect before the eret)
-  } else if (ttbr0 != c.ttbr0) {
-    arch::set_user_tables(ttbr0);
-  }
-  c.ttbr0 = ttbr0;
-  c.user_frame = &next->frame;
-}
 
 // switch_context with next's TTBR0 brought up to date: its space's ASID
 // may have changed since it last ran (a rollover).
@@ -148,99 +122,6 @@ void report_user_fault(const Thread& t, const arm64::ExceptionFrame& f, uint64_t
 void set_current_thread(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   this_cpu().user_frame = t != nullptr ? &t->frame : nullptr;
   cpu_set_has_thread(t != nullptr);
-}
-
-namespace {
-
-// The scheduler's queues, read by the fastpath without the big lock: they
-// are written only by big-lock holders (none runs while a fastpath does:
-// cpu.h fast_path_enter), and the fastpath itself does not enqueue.
-const Scheduler& fastpath_scheduler() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler; }
-uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_asids.generation(); }
-
-}  // namespace
-
-// The IPC fastpath (docs/performance.md; locking: docs/smp.md): Call and
-// ReplyRecv in the common case, first thing on a syscall, without the big
-// lock. It runs between fast_path_enter and fast_path_exit (cpu.h: no slow
-// path runs anywhere meanwhile) and holds the endpoint's lock
-// (which orders fastpaths of different CPUs on one endpoint); it touches
-// only threads of this CPU. Checks first — any unusual case declines,
-// having changed nothing, and the slow path runs the syscall from the
-// start — then ipc.cc's commit and the switch. Returns whether it ran the
-// syscall; the frame PerCpu::user_frame names is then the one to restore.
-// vectors.S calls it only for an SVC from EL0 with x8 = Call or ReplyRecv,
-// and restores and returns at once when it says true; else user_exception
-// runs as for any other exception.
-extern "C" bool user_fastpath(const arm64::ExceptionFrame* f) {
-  Cpu& c = this_cpu();
-  const bool call = f->syscall_number() == static_cast<uint64_t>(abi::Syscall::kCall);
-  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return false;  // served on the slow path
-  if (!fast_path_enter(c)) return false;  // a big-lock holder is at work: wait for it there
-  Thread* t = running();                  // (null once taken away: lost_current)
-  Thread* next = nullptr;
-  if (c.lost_current == 0 && t != nullptr && t->cpu == c.index) {
-    const auto a = t->regs().args<abi::IpcArgs>();
-    const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, call ? abi::kRightWrite : abi::kRightRead);
-    if ((call || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
-      const Scheduler& s = fastpath_scheduler();
-      const uint32_t gen = fastpath_asid_generation();
-      next = call ? ipc_fastpath_call(s, ep.object, t, ep.badge(), gen) : ipc_fastpath_reply_recv(s, ep.object, t, gen);
-      ep.object->fast_lock.unlock();
-    }
-  }
-  if (next == nullptr) {
-    fast_path_exit(c);
-    return false;
-  }
-  // next's cached TTBR0 is current (the bodies checked its ASID generation).
-  switch_context(c, t, next, next->ttbr0);
-  fast_path_exit(c);
-  return true;
-}
-
-// The short path (keel/abi.h's register contract; docs/performance.md): a
-// syscall that completes on its caller's CPU without switching threads,
-// between fast_path_enter and fast_path_exit (cpu.h: no slow path runs
-// anywhere meanwhile) instead of under the big lock. vectors.S
-// calls it for every SVC but Call and ReplyRecv with only x0..x8 and LR
-// saved in the frame: x19..x29 are still the caller's in the registers
-// (C code preserves them). Done: the results are in the frame's x0..x6 and
-// vectors.S returns at once, zeroing x7 and x9..x18. Declined: nothing has
-// changed and the general path runs the syscall from the start. Returns
-// the frame to return with (the caller's), or null to decline. Serves
-//   DebugWrite of nothing: the capability check alone (writing takes the
-//     console, under the big lock);
-//   Yield with nothing queued here at the caller's priority or above: the
-//     caller would be picked again at once.
-// A leaf (no calls, to_abi inlined): no frame of its own to save.
-extern "C" arm64::ExceptionFrame* user_syscall_short(arm64::ExceptionFrame* f) {
-  Cpu& c = this_cpu();
-  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return nullptr;  // served on the general path
-  if (!fast_path_enter(c)) return nullptr;
-  Thread* t = running();
-  arm64::ExceptionFrame* done = nullptr;
-  if (c.lost_current == 0 && t != nullptr && t->cpu == c.index) {
-    abi::SyscallView r = t->regs();
-    switch (f->syscall_number()) {
-      case abi::kSyscallDebugWrite: {
-        const auto a = r.args<abi::DebugWriteArgs>();
-        if (a.length != 0) break;
-        object::Slot* log = nullptr;
-        r.set_error(to_abi(lookup_slot(*t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log)));
-        done = f;
-        break;
-      }
-      case static_cast<uint64_t>(abi::Syscall::kYield):
-        if (fastpath_scheduler().highest_on(static_cast<unsigned>(c.index)) >= static_cast<int>(t->priority)) break;
-        r.set_error(abi::Error::kOk);
-        done = f;
-        break;
-      default: break;
-    }
-  }
-  fast_path_exit(c);
-  return done;
 }
 
 // Called by vectors.S for every exception from EL0; the user context is

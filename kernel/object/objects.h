@@ -24,11 +24,19 @@ namespace keel {
 
 // The capability in slot `index` of t's root CNode, if it has `type` and
 // every one of `rights`. Slots are flat indices into the root CNode.
+// Type and rights are checked in one compare: a capability's first two
+// bytes are its type and its rights (little-endian: type the low byte).
+static_assert(__builtin_offsetof(object::Capability, type) == 0 && __builtin_offsetof(object::Capability, rights) == 1);
 inline Status lookup_slot(const Thread& t, uint64_t index, abi::ObjectType type, uint8_t rights, object::Slot** out) {
   Status s = cnode_slot(t.cspace(), index, out);
   if (s != Status::kOk) return s;
-  if ((*out)->cap.type != type) return Status::kInvalidCapability;
-  if (((*out)->cap.rights & rights) != rights) return Status::kInsufficientRights;
+  uint16_t head;
+  __builtin_memcpy(&head, &(*out)->cap, sizeof head);
+  const uint16_t mask = static_cast<uint16_t>(0xff | rights << 8);
+  const uint16_t want = static_cast<uint16_t>(static_cast<uint8_t>(type) | rights << 8);
+  if (__builtin_expect((head & mask) != want, false)) {
+    return (*out)->cap.type != type ? Status::kInvalidCapability : Status::kInsufficientRights;
+  }
   return Status::kOk;
 }
 

@@ -30,6 +30,7 @@ int main() {
   define("FRAME_SPSR", offsetof(ExceptionFrame, spsr));
   define("FRAME_ESR", offsetof(ExceptionFrame, esr));
   define("FRAME_FAR", offsetof(ExceptionFrame, far));
+  define("FRAME_X9_X18_LIVE", offsetof(ExceptionFrame, x9_x18_live));
   define("PHYS_FRAME_SIZE", sizeof(PhysFrame));
   define("PHYS_FRAME_SP", offsetof(PhysFrame, sp));
   define("PERCPU_USER_FRAME", offsetof(PerCpu, user_frame));

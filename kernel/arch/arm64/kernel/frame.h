@@ -22,6 +22,11 @@ struct ExceptionFrame {
   uint64_t spsr;
   uint64_t esr;
   uint64_t far;
+  // Nonzero when x9..x18 above hold live values (a full save: an interrupt
+  // or a fault); zero when they are zero. An SVC's entry zeroes them only
+  // if this says so (keel/abi.h: they come back zero), then clears it.
+  uint64_t x9_x18_live;
+  uint64_t pad_;  // (16-byte multiple: kernel entries put a frame on the stack)
 
   // The registers the kernel names outside the syscall ABI (keel/abi.h's
   // SyscallView names x0..x6): these and the views are the only places
@@ -31,6 +36,7 @@ struct ExceptionFrame {
   uint64_t frame_pointer() const { return x[29]; }
   void set_entry_argument(uint64_t v) { x[0] = v; }  // x0 at a thread's first instruction
 };
+static_assert(sizeof(ExceptionFrame) % 16 == 0, "kernel entries keep SP 16-byte aligned");
 static_assert(__builtin_offsetof(ExceptionFrame, esr) + 8 == __builtin_offsetof(ExceptionFrame, far) &&
                   __builtin_offsetof(ExceptionFrame, elr) + 8 == __builtin_offsetof(ExceptionFrame, spsr),
               "vectors.S saves ELR/SPSR and ESR/FAR in pairs (stp)");

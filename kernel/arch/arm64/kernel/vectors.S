@@ -62,15 +62,20 @@ kernel_vectors:
 // frame slots are stored as zero, or the short return zeroes them): no
 // thread ever sees another's values or the kernel's there. Interrupts and
 // faults arrive unasked and save everything.
-// The rest of an SVC's frame for the general path: zero for x9..x18, the
-// callee-saved registers, SP, ELR, SPSR, ESR (FAR means nothing here).
+// The rest of an SVC's frame for the paths that may switch: zero for
+// x9..x18 (only if a full save left values there: x9_x18_live), the
+// callee-saved registers, SP, ELR, SPSR. ESR only where the general path
+// needs it (SVC_SAVE_ESR); FAR means nothing for an SVC.
 .macro SVC_SAVE_REST base
+  ldr   x2, [\base, #FRAME_X9_X18_LIVE]
+  cbz   x2, 7f
   stp   xzr, xzr, [\base, #72]
   stp   xzr, xzr, [\base, #88]
   stp   xzr, xzr, [\base, #104]
   stp   xzr, xzr, [\base, #120]
   stp   xzr, xzr, [\base, #136]
-  stp   x19, x20, [\base, #152]
+  str   xzr, [\base, #FRAME_X9_X18_LIVE]
+7:stp   x19, x20, [\base, #152]
   stp   x21, x22, [\base, #168]
   stp   x23, x24, [\base, #184]
   stp   x25, x26, [\base, #200]
@@ -81,9 +86,11 @@ kernel_vectors:
   mrs   x2, elr_el1
   mrs   x3, spsr_el1
   stp   x2, x3, [\base, #FRAME_ELR]
+  mov   x29, xzr                // kernel backtraces end here
+.endm
+.macro SVC_SAVE_ESR base
   mrs   x2, esr_el1
   stp   x2, xzr, [\base, #FRAME_ESR]
-  mov   x29, xzr                // kernel backtraces end here
 .endm
 
 user_exception_common:
@@ -107,6 +114,8 @@ user_exception_common:
   mrs   x2, esr_el1
   mrs   x3, far_el1
   stp   x2, x3, [x0, #FRAME_ESR]
+  mov   x2, #1
+  str   x2, [x0, #FRAME_X9_X18_LIVE]  // x9..x18 hold the thread's values now
   mov   x29, xzr                // kernel backtraces end here
 .Luser_general:                 // x0 = the frame (saved), x1 = the slot
   bl    user_exception          // (frame, slot)
@@ -130,7 +139,7 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   b.eq  1f
   cmp   x8, #SYS_YIELD
   b.ne  .Lsvc_general           // no short path for the others: not worth a try
-1:  // The short path (el0_entry.cc user_syscall_short): a syscall that needs
+1:  // The short path (fast_paths.cc user_syscall_short): a syscall that needs
   // no switch and no big lock. x19..x29 are still the user's: C code
   // preserves them, so they need no save and no restore. It returns the
   // frame (done) or null (declined).
@@ -154,18 +163,20 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   ldr   x0, [x0, #PERCPU_USER_FRAME]
 .Lsvc_general:                  // x0 = the frame
   SVC_SAVE_REST x0
+  SVC_SAVE_ESR x0
   mov   x1, #8
   b     .Luser_general
 
 svc_ipc:
-  // The IPC fastpath (kernel/core/el0_entry.cc user_fastpath): Call or
-  // ReplyRecv. It returns true having switched PerCpu::user_frame (restore
-  // it), or false having changed nothing (the general path takes it).
+  // The IPC fastpath (kernel/core/fast_paths.cc user_fastpath): Call or
+  // ReplyRecv. It returns the frame it switched PerCpu::user_frame to
+  // (restore it), or null having changed nothing (the general path takes it).
   SVC_SAVE_REST x0
-  bl    user_fastpath           // (frame)
-  cbnz  w0, return_to_user_current
+  bl    user_fastpath           // (frame) -> the frame to restore, or null
+  cbnz  x0, .Lrestore_x0
   mrs   x0, tpidr_el1           // declined: the frame and the slot again
   ldr   x0, [x0, #PERCPU_USER_FRAME]
+  SVC_SAVE_ESR x0
   mov   x1, #8
   b     .Luser_general
 
@@ -175,6 +186,7 @@ svc_ipc:
 return_to_user_current:
   mrs   x0, tpidr_el1
   ldr   x0, [x0, #PERCPU_USER_FRAME]
+.Lrestore_x0:                   // x0 = the frame to restore
   ldp   x1, x2, [x0, #FRAME_ELR]
   msr   elr_el1, x1
   msr   spsr_el1, x2
