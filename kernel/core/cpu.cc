@@ -1,6 +1,7 @@
 #include "kernel/core/cpu.h"
 
 #include "kernel/arch/arch.h"
+#include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
 #include "kernel/core/scheduler.h"
 #include "kernel/object/thread.h"
@@ -96,11 +97,17 @@ size_t cpus_online() {
   return static_cast<size_t>(__builtin_popcountll(__atomic_load_n(&g_online_mask, __ATOMIC_ACQUIRE)));
 }
 
+namespace {
+// Its address only (the queue itself is the big lock's).
+const RunQueue& run_queue_of(unsigned cpu) KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler.queue_of(cpu); }
+}  // namespace
+
 void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top) {
   g_cpus[index] = Cpu{};
   g_cpus[index].index = index;
   g_cpus[index].mpidr = mpidr;
   g_cpus[index].kstack_top = kstack_top;
+  g_cpus[index].run_queue = &run_queue_of(static_cast<unsigned>(index));
   arch::set_this_percpu(&g_cpus[index]);
 }
 

@@ -26,6 +26,7 @@
 #include "kernel/arch/arm64/kernel/frame.h"
 #include "kernel/core/lock.h"
 #include "kernel/core/panic.h"
+#include "kernel/core/scheduler.h"
 
 namespace keel {
 
@@ -55,9 +56,10 @@ struct Cpu : arm64::PerCpu {
   // lock is free; kernel_enter takes the big lock and then waits until no
   // other online CPU's is set. Written only by this CPU.
   uint32_t fast_busy;
-  uint32_t holder_checked;  // bit 0: this entry set g_lock_holder (checked kernels: kernel_enter); bit 1
-                            // (kExitLetIn): a restarted operation, kernel_exit lets lock waiters in first
-  uint64_t pad[5];          // one 128-byte line per CPU
+  uint32_t holder_checked;    // bit 0: this entry set g_lock_holder (checked kernels: kernel_enter); bit 1
+                              // (kExitLetIn): a restarted operation, kernel_exit lets lock waiters in first
+  const RunQueue* run_queue;  // this CPU's (the lockless paths read it: cpu_install)
+  uint64_t pad[4];            // one 128-byte line per CPU
 };
 static_assert(sizeof(Cpu) == 128, "one cache line per CPU");
 constexpr uint32_t kExitLetIn = 2;  // Cpu::holder_checked

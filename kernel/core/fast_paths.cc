@@ -20,10 +20,9 @@ namespace keel {
 
 namespace {
 
-// The scheduler's queues, read by the fastpath without the big lock: they
-// are written only by big-lock holders (none runs while a fastpath does:
-// cpu.h fast_path_enter), and the fastpath itself does not enqueue.
-const Scheduler& fastpath_scheduler() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_scheduler; }
+// Read without the big lock, as this CPU's run queue (Cpu::run_queue) is:
+// both are written only by big-lock holders, and none runs while a lockless
+// path does (cpu.h fast_path_enter); the lockless paths never enqueue.
 uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_asids.generation(); }
 
 }  // namespace
@@ -51,9 +50,10 @@ extern "C" arm64::ExceptionFrame* user_fastpath(const arm64::ExceptionFrame* f) 
     const auto a = t->regs().args<abi::IpcArgs>();
     const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, call ? abi::kRightWrite : abi::kRightRead);
     if ((call || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
-      const Scheduler& s = fastpath_scheduler();
+      const RunQueue& here = *c.run_queue;
       const uint32_t gen = fastpath_asid_generation();
-      next = call ? ipc_fastpath_call(s, ep.object, t, ep.badge(), gen) : ipc_fastpath_reply_recv(s, ep.object, t, gen);
+      next = call ? ipc_fastpath_call(here, ep.object, t, ep.badge(), gen)
+                  : ipc_fastpath_reply_recv(here, ep.object, t, gen);
       ep.object->fast_lock.unlock();
     }
   }
@@ -70,45 +70,53 @@ extern "C" arm64::ExceptionFrame* user_fastpath(const arm64::ExceptionFrame* f) 
 // The short path (keel/abi.h's register contract; docs/performance.md): a
 // syscall that completes on its caller's CPU without switching threads,
 // between fast_path_enter and fast_path_exit (cpu.h: no slow path runs
-// anywhere meanwhile) instead of under the big lock. vectors.S
-// calls it for every SVC but Call and ReplyRecv with only x0..x8 and LR
-// saved in the frame: x19..x29 are still the caller's in the registers
-// (C code preserves them). Done: the results are in the frame's x0..x6 and
-// vectors.S returns at once, zeroing x7 and x9..x18. Declined: nothing has
-// changed and the general path runs the syscall from the start. Returns
-// the frame to return with (the caller's), or null to decline. Serves
-//   DebugWrite of nothing: the capability check alone (writing takes the
-//     console, under the big lock);
-//   Yield with nothing queued here at the caller's priority or above: the
-//     caller would be picked again at once.
-// A leaf (no calls, to_abi inlined): no frame of its own to save.
-extern "C" arm64::ExceptionFrame* user_syscall_short(arm64::ExceptionFrame* f) {
+// anywhere meanwhile) instead of under the big lock. vectors.S calls one
+// entry per syscall it serves with only x0..x8 and LR saved in the frame:
+// x19..x29 are still the caller's in the registers (C code preserves
+// them). Done: the results are in the frame's x0..x6 and vectors.S returns
+// at once, zeroing x7 and x9..x18. Declined: nothing has changed and the
+// general path runs the syscall from the start. Each returns the frame to
+// return with (the caller's), or null to decline. Leaves (no calls, to_abi
+// inlined): no frame of their own to save.
+namespace {
+
+// The part both share: `serve(c, t)` answers the syscall in t's frame and
+// says true, or says false having changed nothing.
+template <class Serve>
+[[gnu::always_inline]] inline arm64::ExceptionFrame* short_path(arm64::ExceptionFrame* f, Serve serve) {
   Cpu& c = this_cpu();
   if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return nullptr;  // served on the general path
   if (!fast_path_enter(c)) return nullptr;
   Thread* t = running();
   arm64::ExceptionFrame* done = nullptr;
-  if (t != nullptr && t->cpu == c.index) {  // (null once taken away: cpu_take_current)
-    abi::SyscallView r = t->regs();
-    switch (f->syscall_number()) {
-      case abi::kSyscallDebugWrite: {
-        const auto a = r.args<abi::DebugWriteArgs>();
-        if (a.length != 0) break;
-        object::Slot* log = nullptr;
-        r.set_error(to_abi(lookup_slot(*t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log)));
-        done = f;
-        break;
-      }
-      case static_cast<uint64_t>(abi::Syscall::kYield):
-        if (fastpath_scheduler().highest_on(static_cast<unsigned>(c.index)) >= static_cast<int>(t->priority)) break;
-        r.set_error(abi::Error::kOk);
-        done = f;
-        break;
-      default: break;
-    }
-  }
+  if (t != nullptr && t->cpu == c.index && serve(c, *t)) done = f;  // (null once taken away: cpu_take_current)
   fast_path_exit(c);
   return done;
+}
+
+}  // namespace
+
+// DebugWrite of nothing: the capability check alone (writing takes the
+// console, under the big lock).
+extern "C" arm64::ExceptionFrame* user_short_debug_write(arm64::ExceptionFrame* f) {
+  return short_path(f, [](Cpu&, Thread& t) {
+    abi::SyscallView r = t.regs();
+    const auto a = r.args<abi::DebugWriteArgs>();
+    if (a.length != 0) return false;
+    object::Slot* log = nullptr;
+    r.set_error(to_abi(lookup_slot(t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log)));
+    return true;
+  });
+}
+
+// Yield with nothing queued here at the caller's priority or above: the
+// caller would be picked again at once.
+extern "C" arm64::ExceptionFrame* user_short_yield(arm64::ExceptionFrame* f) {
+  return short_path(f, [](Cpu& c, Thread& t) {
+    if (c.run_queue->highest() >= static_cast<int>(t.priority)) return false;
+    t.regs().set_error(abi::Error::kOk);
+    return true;
+  });
 }
 
 }  // namespace keel

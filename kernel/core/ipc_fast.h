@@ -70,12 +70,13 @@ namespace ipc_detail {
 //   Call:      a receiver waits on ep and nothing queued outranks it;
 //   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
 //              nothing queued outranks the caller;
-// both: the thread to run next is this CPU's, its message fits the
-// registers, and its cached TTBR0 is of ASID generation `asid_generation`
+// both: the thread to run next is this CPU's (`here` is this CPU's run
+// queue), its message fits the registers, and its cached TTBR0 is of ASID
+// generation `asid_generation`
 // (else the slow path gives its space an ASID first). Each body is checks,
 // then a marked point of no return, then the commit; no calls.
 // fastpath_test.cc checks the equivalence on generated states.
-[[gnu::always_inline]] inline Thread* ipc_fastpath_call(const Scheduler& s, Endpoint* ep, Thread* caller,
+[[gnu::always_inline]] inline Thread* ipc_fastpath_call(const RunQueue& here, Endpoint* ep, Thread* caller,
                                                         uint64_t badge, uint32_t asid_generation) {
   const uint64_t info = caller->regs().args<abi::IpcArgs>().info;
   if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
@@ -85,7 +86,7 @@ namespace ipc_detail {
   Thread* r = ep->waiters.head;
   const unsigned cpu = caller->cpu;                               // (the caller runs here)
   if (r->recv_reply != nullptr || r->cpu != cpu) return nullptr;  // another CPU's: the slow path queues it there
-  if (s.highest_on(cpu) >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
+  if (here.highest() >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
   // ---- point of no return: from here the Call is done ----
   ipc_detail::ep_pop(ep);
   ipc_detail::transfer_registers(caller, r, badge);
@@ -95,7 +96,7 @@ namespace ipc_detail {
   return r;
 }
 
-[[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(const Scheduler& s, Endpoint* ep, Thread* t,
+[[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(const RunQueue& here, Endpoint* ep, Thread* t,
                                                               uint32_t asid_generation) {
   if (t->recv_reply != nullptr) return nullptr;
   Thread* c = t->reply_to;
@@ -104,7 +105,7 @@ namespace ipc_detail {
       c->cpu != cpu || c->ttbr0_gen != asid_generation) {
     return nullptr;
   }
-  if (ep->state == EndpointState::kSenders || s.highest_on(cpu) >= static_cast<int>(c->priority) ||
+  if (ep->state == EndpointState::kSenders || here.highest() >= static_cast<int>(c->priority) ||
       abi::info_caps(t->regs().args<abi::IpcArgs>().info) != 0 ||
       abi::info_length(t->regs().args<abi::IpcArgs>().info) > abi::kMaxMessageRegisters) {
     return nullptr;

@@ -66,6 +66,8 @@ class Scheduler {
   int highest() const { return queue_[current_cpu()].highest(); }
   // The highest priority waiting on CPU `cpu`, or -1.
   int highest_on(unsigned cpu) const { return queue_[cpu < kCpus ? cpu : 0].highest(); }
+  // CPU `cpu`'s run queue (the fastpaths keep a pointer to their CPU's: Cpu::run_queue).
+  const RunQueue& queue_of(unsigned cpu) const { return queue_[cpu < kCpus ? cpu : 0]; }
   // RunQueue::check on every CPU's queue.
   const char* check(uint64_t limit) const;
   // Calls fn for every queued thread (the invariant checker).

@@ -44,7 +44,7 @@ int main() {
   define("EC_SVC64", keel::arm64::ec::kSvc64);
   define("SYS_CALL", static_cast<unsigned long long>(keel::abi::Syscall::kCall));
   define("SYS_REPLY_RECV", static_cast<unsigned long long>(keel::abi::Syscall::kReplyRecv));
-  // ... and Yield and DebugWrite go to user_syscall_short first.
+  // ... and Yield and DebugWrite go to the short path (user_short_yield, user_short_debug_write) first.
   define("SYS_YIELD", static_cast<unsigned long long>(keel::abi::Syscall::kYield));
   define("SYS_DEBUG_WRITE", keel::abi::kSyscallDebugWrite);
   return 0;

@@ -135,16 +135,18 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   cmp   x8, #SYS_CALL
   ccmp  x8, #SYS_REPLY_RECV, #4, ne   // (Z set if x8 is either)
   b.eq  svc_ipc
+  // The short path (fast_paths.cc user_short_*): a syscall that needs no
+  // switch and no big lock. x19..x29 are still the user's: C code
+  // preserves them, so they need no save and no restore. Each returns the
+  // frame (done) or null (declined). No short path for the others.
   cmp   x8, #SYS_DEBUG_WRITE
   b.eq  1f
   cmp   x8, #SYS_YIELD
-  b.ne  .Lsvc_general           // no short path for the others: not worth a try
-1:  // The short path (fast_paths.cc user_syscall_short): a syscall that needs
-  // no switch and no big lock. x19..x29 are still the user's: C code
-  // preserves them, so they need no save and no restore. It returns the
-  // frame (done) or null (declined).
-  bl    user_syscall_short      // (frame)
-  cbz   x0, .Lsvc_declined
+  b.ne  .Lsvc_general
+  bl    user_short_yield        // (frame)
+  b     2f
+1:bl    user_short_debug_write  // (frame)
+2:cbz   x0, .Lsvc_declined
   ldp   x2, x3, [x0, #16]
   ldp   x4, x5, [x0, #32]
   ldp   x6, x7, [x0, #48]       // (x7 = 0)
