@@ -29,8 +29,10 @@ namespace ipc_detail {
 }
 
 [[gnu::always_inline]] inline Thread* ep_pop(Endpoint* ep) {
-  Thread* t = ep->waiters.head;
-  if (t != nullptr) ep_unlink(ep, t);
+  if (ep->waiters.empty()) return nullptr;
+  Thread* t = ep->waiters.pop_front();
+  t->blocked_on = nullptr;
+  if (ep->waiters.empty()) ep->state = EndpointState::kIdle;
   return t;
 }
 
@@ -91,7 +93,10 @@ namespace ipc_detail {
   ipc_detail::ep_pop(ep);
   ipc_detail::transfer_registers(caller, r, badge);
   caller->regs().set_error(abi::Error::kOk);
-  ipc_detail::await_reply(caller, r);
+  // await_reply, knowing r designated no Reply object (checked above).
+  set_state(caller, ThreadState::kBlockedReply);
+  caller->replier = r;
+  r->reply_to = caller;
   set_state(r, ThreadState::kRunnable);
   return r;
 }

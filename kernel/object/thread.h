@@ -104,6 +104,20 @@ struct ThreadQueue {
     }
     tail = t;
   }
+  // The first thread, taken out (the queue must not be empty). A head's
+  // q_prev is null already.
+  Thread* pop_front() {
+    Thread* t = head;
+    Thread* n = t->q_next;
+    head = n;
+    if (n != nullptr) {
+      n->q_prev = nullptr;
+    } else {
+      tail = nullptr;
+    }
+    t->q_next = nullptr;
+    return t;
+  }
   // t must be in this queue.
   void unlink(Thread* t) {
     if (t->q_prev != nullptr) {

@@ -9,7 +9,8 @@
 // Scenarios (their images come with the tool):
 //   boot                         the default system: reset to init's ready line
 //   null_syscall, ipc_roundtrip_same_as, ipc_roundtrip_inter_as,
-//   ipc_oneway (both one-way rows), ipc_roundtrip_registers
+//   ipc_oneway (both one-way rows), ipc_roundtrip_registers,
+//   ipc_roundtrip_registers_inter_as
 //                                the bench row's 1000 rounds (user/bench)
 // Or an image file (a keel_image .bin; its ELF files beside it).
 //
@@ -73,6 +74,8 @@ constexpr Scenario kScenarios[] = {
     {"ipc_roundtrip_inter_as", true, 3, 1000, "bench row ipc_roundtrip_inter_as: 1000 Call+ReplyRecv, two spaces"},
     {"ipc_oneway", true, 4, 1000, "bench rows ipc_oneway_call + ipc_oneway_replyrecv: 1000 timed round trips"},
     {"ipc_roundtrip_registers", true, 5, 1000, "bench row ipc_roundtrip_registers: 1000 register-only round trips"},
+    {"ipc_roundtrip_registers_inter_as", true, 6, 1000,
+     "bench row ipc_roundtrip_registers_inter_as: the same, two spaces"},
 };
 
 int usage(const std::string& why) {
