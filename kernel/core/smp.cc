@@ -51,8 +51,13 @@ extern "C" [[noreturn]] void secondary_main(const SecondaryBoot* rec) {
   g_without_irqs[rec->cpu] = !timer_init_cpu();
   cpu_set_online(rec->cpu);  // (release: the boot CPU reads g_without_irqs after it sees this)
   arm64::sev();              // wakes the boot CPU from its WFE: it reports for every CPU, in order
+  // Nothing to run yet: sleep until an interrupt is pending (masked, it
+  // still ends WFI) — a thread queued here (the SGI that says so) or this
+  // CPU's first tick — instead of waiting for the big lock the boot CPU
+  // holds until init runs, then taking it only to find nothing to do. A
+  // spurious wake-up just takes the idle loop's path a little early.
+  arch::wait_for_interrupt();
   kernel_enter();
-  // (With the lock: the boot CPU has left the kernel for init.)
   if (g_selftest == boot::Selftest::kSecondaryAbort && rec->cpu == 1) secondary_selftest_abort();
   cpu_idle(nullptr);
 }

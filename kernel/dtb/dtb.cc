@@ -103,6 +103,92 @@ struct Walker {
     return s;
   }
 
+  // The properties this reader keeps, by name. A DTB names each property
+  // through an offset into its strings block, and dtc stores each name
+  // once: so a name is compared with the known ones once per offset, and
+  // every later property with that offset hits this cache instead (a
+  // cpu node's five names cost ~150 instructions of string compares each
+  // time otherwise).
+  enum class PropKind : uint8_t {
+    kOther,
+    kAddressCells,
+    kSizeCells,
+    kInterruptCells,
+    kReg,
+    kRanges,
+    kCompatible,
+    kDeviceType,
+    kDmaCoherent,
+    kMethod,
+    kInterrupts,
+    kInterruptMap,
+    kInterruptMapMask,
+    kIommuMap,
+    kPhandle,
+    kStatus,
+    kStdoutPath,
+    kBootargs,
+    kBusRange,
+    kNoMap,
+  };
+  static constexpr uint32_t kKindCache = 64;  // direct-mapped by offset (valid: key = offset + 1)
+  uint32_t kind_key[kKindCache] = {};
+  PropKind kind_value[kKindCache] = {};
+
+  static PropKind classify(const char* n) {
+    switch (n[0]) {  // (the first character rules most names out)
+      case '#':
+        if (str_eq(n, "#address-cells")) return PropKind::kAddressCells;
+        if (str_eq(n, "#size-cells")) return PropKind::kSizeCells;
+        if (str_eq(n, "#interrupt-cells")) return PropKind::kInterruptCells;
+        break;
+      case 'r':
+        if (str_eq(n, "reg")) return PropKind::kReg;
+        if (str_eq(n, "ranges")) return PropKind::kRanges;
+        break;
+      case 'c':
+        if (str_eq(n, "compatible")) return PropKind::kCompatible;
+        break;
+      case 'd':
+        if (str_eq(n, "device_type")) return PropKind::kDeviceType;
+        if (str_eq(n, "dma-coherent")) return PropKind::kDmaCoherent;
+        break;
+      case 'm':
+        if (str_eq(n, "method")) return PropKind::kMethod;
+        break;
+      case 'i':
+        if (str_eq(n, "interrupts")) return PropKind::kInterrupts;
+        if (str_eq(n, "interrupt-map")) return PropKind::kInterruptMap;
+        if (str_eq(n, "interrupt-map-mask")) return PropKind::kInterruptMapMask;
+        if (str_eq(n, "iommu-map")) return PropKind::kIommuMap;
+        break;
+      case 'p':
+        if (str_eq(n, "phandle")) return PropKind::kPhandle;
+        break;
+      case 's':
+        if (str_eq(n, "status")) return PropKind::kStatus;
+        if (str_eq(n, "stdout-path")) return PropKind::kStdoutPath;
+        break;
+      case 'b':
+        if (str_eq(n, "bootargs")) return PropKind::kBootargs;
+        if (str_eq(n, "bus-range")) return PropKind::kBusRange;
+        break;
+      case 'n':
+        if (str_eq(n, "no-map")) return PropKind::kNoMap;
+        break;
+      default: break;
+    }
+    return PropKind::kOther;
+  }
+  PropKind prop_kind(uint32_t nameoff, const char* name) {
+    const uint32_t i = nameoff % kKindCache;
+    if (kind_key[i] == nameoff + 1) return kind_value[i];
+    const PropKind k = classify(name);
+    kind_key[i] = nameoff + 1;
+    kind_value[i] = k;
+    return k;
+  }
+
   // Translates the bus address `addr` of a node at depth `node_depth` into
   // a CPU physical address through the `ranges` of each ancestor below the
   // root (Devicetree Spec v0.4, 2.3.8): an empty `ranges` is the identity,
@@ -194,75 +280,38 @@ struct Walker {
           pos += (len + 3) & ~3u;
           Node& node = stack[depth - 1];
           uint32_t cells = 0;
-          // Dispatch on the first character: most properties are none of these.
-          switch (pname[0]) {
-            case '#':
-              if (str_eq(pname, "#address-cells")) {
-                if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#address-cells is not a cell count");
-                node.address_cells = cells;
-              } else if (str_eq(pname, "#size-cells")) {
-                if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
-                node.size_cells = cells;
-              } else if (str_eq(pname, "#interrupt-cells")) {
-                if (!v.u32(&cells) || cells > 4)
-                  return fail(Status::kMalformed, "#interrupt-cells is not a cell count");
-                node.interrupt_cells = cells;
-              }
+          switch (prop_kind(nameoff, pname)) {
+            case PropKind::kAddressCells:
+              if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#address-cells is not a cell count");
+              node.address_cells = cells;
               break;
-            case 'r':
-              if (str_eq(pname, "reg")) {
-                node.reg = v;
-              } else if (str_eq(pname, "ranges")) {
-                node.ranges = v;
-              }
+            case PropKind::kSizeCells:
+              if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#size-cells is not a cell count");
+              node.size_cells = cells;
               break;
-            case 'c':
-              if (str_eq(pname, "compatible")) node.compatible = v;
+            case PropKind::kInterruptCells:
+              if (!v.u32(&cells) || cells > 4) return fail(Status::kMalformed, "#interrupt-cells is not a cell count");
+              node.interrupt_cells = cells;
               break;
-            case 'd':
-              if (str_eq(pname, "device_type")) {
-                node.device_type = v;
-              } else if (str_eq(pname, "dma-coherent")) {
-                node.dma_coherent = true;
-              }
+            case PropKind::kReg: node.reg = v; break;
+            case PropKind::kRanges: node.ranges = v; break;
+            case PropKind::kCompatible: node.compatible = v; break;
+            case PropKind::kDeviceType: node.device_type = v; break;
+            case PropKind::kDmaCoherent: node.dma_coherent = true; break;
+            case PropKind::kMethod: node.method = v; break;
+            case PropKind::kInterrupts: node.interrupts = v; break;
+            case PropKind::kInterruptMap: node.interrupt_map = v; break;
+            case PropKind::kInterruptMapMask: node.interrupt_map_mask = v; break;
+            case PropKind::kIommuMap: node.iommu_map = v; break;
+            case PropKind::kPhandle:
+              if (!v.u32(&node.phandle)) return fail(Status::kMalformed, "phandle is not one cell");
               break;
-            case 'm':
-              if (str_eq(pname, "method")) node.method = v;
-              break;
-            case 'i':
-              if (str_eq(pname, "interrupts")) {
-                node.interrupts = v;
-              } else if (str_eq(pname, "interrupt-map")) {
-                node.interrupt_map = v;
-              } else if (str_eq(pname, "interrupt-map-mask")) {
-                node.interrupt_map_mask = v;
-              } else if (str_eq(pname, "iommu-map")) {
-                node.iommu_map = v;
-              }
-              break;
-            case 'p':
-              if (str_eq(pname, "phandle") && !v.u32(&node.phandle)) {
-                return fail(Status::kMalformed, "phandle is not one cell");
-              }
-              break;
-            case 's':
-              if (str_eq(pname, "status")) {
-                node.status = v;
-              } else if (str_eq(pname, "stdout-path")) {
-                node.stdout_path = v;
-              }
-              break;
-            case 'b':
-              if (str_eq(pname, "bootargs")) {
-                node.bootargs = v;
-              } else if (str_eq(pname, "bus-range")) {
-                node.bus_range = v;
-              }
-              break;
-            case 'n':
-              if (str_eq(pname, "no-map")) node.no_map = true;
-              break;
-            default: break;
+            case PropKind::kStatus: node.status = v; break;
+            case PropKind::kStdoutPath: node.stdout_path = v; break;
+            case PropKind::kBootargs: node.bootargs = v; break;
+            case PropKind::kBusRange: node.bus_range = v; break;
+            case PropKind::kNoMap: node.no_map = true; break;
+            case PropKind::kOther: break;
           }
           break;
         }
