@@ -89,8 +89,10 @@ inline void take_message(const SyscallResult& r, Message& m) {
 
 inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m, uint64_t reply_slot = 0) {
   uint64_t len = m.length < abi::kMaxMessageWords ? m.length : abi::kMaxMessageWords;
-  abi::IpcBuffer* b = ipc_buffer();
-  for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
+  if (len > abi::kMaxMessageRegisters) {  // (only then: reading TPIDR_EL0 is an asm statement, never elided)
+    abi::IpcBuffer* b = ipc_buffer();
+    for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
+  }
   return syscall(sysno(s), abi::syscall_registers(abi::IpcArgs{.cap = slot,
                                                                .info = abi::message_info(m.label, len, m.caps),
                                                                .mr = {m.mr[0], m.mr[1], m.mr[2], m.mr[3]},
