@@ -36,10 +36,20 @@ uint64_t any_slot() {
     default: return kFirstOwn + rnd() % 8;
   }
 }
+// Every call goes through sys::svc_checked: the syscall register contract
+// (keel/abi.h) is checked after each one, whatever it did; g_broken
+// collects the rules broken (keel::sys::SvcViolation bits).
+uint64_t g_broken = 0;
+sys::SyscallResult call(uint64_t number, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+                        uint64_t a4 = 0, uint64_t a5 = 0) {
+  sys::SyscallResult r{};
+  g_broken |= sys::svc_checked(number, keel::abi::Registers{{a0, a1, a2, a3, a4, a5, 0}}, &r);
+  return r;
+}
 // An invocation with raw method number and argument words (a typed form
 // could not send most of what the fuzzer sends).
 Error invoke_raw(uint64_t slot, uint64_t method, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0) {
-  return sys::syscall(sys::sysno(keel::abi::Syscall::kInvoke), slot, method, a2, a3, a4, a5).error;
+  return call(sys::sysno(keel::abi::Syscall::kInvoke), slot, method, a2, a3, a4, a5).error;
 }
 
 uint64_t own_slot() { return kFirstOwn + rnd() % (kLastOwn - kFirstOwn + 1); }
@@ -67,18 +77,18 @@ int main() {
     Error e = Error::kOk;
     switch (rnd() % 8) {
       case 0:  // non-blocking IPC and notifications on anything
-        e = sys::syscall(rnd() % 2 ? 3 : 8, any_slot(), any_value(), any_value(), any_value()).error;
+        e = call(rnd() % 2 ? 3 : 8, any_slot(), any_value(), any_value(), any_value()).error;
         break;
       case 1:  // Signal, Yield, DebugWrite with wild buffers, unknown numbers
         switch (rnd() % 4) {
-          case 0: e = sys::syscall(6, any_slot()).error; break;
-          case 1: e = sys::yield(); break;
+          case 0: e = call(6, any_slot()).error; break;
+          case 1: e = call(sys::sysno(keel::abi::Syscall::kYield)).error; break;
           case 2: {  // never from init's own image: its bytes could spell a test verdict
             uint64_t addr = rnd() % 2 ? 0xffff'ff80'0000'0000ull + rnd() % 0x1000'0000 : 0x1000'0000 + rnd();
-            e = sys::syscall(100, addr, rnd() % 2 ? rnd() % 64 : any_value()).error;
+            e = call(100, addr, rnd() % 2 ? rnd() % 64 : any_value()).error;
             break;
           }
-          default: e = sys::syscall(12 + rnd() % 200, any_value(), any_value()).error; break;
+          default: e = call(12 + rnd() % 200, any_value(), any_value()).error; break;
         }
         break;
       case 2:  // retype anything from the playground (or from anywhere)
@@ -137,5 +147,8 @@ int main() {
                 (unsigned long long)counts[2], (unsigned long long)counts[3], (unsigned long long)counts[4],
                 (unsigned long long)counts[5], (unsigned long long)counts[6], (unsigned long long)counts[8],
                 (unsigned long long)counts[9]);
+  checks.report(g_broken == 0, "fuzz_register_contract", "after every call: x7/x9..x18 zero %s, x8/x19..x28/LR kept %s",
+                (g_broken & sys::kSvcNotZeroed) != 0 ? "NO" : "yes",
+                (g_broken & (sys::kSvcCalleeSaved | sys::kSvcNumberChanged)) != 0 ? "NO" : "yes");
   return checks.summary("fuzz");
 }
