@@ -38,22 +38,27 @@ uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_as
 // restore (the one PerCpu::user_frame now names) if it ran the syscall,
 // else null. vectors.S calls it only for an SVC from EL0 with x8 = Call or
 // ReplyRecv, and restores that frame and returns at once; on null,
-// user_exception runs as for any other exception.
-extern "C" arm64::ExceptionFrame* user_fastpath(const arm64::ExceptionFrame* f) {
-  Cpu& c = this_cpu();
-  const bool call = f->syscall_number() == static_cast<uint64_t>(abi::Syscall::kCall);
+// user_exception runs as for any other exception. (One entry per
+// syscall: user_fastpath_call, user_fastpath_reply_recv.)
+namespace {
+
+// One body for both (kCall: Call, else ReplyRecv), instantiated twice so
+// that each knows its syscall — the rights to look for, the checks to
+// make — as constants.
+template <bool kCall>
+[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(Cpu& c) {
   if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return nullptr;  // served on the slow path
   if (!fast_path_enter(c)) return nullptr;  // a big-lock holder is at work: wait for it there
   Thread* t = running();                    // (null once taken away: cpu_take_current sets lost_current with it)
   Thread* next = nullptr;
   if (t != nullptr && t->cpu == c.index) {
     const auto a = t->regs().args<abi::IpcArgs>();
-    const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, call ? abi::kRightWrite : abi::kRightRead);
-    if ((call || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
+    const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, kCall ? abi::kRightWrite : abi::kRightRead);
+    if ((kCall || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
       const RunQueue& here = *c.run_queue;
       const uint32_t gen = fastpath_asid_generation();
-      next = call ? ipc_fastpath_call(here, ep.object, t, ep.badge(), gen)
-                  : ipc_fastpath_reply_recv(here, ep.object, t, gen);
+      next = kCall ? ipc_fastpath_call(here, ep.object, t, ep.badge(), gen)
+                   : ipc_fastpath_reply_recv(here, ep.object, t, gen);
       ep.object->fast_lock.unlock();
     }
   }
@@ -65,6 +70,17 @@ extern "C" arm64::ExceptionFrame* user_fastpath(const arm64::ExceptionFrame* f) 
   switch_context(c, t, next, next->ttbr0);
   fast_path_exit(c);
   return &next->frame;
+}
+
+}  // namespace
+
+// vectors.S's two entries (x8 = Call / ReplyRecv; the frame holds the
+// arguments): the frame to restore, or null.
+extern "C" arm64::ExceptionFrame* user_fastpath_call(const arm64::ExceptionFrame*) {
+  return fastpath<true>(this_cpu());
+}
+extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(const arm64::ExceptionFrame*) {
+  return fastpath<false>(this_cpu());
 }
 
 // The short path (keel/abi.h's register contract; docs/performance.md): a

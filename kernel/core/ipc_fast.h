@@ -1,5 +1,5 @@
 // ipc_fast.h — the IPC fastpaths' bodies (ipc.h declares their contract),
-// inline so that the EL0 entry's fastpath (el0_entry.cc user_fastpath) is
+// inline so that the EL0 entry's fastpath (fast_paths.cc user_fastpath_call, user_fastpath_reply_recv) is
 // one function with no calls, and the queue and reply helpers they share
 // with the slow path (ipc.cc). Portable: fastpath_test.cc runs them on the
 // host against the slow path.

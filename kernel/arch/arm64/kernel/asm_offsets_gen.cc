@@ -39,7 +39,7 @@ int main() {
   define("SECONDARY_KSTACK_TOP", offsetof(SecondaryBoot, kstack_top));
   define("KSTACK_SIZE", keel::layout::kKernelStackSize);
   // The vector's IPC fastpath test (vectors.S): an SVC from EL0 with x8 =
-  // Call or ReplyRecv goes to user_fastpath first.
+  // Call or ReplyRecv goes to the IPC fastpath first.
   define("ESR_EC_SHIFT", 26);
   define("EC_SVC64", keel::arm64::ec::kSvc64);
   define("SYS_CALL", static_cast<unsigned long long>(keel::abi::Syscall::kCall));

@@ -170,12 +170,19 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   b     .Luser_general
 
 svc_ipc:
-  // The IPC fastpath (kernel/core/fast_paths.cc user_fastpath): Call or
-  // ReplyRecv. It returns the frame it switched PerCpu::user_frame to
-  // (restore it), or null having changed nothing (the general path takes it).
+  // The IPC fastpath (kernel/core/fast_paths.cc user_fastpath_call,
+  // user_fastpath_reply_recv, one entry each). It returns the frame it
+  // switched PerCpu::user_frame to (restore it), or null having changed
+  // nothing (the general path takes the syscall).
   SVC_SAVE_REST x0
-  bl    user_fastpath           // (frame) -> the frame to restore, or null
+  cmp   x8, #SYS_CALL
+  b.ne  1f
+  bl    user_fastpath_call      // (frame) -> the frame to restore, or null
   cbnz  x0, .Lrestore_x0
+  b     2f
+1:bl    user_fastpath_reply_recv
+  cbnz  x0, .Lrestore_x0
+2:
   mrs   x0, tpidr_el1           // declined: the frame and the slot again
   ldr   x0, [x0, #PERCPU_USER_FRAME]
   SVC_SAVE_ESR x0
