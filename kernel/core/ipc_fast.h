@@ -1,6 +1,7 @@
 // ipc_fast.h — the IPC fastpaths' bodies (ipc.h declares their contract),
-// inline so that the EL0 entry's fastpath (fast_paths.cc user_fastpath_call, user_fastpath_reply_recv) is
-// one function with no calls, and the queue and reply helpers they share
+// inline so that each of the EL0 entry's fastpaths (fast_paths.cc
+// user_fastpath_call, user_fastpath_reply_recv) is one function with no
+// calls, and the queue and reply helpers they share
 // with the slow path (ipc.cc). Portable: fastpath_test.cc runs them on the
 // host against the slow path.
 #pragma once
