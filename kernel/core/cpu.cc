@@ -135,8 +135,8 @@ void serve_and_relax() {
   arch::cpu_relax();
 }
 
-// After taking the big lock: waits until no other online CPU runs a
-// lockless path (Cpu::fast_busy; the other half of cpu.h fast_path_enter).
+// After taking the big lock: waits until no other CPU runs a lockless
+// path (Cpu::fast_busy; the other half of cpu.h fast_path_enter).
 // The barrier orders the lock word's store before the loads below. Only
 // CPUs with a thread can be in one (g_has_thread_mask: an idle CPU runs
 // none, and takes this lock to pick a thread first).

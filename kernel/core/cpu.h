@@ -53,8 +53,9 @@ struct Cpu : arm64::PerCpu {
   // 1 while this CPU runs the IPC fastpath or the syscall short path,
   // which run without the big lock and exclude every slow path meanwhile
   // (docs/smp.md): fast_path_enter sets it and then checks that the big
-  // lock is free; kernel_enter takes the big lock and then waits until no
-  // other online CPU's is set. Written only by this CPU.
+  // lock is free; kernel_enter takes the big lock and then waits until it
+  // is clear on every other CPU that has a thread (cpu.cc
+  // wait_for_fast_paths). Written only by this CPU.
   uint32_t fast_busy;
   uint32_t holder_checked;    // bit 0: this entry set g_lock_holder (checked kernels: kernel_enter); bit 1
                               // (kExitLetIn): a restarted operation, kernel_exit lets lock waiters in first
