@@ -59,7 +59,9 @@ kernel_vectors:
 // An SVC follows the syscall register contract (keel/abi.h): x0..x6 and x8
 // are its arguments, x19..x29, LR and SP are preserved, x7 and x9..x18 are
 // the caller's to lose — they are not saved, and come back zero (their
-// frame slots are stored as zero, or the short return zeroes them): no
+// frame slots are kept zero — cleared on an SVC after a full save left
+// values there, ExceptionFrame::x9_x18_live — or the short return loads
+// zero into them): no
 // thread ever sees another's values or the kernel's there. Interrupts and
 // faults arrive unasked and save everything.
 // The rest of an SVC's frame for the paths that may switch: zero for
