@@ -23,6 +23,7 @@ PACKAGES=(
   libssl3 libpcre2-8-0   # what Debian's nginx binary links (tools/remote_cache/check.sh unpacks it, CI runs it)
   dpkg-dev xz-utils      # dpkg-source: unpacks Debian's lwIP source package (tools/fetch-lwip.sh)
   curl                   # the network tests fetch pages from keel's httpd (127.0.0.1 only)
+  iproute2               # ss: the network tests pick free loopback ports (test/net/guest.sh)
 )
 
 # What is fetched from Debian besides packages (into ~/.cache/keel).
