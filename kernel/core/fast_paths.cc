@@ -1,7 +1,7 @@
 // fast_paths.cc — the EL0 entry's lockless paths: the IPC fastpath and the
-// syscall short path (docs/performance.md; locking: docs/smp.md). Both run
-// without the big lock, between cpu.h's fast_path_enter and fast_path_exit,
-// and make no calls: this file is compiled without a frame record for leaf
+// syscall short path (docs/performance.md; locking: docs/smp.md). They run
+// without the big lock — between cpu.h's fast_path_enter and fast_path_exit,
+// except Yield's, which needs no exclusion — and make no calls: this file is compiled without a frame record for leaf
 // functions (-momit-leaf-frame-pointer, kernel/core/BUILD), which saves
 // their prologue and epilogue on every IPC. (A panic cannot start in them:
 // they call nothing.)
@@ -47,7 +47,9 @@ namespace {
 // make — as constants.
 template <bool kCall>
 [[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(Cpu& c) {
-  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return nullptr;  // served on the slow path
+  // (No test of c.request: a request of the lock holder's comes with the
+  // lock held, which fast_path_enter declines; the let-waiters-in hint
+  // concerns only paths that take the lock.)
   if (!fast_path_enter(c)) return nullptr;  // a big-lock holder is at work: wait for it there
   Thread* t = running();                    // (null once taken away: cpu_take_current sets lost_current with it)
   Thread* next = nullptr;
@@ -85,8 +87,9 @@ extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(const arm64::Exceptio
 
 // The short path (keel/abi.h's register contract; docs/performance.md): a
 // syscall that completes on its caller's CPU without switching threads,
-// between fast_path_enter and fast_path_exit (cpu.h: no slow path runs
-// anywhere meanwhile) instead of under the big lock. vectors.S calls one
+// without the big lock: between fast_path_enter and fast_path_exit (cpu.h:
+// no slow path runs anywhere meanwhile) if it reads capabilities, with no
+// exclusion at all if it reads nothing another CPU may free (Yield). vectors.S calls one
 // entry per syscall it serves with only x0..x8 and LR saved in the frame:
 // x19..x29 are still the caller's in the registers (C code preserves
 // them). Done: the results are in the frame's x0..x6 and vectors.S returns
@@ -94,45 +97,47 @@ extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(const arm64::Exceptio
 // general path runs the syscall from the start. Each returns the frame to
 // return with (the caller's), or null to decline. Leaves (no calls, to_abi
 // inlined): no frame of their own to save.
-namespace {
 
-// The part both share: `serve(c, t)` answers the syscall in t's frame and
-// says true, or says false having changed nothing.
-template <class Serve>
-[[gnu::always_inline]] inline arm64::ExceptionFrame* short_path(arm64::ExceptionFrame* f, Serve serve) {
+// DebugWrite of nothing: the capability check alone (writing takes the
+// console, under the big lock). Between fast_path_enter and _exit: the
+// lookup reads slots another CPU's slow path may change.
+extern "C" arm64::ExceptionFrame* user_short_debug_write(arm64::ExceptionFrame* f) {
   Cpu& c = this_cpu();
-  if (__atomic_load_n(&c.request, __ATOMIC_RELAXED) != 0) return nullptr;  // served on the general path
   if (!fast_path_enter(c)) return nullptr;
   Thread* t = running();
   arm64::ExceptionFrame* done = nullptr;
-  if (t != nullptr && t->cpu == c.index && serve(c, *t)) done = f;  // (null once taken away: cpu_take_current)
+  if (t != nullptr && t->cpu == c.index) {  // (null once taken away: cpu_take_current)
+    abi::SyscallView r = t->regs();
+    const auto a = r.args<abi::DebugWriteArgs>();
+    if (a.length == 0) {
+      object::Slot* log = nullptr;
+      r.set_error(to_abi(lookup_slot(*t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log)));
+      done = f;
+    }
+  }
   fast_path_exit(c);
   return done;
 }
 
-}  // namespace
-
-// DebugWrite of nothing: the capability check alone (writing takes the
-// console, under the big lock).
-extern "C" arm64::ExceptionFrame* user_short_debug_write(arm64::ExceptionFrame* f) {
-  return short_path(f, [](Cpu&, Thread& t) {
-    abi::SyscallView r = t.regs();
-    const auto a = r.args<abi::DebugWriteArgs>();
-    if (a.length != 0) return false;
-    object::Slot* log = nullptr;
-    r.set_error(to_abi(lookup_slot(t, a.log, abi::ObjectType::kKernelLog, abi::kRightWrite, &log)));
-    return true;
-  });
-}
-
 // Yield with nothing queued here at the caller's priority or above: the
-// caller would be picked again at once.
+// caller would be picked again at once. Reads no capability, so it needs
+// not even the exclusion (docs/smp.md "Yield"): it reads this CPU's run
+// queue's top level and its thread's CPU and priority (relaxed atomics: a
+// big-lock holder on another CPU may change them meanwhile, and then kicks
+// this CPU, which serves that right after the eret — as if this Yield had
+// come first), and writes only its own frame's result, as vectors.S's entry
+// writes that frame without the lock. Its thread cannot be taken away
+// meanwhile: the stall protocol waits for this CPU to serve a request,
+// which it does only after returning (interrupts are masked here).
 extern "C" arm64::ExceptionFrame* user_short_yield(arm64::ExceptionFrame* f) {
-  return short_path(f, [](Cpu& c, Thread& t) {
-    if (c.run_queue->highest() >= static_cast<int>(t.priority)) return false;
-    t.regs().set_error(abi::Error::kOk);
-    return true;
-  });
+  Cpu& c = this_cpu();
+  Thread* t = running();
+  if (t == nullptr || __atomic_load_n(&t->cpu, __ATOMIC_RELAXED) != c.index ||
+      c.run_queue->highest() >= static_cast<int>(__atomic_load_n(&t->priority, __ATOMIC_RELAXED))) {
+    return nullptr;  // being moved, or another thread to run: the general path
+  }
+  t->regs().set_error(abi::Error::kOk);
+  return f;
 }
 
 }  // namespace keel

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -32,6 +33,37 @@ TEST(Scheduler, HighestPriorityFirstFifoWithin) {
   EXPECT_EQ(s.pick(), &d);
   EXPECT_EQ(s.pick(), nullptr);
   EXPECT_TRUE(s.empty());
+}
+
+// highest() is a cached level (RunQueue::top_, one load for the lockless
+// paths): it must follow every enqueue and removal, across the bitmap's
+// 64-level words, against a model.
+TEST(Scheduler, CachedHighestFollowsEveryChange) {
+  Scheduler s;
+  std::mt19937 rng(26);
+  std::vector<Thread> threads;
+  threads.reserve(300);
+  for (uint32_t i = 0; i < 300; ++i) threads.push_back(Make(rng() % 256));
+  std::vector<bool> queued(threads.size(), false);
+  for (int step = 0; step < 20000; ++step) {
+    const size_t i = rng() % threads.size();
+    if (queued[i]) {
+      s.remove(&threads[i]);
+    } else {
+      s.enqueue(&threads[i]);
+    }
+    queued[i] = !queued[i];
+    int want = -1;
+    for (size_t j = 0; j < threads.size(); ++j) {
+      if (queued[j]) want = std::max(want, static_cast<int>(threads[j].priority));
+    }
+    ASSERT_EQ(s.highest(), want) << "after step " << step;
+    if (step % 1000 == 0) ASSERT_EQ(s.check(1000), nullptr);
+  }
+  while (s.pick() != nullptr) {
+  }
+  EXPECT_EQ(s.highest(), -1);
+  EXPECT_EQ(s.check(1000), nullptr);
 }
 
 TEST(Scheduler, CheckFindsBrokenQueues) {

@@ -13,6 +13,7 @@ void RunQueue::enqueue(Thread* t) {
   t->run_queued = 1;
   bitmap_[p / 64] |= 1ull << (p % 64);
   summary_ |= 1u << (p / 64);
+  if (p + 1 > top_) __atomic_store_n(&top_, p + 1, __ATOMIC_RELAXED);
 }
 
 bool RunQueue::contains(const Thread* t) const {
@@ -32,6 +33,7 @@ void RunQueue::remove(Thread* t) {
   if (level_[p].empty()) {
     bitmap_[p / 64] &= ~(1ull << (p % 64));
     if (bitmap_[p / 64] == 0) summary_ &= ~(1u << (p / 64));
+    if (p + 1 == top_) __atomic_store_n(&top_, static_cast<uint32_t>(from_bitmap() + 1), __ATOMIC_RELAXED);
   }
 }
 
@@ -65,6 +67,8 @@ const char* RunQueue::check(unsigned cpu, uint64_t limit) const {
   for (unsigned w = 0; w < kLevels / 64; ++w) {
     if (((summary_ >> w) & 1) != (bitmap_[w] != 0 ? 1u : 0u)) return "run queue: summary disagrees with the bitmap";
   }
+  if (static_cast<int>(top_) - 1 != from_bitmap())
+    return "run queue: the cached highest level disagrees with the bitmap";
   return nullptr;
 }
 

@@ -33,12 +33,11 @@ class RunQueue {
   Thread* pick();
   bool empty() const;
   bool contains(const Thread* t) const;
-  // The highest priority waiting, or -1 (inline: every IPC asks).
-  int highest() const {
-    if (summary_ == 0) return -1;
-    const unsigned w = 31 - static_cast<unsigned>(__builtin_clz(summary_));
-    return static_cast<int>(w * 64 + 63 - static_cast<unsigned>(__builtin_clzll(bitmap_[w])));
-  }
+  // The highest priority waiting, or -1: one load (inline: every IPC and
+  // Yield asks). The lockless paths (fast_paths.cc) read another CPU's
+  // writes here without the big lock: a relaxed atomic, one aligned word,
+  // so they see the level before or after a concurrent enqueue, never a mix.
+  int highest() const { return static_cast<int>(__atomic_load_n(&top_, __ATOMIC_RELAXED)) - 1; }
   void visit(void (*fn)(const Thread*, void*), void* ctx) const;
   // nullptr if the queue is consistent (links both ways, every thread
   // runnable, at its level, of CPU `cpu`; the bitmap says which levels are
@@ -49,6 +48,14 @@ class RunQueue {
   ThreadQueue level_[kLevels] = {};
   uint64_t bitmap_[kLevels / 64] = {};  // bit p: level p is not empty
   uint32_t summary_ = 0;                // bit w: bitmap_[w] is not 0 (the run-queue summary word)
+  uint32_t top_ = 0;  // the highest level whose bit is set, plus one; 0: none (kept by enqueue and remove; zero-
+                      // initialised like the rest, so the queues stay in .bss)
+  // The highest level, from the bitmap (top_ - 1 when consistent).
+  int from_bitmap() const {
+    if (summary_ == 0) return -1;
+    const unsigned w = 31 - static_cast<unsigned>(__builtin_clz(summary_));
+    return static_cast<int>(w * 64 + 63 - static_cast<unsigned>(__builtin_clzll(bitmap_[w])));
+  }
 };
 
 // The run queues of all CPUs. A thread is queued on its own CPU's

@@ -10,7 +10,7 @@
 //   boot                         the default system: reset to init's ready line
 //   null_syscall, ipc_roundtrip_same_as, ipc_roundtrip_inter_as,
 //   ipc_oneway (both one-way rows), ipc_roundtrip_registers,
-//   ipc_roundtrip_registers_inter_as
+//   ipc_roundtrip_registers_inter_as, syscall_cap_check
 //                                the bench row's 1000 rounds (user/bench)
 // Or an image file (a keel_image .bin; its ELF files beside it).
 //
@@ -69,13 +69,14 @@ struct Scenario {
 };
 constexpr Scenario kScenarios[] = {
     {"boot", false, 0, 0, "the default system from reset to init's ready line"},
-    {"null_syscall", true, 1, 1000, "bench row null_syscall: 1000 DebugWrite(nothing)"},
+    {"null_syscall", true, 1, 1000, "bench row null_syscall: 1000 Yield (nothing else to run)"},
     {"ipc_roundtrip_same_as", true, 2, 1000, "bench row ipc_roundtrip_same_as: 1000 Call+ReplyRecv, one space"},
     {"ipc_roundtrip_inter_as", true, 3, 1000, "bench row ipc_roundtrip_inter_as: 1000 Call+ReplyRecv, two spaces"},
     {"ipc_oneway", true, 4, 1000, "bench rows ipc_oneway_call + ipc_oneway_replyrecv: 1000 timed round trips"},
     {"ipc_roundtrip_registers", true, 5, 1000, "bench row ipc_roundtrip_registers: 1000 register-only round trips"},
     {"ipc_roundtrip_registers_inter_as", true, 6, 1000,
      "bench row ipc_roundtrip_registers_inter_as: the same, two spaces"},
+    {"syscall_cap_check", true, 7, 1000, "bench row syscall_cap_check: 1000 DebugWrite(nothing)"},
 };
 
 int usage(const std::string& why) {

@@ -1,6 +1,11 @@
 // bench — measures, with the PMU, the instructions and cycles of:
-//   null_syscall             the cheapest syscall (DebugWrite of nothing:
-//                            full entry, decode, return)
+//   null_syscall             the cheapest syscall: Yield with nothing else to
+//                            run (reads no capability, as seL4's null
+//                            syscall; entry, decode, the run-queue check,
+//                            return)
+//   syscall_cap_check        the cheapest that reads a capability:
+//                            DebugWrite of nothing (the lookup, and the
+//                            exclusion of other CPUs' slow paths it needs)
 //   ipc_roundtrip_same_as    Call + ReplyRecv with a server in init's address space
 //   ipc_roundtrip_inter_as   the same with a server in another address space
 // Averages over kRounds after a warm-up. Under QEMU -icount shift=0 the
@@ -89,7 +94,8 @@ alignas(16) char register_stack[4096];
 // right before and right after the rounds a row measures. Windows in
 // order: 1 null_syscall, 2 ipc_roundtrip_same_as, 3 ipc_roundtrip_inter_as,
 // 4 the one-way pair (ipc_oneway_call + ipc_oneway_replyrecv),
-// 5 ipc_roundtrip_registers, 6 ipc_roundtrip_registers_inter_as.
+// 5 ipc_roundtrip_registers, 6 ipc_roundtrip_registers_inter_as,
+// 7 syscall_cap_check.
 extern "C" [[gnu::noinline]] void bench_window_open() { asm volatile(""); }
 extern "C" [[gnu::noinline]] void bench_window_close() { asm volatile(""); }
 
@@ -208,7 +214,8 @@ int main() {
   uint64_t n = 0;
   sys::Message m{.length = 1};
   sys::print("bench: %llu rounds each\n", static_cast<unsigned long long>(kRounds));
-  row("null_syscall", measure([] { (void)sys::debug_write(nullptr, 0); }));
+  // (Every other thread is blocked in Recv here: Yield finds nothing to run.)
+  row("null_syscall", measure([] { (void)sys::yield(); }));
   row("ipc_roundtrip_same_as", measure([&] {
         m.mr[0] = n++;
         (void)ep.call(m);
@@ -273,6 +280,7 @@ int main() {
   }
   sys::yield();
   row("ipc_roundtrip_registers_inter_as", measure([&] { (void)sys::call_registers(kEp5, rm); }));
+  row("syscall_cap_check", measure([] { (void)sys::debug_write(nullptr, 0); }));
   if (task->magic != keel::abi::kStartInfoMagic) iospace_row();
   const uint64_t before = rm.mr[0];
   const bool echoed = sys::call_registers(kEp4, rm) == Error::kOk && rm.mr[0] == before + 1;

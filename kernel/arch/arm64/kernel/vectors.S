@@ -141,13 +141,9 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   // switch and no big lock. x19..x29 are still the user's: C code
   // preserves them, so they need no save and no restore. Each returns the
   // frame (done) or null (declined). No short path for the others.
-  cmp   x8, #SYS_DEBUG_WRITE
-  b.eq  1f
   cmp   x8, #SYS_YIELD
-  b.ne  .Lsvc_general
+  b.ne  1f
   bl    user_short_yield        // (frame)
-  b     2f
-1:bl    user_short_debug_write  // (frame)
 2:cbz   x0, .Lsvc_declined
   ldp   x2, x3, [x0, #16]
   ldp   x4, x5, [x0, #32]
@@ -162,6 +158,10 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   ldp   x18, x9, [x9]
   ldp   x0, x1, [x0, #0]
   eret
+1:cmp   x8, #SYS_DEBUG_WRITE
+  b.ne  .Lsvc_general
+  bl    user_short_debug_write  // (frame)
+  b     2b
 .Lsvc_declined:                 // the short path changed nothing
   mrs   x0, tpidr_el1
   ldr   x0, [x0, #PERCPU_USER_FRAME]
