@@ -53,14 +53,15 @@ template <bool kCall>
   if (!fast_path_enter(c)) return nullptr;  // a big-lock holder is at work: wait for it there
   Thread* t = running();                    // (null once taken away: cpu_take_current sets lost_current with it)
   Thread* next = nullptr;
-  if (t != nullptr && t->cpu == c.index) {
+  if (t != nullptr) {
     const auto a = t->regs().args<abi::IpcArgs>();
     const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, kCall ? abi::kRightWrite : abi::kRightRead);
     if ((kCall || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
       const RunQueue& here = *c.run_queue;
       const uint32_t gen = fastpath_asid_generation();
-      next = kCall ? ipc_fastpath_call(here, ep.object, t, ep.badge(), gen)
-                   : ipc_fastpath_reply_recv(here, ep.object, t, gen);
+      const auto cpu = static_cast<unsigned>(c.index);
+      next = kCall ? ipc_fastpath_call(cpu, here, ep.object, t, ep.badge(), gen)
+                   : ipc_fastpath_reply_recv(cpu, here, ep.object, t, gen);
       ep.object->fast_lock.unlock();
     }
   }
@@ -106,7 +107,7 @@ extern "C" arm64::ExceptionFrame* user_short_debug_write(arm64::ExceptionFrame* 
   if (!fast_path_enter(c)) return nullptr;
   Thread* t = running();
   arm64::ExceptionFrame* done = nullptr;
-  if (t != nullptr && t->cpu == c.index) {  // (null once taken away: cpu_take_current)
+  if (t != nullptr) {  // (null once taken away: cpu_take_current; a thread being moved moves on the kick after)
     abi::SyscallView r = t->regs();
     const auto a = r.args<abi::DebugWriteArgs>();
     if (a.length == 0) {

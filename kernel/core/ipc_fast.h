@@ -73,21 +73,22 @@ namespace ipc_detail {
 //   Call:      a receiver waits on ep and nothing queued outranks it;
 //   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
 //              nothing queued outranks the caller;
-// both: the thread to run next is this CPU's (`here` is this CPU's run
-// queue), its message fits the registers, and its cached TTBR0 is of ASID
-// generation `asid_generation`
+// both: the thread to run next is this CPU's (`cpu`; `here` is its run
+// queue: the thread that runs the syscall runs there, whatever its own
+// `cpu` says — one whose affinity just changed blocks here and is woken on
+// its new CPU), its message fits the registers, and its cached TTBR0 is of
+// ASID generation `asid_generation`
 // (else the slow path gives its space an ASID first). Each body is checks,
 // then a marked point of no return, then the commit; no calls.
 // fastpath_test.cc checks the equivalence on generated states.
-[[gnu::always_inline]] inline Thread* ipc_fastpath_call(const RunQueue& here, Endpoint* ep, Thread* caller,
-                                                        uint64_t badge, uint32_t asid_generation) {
+[[gnu::always_inline]] inline Thread* ipc_fastpath_call(unsigned cpu, const RunQueue& here, Endpoint* ep,
+                                                        Thread* caller, uint64_t badge, uint32_t asid_generation) {
   const uint64_t info = caller->regs().args<abi::IpcArgs>().info;
   if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
       abi::info_length(info) > abi::kMaxMessageRegisters) {
     return nullptr;
   }
   Thread* r = ep->waiters.head;
-  const unsigned cpu = caller->cpu;                               // (the caller runs here)
   if (r->recv_reply != nullptr || r->cpu != cpu) return nullptr;  // another CPU's: the slow path queues it there
   if (here.highest() >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
   // ---- point of no return: from here the Call is done ----
@@ -102,11 +103,10 @@ namespace ipc_detail {
   return r;
 }
 
-[[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(const RunQueue& here, Endpoint* ep, Thread* t,
-                                                              uint32_t asid_generation) {
+[[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(unsigned cpu, const RunQueue& here, Endpoint* ep,
+                                                              Thread* t, uint32_t asid_generation) {
   if (t->recv_reply != nullptr) return nullptr;
   Thread* c = t->reply_to;
-  const unsigned cpu = t->cpu;  // (t runs here)
   if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
       c->cpu != cpu || c->ttbr0_gen != asid_generation) {
     return nullptr;
