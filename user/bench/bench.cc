@@ -28,24 +28,27 @@ extern "C" char __etext[];
 
 namespace {
 
-// Slots: after init's frames (32..) and below its untyped (128..); free in a
-// task's CNode too.
-constexpr uint64_t kInitUt = 64;  // as init: 4 MiB scratch untyped
-constexpr uint64_t kEp = 65;      // same-AS server endpoint
-constexpr uint64_t kServer = 66;
-constexpr uint64_t kEp2 = 67;  // inter-AS server endpoint
-constexpr uint64_t kServer2 = 68;
-constexpr uint64_t kAs2 = 69;
-constexpr uint64_t kTables = 70;  // 6 page tables: L1-L3 for code, L1-L3 for the stack
-constexpr uint64_t kStack2 = 76;
-constexpr uint64_t kText2 = 80;  // copies of init's text frame capabilities
+// Slots: from 256 on, free both in init's CNode (its own from 192:
+// keel/abi.h init_slot) and in a task's (task_slot::kFirstFree), and clear
+// of init's boot frames (32..127), which a larger image would reach.
+constexpr uint64_t kSlots = 256;
+constexpr uint64_t kInitUt = kSlots + 0;  // as init: 4 MiB scratch untyped
+constexpr uint64_t kEp = kSlots + 1;      // same-AS server endpoint
+constexpr uint64_t kServer = kSlots + 2;
+constexpr uint64_t kEp2 = kSlots + 3;  // inter-AS server endpoint
+constexpr uint64_t kServer2 = kSlots + 4;
+constexpr uint64_t kAs2 = kSlots + 5;
+constexpr uint64_t kTables = kSlots + 6;  // 6 page tables: L1-L3 for code, L1-L3 for the stack
+constexpr uint64_t kStack2 = kSlots + 12;
+constexpr uint64_t kText2 = kSlots + 16;  // copies of init's text frame capabilities
 constexpr uint64_t kText2Max = 40;
-constexpr uint64_t kEp3 = 120;  // the timing server's endpoint (one-way rows)
-constexpr uint64_t kServer3 = 121;
-constexpr uint64_t kEp4 = 122;  // the register-only echo server (keel/testing.h)
-constexpr uint64_t kServer4 = 123;
-constexpr uint64_t kEp5 = 124;  // the register-only echo server in the second address space
-constexpr uint64_t kServer5 = 125;
+constexpr uint64_t kEp3 = kText2 + kText2Max;  // the timing server's endpoint (one-way rows)
+constexpr uint64_t kServer3 = kEp3 + 1;
+constexpr uint64_t kEp4 = kEp3 + 2;  // the register-only echo server (keel/testing.h)
+constexpr uint64_t kServer4 = kEp3 + 3;
+constexpr uint64_t kEp5 = kEp3 + 4;  // the register-only echo server in the second address space
+constexpr uint64_t kServer5 = kEp3 + 5;
+static_assert(kServer5 < keel::abi::task_slot::kDmaFrames, "inside a task's free range");
 constexpr uint64_t kRounds = 1000;
 constexpr uint64_t kStack2Va = 0x0000'7fff'0000'0000ull;
 
@@ -132,6 +135,7 @@ bool check(Error e, const char* what);
 // an SMMU (bench_ipc runs with --iommu); the IoSpace is bound to stream 0,
 // the host bridge, which does no DMA.
 void iospace_row() {
+  // (Slots of init's own range, 192..255: this row runs only as init.)
   constexpr uint64_t kIo = 200, kIoTables = 201, kIoFrame = 204, kIoCopy = 205, kIova = 0x10'0000'0000;
   const sys::Untyped ut(g_ut);
   Error e = ut.retype(ObjectType::kIoSpace, 0, kIo);

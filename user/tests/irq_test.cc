@@ -14,7 +14,9 @@ namespace slot = keel::abi::init_slot;
 
 namespace {
 
-constexpr uint64_t kUartFrame = 60, kHandler = 61, kNtfn = 62, kUt = 63, kFirstFree = 64;
+// (Slots the kernel never fills: init's boot frames from 32 on grow with the image.)
+constexpr uint64_t kUartFrame = slot::kFirstFree, kHandler = kUartFrame + 1, kNtfn = kUartFrame + 2,
+                   kUt = kUartFrame + 3, kFirstFree = kUartFrame + 4;
 constexpr uint64_t kUartVa = 0x3000'0000;
 // PL011 registers (DDI 0183): data, flags, interrupt mask, clear.
 constexpr uint64_t kDr = 0x00, kFr = 0x18, kImsc = 0x38, kIcr = 0x44;
@@ -43,7 +45,7 @@ int main() {
                        .caller_as = slot::kAddressSpace,
                        .scratch_va = 0,
                        .next_slot = kFirstFree,
-                       .slot_limit = 128};
+                       .slot_limit = kFirstFree + 64};
   Error e = device_ut == 0 ? Error::kInvalidCapability : Error::kOk;
   if (e == Error::kOk) e = sys::Untyped(slot::kFirstUntyped).retype(ObjectType::kUntyped, 16, kUt);
   if (e == Error::kOk) e = sys::Untyped(device_ut).retype(ObjectType::kThread, 0, kUartFrame);

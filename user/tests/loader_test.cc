@@ -14,7 +14,8 @@ namespace slot = keel::abi::init_slot;
 
 namespace {
 
-constexpr uint64_t kUt = 60, kAs = 61, kThread = 62, kFirstFree = 63, kLimit = 128;
+// (Slots the kernel never fills: init's boot frames from 32 on grow with the image.)
+constexpr uint64_t kUt = slot::kFirstFree, kAs = kUt + 1, kThread = kUt + 2, kFirstFree = kUt + 3, kLimit = kUt + 68;
 
 using keel::sys::streq;
 

@@ -13,8 +13,10 @@ namespace slot = keel::abi::init_slot;
 
 namespace {
 
-constexpr uint64_t kUt = 100, kNtfn = 101, kSpinA = 102, kSpinB = 103, kFpA = 104, kFpB = 105;
-constexpr uint64_t kMarker = 106, kProber = 107, kFaulter = 108, kPollNtfn = 109;
+// (Slots the kernel never fills: init's boot frames from 32 on grow with the image.)
+constexpr uint64_t kUt = slot::kFirstFree, kNtfn = kUt + 1, kSpinA = kUt + 2, kSpinB = kUt + 3, kFpA = kUt + 4,
+                   kFpB = kUt + 5;
+constexpr uint64_t kMarker = kUt + 6, kProber = kUt + 7, kFaulter = kUt + 8, kPollNtfn = kUt + 9;
 constexpr uint64_t kRounds = 3;  // each spinner must see the other move this many times
 
 alignas(16) char stack_a[8192];

@@ -15,7 +15,9 @@ namespace slot = keel::abi::init_slot;
 
 namespace {
 
-constexpr uint64_t kTimer = 60, kNtfn = 61, kUt = 62, kOther = 63, kAgain = 64, kSpi = 65;
+// (Slots the kernel never fills: init's boot frames from 32 on grow with the image.)
+constexpr uint64_t kTimer = slot::kFirstFree, kNtfn = kTimer + 1, kUt = kTimer + 2, kOther = kTimer + 3,
+                   kAgain = kTimer + 4, kSpi = kTimer + 5;
 
 // Waits for the notification; the counter value when it came.
 uint64_t wait_signal(uint64_t* word) {
@@ -75,7 +77,7 @@ int main() {
   g_checks.report(at >= late, "a new deadline replaces the old", "woke %lld ticks after the later one",
                   static_cast<long long>(at - late));
   // 4. Two channels on one CPU: each signals once, at its own deadline, in order.
-  constexpr uint64_t kSecond = 66, kSecondBadge = 67;
+  constexpr uint64_t kSecond = kTimer + 6, kSecondBadge = kTimer + 7;
   e = sys::IrqControl(slot::kIrqControl).get(keel::abi::kTimerIntid + 1, kSecond);
   if (e == Error::kOk) e = sys::CNode(slot::kCNode).mint(kSecondBadge, kNtfn, keel::abi::kRightWrite, 0x80);
   if (e == Error::kOk) e = sys::IrqHandler(kSecond).set_notification(kSecondBadge);

@@ -155,6 +155,7 @@ constexpr uint64_t kFirstPageTable = 8;   // page tables of init's address space
 constexpr uint64_t kFirstFrame = 32;      // frames: init's image, stack, IPC buffer ...
 constexpr uint64_t kFirstUntyped = 128;   // untyped memory, the largest region first, ... (at most kMaxBootUntyped)
 constexpr uint64_t kMaxBootUntyped = 64;  // (InitBootInfo::untyped): slots from 192 on are init's
+constexpr uint64_t kFirstFree = kFirstUntyped + kMaxBootUntyped;  // 192: the first slot the kernel never fills
 }  // namespace init_slot
 
 }  // namespace keel::abi
