@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdio>
@@ -83,7 +84,7 @@ ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
 ABSL_FLAG(std::string, input_on, "",
           "test mode: SUBSTRING|TEXT — when a console line contains SUBSTRING, type TEXT (\\n for Enter, \\e for Esc, "
-          "\\c for Ctrl-C); "
+          "\\c for Ctrl-C); SUBSTRING may be A&&B&&...: once each has been in some line, in any order; "
           "repeatable, each rule fires once");
 ABSL_FLAG(bool, gdb, false, "start QEMU halted and attach gdb-multiarch with keel's symbols and commands");
 ABSL_FLAG(std::string, gdb_script, "", "keel's gdb commands (tools/gdb/keel.py), for --gdb");
@@ -390,17 +391,30 @@ int run(int argc, char** argv) {
   std::optional<Clock::time_point> failure_at;  // when a failure marker appeared
   std::string failure_line;
   bool sent_boot = false;
-  std::vector<std::pair<std::string, std::string>> inputs;
+  // --input_on rules: the text to type once every part of the trigger
+  // (A&&B&&...) has been in some console line.
+  struct InputRule {
+    std::vector<std::string> parts;
+    std::vector<bool> seen;
+    std::string text;
+    bool sent = false;
+  };
+  std::vector<InputRule> inputs;
   for (const std::string& spec : g_input_on) {
     size_t bar = spec.find('|');
-    if (bar == std::string::npos) {
-      std::cerr << "qemu_runner: --input_on takes SUBSTRING|TEXT, got '" << spec << "'\n";
+    InputRule rule;
+    if (bar != std::string::npos) rule.parts = absl::StrSplit(spec.substr(0, bar), "&&");
+    if (bar == std::string::npos ||
+        std::any_of(rule.parts.begin(), rule.parts.end(), [](const std::string& p) { return p.empty(); })) {
+      std::cerr << "qemu_runner: --input_on takes SUBSTRING|TEXT (SUBSTRING: one or more non-empty parts joined by "
+                   "&&), got '"
+                << spec << "'\n";
       return 2;
     }
-    inputs.emplace_back(spec.substr(0, bar),
-                        absl::StrReplaceAll(spec.substr(bar + 1), {{"\\n", "\n"}, {"\\e", "\x1b"}, {"\\c", "\x03"}}));
+    rule.seen.assign(rule.parts.size(), false);
+    rule.text = absl::StrReplaceAll(spec.substr(bar + 1), {{"\\n", "\n"}, {"\\e", "\x1b"}, {"\\c", "\x03"}});
+    inputs.push_back(std::move(rule));
   }
-  std::vector<bool> inputs_sent(inputs.size(), false);
   std::string line_for_input;
   const auto start = Clock::now();
   const auto deadline = start + std::chrono::seconds(absl::GetFlag(FLAGS_timeout));
@@ -509,10 +523,16 @@ int run(int argc, char** argv) {
       std::cout << line.substr(flushed) << std::flush;
       flushed = line.size();
       // Typed input for tests (once per rule).
-      for (size_t k = 0; k < inputs.size(); ++k) {
-        if (!inputs_sent[k] && child.in >= 0 && absl::StrContains(line_for_input, inputs[k].first)) {
-          (void)!write(child.in, inputs[k].second.data(), inputs[k].second.size());
-          inputs_sent[k] = true;
+      for (InputRule& rule : inputs) {
+        if (rule.sent || child.in < 0) continue;
+        bool all = true;
+        for (size_t j = 0; j < rule.parts.size(); ++j) {
+          if (!rule.seen[j]) rule.seen[j] = absl::StrContains(line_for_input, rule.parts[j]);
+          all = all && rule.seen[j];
+        }
+        if (all) {
+          (void)!write(child.in, rule.text.data(), rule.text.size());
+          rule.sent = true;
         }
       }
       // Keep the unfinished line: QEMU may deliver it a character at a time.

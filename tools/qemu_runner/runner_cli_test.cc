@@ -50,6 +50,14 @@ TEST(RunnerCli, AMissingValueIsNamedWithTheList) {
   }
 }
 
+TEST(RunnerCli, AnInputRuleWithAnEmptyPartIsRefused) {
+  for (const char* rule : {"'--input_on=ready&&|x'", "'--input_on=&&ready|x'", "'--input_on=ready'"}) {
+    Outcome r = Runner(std::string("--image=/proc/self/exe ") + rule);
+    EXPECT_EQ(r.exit_code, 2) << rule << ": " << r.output;
+    EXPECT_NE(r.output.find("--input_on takes SUBSTRING|TEXT"), std::string::npos) << rule << ": " << r.output;
+  }
+}
+
 TEST(RunnerCli, BadValueIsExplained) {
   Outcome r = Runner("--image=/proc/self/exe --cpu=pentium");
   EXPECT_EQ(r.exit_code, 2);
