@@ -73,12 +73,14 @@ inline Cpu& this_cpu() { return static_cast<Cpu&>(arch::this_percpu()); }
 // everything the last big-lock holder wrote is visible. False: a slow path
 // runs or is starting; nothing was touched. Dekker's pattern: this side
 // stores fast_busy then loads the lock word, kernel_enter stores the lock
-// word then loads every fast_busy, each with a full barrier (DMB ISH, a
-// seq_cst fence: Arm ARM B2.3, a store ordered before a later load only by
-// a barrier) between — so at least one of them sees the other.
+// word then loads every fast_busy, the store ordered before the load on
+// both sides — so at least one of them sees the other. Here by the
+// instructions themselves: a store-release (STLR) and a later load-acquire
+// (LDAR) are observed in program order (Arm ARM B2.3.7, Barrier-ordered-
+// before; C++: both sequentially consistent); kernel_enter, whose store is
+// the lock's exclusive store, by a full barrier (DMB ISH) after it.
 inline bool fast_path_enter(Cpu& c) {
-  __atomic_store_n(&c.fast_busy, 1u, __ATOMIC_RELAXED);
-  __atomic_thread_fence(__ATOMIC_SEQ_CST);
+  __atomic_store_n(&c.fast_busy, 1u, __ATOMIC_SEQ_CST);
   if (__builtin_expect(g_kernel_lock.held(), false)) {
     __atomic_store_n(&c.fast_busy, 0u, __ATOMIC_RELEASE);
     return false;

@@ -20,11 +20,14 @@ inline Thread* running() { return reinterpret_cast<Thread*>(this_cpu().user_fram
 // current TTBR0 value). `from` is the thread whose EL0 registers the CPU
 // still holds (null when it idled or lost its thread). Shared by the slow
 // path (switch_to, under the big lock) and the fastpath (fast_path_enter:
-// no slow path anywhere); inline: the fastpath has no calls.
+// no slow path anywhere); inline: the fastpath has no calls. kOther: the
+// caller knows `from` is a thread and not `next` (the fastpath: a blocked
+// partner), which spares the tests.
+template <bool kOther = false>
 [[gnu::always_inline]] inline void switch_context(Cpu& c, Thread* from, Thread* next, uint64_t ttbr0) {
   fp_set_access(next == c.fp_owner);
-  if (next != from) {  // the EL0 thread-pointer registers are part of a thread's context
-    if (from != nullptr) from->tpidr_el0 = arch::user_tp();
+  if (kOther || next != from) {  // the EL0 thread-pointer registers are part of a thread's context
+    if (kOther || from != nullptr) from->tpidr_el0 = arch::user_tp();
     arch::set_user_tp(next->tpidr_el0, next->tpidrro_el0);
   }
   if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables

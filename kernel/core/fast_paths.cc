@@ -70,7 +70,7 @@ template <bool kCall>
     return nullptr;
   }
   // next's cached TTBR0 is current (the bodies checked its ASID generation).
-  switch_context(c, t, next, next->ttbr0);
+  switch_context</*kOther=*/true>(c, t, next, next->ttbr0);  // (next was blocked: not t)
   fast_path_exit(c);
   return &next->frame;
 }

@@ -55,9 +55,11 @@ class KEEL_CAPABILITY("mutex") SpinLock {
     if (__builtin_expect(__atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) != 0, false)) wait();
   }
   void unlock() KEEL_RELEASE() { __atomic_store_n(&locked_, 0u, __ATOMIC_RELEASE); }
-  // Whether some CPU holds it (acquire: a false answer makes the last
-  // holder's writes visible). For cpu.h's fast_path_enter.
-  bool held() const { return __atomic_load_n(&locked_, __ATOMIC_ACQUIRE) != 0; }
+  // Whether some CPU holds it: a sequentially consistent load (LDAR), so
+  // ordered after the caller's sequentially consistent store (STLR) before
+  // it, and a false answer makes the last holder's writes visible. For
+  // cpu.h's fast_path_enter.
+  bool held() const { return __atomic_load_n(&locked_, __ATOMIC_SEQ_CST) != 0; }
 
   // For a CPU about to enter (cpu.cc, on a waiter's request): lets one of
   // the CPUs already waiting have the lock first, or gives up after a

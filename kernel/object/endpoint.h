@@ -17,12 +17,13 @@ namespace keel {
 enum class EndpointState : uint32_t { kIdle, kSenders, kReceivers };
 
 struct Endpoint final {
-  ThreadQueue waiters;
-  EndpointState state;
   // Taken by the IPC fastpath (without the big lock: docs/smp.md), never by
-  // the slow path, which excludes every fastpath by holding all CPUs' fast
-  // locks. Zero (free) in a newly retyped endpoint.
+  // the slow path, which waits out every fastpath instead (cpu.h
+  // fast_path_enter). Zero (free) in a newly retyped endpoint. First: its
+  // address is the endpoint's, which the fastpath has in a register.
   WordLock fast_lock;
+  EndpointState state;
+  ThreadQueue waiters;
   uint64_t dying_next;  // destroyed with waiters still to release: the dying list (objects.h)
 };
 static_assert(sizeof(Endpoint) <= 64, "an Endpoint fits its 64-byte object");
