@@ -76,7 +76,7 @@ inline Cpu& this_cpu() { return static_cast<Cpu&>(arch::this_percpu()); }
 // word then loads every fast_busy, the store ordered before the load on
 // both sides — so at least one of them sees the other. Here by the
 // instructions themselves: a store-release (STLR) and a later load-acquire
-// (LDAR) are observed in program order (Arm ARM B2.3.7, Barrier-ordered-
+// (LDAR) are observed in program order (Arm ARM B2.3, Barrier-ordered-
 // before; C++: both sequentially consistent); kernel_enter, whose store is
 // the lock's exclusive store, by a full barrier (DMB ISH) after it.
 inline bool fast_path_enter(Cpu& c) {
