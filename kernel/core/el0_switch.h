@@ -30,13 +30,15 @@ template <bool kOther = false>
     if (kOther || from != nullptr) from->tpidr_el0 = arch::user_tp();
     arch::set_user_tp(next->tpidr_el0, next->tpidrro_el0);
   }
-  if (c.ttbr0 == 0) {  // walks disabled (idle, or its thread was taken away): enable them with next's tables
-    arch::set_user_tables(ttbr0);  // (synchronized: TTBR0 before walks can start from it)
-    arch::set_user_walks(true);    // (synchronized: the new address space is in effect before the eret)
-  } else if (ttbr0 != c.ttbr0) {
-    arch::set_user_tables(ttbr0);
+  if (ttbr0 != c.ttbr0) {  // (a thread's TTBR0 is never 0)
+    if (c.ttbr0 == 0) {    // walks disabled (idle, or its thread was taken away): enable them with next's tables
+      arch::set_user_tables(ttbr0);  // (synchronized: TTBR0 before walks can start from it)
+      arch::set_user_walks(true);    // (synchronized: the new address space is in effect before the eret)
+    } else {
+      arch::set_user_tables(ttbr0);
+    }
+    c.ttbr0 = ttbr0;
   }
-  c.ttbr0 = ttbr0;
   c.user_frame = &next->frame;
 }
 

@@ -31,9 +31,10 @@ namespace ipc_detail {
 
 [[gnu::always_inline]] inline Thread* ep_pop(Endpoint* ep) {
   if (ep->waiters.empty()) return nullptr;
+  const bool last = ep->waiters.head->q_next == nullptr;  // (known before the stores: no reload of the head)
   Thread* t = ep->waiters.pop_front();
   t->blocked_on = nullptr;
-  if (ep->waiters.empty()) ep->state = EndpointState::kIdle;
+  if (last) ep->state = EndpointState::kIdle;
   return t;
 }
 

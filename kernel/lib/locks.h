@@ -15,29 +15,22 @@
 
 namespace keel {
 
-// A lock word for the IPC fastpath's locks (docs/smp.md): each CPU's fast
-// lock (cpu.h) and each endpoint's. Zero is unlocked, so zeroed memory holds
-// a free one (retype). try_lock never waits: the fastpath declines to the
-// slow path instead. lock() waits, running `spin_hook` on every turn (which
-// should also relax the CPU: arch::cpu_relax).
+// A lock word for the IPC fastpath's endpoint locks (docs/smp.md). Zero is
+// unlocked, so zeroed memory holds a free one (retype). Nobody waits on
+// it: try_lock makes one attempt — a weak compare-and-swap, which may also
+// fail when the exclusive store is interrupted by another CPU's access to
+// the line — and the fastpath declines to the slow path on failure.
 // Acquire/release ordering as SpinLock's.
 class KEEL_CAPABILITY("mutex") WordLock {
  public:
-  bool try_lock() KEEL_TRY_ACQUIRE(true) { return __atomic_exchange_n(&locked_, 1u, __ATOMIC_ACQUIRE) == 0; }
-  void lock(void (*spin_hook)()) KEEL_ACQUIRE() {
-    if (__builtin_expect(!try_lock(), false)) wait(spin_hook);
+  bool try_lock() KEEL_TRY_ACQUIRE(true) {
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(&locked_, &expected, 1u, /*weak=*/true, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
   }
   void unlock() KEEL_RELEASE() { __atomic_store_n(&locked_, 0u, __ATOMIC_RELEASE); }
   bool held() const { return __atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0; }
 
  private:
-  // Out of line: the uncontended lock() is one exchange.
-  [[gnu::noinline]] void wait(void (*spin_hook)()) KEEL_NO_THREAD_SAFETY_ANALYSIS {
-    do {
-      while (__atomic_load_n(&locked_, __ATOMIC_RELAXED) != 0) spin_hook();
-    } while (!try_lock());
-  }
-
   uint32_t locked_ = 0;
 };
 
