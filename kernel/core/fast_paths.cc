@@ -79,12 +79,8 @@ template <bool kCall>
 
 // vectors.S's two entries (x8 = Call / ReplyRecv; the frame holds the
 // arguments): the frame to restore, or null.
-extern "C" arm64::ExceptionFrame* user_fastpath_call(const arm64::ExceptionFrame*) {
-  return fastpath<true>(this_cpu());
-}
-extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(const arm64::ExceptionFrame*) {
-  return fastpath<false>(this_cpu());
-}
+extern "C" arm64::ExceptionFrame* user_fastpath_call() { return fastpath<true>(this_cpu()); }
+extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv() { return fastpath<false>(this_cpu()); }
 
 // The short path (keel/abi.h's register contract; docs/performance.md): a
 // syscall that completes on its caller's CPU without switching threads,

@@ -17,11 +17,13 @@ namespace {
 constexpr uint64_t kUt = slot::kFirstFree, kNtfn = kUt + 1, kSpinA = kUt + 2, kSpinB = kUt + 3, kFpA = kUt + 4,
                    kFpB = kUt + 5;
 constexpr uint64_t kMarker = kUt + 6, kProber = kUt + 7, kFaulter = kUt + 8, kPollNtfn = kUt + 9;
-constexpr uint64_t kRounds = 3;  // each spinner must see the other move this many times
+constexpr uint64_t kEcho = kUt + 10, kEchoEp = kUt + 11;  // the register echo server the prober calls
+constexpr uint64_t kRounds = 3;                           // each spinner must see the other move this many times
 
 alignas(16) char stack_a[8192];
 alignas(16) char stack_b[8192];
 alignas(16) char stack_c[8192];
+alignas(16) char stack_d[4096];
 volatile uint64_t progress[2];
 
 [[noreturn]] void spin(uint64_t me) {
@@ -59,7 +61,8 @@ volatile uint64_t fp_result[2];
 // timer takes it with them live: an interrupt saves all); a faulting thread
 // dies with kForeign in x0..x30 (a fault saves all, and the kernel reads
 // its frame to report it). A prober meanwhile makes syscalls of every path
-// (short, general) through sys::svc_checked: none of x0..x18 may hold
+// (short, general, the IPC fastpath: a Call to a register echo server above
+// the marker's priority) through sys::svc_checked: none of x0..x18 may hold
 // kForeign afterwards, x7 and x9..x18 must be zero, x8 and x19..x28 kept.
 constexpr uint64_t kForeign = 0x0ff00ff00ff00ff0;  // (the assembly's marker)
 static_assert(static_cast<uint64_t>(keel::abi::Syscall::kYield) == 9);
@@ -99,38 +102,59 @@ faulting_thread:
 )");
 namespace {
 
-volatile uint64_t probe_result[5];  // per kind: 0 untouched, else 1 + the bits seen
+constexpr int kProbeKinds = 6;
+volatile uint64_t probe_result[kProbeKinds];  // per kind: 0 untouched, else 1 + the bits seen
 volatile uint64_t probe_done;
 
 // Each kind of syscall a few thousand times; records any broken rule.
 [[noreturn]] void prober(uint64_t log_slot) {
   using keel::abi::Syscall;
-  const uint64_t number[5] = {static_cast<uint64_t>(Syscall::kYield), keel::abi::kSyscallDebugWrite,
-                              keel::abi::kSyscallDebugWrite, static_cast<uint64_t>(Syscall::kPoll), 77};
-  // DebugWrite (buffer, length, log): of nothing, with the log's slot, then a bad slot.
-  const uint64_t arg0[5] = {0, 0, 0, kPollNtfn, 0};
-  const uint64_t arg2[5] = {0, log_slot, 4095, 0, 0};
-  const Error expect[5] = {Error::kOk, Error::kOk, Error::kInvalidSlot, Error::kOk, Error::kUnknownSyscall};
-  uint64_t seen[5] = {};
+  const uint64_t number[kProbeKinds] = {static_cast<uint64_t>(Syscall::kYield),
+                                        keel::abi::kSyscallDebugWrite,
+                                        keel::abi::kSyscallDebugWrite,
+                                        static_cast<uint64_t>(Syscall::kPoll),
+                                        77,
+                                        static_cast<uint64_t>(Syscall::kCall)};
+  // DebugWrite (buffer, length, log): of nothing, with the log's slot, then a
+  // bad slot. Call (endpoint, info, MR0): one word, which comes back plus one.
+  const uint64_t arg0[kProbeKinds] = {0, 0, 0, kPollNtfn, 0, kEchoEp};
+  const uint64_t arg1[kProbeKinds] = {0, 0, 0, 0, 0, keel::abi::message_info(0, 1)};
+  const uint64_t arg2[kProbeKinds] = {0, log_slot, 4095, 0, 0, 41};
+  const Error expect[kProbeKinds] = {Error::kOk, Error::kOk, Error::kInvalidSlot, Error::kOk, Error::kUnknownSyscall,
+                                     Error::kOk};
+  uint64_t seen[kProbeKinds] = {};
   for (int round = 0; round < 2000; ++round) {
-    for (int k = 0; k < 5; ++k) {
+    for (int k = 0; k < kProbeKinds; ++k) {
       sys::SyscallResult res{};
-      uint64_t bits = sys::svc_checked(number[k], keel::abi::Registers{{arg0[k], 0, arg2[k]}}, &res, kForeign);
+      // Before the Call, a spin with x9..x15 live and not zero, where the
+      // timer's interrupts land (a full save: the frame's x9..x18 slots then
+      // hold them until an SVC zeroes them — for the Call, its fastpath
+      // entry; svc_checked then sees whether any came back).
+      if (number[k] == static_cast<uint64_t>(Syscall::kCall)) {
+        asm volatile(
+            "mov x9, #9\n mov x10, #10\n mov x11, #11\n mov x12, #12\n mov x13, #13\n mov x14, #14\n"
+            "mov x15, #15\n mov x16, #20000\n"
+            "1: subs x16, x16, #1\n b.ne 1b\n" ::
+                : "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "cc");
+      }
+      uint64_t bits = sys::svc_checked(number[k], keel::abi::Registers{{arg0[k], arg1[k], arg2[k]}}, &res, kForeign);
       if (res.error != expect[k]) bits |= 16;
+      if (number[k] == static_cast<uint64_t>(Syscall::kCall) && res.r[1] != 42) bits |= 16;  // (x2: MR0)
       seen[k] |= bits;
     }
   }
-  for (int k = 0; k < 5; ++k) probe_result[k] = 1 + seen[k];
+  for (int k = 0; k < kProbeKinds; ++k) probe_result[k] = 1 + seen[k];
   probe_done = 1;
   (void)sys::Notification(kNtfn).signal();
   for (;;) (void)sys::yield();
 }
 
-bool start(uint64_t th_slot, void (*entry)(uint64_t), char* stack, uint64_t arg) {
+bool start(uint64_t th_slot, void (*entry)(uint64_t), char* stack, uint64_t arg, unsigned priority = 100,
+           uint64_t stack_size = 8192) {
   sys::ThreadCap th(th_slot);
   return sys::Untyped(kUt).retype(ObjectType::kThread, 0, th_slot) == Error::kOk &&
-         th.configure(slot::kCNode, slot::kAddressSpace, 100) == Error::kOk &&
-         th.start(reinterpret_cast<uint64_t>(entry), reinterpret_cast<uint64_t>(stack) + 8192, arg) == Error::kOk;
+         th.configure(slot::kCNode, slot::kAddressSpace, priority) == Error::kOk &&
+         th.start(reinterpret_cast<uint64_t>(entry), reinterpret_cast<uint64_t>(stack) + stack_size, arg) == Error::kOk;
 }
 
 }  // namespace
@@ -151,15 +175,19 @@ int main() {
   fp_ok = fp_ok && fp_result[0] == 1 && fp_result[1] == 1;
   checks.report(fp_ok, "fpsimd_switch", "FP/SIMD and TPIDR_EL0 survive switches");
   // The syscall register contract (above).
+  // (The echo server above the marker: nothing queued outranks it when the
+  // prober calls, so the Call and its reply take the fastpath.)
   bool regs_ok = sys::Untyped(kUt).retype(ObjectType::kNotification, 0, kPollNtfn) == Error::kOk &&
+                 sys::Untyped(kUt).retype(ObjectType::kEndpoint, 0, kEchoEp) == Error::kOk &&
+                 start(kEcho, sys::echo_server_registers, stack_d, kEchoEp, 101, sizeof stack_d) &&
                  start(kMarker, marker_thread, stack_a, 0) && start(kFaulter, faulting_thread, stack_b, 0) &&
                  start(kProber, prober, stack_c, sys::debug_log_slot());
   while (regs_ok && probe_done == 0) regs_ok = sys::Notification(kNtfn).wait(&word) == Error::kOk;
   regs_ok =
       regs_ok && sys::ThreadCap(kMarker).suspend() == Error::kOk && sys::ThreadCap(kProber).suspend() == Error::kOk;
-  static const char* const kKinds[5] = {"Yield", "DebugWrite of nothing", "DebugWrite, bad slot", "Poll",
-                                        "unknown syscall"};
-  for (int k = 0; k < 5; ++k) {
+  static const char* const kKinds[kProbeKinds] = {"Yield", "DebugWrite of nothing", "DebugWrite, bad slot",
+                                                  "Poll",  "unknown syscall",       "Call (fastpath)"};
+  for (int k = 0; k < kProbeKinds; ++k) {
     const uint64_t r = probe_result[k];
     const bool ok = regs_ok && r == 1;
     checks.report(ok, "syscall_register_contract", "%s x2000: %s%s%s%s%s%s%s", kKinds[k], r == 0 ? "did not run" : "",

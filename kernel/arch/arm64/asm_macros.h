@@ -23,9 +23,9 @@
   stp   x29, x30, [\base, #232]
 .endm
     
-// LOAD_X0_TO_X30 base: the inverse, x0..x30 from [base + 8*n]; x0/x1 last
-// but base itself must not be one of them.
-.macro LOAD_X0_TO_X30 base
+// LOAD_X2_TO_X29 base: x2..x29 from [base + 8*n], the inverse of the saves
+// (the return loads x0/x1 last and LR and SP in between itself).
+.macro LOAD_X2_TO_X29 base
   ldp   x2, x3, [\base, #16]
   ldp   x4, x5, [\base, #32]
   ldp   x6, x7, [\base, #48]
@@ -40,7 +40,5 @@
   ldp   x24, x25, [\base, #192]
   ldp   x26, x27, [\base, #208]
   ldp   x28, x29, [\base, #224]
-  ldr   x30, [\base, #240]
-  ldp   x0, x1, [\base, #0]
 .endm
     // clang-format on

@@ -64,7 +64,8 @@ kernel_vectors:
 // zero into them): no
 // thread ever sees another's values or the kernel's there. Interrupts and
 // faults arrive unasked and save everything.
-// The rest of an SVC's frame for the paths that may switch: zero for
+// The rest of an SVC's frame for the general path (svc_ipc saves its own
+// frame in one go): zero for
 // x9..x18 (only if a full save left values there: x9_x18_live), the
 // callee-saved registers, SP, ELR, SPSR. ESR only where the general path
 // needs it (SVC_SAVE_ESR); FAR means nothing for an SVC.
@@ -124,6 +125,15 @@ user_exception_common:
   b     return_to_user_current
 
 svc_entry:                      // an SVC; the user's x0/x1 are parked
+  // Call (1) and ReplyRecv (5), the two with x8 & ~4 == 1, go to the IPC
+  // fastpath's entry, which saves what it needs itself. (x9 is the
+  // caller's to lose: keel/abi.h.)
+  .if SYS_CALL != 1 || SYS_REPLY_RECV != 5
+  .error "svc_entry tells Call and ReplyRecv apart by bit 2"
+  .endif
+  and   x9, x8, #~4
+  cmp   x9, #1
+  b.eq  svc_ipc
   mrs   x0, tpidr_el1
   ldr   x0, [x0, #PERCPU_USER_FRAME]
   // Its arguments, and LR (the calls below overwrite it).
@@ -134,9 +144,6 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   ldp   x2, x3, [sp], #16       // the user's x0, x1
   stp   x2, x3, [x0, #0]
   str   x30, [x0, #240]
-  cmp   x8, #SYS_CALL
-  ccmp  x8, #SYS_REPLY_RECV, #4, ne   // (Z set if x8 is either)
-  b.eq  svc_ipc
   // The short path (fast_paths.cc user_short_*): a syscall that needs no
   // switch and no big lock. x19..x29 are still the user's: C code
   // preserves them, so they need no save and no restore. Each returns the
@@ -171,25 +178,56 @@ svc_entry:                      // an SVC; the user's x0/x1 are parked
   mov   x1, #8
   b     .Luser_general
 
-svc_ipc:
+svc_ipc:                        // Call or ReplyRecv; the user's x0/x1 are parked
   // The IPC fastpath (kernel/core/fast_paths.cc user_fastpath_call,
-  // user_fastpath_reply_recv, one entry each). It returns the frame it
-  // switched PerCpu::user_frame to (restore it), or null having changed
-  // nothing (the general path takes the syscall).
-  SVC_SAVE_REST x0
-  cmp   x8, #SYS_CALL
-  b.ne  1f
-  bl    user_fastpath_call      // (frame) -> the frame to restore, or null
+  // user_fastpath_reply_recv, one entry each). First the whole SVC frame
+  // but ESR — the arguments, x8, zero for x7 (and for x9..x18 if a full
+  // save left values there), the callee-saved registers, LR, SP, ELR,
+  // SPSR — with x9..x12 as scratch (the caller's to lose). The fastpath
+  // returns the frame it switched PerCpu::user_frame to (restore it), or
+  // null having changed nothing (the general path takes the syscall). It
+  // is a leaf compiled without frame records, so x29 stays the user's
+  // until the general path.
+  mrs   x9, tpidr_el1
+  ldr   x9, [x9, #PERCPU_USER_FRAME]
+  ldp   x10, x11, [sp], #16     // the user's x0, x1
+  stp   x10, x11, [x9, #0]
+  stp   x2, x3, [x9, #16]
+  stp   x4, x5, [x9, #32]
+  stp   x6, xzr, [x9, #48]      // (x7 given up: zero)
+  str   x8, [x9, #64]
+  ldr   x10, [x9, #FRAME_X9_X18_LIVE]
+  cbnz  x10, 8f
+7:stp   x19, x20, [x9, #152]
+  stp   x21, x22, [x9, #168]
+  stp   x23, x24, [x9, #184]
+  stp   x25, x26, [x9, #200]
+  stp   x27, x28, [x9, #216]
+  stp   x29, x30, [x9, #232]
+  mrs   x10, sp_el0
+  mrs   x11, elr_el1
+  mrs   x12, spsr_el1
+  str   x10, [x9, #FRAME_SP]
+  stp   x11, x12, [x9, #FRAME_ELR]
+  tbnz  x8, #2, 1f              // ReplyRecv
+  bl    user_fastpath_call      // -> the frame to restore, or null
   cbnz  x0, .Lrestore_x0
   b     2f
 1:bl    user_fastpath_reply_recv
   cbnz  x0, .Lrestore_x0
-2:
-  mrs   x0, tpidr_el1           // declined: the frame and the slot again
+2:mrs   x0, tpidr_el1           // declined: the frame and the slot again
   ldr   x0, [x0, #PERCPU_USER_FRAME]
+  mov   x29, xzr                // kernel backtraces end here
   SVC_SAVE_ESR x0
   mov   x1, #8
   b     .Luser_general
+8:stp   xzr, xzr, [x9, #72]     // x9..x18 held a thread's values (a full save): zero now
+  stp   xzr, xzr, [x9, #88]
+  stp   xzr, xzr, [x9, #104]
+  stp   xzr, xzr, [x9, #120]
+  stp   xzr, xzr, [x9, #136]
+  str   xzr, [x9, #FRAME_X9_X18_LIVE]
+  b     7b
 
 // Restores the frame PerCpu::user_frame names and returns to EL0. The
 // kernel stack is empty again (SP_EL1 at its top).
@@ -198,12 +236,16 @@ return_to_user_current:
   mrs   x0, tpidr_el1
   ldr   x0, [x0, #PERCPU_USER_FRAME]
 .Lrestore_x0:                   // x0 = the frame to restore
+  .if FRAME_SP != 248
+  .error "the return loads LR (x30, at 240) and SP in one LDP"
+  .endif
   ldp   x1, x2, [x0, #FRAME_ELR]
   msr   elr_el1, x1
   msr   spsr_el1, x2
-  ldr   x1, [x0, #FRAME_SP]
+  ldp   x30, x1, [x0, #240]     // LR and SP
   msr   sp_el0, x1
-  LOAD_X0_TO_X30 x0
+  LOAD_X2_TO_X29 x0
+  ldp   x0, x1, [x0, #0]
   eret
   .cfi_endproc
 
