@@ -46,7 +46,7 @@ namespace {
 // that each knows its syscall — the rights to look for, the checks to
 // make — as constants.
 template <bool kCall>
-[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(Cpu& c) {
+[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(Cpu& c, const abi::IpcArgs& a) {
   // (No test of c.request: a request of the lock holder's comes with the
   // lock held, which fast_path_enter declines; the let-waiters-in hint
   // concerns only paths that take the lock.)
@@ -54,14 +54,13 @@ template <bool kCall>
   Thread* t = running();                    // (null once taken away: cpu_take_current sets lost_current with it)
   Thread* next = nullptr;
   if (t != nullptr) {
-    const auto a = t->regs().args<abi::IpcArgs>();
     const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, kCall ? abi::kRightWrite : abi::kRightRead);
     if ((kCall || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
       const RunQueue& here = *c.run_queue;
       const uint32_t gen = fastpath_asid_generation();
       const auto cpu = static_cast<unsigned>(c.index);
-      next = kCall ? ipc_fastpath_call(cpu, here, ep.object, t, ep.badge(), gen)
-                   : ipc_fastpath_reply_recv(cpu, here, ep.object, t, gen);
+      next = kCall ? ipc_fastpath_call(cpu, here, ep.object, t, a, ep.badge(), gen)
+                   : ipc_fastpath_reply_recv(cpu, here, ep.object, t, a, gen);
       ep.object->fast_lock.unlock();
     }
   }
@@ -77,10 +76,19 @@ template <bool kCall>
 
 }  // namespace
 
-// vectors.S's two entries (x8 = Call / ReplyRecv; the frame holds the
-// arguments): the frame to restore, or null.
-extern "C" arm64::ExceptionFrame* user_fastpath_call() { return fastpath<true>(this_cpu()); }
-extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv() { return fastpath<false>(this_cpu()); }
+// vectors.S's two entries (x8 = Call / ReplyRecv), called with the
+// syscall's arguments still in x0..x6 (IpcArgs in order: the frame holds
+// them too), so that the fastpath reads none back: the frame to restore,
+// or null.
+extern "C" arm64::ExceptionFrame* user_fastpath_call(uint64_t cap, uint64_t info, uint64_t mr0, uint64_t mr1,
+                                                     uint64_t mr2, uint64_t mr3, uint64_t reply) {
+  return fastpath<true>(this_cpu(), abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
+}
+extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(uint64_t cap, uint64_t info, uint64_t mr0, uint64_t mr1,
+                                                           uint64_t mr2, uint64_t mr3, uint64_t reply) {
+  return fastpath<false>(this_cpu(),
+                         abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
+}
 
 // The short path (keel/abi.h's register contract; docs/performance.md): a
 // syscall that completes on its caller's CPU without switching threads,

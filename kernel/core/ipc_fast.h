@@ -40,13 +40,15 @@ namespace ipc_detail {
 
 // The fastpaths' transfer: the message is in registers only (at most four
 // words, no capability, not a fault message: the fastpaths check), so it
-// goes frame to frame with nothing else — the same result transfer()
-// would give (fastpath_test.cc).
-[[gnu::always_inline]] inline void transfer_registers(Thread* from, Thread* to, uint64_t badge) {
-  const abi::IpcArgs in = from->regs().args<abi::IpcArgs>();
+// goes to the receiver's frame with nothing else — the same result
+// transfer() would give (fastpath_test.cc). `in`: the sender's arguments
+// (its frame's, or the registers they came in, which hold the same).
+[[gnu::always_inline]] inline void transfer_registers(const abi::IpcArgs& in, Thread* to, uint64_t badge) {
   const uint64_t len = abi::info_length(in.info);
   abi::IpcResult out{.info = abi::message_info(abi::info_label(in.info), len, 0), .mr = {}, .badge = badge};
-  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) out.mr[i] = i < len ? in.mr[i] : 0;
+  // Words past the length go as zero: masks, not branches (the length
+  // varies from message to message).
+  for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) out.mr[i] = in.mr[i] & (0 - static_cast<uint64_t>(i < len));
   to->regs().set_result(abi::Error::kOk, out);
 }
 
@@ -79,12 +81,15 @@ namespace ipc_detail {
 // `cpu` says — one whose affinity just changed blocks here and is woken on
 // its new CPU), its message fits the registers, and its cached TTBR0 is of
 // ASID generation `asid_generation`
-// (else the slow path gives its space an ASID first). Each body is checks,
+// (else the slow path gives its space an ASID first). `a`: the syscall's
+// arguments (the running thread's frame holds them too; the EL0 entry
+// passes the registers they came in). Each body is checks,
 // then a marked point of no return, then the commit; no calls.
 // fastpath_test.cc checks the equivalence on generated states.
 [[gnu::always_inline]] inline Thread* ipc_fastpath_call(unsigned cpu, const RunQueue& here, Endpoint* ep,
-                                                        Thread* caller, uint64_t badge, uint32_t asid_generation) {
-  const uint64_t info = caller->regs().args<abi::IpcArgs>().info;
+                                                        Thread* caller, const abi::IpcArgs& a, uint64_t badge,
+                                                        uint32_t asid_generation) {
+  const uint64_t info = a.info;
   if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
       abi::info_length(info) > abi::kMaxMessageRegisters) {
     return nullptr;
@@ -94,7 +99,7 @@ namespace ipc_detail {
   if (here.highest() >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
   // ---- point of no return: from here the Call is done ----
   ipc_detail::ep_pop(ep);
-  ipc_detail::transfer_registers(caller, r, badge);
+  ipc_detail::transfer_registers(a, r, badge);
   caller->regs().set_error(abi::Error::kOk);
   // await_reply, knowing r designated no Reply object (checked above).
   set_state(caller, ThreadState::kBlockedReply);
@@ -105,7 +110,8 @@ namespace ipc_detail {
 }
 
 [[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(unsigned cpu, const RunQueue& here, Endpoint* ep,
-                                                              Thread* t, uint32_t asid_generation) {
+                                                              Thread* t, const abi::IpcArgs& a,
+                                                              uint32_t asid_generation) {
   if (t->recv_reply != nullptr) return nullptr;
   Thread* c = t->reply_to;
   if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
@@ -113,14 +119,13 @@ namespace ipc_detail {
     return nullptr;
   }
   if (ep->state == EndpointState::kSenders || here.highest() >= static_cast<int>(c->priority) ||
-      abi::info_caps(t->regs().args<abi::IpcArgs>().info) != 0 ||
-      abi::info_length(t->regs().args<abi::IpcArgs>().info) > abi::kMaxMessageRegisters) {
+      abi::info_caps(a.info) != 0 || abi::info_length(a.info) > abi::kMaxMessageRegisters) {
     return nullptr;
   }
   // ---- point of no return: from here the reply and the receive are done ----
   t->reply_to = nullptr;
   c->replier = nullptr;
-  ipc_detail::transfer_registers(t, c, 0);
+  ipc_detail::transfer_registers(a, c, 0);
   set_state(c, ThreadState::kRunnable);
   set_state(t, ThreadState::kBlockedRecv);
   ipc_detail::ep_append(ep, t);

@@ -190,8 +190,8 @@ svc_ipc:                        // Call or ReplyRecv; the user's x0/x1 are parke
   // until the general path.
   mrs   x9, tpidr_el1
   ldr   x9, [x9, #PERCPU_USER_FRAME]
-  ldp   x10, x11, [sp], #16     // the user's x0, x1
-  stp   x10, x11, [x9, #0]
+  ldp   x0, x1, [sp], #16       // the user's x0, x1
+  stp   x0, x1, [x9, #0]
   stp   x2, x3, [x9, #16]
   stp   x4, x5, [x9, #32]
   stp   x6, xzr, [x9, #48]      // (x7 given up: zero)
@@ -210,7 +210,7 @@ svc_ipc:                        // Call or ReplyRecv; the user's x0/x1 are parke
   str   x10, [x9, #FRAME_SP]
   stp   x11, x12, [x9, #FRAME_ELR]
   tbnz  x8, #2, 1f              // ReplyRecv
-  bl    user_fastpath_call      // -> the frame to restore, or null
+  bl    user_fastpath_call      // (x0..x6: the arguments, IpcArgs) -> the frame to restore, or null
   cbnz  x0, .Lrestore_x0
   b     2f
 1:bl    user_fastpath_reply_recv
