@@ -15,15 +15,20 @@ if ! clang-format-16 --dry-run -Werror "${sources[@]}"; then
 fi
 
 # Structural rules clang-tidy cannot express (docs/architecture.md):
-#   a thread's state changes only through set_state (kernel/object/thread.h);
+#   a thread's state changes only through set_state (kernel/object/thread.h),
+#   its CPU, ASID generation and designated Reply only through their setters;
 #   registers are named, never indexed by number, outside the typed ABI views
 #   (keel/abi.h) and the frame types.
 bad=$(git grep -nE '(->|\.)state = ThreadState::' -- 'kernel/*.cc' 'kernel/*.h' ':!*_test.cc' ':!kernel/object/thread.h' || true)
+# The fields a thread's fastpath-eligible word folds are written only
+# through their setters (kernel/object/thread.h set_cpu and the others).
+bad+=$(git grep -nE -- '->(cpu|ttbr0_gen|recv_reply) = ' -- 'kernel/*.cc' 'kernel/*.h' ':!*_test.cc' \
+  ':!kernel/object/thread.h' || true)
 bad+=$(git grep -nE '\bx\[[0-9]+\]' -- 'kernel/*.cc' 'kernel/*.h' ':!*_test.cc' ':!*_fuzz.cc' \
   ':!kernel/arch/arm64/kernel/frame.h' ':!kernel/arch/arm64/boot/phys_main.cc' || true)
 if [[ -n "$bad" ]]; then
   echo "$bad" >&2
-  echo "lint: FAILED: a thread state written outside set_state, or a register indexed by number" >&2
+  echo "lint: FAILED: a thread state (or a field of its fastpath-eligible word) written outside its setter, or a register indexed by number" >&2
   exit 1
 fi
 

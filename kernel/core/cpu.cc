@@ -153,8 +153,16 @@ void wait_for_fast_paths(const Cpu& c) {
 
 void cpu_set_has_thread(bool has) {
   const uint64_t bit = uint64_t{1} << this_cpu().index;
+  if (has) {  // (its key from the current generation; later ones come through cpus_set_asid_generation)
+    Cpu& c = this_cpu();
+    c.fast_key = fast_key_of(g_asids.generation(), static_cast<uint32_t>(c.index), false);
+  }
   const uint64_t now = __atomic_load_n(&g_has_thread_mask, __ATOMIC_RELAXED);
   if (((now & bit) != 0) != has) __atomic_store_n(&g_has_thread_mask, has ? now | bit : now & ~bit, __ATOMIC_RELAXED);
+}
+
+void cpus_set_asid_generation(uint32_t generation) {
+  for (size_t i = 0; i < kMaxCpus; ++i) g_cpus[i].fast_key = fast_key_of(generation, static_cast<uint32_t>(i), false);
 }
 
 void kernel_enter() {

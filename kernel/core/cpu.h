@@ -60,7 +60,13 @@ struct Cpu : arm64::PerCpu {
   uint32_t holder_checked;    // bit 0: this entry set g_lock_holder (checked kernels: kernel_enter); bit 1
                               // (kExitLetIn): a restarted operation, kernel_exit lets lock waiters in first
   const RunQueue* run_queue;  // this CPU's (the lockless paths read it: cpu_install)
-  uint64_t pad[4];            // one 128-byte line per CPU
+  // The key a thread's fastpath-eligible word must equal for the IPC
+  // fastpath to switch to it here: fast_key_of(the ASID pool's generation,
+  // this CPU, false) (thread.h). Written under the big lock: when the CPU
+  // first has a thread (cpu_set_has_thread) and, for every CPU, when the
+  // generation rolls over (cpus_set_asid_generation).
+  uint64_t fast_key;
+  uint64_t pad[3];  // one 128-byte line per CPU
 };
 static_assert(sizeof(Cpu) == 128, "one cache line per CPU");
 constexpr uint32_t kExitLetIn = 2;  // Cpu::holder_checked
@@ -103,6 +109,9 @@ void kernel_enter() KEEL_ACQUIRE(g_kernel_lock);
 // Whether this CPU now has a thread to run (false: it idles). Tells
 // kernel_enter on the other CPUs whether this one may be in a lockless path.
 void cpu_set_has_thread(bool has) KEEL_REQUIRES(g_kernel_lock);
+// A new ASID generation: every CPU's Cpu::fast_key follows it (before any
+// lockless path runs again: the caller holds the big lock).
+void cpus_set_asid_generation(uint32_t generation) KEEL_REQUIRES(g_kernel_lock);
 // Checked kernels (invariants images) track which CPU holds the big lock
 // and panic on a double take or a release by a non-holder. Set at boot.
 extern bool g_check_lock_holder;

@@ -18,15 +18,6 @@
 
 namespace keel {
 
-namespace {
-
-// Read without the big lock, as this CPU's run queue (Cpu::run_queue) is:
-// both are written only by big-lock holders, and none runs while a lockless
-// path does (cpu.h fast_path_enter); the lockless paths never enqueue.
-uint32_t fastpath_asid_generation() KEEL_NO_THREAD_SAFETY_ANALYSIS { return g_asids.generation(); }
-
-}  // namespace
-
 // The IPC fastpath (docs/performance.md; locking: docs/smp.md): Call and
 // ReplyRecv in the common case, first thing on a syscall, without the big
 // lock. It runs between fast_path_enter and fast_path_exit (cpu.h: no slow
@@ -57,10 +48,8 @@ template <bool kCall>
     const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, kCall ? abi::kRightWrite : abi::kRightRead);
     if ((kCall || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
       const RunQueue& here = *c.run_queue;
-      const uint32_t gen = fastpath_asid_generation();
-      const auto cpu = static_cast<unsigned>(c.index);
-      next = kCall ? ipc_fastpath_call(cpu, here, ep.object, t, a, ep.badge(), gen)
-                   : ipc_fastpath_reply_recv(cpu, here, ep.object, t, a, gen);
+      next = kCall ? ipc_fastpath_call(c.fast_key, here, ep.object, t, a, ep.badge())
+                   : ipc_fastpath_reply_recv(c.fast_key, here, ep.object, t, a);
       ep.object->fast_lock.unlock();
     }
   }

@@ -167,6 +167,9 @@ void check_thread(const Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   if (static_cast<uint32_t>(t->state) > static_cast<uint32_t>(ThreadState::kStopped))
     violated("a thread state out of range", at);
   if (t->cpu >= kMaxCpus) violated("a thread on no CPU", at);
+  if (t->fast_key != fast_key_of(t->ttbr0_gen, t->cpu, t->recv_reply != nullptr)) {
+    violated("a thread's fastpath-eligible word disagrees with its fields", at, t->fast_key);
+  }
   if (!t->vspace_slot.empty()) {
     const PageInfo* p = page_info(t->as_root);
     if (t->vspace_slot.cap.object != t->as_root || p == nullptr || p->kind != PageKind::kAddressSpace) {
@@ -363,6 +366,10 @@ void check_cpus() KEEL_REQUIRES(g_kernel_lock) {
     if (!cpu_online(i)) continue;
     if (const Thread* t = cpu_current(i); t != nullptr && (!is_live(t) || t->state != ThreadState::kRunnable)) {
       violated("a CPU runs a thread that is destroyed or not runnable", i, pa_of(t));
+    }
+    if (cpu_current(i) != nullptr &&
+        cpu_record(i).fast_key != fast_key_of(g_asids.generation(), static_cast<uint32_t>(i), false)) {
+      violated("a CPU's fastpath key is not of the current ASID generation", i, cpu_record(i).fast_key);
     }
     const uint64_t ttbr0 = cpu_record(i).ttbr0;
     if (ttbr0 == 0) continue;

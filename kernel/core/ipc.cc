@@ -91,7 +91,7 @@ void drop_implicit_reply(Scheduler& s, Thread* receiver) {
 void drop_recv_reply(Thread* t) {
   if (t->recv_reply != nullptr) {
     t->recv_reply->receiver = nullptr;
-    t->recv_reply = nullptr;
+    set_recv_reply(t, nullptr);
   }
 }
 
@@ -128,7 +128,7 @@ void ipc_recv(Scheduler& s, Endpoint* ep, Thread* receiver, Reply* reply) {
   drop_recv_reply(receiver);
   drop_implicit_reply(s, receiver);  // a new receive never silently strands an earlier caller
   if (reply != nullptr) {
-    receiver->recv_reply = reply;
+    set_recv_reply(receiver, reply);
     reply->receiver = receiver;
   }
   if (ep->state == EndpointState::kSenders) {
@@ -167,7 +167,7 @@ bool ipc_reply_object(Scheduler& s, Reply* reply, Thread* replier) {
 
 void reply_destroy(Scheduler& s, Reply* reply) {
   if (Thread* r = reply->receiver) {
-    r->recv_reply = nullptr;
+    set_recv_reply(r, nullptr);
     reply->receiver = nullptr;
   }
   if (Thread* c = reply->caller) {

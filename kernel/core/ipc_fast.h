@@ -57,7 +57,7 @@ namespace ipc_detail {
 [[gnu::always_inline]] inline void await_reply(Thread* caller, Thread* receiver) {
   set_state(caller, ThreadState::kBlockedReply);
   if (Reply* r = receiver->recv_reply) {
-    receiver->recv_reply = nullptr;
+    set_recv_reply(receiver, nullptr);
     r->receiver = nullptr;
     r->caller = caller;
     caller->reply_object = r;
@@ -76,27 +76,29 @@ namespace ipc_detail {
 //   Call:      a receiver waits on ep and nothing queued outranks it;
 //   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
 //              nothing queued outranks the caller;
-// both: the thread to run next is this CPU's (`cpu`; `here` is its run
+// both: the message fits the registers, and the thread to run next is
+// eligible here — its fastpath-eligible word equals this CPU's `key`
+// (thread.h fast_key_of: it is this CPU's thread, designated no Reply
+// object, and its cached TTBR0 is of the current ASID generation, else the
+// slow path gives its space an ASID first). `here` is this CPU's run
 // queue: the thread that runs the syscall runs there, whatever its own
-// `cpu` says — one whose affinity just changed blocks here and is woken on
-// its new CPU), its message fits the registers, and its cached TTBR0 is of
-// ASID generation `asid_generation`
-// (else the slow path gives its space an ASID first). `a`: the syscall's
+// `cpu` says (one whose affinity just changed blocks here and is woken on
+// its new CPU). `a`: the syscall's
 // arguments (the running thread's frame holds them too; the EL0 entry
 // passes the registers they came in). Each body is checks,
 // then a marked point of no return, then the commit; no calls.
 // fastpath_test.cc checks the equivalence on generated states.
-[[gnu::always_inline]] inline Thread* ipc_fastpath_call(unsigned cpu, const RunQueue& here, Endpoint* ep,
-                                                        Thread* caller, const abi::IpcArgs& a, uint64_t badge,
-                                                        uint32_t asid_generation) {
+[[gnu::always_inline]] inline Thread* ipc_fastpath_call(uint64_t key, const RunQueue& here, Endpoint* ep,
+                                                        Thread* caller, const abi::IpcArgs& a, uint64_t badge) {
   const uint64_t info = a.info;
   if (ep->state != EndpointState::kReceivers || abi::info_caps(info) != 0 ||
       abi::info_length(info) > abi::kMaxMessageRegisters) {
     return nullptr;
   }
   Thread* r = ep->waiters.head;
-  if (r->recv_reply != nullptr || r->cpu != cpu) return nullptr;  // another CPU's: the slow path queues it there
-  if (here.highest() >= static_cast<int>(r->priority) || r->ttbr0_gen != asid_generation) return nullptr;
+  // (Not eligible: another CPU's — the slow path queues it there —, a
+  // designated Reply object, or an ASID to assign.)
+  if (r->fast_key != key || here.highest() >= static_cast<int>(r->priority)) return nullptr;
   // ---- point of no return: from here the Call is done ----
   ipc_detail::ep_pop(ep);
   ipc_detail::transfer_registers(a, r, badge);
@@ -109,13 +111,12 @@ namespace ipc_detail {
   return r;
 }
 
-[[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(unsigned cpu, const RunQueue& here, Endpoint* ep,
-                                                              Thread* t, const abi::IpcArgs& a,
-                                                              uint32_t asid_generation) {
+[[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(uint64_t key, const RunQueue& here, Endpoint* ep,
+                                                              Thread* t, const abi::IpcArgs& a) {
   if (t->recv_reply != nullptr) return nullptr;
   Thread* c = t->reply_to;
   if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
-      c->cpu != cpu || c->ttbr0_gen != asid_generation) {
+      c->fast_key != key) {
     return nullptr;
   }
   if (ep->state == EndpointState::kSenders || here.highest() >= static_cast<int>(c->priority) ||

@@ -124,7 +124,7 @@ TEST(Scheduler, EachCpuPicksFromItsOwnQueueAndOthersAreKicked) {
   Scheduler s;
   g_kicked.clear();
   Thread a = Make(10), b = Make(50);
-  b.cpu = 3;
+  set_cpu(&b, 3);
   s.enqueue(&a);  // CPU 0's, from CPU 0: nobody to kick
   s.enqueue(&b);  // CPU 3's, from CPU 0: CPU 3 is told
   EXPECT_EQ(g_kicked, std::vector<unsigned>{3});
@@ -147,12 +147,12 @@ TEST(Fastpath, DeclinesPartnersOfOtherCpus) {
   Scheduler s;
   Endpoint ep{};
   Thread caller = Make(10), server = Make(10);
-  server.cpu = 1;
+  set_cpu(&server, 1);
   ipc_recv(s, &ep, &server);  // the server waits, but it belongs to CPU 1
   caller.frame.x[1] = abi::message_info(1, 1);
-  EXPECT_EQ(
-      ipc_fastpath_call(caller.cpu, s.queue_of(caller.cpu), &ep, &caller, caller.regs().args<abi::IpcArgs>(), 0, 0),
-      nullptr);  // the slow path queues it on CPU 1
+  EXPECT_EQ(ipc_fastpath_call(fast_key_of(0, caller.cpu, false), s.queue_of(caller.cpu), &ep, &caller,
+                              caller.regs().args<abi::IpcArgs>(), 0),
+            nullptr);  // the slow path queues it on CPU 1
   EXPECT_EQ(ep.state, EndpointState::kReceivers);
   g_kicked.clear();
   ipc_send(s, &ep, &caller, 0, true, true);
@@ -303,9 +303,9 @@ TEST_F(IpcTest, FaultIsAMessageAndTheReplyResumesWithRegistersIntact) {
   EXPECT_EQ(server.frame.x[6], 5u);
   for (int r = 0; r < 7; ++r) EXPECT_EQ(client.frame.x[r], 1000u + r) << "a fault changes no register";
   Message(server, 0, {42});
-  EXPECT_EQ(
-      ipc_fastpath_reply_recv(server.cpu, s.queue_of(server.cpu), &ep, &server, server.regs().args<abi::IpcArgs>(), 0),
-      nullptr)
+  EXPECT_EQ(ipc_fastpath_reply_recv(fast_key_of(0, server.cpu, false), s.queue_of(server.cpu), &ep, &server,
+                                    server.regs().args<abi::IpcArgs>()),
+            nullptr)
       << "a faulted caller takes the slow path";
   ipc_reply(s, &server);
   EXPECT_EQ(client.state, ThreadState::kRunnable);
@@ -362,9 +362,9 @@ TEST_F(IpcTest, CapabilityTravelsOnlyWhenAskedAndWhenTheHookSucceeds) {
   g_transfers = 0;
   client.frame.x[1] = abi::message_info(3, 1, /*caps=*/1);
   ipc_recv(s, &ep, &server);
-  EXPECT_EQ(
-      ipc_fastpath_call(client.cpu, s.queue_of(client.cpu), &ep, &client, client.regs().args<abi::IpcArgs>(), 0, 0),
-      nullptr)
+  EXPECT_EQ(ipc_fastpath_call(fast_key_of(0, client.cpu, false), s.queue_of(client.cpu), &ep, &client,
+                              client.regs().args<abi::IpcArgs>(), 0),
+            nullptr)
       << "capability transfer takes the slow path";
   ipc_send(s, &ep, &client, 0, true, false);
   EXPECT_EQ(g_transfers, 1);

@@ -52,7 +52,10 @@ uint64_t space_ttbr0(uint64_t root_pa) KEEL_REQUIRES(g_kernel_lock) {
     }
     bool flush_all = false;
     g_asids.get(space, running, kMaxCpus, &flush_all);
-    if (flush_all) arch::tlb_flush_all();  // a new generation: reassigned ASIDs start clean everywhere
+    if (flush_all) {  // a new generation: reassigned ASIDs start clean everywhere
+      arch::tlb_flush_all();
+      cpus_set_asid_generation(g_asids.generation());  // (no fastpath switches to a thread of the old one)
+    }
   }
   return arm64::Ttbr0El1::of(root_pa, space->asid).raw;
 }

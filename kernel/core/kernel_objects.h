@@ -71,7 +71,7 @@ inline uint64_t thread_ttbr0(Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   const uint32_t gen = g_asids.generation();
   if (__builtin_expect(t->ttbr0_gen != gen, false)) {
     t->ttbr0 = space_ttbr0(t->as_root);
-    t->ttbr0_gen = g_asids.generation();  // (after: a rollover inside space_ttbr0 starts a new one)
+    set_ttbr0_gen(t, g_asids.generation());  // (after: a rollover inside space_ttbr0 starts a new one)
   }
   return t->ttbr0;
 }

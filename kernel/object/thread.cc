@@ -40,7 +40,7 @@ Status configure(Thread* t, Thread* th) KEEL_REQUIRES(g_kernel_lock) {
   th->cspace_slot.cap.flags |= object::kFlagHeld;
   th->vspace_slot.cap.flags |= object::kFlagHeld;  // removing it stops the thread (thread_lost_space)
   th->as_root = as->cap.object;
-  th->ttbr0_gen = 0;  // computed when it first runs
+  set_ttbr0_gen(th, 0);  // computed when it first runs
   th->priority = static_cast<uint32_t>(a.priority);
   th->fault_ep_index = a.fault_endpoint;  // looked up in its own CNode when it faults
   return Status::kOk;
@@ -70,7 +70,7 @@ Status set_affinity(Thread* t, Thread* th) KEEL_REQUIRES(g_kernel_lock) {
   bool queued = th->run_queued != 0;
   if (queued) scheduler().remove(th);
   uint32_t was = th->cpu;
-  th->cpu = static_cast<uint32_t>(cpu);
+  set_cpu(th, static_cast<uint32_t>(cpu));
   if (queued) scheduler().enqueue(th);  // (kicks its new CPU)
   // Running on its old CPU right now: that CPU moves it when it next enters the kernel.
   if (cpu_current(was) == th && was != this_cpu().index) cpu_kick(was);

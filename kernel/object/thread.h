@@ -48,7 +48,7 @@ struct Thread final {
   uint64_t tpidrro_el0;         // read-only thread pointer (TPIDRRO_EL0)
   uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot; 0 once it is gone)
   uint64_t ttbr0;               // as_root | ASID << 48, valid while ttbr0_gen is the ASID pool's generation
-  uint32_t ttbr0_gen;           // 0: not computed (switch_to asks space_ttbr0)
+  uint32_t ttbr0_gen;           // 0: not computed (switch_to asks space_ttbr0); written through set_ttbr0_gen
   // Its root CNode and address space, as capabilities held by the thread
   // itself: they sit in the derivation tree like any other, so deleting or
   // revoking the objects removes them too, and an object never goes away
@@ -57,7 +57,7 @@ struct Thread final {
   object::Slot vspace_slot;
   ThreadState state;
   uint32_t priority;         // 0..abi::kMaxPriority, higher runs first
-  uint32_t cpu;              // its CPU (affinity): whose run queue holds it, who runs it
+  uint32_t cpu;              // its CPU (affinity): whose run queue holds it, who runs it (set_cpu)
   uint32_t fp_live_on;       // 1 + the CPU whose FP/SIMD registers hold its state (0: in `fp`)
   uint32_t blocked_call;     // in an endpoint queue: sent with Call
   uint32_t run_queued;       // 1 while in a run queue (RunQueue keeps it: removal needs no search)
@@ -66,10 +66,17 @@ struct Thread final {
   Notification* waiting_on;  // the notification it waits on
   Thread* q_next;
   Thread* q_prev;
-  Thread* reply_to;         // receiver: the caller its next reply goes to
-  Thread* replier;          // caller in kBlockedReply: who holds its reply (implicitly)
-  Reply* reply_object;      // caller in kBlockedReply: the Reply object holding its reply
-  Reply* recv_reply;        // receiver: where its next caller's reply right goes (null: implicit)
+  Thread* reply_to;     // receiver: the caller its next reply goes to
+  Thread* replier;      // caller in kBlockedReply: who holds its reply (implicitly)
+  Reply* reply_object;  // caller in kBlockedReply: the Reply object holding its reply
+  Reply* recv_reply;    // receiver: where its next caller's reply right goes (null: implicit; set_recv_reply)
+  // The fastpath-eligible word (issue 26; ipc_fast.h): what the IPC
+  // fastpath must know of a partner, in one compare against its CPU's key
+  // (Cpu::fast_key) — fast_key_of(ttbr0_gen, cpu, recv_reply != null).
+  // Kept by the three setters below, the only writers of those fields (the
+  // lint checks; the invariant checker recomputes it). Zeroed memory holds
+  // generation 0, which no CPU's key has: a new thread is never eligible.
+  uint64_t fast_key;
   uint64_t fault_ep_index;  // slot in its CNode of its fault endpoint (0: faults stop it)
   uint64_t ipc_buffer;      // VA of its IPC buffer page (0: none)
   uint64_t fault_pending;   // nonzero while a fault message is outstanding
@@ -85,6 +92,27 @@ static_assert(sizeof(Thread) <= 2048, "a Thread fits its 2 KiB object");
 static_assert(__builtin_offsetof(Thread, frame) == 0, "PerCpu::user_frame doubles as the running Thread");
 
 inline void set_state(Thread* t, ThreadState s) { t->state = s; }
+
+// The fastpath-eligible word's layout: the ASID generation of the cached
+// TTBR0 (bits 63..32), the CPU (31..1), a designated Reply object (bit 0).
+// A CPU's key is fast_key_of(the pool's generation, that CPU, false): a
+// thread matches it exactly when the fastpath may switch to it there.
+constexpr uint64_t fast_key_of(uint32_t asid_generation, uint32_t cpu, bool designated_reply) {
+  return (uint64_t{asid_generation} << 32) | (uint64_t{cpu} << 1) | (designated_reply ? 1u : 0u);
+}
+inline void refresh_fast_key(Thread* t) { t->fast_key = fast_key_of(t->ttbr0_gen, t->cpu, t->recv_reply != nullptr); }
+inline void set_cpu(Thread* t, uint32_t cpu) {
+  t->cpu = cpu;
+  refresh_fast_key(t);
+}
+inline void set_ttbr0_gen(Thread* t, uint32_t gen) {
+  t->ttbr0_gen = gen;
+  refresh_fast_key(t);
+}
+inline void set_recv_reply(Thread* t, Reply* r) {
+  t->recv_reply = r;
+  refresh_fast_key(t);
+}
 
 // A FIFO of threads linked through Thread::q_next/q_prev: the run queue's
 // levels, an endpoint's waiters, a notification's waiters. A thread is in at
