@@ -102,7 +102,7 @@ constexpr uint64_t fast_key_of(uint32_t asid_generation, uint32_t cpu, bool desi
 }
 inline void refresh_fast_key(Thread* t) { t->fast_key = fast_key_of(t->ttbr0_gen, t->cpu, t->recv_reply != nullptr); }
 inline void set_cpu(Thread* t, uint32_t cpu) {
-  t->cpu = cpu;
+  __atomic_store_n(&t->cpu, cpu, __ATOMIC_RELAXED);  // (Yield's short path reads it without the lock)
   refresh_fast_key(t);
 }
 inline void set_ttbr0_gen(Thread* t, uint32_t gen) {
