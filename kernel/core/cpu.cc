@@ -152,13 +152,14 @@ void wait_for_fast_paths(const Cpu& c) {
 }  // namespace
 
 void cpu_set_has_thread(bool has) {
-  const uint64_t bit = uint64_t{1} << this_cpu().index;
-  if (has) {  // (its key from the current generation; later ones come through cpus_set_asid_generation)
-    Cpu& c = this_cpu();
-    c.fast_key = fast_key_of(g_asids.generation(), static_cast<uint32_t>(c.index), false);
-  }
+  Cpu& c = this_cpu();
+  const uint64_t bit = uint64_t{1} << c.index;
   const uint64_t now = __atomic_load_n(&g_has_thread_mask, __ATOMIC_RELAXED);
-  if (((now & bit) != 0) != has) __atomic_store_n(&g_has_thread_mask, has ? now | bit : now & ~bit, __ATOMIC_RELAXED);
+  if (((now & bit) != 0) == has) return;
+  // Getting a thread: its fastpath key from the current generation (while
+  // it keeps having one, rollovers update it: cpus_set_asid_generation).
+  if (has) c.fast_key = fast_key_of(g_asids.generation(), static_cast<uint32_t>(c.index), false);
+  __atomic_store_n(&g_has_thread_mask, has ? now | bit : now & ~bit, __ATOMIC_RELAXED);
 }
 
 void cpus_set_asid_generation(uint32_t generation) {

@@ -69,15 +69,20 @@ kernel_vectors:
 // x9..x18 (only if a full save left values there: x9_x18_live), the
 // callee-saved registers, SP, ELR, SPSR. ESR only where the general path
 // needs it (SVC_SAVE_ESR); FAR means nothing for an SVC.
-.macro SVC_SAVE_REST base
-  ldr   x2, [\base, #FRAME_X9_X18_LIVE]
-  cbz   x2, 7f
+// Zero for x9..x18's frame slots (x9_x18_live: a full save left a thread's
+// values there); both SVC paths, svc_ipc's out of its straight line.
+.macro SVC_ZERO_X9_X18 base
   stp   xzr, xzr, [\base, #72]
   stp   xzr, xzr, [\base, #88]
   stp   xzr, xzr, [\base, #104]
   stp   xzr, xzr, [\base, #120]
   stp   xzr, xzr, [\base, #136]
   str   xzr, [\base, #FRAME_X9_X18_LIVE]
+.endm
+.macro SVC_SAVE_REST base
+  ldr   x2, [\base, #FRAME_X9_X18_LIVE]
+  cbz   x2, 7f
+  SVC_ZERO_X9_X18 \base
 7:stp   x19, x20, [\base, #152]
   stp   x21, x22, [\base, #168]
   stp   x23, x24, [\base, #184]
@@ -221,12 +226,7 @@ svc_ipc:                        // Call or ReplyRecv; the user's x0/x1 are parke
   SVC_SAVE_ESR x0
   mov   x1, #8
   b     .Luser_general
-8:stp   xzr, xzr, [x9, #72]     // x9..x18 held a thread's values (a full save): zero now
-  stp   xzr, xzr, [x9, #88]
-  stp   xzr, xzr, [x9, #104]
-  stp   xzr, xzr, [x9, #120]
-  stp   xzr, xzr, [x9, #136]
-  str   xzr, [x9, #FRAME_X9_X18_LIVE]
+8:SVC_ZERO_X9_X18 x9            // x9..x18 held a thread's values (a full save): zero now
   b     7b
 
 // Restores the frame PerCpu::user_frame names and returns to EL0. The
