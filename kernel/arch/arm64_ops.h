@@ -106,6 +106,9 @@ inline void set_user_tables(uint64_t ttbr0) {
   arm64::write_sysreg(arm64::Ttbr0El1{ttbr0});
   arm64::isb();  // TTBR0 before any walk starts from it
 }
+// The same with no ISB: for a caller that erets next without touching user
+// memory (the eret synchronizes: el0_switch.h switch_context).
+inline void set_user_tables_before_eret(uint64_t ttbr0) { arm64::write_sysreg(arm64::Ttbr0El1{ttbr0}); }
 inline void set_user_walks(bool on) {
   arm64::write_sysreg(arm64::read_sysreg<arm64::TcrEl1>().epd0(on ? 0 : 1));
   arm64::isb();  // in effect before the next walk (or the eret)

@@ -67,6 +67,7 @@ inline void tlb_flush_all() { ++g_host.cpu.tlb_flushes; }
 inline void tlb_flush_local() { ++g_host.cpu.tlb_flushes; }
 
 inline void set_user_tables(uint64_t ttbr0) { g_host.cpu.ttbr0 = ttbr0; }
+inline void set_user_tables_before_eret(uint64_t ttbr0) { g_host.cpu.ttbr0 = ttbr0; }
 inline void set_user_walks(bool on) { g_host.cpu.user_walks = on; }
 inline arm64::TcrEl1 translation_control() { return arm64::TcrEl1{g_host.cpu.tcr}; }
 

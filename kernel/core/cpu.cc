@@ -108,8 +108,11 @@ void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top) {
   g_cpus[index].mpidr = mpidr;
   g_cpus[index].kstack_top = kstack_top;
   g_cpus[index].run_queue = &run_queue_of(static_cast<unsigned>(index));
+  g_cpus[index].alone = index == 0 ? 1 : 0;  // (until cpu_expect_peers)
   arch::set_this_percpu(&g_cpus[index]);
 }
+
+void cpu_expect_peers() { this_cpu().alone = 0; }
 
 void cpu_user_walks_off() {
   Cpu& c = this_cpu();

@@ -66,7 +66,14 @@ struct Cpu : arm64::PerCpu {
   // first has a thread (cpu_set_has_thread) and, for every CPU, when the
   // generation rolls over (cpus_set_asid_generation).
   uint64_t fast_key;
-  uint64_t pad[3];  // one 128-byte line per CPU
+  // 1 on the boot CPU while no other CPU can run kernel code: set by
+  // cpu_install for CPU 0, cleared for good by cpu_expect_peers before
+  // the first secondary is started. The lockless paths then skip the
+  // exclusion and the endpoint lock — there is no one to exclude
+  // (docs/smp.md "One CPU"). Read only by its own CPU.
+  uint32_t alone;
+  uint32_t pad32;
+  uint64_t pad[2];  // one 128-byte line per CPU
 };
 static_assert(sizeof(Cpu) == 128, "one cache line per CPU");
 constexpr uint32_t kExitLetIn = 2;  // Cpu::holder_checked
@@ -101,6 +108,9 @@ bool cpu_online(size_t index);
 // Sets up the record of CPU `index` and points TPIDR_EL1 at it.
 void cpu_install(size_t index, uint64_t mpidr, uint64_t kstack_top);
 void cpu_set_online(size_t index);
+// The boot CPU, before it starts any other: from now on it may not be
+// alone (Cpu::alone), whether or not the others come up.
+void cpu_expect_peers();
 
 // Entry: the user context is saved; take the lock (serving requests while
 // waiting), then wait until no other CPU runs a lockless path (Cpu::

@@ -33,34 +33,42 @@ namespace keel {
 // syscall: user_fastpath_call, user_fastpath_reply_recv.)
 namespace {
 
-// One body for both (kCall: Call, else ReplyRecv), instantiated twice so
-// that each knows its syscall — the rights to look for, the checks to
-// make — as constants.
-template <bool kCall>
+// One body for both (kCall: Call, else ReplyRecv), instantiated so that
+// each knows its syscall — the rights to look for, the checks to make — as
+// constants, and whether other CPUs may run kernel code meanwhile
+// (kShared; else Cpu::alone: no exclusion and no endpoint lock, as there
+// is no one to exclude — docs/smp.md "One CPU").
+template <bool kCall, bool kShared>
 [[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(Cpu& c, const abi::IpcArgs& a) {
   // (No test of c.request: a request of the lock holder's comes with the
   // lock held, which fast_path_enter declines; the let-waiters-in hint
   // concerns only paths that take the lock.)
-  if (!fast_path_enter(c)) return nullptr;  // a big-lock holder is at work: wait for it there
-  Thread* t = running();                    // (null once taken away: cpu_take_current sets lost_current with it)
+  if (kShared && !fast_path_enter(c)) return nullptr;  // a big-lock holder is at work: wait for it there
+  Thread* t = running();  // (null once taken away: cpu_take_current sets lost_current with it)
   Thread* next = nullptr;
   if (t != nullptr) {
     const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, kCall ? abi::kRightWrite : abi::kRightRead);
-    if ((kCall || a.reply == 0) && ep.ok() && ep.object->fast_lock.try_lock()) {
+    if ((kCall || a.reply == 0) && ep.ok() && (!kShared || ep.object->fast_lock.try_lock())) {
       const RunQueue& here = *c.run_queue;
       next = kCall ? ipc_fastpath_call(c.fast_key, here, ep.object, t, a, ep.badge())
                    : ipc_fastpath_reply_recv(c.fast_key, here, ep.object, t, a);
-      ep.object->fast_lock.unlock();
+      if (kShared) ep.object->fast_lock.unlock();
     }
   }
   if (next == nullptr) {
-    fast_path_exit(c);
+    if (kShared) fast_path_exit(c);
     return nullptr;
   }
   // next's cached TTBR0 is current (the bodies checked its ASID generation).
-  switch_context</*kOther=*/true>(c, t, next, next->ttbr0);  // (next was blocked: not t)
-  fast_path_exit(c);
+  switch_context</*kFastpath=*/true>(c, t, next, next->ttbr0);  // (next was blocked: not t)
+  if (kShared) fast_path_exit(c);
   return &next->frame;
+}
+
+template <bool kCall>
+[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(const abi::IpcArgs& a) {
+  Cpu& c = this_cpu();
+  return c.alone != 0 ? fastpath<kCall, false>(c, a) : fastpath<kCall, true>(c, a);
 }
 
 }  // namespace
@@ -71,12 +79,11 @@ template <bool kCall>
 // or null.
 extern "C" arm64::ExceptionFrame* user_fastpath_call(uint64_t cap, uint64_t info, uint64_t mr0, uint64_t mr1,
                                                      uint64_t mr2, uint64_t mr3, uint64_t reply) {
-  return fastpath<true>(this_cpu(), abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
+  return fastpath<true>(abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
 }
 extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(uint64_t cap, uint64_t info, uint64_t mr0, uint64_t mr1,
                                                            uint64_t mr2, uint64_t mr3, uint64_t reply) {
-  return fastpath<false>(this_cpu(),
-                         abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
+  return fastpath<false>(abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
 }
 
 // The short path (keel/abi.h's register contract; docs/performance.md): a
@@ -97,7 +104,8 @@ extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(uint64_t cap, uint64_
 // lookup reads slots another CPU's slow path may change.
 extern "C" arm64::ExceptionFrame* user_short_debug_write(arm64::ExceptionFrame* f) {
   Cpu& c = this_cpu();
-  if (!fast_path_enter(c)) return nullptr;
+  const bool shared = c.alone == 0;  // (else no one to exclude: Cpu::alone)
+  if (shared && !fast_path_enter(c)) return nullptr;
   Thread* t = running();
   arm64::ExceptionFrame* done = nullptr;
   if (t != nullptr) {  // (null once taken away: cpu_take_current; a thread being moved moves on the kick after)
@@ -109,7 +117,7 @@ extern "C" arm64::ExceptionFrame* user_short_debug_write(arm64::ExceptionFrame* 
       done = f;
     }
   }
-  fast_path_exit(c);
+  if (shared) fast_path_exit(c);
   return done;
 }
 

@@ -6,6 +6,7 @@
 #include "kernel/boot/layout.h"
 #include "kernel/core/console.h"
 #include "kernel/core/cpu.h"
+#include "kernel/core/fpu.h"
 #include "kernel/core/iommu.h"
 #include "kernel/core/kernel_objects.h"
 #include "kernel/core/panic.h"
@@ -367,9 +368,21 @@ void check_cpus() KEEL_REQUIRES(g_kernel_lock) {
     if (const Thread* t = cpu_current(i); t != nullptr && (!is_live(t) || t->state != ThreadState::kRunnable)) {
       violated("a CPU runs a thread that is destroyed or not runnable", i, pa_of(t));
     }
+    if (cpu_record(i).alone != 0 && (i != 0 || cpus_online() != 1)) {
+      violated("a CPU skips the lockless paths' exclusion while another CPU is online", i, cpus_online());
+    }
     if (cpu_current(i) != nullptr &&
         cpu_record(i).fast_key != fast_key_of(g_asids.generation(), static_cast<uint32_t>(i), false)) {
       violated("a CPU's fastpath key is not of the current ASID generation", i, cpu_record(i).fast_key);
+    }
+    // This CPU is about to return to its thread: the state the fastpath's
+    // switch assumes of a thread that ran at EL0 (el0_switch.h kFastpath).
+    if (const Thread* t = cpu_current(i); t != nullptr && i == this_cpu().index) {
+      const Cpu& c = cpu_record(i);
+      if (c.cpacr != fp_access_value(t == c.fp_owner)) {
+        violated("this CPU's EL0 FP access disagrees with who owns its FP registers", i, c.cpacr);
+      }
+      if (c.ttbr0 != t->ttbr0) violated("this CPU returns to a thread without its tables", i, c.ttbr0);
     }
     const uint64_t ttbr0 = cpu_record(i).ttbr0;
     if (ttbr0 == 0) continue;

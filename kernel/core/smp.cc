@@ -92,6 +92,9 @@ size_t start_secondaries(const boot::BootInfo& bi, const dtb::DtbInfo& dt) {
     // The secondary reads the record with its MMU (and caches) off: clean it
     // to the point of coherency first (Arm ARM D7.5.9).
     arm64::dcache_clean_invalidate_poc(reinterpret_cast<uint64_t>(&r), reinterpret_cast<uint64_t>(&r + 1));
+    // Once asked to start, it may run kernel code at any time (even after
+    // the wait below gives up on it): CPU 0's lockless paths exclude it.
+    cpu_expect_peers();
     int64_t ret = arm64::psci_call(dt.psci, kPsciCpuOn64, dt.cpu_mpidr[i], bi.secondary_entry_pa, kernel_pa(bi, &r));
     if (ret != 0) {
       kprintf("keel: cpu %zu (MPIDR 0x%llx) did not start: PSCI CPU_ON returned %lld\n", i, ull(dt.cpu_mpidr[i]),

@@ -43,7 +43,6 @@ inline void set_state(Thread* t, ThreadState s);
 
 struct Thread final {
   arm64::ExceptionFrame frame;  // user integer context (saved on every entry)
-  arm64::FpState fp;            // user FP/SIMD context (saved when switched out)
   uint64_t tpidr_el0;           // user thread pointer (TPIDR_EL0), switched with the thread
   uint64_t tpidrro_el0;         // read-only thread pointer (TPIDRRO_EL0)
   uint64_t as_root;             // PA of its address space's root table (cached from vspace_slot; 0 once it is gone)
@@ -83,6 +82,9 @@ struct Thread final {
   uint64_t fault_label;     // abi::FaultKind
   uint64_t fault_mr[4];     // ESR, FAR, PC, SP at the fault
   char name[24];
+  // Last: the fields the IPC fastpath touches sit within reach of one
+  // load-pair's offset (LDP/STP: 504 bytes) of the thread.
+  arm64::FpState fp;  // user FP/SIMD context (saved when switched out)
 
   const object::Capability& cspace() const { return cspace_slot.cap; }
   // Its syscall registers, named (abi.h).

@@ -18,12 +18,15 @@ constexpr uint64_t kUt = slot::kFirstFree, kNtfn = kUt + 1, kSpinA = kUt + 2, kS
                    kFpB = kUt + 5;
 constexpr uint64_t kMarker = kUt + 6, kProber = kUt + 7, kFaulter = kUt + 8, kPollNtfn = kUt + 9;
 constexpr uint64_t kEcho = kUt + 10, kEchoEp = kUt + 11;  // the register echo server the prober calls
-constexpr uint64_t kRounds = 3;                           // each spinner must see the other move this many times
+constexpr uint64_t kFpEp = kUt + 12, kFpServer = kUt + 13, kFpClient = kUt + 14;  // FP across the IPC fastpath
+constexpr uint64_t kRounds = 3;  // each spinner must see the other move this many times
 
 alignas(16) char stack_a[8192];
 alignas(16) char stack_b[8192];
 alignas(16) char stack_c[8192];
 alignas(16) char stack_d[4096];
+alignas(16) char stack_e[4096];
+alignas(16) char stack_f[4096];
 volatile uint64_t progress[2];
 
 [[noreturn]] void spin(uint64_t me) {
@@ -54,6 +57,60 @@ volatile uint64_t fp_result[2];
   fp_result[me] = result;
   (void)sys::Notification(kNtfn).signal();
   for (;;) (void)sys::yield();
+}
+
+// ---- FP/SIMD across the IPC fastpath ----------------------------------------
+// A client and a server above everything else here (nothing queued
+// outranks either, so each Call and each reply take the fastpath) each put
+// their own value in d31 right before every SVC and read it right after.
+// The fastpath leaves EL0's FP access alone only between two threads of
+// which neither owns the CPU's FP registers (el0_switch.h): if it ever left
+// it on for the other one, that one would read its partner's d31.
+constexpr int kFpCalls = 1000;
+volatile uint64_t fp_ipc_result;  // 0 running, 1 every value kept, 2 + the call that saw a wrong one
+
+// One SVC (x8 = number, x0..x6 in and out) with d31 = mine just before it;
+// returns d31 just after.
+uint64_t svc_with_d31(uint64_t number, uint64_t (&x)[7], uint64_t mine) {
+  register uint64_t x0 asm("x0") = x[0], x1 asm("x1") = x[1], x2 asm("x2") = x[2], x3 asm("x3") = x[3];
+  register uint64_t x4 asm("x4") = x[4], x5 asm("x5") = x[5], x6 asm("x6") = x[6], x8 asm("x8") = number;
+  uint64_t seen;
+  asm volatile(".arch_extension fp\n fmov d31, %[mine]\n svc #0\n fmov %[seen], d31"
+               : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6), [seen] "=r"(seen)
+               : [mine] "r"(mine), "r"(x8)
+               : KEEL_SVC_CLOBBERS, "v31");
+  x[0] = x0, x[1] = x1, x[2] = x2, x[3] = x3, x[4] = x4, x[5] = x5, x[6] = x6;
+  return seen;
+}
+
+// Answers MR0 + 1, or 0 if its d31 came back changed.
+[[noreturn]] void fp_ipc_server(uint64_t ep) {
+  using keel::abi::Syscall;
+  const uint64_t mine = 0x5e5e'5e5e'0000'0001ull;
+  uint64_t x[7] = {ep};
+  bool kept = svc_with_d31(static_cast<uint64_t>(Syscall::kRecv), x, mine) == mine;
+  for (;;) {
+    const uint64_t answer = kept ? x[2] + 1 : 0;
+    for (uint64_t& r : x) r = 0;
+    x[0] = ep, x[1] = keel::abi::message_info(0, 1), x[2] = answer;
+    kept = svc_with_d31(static_cast<uint64_t>(Syscall::kReplyRecv), x, mine) == mine;
+  }
+}
+
+[[noreturn]] void fp_ipc_client(uint64_t ep) {
+  const uint64_t mine = 0xc1c1'c1c1'0000'0002ull;
+  uint64_t result = 1;
+  for (int i = 0; i < kFpCalls && result == 1; ++i) {
+    uint64_t x[7] = {ep, keel::abi::message_info(0, 1), static_cast<uint64_t>(i) + 1};
+    const uint64_t seen = svc_with_d31(static_cast<uint64_t>(keel::abi::Syscall::kCall), x, mine);
+    if (seen != mine || x[0] != 0 || x[2] != static_cast<uint64_t>(i) + 2) result = 2 + static_cast<uint64_t>(i);
+  }
+  fp_ipc_result = result;
+  (void)sys::Notification(kNtfn).signal();
+  for (;;) {  // (then waits as a second receiver on its endpoint: no one calls again)
+    sys::Message m;
+    (void)sys::Endpoint(ep).recv(m);
+  }
 }
 
 // ---- the syscall register contract ------------------------------------------
@@ -174,6 +231,16 @@ int main() {
   while (fp_ok && (fp_result[0] == 0 || fp_result[1] == 0)) fp_ok = sys::Notification(kNtfn).wait(&word) == Error::kOk;
   fp_ok = fp_ok && fp_result[0] == 1 && fp_result[1] == 1;
   checks.report(fp_ok, "fpsimd_switch", "FP/SIMD and TPIDR_EL0 survive switches");
+  // FP/SIMD registers survive Call and reply through the IPC fastpath.
+  bool fp_ipc_ok = sys::Untyped(kUt).retype(ObjectType::kEndpoint, 0, kFpEp) == Error::kOk &&
+                   start(kFpServer, fp_ipc_server, stack_e, kFpEp, 105, sizeof stack_e) &&
+                   start(kFpClient, fp_ipc_client, stack_f, kFpEp, 104, sizeof stack_f);
+  while (fp_ipc_ok && fp_ipc_result == 0) fp_ipc_ok = sys::Notification(kNtfn).wait(&word) == Error::kOk;
+  fp_ipc_ok = fp_ipc_ok && sys::ThreadCap(kFpServer).suspend() == Error::kOk &&
+              sys::ThreadCap(kFpClient).suspend() == Error::kOk;
+  checks.report(fp_ipc_ok && fp_ipc_result == 1, "fpsimd_ipc", "%d Calls through the fastpath: %s (%llu)", kFpCalls,
+                fp_ipc_result == 1 ? "each side's d31 kept" : "A D31 CHANGED OR A WRONG ANSWER",
+                static_cast<unsigned long long>(fp_ipc_result));
   // The syscall register contract (above).
   // (The echo server above the marker: nothing queued outranks it when the
   // prober calls, so the Call and its reply take the fastpath.)

@@ -49,7 +49,7 @@ struct PhysFrame {
 };
 
 // A thread's FP/SIMD registers (fpsimd.S): q0..q31, FPSR, FPCR.
-struct FpState {
+struct alignas(16) FpState {  // (q-register pairs naturally aligned)
   uint64_t q[64];
   uint64_t fpsr;
   uint64_t fpcr;
