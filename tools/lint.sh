@@ -22,7 +22,7 @@ fi
 bad=$(git grep -nE '(->|\.)state = ThreadState::' -- 'kernel/*.cc' 'kernel/*.h' ':!*_test.cc' ':!kernel/object/thread.h' || true)
 # The fields a thread's fastpath-eligible word folds are written only
 # through their setters (kernel/object/thread.h set_cpu and the others).
-bad+=$(git grep -nE -- '->(cpu|ttbr0_gen|recv_reply) = ' -- 'kernel/*.cc' 'kernel/*.h' ':!*_test.cc' \
+bad+=$(git grep -nE -- '->(cpu|ttbr0_gen|recv_reply|fault_pending) = ' -- 'kernel/*.cc' 'kernel/*.h' ':!*_test.cc' \
   ':!kernel/object/thread.h' || true)
 bad+=$(git grep -nE '\bx\[[0-9]+\]' -- 'kernel/*.cc' 'kernel/*.h' ':!*_test.cc' ':!*_fuzz.cc' \
   ':!kernel/arch/arm64/kernel/frame.h' ':!kernel/arch/arm64/boot/phys_main.cc' || true)

@@ -161,12 +161,12 @@ void cpu_set_has_thread(bool has) {
   if (((now & bit) != 0) == has) return;
   // Getting a thread: its fastpath key from the current generation (while
   // it keeps having one, rollovers update it: cpus_set_asid_generation).
-  if (has) c.fast_key = fast_key_of(g_asids.generation(), static_cast<uint32_t>(c.index), false);
+  if (has) c.fast_key = cpu_fast_key(g_asids.generation(), static_cast<uint32_t>(c.index));
   __atomic_store_n(&g_has_thread_mask, has ? now | bit : now & ~bit, __ATOMIC_RELAXED);
 }
 
 void cpus_set_asid_generation(uint32_t generation) {
-  for (size_t i = 0; i < kMaxCpus; ++i) g_cpus[i].fast_key = fast_key_of(generation, static_cast<uint32_t>(i), false);
+  for (size_t i = 0; i < kMaxCpus; ++i) g_cpus[i].fast_key = cpu_fast_key(generation, static_cast<uint32_t>(i));
 }
 
 void kernel_enter() {

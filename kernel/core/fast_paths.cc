@@ -39,14 +39,18 @@ namespace {
 // (kShared; else Cpu::alone: no exclusion and no endpoint lock, as there
 // is no one to exclude — docs/smp.md "One CPU").
 template <bool kCall, bool kShared>
-[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(Cpu& c, const abi::IpcArgs& a) {
+[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(Cpu& c, const abi::IpcArgs& a,
+                                                              arm64::ExceptionFrame* frame) {
   // (No test of c.request: a request of the lock holder's comes with the
   // lock held, which fast_path_enter declines; the let-waiters-in hint
   // concerns only paths that take the lock.)
   if (kShared && !fast_path_enter(c)) return nullptr;  // a big-lock holder is at work: wait for it there
-  Thread* t = running();  // (null once taken away: cpu_take_current sets lost_current with it)
+  // The caller. Alone, the frame vectors.S just saved it into (never
+  // null); else read again now that no slow path runs (null once taken
+  // away: cpu_take_current sets lost_current with it).
+  Thread* t = kShared ? running() : reinterpret_cast<Thread*>(frame);
   Thread* next = nullptr;
-  if (t != nullptr) {
+  if (!kShared || t != nullptr) {
     const Found<Endpoint> ep = lookup<Endpoint>(*t, a.cap, kCall ? abi::kRightWrite : abi::kRightRead);
     if ((kCall || a.reply == 0) && ep.ok() && (!kShared || ep.object->fast_lock.try_lock())) {
       const RunQueue& here = *c.run_queue;
@@ -66,24 +70,26 @@ template <bool kCall, bool kShared>
 }
 
 template <bool kCall>
-[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(const abi::IpcArgs& a) {
+[[gnu::always_inline]] inline arm64::ExceptionFrame* fastpath(const abi::IpcArgs& a, arm64::ExceptionFrame* frame) {
   Cpu& c = this_cpu();
-  return c.alone != 0 ? fastpath<kCall, false>(c, a) : fastpath<kCall, true>(c, a);
+  return c.alone != 0 ? fastpath<kCall, false>(c, a, frame) : fastpath<kCall, true>(c, a, frame);
 }
 
 }  // namespace
 
 // vectors.S's two entries (x8 = Call / ReplyRecv), called with the
 // syscall's arguments still in x0..x6 (IpcArgs in order: the frame holds
-// them too), so that the fastpath reads none back: the frame to restore,
-// or null.
+// them too), so that the fastpath reads none back, and the caller's frame
+// (PerCpu::user_frame, saved) in x7: the frame to restore, or null.
 extern "C" arm64::ExceptionFrame* user_fastpath_call(uint64_t cap, uint64_t info, uint64_t mr0, uint64_t mr1,
-                                                     uint64_t mr2, uint64_t mr3, uint64_t reply) {
-  return fastpath<true>(abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
+                                                     uint64_t mr2, uint64_t mr3, uint64_t reply,
+                                                     arm64::ExceptionFrame* frame) {
+  return fastpath<true>(abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply}, frame);
 }
 extern "C" arm64::ExceptionFrame* user_fastpath_reply_recv(uint64_t cap, uint64_t info, uint64_t mr0, uint64_t mr1,
-                                                           uint64_t mr2, uint64_t mr3, uint64_t reply) {
-  return fastpath<false>(abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply});
+                                                           uint64_t mr2, uint64_t mr3, uint64_t reply,
+                                                           arm64::ExceptionFrame* frame) {
+  return fastpath<false>(abi::IpcArgs{.cap = cap, .info = info, .mr = {mr0, mr1, mr2, mr3}, .reply = reply}, frame);
 }
 
 // The short path (keel/abi.h's register contract; docs/performance.md): a

@@ -82,8 +82,8 @@ TEST(Fastpath, CallMatchesTheSlowPath) {
   for (uint32_t seed = 0; seed < 3000; ++seed) {
     World slow(seed), fast(seed);
     if (slow.th[0].reply_to != nullptr) continue;  // a caller awaiting a reply is not Calling
-    Thread* next_fast = ipc_fastpath_call(fast_key_of(0, fast.th[0].cpu, false), fast.s.queue_of(fast.th[0].cpu),
-                                          &fast.ep, &fast.th[0], fast.th[0].regs().args<abi::IpcArgs>(), 77);
+    Thread* next_fast = ipc_fastpath_call(cpu_fast_key(0, fast.th[0].cpu), fast.s.queue_of(fast.th[0].cpu), &fast.ep,
+                                          &fast.th[0], fast.th[0].regs().args<abi::IpcArgs>(), 77);
     if (next_fast == nullptr) {
       ExpectSame(slow, fast, nullptr, nullptr);  // declined: nothing changed
       continue;
@@ -101,7 +101,7 @@ TEST(Fastpath, ReplyRecvMatchesTheSlowPath) {
   int taken = 0;
   for (uint32_t seed = 0; seed < 3000; ++seed) {
     World slow(seed), fast(seed);
-    Thread* next_fast = ipc_fastpath_reply_recv(fast_key_of(0, fast.th[0].cpu, false), fast.s.queue_of(fast.th[0].cpu),
+    Thread* next_fast = ipc_fastpath_reply_recv(cpu_fast_key(0, fast.th[0].cpu), fast.s.queue_of(fast.th[0].cpu),
                                                 &fast.ep, &fast.th[0], fast.th[0].regs().args<abi::IpcArgs>());
     if (next_fast == nullptr) {
       ExpectSame(slow, fast, nullptr, nullptr);

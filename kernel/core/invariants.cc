@@ -168,7 +168,7 @@ void check_thread(const Thread* t) KEEL_REQUIRES(g_kernel_lock) {
   if (static_cast<uint32_t>(t->state) > static_cast<uint32_t>(ThreadState::kStopped))
     violated("a thread state out of range", at);
   if (t->cpu >= kMaxCpus) violated("a thread on no CPU", at);
-  if (t->fast_key != fast_key_of(t->ttbr0_gen, t->cpu, t->recv_reply != nullptr)) {
+  if (t->fast_key != fast_key_of(t->ttbr0_gen, t->cpu, t->recv_reply != nullptr, t->fault_pending != 0)) {
     violated("a thread's fastpath-eligible word disagrees with its fields", at, t->fast_key);
   }
   if (!t->vspace_slot.empty()) {
@@ -372,7 +372,7 @@ void check_cpus() KEEL_REQUIRES(g_kernel_lock) {
       violated("a CPU skips the lockless paths' exclusion while another CPU is online", i, cpus_online());
     }
     if (cpu_current(i) != nullptr &&
-        cpu_record(i).fast_key != fast_key_of(g_asids.generation(), static_cast<uint32_t>(i), false)) {
+        cpu_record(i).fast_key != cpu_fast_key(g_asids.generation(), static_cast<uint32_t>(i))) {
       violated("a CPU's fastpath key is not of the current ASID generation", i, cpu_record(i).fast_key);
     }
     // This CPU is about to return to its thread: the state the fastpath's

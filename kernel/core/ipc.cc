@@ -46,7 +46,7 @@ void resume_caller(Scheduler& s, Thread* replier, Thread* caller) {
     if (caller->fault_label == abi::kFaultUnknownSyscall) {
       caller->regs().set_error(abi::Error::kUnknownSyscall);
     }
-    caller->fault_pending = 0;
+    set_fault_pending(caller, false);
   } else {
     transfer(replier, caller, 0);
   }
@@ -178,7 +178,7 @@ void reply_destroy(Scheduler& s, Reply* reply) {
 }
 
 void ipc_send_fault(Scheduler& s, Endpoint* ep, Thread* t, uint64_t badge, uint64_t kind, const uint64_t mr[4]) {
-  t->fault_pending = 1;
+  set_fault_pending(t, true);
   t->fault_label = kind;
   for (int i = 0; i < 4; ++i) t->fault_mr[i] = mr[i];
   const abi::Error saved_x0 = t->regs().error();
@@ -239,8 +239,8 @@ void thread_detach(Scheduler& s, Thread* t) {
     t->reply_object->caller = nullptr;
     t->reply_object = nullptr;
   }
-  drop_implicit_reply(s, t);  // its caller would wait forever for a reply that cannot come
-  t->fault_pending = 0;       // an outstanding fault message is withdrawn with it
+  drop_implicit_reply(s, t);    // its caller would wait forever for a reply that cannot come
+  set_fault_pending(t, false);  // an outstanding fault message is withdrawn with it
   set_state(t, ThreadState::kInactive);
 }
 

@@ -74,13 +74,14 @@ namespace ipc_detail {
 // above followed by Scheduler::pick) would do, or nullptr — having changed
 // nothing — when any condition for the fast case does not hold:
 //   Call:      a receiver waits on ep and nothing queued outranks it;
-//   ReplyRecv: the caller waits for this reply, no sender waits on ep, and
-//              nothing queued outranks the caller;
+//   ReplyRecv: t holds a caller (which then waits for this reply), not
+//              for a fault, no sender waits on ep, and nothing queued
+//              outranks the caller;
 // both: the message fits the registers, and the thread to run next is
 // eligible here — its fastpath-eligible word equals this CPU's `key`
 // (thread.h fast_key_of: it is this CPU's thread, designated no Reply
-// object, and its cached TTBR0 is of the current ASID generation, else the
-// slow path gives its space an ASID first). `here` is this CPU's run
+// object, awaits no fault reply, and its cached TTBR0 is of the current
+// ASID generation, else the slow path gives its space an ASID first). `here` is this CPU's run
 // queue: the thread that runs the syscall runs there, whatever its own
 // `cpu` says (one whose affinity just changed blocks here and is woken on
 // its new CPU). `a`: the syscall's
@@ -114,11 +115,12 @@ namespace ipc_detail {
 [[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(uint64_t key, const RunQueue& here, Endpoint* ep,
                                                               Thread* t, const abi::IpcArgs& a) {
   if (t->recv_reply != nullptr) return nullptr;
+  // A caller t holds waits for t's reply: kBlockedReply with replier == t
+  // (an invariant the checker verifies: "a receiver holds a caller that
+  // does not wait for it"). Its eligible word also says whether a fault
+  // message is outstanding (its reply restarts it: the slow path's).
   Thread* c = t->reply_to;
-  if (c == nullptr || c->state != ThreadState::kBlockedReply || c->replier != t || c->fault_pending != 0 ||
-      c->fast_key != key) {
-    return nullptr;
-  }
+  if (c == nullptr || c->fast_key != key) return nullptr;
   if (ep->state == EndpointState::kSenders || here.highest() >= static_cast<int>(c->priority) ||
       abi::info_caps(a.info) != 0 || abi::info_length(a.info) > abi::kMaxMessageRegisters) {
     return nullptr;

@@ -150,7 +150,7 @@ TEST(Fastpath, DeclinesPartnersOfOtherCpus) {
   set_cpu(&server, 1);
   ipc_recv(s, &ep, &server);  // the server waits, but it belongs to CPU 1
   caller.frame.x[1] = abi::message_info(1, 1);
-  EXPECT_EQ(ipc_fastpath_call(fast_key_of(0, caller.cpu, false), s.queue_of(caller.cpu), &ep, &caller,
+  EXPECT_EQ(ipc_fastpath_call(cpu_fast_key(0, caller.cpu), s.queue_of(caller.cpu), &ep, &caller,
                               caller.regs().args<abi::IpcArgs>(), 0),
             nullptr);  // the slow path queues it on CPU 1
   EXPECT_EQ(ep.state, EndpointState::kReceivers);
@@ -303,7 +303,7 @@ TEST_F(IpcTest, FaultIsAMessageAndTheReplyResumesWithRegistersIntact) {
   EXPECT_EQ(server.frame.x[6], 5u);
   for (int r = 0; r < 7; ++r) EXPECT_EQ(client.frame.x[r], 1000u + r) << "a fault changes no register";
   Message(server, 0, {42});
-  EXPECT_EQ(ipc_fastpath_reply_recv(fast_key_of(0, server.cpu, false), s.queue_of(server.cpu), &ep, &server,
+  EXPECT_EQ(ipc_fastpath_reply_recv(cpu_fast_key(0, server.cpu), s.queue_of(server.cpu), &ep, &server,
                                     server.regs().args<abi::IpcArgs>()),
             nullptr)
       << "a faulted caller takes the slow path";
@@ -362,7 +362,7 @@ TEST_F(IpcTest, CapabilityTravelsOnlyWhenAskedAndWhenTheHookSucceeds) {
   g_transfers = 0;
   client.frame.x[1] = abi::message_info(3, 1, /*caps=*/1);
   ipc_recv(s, &ep, &server);
-  EXPECT_EQ(ipc_fastpath_call(fast_key_of(0, client.cpu, false), s.queue_of(client.cpu), &ep, &client,
+  EXPECT_EQ(ipc_fastpath_call(cpu_fast_key(0, client.cpu), s.queue_of(client.cpu), &ep, &client,
                               client.regs().args<abi::IpcArgs>(), 0),
             nullptr)
       << "capability transfer takes the slow path";

@@ -71,14 +71,15 @@ struct Thread final {
   Reply* recv_reply;    // receiver: where its next caller's reply right goes (null: implicit; set_recv_reply)
   // The fastpath-eligible word (issue 26; ipc_fast.h): what the IPC
   // fastpath must know of a partner, in one compare against its CPU's key
-  // (Cpu::fast_key) — fast_key_of(ttbr0_gen, cpu, recv_reply != null).
-  // Kept by the three setters below, the only writers of those fields (the
+  // (Cpu::fast_key) — fast_key_of(ttbr0_gen, cpu, recv_reply != null,
+  // fault_pending != 0). Kept by the four setters below, the only writers
+  // of those fields (the
   // lint checks; the invariant checker recomputes it). Zeroed memory holds
   // generation 0, which no CPU's key has: a new thread is never eligible.
   uint64_t fast_key;
   uint64_t fault_ep_index;  // slot in its CNode of its fault endpoint (0: faults stop it)
   uint64_t ipc_buffer;      // VA of its IPC buffer page (0: none)
-  uint64_t fault_pending;   // nonzero while a fault message is outstanding
+  uint64_t fault_pending;   // nonzero while a fault message is outstanding (set_fault_pending)
   uint64_t fault_label;     // abi::FaultKind
   uint64_t fault_mr[4];     // ESR, FAR, PC, SP at the fault
   char name[24];
@@ -96,19 +97,32 @@ static_assert(__builtin_offsetof(Thread, frame) == 0, "PerCpu::user_frame double
 inline void set_state(Thread* t, ThreadState s) { t->state = s; }
 
 // The fastpath-eligible word's layout: the ASID generation of the cached
-// TTBR0 (bits 63..32), the CPU (31..1), a designated Reply object (bit 0).
-// A CPU's key is fast_key_of(the pool's generation, that CPU, false): a
-// thread matches it exactly when the fastpath may switch to it there.
-constexpr uint64_t fast_key_of(uint32_t asid_generation, uint32_t cpu, bool designated_reply) {
-  return (uint64_t{asid_generation} << 32) | (uint64_t{cpu} << 1) | (designated_reply ? 1u : 0u);
+// TTBR0 (bits 63..32), the CPU (31..2), an outstanding fault message (bit
+// 1: its reply restarts the thread, not a message transfer), a designated
+// Reply object (bit 0). A CPU's key is fast_key_of(the pool's generation,
+// that CPU, false, false): a thread matches it exactly when the fastpath
+// may switch to it there.
+constexpr uint64_t fast_key_of(uint32_t asid_generation, uint32_t cpu, bool designated_reply, bool fault_pending) {
+  return (uint64_t{asid_generation} << 32) | (uint64_t{cpu} << 2) | (fault_pending ? 2u : 0u) |
+         (designated_reply ? 1u : 0u);
 }
-inline void refresh_fast_key(Thread* t) { t->fast_key = fast_key_of(t->ttbr0_gen, t->cpu, t->recv_reply != nullptr); }
+// A CPU's key (Cpu::fast_key).
+constexpr uint64_t cpu_fast_key(uint32_t asid_generation, uint32_t cpu) {
+  return fast_key_of(asid_generation, cpu, false, false);
+}
+inline void refresh_fast_key(Thread* t) {
+  t->fast_key = fast_key_of(t->ttbr0_gen, t->cpu, t->recv_reply != nullptr, t->fault_pending != 0);
+}
 inline void set_cpu(Thread* t, uint32_t cpu) {
   __atomic_store_n(&t->cpu, cpu, __ATOMIC_RELAXED);  // (Yield's short path reads it without the lock)
   refresh_fast_key(t);
 }
 inline void set_ttbr0_gen(Thread* t, uint32_t gen) {
   t->ttbr0_gen = gen;
+  refresh_fast_key(t);
+}
+inline void set_fault_pending(Thread* t, bool pending) {
+  t->fault_pending = pending ? 1 : 0;
   refresh_fast_key(t);
 }
 inline void set_recv_reply(Thread* t, Reply* r) {

@@ -188,34 +188,35 @@ svc_ipc:                        // Call or ReplyRecv; the user's x0/x1 are parke
   // user_fastpath_reply_recv, one entry each). First the whole SVC frame
   // but ESR — the arguments, x8, zero for x7 (and for x9..x18 if a full
   // save left values there), the callee-saved registers, LR, SP, ELR,
-  // SPSR — with x9..x12 as scratch (the caller's to lose). The fastpath
-  // returns the frame it switched PerCpu::user_frame to (restore it), or
-  // null having changed nothing (the general path takes the syscall). It
-  // is a leaf compiled without frame records, so x29 stays the user's
-  // until the general path.
-  mrs   x9, tpidr_el1
-  ldr   x9, [x9, #PERCPU_USER_FRAME]
+  // SPSR — with x7 as the frame's address and x10..x12 as scratch (the
+  // caller's to lose). The fastpath takes the arguments and the frame in
+  // x0..x7 and returns the frame it switched PerCpu::user_frame to
+  // (restore it), or null having changed nothing (the general path takes
+  // the syscall). It is a leaf compiled without frame records, so x29
+  // stays the user's until the general path.
+  mrs   x7, tpidr_el1
+  ldr   x7, [x7, #PERCPU_USER_FRAME]
   ldp   x0, x1, [sp], #16       // the user's x0, x1
-  stp   x0, x1, [x9, #0]
-  stp   x2, x3, [x9, #16]
-  stp   x4, x5, [x9, #32]
-  stp   x6, xzr, [x9, #48]      // (x7 given up: zero)
-  str   x8, [x9, #64]
-  ldr   x10, [x9, #FRAME_X9_X18_LIVE]
+  stp   x0, x1, [x7, #0]
+  stp   x2, x3, [x7, #16]
+  stp   x4, x5, [x7, #32]
+  stp   x6, xzr, [x7, #48]      // (x7 given up: zero)
+  str   x8, [x7, #64]
+  ldr   x10, [x7, #FRAME_X9_X18_LIVE]
   cbnz  x10, 8f
-7:stp   x19, x20, [x9, #152]
-  stp   x21, x22, [x9, #168]
-  stp   x23, x24, [x9, #184]
-  stp   x25, x26, [x9, #200]
-  stp   x27, x28, [x9, #216]
-  stp   x29, x30, [x9, #232]
+7:stp   x19, x20, [x7, #152]
+  stp   x21, x22, [x7, #168]
+  stp   x23, x24, [x7, #184]
+  stp   x25, x26, [x7, #200]
+  stp   x27, x28, [x7, #216]
+  stp   x29, x30, [x7, #232]
   mrs   x10, sp_el0
   mrs   x11, elr_el1
   mrs   x12, spsr_el1
-  str   x10, [x9, #FRAME_SP]
-  stp   x11, x12, [x9, #FRAME_ELR]
+  str   x10, [x7, #FRAME_SP]
+  stp   x11, x12, [x7, #FRAME_ELR]
   tbnz  x8, #2, 1f              // ReplyRecv
-  bl    user_fastpath_call      // (x0..x6: the arguments, IpcArgs) -> the frame to restore, or null
+  bl    user_fastpath_call      // (x0..x6: the arguments, IpcArgs; x7: the frame) -> the frame to restore, or null
   cbnz  x0, .Lrestore_x0
   b     2f
 1:bl    user_fastpath_reply_recv
@@ -226,7 +227,7 @@ svc_ipc:                        // Call or ReplyRecv; the user's x0/x1 are parke
   SVC_SAVE_ESR x0
   mov   x1, #8
   b     .Luser_general
-8:SVC_ZERO_X9_X18 x9            // x9..x18 held a thread's values (a full save): zero now
+8:SVC_ZERO_X9_X18 x7            // x9..x18 held a thread's values (a full save): zero now
   b     7b
 
 // Restores the frame PerCpu::user_frame names and returns to EL0. The
