@@ -30,11 +30,11 @@ namespace ipc_detail {
 }
 
 [[gnu::always_inline]] inline Thread* ep_pop(Endpoint* ep) {
-  if (ep->waiters.empty()) return nullptr;
-  const bool last = ep->waiters.head->q_next == nullptr;  // (known before the stores: no reload of the head)
-  Thread* t = ep->waiters.pop_front();
+  bool emptied = false;
+  Thread* t = ep->waiters.pop_front_or_null(&emptied);
+  if (t == nullptr) return nullptr;
   t->blocked_on = nullptr;
-  if (last) ep->state = EndpointState::kIdle;
+  if (emptied) ep->state = EndpointState::kIdle;
   return t;
 }
 
@@ -114,7 +114,8 @@ namespace ipc_detail {
 
 [[gnu::always_inline]] inline Thread* ipc_fastpath_reply_recv(uint64_t key, const RunQueue& here, Endpoint* ep,
                                                               Thread* t, const abi::IpcArgs& a) {
-  if (t->recv_reply != nullptr) return nullptr;
+  // (t runs, so it designated no Reply object: recv_reply is set only in
+  // kBlockedRecv — the checker's "a receiver's Reply object disagrees".)
   // A caller t holds waits for t's reply: kBlockedReply with replier == t
   // (an invariant the checker verifies: "a receiver holds a caller that
   // does not wait for it"). Its eligible word also says whether a fault

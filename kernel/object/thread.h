@@ -162,6 +162,23 @@ struct ThreadQueue {
     t->q_next = nullptr;
     return t;
   }
+  // The first thread, taken out, or null if the queue is empty; *emptied
+  // says whether it was the last. One branch on its successor: the last
+  // one's links are null already.
+  Thread* pop_front_or_null(bool* emptied) {
+    Thread* t = head;
+    if (t == nullptr) return nullptr;
+    if (Thread* n = t->q_next; n == nullptr) {
+      head = nullptr;
+      tail = nullptr;
+      *emptied = true;
+    } else {
+      head = n;
+      n->q_prev = nullptr;
+      t->q_next = nullptr;
+    }
+    return t;
+  }
   // t must be in this queue.
   void unlink(Thread* t) {
     if (t->q_prev != nullptr) {
