@@ -102,11 +102,17 @@ bool reclaim_tx() {
   return any;
 }
 
-bool follow_driver_restart();
+bool driver_restarted() {
+  return __atomic_load_n(&g_link.shared->info.generation, __ATOMIC_ACQUIRE) != g_link.generation;
+}
 
 // lwIP's output to the wire: one copy into a free link buffer. With none
 // free it waits for the driver (bounded: 50 ms, then the frame is dropped
-// and TCP's retransmission covers it).
+// and TCP's retransmission covers it). It runs inside lwIP (tcp_output,
+// etharp_output), which is not reentrant: it must never feed lwIP input.
+// So a driver restart seen here only drops the frame — following the new
+// instance takes in the old one's frames (link_input), which the main
+// loop does (follow_driver_restart) once lwIP has returned.
 err_t link_output(netif*, pbuf* p) {
   Link& l = g_link;
   if (p->tot_len < link::kMinFrame || p->tot_len > link::kMaxFrame) return ERR_ARG;
@@ -115,6 +121,10 @@ err_t link_output(netif*, pbuf* p) {
     const uint64_t give_up = sys::counter() + 50 * counter_per_ms();
     while (l.free_tx_count == 0) {
       ++l.tx_waits;
+      if (driver_restarted()) {  // (the old instance's buffers come back only through the main loop)
+        ++l.tx_dropped;
+        return ERR_MEM;
+      }
       if (!l.shared->tx_done.prepare_wait()) {
         (void)reclaim_tx();
         continue;
@@ -124,7 +134,6 @@ err_t link_output(netif*, pbuf* p) {
         return ERR_MEM;
       }
       wait_event(give_up);
-      (void)follow_driver_restart();
       (void)reclaim_tx();
     }
   }
@@ -167,9 +176,9 @@ bool link_input();
 // A new driver instance (proto/link.h "Generations"): what the rings from
 // the driver still hold is taken (frames received before it died), then
 // every buffer is taken back and given out again. True if it happened.
+// (The main loop's only: it feeds lwIP input — never from inside lwIP.)
 bool follow_driver_restart() {
-  Link& l = g_link;
-  if (__atomic_load_n(&l.shared->info.generation, __ATOMIC_ACQUIRE) == l.generation) return false;
+  if (!driver_restarted()) return false;
   (void)link_input();
   (void)reclaim_tx();
   give_out_buffers();
@@ -303,15 +312,21 @@ int32_t status_of(err_t e) {
 void try_recv(Sock& s);
 
 // A client back under half its limit gets the data it refused offered
-// again at once (lwIP would retry only at its next fast timer).
-void offer_refused(Client& c) {
-  if (!c.refusing || c.unread > kClientUnreadLimit / 2) return;
+// again on the main loop's next turn (lwIP would retry only at its next
+// fast timer). From the main loop only (serve_clients), never from inside
+// an lwIP callback: lwIP is not reentrant, and this runs other
+// connections' receive callbacks. True if it offered any.
+bool offer_refused(Client& c) {
+  if (!c.refusing || c.unread > kClientUnreadLimit / 2) return false;
   c.refusing = false;
+  bool any = false;
   for (Sock& x : c.socks) {
     if (x.type == sock::kTcp && x.tcp != nullptr && !x.listening && x.tcp->refused_data != nullptr) {
       (void)tcp_process_refused_data(x.tcp);  // (may call on_recv, or on_error if the pcb is aborted)
+      any = true;
     }
   }
+  return any;
 }
 
 // A TCP socket's waiting recv, if data (or the end) is there.
@@ -323,8 +338,7 @@ void try_recv(Sock& s) {
     s.rx = pbuf_free_header(s.rx, static_cast<u16_t>(n));
     s.client->unread -= n;
     if (s.tcp != nullptr) tcp_recved(s.tcp, static_cast<u16_t>(n));
-    finish(s, s.recv, sock::kOk, n);
-    offer_refused(*s.client);
+    finish(s, s.recv, sock::kOk, n);  // (refused data is offered again from the main loop: offer_refused)
   } else if (s.eof) {
     finish(s, s.recv, sock::kOk, 0);
   } else if (s.error != sock::kOk || s.tcp == nullptr) {
@@ -637,6 +651,7 @@ bool serve_clients() {
       handle(c, r);
       any = true;
     }
+    any |= offer_refused(c);
   }
   return any;
 }
