@@ -18,6 +18,11 @@ mib=$(( kills * 8 / 10 > 16 ? kills * 8 / 10 : 16 ))  # a transfer that outlasts
 http=$(free_tcp_port)
 echo_port=$(free_tcp_port)
 type=$dir/type
+# Types TEXT at the guest's console: the runner types the type file's
+# contents whenever it sees the file, so it is written whole and renamed
+# into place (a file seen between its creation and its write would be
+# typed empty, and the command lost).
+type_text() { printf '%s\n' "$1" > "$type.tmp" && mv "$type.tmp" "$type"; }
 guest_start "$boot" "$dir/console.log" --net "tcp:$http:80,tcp:$echo_port:7" \
   --input_every="400:$kills|crash net any\n" --type_file="$type"
 status=0
@@ -30,7 +35,7 @@ done
 # A wild DMA descriptor: it bites at the driver's next one (traffic, a page
 # fetched, brings it); the device asks for a reset, the driver exits with
 # code 3 and is restarted.
-printf 'crash net dma\n' > "$type"
+type_text 'crash net dma'
 for _ in $(seq 300); do
   grep -q '^init: net restarted after it exited (code 3)' "$dir/console.log" && break
   curl -s --max-time 1 "http://127.0.0.1:$http/" > /dev/null || true
@@ -38,8 +43,8 @@ for _ in $(seq 300); do
 done
 grep -q '^net: the device reports an error and needs a reset' "$dir/console.log" ||
   { echo "net_restarts_test: FAIL: the wild descriptor was not reported" >&2; status=1; }
-# Now the stack itself (the runner types what this file says).
-printf 'crash netstack\n' > "$type"
+# Now the stack itself.
+type_text 'crash netstack'
 for _ in $(seq 300); do
   grep -q '^httpd: listening on port 80' <(sed -n '/^httpd: the network stack restarted/,$p' "$dir/console.log") && break
   sleep 0.1

@@ -78,7 +78,8 @@ ABSL_FLAG(std::string, input_every, "",
           "guest is held (crash a driver again and again while the host side works)");
 ABSL_FLAG(std::string, type_file, "",
           "test mode: whenever this file appears, type its contents at the guest's console and remove it "
-          "(a host-side test's way to give commands)");
+          "(a host-side test's way to give commands; write it elsewhere and rename it into place: a file "
+          "seen between its creation and its write is typed empty)");
 ABSL_FLAG(bool, expect_exit, false, "test mode: after the expectations, QEMU must exit on its own");
 ABSL_FLAG(int, timeout, 30, "test mode: seconds before the run counts as silent/hung");
 ABSL_FLAG(bool, dry_run, false, "print the QEMU command line and exit");
