@@ -19,8 +19,9 @@ inline Thread* running() { return reinterpret_cast<Thread*>(this_cpu().user_fram
 // Makes `next` this CPU's thread, running in the tables `ttbr0` names (its
 // current TTBR0 value). `from` is the thread whose EL0 registers the CPU
 // still holds (null when it idled or lost its thread). Shared by the slow
-// path (switch_to, under the big lock) and the fastpath (fast_path_enter:
-// no slow path anywhere); inline: the fastpath has no calls.
+// path (switch_to, under the big lock) and the fastpath (no slow path
+// anywhere: fast_path_enter, or the CPU is alone); inline: the fastpath has
+// no calls.
 // kFastpath: the caller knows more, which spares tests — `from` is a thread
 // and not `next` (a blocked partner), `from` ran at EL0 until this entry
 // (so this CPU's state is what the slow path's last switch left: walks on,

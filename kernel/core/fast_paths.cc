@@ -1,7 +1,9 @@
 // fast_paths.cc — the EL0 entry's lockless paths: the IPC fastpath and the
 // syscall short path (docs/performance.md; locking: docs/smp.md). They run
-// without the big lock — between cpu.h's fast_path_enter and fast_path_exit,
-// except Yield's, which needs no exclusion — and make no calls: this file is compiled without a frame record for leaf
+// without the big lock — with other CPUs online between cpu.h's
+// fast_path_enter and fast_path_exit (alone, Cpu::alone, there is no one to
+// exclude), except Yield's, which needs no exclusion — and make no calls:
+// this file is compiled without a frame record for leaf
 // functions (-momit-leaf-frame-pointer, kernel/core/BUILD), which saves
 // their prologue and epilogue on every IPC. (A panic cannot start in them:
 // they call nothing.)
@@ -20,9 +22,10 @@ namespace keel {
 
 // The IPC fastpath (docs/performance.md; locking: docs/smp.md): Call and
 // ReplyRecv in the common case, first thing on a syscall, without the big
-// lock. It runs between fast_path_enter and fast_path_exit (cpu.h: no slow
-// path runs anywhere meanwhile) and holds the endpoint's lock
-// (which orders fastpaths of different CPUs on one endpoint); it touches
+// lock. With other CPUs online it runs between fast_path_enter and
+// fast_path_exit (cpu.h: no slow path runs anywhere meanwhile) and holds
+// the endpoint's lock (which orders fastpaths of different CPUs on one
+// endpoint); alone it needs neither. It touches
 // only threads of this CPU. Checks first — any unusual case declines,
 // having changed nothing, and the slow path runs the syscall from the
 // start — then ipc.cc's commit and the switch. Returns the frame to
