@@ -72,27 +72,34 @@ inline void set_ipc_buffer_pointer(abi::IpcBuffer* b) {
   asm volatile("msr tpidr_el0, %0" ::"r"(reinterpret_cast<uint64_t>(b)) : "memory");
 }
 
+// The words past the registers travel in the IPC buffer: out of line, so
+// that the register case — nearly every message — inlines into its caller
+// and keeps no frame of its own.
+[[gnu::noinline]] inline void take_long_words(Message& m) {
+  const abi::IpcBuffer* b = ipc_buffer();
+  for (uint64_t i = abi::kMaxMessageRegisters; i < m.length; ++i) m.mr[i] = b->mr[i];
+}
+[[gnu::noinline]] inline void put_long_words(const Message& m, uint64_t len) {
+  abi::IpcBuffer* b = ipc_buffer();
+  for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
+}
+
 // Fills m in place from a receive's results (no temporary: a Message is 36
 // words, and IPC is on every server's hot path).
-inline void take_message(const SyscallResult& r, Message& m) {
+[[gnu::always_inline]] inline void take_message(const SyscallResult& r, Message& m) {
   const abi::IpcResult in = r.as<abi::IpcResult>();
   m.label = abi::info_label(in.info);
   m.length = abi::info_length(in.info) < abi::kMaxMessageWords ? abi::info_length(in.info) : abi::kMaxMessageWords;
   for (uint64_t i = 0; i < abi::kMaxMessageRegisters; ++i) m.mr[i] = in.mr[i];
   m.badge = in.badge;
   m.caps = abi::info_caps(in.info);
-  if (m.length > abi::kMaxMessageRegisters) {
-    const abi::IpcBuffer* b = ipc_buffer();
-    for (uint64_t i = abi::kMaxMessageRegisters; i < m.length; ++i) m.mr[i] = b->mr[i];
-  }
+  if (m.length > abi::kMaxMessageRegisters) take_long_words(m);
 }
 
-inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m, uint64_t reply_slot = 0) {
+[[gnu::always_inline]] inline SyscallResult ipc(abi::Syscall s, uint64_t slot, const Message& m,
+                                                uint64_t reply_slot = 0) {
   uint64_t len = m.length < abi::kMaxMessageWords ? m.length : abi::kMaxMessageWords;
-  if (len > abi::kMaxMessageRegisters) {  // (only then: reading TPIDR_EL0 is an asm statement, never elided)
-    abi::IpcBuffer* b = ipc_buffer();
-    for (uint64_t i = abi::kMaxMessageRegisters; i < len; ++i) b->mr[i] = m.mr[i];
-  }
+  if (len > abi::kMaxMessageRegisters) put_long_words(m, len);  // (only then: reading TPIDR_EL0 is an asm statement)
   return syscall(sysno(s), abi::syscall_registers(abi::IpcArgs{.cap = slot,
                                                                .info = abi::message_info(m.label, len, m.caps),
                                                                .mr = {m.mr[0], m.mr[1], m.mr[2], m.mr[3]},
@@ -112,7 +119,7 @@ class Endpoint {
   abi::Error send(const Message& m) const { return ipc(abi::Syscall::kSend, slot_, m).error; }
   abi::Error nb_send(const Message& m) const { return ipc(abi::Syscall::kNBSend, slot_, m).error; }
   // Sends m and waits for the reply, which replaces m.
-  abi::Error call(Message& m) const {
+  [[gnu::always_inline]] abi::Error call(Message& m) const {
     SyscallResult r = ipc(abi::Syscall::kCall, slot_, m);
     if (r.error == abi::Error::kOk) take_message(r, m);
     return r.error;
@@ -125,7 +132,7 @@ class Endpoint {
     return r.error;
   }
   // Replies to the last caller with `reply`, then waits for the next message.
-  abi::Error reply_recv(const Message& reply, Message& out, uint64_t reply_slot = 0) const {
+  [[gnu::always_inline]] abi::Error reply_recv(const Message& reply, Message& out, uint64_t reply_slot = 0) const {
     SyscallResult r = ipc(abi::Syscall::kReplyRecv, slot_, reply, reply_slot);
     if (r.error == abi::Error::kOk) take_message(r, out);
     return r.error;
