@@ -31,7 +31,7 @@ namespace ipc_detail {
 
 [[gnu::always_inline]] inline Thread* ep_pop(Endpoint* ep) {
   bool emptied = false;
-  Thread* t = ep->waiters.pop_front_or_null(&emptied);
+  Thread* t = ep->waiters.pop_front(&emptied);
   if (t == nullptr) return nullptr;
   t->blocked_on = nullptr;
   if (emptied) ep->state = EndpointState::kIdle;
@@ -81,10 +81,10 @@ namespace ipc_detail {
 // eligible here — its fastpath-eligible word equals this CPU's `key`
 // (thread.h fast_key_of: it is this CPU's thread, designated no Reply
 // object, awaits no fault reply, and its cached TTBR0 is of the current
-// ASID generation, else the slow path gives its space an ASID first). `here` is this CPU's run
-// queue: the thread that runs the syscall runs there, whatever its own
-// `cpu` says (one whose affinity just changed blocks here and is woken on
-// its new CPU). `a`: the syscall's
+// ASID generation, else the slow path gives its space an ASID first).
+// `here` is this CPU's run queue: the thread that runs the syscall runs
+// there, whatever its own `cpu` says (one whose affinity just changed
+// blocks here and is woken on its new CPU). `a`: the syscall's
 // arguments (the running thread's frame holds them too; the EL0 entry
 // passes the registers they came in). Each body is checks,
 // then a marked point of no return, then the commit; no calls.

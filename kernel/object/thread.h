@@ -73,9 +73,9 @@ struct Thread final {
   // fastpath must know of a partner, in one compare against its CPU's key
   // (Cpu::fast_key) — fast_key_of(ttbr0_gen, cpu, recv_reply != null,
   // fault_pending != 0). Kept by the four setters below, the only writers
-  // of those fields (the
-  // lint checks; the invariant checker recomputes it). Zeroed memory holds
-  // generation 0, which no CPU's key has: a new thread is never eligible.
+  // of those fields (the lint checks; the invariant checker recomputes
+  // it). Zeroed memory holds generation 0, which no CPU's key has: a new
+  // thread is never eligible.
   uint64_t fast_key;
   uint64_t fault_ep_index;  // slot in its CNode of its fault endpoint (0: faults stop it)
   uint64_t ipc_buffer;      // VA of its IPC buffer page (0: none)
@@ -148,24 +148,10 @@ struct ThreadQueue {
     }
     tail = t;
   }
-  // The first thread, taken out (the queue must not be empty). A head's
-  // q_prev is null already.
-  Thread* pop_front() {
-    Thread* t = head;
-    Thread* n = t->q_next;
-    head = n;
-    if (n != nullptr) {
-      n->q_prev = nullptr;
-    } else {
-      tail = nullptr;
-    }
-    t->q_next = nullptr;
-    return t;
-  }
   // The first thread, taken out, or null if the queue is empty; *emptied
   // says whether it was the last. One branch on its successor: the last
-  // one's links are null already.
-  Thread* pop_front_or_null(bool* emptied) {
+  // one's links are null already (a head's q_prev always is).
+  Thread* pop_front(bool* emptied) {
     Thread* t = head;
     if (t == nullptr) return nullptr;
     if (Thread* n = t->q_next; n == nullptr) {
