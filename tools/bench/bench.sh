@@ -21,7 +21,7 @@
 # Extra arguments go to every runner (bazel run //:qemu -- --help).
 set -euo pipefail
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+trap 'rm -f "$out" "$out.smp" "$out.guest" "$out.wall"' EXIT  # (every temporary, on any exit)
 for runner in bench_ipc bench_boot bench_boot_8cpu; do
   echo "== $runner"
   if ! "./$runner.sh" "$@" | tee -a "$out"; then
@@ -44,7 +44,7 @@ rm -f "$out.smp"
 # The block request rows need a disk: a scratch 4 MiB image.
 echo "== bench_blk"
 disk=$(mktemp)
-trap 'rm -f "$out" "$disk"' EXIT
+trap 'rm -f "$out" "$out.smp" "$out.guest" "$out.wall" "$disk"' EXIT
 head -c $((4 << 20)) /dev/zero > "$disk"
 if ! ./bench_blk.sh --drive "$disk" "$@" | tee -a "$out"; then
   echo "bench: bench_blk failed" >&2
